@@ -1,0 +1,3 @@
+from jira_console.cli import main
+
+main()

@@ -1,0 +1,373 @@
+"""Configuration: a TOML file read into a frozen pydantic-settings model.
+
+Precedence, highest first: environment variables (``JIRA_CONSOLE_`` prefix, ``__`` for nesting, e.g.
+``JIRA_CONSOLE_DATABASE__URL``), then the TOML file, then the defaults below. Secrets are never read from
+the file by default: each connection names an environment variable (``token_env``) or falls back to the
+OS keyring, and every resolved secret is registered with :mod:`jira_console.redact` so logs never show it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from jira_console import redact
+
+ENV_PREFIX = "JIRA_CONSOLE_"
+CONFIG_ENV = "JIRA_CONSOLE_CONFIG"
+DEFAULT_CONFIG_NAMES = ("jira-console.toml", "config.toml")
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the operator (file, key and what is wrong)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///jira-console.db"
+    """SQLAlchemy URL: ``sqlite:///path.db`` (embedded) or ``postgresql+psycopg://user@host/db``."""
+    echo: bool = False
+    """Log every SQL statement (debugging only)."""
+    pool_size: int = Field(default=5, ge=1, le=100)
+    """Connection pool size for PostgreSQL."""
+
+
+class JiraConnection(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """Short name of this connection, used in the CLI, the database and the console."""
+    url: str
+    """Base URL: ``https://example.atlassian.net``, ``https://jira.example.com`` or, for OAuth 2.0 on Cloud,
+    ``https://api.atlassian.com/ex/jira/{cloudId}``."""
+    flavor: Literal["auto", "cloud", "server"] = "auto"
+    """``auto`` asks ``serverInfo``; ``cloud`` (REST v3) or ``server`` (Server/Data Center, REST v2) pin it."""
+    auth: Literal["basic", "bearer"] = "basic"
+    """``basic``: user (e-mail on Cloud) and API token/password; ``bearer``: personal access token (Server/DC)
+    or OAuth 2.0 access token (Cloud)."""
+    user: str | None = None
+    """E-mail (Cloud) or user name (Server/DC) for basic auth."""
+    token_env: str | None = None
+    """Name of the environment variable holding the token/password."""
+    keyring_service: str | None = None
+    """OS keyring service to read the token from when ``token_env`` is unset or empty
+    (looked up with ``user`` as the user name)."""
+    token: SecretStr | None = None
+    """Inline token. Refused unless ``allow_inline_token = true``: secrets belong in the environment."""
+    allow_inline_token: bool = False
+    """Accept ``token`` written in the file (for throwaway setups only)."""
+    cloud_id: str | None = None
+    """Cloud id for OAuth 2.0 through api.atlassian.com (derived from ``url`` when it has the /ex/jira/ form)."""
+    jql: str = "order by updated"
+    """What this connection syncs, e.g. ``project in (ENG, OPS)``. The sync adds its own time bounds."""
+    project_keys: list[str] = Field(default_factory=list)
+    """Projects whose boards and sprints are synced (derived from ``jql`` when empty, where possible)."""
+    rate_limit_per_second: float = Field(default=10.0, gt=0, le=1000)
+    """Client-side request rate; it also adapts down to the rate-limit headers Jira sends."""
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """Timeout for one HTTP request."""
+    operation_deadline_seconds: float = Field(default=120.0, gt=0, le=3600)
+    """Hard deadline for one operation, retries included."""
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    """Attempts per operation (the first try included)."""
+    backoff_base_seconds: float = Field(default=0.5, gt=0, le=60)
+    """Base of the exponential backoff (full jitter)."""
+    backoff_max_seconds: float = Field(default=30.0, gt=0, le=600)
+    """Longest single backoff sleep."""
+    breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
+    """Consecutive failed requests that open the circuit breaker."""
+    breaker_recovery_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """Time the breaker stays open before letting one probe through."""
+    page_size: int = Field(default=100, ge=1, le=1000)
+    """Requested search page size (Jira may clamp it; the client reads the real size back)."""
+    overlap_seconds: int = Field(default=120, ge=0, le=86400)
+    """Incremental pulls start this far before the watermark, to catch late-indexed issues."""
+    sync_interval_seconds: int = Field(default=60, ge=5)
+    """Interval of the incremental sync in the daemon."""
+    reconcile_interval_seconds: int = Field(default=3600, ge=60)
+    """Interval of the reconciliation sweep (finds deletions and anything a cursor missed)."""
+    conflict_strategy: Literal["manual", "jira_wins", "local_wins", "newest_wins"] = "manual"
+    """Default strategy when both sides changed a field differently (mappings may override it)."""
+    verify_tls: bool = True
+    """Verify the server's TLS certificate."""
+
+    @model_validator(mode="after")
+    def _check(self) -> JiraConnection:
+        if self.token is not None and not self.allow_inline_token:
+            raise ValueError(
+                "an inline 'token' is refused: put it in an environment variable named by 'token_env' "
+                "(or the OS keyring), or set allow_inline_token = true"
+            )
+        if self.auth == "basic" and not self.user:
+            raise ValueError("auth = 'basic' needs 'user' (e-mail on Cloud, user name on Server/DC)")
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
+
+    @field_validator("url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def resolve_token(self) -> SecretStr | None:
+        """The secret for this connection from the environment, the keyring or (if allowed) the file."""
+        secret: str | None = None
+        if self.token_env:
+            secret = os.environ.get(self.token_env) or None
+        if secret is None and self.keyring_service:
+            try:
+                import keyring
+
+                secret = keyring.get_password(self.keyring_service, self.user or self.name)
+            except Exception:  # noqa: BLE001 - no keyring backend is a normal, reportable state
+                secret = None
+        if secret is None and self.token is not None:
+            secret = self.token.get_secret_value()
+        if secret:
+            redact.register(secret)
+            return SecretStr(secret)
+        return None
+
+    def token_source(self) -> str:
+        """Where the secret comes from, for ``config show`` (never the secret itself)."""
+        if self.token_env and os.environ.get(self.token_env):
+            return f"env {self.token_env}"
+        if self.keyring_service:
+            return f"keyring {self.keyring_service}"
+        if self.token is not None:
+            return "inline (file)"
+        return f"missing (set {self.token_env})" if self.token_env else "missing"
+
+
+class WebhookConfig(_Section):
+    enabled: bool = True
+    """Run the webhook listener in the daemon."""
+    listen: str = "127.0.0.1:8765"
+    """host:port of the listener. Loopback by default: expose it through a reverse proxy with TLS."""
+    path: str = "/webhooks/jira"
+    """URL path Jira posts to."""
+    secret_env: str | None = "JIRA_WEBHOOK_SECRET"
+    """Environment variable with the HMAC secret (``X-Hub-Signature``)."""
+    previous_secret_env: str | None = "JIRA_WEBHOOK_SECRET_PREVIOUS"
+    """Environment variable with the previous secret, also accepted during a rotation."""
+    require_signature: bool = True
+    """Refuse unsigned deliveries (set false only for Jira setups that cannot sign)."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Larger bodies are answered 413."""
+    workers: int = Field(default=2, ge=1, le=64)
+    """Event-processing workers per daemon."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Processing attempts before an event is parked as failed."""
+    retention_days: int = Field(default=14, ge=1)
+    """Processed events older than this are deleted."""
+    public_url: str | None = None
+    """URL Jira should call, used by ``webhooks register`` (defaults to http://listen + path)."""
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen must be host:port, got {value!r}")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def secrets(self) -> list[bytes]:
+        """The accepted HMAC secrets, current first."""
+        found: list[bytes] = []
+        for name in (self.secret_env, self.previous_secret_env):
+            value = os.environ.get(name) if name else None
+            if value:
+                redact.register(value)
+                found.append(value.encode())
+        return found
+
+
+class DaemonConfig(_Section):
+    name: str | None = None
+    """Name of this daemon in the heartbeat table (defaults to host:pid)."""
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    """How often the daemon writes its heartbeat/status row."""
+    lease_seconds: float = Field(default=60.0, gt=0)
+    """A sync lease or event claim not renewed for this long is taken over by another daemon."""
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Log level."""
+    format: Literal["json", "console"] = "console"
+    """``json`` for machines (one object per line), ``console`` for people."""
+    file: str | None = None
+    """Log file; stderr when unset."""
+
+
+class Settings(BaseSettings):
+    """The whole configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    database: DatabaseConfig = DatabaseConfig()
+    jira: list[JiraConnection] = Field(default_factory=list)
+    webhooks: WebhookConfig = WebhookConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's contents arrive as init kwargs; the environment must win over them.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        names = [c.name for c in self.jira]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"connection names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def connection(self, name: str | None) -> JiraConnection:
+        """The connection called ``name`` (the only one when ``name`` is None and there is one)."""
+        if name is None:
+            if len(self.jira) == 1:
+                return self.jira[0]
+            raise ConfigError(
+                f"{len(self.jira)} connections are configured; choose one with --connection "
+                f"({', '.join(c.name for c in self.jira) or 'none'})"
+            )
+        for conn in self.jira:
+            if conn.name == name:
+                return conn
+        raise ConfigError(
+            f"no connection named {name!r}; configured: {', '.join(c.name for c in self.jira) or 'none'}"
+        )
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The settings plus where they came from."""
+
+    settings: Settings
+    path: Path | None
+    file_data: Mapping[str, Any]
+    warnings: tuple[str, ...] = ()
+
+    def source_of(self, dotted: str) -> str:
+        """``env NAME``, ``file`` or ``default`` for a dotted key such as ``database.url``."""
+        env_name = ENV_PREFIX + dotted.replace(".", "__").upper()
+        if env_name in os.environ:
+            return f"env {env_name}"
+        node: Any = self.file_data
+        for part in dotted.split("."):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, Mapping) and part in node:
+                node = node[part]
+            else:
+                return "default"
+        return f"file {self.path}" if self.path else "file"
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """``--config`` wins, then ``JIRA_CONSOLE_CONFIG``, then ./jira-console.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    for name in DEFAULT_CONFIG_NAMES[:1]:
+        if Path(name).is_file():
+            return Path(name)
+    return None
+
+
+def _permission_warnings(path: Path) -> list[str]:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return []
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return [f"{path} is readable by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"]
+    return []
+
+
+def _format_validation_error(err: ValidationError, path: Path | None) -> str:
+    where = str(path) if path else "configuration"
+    lines = [f"{where}: invalid configuration"]
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        msg = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key (see config.example.toml for the keys)"
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, require_file: bool = False) -> LoadedConfig:
+    """Read, validate and freeze the configuration. Raises :class:`ConfigError` with a readable message."""
+    found = find_config_path(path)
+    data: dict[str, Any] = {}
+    warnings: list[str] = []
+    if found is not None:
+        try:
+            with found.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {found}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{found}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{found}: cannot read: {exc.strerror}") from None
+        warnings.extend(_permission_warnings(found))
+    elif require_file:
+        raise ConfigError(f"no config file: pass --config PATH or set {CONFIG_ENV}")
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, found)) from None
+    return LoadedConfig(settings=settings, path=found, file_data=data, warnings=tuple(warnings))
+
+
+def iter_effective(loaded: LoadedConfig) -> Iterator[tuple[str, Any, str]]:
+    """(dotted key, display value, source) for every leaf of the effective config, secrets masked."""
+
+    def walk(prefix: str, model: BaseModel) -> Iterator[tuple[str, Any, str]]:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            key = f"{prefix}{name}"
+            if isinstance(value, BaseModel):
+                yield from walk(key + ".", value)
+            elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+                for i, item in enumerate(value):
+                    yield from walk(f"{key}.{i}.", item)
+            else:
+                shown = redact.mask_value(name, value)
+                yield key, shown, loaded.source_of(key)
+        if isinstance(model, JiraConnection):
+            yield f"{prefix}token (resolved)", "****" if model.resolve_token() else None, model.token_source()
+
+    yield from walk("", loaded.settings)

@@ -1,0 +1,89 @@
+"""Shared fixtures. Database-backed tests take ``db_url`` and run on SQLite and PostgreSQL both.
+
+PostgreSQL tests get a schema of their own (dropped afterwards). When PostgreSQL is unreachable they skip,
+unless ``JIRA_CONSOLE_REQUIRE_PG=1`` (set by .ci/run), where a skip would hide a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures.simulator",
+    "tests.fixtures.store",
+]
+
+PG_URL = os.environ.get("JIRA_CONSOLE_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SAMPLES = SHARED / "jira-samples"
+CANARY_TOKEN = "canary-7f3e9d1c-SECRET-TOKEN-do-not-log"
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=2):
+            return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+_PG_OK: bool | None = None
+
+
+def pg_ok() -> bool:
+    global _PG_OK
+    if _PG_OK is None:
+        _PG_OK = _pg_available()
+    return _PG_OK
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema."""
+    if not pg_ok():
+        if os.environ.get("JIRA_CONSOLE_REQUIRE_PG"):
+            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}")
+        pytest.skip("PostgreSQL unreachable")
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    raw = PG_URL.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(raw, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(raw, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'jira-console.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test that takes this runs once per backend."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def samples() -> Path:
+    """The recorded Jira payloads; conformance tests skip when ../shared is absent."""
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/jira-samples absent")
+    return SAMPLES
+
+
+@pytest.fixture
+def canary_token(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("JIRA_TEST_TOKEN", CANARY_TOKEN)
+    return CANARY_TOKEN
