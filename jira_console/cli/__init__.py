@@ -22,7 +22,10 @@ app = typer.Typer(
 def _root(
     ctx: typer.Context,
     config: str | None = typer.Option(
-        None, "--config", "-c", help="Config file (TOML). Default: $JIRA_CONSOLE_CONFIG or ./jira-console.toml."
+        None,
+        "--config",
+        "-c",
+        help="Config file (TOML). Default: $JIRA_CONSOLE_CONFIG or ./jira-console.toml.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug output to stderr."),
 ) -> None:

@@ -18,8 +18,12 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     loaded = state.config()
     rows = list(iter_effective(loaded))
     if as_json:
-        emit_json({"path": str(loaded.path) if loaded.path else None,
-                   "values": [{"key": k, "value": v, "source": s} for k, v, s in rows]})
+        emit_json(
+            {
+                "path": str(loaded.path) if loaded.path else None,
+                "values": [{"key": k, "value": v, "source": s} for k, v, s in rows],
+            }
+        )
         return
     typer.echo(f"# config file: {loaded.path or '(none: defaults and environment only)'}")
     width = max((len(k) for k, _, _ in rows), default=10)
@@ -45,8 +49,14 @@ def check(
             results = asyncio.run(run_all())
     ok = all(r.get("ok") for r in results)
     if as_json:
-        emit_json({"ok": ok, "path": str(loaded.path) if loaded.path else None, "connections": results,
-                   "warnings": list(loaded.warnings)})
+        emit_json(
+            {
+                "ok": ok,
+                "path": str(loaded.path) if loaded.path else None,
+                "connections": results,
+                "warnings": list(loaded.warnings),
+            }
+        )
     else:
         typer.echo(f"config {loaded.path or '(defaults)'}: valid")
         if not loaded.settings.jira:
