@@ -58,7 +58,8 @@ class JiraConnection(_Section):
     """Base URL: ``https://example.atlassian.net``, ``https://jira.example.com`` or, for OAuth 2.0 on Cloud,
     ``https://api.atlassian.com/ex/jira/{cloudId}``."""
     flavor: Literal["auto", "cloud", "server"] = "auto"
-    """``auto`` asks ``serverInfo``; ``cloud`` (REST v3) or ``server`` (Server/Data Center, REST v2) pin it."""
+    """``auto`` asks ``serverInfo``; ``cloud`` (REST v3) or ``server`` (Server/Data Center, REST v2)
+    pin it."""
     auth: Literal["basic", "bearer"] = "basic"
     """``basic``: user (e-mail on Cloud) and API token/password; ``bearer``: personal access token (Server/DC)
     or OAuth 2.0 access token (Cloud)."""
@@ -74,7 +75,8 @@ class JiraConnection(_Section):
     allow_inline_token: bool = False
     """Accept ``token`` written in the file (for throwaway setups only)."""
     cloud_id: str | None = None
-    """Cloud id for OAuth 2.0 through api.atlassian.com (derived from ``url`` when it has the /ex/jira/ form)."""
+    """Cloud id for OAuth 2.0 through api.atlassian.com (derived from ``url`` when it has the
+    /ex/jira/ form)."""
     jql: str = "order by updated"
     """What this connection syncs, e.g. ``project in (ENG, OPS)``. The sync adds its own time bounds."""
     project_keys: list[str] = Field(default_factory=list)

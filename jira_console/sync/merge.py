@@ -113,8 +113,9 @@ def merge_issue(
 ) -> list[FieldDecision]:
     """Decide every field of one issue.
 
-    ``first_sight`` is true when the issue has no local row yet: Jira's values are taken as they are and become
-    the base. Fields missing from ``jira`` (not returned, or a pull-only mapping that failed) are skipped.
+    ``first_sight`` is true when the issue has no local row yet: Jira's values are taken as they are and
+    become the base. Fields missing from ``jira`` (not returned, or a pull-only mapping that failed) are
+    skipped.
     """
     strategies = strategies or {}
     decisions: list[FieldDecision] = []
