@@ -1,0 +1,109 @@
+"""Events the engine emits (past tense, small, immutable). The console turns them into Textual messages;
+the daemon logs them and feeds metrics. Nothing here knows about Textual."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """Base class of every engine event."""
+
+
+@dataclass(frozen=True)
+class BreakerStateChanged(EngineEvent):
+    connection: str
+    old: str
+    new: str
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class HealthChanged(EngineEvent):
+    """A connection's health snapshot changed (latency, rate-limit budget, errors). High rate: coalesce."""
+
+    connection: str
+
+
+@dataclass(frozen=True)
+class SyncStarted(EngineEvent):
+    connection: str
+    scope: str
+    full: bool
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class SyncProgressed(EngineEvent):
+    connection: str
+    scope: str
+    pages: int
+    seen: int
+    pulled: int
+    pushed: int
+    conflicts: int
+
+
+@dataclass(frozen=True)
+class SyncFinished(EngineEvent):
+    connection: str
+    scope: str
+    status: str
+    counts: dict[str, int]
+    duration_ms: int
+    error: str | None = None
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ConflictDetected(EngineEvent):
+    connection: str
+    issue_key: str
+    field: str
+    conflict_id: int
+
+
+@dataclass(frozen=True)
+class ConflictResolved(EngineEvent):
+    conflict_id: int
+    issue_key: str
+    field: str
+    resolution: str
+
+
+@dataclass(frozen=True)
+class WebhookReceived(EngineEvent):
+    event_id: int | None
+    connection: str | None
+    event_type: str | None
+    issue_key: str | None
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookProcessed(EngineEvent):
+    event_id: int
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class MappingChanged(EngineEvent):
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Notice(EngineEvent):
+    """Something an operator should see (a warning or error worded for people)."""
+
+    level: str
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
