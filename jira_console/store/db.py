@@ -1,0 +1,223 @@
+"""The database handle: engine, sessions, migrations.
+
+One :class:`Database` per process. SQLite is tuned for several processes sharing one file (WAL, a busy
+timeout, foreign keys on); PostgreSQL gets a pre-pinged pool. The schema is created and upgraded only by the
+Alembic migrations shipped in :mod:`jira_console.migrations` (never ``create_all``), so that host programs and
+every installed version of the tool agree on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from jira_console import redact
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite writer waits for another process's write transaction before failing."""
+
+_MIGRATE_LOCK_PREFIX = "jira_console.migrate."
+
+
+class StoreError(Exception):
+    """A database problem worded for the operator; never contains the URL's password."""
+
+
+def mask_url(url: str | URL) -> str:
+    """``url`` with its password replaced by ``***`` (or a generic text when it cannot be parsed)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL must still be shown without leaking anything
+        text_url = str(url)
+        if "@" in text_url and "://" in text_url:
+            scheme, rest = text_url.split("://", 1)
+            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        return text_url
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def migrations_dir() -> Path:
+    """Directory of the Alembic environment shipped with the package."""
+    from jira_console import migrations
+
+    return Path(migrations.__file__).resolve().parent
+
+
+class Database:
+    """Engine, session factory and migrations for one database URL.
+
+    ``Database("sqlite:///jira-console.db")`` or ``Database("postgresql+psycopg://user@host/db")``.
+    Nothing connects until the first session or :meth:`migrate`.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError(
+                f"database URL {mask_url(url)!r} is not valid; expected e.g. sqlite:///jira-console.db "
+                "or postgresql+psycopg://user@host/dbname"
+            ) from None
+        backend = parsed.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise StoreError(
+                f"database URL {mask_url(parsed)!r}: unsupported database {backend!r} "
+                "(use sqlite or postgresql)"
+            )
+        if backend == "postgresql" and parsed.drivername == "postgresql":
+            # The bare name would pick psycopg2, which is not a dependency; psycopg 3 is.
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self._url = parsed
+        self.dialect: Literal["sqlite", "postgresql"] = backend  # type: ignore[assignment]
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "json_serializer": _dumps,
+            "json_deserializer": orjson.loads,
+        }
+        if backend == "postgresql":
+            kwargs.update(pool_size=pool_size, pool_pre_ping=True)
+        try:
+            self.engine: Engine = create_engine(parsed, **kwargs)
+        except NoSuchModuleError:
+            raise StoreError(
+                f"database URL {mask_url(parsed)!r}: driver {parsed.drivername!r} is not installed"
+            ) from None
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"database URL {mask_url(parsed)!r} cannot be used: {exc}") from None
+        if backend == "sqlite":
+            _tune_sqlite(self.engine)
+        event.listen(self.engine, "handle_error", self._translate_connect_error)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+
+    @property
+    def url(self) -> str:
+        """The URL with its password masked (safe to log and show)."""
+        return mask_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"Database({self.url!r})"
+
+    def _translate_connect_error(self, context: Any) -> BaseException | None:
+        # Only failures to open a connection become StoreError; errors of a statement stay what they are
+        # so callers can catch IntegrityError and the like.
+        if context.connection is None and isinstance(context.sqlalchemy_exception, DBAPIError):
+            lines = str(context.original_exception or "").strip().splitlines()
+            reason = lines[0] if lines else "unknown error"
+            if self._url.password:
+                reason = reason.replace(str(self._url.password), "***")
+            return StoreError(f"cannot connect to the database at {self.url}: {redact.scrub(reason)}")
+        return None
+
+    @contextlib.contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back if it raises.
+
+        ``write=True`` matters on SQLite only: the transaction starts with ``BEGIN IMMEDIATE``, taking the
+        write lock up front, so a read-then-write transaction cannot fail half-way with "database is locked"
+        when another process wrote in between.
+        """
+        factory = self._write_sessions if write else self._sessions
+        with factory() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def ping(self) -> None:
+        """Open a connection and run a trivial query; raises :class:`StoreError` when unreachable."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to ``revision`` (default: the newest). A no-op when already there.
+
+        Safe to run from several processes at once: PostgreSQL serialises them with a transaction-level
+        advisory lock (per schema), SQLite with ``BEGIN IMMEDIATE``. The whole upgrade is one transaction,
+        so a failure leaves the schema as it was.
+        """
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(migrations_dir()))
+        opts = {"sqlite_begin": "IMMEDIATE"} if self.dialect == "sqlite" else {}
+        try:
+            with self.engine.connect().execution_options(**opts) as conn, conn.begin():
+                self._lock_for_migration(conn)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        except StoreError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(f"migrating the database at {self.url} failed: {exc}") from exc
+
+    def _lock_for_migration(self, conn: Connection) -> None:
+        if self.dialect == "postgresql":
+            # Keyed by schema so that separate schemas (tests, tenants) do not wait for each other.
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:prefix || current_schema()))"),
+                {"prefix": _MIGRATE_LOCK_PREFIX},
+            )
+
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at (None before the first migration)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        """The newest revision shipped with this version of the tool."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(migrations_dir()))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    def close(self) -> None:
+        """Close every pooled connection. The object must not be used afterwards."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so that BEGIN is ours (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

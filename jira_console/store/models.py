@@ -1,0 +1,411 @@
+"""ORM models of the shared database.
+
+Table and column names are a public contract: host programs read and write these tables with plain SQL
+(see docs/schema.md). Change them only through a new migration, never by editing an old one.
+
+Conventions:
+
+* ``connection`` columns hold the configured connection *name* (``[[jira]] name``), not a numeric id, so
+  that host programs can filter without a join.
+* Datetimes are timezone-aware UTC in Python; SQLite stores them as naive UTC ISO text (so that string
+  comparison orders them), PostgreSQL as ``timestamptz``.
+* Jira's own timestamps (``updated``, ``created``, webhook ``timestamp``) are epoch milliseconds in
+  ``BigInteger`` columns suffixed ``_ms``: exact, comparable, and free of time-zone parsing.
+* JSON columns are ``JSON`` on SQLite and ``JSONB`` on PostgreSQL (JSONB has equality, which the
+  change-capture trigger relies on).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+"""Portable JSON column type (JSONB on PostgreSQL)."""
+
+# Deterministic constraint names keep migrations reproducible and let errors name the rule that failed.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A datetime that always comes back timezone-aware UTC, whatever the backend.
+
+    Naive values passed in are taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # SQLite has no time zones; naive UTC text compares correctly as a string.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+_now_default = {"default": utcnow, "server_default": func.current_timestamp()}
+
+
+class Connection(Base):
+    """A configured Jira site, and what was detected about it."""
+
+    __tablename__ = "connections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    flavor: Mapped[str | None] = mapped_column(String(16))
+    base_url: Mapped[str | None] = mapped_column(String(512))
+    server_version: Mapped[str | None] = mapped_column(String(64))
+    detected_at: Mapped[datetime | None]
+
+
+class Board(Base):
+    """A Jira Software board."""
+
+    __tablename__ = "boards"
+    __table_args__ = (UniqueConstraint("connection", "jira_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    jira_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str | None] = mapped_column(String(32))
+    project_key: Mapped[str | None] = mapped_column(String(64))
+
+
+class Sprint(Base):
+    """A Jira Software sprint."""
+
+    __tablename__ = "sprints"
+    __table_args__ = (UniqueConstraint("connection", "jira_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    jira_id: Mapped[int] = mapped_column(BigInteger)
+    board_jira_id: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str | None] = mapped_column(String(16))
+    goal: Mapped[str | None] = mapped_column(Text)
+    start_date: Mapped[datetime | None]
+    end_date: Mapped[datetime | None]
+    complete_date: Mapped[datetime | None]
+    raw: Mapped[dict[str, Any] | None]
+    synced_at: Mapped[datetime | None]
+
+
+SYNCED_ISSUE_COLUMNS: tuple[str, ...] = (
+    "summary",
+    "status",
+    "priority",
+    "assignee",
+    "labels",
+    "description",
+    "sprint_id",
+    "story_points",
+    "parent_key",
+    "fields",
+)
+"""Columns of ``issues`` whose change by a host program marks the issue locally dirty (via trigger)."""
+
+
+class Issue(Base):
+    """The local copy of a Jira issue, plus its sync bookkeeping."""
+
+    __tablename__ = "issues"
+    __table_args__ = (
+        UniqueConstraint("connection", "key"),
+        UniqueConstraint("connection", "jira_id"),
+        Index("ix_issues_connection_local_dirty", "connection", "local_dirty"),
+        Index("ix_issues_connection_jira_updated_ms", "connection", "jira_updated_ms"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    jira_id: Mapped[str | None] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(64))
+    project_key: Mapped[str | None] = mapped_column(String(64))
+    issue_type: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(128))
+    priority: Mapped[str | None] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    labels: Mapped[list[Any] | None]
+    description: Mapped[str | None] = mapped_column(Text)
+    sprint_id: Mapped[int | None] = mapped_column(BigInteger)
+    story_points: Mapped[float | None] = mapped_column(Float)
+    parent_key: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[dict[str, Any] | None]
+    raw: Mapped[dict[str, Any] | None]
+    base: Mapped[dict[str, Any] | None]
+    jira_updated_ms: Mapped[int | None] = mapped_column(BigInteger)
+    jira_created_ms: Mapped[int | None] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    local_dirty: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    local_changed_at: Mapped[datetime | None]
+    sync_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(**_now_default)
+    updated_at: Mapped[datetime] = mapped_column(**_now_default, onupdate=utcnow)
+
+
+class FieldError(Base):
+    """The last mapping failure for one issue and field (cleared when the field maps again)."""
+
+    __tablename__ = "field_errors"
+    __table_args__ = (UniqueConstraint("issue_id", "field"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(255))
+    mapping: Mapped[str | None] = mapped_column(String(255))
+    step: Mapped[str | None] = mapped_column(String(255))
+    value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(**_now_default)
+
+
+class SyncState(Base):
+    """Progress and lease of one sync scope (e.g. ``issues``, ``sprints``, ``reconcile``) per connection."""
+
+    __tablename__ = "sync_state"
+    connection: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    watermark_ms: Mapped[int | None] = mapped_column(BigInteger)
+    watermark_keys: Mapped[list[Any] | None]
+    cursor: Mapped[dict[str, Any] | None]
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    counts: Mapped[dict[str, Any] | None]
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    api_calls: Mapped[int | None] = mapped_column(Integer)
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None]
+
+
+class Conflict(Base):
+    """A field both sides changed differently since they last agreed."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (
+        # At most one open conflict per issue and field; both dialects support partial indexes.
+        Index(
+            "uq_conflicts_open_issue_field",
+            "issue_id",
+            "field",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_conflicts_connection_status", "connection", "status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    connection: Mapped[str] = mapped_column(String(64))
+    issue_key: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(255))
+    base: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    local: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    jira: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    detected_at: Mapped[datetime] = mapped_column(**_now_default)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
+    resolved_at: Mapped[datetime | None]
+
+
+class AuditLog(Base):
+    """Append-only record of every field value the sync changed on either side."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_connection_issue_key", "connection", "issue_key"),
+        Index("ix_audit_log_at", "at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(**_now_default)
+    connection: Mapped[str] = mapped_column(String(64))
+    issue_key: Mapped[str | None] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    field: Mapped[str | None] = mapped_column(String(255))
+    old: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    new: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    actor: Mapped[str | None] = mapped_column(String(255))
+
+
+class LocalChange(Base):
+    """Outbox: a host program's request to change one field of one issue."""
+
+    __tablename__ = "local_changes"
+    __table_args__ = (Index("ix_local_changes_connection_processed_at", "connection", "processed_at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    issue_key: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(255))
+    value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(**_now_default)
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Mapping(Base):
+    """One field mapping (the whole definition as JSON, plus searchable columns)."""
+
+    __tablename__ = "mappings"
+    __table_args__ = (
+        UniqueConstraint("connection", "name"),
+        # NULLs never collide in a unique constraint, so global mappings need their own rule.
+        Index(
+            "uq_mappings_global_name",
+            "name",
+            unique=True,
+            sqlite_where=text("connection IS NULL"),
+            postgresql_where=text("connection IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    jira_field: Mapped[str | None] = mapped_column(String(255))
+    internal_field: Mapped[str | None] = mapped_column(String(255))
+    direction: Mapped[str] = mapped_column(String(8), default="both", server_default="both")
+    definition: Mapped[dict[str, Any]]
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    updated_at: Mapped[datetime] = mapped_column(**_now_default)
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class MappingVersion(Base):
+    """A past (or the current) version of a mapping definition."""
+
+    __tablename__ = "mapping_versions"
+    __table_args__ = (UniqueConstraint("mapping_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mapping_id: Mapped[int] = mapped_column(ForeignKey("mappings.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]]
+    changed_at: Mapped[datetime] = mapped_column(**_now_default)
+    changed_by: Mapped[str | None] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class Identity(Base):
+    """Link between a Jira user and the host program's own user id."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("connection", "jira_user"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    jira_user: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    internal_id: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+
+
+class WebhookEvent(Base):
+    """A received webhook delivery and its processing state (a durable work queue)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_events_received_at", "received_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    connection: Mapped[str | None] = mapped_column(String(64))
+    identifier: Mapped[str] = mapped_column(String(255), unique=True)
+    content_hash: Mapped[str | None] = mapped_column(String(128))
+    event_type: Mapped[str | None] = mapped_column(String(128))
+    issue_key: Mapped[str | None] = mapped_column(String(64))
+    event_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(**_now_default)
+    headers: Mapped[dict[str, Any] | None]
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_until: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+
+
+class Daemon(Base):
+    """Heartbeat and status of one running daemon."""
+
+    __tablename__ = "daemons"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    stopping: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    status: Mapped[dict[str, Any] | None]
+
+
+class Command(Base):
+    """An operator action queued by a console for a running daemon."""
+
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_claimed_by", "claimed_by"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(**_now_default)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
