@@ -1,0 +1,368 @@
+"""The async Jira client: search, fields, issues and transitions on top of the resilient core.
+
+One :class:`JiraClient` per connection; it keeps one ``httpx.AsyncClient`` (HTTP keep-alive) and its own
+rate limiter, not-before gate and circuit breaker. The flavor decides the REST version (Cloud v3, Server v2)
+and the search style (Cloud ``/search/jql`` with ``nextPageToken``, Server ``/search`` with ``startAt``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from jira_console.jira.agile import AgileMixin, chunks
+from jira_console.jira.errors import JiraBadRequest, JiraNotFound
+from jira_console.jira.models import JiraField, SearchPage, Transition
+from jira_console.logs import get_logger
+
+log = get_logger(__name__)
+
+BULK_CHUNK = 100
+"""Cloud bulkfetch takes at most 100 issues per call."""
+LONG_JQL = 1500
+"""JQL longer than this goes in a POST body (URLs have practical length limits)."""
+DEFAULT_FIELDS = ("*navigable",)
+MAX_TRANSITION_HOPS = 8
+
+STORY_POINTS_TYPE = "com.pyxis.greenhopper.jira:jsw-story-points"
+FLOAT_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:float"
+SPRINT_TYPE = "com.pyxis.greenhopper.jira:gh-sprint"
+EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"
+EPIC_NAME_TYPE = "com.pyxis.greenhopper.jira:gh-epic-label"
+RANK_TYPE = "com.pyxis.greenhopper.jira:gh-lexo-rank"
+TEAM_TYPES = (
+    "com.atlassian.jira.plugin.system.customfieldtypes:atlassian-team",
+    "com.atlassian.teams:rm-teams-custom-field-team",
+)
+OPTION_TYPES = (
+    "com.atlassian.jira.plugin.system.customfieldtypes:select",
+    "com.atlassian.jira.plugin.system.customfieldtypes:radiobuttons",
+)
+_STORY_POINTS_NAME = re.compile(r"story\s*points?", re.IGNORECASE)
+_ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$|^\d+$")
+
+
+def _csv(values: Sequence[str] | str | None) -> str | None:
+    if values is None:
+        return None
+    return values if isinstance(values, str) else ",".join(values)
+
+
+def _list(values: Sequence[str] | str | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [v for v in values.split(",") if v] if isinstance(values, str) else list(values)
+
+
+def jql_key_list(keys: Sequence[str]) -> str:
+    """``key in (A-1, "odd key")`` with anything that is not a plain key or id quoted."""
+
+    def q(key: str) -> str:
+        return key if _ISSUE_KEY.match(key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return f"key in ({', '.join(q(k) for k in keys)})"
+
+
+def discover_roles(fields: Sequence[JiraField]) -> dict[str, str]:
+    """Map well-known roles to field ids by schema custom type (names are localized, types are not)."""
+    roles: dict[str, str] = {}
+    by_type: dict[str, list[JiraField]] = {}
+    for f in fields:
+        if f.schema_custom:
+            by_type.setdefault(f.schema_custom, []).append(f)
+    named_points = [
+        f for f in fields if f.schema_custom == FLOAT_TYPE and _STORY_POINTS_NAME.search(f.name or "")
+    ]
+    if by_type.get(STORY_POINTS_TYPE):
+        roles["story_points"] = by_type[STORY_POINTS_TYPE][0].id
+        if named_points:
+            roles["classic_story_points"] = named_points[0].id
+    elif named_points:
+        roles["story_points"] = named_points[0].id
+    for role, custom in (
+        ("sprint", SPRINT_TYPE),
+        ("epic_link", EPIC_LINK_TYPE),
+        ("epic_name", EPIC_NAME_TYPE),
+        ("rank", RANK_TYPE),
+    ):
+        if by_type.get(custom):
+            roles[role] = by_type[custom][0].id
+    teams = [f for t in TEAM_TYPES for f in by_type.get(t, [])]
+    if not teams:
+        teams = [f for t in OPTION_TYPES for f in by_type.get(t, []) if f.name.strip().lower() == "team"]
+    if teams:
+        roles["team"] = teams[0].id
+    if any(f.id == "parent" or f.schema_system == "parent" for f in fields):
+        roles["parent"] = "parent"
+    return roles
+
+
+class JiraClient(AgileMixin):
+    """Async client for one Jira connection (Cloud REST v3 or Server/DC REST v2).
+
+    ``async with JiraClient(conn) as client: ...``; every call goes through the same retries, rate
+    limiter, Retry-After gate, circuit breaker and deadline (see :mod:`jira_console.jira.http`).
+    """
+
+    async def __aenter__(self) -> JiraClient:
+        return self
+
+    async def myself(self) -> dict[str, Any]:
+        """The authenticated user."""
+        await self.ensure_flavor()
+        return dict((await self.request("GET", f"{self.api}/myself")).json())
+
+    # ----------------------------------------------------------------------------------------- search
+
+    async def search_pages(
+        self,
+        jql: str,
+        fields: Sequence[str] | None = None,
+        page_size: int | None = None,
+        expand: Sequence[str] | str | None = None,
+    ) -> AsyncIterator[SearchPage]:
+        """Yield every page of a JQL search, in the paging style of the flavor.
+
+        The page size Jira really used is read back (it clamps silently); Server pages advance by the
+        number of issues actually returned.
+        """
+        flavor = await self.ensure_flavor()
+        size = page_size or self.conn.page_size
+        wanted = list(fields) if fields else list(DEFAULT_FIELDS)
+        if flavor == "cloud":
+            async for page in self._search_cloud(jql, wanted, size, expand):
+                yield page
+        else:
+            async for page in self._search_server(jql, wanted, size, expand):
+                yield page
+
+    async def _search_cloud(
+        self, jql: str, fields: list[str], size: int, expand: Sequence[str] | str | None
+    ) -> AsyncIterator[SearchPage]:
+        path = f"{self.api}/search/jql"
+        token: str | None = None
+        while True:
+            if len(jql) > LONG_JQL:
+                body: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": fields}
+                if expand:
+                    body["expand"] = _csv(expand)  # a comma string here, unlike bulkfetch
+                if token:
+                    body["nextPageToken"] = token
+                resp = await self.request("POST", path, json=body, idempotent=True)
+            else:
+                params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
+                if expand:
+                    params["expand"] = _csv(expand)
+                if token:
+                    params["nextPageToken"] = token
+                resp = await self.request("GET", path, params=params)
+            data = resp.json()
+            issues = list(data.get("issues") or [])
+            next_token = data.get("nextPageToken") or None
+            is_last = bool(data.get("isLast", next_token is None)) or next_token is None
+            if next_token is not None and next_token == token:
+                log.warning("jira.search.stuck_token", connection=self.name)
+                is_last = True
+            yield SearchPage(
+                issues=issues,
+                start_at=None,
+                max_results=int(data.get("maxResults", len(issues))),
+                total=data.get("total"),
+                next_page_token=None if is_last else next_token,
+                is_last=is_last,
+            )
+            if is_last:
+                return
+            token = next_token
+
+    async def _search_server(
+        self, jql: str, fields: list[str], size: int, expand: Sequence[str] | str | None
+    ) -> AsyncIterator[SearchPage]:
+        path = f"{self.api}/search"
+        start = 0
+        while True:
+            if len(jql) > LONG_JQL:
+                body: dict[str, Any] = {"jql": jql, "startAt": start, "maxResults": size, "fields": fields}
+                if expand:
+                    body["expand"] = _list(expand)
+                resp = await self.request("POST", path, json=body, idempotent=True)
+            else:
+                params: dict[str, Any] = {
+                    "jql": jql,
+                    "startAt": start,
+                    "maxResults": size,
+                    "fields": ",".join(fields),
+                }
+                if expand:
+                    params["expand"] = _csv(expand)
+                resp = await self.request("GET", path, params=params)
+            data = resp.json()
+            issues = list(data.get("issues") or [])
+            page_start = int(data.get("startAt", start))
+            total = data.get("total")
+            nxt = page_start + len(issues)
+            is_last = not issues or (total is not None and nxt >= int(total))
+            yield SearchPage(
+                issues=issues,
+                start_at=page_start,
+                max_results=int(data.get("maxResults", len(issues))),
+                total=int(total) if total is not None else None,
+                next_page_token=None,
+                is_last=is_last,
+            )
+            if is_last:
+                return
+            start = nxt
+
+    async def search(
+        self, jql: str, fields: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[dict]:
+        """All issues of a search as one list (at most ``limit``)."""
+        found: list[dict] = []
+        async for page in self.search_pages(jql, fields=fields):
+            found.extend(page.issues)
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+        return found
+
+    # ----------------------------------------------------------------------------------------- fields
+
+    async def fields(self) -> list[JiraField]:
+        """Every field of the site (system and custom)."""
+        await self.ensure_flavor()
+        resp = await self.request("GET", f"{self.api}/field")
+        return [JiraField.from_json(f) for f in resp.json() if isinstance(f, dict)]
+
+    async def discover_fields(self) -> dict[str, str]:
+        """Role -> field id for story_points, sprint, epic_link, team, parent... (found by schema type)."""
+        return discover_roles(await self.fields())
+
+    # ----------------------------------------------------------------------------------------- issues
+
+    async def get_issue(
+        self, key: str, fields: Sequence[str] | None = None, expand: Sequence[str] | str | None = None
+    ) -> dict[str, Any]:
+        """One issue (``fields`` defaults to all navigable fields)."""
+        await self.ensure_flavor()
+        params: dict[str, Any] = {}
+        if fields:
+            params["fields"] = ",".join(fields)
+        if expand:
+            params["expand"] = _csv(expand)
+        return dict((await self.request("GET", f"{self.api}/issue/{key}", params=params)).json())
+
+    async def bulk_fetch(
+        self, keys: Sequence[str], fields: Sequence[str] | None = None, expand: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Many issues at once: Cloud ``bulkfetch`` (100 per call), Server a ``key in (...)`` search.
+
+        Keys that do not exist (or are not visible) are left out.
+        """
+        flavor = await self.ensure_flavor()
+        wanted = list(fields) if fields else list(DEFAULT_FIELDS)
+        found: list[dict[str, Any]] = []
+        for chunk in chunks(list(dict.fromkeys(keys)), BULK_CHUNK):
+            if flavor == "cloud":
+                body: dict[str, Any] = {"issueIdsOrKeys": chunk, "fields": wanted}
+                if expand:
+                    body["expand"] = list(expand)  # bulkfetch wants a list, not a comma string
+                resp = await self.request("POST", f"{self.api}/issue/bulkfetch", json=body, idempotent=True)
+                found.extend(resp.json().get("issues") or [])
+                continue
+            try:
+                async for page in self.search_pages(jql_key_list(chunk), fields=wanted, expand=expand):
+                    found.extend(page.issues)
+            except JiraBadRequest:
+                # Server rejects the whole JQL when one key does not exist: fetch one by one instead.
+                for key in chunk:
+                    try:
+                        found.append(await self.get_issue(key, fields=wanted, expand=expand))
+                    except JiraNotFound:
+                        continue
+        return found
+
+    async def edit_issue(
+        self, key: str, fields: dict[str, Any] | None = None, update: dict[str, Any] | None = None
+    ) -> None:
+        """Set fields (``fields``) and/or apply operations (``update``: set/add/remove/edit)."""
+        await self.ensure_flavor()
+        body: dict[str, Any] = {}
+        if fields:
+            body["fields"] = fields
+        if update:
+            body["update"] = update
+        if not body:
+            return
+        await self.request("PUT", f"{self.api}/issue/{key}", json=body)
+
+    async def editmeta(self, key: str) -> dict[str, dict[str, Any]]:
+        """Per field: required, schema, operations and allowedValues for editing this issue."""
+        await self.ensure_flavor()
+        resp = await self.request("GET", f"{self.api}/issue/{key}/editmeta")
+        return dict(resp.json().get("fields") or {})
+
+    async def create_issue(
+        self, fields: dict[str, Any], update: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Create an issue; returns ``{id, key, self}``. Never retried unless Jira provably did not act."""
+        await self.ensure_flavor()
+        body: dict[str, Any] = {"fields": fields}
+        if update:
+            body["update"] = update
+        return dict((await self.request("POST", f"{self.api}/issue", json=body, idempotent=False)).json())
+
+    async def delete_issue(self, key: str) -> None:
+        """Delete an issue."""
+        await self.ensure_flavor()
+        await self.request("DELETE", f"{self.api}/issue/{key}")
+
+    # ----------------------------------------------------------------------------------------- workflow
+
+    async def transitions(self, key: str) -> list[Transition]:
+        """Transitions available on the issue now."""
+        await self.ensure_flavor()
+        resp = await self.request("GET", f"{self.api}/issue/{key}/transitions")
+        return [Transition.from_json(t) for t in resp.json().get("transitions") or []]
+
+    async def transition(
+        self,
+        key: str,
+        transition_id: str,
+        fields: dict[str, Any] | None = None,
+        update: dict[str, Any] | None = None,
+    ) -> None:
+        """Apply one transition (with screen fields if it has a screen)."""
+        await self.ensure_flavor()
+        body: dict[str, Any] = {"transition": {"id": str(transition_id)}}
+        if fields:
+            body["fields"] = fields
+        if update:
+            body["update"] = update
+        # Not idempotent: a repeated transition may move the issue on again or fail as unavailable.
+        await self.request("POST", f"{self.api}/issue/{key}/transitions", json=body, idempotent=False)
+
+    async def transition_to(self, key: str, status_name: str, *, max_hops: int = MAX_TRANSITION_HOPS) -> bool:
+        """Walk the workflow until the issue is in ``status_name``; False when no path was found.
+
+        Only the transitions of the current status are visible, so this walks depth-first, preferring
+        statuses not yet visited, for at most ``max_hops`` transitions.
+        """
+        target = status_name.strip().casefold()
+        issue = await self.get_issue(key, fields=["status"])
+        current = str(((issue.get("fields") or {}).get("status") or {}).get("name") or "")
+        visited = {current.casefold()}
+        for _ in range(max_hops):
+            if current.casefold() == target:
+                return True
+            options = await self.transitions(key)
+            direct = [t for t in options if t.to_status.casefold() == target]
+            fresh = [t for t in options if t.to_status.casefold() not in visited]
+            choice = (direct or fresh or [None])[0]
+            if choice is None:
+                log.info("jira.transition_to.no_path", connection=self.name, key=key, target=status_name)
+                return False
+            await self.transition(key, choice.id)
+            current = choice.to_status
+            visited.add(current.casefold())
+        return current.casefold() == target
