@@ -389,9 +389,12 @@ _KEY_SEGMENT = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
 
 def path_template(path: str) -> str:
     """``/rest/api/3/issue/ENG-12/transitions`` -> ``/rest/api/3/issue/{key}/transitions`` (for grouping)."""
-    parts = []
-    for seg in path.split("?", 1)[0].split("/"):
-        if _KEY_SEGMENT.match(seg):
+    parts: list[str] = []
+    segments = path.split("?", 1)[0].split("/")
+    for i, seg in enumerate(segments):
+        if i > 0 and segments[i - 1] == "api":
+            parts.append(seg)  # the REST version (``/rest/api/2``), not an id
+        elif _KEY_SEGMENT.match(seg):
             parts.append("{key}")
         elif seg.isdigit():
             parts.append("{id}")
