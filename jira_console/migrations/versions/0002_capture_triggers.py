@@ -38,7 +38,8 @@ NAME = "issues_capture_local_change"
 def _sqlite_upgrade() -> None:
     differs = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in COLUMNS)
     # AFTER UPDATE + a second UPDATE: SQLite triggers cannot assign NEW. The inner UPDATE touches no column
-    # in the OF list, so it does not fire this trigger again. The time format is what SQLAlchemy writes.
+    # in the OF list, so it does not fire this trigger again. The time text is exactly what SQLAlchemy
+    # writes (microseconds, 6 digits), so the engine can compare local_changed_at for equality.
     op.execute(
         f"""
         CREATE TRIGGER {NAME}
@@ -48,8 +49,8 @@ def _sqlite_upgrade() -> None:
         BEGIN
             UPDATE issues
                SET local_dirty = 1,
-                   local_changed_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
-                   updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+                   local_changed_at = strftime('%Y-%m-%d %H:%M:%f', 'now') || '000',
+                   updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'
              WHERE id = NEW.id;
         END
         """

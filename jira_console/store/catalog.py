@@ -1,0 +1,156 @@
+"""Stored field mappings (versioned) and user identities."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from jira_console.store import converters as cv
+from jira_console.store import models as m
+from jira_console.store.models import utcnow
+from jira_console.store.repo import dialect_insert
+
+
+def _mapping_row(session: Session, name: str, connection: str | None) -> m.Mapping | None:
+    cond = m.Mapping.connection.is_(None) if connection is None else m.Mapping.connection == connection
+    return session.scalars(select(m.Mapping).where(m.Mapping.name == name, cond)).first()
+
+
+def save_mapping(
+    session: Session,
+    name: str,
+    definition: Mapping[str, Any],
+    *,
+    connection: str | None = None,
+    jira_field: str | None = None,
+    internal_field: str | None = None,
+    direction: Literal["pull", "push", "both"] = "both",
+    enabled: bool = True,
+    changed_by: str | None = None,
+    comment: str | None = None,
+) -> cv.MappingRecord:
+    """Create a mapping or store a new version of it (every version is kept in ``mapping_versions``).
+
+    ``connection`` None makes a global mapping that applies to every connection. Saving an identical
+    definition does not create a new version.
+    """
+    if direction not in ("pull", "push", "both"):
+        raise ValueError(f"direction must be pull, push or both, got {direction!r}")
+    now = utcnow()
+    row = _mapping_row(session, name, connection)
+    definition = dict(definition)
+    if row is None:
+        row = m.Mapping(connection=connection, name=name, version=1)
+        session.add(row)
+    elif (row.definition, row.jira_field, row.internal_field, row.direction, row.enabled) == (
+        definition, jira_field, internal_field, direction, enabled,
+    ):  # fmt: skip
+        return cv.mapping_record(row)
+    else:
+        row.version += 1
+    row.definition, row.jira_field, row.internal_field = definition, jira_field, internal_field
+    row.direction, row.enabled, row.updated_at, row.updated_by = direction, enabled, now, changed_by
+    session.flush()
+    session.add(
+        m.MappingVersion(
+            mapping_id=row.id,
+            version=row.version,
+            definition=definition,
+            changed_at=now,
+            changed_by=changed_by,
+            comment=comment,
+        )  # fmt: skip
+    )
+    session.flush()
+    return cv.mapping_record(row)
+
+
+def get_mapping(session: Session, name: str, connection: str | None = None) -> cv.MappingRecord | None:
+    """A mapping by name: the connection's own, else the global one of that name."""
+    row = _mapping_row(session, name, connection) if connection is not None else None
+    row = row or _mapping_row(session, name, None)
+    return cv.mapping_record(row) if row else None
+
+
+def list_mappings(
+    session: Session, connection: str | None = None, *, enabled_only: bool = False
+) -> list[cv.MappingRecord]:
+    """Mappings that apply to ``connection`` (its own plus global ones; only global when None), by name.
+
+    A connection's own mapping hides a global one of the same name.
+    """
+    stmt = select(m.Mapping)
+    if connection is None:
+        stmt = stmt.where(m.Mapping.connection.is_(None))
+    else:
+        stmt = stmt.where(or_(m.Mapping.connection.is_(None), m.Mapping.connection == connection))
+    if enabled_only:
+        stmt = stmt.where(m.Mapping.enabled.is_(True))
+    chosen: dict[str, m.Mapping] = {}
+    for row in session.scalars(stmt):
+        if row.name not in chosen or row.connection is not None:
+            chosen[row.name] = row
+    return [cv.mapping_record(chosen[n]) for n in sorted(chosen)]
+
+
+def mapping_history(session: Session, mapping_id: int) -> list[cv.MappingVersionRecord]:
+    """Every stored version of a mapping, newest first."""
+    stmt = (
+        select(m.MappingVersion)
+        .where(m.MappingVersion.mapping_id == mapping_id)
+        .order_by(m.MappingVersion.version.desc())
+    )
+    return [cv.mapping_version_record(r) for r in session.scalars(stmt)]
+
+
+def upsert_identity(
+    session: Session,
+    connection: str,
+    jira_user: str,
+    *,
+    email: str | None = None,
+    internal_id: str | None = None,
+    display_name: str | None = None,
+) -> None:
+    """Create or update the link of a Jira user (accountId on Cloud, user name on Server)."""
+    data = {"connection": connection, "jira_user": jira_user, "email": email, "internal_id": internal_id,
+            "display_name": display_name}  # fmt: skip
+    stmt = dialect_insert(session, m.Identity).values(**data)
+    # Only overwrite with known values: a partial sighting (no e-mail on Cloud) must not erase a good one.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["connection", "jira_user"],
+        set_={k: stmt.excluded[k] for k in ("email", "internal_id", "display_name") if data[k] is not None}
+        or {"jira_user": stmt.excluded.jira_user},
+    )
+    session.execute(stmt)
+
+
+def find_identity(
+    session: Session,
+    connection: str,
+    *,
+    jira_user: str | None = None,
+    email: str | None = None,
+    internal_id: str | None = None,
+) -> cv.IdentityRecord | None:
+    """The identity matching the first given key (jira_user, then internal_id, then e-mail), or None."""
+    stmt = select(m.Identity).where(m.Identity.connection == connection)
+    if jira_user is not None:
+        stmt = stmt.where(m.Identity.jira_user == jira_user)
+    elif internal_id is not None:
+        stmt = stmt.where(m.Identity.internal_id == internal_id)
+    elif email is not None:
+        stmt = stmt.where(func.lower(m.Identity.email) == email.lower())
+    else:
+        raise ValueError("give jira_user, internal_id or email")
+    row = session.scalars(stmt.order_by(m.Identity.id).limit(1)).first()
+    return cv.identity_record(row) if row else None
+
+
+def list_identities(session: Session, connection: str) -> list[cv.IdentityRecord]:
+    """Every identity of a connection."""
+    stmt = select(m.Identity).where(m.Identity.connection == connection).order_by(m.Identity.jira_user)
+    return [cv.identity_record(r) for r in session.scalars(stmt)]
