@@ -1,0 +1,205 @@
+"""Sync state, leases, webhook event queue, outbox, daemons and commands."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from jira_console.store import queue, state
+from jira_console.store.db import Database
+from jira_console.store.models import utcnow
+
+
+def test_sync_state_upsert_and_get(db: Database) -> None:
+    with db.session() as s:
+        assert state.get_sync_state(s, "main", "issues") is None
+        state.upsert_sync_state(s, "main", "issues", watermark_ms=1_700_000_000_000, watermark_keys=["A-1"])
+        state.upsert_sync_state(s, "main", "issues", cursor={"startAt": 100}, counts={"pulled": 3})
+        with pytest.raises(ValueError):
+            state.upsert_sync_state(s, "main", "issues", bogus=1)
+    with db.session() as s:
+        got = state.get_sync_state(s, "main", "issues")
+        assert [r.scope for r in state.list_sync_states(s, "main")] == ["issues"]
+    assert got is not None
+    assert (got.watermark_ms, got.watermark_keys, got.cursor, got.counts) == (
+        1_700_000_000_000, ["A-1"], {"startAt": 100}, {"pulled": 3},
+    )  # fmt: skip
+
+
+def test_lease_excludes_others_until_expiry(db: Database) -> None:
+    now = utcnow()
+    with db.session() as s:
+        assert state.acquire_lease(s, "main", "issues", "daemon-a", 30, now=now)
+    with db.session() as s:
+        assert not state.acquire_lease(s, "main", "issues", "daemon-b", 30, now=now + timedelta(seconds=10))
+        assert state.acquire_lease(s, "main", "issues", "daemon-a", 30, now=now + timedelta(seconds=10))
+        assert state.renew_lease(s, "main", "issues", "daemon-a", 30, now=now + timedelta(seconds=20))
+    later = now + timedelta(seconds=51)
+    with db.session() as s:
+        assert state.acquire_lease(s, "main", "issues", "daemon-b", 30, now=later)
+    with db.session() as s:
+        assert not state.renew_lease(s, "main", "issues", "daemon-a", 30, now=later)
+        assert not state.release_lease(s, "main", "issues", "daemon-a")
+        assert state.release_lease(s, "main", "issues", "daemon-b")
+        assert state.acquire_lease(s, "main", "issues", "daemon-c", 30, now=later)
+        rec = state.get_sync_state(s, "main", "issues")
+    assert rec is not None and rec.lease_owner == "daemon-c"
+
+
+def test_concurrent_lease_has_one_winner(db: Database) -> None:
+    winners: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def grab(owner: str) -> None:
+        barrier.wait()
+        with db.session(write=True) as s:
+            if state.acquire_lease(s, "main", "reconcile", owner, 60):
+                winners.append(owner)
+
+    threads = [threading.Thread(target=grab, args=(f"d{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(winners) == 1
+
+
+def _event(db: Database, ident: str, **kw: object) -> queue.InsertedEvent:
+    with db.session() as s:
+        return queue.insert_event(
+            s, identifier=ident, payload='{"x": 1}', event_type="jira:issue_updated", **kw
+        )
+
+
+def test_duplicate_webhook_is_detected(db: Database) -> None:
+    first = _event(db, "hook-1", headers={"X-Atlassian-Webhook-Identifier": "hook-1"}, event_ts_ms=5)
+    again = _event(db, "hook-1")
+    assert first.duplicate is False and first.id is not None
+    assert again == queue.InsertedEvent(id=None, duplicate=True)
+    with db.session() as s:
+        ev = queue.get_event(s, first.id)
+        assert ev is not None and ev.headers == {"X-Atlassian-Webhook-Identifier": "hook-1"}
+        assert queue.event_stats(s)["received"] == 1
+
+
+def test_event_life_cycle(db: Database) -> None:
+    ids = [_event(db, f"e{i}", issue_key="A-1").id for i in range(3)]
+    now = utcnow()
+    with db.session() as s:
+        claimed = queue.claim_events(s, "w1", limit=2, lease_seconds=30, now=now)
+    assert [e.id for e in claimed] == ids[:2] and all(e.attempts == 1 for e in claimed)
+    with db.session() as s:
+        assert [e.id for e in queue.claim_events(s, "w2", limit=5, now=now)] == ids[2:]
+        assert queue.claim_events(s, "w2", now=now) == []
+        assert queue.finish_event(s, ids[0], "applied", owner="w1")
+        assert queue.finish_event(s, ids[2], "stale", owner="w1") is False  # w2 holds it
+        assert queue.fail_event(s, ids[1], "boom", backoff=60, owner="w1", now=now) == "received"
+        assert queue.claim_events(s, "w3", now=now + timedelta(seconds=30)) == []  # backoff not over
+        retried = queue.claim_events(s, "w3", now=now + timedelta(seconds=61))
+        # the backed-off event is due again, and w2's claim on ids[2] expired too
+        assert sorted(e.id for e in retried) == sorted(ids[1:])
+        assert queue.fail_event(s, ids[1], "boom again", backoff=60, max_attempts=2, owner="w3") == "failed"
+        assert queue.finish_event(s, ids[2], "ignored", owner="w3")
+        stats = queue.event_stats(s)
+    assert (stats["applied"], stats["failed"], stats["ignored"], stats["processing"]) == (1, 1, 1, 0)
+    with db.session() as s:
+        assert queue.retry_event(s, ids[1])
+        again = queue.claim_events(s, "w4")
+        assert [e.id for e in again] == [ids[1]] and again[0].attempts == 1
+        assert [e.id for e in queue.list_events(s, status=["applied", "ignored"])] == [ids[2], ids[0]]
+
+
+def test_purge_keeps_failed_and_recent(db: Database) -> None:
+    ids = [_event(db, f"p{i}").id for i in range(3)]
+    with db.session() as s:
+        queue.claim_events(s, "w")
+        queue.finish_event(s, ids[0])
+        queue.finish_event(s, ids[1])
+        queue.fail_event(s, ids[2], "bad", backoff=None)
+    with db.session() as s:
+        assert queue.purge_events(s, utcnow() - timedelta(days=1)) == 0
+        assert queue.purge_events(s, utcnow() + timedelta(seconds=1)) == 2
+        assert [e.status for e in queue.list_events(s)] == ["failed"]
+
+
+def test_concurrent_claims_never_share_an_event(db: Database) -> None:
+    total = 60
+    with db.session() as s:
+        for i in range(total):
+            queue.insert_event(s, identifier=f"c{i}", payload="{}")
+    seen: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker(name: str) -> None:
+        got: list[int] = []
+        try:
+            barrier.wait()
+            while True:
+                with db.session(write=True) as s:
+                    batch = queue.claim_events(s, name, limit=3)
+                if not batch:
+                    break
+                got.extend(e.id for e in batch)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        seen[name] = got
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    every = [i for ids in seen.values() for i in ids]
+    assert len(every) == len(set(every)) == total
+
+
+def test_local_changes_outbox(db: Database) -> None:
+    with db.session() as s:
+        first = queue.add_local_change(s, "main", "A-1", "summary", "new title")
+        queue.add_local_change(s, "main", "A-1", "labels", ["x"])
+        queue.add_local_change(s, "other", "B-1", "summary", "elsewhere")
+    with db.session() as s:
+        pending = queue.claim_local_changes(s, "main")
+        assert [(c.field, c.value) for c in pending] == [("summary", "new title"), ("labels", ["x"])]
+        queue.mark_local_change(s, first)
+        queue.mark_local_change(s, pending[1].id, error="unknown field")
+    with db.session() as s:
+        assert queue.claim_local_changes(s, "main") == []
+        assert [c.error for c in queue.list_local_changes(s, connection="main")] == ["unknown field", None]
+        assert len(queue.list_local_changes(s, pending_only=True)) == 1
+
+
+def test_daemon_heartbeat_and_stop(db: Database) -> None:
+    with db.session() as s:
+        state.heartbeat(s, "d1", host="h", pid=1, version="0.1", status={"ok": True}, started_at=utcnow())
+        assert state.request_stop(s, "d1")
+        state.heartbeat(s, "d1", host="h", pid=1, version="0.1", status={"ok": False})
+        assert state.request_stop(s, "nobody") is False
+    with db.session() as s:
+        (d,) = state.list_daemons(s)
+        assert d.stopping is True and d.status == {"ok": False} and d.heartbeat_at is not None
+        state.heartbeat(s, "d1", pid=2, started_at=utcnow())  # restarted: stop request cleared
+        assert state.list_daemons(s)[0].stopping is False
+        state.remove_daemon(s, "d1")
+        assert state.list_daemons(s) == []
+
+
+def test_commands_queue(db: Database) -> None:
+    with db.session() as s:
+        first = state.enqueue_command(s, "sync_now", {"connection": "main"}, created_by="console")
+        second = state.enqueue_command(s, "reload")
+    with db.session() as s:
+        got = state.claim_command(s, "d1", kinds=["reload"])
+        assert got is not None and got.id == second
+        got = state.claim_command(s, "d2")
+        assert got is not None and got.id == first and got.args == {"connection": "main"}
+        assert state.claim_command(s, "d3") is None
+        state.finish_command(s, first, result={"pulled": 4})
+    with db.session() as s:
+        done = state.get_command(s, first)
+        assert done is not None and done.result == {"pulled": 4} and done.finished_at is not None
+        assert [c.id for c in state.list_commands(s, pending_only=True)] == [second]
