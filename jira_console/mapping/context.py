@@ -11,7 +11,8 @@ from typing import Any, Literal, Protocol
 class Identity:
     """One person as both sides know them. ``id`` is the internal id of the local database."""
 
-    id: str
+    id: str | None
+    """None when the person is linked to no local user yet (an e-mail may still identify them)."""
     email: str | None = None
     account_id: str | None = None
     """Jira Cloud accountId."""
@@ -42,7 +43,7 @@ class IdentityTable:
         self._by_name = {r.name: r for r in self.rows if r.name}
         self._by_name.update({r.key: r for r in self.rows if r.key and r.key not in self._by_name})
         self._by_email = {r.email.lower(): r for r in self.rows if r.email}
-        self._by_id = {r.id: r for r in self.rows}
+        self._by_id = {r.id: r for r in self.rows if r.id}
 
     def from_jira(self, flavor: str, user: dict[str, Any]) -> Identity | None:
         found = None

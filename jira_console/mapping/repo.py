@@ -1,0 +1,166 @@
+"""Mappings in the store: versioned save, list, get, history, delete, TOML export/import, loading a set.
+
+A thin layer over :mod:`jira_console.store.catalog` that only ever stores definitions that validate, so what
+the sync engine loads always compiles (field selectors aside, which need the site's field list).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete as sa_delete
+
+from jira_console.mapping.compiled import MappingSet
+from jira_console.mapping.context import Identity, IdentityTable
+from jira_console.mapping.errors import MappingDefinitionError
+from jira_console.mapping.model import MappingDefinition, parse_definition
+from jira_console.mapping.toml_io import dumps, loads
+from jira_console.store import catalog
+from jira_console.store import models as sm
+from jira_console.store.converters import MappingRecord, MappingVersionRecord
+from jira_console.store.db import Database
+
+
+@dataclass(frozen=True)
+class StoredMapping:
+    """A stored mapping: its parsed definition plus the bookkeeping columns."""
+
+    id: int
+    connection: str | None
+    definition: MappingDefinition
+    enabled: bool
+    version: int
+    updated_by: str | None
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+
+def _stored(record: MappingRecord) -> StoredMapping:
+    try:
+        definition = parse_definition(record.definition)
+    except MappingDefinitionError as exc:
+        # Stored rows were valid when saved; a newer engine may reject them. Name the row so it can be fixed.
+        problems = [f"stored version {record.version}: {p}" for p in exc.problems]
+        raise MappingDefinitionError(record.name, problems) from None
+    return StoredMapping(
+        record.id, record.connection, definition, record.enabled, record.version, record.updated_by
+    )
+
+
+def save(
+    db: Database,
+    definition: MappingDefinition | dict[str, Any],
+    *,
+    connection: str | None = None,
+    enabled: bool = True,
+    changed_by: str | None = None,
+    comment: str | None = None,
+) -> MappingRecord:
+    """Validate and store a mapping; a changed definition becomes a new version with a history row.
+
+    ``connection`` defaults to the definition's own; None stores a global mapping.
+    """
+    defn = parse_definition(definition)
+    target = connection if connection is not None else defn.connection
+    with db.session(write=True) as session:
+        return catalog.save_mapping(
+            session,
+            defn.name,
+            defn.to_data(),
+            connection=target,
+            jira_field=defn.field_label(),
+            internal_field=defn.internal_field,
+            direction=defn.direction,
+            enabled=enabled,
+            changed_by=changed_by,
+            comment=comment,
+        )
+
+
+def list_mappings(
+    db: Database, connection: str | None = None, *, enabled_only: bool = False
+) -> list[StoredMapping]:
+    """Mappings that apply to ``connection`` (its own plus global ones), by name."""
+    with db.session() as session:
+        records = catalog.list_mappings(session, connection, enabled_only=enabled_only)
+    return [_stored(r) for r in records]
+
+
+def get(db: Database, name: str, connection: str | None = None) -> StoredMapping | None:
+    """One mapping by name (the connection's own, else the global one)."""
+    with db.session() as session:
+        record = catalog.get_mapping(session, name, connection)
+    return _stored(record) if record else None
+
+
+def history(db: Database, name: str, connection: str | None = None) -> list[MappingVersionRecord]:
+    """Every stored version of a mapping, newest first (empty when there is no such mapping)."""
+    with db.session() as session:
+        record = catalog.get_mapping(session, name, connection)
+        return catalog.mapping_history(session, record.id) if record else []
+
+
+def delete(db: Database, name: str, connection: str | None = None) -> bool:
+    """Delete a mapping and its history; False when there was none."""
+    with db.session(write=True) as session:
+        record = catalog.get_mapping(session, name, connection)
+        # get_mapping falls back to the global mapping; deleting that when asked for a connection's own would
+        # change every other connection, so only an exact match is deleted.
+        if record is None or record.connection != connection:
+            return False
+        # Explicit, because SQLite enforces ON DELETE CASCADE only with a pragma.
+        session.execute(sa_delete(sm.MappingVersion).where(sm.MappingVersion.mapping_id == record.id))
+        session.execute(sa_delete(sm.Mapping).where(sm.Mapping.id == record.id))
+        return True
+
+
+def export_toml(db: Database, connection: str | None = None) -> str:
+    """The mappings of ``connection`` (with global ones) as TOML."""
+    return dumps(m.definition for m in list_mappings(db, connection))
+
+
+def import_toml(
+    db: Database, text: str, *, connection: str | None = None, changed_by: str | None = None
+) -> list[MappingRecord]:
+    """Validate the whole file first, then save every mapping (all or nothing)."""
+    definitions = loads(text)
+    with db.session(write=True) as session:
+        return [
+            catalog.save_mapping(
+                session,
+                d.name,
+                d.to_data(),
+                connection=connection if connection is not None else d.connection,
+                jira_field=d.field_label(),
+                internal_field=d.internal_field,
+                direction=d.direction,
+                changed_by=changed_by,
+                comment="import",
+            )
+            for d in definitions
+        ]
+
+
+def load_set(db: Database, connection: str, field_list: list[dict[str, Any]] | None = None) -> MappingSet:
+    """The enabled mappings of ``connection``, compiled, for the sync engine."""
+    definitions = [m.definition for m in list_mappings(db, connection, enabled_only=True)]
+    return MappingSet.compile(definitions, field_list, connection)
+
+
+def identity_table(db: Database, connection: str, flavor: str) -> IdentityTable:
+    """The stored identities as a resolver (``jira_user``: accountId on Cloud, user name on Server)."""
+    with db.session() as session:
+        rows = catalog.list_identities(session, connection)
+    return IdentityTable(
+        Identity(
+            id=r.internal_id,
+            email=r.email,
+            account_id=r.jira_user if flavor == "cloud" else None,
+            name=r.jira_user if flavor != "cloud" else None,
+            display_name=r.display_name,
+        )
+        for r in rows
+    )
