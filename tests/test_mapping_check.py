@@ -260,3 +260,22 @@ def test_templates_apply_to_realistic_values(flavor):
         assert m.to_jira(internal, ctx) == JiraWrite("field", m.jira_field, written), name
     assert by_name["labels"].from_jira({"labels": None}, ctx) == []
     assert by_name["story_points"].validate_value(-1.0) == ["-1.0 is below the minimum 0"]
+
+
+async def test_check_with_the_typed_client_shapes():
+    from jira_console.jira.models import JiraField
+
+    class Client:
+        async def fields(self):
+            return [JiraField.from_json(f) for f in CLOUD_FIELDS]
+
+        async def editmeta(self, key):
+            return editmeta(CLOUD_FIELDS, "customfield_10050")["fields"]  # the client unwraps "fields"
+
+    templates = all_templates("cloud", FIELD_IDS["cloud"])
+    assert await check_with_client(templates, Client(), "ENG-1") == []
+    bad = parse_definition(
+        {"name": "b", "jira_field": "customfield_10050", "internal_field": "b", "steps": [{"op": "user"}]}
+    )
+    (problem,) = await check_with_client([bad], Client())
+    assert "user needs a user field" in problem.message

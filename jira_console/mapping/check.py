@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from jira_console.mapping.compiled import CompiledMapping, resolve_field
+from jira_console.mapping.compiled import CompiledMapping, field_dicts, resolve_field
 from jira_console.mapping.model import MappingDefinition, parse_definition
 from jira_console.mapping.steps import MapEach, StepBase
 from jira_console.mapping.steps_basic import ValueMap
@@ -76,6 +76,7 @@ def check_mapping(
     the allowed values (a warning when editmeta lists none).
     """
     defn = defn.definition if isinstance(defn, CompiledMapping) else parse_definition(defn)
+    field_list = field_dicts(field_list) or []
     problems: list[Problem] = []
     try:
         meta = resolve_field(defn.jira_field, field_list)
@@ -104,7 +105,8 @@ def check_mapping(
                 problems.append(Problem(defn.name, f"steps[{index}] {step.op}", field_id, problem))
     if defn.direction == "pull" or editmeta is None:
         return problems
-    edit_fields = editmeta.get("fields", editmeta)
+    # Raw JSON has ``{"fields": {...}}``; the client returns the inner dict already.
+    edit_fields = editmeta["fields"] if isinstance(editmeta.get("fields"), dict) else editmeta
     entry = edit_fields.get(field_id)
     if field_id == "status":
         return problems  # status changes through transitions, which editmeta does not describe
@@ -184,4 +186,4 @@ async def check_with_client(
     """
     field_list = await _call(client.fields)
     editmeta = await _call(client.editmeta, issue_key) if issue_key else None
-    return check_mappings(list(definitions), list(field_list), editmeta)
+    return check_mappings(list(definitions), field_dicts(field_list) or [], editmeta)

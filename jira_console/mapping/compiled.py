@@ -26,6 +26,32 @@ class JiraWrite:
     value: Any
 
 
+def field_dicts(field_list: Iterable[Any] | None) -> list[dict[str, Any]] | None:
+    """``/field`` entries as plain dicts; objects with ``id``/``name``/``schema_*`` attributes (the client's
+    ``JiraField``) are converted, so both raw JSON and the typed client work."""
+    if field_list is None:
+        return None
+    result = []
+    for entry in field_list:
+        if isinstance(entry, dict):
+            result.append(entry)
+            continue
+        schema = {
+            k: getattr(entry, f"schema_{k}", None)
+            for k in ("type", "items", "custom", "system")
+            if getattr(entry, f"schema_{k}", None) is not None
+        }
+        result.append(
+            {
+                "id": entry.id,
+                "name": getattr(entry, "name", None),
+                "custom": getattr(entry, "custom", None),
+                "schema": schema,
+            }  # fmt: skip
+        )
+    return result
+
+
 def resolve_field(
     selector: str | FieldSelector, field_list: list[dict[str, Any]] | None
 ) -> dict[str, Any] | None:
@@ -145,7 +171,7 @@ def compile_mapping(
     """
     defn = parse_definition(defn)
     try:
-        meta = resolve_field(defn.jira_field, field_list)
+        meta = resolve_field(defn.jira_field, field_dicts(field_list))
     except ValueError as exc:
         raise MappingError(defn.name, None, defn.field_label(), str(exc)) from None
     field_id = defn.jira_field if isinstance(defn.jira_field, str) else str(meta["id"])  # type: ignore[index]
