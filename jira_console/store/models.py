@@ -96,7 +96,9 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
 
 
-_now_default = {"default": utcnow, "server_default": func.current_timestamp()}
+def _now_column(**kw: Any) -> Any:
+    """A not-null timestamp column defaulting to now (in Python, and in SQL for host programs' INSERTs)."""
+    return mapped_column(UTCDateTime(), default=utcnow, server_default=func.current_timestamp(), **kw)
 
 
 class Connection(Base):
@@ -192,8 +194,8 @@ class Issue(Base):
     local_dirty: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     local_changed_at: Mapped[datetime | None]
     sync_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    created_at: Mapped[datetime] = mapped_column(**_now_default)
-    updated_at: Mapped[datetime] = mapped_column(**_now_default, onupdate=utcnow)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column(onupdate=utcnow)
 
 
 class FieldError(Base):
@@ -208,7 +210,7 @@ class FieldError(Base):
     step: Mapped[str | None] = mapped_column(String(255))
     value: Mapped[Any] = mapped_column(JSONType, nullable=True)
     message: Mapped[str] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(**_now_default)
+    at: Mapped[datetime] = _now_column()
 
 
 class SyncState(Base):
@@ -255,7 +257,7 @@ class Conflict(Base):
     base: Mapped[Any] = mapped_column(JSONType, nullable=True)
     local: Mapped[Any] = mapped_column(JSONType, nullable=True)
     jira: Mapped[Any] = mapped_column(JSONType, nullable=True)
-    detected_at: Mapped[datetime] = mapped_column(**_now_default)
+    detected_at: Mapped[datetime] = _now_column()
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     resolution: Mapped[str | None] = mapped_column(String(16))
     resolved_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
@@ -272,7 +274,7 @@ class AuditLog(Base):
         Index("ix_audit_log_at", "at"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    at: Mapped[datetime] = mapped_column(**_now_default)
+    at: Mapped[datetime] = _now_column()
     connection: Mapped[str] = mapped_column(String(64))
     issue_key: Mapped[str | None] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(8))
@@ -293,7 +295,7 @@ class LocalChange(Base):
     issue_key: Mapped[str] = mapped_column(String(64))
     field: Mapped[str] = mapped_column(String(255))
     value: Mapped[Any] = mapped_column(JSONType, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(**_now_default)
+    created_at: Mapped[datetime] = _now_column()
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -322,7 +324,7 @@ class Mapping(Base):
     definition: Mapped[dict[str, Any]]
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
-    updated_at: Mapped[datetime] = mapped_column(**_now_default)
+    updated_at: Mapped[datetime] = _now_column()
     updated_by: Mapped[str | None] = mapped_column(String(255))
 
 
@@ -335,7 +337,7 @@ class MappingVersion(Base):
     mapping_id: Mapped[int] = mapped_column(ForeignKey("mappings.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     definition: Mapped[dict[str, Any]]
-    changed_at: Mapped[datetime] = mapped_column(**_now_default)
+    changed_at: Mapped[datetime] = _now_column()
     changed_by: Mapped[str | None] = mapped_column(String(255))
     comment: Mapped[str | None] = mapped_column(Text)
 
@@ -368,7 +370,7 @@ class WebhookEvent(Base):
     event_type: Mapped[str | None] = mapped_column(String(128))
     issue_key: Mapped[str | None] = mapped_column(String(64))
     event_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
-    received_at: Mapped[datetime] = mapped_column(**_now_default)
+    received_at: Mapped[datetime] = _now_column()
     headers: Mapped[dict[str, Any] | None]
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
@@ -402,7 +404,7 @@ class Command(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     args: Mapped[dict[str, Any] | None]
-    created_at: Mapped[datetime] = mapped_column(**_now_default)
+    created_at: Mapped[datetime] = _now_column()
     created_by: Mapped[str | None] = mapped_column(String(255))
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     claimed_at: Mapped[datetime | None]
