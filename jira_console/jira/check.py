@@ -21,7 +21,7 @@ async def _probe_jql(client: JiraClient, jql: str) -> None:
     ``order by`` alone is checked with a bound added, as the sync will send it."""
     where = _ORDER_BY.split(jql, maxsplit=1)[0].strip()
     if not where and client.flavor == "cloud":
-        jql = f"updated >= 0 {jql.strip()}"
+        jql = f"updated >= 946684800000 {jql.strip()}"  # 2000-01-01 in epoch ms
     pages = client.search_pages(jql, fields=["key"], page_size=1)
     try:
         await anext(pages)
