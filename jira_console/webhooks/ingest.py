@@ -1,0 +1,123 @@
+"""Group concurrent deliveries into one durable commit.
+
+A commit (an fsync on SQLite, a round trip plus WAL flush on PostgreSQL) costs far more than inserting one
+more row, so each request hands its row to :class:`IngestBatcher` and awaits a future; a single writer
+task commits everything queued since the last commit in one transaction (in a worker thread, so the event
+loop keeps accepting) and then resolves the futures. Batches form by themselves: while one commit runs,
+the next requests queue up; an idle listener commits a lone row at once, adding no delay.
+
+A request is acknowledged only after its row's transaction committed. If a batch fails, its rows are
+retried one per transaction so that a single bad row fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jira_console.logs import get_logger
+from jira_console.store import Database
+from jira_console.webhooks.queue import insert_events
+
+log = get_logger(__name__)
+
+
+class BatcherClosed(RuntimeError):
+    """The batcher is shutting down and takes no more rows."""
+
+
+class IngestBatcher:
+    """Commits rows of ``webhook_events`` in groups; :meth:`submit` returns once the row is durable."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 256,
+        on_commit: Callable[[int], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self._on_commit = on_commit
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def submit(self, row: dict[str, Any]) -> bool:
+        """Store ``row`` durably; True when its identifier was already stored (a duplicate delivery)."""
+        if self._closed:
+            raise BatcherClosed("the listener is shutting down")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._pending.append((row, future))
+        self._ensure_writer()
+        assert self._wake is not None
+        self._wake.set()
+        # shield: a client that disconnects must not cancel a commit that other rows share.
+        return await asyncio.shield(future)
+
+    def _ensure_writer(self) -> None:
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="webhook-ingest-writer")
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                await self._commit(batch)
+            if self._closed:
+                return
+
+    async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
+        rows = [row for row, _ in batch]
+        try:
+            flags = await asyncio.to_thread(self._write, rows)
+        except Exception as exc:  # noqa: BLE001 - resolved below, per row
+            if len(batch) == 1:
+                _settle(batch[0][1], exc=exc)
+                return
+            log.warning("webhook batch commit failed; retrying row by row", rows=len(batch), error=str(exc))
+            for row, future in batch:
+                try:
+                    (flag,) = await asyncio.to_thread(self._write, [row])
+                except Exception as row_exc:  # noqa: BLE001 - this row's request answers 503
+                    _settle(future, exc=row_exc)
+                else:
+                    _settle(future, result=flag)
+            return
+        for (_, future), flag in zip(batch, flags, strict=True):
+            _settle(future, result=flag)
+
+    def _write(self, rows: Sequence[dict[str, Any]]) -> list[bool]:
+        with self.db.session(write=True) as session:
+            flags = insert_events(session, rows)
+        if self._on_commit is not None:
+            self._on_commit(len(rows))
+        return flags
+
+    async def close(self) -> None:
+        """Stop taking rows, commit what is queued, stop the writer."""
+        self._closed = True
+        if self._task is not None and not self._task.done():
+            assert self._wake is not None
+            self._wake.set()
+            await self._task
+        for _, future in self._pending:  # only when the writer died; nothing may hang
+            _settle(future, exc=BatcherClosed("the listener stopped before storing this delivery"))
+        self._pending.clear()
+
+
+def _settle(future: asyncio.Future[bool], *, result: bool = False, exc: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)

@@ -1,0 +1,338 @@
+"""The webhook listener: size limit, signature before parsing, durable de-duplicated storage, health."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from jira_console.store import Database
+from jira_console.webhooks import listener as listener_module
+from jira_console.webhooks.listener import create_listener_app, serve_listener
+from jira_console.webhooks.processor import EventProcessor
+from tests.test_webhook_helpers import (
+    PATH,
+    PREVIOUS,
+    PREVIOUS_ENV,
+    SECRET,
+    SECRET_ENV,
+    FakeApplier,
+    issue_event,
+    make_settings,
+    post,
+    rows,
+)
+
+
+@pytest.fixture
+def secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    monkeypatch.setenv(PREVIOUS_ENV, PREVIOUS)
+
+
+@pytest.fixture
+async def app_client(db: Database, secrets_env: None) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_listener_app(db, make_settings(max_body_bytes=64 * 1024))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://listener") as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+    await app.state.listener.batcher.close()
+
+
+async def test_signed_issue_event_is_stored_with_indexed_columns(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    response = await post(app_client, issue_event("ENG-1", 1_700_000_000_000), identifier="42")
+    assert response.status_code == 202
+    assert response.json() == {"status": "stored"}
+    (row,) = rows(db)
+    assert (row.status, row.connection, row.event_type, row.issue_key) == (
+        "received",
+        "cloud",
+        "jira:issue_updated",
+        "ENG-1",
+    )
+    assert row.identifier == "cloud:42"
+    assert row.event_ts_ms == 1_700_000_000_000
+    assert row.headers["x-atlassian-webhook-identifier"] == "42"
+    assert orjson.loads(row.payload)["issue"]["key"] == "ENG-1"
+
+
+async def test_previous_secret_is_accepted_during_rotation(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    response = await post(app_client, issue_event("ENG-2", 1), secret=PREVIOUS)
+    assert response.status_code == 202
+    assert len(rows(db)) == 1
+
+
+@pytest.mark.parametrize("secret", [None, "wrong-secret"])
+async def test_bad_signature_is_refused_before_parsing(
+    app_client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
+    parsed: list[bytes] = []
+
+    def spy(body: bytes):  # noqa: ANN202 - stands in for classify()
+        parsed.append(body)
+        raise AssertionError("the body was parsed before the signature was checked")
+
+    monkeypatch.setattr(listener_module, "classify", spy)
+    # Not JSON at all: parsing it would also have failed loudly.
+    response = await post(app_client, b"\xff{not json", secret=secret)
+    assert response.status_code == 401
+    assert parsed == []
+    assert rows(db) == []
+
+
+async def test_required_signature_without_configured_secret_refuses_all(db: Database) -> None:
+    app = create_listener_app(db, make_settings(secret_env=None, previous_secret_env=None))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
+        assert (await post(client, issue_event("ENG-3", 1), secret=None)).status_code == 401
+        assert (await post(client, issue_event("ENG-3", 1), secret="anything")).status_code == 401
+    assert rows(db) == []
+
+
+async def test_unsigned_accepted_when_not_required_and_no_secret(db: Database) -> None:
+    settings = make_settings(secret_env=None, previous_secret_env=None, require_signature=False)
+    app = create_listener_app(db, settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
+        assert (await post(client, issue_event("ENG-4", 1), secret=None)).status_code == 202
+    await app.state.listener.batcher.close()
+    assert [r.issue_key for r in rows(db)] == ["ENG-4"]
+
+
+async def test_over_limit_with_content_length_is_413_unread(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    body = orjson.dumps({"webhookEvent": "jira:issue_updated", "pad": "x" * (70 * 1024)})
+    response = await post(app_client, body)
+    assert response.status_code == 413
+    assert rows(db) == []
+
+
+async def test_over_limit_streamed_without_length_stops_reading(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    consumed = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        for _ in range(100):
+            consumed += 1
+            yield b"x" * 8192
+
+    response = await app_client.post(
+        PATH, content=chunks(), headers={"X-Hub-Signature": "sha256=" + "0" * 64}
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert consumed < 100  # 64 KiB limit / 8 KiB chunks: it stopped at the 9th
+    assert rows(db) == []
+
+
+async def test_same_delivery_three_times_is_one_event_and_one_effect(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    event = issue_event("ENG-5", 1_700_000_000_000)
+    answers = [
+        (
+            await post(app_client, event, identifier="dup-1", headers={"X-Atlassian-Webhook-Retry": str(n)})
+        ).json()
+        for n in range(3)
+    ]
+    assert [a["status"] for a in answers] == ["stored", "duplicate", "duplicate"]
+    assert len(rows(db)) == 1
+    applier = FakeApplier()
+    await EventProcessor(db, applier).drain()
+    assert applier.effects == 1
+    assert applier.calls["ENG-5"] == 1
+
+
+async def test_without_identifier_dedupe_falls_back_to_content_hash(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    event = issue_event("ENG-6", 5)
+    statuses = [(await post(app_client, event)).json()["status"] for _ in range(2)]
+    other = (await post(app_client, issue_event("ENG-6", 6))).json()["status"]
+    assert statuses == ["stored", "duplicate"] and other == "stored"
+    assert len(rows(db)) == 2
+    assert all(r.identifier.startswith("cloud:sha256:") for r in rows(db))
+
+
+async def test_concurrent_duplicates_in_one_batch_store_once(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    event = issue_event("ENG-7", 7)
+    answers = await asyncio.gather(*(post(app_client, event, identifier="same") for _ in range(20)))
+    assert sorted(a.json()["status"] for a in answers) == ["duplicate"] * 19 + ["stored"]
+    assert len(rows(db)) == 1
+
+
+async def test_out_of_order_deliveries_leave_the_newest_state(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    base = 1_700_000_000_000
+    for n in (3, 1, 2):
+        await post(app_client, issue_event("ENG-8", base + n * 1000, summary=f"v{n}"), identifier=f"o{n}")
+    applier = FakeApplier()
+    await EventProcessor(db, applier).drain()
+    assert applier.issues[("cloud", "ENG-8")]["fields"]["summary"] == "v3"
+    assert [r.status for r in rows(db)] == ["applied", "stale", "stale"]
+
+
+async def test_malformed_json_is_stored_failed_and_acknowledged(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    response = await post(app_client, b'{"webhookEvent": "jira:issue_updated", ', identifier="bad")
+    assert response.status_code == 202
+    (row,) = rows(db)
+    assert row.status == "failed"
+    assert row.last_error.startswith("malformed JSON")
+    assert row.payload == '{"webhookEvent": "jira:issue_updated", '
+
+
+async def test_connection_from_query_and_unknown_name(app_client: httpx.AsyncClient, db: Database) -> None:
+    await post(app_client, issue_event("ENG-9", 1), identifier="q1", path=f"{PATH}?connection=server")
+    await post(app_client, issue_event("ENG-9", 1), identifier="q1", path=f"{PATH}?connection=nope")
+    stored = {r.identifier: r for r in rows(db)}
+    assert stored["server:q1"].connection == "server" and stored["server:q1"].status == "received"
+    assert stored["nope:q1"].status == "failed" and "unknown connection" in stored["nope:q1"].last_error
+
+
+async def test_unknown_host_leaves_connection_null(app_client: httpx.AsyncClient, db: Database) -> None:
+    event = issue_event("ENG-10", 1)
+    event["issue"]["self"] = "https://elsewhere.example/rest/api/2/issue/1"
+    event["user"]["self"] = "https://elsewhere.example/rest/api/2/user?x=1"
+    await post(app_client, event, identifier="h1")
+    (row,) = rows(db)
+    assert row.connection is None and row.identifier == "-:h1"
+
+
+async def test_acknowledged_event_is_visible_to_a_fresh_database(
+    app_client: httpx.AsyncClient, db: Database, db_url: str
+) -> None:
+    response = await post(app_client, issue_event("ENG-11", 11), identifier="durable")
+    assert response.status_code == 202
+    fresh = Database(db_url)
+    try:
+        assert [r.identifier for r in rows(fresh)] == ["cloud:durable"]
+    finally:
+        fresh.close()
+
+
+async def test_storage_failure_answers_503_so_jira_retries(sqlite_url: str, secrets_env: None) -> None:
+    unmigrated = Database(sqlite_url)  # no webhook_events table: every insert fails
+    app = create_listener_app(unmigrated, make_settings())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
+        response = await post(client, issue_event("ENG-12", 1))
+    await app.state.listener.batcher.close()
+    unmigrated.close()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+
+
+@pytest.mark.conformance
+async def test_every_recorded_payload_is_accepted_and_applied_or_explained(
+    app_client: httpx.AsyncClient, db: Database, samples: Path
+) -> None:
+    files = sorted((samples / "webhooks").rglob("*.json"))
+    assert len(files) >= 60
+    for path in files:
+        response = await post(app_client, path.read_bytes(), identifier=path.name)
+        assert response.status_code == 202, path
+    applier = FakeApplier()
+    await EventProcessor(db, applier).drain()
+    stored = rows(db)
+    assert len(stored) == len(files)  # two byte-identical files would still differ by identifier
+    for row in stored:
+        assert row.status in {"applied", "stale", "ignored"}, (row.identifier, row.status, row.last_error)
+        if row.status == "ignored":
+            assert row.last_error, row.identifier
+    by_name = {r.identifier.split(":", 1)[1]: r for r in stored}
+    # Several samples are edits of one BUG-15 with equal times: the first applies, the others are stale.
+    assert by_name["issue_created.json"].status in {"applied", "stale"}
+    assert sum(r.status == "applied" for r in stored) >= 15
+    assert by_name["deleted_v2.json"].status in {"applied", "stale"}
+    assert "not a Jira webhook payload" in by_name["example_anomalous_payload.json"].last_error
+    assert "no webhookEvent" in by_name["change_status_v1.json"].last_error
+    assert by_name["comment_created.json"].status == "ignored"
+    # String timestamps are not guessed at.
+    assert by_name["issue__created.json"].event_ts_ms is None
+    assert by_name["issue__created.json"].connection == "server"
+    # BUG-15 comes from a self-hosted Jira that is not configured: no connection is guessed.
+    assert by_name["deleted_v2.json"].connection is None
+    assert (None, "BUG-15") in applier.deleted
+
+
+async def test_healthz_and_metrics(db: Database, secrets_env: None) -> None:
+    registry = CollectorRegistry()
+    app = create_listener_app(
+        db,
+        make_settings(),
+        health=lambda: {"cloud": "closed", "server": "open"},
+        metrics=registry,
+        api_calls=lambda: {("cloud", "200"): 7},
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
+        await post(client, issue_event("ENG-13", 1), identifier="m1")
+        await post(client, issue_event("ENG-13", 1), identifier="m1")
+        await post(client, issue_event("ENG-13", 1), secret="bad")
+        health = await client.get("/healthz")
+        metrics = (await client.get("/metrics")).text
+    await app.state.listener.batcher.close()
+    assert health.status_code == 200
+    body = health.json()
+    assert body["database"] == "ok" and body["queue"]["depth"] == 1
+    assert body["breakers"] == {"cloud": "closed", "server": "open"}
+    assert (
+        'jira_webhook_events_received_total{event_type="jira:issue_updated",outcome="stored"} 1.0' in metrics
+    )
+    assert (
+        'jira_webhook_events_received_total{event_type="jira:issue_updated",outcome="duplicate"} 1.0'
+        in metrics
+    )
+    assert 'jira_webhook_deliveries_rejected_total{reason="signature"} 1.0' in metrics
+    assert "jira_webhook_queue_depth 1.0" in metrics
+    assert 'jira_breaker_state{connection="server",state="open"} 1.0' in metrics
+    assert 'jira_api_calls{connection="cloud",status="200"} 7.0' in metrics
+
+
+async def test_healthz_503_when_database_unreachable(tmp_path: Path, secrets_env: None) -> None:
+    broken = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    app = create_listener_app(broken, make_settings())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"].startswith("unreachable")
+
+
+async def test_end_to_end_real_server_in_the_running_loop(db: Database, secrets_env: None) -> None:
+    applier = FakeApplier()
+    processor = EventProcessor(db, applier, poll_seconds=0.05)
+    app = create_listener_app(db, make_settings(), on_event=processor.wake)
+    server = await serve_listener(app, "127.0.0.1", 0)
+    processor.start(2)
+    try:
+        assert server.task.get_loop() is asyncio.get_running_loop()
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            answers = await asyncio.gather(
+                *(post(client, issue_event(f"E2E-{n}", 1_000 + n), identifier=f"e{n}") for n in range(30))
+            )
+            assert {a.status_code for a in answers} == {202}
+            assert (await client.get("/healthz")).status_code == 200
+        for _ in range(500):  # bounded wait for the workers, not a timing assertion
+            if len(applier.issues) == 30:
+                break
+            await asyncio.sleep(0.02)
+        assert len(applier.issues) == 30
+    finally:
+        await processor.stop()
+        await server.stop()
+    assert server.task.done()
+    assert {r.status for r in rows(db)} == {"applied"}

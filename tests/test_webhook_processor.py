@@ -1,0 +1,222 @@
+"""Event processing: dispatch, retries with backoff, parking, retry_event, retention, exactly-once."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import timedelta
+
+import orjson
+import pytest
+from sqlalchemy import update
+
+from jira_console.store import Database
+from jira_console.store.models import WebhookEvent
+from jira_console.webhooks.processor import EventProcessor, backoff_delay, purge
+from jira_console.webhooks.queue import claim_events, event_stats, insert_events, retry_event, utcnow
+from tests.test_webhook_helpers import FakeApplier, TrivialApplier, issue_event, rows
+
+_ids = itertools.count(1)
+
+
+def store(db: Database, payloads: list[dict | bytes], *, connection: str | None = "cloud") -> None:
+    """Insert events as the listener would (status received)."""
+    batch = []
+    for payload in payloads:
+        raw = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        parsed = orjson.loads(raw) if isinstance(payload, dict) else {}
+        batch.append(
+            {
+                "connection": connection,
+                "identifier": f"t:{next(_ids)}",
+                "event_type": parsed.get("webhookEvent"),
+                "issue_key": (parsed.get("issue") or {}).get("key"),
+                "event_ts_ms": parsed.get("timestamp"),
+                "received_at": utcnow(),
+                "payload": raw.decode(),
+                "status": "received",
+                "attempts": 0,
+            }
+        )
+    with db.session(write=True) as session:
+        insert_events(session, batch)
+
+
+def make_due(db: Database) -> None:
+    with db.session(write=True) as session:
+        session.execute(update(WebhookEvent).values(next_attempt_at=None))
+
+
+async def test_dispatch_by_event_type(db: Database) -> None:
+    store(
+        db,
+        [
+            issue_event("A-1", 1000, event="jira:issue_created"),
+            issue_event("A-1", 2000, event="jira:issue_updated"),
+            issue_event("A-2", 3, event="jira:issue_deleted"),
+            {"webhookEvent": "sprint_started", "timestamp": 4, "sprint": {"id": 37, "state": "active"}},
+            {"webhookEvent": "sprint_closed", "timestamp": 5, "sprintId": "12"},
+            {"webhookEvent": "comment_created", "timestamp": 6, "comment": {"id": "1"}},
+        ],
+    )
+    applier = FakeApplier()
+    assert await EventProcessor(db, applier).drain() == 6
+    statuses = [(r.event_type, r.status) for r in rows(db)]
+    assert statuses == [
+        ("jira:issue_created", "applied"),
+        ("jira:issue_updated", "applied"),
+        ("jira:issue_deleted", "applied"),
+        ("sprint_started", "applied"),
+        ("sprint_closed", "applied"),
+        ("comment_created", "ignored"),
+    ]
+    assert applier.deleted == [("cloud", "A-2")]
+    assert applier.sprints == [("cloud", 37), ("cloud", 12)]
+    assert "comment events are not processed" in rows(db)[-1].last_error
+    assert all(r.processed_at is not None and r.claimed_by is None for r in rows(db))
+
+
+async def test_transient_failures_retry_with_backoff_then_apply(db: Database) -> None:
+    store(db, [issue_event("B-1", 10), issue_event("B-2", 10)])
+    applier = FakeApplier()
+    applier.fail_times["B-1"] = 2
+    processor = EventProcessor(db, applier, max_attempts=5, backoff_base_seconds=30)
+    await processor.drain()
+    first, second = rows(db)
+    assert second.status == "applied"  # one bad event never blocks the others
+    assert (first.status, first.attempts) == ("received", 1)
+    assert "ConnectionError: transient failure for B-1" in first.last_error
+    assert first.next_attempt_at > utcnow() + timedelta(seconds=10)  # not due yet: backoff applies
+    assert await processor.drain() == 0
+    make_due(db)
+    await processor.drain()
+    assert rows(db)[0].attempts == 2 and rows(db)[0].status == "received"
+    make_due(db)
+    await processor.drain()
+    assert (rows(db)[0].status, rows(db)[0].attempts) == ("applied", 3)
+
+
+async def test_persistent_failure_parks_then_retry_event_requeues(db: Database) -> None:
+    store(db, [issue_event("C-1", 10)])
+    applier = FakeApplier()
+    applier.always_fail.add("C-1")
+    processor = EventProcessor(db, applier, max_attempts=3, backoff_base_seconds=0)
+    for _ in range(5):
+        await processor.drain()
+    (row,) = rows(db)
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert applier.calls["C-1"] == 3
+    applier.always_fail.clear()
+    with db.session(write=True) as session:
+        assert retry_event(session, row.id)
+        assert not retry_event(session, row.id + 1000)
+    await processor.drain()
+    assert rows(db)[0].status == "applied"
+
+
+async def test_malformed_body_after_retry_parks_at_once(db: Database) -> None:
+    store(db, [b"{broken"])
+    await EventProcessor(db, FakeApplier(), max_attempts=5).drain()
+    (row,) = rows(db)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "malformed JSON" in row.last_error
+
+
+async def test_applier_returning_nonsense_counts_as_failure(db: Database) -> None:
+    class Odd(TrivialApplier):
+        async def apply_remote_issue(self, connection, issue, *, event_ts_ms, source):  # noqa: ANN001, ANN201
+            return "done"
+
+    store(db, [issue_event("D-1", 1)])
+    await EventProcessor(db, Odd(), max_attempts=1).drain()
+    (row,) = rows(db)
+    assert row.status == "failed" and "applier returned 'done'" in row.last_error
+
+
+async def test_expired_claim_is_taken_over(db: Database) -> None:
+    store(db, [issue_event("E-1", 1)])
+    with db.session(write=True) as session:
+        (claimed,) = claim_events(session, "dead-worker", 10, lease_seconds=60)
+    assert await EventProcessor(db, TrivialApplier()).drain() == 0  # lease still valid
+    with db.session(write=True) as session:
+        session.execute(update(WebhookEvent).values(claimed_until=utcnow() - timedelta(seconds=1)))
+    applier = TrivialApplier()
+    assert await EventProcessor(db, applier).drain() == 1
+    (row,) = rows(db)
+    assert (row.status, row.attempts, applier.seen["E-1"]) == ("applied", 2, 1)
+
+
+async def test_purge_deletes_only_old_finished_events(db: Database) -> None:
+    store(db, [issue_event(f"F-{n}", n) for n in range(4)])
+    applier = FakeApplier()
+    applier.always_fail.add("F-3")
+    await EventProcessor(db, applier, max_attempts=1).drain()
+    assert purge(db, 1) == 0
+    with db.session(write=True) as session:
+        session.execute(update(WebhookEvent).values(processed_at=utcnow() - timedelta(days=3)))
+        session.execute(
+            update(WebhookEvent).where(WebhookEvent.issue_key == "F-0").values(processed_at=utcnow())
+        )
+    assert purge(db, 2) == 2
+    assert sorted((r.issue_key, r.status) for r in rows(db)) == [("F-0", "applied"), ("F-3", "failed")]
+
+
+async def test_event_stats(db: Database) -> None:
+    store(db, [issue_event("G-1", 1), issue_event("G-2", 2)])
+    with db.session() as session:
+        stats = event_stats(session)
+    assert stats["depth"] == 2 and stats["by_status"] == {"received": 2}
+    assert stats["oldest_pending_seconds"] >= 0
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert 2.5 <= backoff_delay(1, 5, 900) <= 5
+    assert 10 <= backoff_delay(3, 5, 900) <= 20
+    assert backoff_delay(30, 5, 900) <= 900
+
+
+async def test_two_processors_on_two_databases_process_each_event_once(db_url: str) -> None:
+    first, second = Database(db_url), Database(db_url)
+    first.migrate()
+    try:
+        total = 600
+        store(first, [issue_event(f"X-{n}", n) for n in range(total)])
+        applier = TrivialApplier()
+        processors = [
+            EventProcessor(database, applier, batch_size=25, poll_seconds=0.01)
+            for database in (first, second)
+        ]
+        for processor in processors:
+            processor.start(3)
+        for _ in range(1000):  # bounded wait
+            with first.session() as session:
+                if event_stats(session)["depth"] == 0:
+                    break
+            await asyncio.sleep(0.02)
+        for processor in processors:
+            await processor.stop()
+        assert len(applier.seen) == total
+        assert set(applier.seen.values()) == {1}
+        owners = {r.status for r in rows(first)}
+        assert owners == {"applied"}
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+async def test_worker_wakes_on_new_events(db: Database, workers: int) -> None:
+    applier = TrivialApplier()
+    processor = EventProcessor(db, applier, poll_seconds=30)  # only wake() can get it going in time
+    processor.start(workers)
+    try:
+        await asyncio.sleep(0.05)
+        store(db, [issue_event("W-1", 1)])
+        processor.wake()
+        for _ in range(500):
+            if applier.seen["W-1"]:
+                break
+            await asyncio.sleep(0.01)
+        assert applier.seen["W-1"] == 1
+    finally:
+        await processor.stop()
