@@ -192,7 +192,8 @@ def test_edit_rules(any_sim: Simulator) -> None:
             "errorMessages": [],
             "errors": {
                 "customfield_99999": (
-                    "Field 'customfield_99999' cannot be set. It is not on the appropriate screen, or unknown."
+                    "Field 'customfield_99999' cannot be set. "
+                    "It is not on the appropriate screen, or unknown."
                 )
             },
         }

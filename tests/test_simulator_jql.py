@@ -1,4 +1,4 @@
-"""JQL parser and evaluator of the simulator: grammar, errors, dates in the user's zone at minute precision."""
+"""The simulator's JQL parser and evaluator: grammar, errors, dates in the user zone at minute precision."""
 
 from __future__ import annotations
 

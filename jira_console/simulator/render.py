@@ -322,7 +322,6 @@ def transitions_json(site: Site, issue: Issue, base: str, v: str) -> dict[str, A
                 "isInitial": False,
                 "isAvailable": True,
                 "isConditional": False,
-                "isLooped": False,
                 "fields": {},
             }
         )
