@@ -28,7 +28,7 @@ async def _probe_jql(client: JiraClient, jql: str) -> None:
     except StopAsyncIteration:
         pass
     finally:
-        await pages.aclose()
+        await pages.aclose()  # type: ignore[attr-defined]
 
 
 async def check_connection(conn: JiraConnection) -> dict[str, Any]:

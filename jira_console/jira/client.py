@@ -358,10 +358,11 @@ class JiraClient(AgileMixin):
             options = await self.transitions(key)
             direct = [t for t in options if t.to_status.casefold() == target]
             fresh = [t for t in options if t.to_status.casefold() not in visited]
-            choice = (direct or fresh or [None])[0]
-            if choice is None:
+            candidates = direct or fresh
+            if not candidates:
                 log.info("jira.transition_to.no_path", connection=self.name, key=key, target=status_name)
                 return False
+            choice = candidates[0]
             await self.transition(key, choice.id)
             current = choice.to_status
             visited.add(current.casefold())
