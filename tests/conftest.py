@@ -16,6 +16,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.store",
+    "tests.fixtures.sync",
 ]
 
 PG_URL = os.environ.get("JIRA_CONSOLE_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
