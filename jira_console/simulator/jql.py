@@ -17,6 +17,7 @@ and are read in the requesting user's time zone, as Jira does; numbers are epoch
 
 from __future__ import annotations
 
+import operator
 import re
 import time
 from collections.abc import Callable
@@ -516,5 +517,5 @@ def sort_key_for(order_by: tuple[tuple[str, bool], ...]) -> list[tuple[Callable[
         elif name == "status":
             keys.append((lambda i: status_rank.get(i.status, 99), desc))
         else:
-            keys.append((lambda i, n=name: getattr(i, n), desc))
+            keys.append((operator.attrgetter(name), desc))
     return keys
