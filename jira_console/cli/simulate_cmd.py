@@ -12,9 +12,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simulate")
     def simulate(
-        flavor: str = typer.Option(
-            "cloud", "--flavor", help="cloud (REST v3) or server (REST v2)."
-        ),
+        flavor: str = typer.Option("cloud", "--flavor", help="cloud (REST v3) or server (REST v2)."),
         port: int = typer.Option(8089, "--port", help="TCP port (0 picks a free one)."),
         issues: int = typer.Option(500, "--issues", min=0, help="Number of seeded issues."),
         seed: int = typer.Option(1, "--seed", help="Seed of the generated data."),
