@@ -73,6 +73,6 @@ def mask_value(name: str, value: Any) -> Any:
     """Value to display for a config key: secrets masked, everything else as is."""
     if isinstance(value, SecretStr):
         return MASK if value.get_secret_value() else None
-    if value is not None and is_secret_key(name):
+    if isinstance(value, str) and value and is_secret_key(name):
         return MASK
     return value

@@ -30,6 +30,7 @@ def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug output to stderr."),
 ) -> None:
     state.config_path = config
+    state._loaded = None
     state.verbose = verbose
     if ctx.invoked_subcommand is None:
         from jira_console.cli.console_cmd import open_console

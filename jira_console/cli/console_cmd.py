@@ -1,0 +1,81 @@
+"""The operations console (``jira-console`` with no arguments) and ``jira-console demo``.
+
+This is the only CLI module that imports Textual, and only inside the commands."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import typer
+
+from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, state
+
+
+async def _run_console(engine: Any, *, demo: bool = False) -> None:
+    from jira_console.tui.app import JiraConsoleApp
+
+    await JiraConsoleApp(engine, demo=demo).run_async()
+
+
+def open_console() -> None:
+    """Open the console on the configured database: attached to a running daemon if one is alive,
+    otherwise running the engine in this process."""
+    from jira_console.facade import Engine
+
+    settings = state.config().settings
+    if not settings.jira:
+        fail(
+            "no [[jira]] connections configured. Try `jira-console demo`, or write a config "
+            "(see config.example.toml) and pass --config PATH",
+            EXIT_USAGE,
+        )
+
+    async def run() -> None:
+        engine = Engine(settings)
+        await engine.start()
+        try:
+            await _run_console(engine)
+        finally:
+            await engine.stop()
+
+    with friendly_errors():
+        asyncio.run(run())
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("console")
+    def console() -> None:
+        """Open the operations console (the same as running jira-console with no command)."""
+        open_console()
+
+    @app.command("demo")
+    def demo(
+        issues: int = typer.Option(300, "--issues", min=10, max=100_000, help="Issues per simulated site."),
+        activity: float = typer.Option(
+            0.5, "--activity", min=0.0, help="Background edits per second per site."
+        ),
+        headless: bool = typer.Option(False, "--headless", help="Run the demo engine without the console."),
+    ) -> None:
+        """Start two simulated Jira sites (Cloud and Server), a temporary database, the daemon machinery
+        and the console: every screen live within seconds, no Jira needed."""
+        from jira_console import logs
+        from jira_console.demo import start_demo
+
+        logs.configure("WARNING", "console", None)
+
+        async def run() -> None:
+            rig = await start_demo(issues=issues, activity_per_second=activity)
+            try:
+                if headless:
+                    typer.echo(f"demo running; database {rig.workdir / 'demo.db'}; Ctrl-C to stop")
+                    for name, sim in rig.sims.items():
+                        typer.echo(f"  {name}: {sim.url}")
+                    await asyncio.Event().wait()
+                else:
+                    await _run_console(rig.engine, demo=True)
+            finally:
+                await rig.stop()
+
+        with friendly_errors():
+            asyncio.run(run())

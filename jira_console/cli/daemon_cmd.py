@@ -1,0 +1,28 @@
+"""``jira-console daemon``: run headless (scheduler, webhook listener, workers). Never imports Textual."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, state
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("daemon")
+    def daemon(
+        no_listen: bool = typer.Option(False, "--no-listen", help="Do not start the webhook listener."),
+        name: str | None = typer.Option(None, "--name", help="Daemon name in the heartbeat table."),
+    ) -> None:
+        """Run the sync engine headless until SIGTERM/SIGINT (which drain and exit cleanly)."""
+        from jira_console.daemon import Daemon
+
+        settings = state.config().settings
+        if not settings.jira:
+            fail("no [[jira]] connections configured; nothing to run", EXIT_USAGE)
+        if name:
+            daemon_cfg = settings.daemon.model_copy(update={"name": name})
+            settings = settings.model_copy(update={"daemon": daemon_cfg})
+        with friendly_errors():
+            asyncio.run(Daemon(settings, listen=False if no_listen else None).run())

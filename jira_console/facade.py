@@ -1,0 +1,581 @@
+"""The one front door to the engine, used by the CLI, the console and the daemon.
+
+It returns plain records (dataclasses), never ORM rows or sessions. Two modes:
+
+* ``inprocess``: this process owns the Jira clients and sync engines (CLI runs, the demo, the daemon).
+* ``attached``: a daemon with a fresh heartbeat runs the engine; this process reads the shared database,
+  and operator actions that need Jira (a sync) are queued as commands the daemon carries out. Never two
+  engines competing for the same connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+
+from jira_console import events as ev
+from jira_console.config import JiraConnection, Settings
+from jira_console.jira import JiraClient
+from jira_console.logs import get_logger
+from jira_console.store import converters as cv
+from jira_console.store import queue as q
+from jira_console.store import repo
+from jira_console.store import state as st
+from jira_console.store.db import Database
+from jira_console.sync import conflicts as cf
+from jira_console.sync.engine import SyncBusy, SyncEngine, SyncReport
+
+log = get_logger(__name__)
+Listener = Callable[[ev.EngineEvent], None]
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    """Health of one Jira connection, for the console and ``status``."""
+
+    name: str
+    url: str
+    auth: str
+    flavor: str | None = None
+    version: str | None = None
+    ok: bool = True
+    breaker_state: str = "closed"
+    opens_in_seconds: float | None = None
+    last_latency_ms: float | None = None
+    rate_limit_remaining: int | None = None
+    calls_by_status: dict[str, int] = field(default_factory=dict)
+    recent_errors: list[str] = field(default_factory=list)
+    last_webhook_at: datetime | None = None
+    total_calls: int = 0
+
+
+@dataclass(frozen=True)
+class ListenerStatus:
+    listening: bool
+    address: str | None
+    received: int = 0
+    failed: int = 0
+    queue_depth: int = 0
+
+
+@dataclass(frozen=True)
+class SyncStateView:
+    """A sync scope's state plus what only the running engine knows (next run, running)."""
+
+    connection: str
+    scope: str
+    watermark_ms: int | None
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    counts: dict[str, Any]
+    duration_ms: int | None
+    api_calls: int | None
+    next_run_at: datetime | None = None
+    running: bool = False
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Engine:
+    """Facade over the store, the Jira clients and the sync engines of every configured connection."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        db: Database | None = None,
+        owner: str | None = None,
+        transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db or Database(
+            settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+        )
+        self.owner = owner or settings.daemon.name or default_owner()
+        self.mode: Literal["inprocess", "attached"] = "inprocess"
+        self._transports = transports or {}
+        self.clients: dict[str, JiraClient] = {}
+        self.syncs: dict[str, SyncEngine] = {}
+        self._listeners: list[Listener] = []
+        self._listeners_lock = threading.Lock()
+        self._running: set[str] = set()
+        self.next_runs: dict[str, datetime] = {}
+        self.listener: Any = None
+        self.started = False
+
+    # --------------------------------------------------------------------------------- lifecycle
+
+    def migrate(self) -> None:
+        self.db.migrate()
+
+    async def start(self, *, attach: bool | None = None) -> None:
+        """Migrate the schema and, unless a live daemon owns the engine, build clients and sync engines.
+        ``attach=True`` forces attached mode, ``False`` forces in-process, ``None`` decides by heartbeat."""
+        await asyncio.to_thread(self.db.migrate)
+        live = await asyncio.to_thread(self.live_daemons)
+        if attach or (attach is None and live):
+            self.mode = "attached"
+        else:
+            self.mode = "inprocess"
+            for conn in self.settings.jira:
+                self._build(conn)
+            await asyncio.to_thread(self._load_mappings_offline)
+        self.started = True
+
+    def _build(self, conn: JiraConnection) -> None:
+        client = JiraClient(conn, transport=self._transports.get(conn.name), on_event=self._client_event)
+        self.clients[conn.name] = client
+        self.syncs[conn.name] = SyncEngine(self.db, conn, client, emit=self.emit, owner=self.owner)
+
+    def _load_mappings_offline(self) -> None:
+        """Mappings whose Jira field is a plain id compile without asking Jira; selector mappings are
+        compiled when the connection is prepared (they need the field list)."""
+        from jira_console.mapping import repo as mrepo
+
+        for name, sync in self.syncs.items():
+            try:
+                mapped = list(mrepo.load_set(self.db, name))
+            except Exception as exc:  # noqa: BLE001 - a bad stored mapping must not stop the engine
+                self.emit(ev.Notice("error", f"mappings of {name} not loaded: {exc}"))
+                continue
+            sync.set_mapped(mapped)
+            sync.mapped = mapped
+
+    async def stop(self) -> None:
+        for client in self.clients.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        self.clients.clear()
+        self.syncs.clear()
+        self.db.close()
+        self.started = False
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------------------------ events
+
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
+        """Receive every engine event (from whichever thread or loop emits it). Returns an unsubscriber."""
+        with self._listeners_lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock, contextlib.suppress(ValueError):
+                self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def emit(self, event: ev.EngineEvent) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a broken subscriber must not break the engine
+                log.exception("event listener failed", event=type(event).__name__)
+
+    def _client_event(self, event: Any) -> None:
+        if type(event).__name__ == "BreakerStateChanged":
+            self.emit(ev.BreakerStateChanged(event.connection, event.old, event.new, event.at))
+        else:
+            name = getattr(event, "connection", None)
+            if name:
+                self.emit(ev.HealthChanged(name))
+
+    # ------------------------------------------------------------------------------------ health
+
+    def live_daemons(self, *, within: float | None = None) -> list[cv.DaemonRecord]:
+        """Daemons whose heartbeat is recent (three heartbeat intervals by default)."""
+        window = timedelta(seconds=within or self.settings.daemon.heartbeat_seconds * 3)
+        now = datetime.now(UTC)
+        with self.db.session() as s:
+            return [
+                d
+                for d in st.list_daemons(s)
+                if d.heartbeat_at
+                and now - d.heartbeat_at <= window
+                and d.name != self.owner
+                and not d.stopping
+            ]
+
+    def daemons(self) -> list[cv.DaemonRecord]:
+        with self.db.session() as s:
+            return st.list_daemons(s)
+
+    def connections(self) -> list[ConnectionStatus]:
+        """Per connection: flavor, version, breaker, latency, budget, errors. In attached mode these come from
+        the daemon's heartbeat status."""
+        last_events = self._last_webhook_times()
+        if self.mode == "attached":
+            return self._connections_from_daemon(last_events)
+        with self.db.session() as s:
+            detected = {c.name: c for c in s.scalars(_select_connections())}
+        out = []
+        for conn in self.settings.jira:
+            client = self.clients.get(conn.name)
+            info = detected.get(conn.name)
+            health = client.health if client else None
+            out.append(
+                ConnectionStatus(
+                    name=conn.name,
+                    url=conn.url,
+                    auth=conn.auth,
+                    flavor=(info.flavor if info else None)
+                    or (conn.flavor if conn.flavor != "auto" else None),
+                    version=info.server_version if info else None,
+                    ok=bool(
+                        health is None or (health.breaker_state == "closed" and not _recent_failure(health))
+                    ),
+                    breaker_state=health.breaker_state if health else "closed",
+                    opens_in_seconds=health.opens_in_seconds if health else None,
+                    last_latency_ms=health.last_latency_ms if health else None,
+                    rate_limit_remaining=health.rate_limit_remaining if health else None,
+                    calls_by_status={
+                        str(k): v for k, v in (health.calls_by_status if health else {}).items()
+                    },
+                    recent_errors=[_describe_call(c) for c in health.recent_errors] if health else [],
+                    last_webhook_at=last_events.get(conn.name),
+                    total_calls=health.total_calls if health else 0,
+                )
+            )
+        return out
+
+    def health_snapshot(self) -> list[dict[str, Any]]:
+        """JSON-friendly connection health, written into the daemon heartbeat for attached consoles."""
+        from dataclasses import asdict
+
+        return [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(c).items()}
+            for c in self.connections()
+        ]
+
+    def _connections_from_daemon(self, last_events: dict[str, datetime]) -> list[ConnectionStatus]:
+        daemons = self.live_daemons() or self.daemons()
+        reported: dict[str, dict[str, Any]] = {}
+        for d in daemons:
+            for c in (d.status or {}).get("connections", []):
+                reported.setdefault(c.get("name"), c)
+        out = []
+        for conn in self.settings.jira:
+            data = dict(reported.get(conn.name) or {})
+            data.pop("last_webhook_at", None)
+            known = {k: v for k, v in data.items() if k in ConnectionStatus.__dataclass_fields__}
+            known.update(
+                name=conn.name, url=conn.url, auth=conn.auth, last_webhook_at=last_events.get(conn.name)
+            )
+            out.append(ConnectionStatus(**known))
+        return out
+
+    def _last_webhook_times(self) -> dict[str, datetime]:
+        from sqlalchemy import func, select
+
+        from jira_console.store import models as m
+
+        with self.db.session() as s:
+            rows = s.execute(
+                select(m.WebhookEvent.connection, func.max(m.WebhookEvent.received_at)).group_by(
+                    m.WebhookEvent.connection
+                )
+            ).all()
+        out: dict[str, datetime] = {}
+        for name, at in rows:
+            if name and at is not None:
+                out[name] = at if at.tzinfo else at.replace(tzinfo=UTC)
+        return out
+
+    def listener_status(self) -> ListenerStatus:
+        stats = self.webhook_stats()
+        address = None
+        if self.listener is not None:
+            address = getattr(self.listener, "address", None)
+        elif self.mode == "attached":
+            for d in self.live_daemons():
+                address = (d.status or {}).get("listener")
+                if address:
+                    break
+        return ListenerStatus(
+            listening=address is not None,
+            address=address,
+            received=sum(v for k, v in stats.get("counts", {}).items()),
+            failed=stats.get("counts", {}).get("failed", 0),
+            queue_depth=stats.get("queue_depth", 0),
+        )
+
+    # -------------------------------------------------------------------------------------- sync
+
+    def _sync_for(self, name: str | None) -> list[SyncEngine]:
+        if self.mode == "attached":
+            raise RuntimeError("attached to a daemon: syncs run there (use request_sync)")
+        if name is None:
+            return list(self.syncs.values())
+        conn = self.settings.connection(name)
+        return [self.syncs[conn.name]]
+
+    async def run_sync(self, connection: str | None = None, full: bool = False) -> list[SyncReport]:
+        """Run one sync per chosen connection (all by default); in attached mode, ask the daemon."""
+        if self.mode == "attached":
+            await asyncio.to_thread(self.request_sync, connection, full)
+            return []
+        reports = []
+        for sync in self._sync_for(connection):
+            self._running.add(sync.conn.name)
+            try:
+                reports.append(await sync.run(full=full))
+            finally:
+                self._running.discard(sync.conn.name)
+        return reports
+
+    async def push(self, connection: str | None = None) -> None:
+        """Send pending local changes now (after a conflict resolution or a local edit)."""
+        if self.mode == "attached":
+            await asyncio.to_thread(self.enqueue, "push", {"connection": connection})
+            return
+        for sync in self._sync_for(connection):
+            with contextlib.suppress(SyncBusy):
+                await sync.push()
+
+    def request_sync(self, connection: str | None = None, full: bool = False) -> int:
+        return self.enqueue("sync", {"connection": connection, "full": full})
+
+    def enqueue(self, kind: str, args: dict[str, Any]) -> int:
+        with self.db.session() as s:
+            return st.enqueue_command(s, kind, args, created_by=self.owner)
+
+    def sync_states(self) -> list[SyncStateView]:
+        with self.db.session() as s:
+            records = st.list_sync_states(s)
+        return [
+            SyncStateView(
+                connection=r.connection,
+                scope=r.scope,
+                watermark_ms=r.watermark_ms,
+                last_started_at=r.last_started_at,
+                last_finished_at=r.last_finished_at,
+                last_status=r.last_status,
+                last_error=r.last_error,
+                counts=dict(r.counts or {}),
+                duration_ms=r.duration_ms,
+                api_calls=r.api_calls,
+                next_run_at=self.next_runs.get(r.connection),
+                running=r.connection in self._running or (r.last_status == "running"),
+            )
+            for r in records
+        ]
+
+    # ------------------------------------------------------------------------------------ issues
+
+    def list_issues(
+        self,
+        connection: str | None = None,
+        search: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        **filters: Any,
+    ) -> list[cv.IssueRecord]:
+        with self.db.session() as s:
+            return repo.list_issues(s, connection, text=search, limit=limit, offset=offset, **filters)
+
+    def get_issue(self, key: str, connection: str | None = None) -> cv.IssueRecord | None:
+        with self.db.session() as s:
+            if connection:
+                return repo.get_issue(s, connection, key)
+            found = repo.list_issues(s, None, keys=[key], include_deleted=True, limit=2)
+        if len(found) > 1:
+            raise ValueError(f"{key} exists in several connections; pass --connection")
+        return found[0] if found else None
+
+    def field_errors(
+        self, issue_id: int | None = None, connection: str | None = None
+    ) -> list[cv.FieldErrorRecord]:
+        with self.db.session() as s:
+            return repo.list_field_errors(s, issue_id=issue_id, connection=connection)
+
+    def set_local(
+        self, key: str, changes: dict[str, Any], *, connection: str | None = None
+    ) -> cv.IssueRecord:
+        """Change synced fields of an issue locally; the next push sends them (compare before write)."""
+        from jira_console.store import models as m
+        from jira_console.sync.apply import set_local_value
+        from jira_console.sync.fields import CORE_FIELDS
+
+        issue = self.get_issue(key, connection)
+        if issue is None:
+            raise LookupError(f"no issue {key}")
+        known = set(CORE_FIELDS)
+        sync = self.syncs.get(issue.connection)
+        if sync is not None:
+            known |= {c.name for c in sync.codecs if c.direction != "pull"} | {c.name for c in sync.mapped}
+        with self.db.session(write=True) as s:
+            row = s.get(m.Issue, issue.id)
+            assert row is not None
+            for name, value in changes.items():
+                if name not in known and not name.startswith("fields."):
+                    raise ValueError(f"unknown field {name!r}; synced fields: {', '.join(sorted(known))}")
+                set_local_value(row, name.removeprefix("fields."), value)
+            row.local_dirty = True
+            row.local_changed_at = datetime.now(UTC)
+        result = self.get_issue(key, issue.connection)
+        assert result is not None
+        return result
+
+    # --------------------------------------------------------------------------------- conflicts
+
+    def list_conflicts(
+        self,
+        status: str | None = "open",
+        connection: str | None = None,
+        field: str | None = None,
+        issue_key: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[cv.ConflictRecord]:
+        with self.db.session() as s:
+            return repo.list_conflicts(
+                s,
+                connection=connection,
+                field=field,
+                issue_key=issue_key,
+                status=status,
+                limit=limit,
+                offset=offset,
+            )
+
+    def count_conflicts(
+        self,
+        status: str | None = "open",
+        connection: str | None = None,
+        field: str | None = None,
+        issue_key: str | None = None,
+    ) -> int:
+        with self.db.session() as s:
+            return repo.count_conflicts(
+                s, connection=connection, field=field, issue_key=issue_key, status=status
+            )
+
+    def get_conflict(self, conflict_id: int) -> cv.ConflictRecord | None:
+        with self.db.session() as s:
+            return repo.get_conflict(s, conflict_id)
+
+    async def resolve_conflict(
+        self,
+        conflict_id: int,
+        take: cf.Take,
+        value: Any = None,
+        actor: str = "operator",
+        *,
+        push: bool = True,
+    ) -> cv.ConflictRecord:
+        """Settle one conflict locally, then push it (queued for the daemon when attached)."""
+
+        def apply() -> cv.ConflictRecord:
+            with self.db.session(write=True) as s:
+                row = cf.resolve(s, conflict_id, take, value, actor=actor)
+                s.flush()
+                return cv.conflict_record(row)
+
+        record = await asyncio.to_thread(apply)
+        self.emit(ev.ConflictResolved(record.id, record.issue_key, record.field, take))
+        if push:
+            await self._push_after_resolution(record.connection)
+        return record
+
+    async def resolve_conflicts(
+        self,
+        take: Literal["jira", "local"],
+        connection: str | None = None,
+        field: str | None = None,
+        issue_key: str | None = None,
+        actor: str = "operator",
+    ) -> int:
+        """Resolve every open conflict matching the filter the same way; one push at the end."""
+
+        def ids() -> Sequence[int]:
+            with self.db.session() as s:
+                return cf.open_conflict_ids(s, connection=connection, field=field, issue_key=issue_key)
+
+        done = 0
+        touched: set[str] = set()
+        for conflict_id in await asyncio.to_thread(ids):
+            with contextlib.suppress(cf.ResolutionError):
+                record = await self.resolve_conflict(conflict_id, take, actor=actor, push=False)
+                touched.add(record.connection)
+                done += 1
+        for name in touched:
+            await self._push_after_resolution(name)
+        return done
+
+    async def _push_after_resolution(self, connection: str) -> None:
+        try:
+            await self.push(connection)
+        except Exception as exc:  # noqa: BLE001 - the resolution is stored; the push retries later
+            self.emit(ev.Notice("warning", f"resolution saved; push to {connection} will retry: {exc}"))
+
+    # ------------------------------------------------------------------------------------- audit
+
+    def audit(
+        self, issue_key: str | None = None, limit: int = 100, connection: str | None = None
+    ) -> list[cv.AuditEntry]:
+        with self.db.session() as s:
+            return repo.list_audit(s, issue_key=issue_key, connection=connection, limit=limit)
+
+    # ---------------------------------------------------------------------------------- webhooks
+
+    def list_webhook_events(
+        self, status: str | None = None, limit: int = 200, offset: int = 0
+    ) -> list[cv.WebhookEventRecord]:
+        with self.db.session() as s:
+            return q.list_events(s, status=status, limit=limit, offset=offset)
+
+    def get_webhook_event(self, event_id: int) -> cv.WebhookEventRecord | None:
+        with self.db.session() as s:
+            return q.get_event(s, event_id)
+
+    def webhook_stats(self) -> dict[str, Any]:
+        with self.db.session() as s:
+            counts = q.event_stats(s)
+        depth = sum(v for k, v in counts.items() if k in ("received", "processing"))
+        return {"counts": counts, "queue_depth": depth}
+
+    async def retry_webhook_event(self, event_id: int) -> bool:
+        def retry() -> bool:
+            with self.db.session(write=True) as s:
+                return q.retry_event(s, event_id)
+
+        return await asyncio.to_thread(retry)
+
+
+def _select_connections() -> Any:
+    from sqlalchemy import select
+
+    from jira_console.store import models as m
+
+    return select(m.Connection)
+
+
+def _recent_failure(health: Any) -> bool:
+    """The last call failed at the transport or with a 5xx (a 4xx is the caller's problem, not health)."""
+    calls = getattr(health, "recent_calls", None) or []
+    return bool(calls) and (calls[-1].status == 0 or calls[-1].status >= 500)
+
+
+def _describe_call(call: Any) -> str:
+    when = call.at.strftime("%H:%M:%S") if getattr(call, "at", None) else ""
+    return f"{when} {call.method} {call.path} -> {call.status or 'no response'} {call.error or ''}".strip()

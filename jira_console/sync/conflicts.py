@@ -1,0 +1,105 @@
+"""Settling conflicts. A resolution is a local decision recorded in the database; the value then reaches
+Jira through the normal push (with its compare-before-write), so a resolution made while Jira is down is
+kept and sent when it is back, and a Jira edit made after the resolution is not silently overwritten."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jira_console.store import models as m
+from jira_console.sync.apply import audit, local_value, set_local_value
+from jira_console.sync.merge import canonical, same
+
+Take = Literal["jira", "local", "value"]
+
+
+class ConflictNotFound(LookupError):
+    exit_code = 3
+
+
+class ResolutionError(ValueError):
+    exit_code = 2
+
+
+def parse_value(text: str) -> Any:
+    """A resolution value given as JSON on the command line or in the console."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResolutionError(
+            f"value is not valid JSON ({exc.msg} at column {exc.colno}): {text!r}"
+        ) from None
+
+
+def resolve(
+    session: Session, conflict_id: int, take: Take, value: Any = None, *, actor: str = "operator"
+) -> m.Conflict:
+    """Apply a resolution to the local side and queue it for Jira. Returns the resolved conflict row."""
+    conflict = session.get(m.Conflict, conflict_id)
+    if conflict is None:
+        raise ConflictNotFound(f"no conflict with id {conflict_id}")
+    if conflict.status != "open":
+        raise ResolutionError(f"conflict {conflict_id} is already {conflict.status} ({conflict.resolution})")
+    issue = session.get(m.Issue, conflict.issue_id)
+    if issue is None:
+        raise ConflictNotFound(f"the issue of conflict {conflict_id} no longer exists")
+    if take == "jira":
+        chosen = conflict.jira
+    elif take == "local":
+        chosen = local_value(issue, conflict.field)
+    elif take == "value":
+        chosen = canonical(value)
+    else:
+        raise ResolutionError(f"take must be jira, local or value, not {take!r}")
+    old_local = local_value(issue, conflict.field)
+    base = dict(issue.base or {})
+    # Jira's value as last seen becomes the base: the chosen value then counts as a local change (pushed
+    # unless it equals Jira's), and a newer Jira edit shows up as a fresh conflict instead of being lost.
+    base[conflict.field] = conflict.jira
+    issue.base = base
+    set_local_value(issue, conflict.field, chosen)
+    issue.sync_stamp = (issue.sync_stamp or 0) + 1
+    if not same(chosen, conflict.jira):
+        issue.local_dirty = True
+        issue.local_changed_at = datetime.now(UTC)
+    conflict.status = "resolved"
+    conflict.resolution = take
+    conflict.resolved_value = chosen
+    conflict.resolved_by = actor
+    conflict.resolved_at = datetime.now(UTC)
+    if not same(old_local, chosen):
+        audit(
+            session,
+            conflict.connection,
+            issue.key,
+            "local",
+            conflict.field,
+            old_local,
+            chosen,
+            f"conflict {conflict_id} resolved: take {take}",
+            actor,
+        )
+    return conflict
+
+
+def open_conflict_ids(
+    session: Session,
+    *,
+    connection: str | None = None,
+    field: str | None = None,
+    issue_key: str | None = None,
+) -> Sequence[int]:
+    q = select(m.Conflict.id).where(m.Conflict.status == "open")
+    if connection:
+        q = q.where(m.Conflict.connection == connection)
+    if field:
+        q = q.where(m.Conflict.field == field)
+    if issue_key:
+        q = q.where(m.Conflict.issue_key == issue_key)
+    return [int(i) for i in session.scalars(q.order_by(m.Conflict.id))]

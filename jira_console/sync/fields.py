@@ -1,0 +1,307 @@
+"""The synced fields of an issue and how each is read from and written to Jira.
+
+Core fields live in columns of ``issues`` (a fixed contract for host programs); mapped fields live in the
+``issues.fields`` JSON dict and are converted by :mod:`jira_console.mapping`. Both expose the same small
+protocol (:class:`FieldCodec`), so the sync engine treats every field alike: ``from_jira`` turns the raw Jira
+``fields`` dict into the canonical local value, ``to_jira`` turns a local value into a :class:`Write`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from jira_console.jira import richtext
+from jira_console.jira.sprintfield import current_sprint, parse_sprint_value
+from jira_console.mapping.compiled import JiraWrite as Write
+
+Flavor = Literal["cloud", "server"]
+
+CORE_FIELDS: tuple[str, ...] = (
+    "summary",
+    "status",
+    "priority",
+    "assignee",
+    "labels",
+    "description",
+    "sprint_id",
+    "story_points",
+    "parent_key",
+)
+"""Local column names of the synced core fields (the ``issues`` table)."""
+
+RICH_TEXT_JIRA_FIELDS = frozenset({"description", "environment"})
+
+
+class CodecError(Exception):
+    """A value could not be converted; the message names the field and the value."""
+
+
+class FieldCodec(Protocol):
+    """What the sync engine needs of a field (core or mapped)."""
+
+    name: str
+    jira_field: str
+    direction: str
+    strategy: str | None
+
+    def from_jira(self, fields: dict[str, Any], ctx: Any) -> Any: ...
+
+    def to_jira(self, value: Any, ctx: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CodecContext:
+    """Per-connection facts the core codecs need (mapping steps take :class:`MappingContext`)."""
+
+    flavor: Flavor
+    previous_fields: Mapping[str, Any] | None = None
+
+
+_JIRA_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def parse_jira_time(value: Any) -> int | None:
+    """Jira's ``2025-01-31T14:05:09.123+1100`` (or epoch ms) as epoch milliseconds; None if unparseable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    m = _JIRA_TIME.match(str(value).strip())
+    if not m:
+        return None
+    stamp, frac, zone = m.groups()
+    zone = zone or "+0000"
+    if zone == "Z":
+        zone = "+0000"
+    zone = zone.replace(":", "")
+    dt = datetime.strptime(f"{stamp}{zone}", "%Y-%m-%dT%H:%M:%S%z")
+    millis = int(round(float(frac) * 1000)) if frac else 0
+    return int(dt.timestamp()) * 1000 + millis
+
+
+def _name_of(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get("name") if obj.get("name") is not None else obj.get("value")
+    return obj
+
+
+@dataclass(frozen=True)
+class _Core:
+    name: str
+    jira_field: str
+    direction: str = "both"
+    strategy: str | None = None
+
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        return fields.get(self.jira_field)
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        return Write("field", self.jira_field, value)
+
+
+class SummaryCodec(_Core):
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        value = fields.get("summary")
+        return None if value is None else str(value)
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        if not isinstance(value, str) or not value.strip():
+            raise CodecError(f"summary must be a non-empty string, got {value!r}")
+        return Write("field", "summary", value)
+
+
+class StatusCodec(_Core):
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        return _name_of(fields.get("status"))
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        if not isinstance(value, str) or not value:
+            raise CodecError(f"status must be a status name, got {value!r}")
+        return Write("transition", "status", value)
+
+
+class NamedObjectCodec(_Core):
+    """Fields written as ``{"name": ...}`` (priority)."""
+
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        return _name_of(fields.get(self.jira_field))
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        return Write("field", self.jira_field, None if value is None else {"name": str(value)})
+
+
+class UserCodec(_Core):
+    """accountId on Cloud, user name on Server/DC; the local column keeps that identifier."""
+
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        user = fields.get(self.jira_field)
+        if not isinstance(user, Mapping):
+            return None
+        if ctx.flavor == "cloud":
+            return user.get("accountId")
+        return user.get("name") or user.get("key")
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        if value is None:
+            return Write("field", self.jira_field, None)
+        attr = "accountId" if ctx.flavor == "cloud" else "name"
+        return Write("field", self.jira_field, {attr: str(value)})
+
+
+class LabelsCodec(_Core):
+    """Labels are a set in Jira: compared and stored sorted so order never looks like a change."""
+
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        value = fields.get("labels") or []
+        return sorted(str(v) for v in value)
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        if value is None:
+            value = []
+        if not isinstance(value, list | tuple) or any(
+            not isinstance(v, str) or not v or " " in v for v in value
+        ):
+            raise CodecError(f"labels must be a list of non-empty strings without spaces, got {value!r}")
+        return Write("field", "labels", sorted(value))
+
+
+class RichTextCodec(_Core):
+    """ADF (Cloud v3) or wiki markup (Server, and webhook payloads everywhere) <-> Markdown."""
+
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        value = fields.get(self.jira_field)
+        if value is None:
+            return None
+        # The representation tells the format: webhooks carry v2 (wiki strings) even on Cloud.
+        flavor: Flavor = "cloud" if isinstance(value, Mapping) else "server"
+        text = richtext.to_local(flavor, value)
+        return text or None
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        previous = (ctx.previous_fields or {}).get(self.jira_field)
+        if value is not None and not isinstance(value, str):
+            raise CodecError(f"{self.name} must be text, got {type(value).__name__}")
+        return Write("field", self.jira_field, richtext.to_jira(ctx.flavor, value or "", previous))
+
+
+class SprintCodec(_Core):
+    """The sprint an issue is in (objects on Cloud, legacy strings on Server) <-> a sprint id."""
+
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        ref = current_sprint(parse_sprint_value(fields.get(self.jira_field)))
+        return ref.id if ref else None
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise CodecError(f"sprint_id must be a sprint id number, got {value!r}") from None
+        return Write("sprint", self.jira_field, value)
+
+
+class NumberCodec(_Core):
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        value = fields.get(self.jira_field)
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise CodecError(f"{self.jira_field} is not a number: {value!r}") from None
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        if value is not None:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise CodecError(f"{self.name} must be a number, got {value!r}") from None
+        return Write("field", self.jira_field, value)
+
+
+class ParentCodec(_Core):
+    """Cloud: ``parent.key``; Server/DC: the Epic Link custom field (a key string)."""
+
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        value = fields.get(self.jira_field)
+        if isinstance(value, Mapping):
+            return value.get("key")
+        return value or None
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        if self.jira_field == "parent":
+            return Write("field", "parent", None if value is None else {"key": str(value)})
+        return Write("field", self.jira_field, value)
+
+
+def core_codecs(flavor: Flavor, discovered: Mapping[str, str]) -> list[FieldCodec]:
+    """The core field codecs for a site, given ``client.discover_fields()`` (role -> field id)."""
+    codecs: list[FieldCodec] = [
+        SummaryCodec("summary", "summary"),
+        StatusCodec("status", "status"),
+        NamedObjectCodec("priority", "priority"),
+        UserCodec("assignee", "assignee"),
+        LabelsCodec("labels", "labels"),
+        RichTextCodec("description", "description"),
+    ]
+    if discovered.get("sprint"):
+        codecs.append(SprintCodec("sprint_id", discovered["sprint"]))
+    points = discovered.get("story_points") or discovered.get("classic_story_points")
+    if points:
+        codecs.append(NumberCodec("story_points", points))
+    if flavor == "cloud":
+        codecs.append(ParentCodec("parent_key", "parent"))
+    elif discovered.get("epic_link"):
+        codecs.append(ParentCodec("parent_key", discovered["epic_link"]))
+    return codecs
+
+
+class MappedField:
+    """A compiled mapping seen as a sync field: its local name is the mapping's ``internal_field``.
+
+    When the mapping fails on pull and its definition has a ``default``, the default is used and the failure
+    is still reported (``DefaultUsed``), so the issue keeps syncing and a person sees why.
+    """
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self.mapping = compiled.name
+        self.name: str = compiled.internal_field
+        self.jira_field: str = compiled.jira_field
+        self.direction: str = compiled.direction
+        self.strategy: str | None = compiled.strategy
+        self.default = compiled.definition.default
+
+    def from_jira(self, fields: dict[str, Any], ctx: Any) -> Any:
+        try:
+            return self.compiled.from_jira(fields, ctx)
+        except Exception as exc:
+            if self.default is not None:
+                raise DefaultUsed(self.default, str(exc)) from None
+            raise
+
+    def to_jira(self, value: Any, ctx: Any) -> Any:
+        problems = self.compiled.validate_value(value)
+        if problems:
+            raise CodecError(f"mapping {self.mapping!r}: {'; '.join(problems)} (value: {value!r})")
+        return self.compiled.to_jira(value, ctx)
+
+
+class DefaultUsed(Exception):
+    """A mapping failed and its default stands in; carries both."""
+
+    def __init__(self, default: Any, message: str) -> None:
+        super().__init__(f"{message}; default {default!r} used")
+        self.default = default
+
+
+def combine(core: list[FieldCodec], mapped: Iterable[Any]) -> list[FieldCodec]:
+    """Core codecs plus mapped fields; a mapping whose internal field is a core column replaces the built-in
+    conversion of that column (e.g. assignee kept as an e-mail through the identity table)."""
+    wrapped = [m if isinstance(m, MappedField) else MappedField(m) for m in mapped]
+    overridden = {m.name for m in wrapped}
+    return [c for c in core if c.name not in overridden] + wrapped  # type: ignore[list-item]

@@ -1,0 +1,126 @@
+"""Configuration: TOML, environment overrides, provenance, readable errors, secrets masked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jira_console.cli import app
+from jira_console.config import ConfigError, iter_effective, load_config
+
+GOOD = """
+[database]
+url = "sqlite:///x.db"
+[[jira]]
+name = "cloud"
+url = "https://example.atlassian.net/"
+auth = "basic"
+user = "ops@example.com"
+token_env = "JIRA_TEST_TOKEN"
+jql = "project in (ENG, OPS)"
+rate_limit_per_second = 10
+[[jira]]
+name = "dc"
+url = "https://jira.example.com"
+auth = "bearer"
+token_env = "JIRA_TEST_TOKEN"
+[webhooks]
+listen = "127.0.0.1:8765"
+secret_env = "JIRA_WEBHOOK_SECRET"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "jira-console.toml"
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def test_loads_connections_side_by_side(tmp_path: Path) -> None:
+    loaded = load_config(write(tmp_path, GOOD))
+    s = loaded.settings
+    assert [c.name for c in s.jira] == ["cloud", "dc"]
+    assert s.jira[0].url == "https://example.atlassian.net"  # trailing slash dropped
+    assert s.connection("dc").auth == "bearer"
+    assert loaded.warnings == ()
+
+
+def test_environment_overrides_the_file_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JIRA_CONSOLE_DATABASE__URL", "sqlite:///from-env.db")
+    loaded = load_config(write(tmp_path, GOOD))
+    assert loaded.settings.database.url == "sqlite:///from-env.db"
+    sources = {k: src for k, _v, src in iter_effective(loaded)}
+    assert sources["database.url"] == "env JIRA_CONSOLE_DATABASE__URL"
+    assert sources["jira.0.jql"].startswith("file ")
+    assert sources["webhooks.max_body_bytes"] == "default"
+
+
+def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, GOOD)
+    monkeypatch.setenv("JIRA_CONSOLE_CONFIG", str(path))
+    assert load_config().path == path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD.replace('flavor = "auto"', "")
+            + '\n[[jira]]\nname="x"\nurl="https://a"\nflavor="saas"\nauth="bearer"\n',
+            "jira.2.flavor: Input should be 'auto', 'cloud' or 'server'",
+        ),
+        ("[database]\nurll = 'x'\n", "database.urll: unknown key"),
+        ("[[jira]]\nname='a'\nurl='https://a'\nuser='u'\ntoken='abc'\n", "inline 'token' is refused"),
+        ("[[jira]]\nname='a'\nurl='https://a'\n", "auth = 'basic' needs 'user'"),
+        ("[webhooks]\nlisten='nope'\n", "listen must be host:port"),
+        ("[database\nurl=1", "not valid TOML"),
+        (GOOD + '\n[[jira]]\nname="cloud"\nurl="https://b"\nauth="bearer"\n', "repeated: cloud"),
+    ],
+)
+def test_bad_config_gets_a_clear_message(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert expected in str(err.value)
+    assert "Traceback" not in str(err.value)
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_world_readable_config_warns(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    path.chmod(0o644)
+    assert any("chmod 600" in w for w in load_config(path).warnings)
+
+
+def test_config_show_masks_the_secret_and_names_its_source(tmp_path: Path, canary_token: str) -> None:
+    path = write(tmp_path, GOOD)
+    result = CliRunner().invoke(app, ["--config", str(path), "config", "show"])
+    assert result.exit_code == 0, result.output
+    assert canary_token not in result.output
+    assert "env JIRA_TEST_TOKEN" in result.output and "****" in result.output
+    as_json = CliRunner().invoke(app, ["--config", str(path), "config", "show", "--json"])
+    assert canary_token not in as_json.output and '"database.url"' in as_json.output
+
+
+def test_cli_reports_bad_config_with_exit_code_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "[database]\nurll = 1\n")
+    result = CliRunner().invoke(app, ["--config", str(path), "config", "show"])
+    assert result.exit_code == 2
+    assert "unknown key" in result.output
+
+
+def test_config_check_offline_validates(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["--config", str(write(tmp_path, GOOD)), "config", "check", "--offline"])
+    assert result.exit_code == 0 and "valid" in result.output
+
+
+def test_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    loaded = load_config(example)
+    assert {c.name for c in loaded.settings.jira} == {"cloud", "dc"}

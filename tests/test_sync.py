@@ -1,0 +1,175 @@
+"""Two-way sync against the simulator, both flavors, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from jira_console.simulator import FIELD_IDS
+from jira_console.store import models as m
+from jira_console.sync import conflicts as cf
+from jira_console.sync.engine import bounded_jql, scope_filter
+
+FLAVORS = ["cloud", "server"]
+
+
+def test_jql_bounds_use_epoch_ms_and_strip_order_by() -> None:
+    assert scope_filter("project in (ENG) ORDER BY rank") == "project in (ENG)"
+    assert bounded_jql("project = ENG order by created", 1738332300000) == (
+        "(project = ENG) AND updated >= 1738332300000 ORDER BY updated ASC, key ASC"
+    )
+    assert bounded_jql("order by updated", None) == "updated >= 0 ORDER BY updated ASC, key ASC"
+
+
+def _all_sim_keys(sim) -> list[str]:
+    with sim.site.lock:
+        return sorted(sim.site.issues)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_full_sync_imports_everything_with_fields(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor, issues=120, max_page_size=25)
+    report = await rig.engine.run(full=True)
+    assert report.created == 120 and report.status == "ok"
+    assert report.pages >= 120 // 25
+    for key in _all_sim_keys(rig.sim)[:30]:
+        canonical = rig.sim.issue(key)
+        local = rig.local(key)
+        assert local["summary"] == canonical["summary"]
+        assert local["status"] == canonical["status"]
+        assert local["story_points"] == canonical["story_points"]
+        expected_sprint = canonical["sprints"][-1] if canonical["sprints"] else None
+        if expected_sprint is None:
+            assert local["sprint_id"] is None
+        else:
+            assert local["sprint_id"] is not None
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_incremental_pull_takes_remote_edit_and_audits(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _all_sim_keys(rig.sim)[3]
+    rig.sim.edit_issue(key, {"summary": "Changed in Jira"})
+    report = await rig.engine.run()
+    assert report.pulled_fields >= 1
+    assert rig.local(key)["summary"] == "Changed in Jira"
+    from jira_console.store import repo
+
+    with rig.db.session() as s:
+        entries = repo.list_audit(s, issue_key=key)
+    assert any(e.field == "summary" and e.new == "Changed in Jira" and e.side == "local" for e in entries)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_raw_sql_local_edit_is_pushed_without_echo(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _all_sim_keys(rig.sim)[5]
+    rig.sql("UPDATE issues SET summary = :s WHERE key = :k", s="Edited by host program", k=key)
+    assert rig.local(key)["local_dirty"] is True
+    report = await rig.engine.run()
+    assert report.pushed_fields == 1
+    assert rig.sim.issue(key)["summary"] == "Edited by host program"
+    assert rig.local(key)["local_dirty"] is False
+    again = await rig.engine.run()
+    assert (again.pulled_fields, again.pushed_fields, again.conflicts, again.updated) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_concurrent_edits_converge_and_conflicts_only_where_both_changed(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    k1, k2 = _all_sim_keys(rig.sim)[7:9]
+    before = rig.sim.issue(k1)["summary"]
+    # k1: both sides change summary differently -> conflict; k1 labels only local -> pushed
+    rig.sql("UPDATE issues SET summary = 'local summary', labels = :l WHERE key = :k", l='["x-local"]', k=k1)
+    rig.sim.edit_issue(k1, {"summary": "jira summary"})
+    # k2: different fields on each side -> both survive
+    rig.sql("UPDATE issues SET story_points = 13 WHERE key = :k", k=k2)
+    rig.sim.edit_issue(k2, {"summary": "k2 from jira"})
+    report = await rig.engine.run()
+    assert report.conflicts >= 1
+    with rig.db.session() as s:
+        open_conflicts = s.query(m.Conflict).filter_by(status="open").all()
+    assert [(c.issue_key, c.field) for c in open_conflicts] == [(k1, "summary")]
+    assert rig.sim.issue(k1)["summary"] == "jira summary" != before  # not overwritten
+    assert rig.local(k1)["summary"] == "local summary"  # not overwritten
+    assert rig.sim.issue(k1)["labels"] == ["x-local"]
+    assert rig.sim.issue(k2)["story_points"] == 13 and rig.local(k2)["summary"] == "k2 from jira"
+    # Resolve: take local -> pushed and audited.
+    with rig.db.session(write=True) as s:
+        cf.resolve(s, open_conflicts[0].id, "local", actor="test")
+    await rig.engine.run()
+    assert rig.sim.issue(k1)["summary"] == "local summary"
+    assert rig.local(k1)["local_dirty"] is False
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_status_through_transitions_and_sprint_moves(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = next(k for k in _all_sim_keys(rig.sim) if rig.sim.issue(k)["status"] == "To Do")
+    with rig.sim.site.lock:
+        open_sprints = [s.id for s in rig.sim.site.sprints.values() if s.state in ("active", "future")]
+    target = open_sprints[0]
+    rig.sql("UPDATE issues SET status = 'Done', sprint_id = :sp WHERE key = :k", sp=target, k=key)
+    report = await rig.engine.run()
+    assert report.pushed_fields == 2, report
+    assert rig.sim.issue(key)["status"] == "Done"
+    assert target in rig.sim.issue(key)["sprints"]
+    rig.sql("UPDATE issues SET sprint_id = NULL WHERE key = :k", k=key)
+    await rig.engine.run()
+    assert target not in rig.sim.issue(key)["sprints"]
+    assert rig.sim.violations == []
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_refused_write_is_parked_as_field_error_and_kept(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _all_sim_keys(rig.sim)[2]
+    rig.sql("UPDATE issues SET priority = 'NoSuchPriority' WHERE key = :k", k=key)
+    await rig.engine.run()
+    assert rig.local(key)["priority"] == "NoSuchPriority"  # nothing lost
+    from jira_console.store import repo
+
+    with rig.db.session() as s:
+        errors = repo.list_field_errors(s, connection=rig.engine.conn.name)
+    assert any(e.field == "priority" for e in errors)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_ties_and_edits_during_paging_are_not_missed(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor, issues=150, max_page_size=10, tie_fraction=0.8)
+    rig.sim.start_activity(40)
+    try:
+        await rig.engine.run(full=True)
+        await rig.engine.run()
+    finally:
+        rig.sim.stop_activity()
+    await rig.engine.run()  # one quiet pass after the activity stops
+    mismatched = [
+        k
+        for k in _all_sim_keys(rig.sim)
+        if rig.sim.issue(k)["summary"] != rig.local(k)["summary"]
+        or rig.sim.issue(k)["status"] != rig.local(k)["status"]
+    ]
+    assert mismatched == []
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_outbox_and_deletion_reconcile(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    keys = _all_sim_keys(rig.sim)
+    rig.sql(
+        "INSERT INTO local_changes (connection, issue_key, field, value, created_at) "
+        "VALUES (:c, :k, 'summary', :v, CURRENT_TIMESTAMP)",
+        c=rig.engine.conn.name,
+        k=keys[0],
+        v='"from the outbox"',
+    )
+    rig.sim.delete_issue(keys[1])
+    report = await rig.engine.run(full=True)
+    assert rig.sim.issue(keys[0])["summary"] == "from the outbox"
+    assert report.deleted == 1 and rig.local(keys[1])["deleted"] is True
