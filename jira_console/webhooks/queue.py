@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,11 +27,16 @@ from jira_console.store.models import WebhookEvent
 DONE_STATUSES = ("applied", "ignored", "stale")
 """Statuses the retention job may delete (``failed`` rows stay for an operator)."""
 
-_T = WebhookEvent.__table__
+_T = cast(Table, WebhookEvent.__table__)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _rowcount(result: Any) -> int:
+    # UPDATE/DELETE results are CursorResults; the generic Result type does not declare rowcount.
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[bool]:
@@ -165,7 +170,7 @@ def finish_events(
         )
     )
     result = session.connection().execute(stmt, params)
-    return int(result.rowcount or 0)
+    return _rowcount(result)
 
 
 def retry_event(session: Session, event_id: int) -> bool:
@@ -175,7 +180,7 @@ def retry_event(session: Session, event_id: int) -> bool:
         .where(_T.c.id == event_id, _T.c.status != "processing")
         .values(status="received", attempts=0, next_attempt_at=None, claimed_by=None, claimed_until=None)
     )
-    return bool(result.rowcount)
+    return _rowcount(result) > 0
 
 
 def queue_depth(session: Session) -> int:
@@ -214,7 +219,7 @@ def purge_events(session: Session, older_than: datetime) -> int:
             func.coalesce(_T.c.processed_at, _T.c.received_at) < older_than,
         )
     )
-    return int(result.rowcount or 0)
+    return _rowcount(result)
 
 
 def extend_claims(session: Session, owner: str, ids: Sequence[int], lease_seconds: float) -> int:
@@ -226,4 +231,4 @@ def extend_claims(session: Session, owner: str, ids: Sequence[int], lease_second
         .where(_T.c.id.in_(list(ids)), _T.c.claimed_by == owner, _T.c.status == "processing")
         .values(claimed_until=utcnow() + timedelta(seconds=lease_seconds))
     )
-    return int(result.rowcount or 0)
+    return _rowcount(result)

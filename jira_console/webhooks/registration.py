@@ -1,0 +1,151 @@
+"""Registering webhooks with Jira, and keeping Cloud dynamic webhooks alive.
+
+* Admin webhooks (Server/DC and Cloud): ``POST /rest/webhooks/1.0/webhook`` with a name, the URL, the
+  events, a JQL filter and optionally the HMAC secret Jira signs deliveries with. They do not expire.
+* Dynamic webhooks (Cloud, OAuth 2.0/Connect apps): ``POST /rest/api/3/webhook``. Jira signs them with the
+  app's own secret, so ``secret`` is refused for them. They **expire 30 days** after registration or the
+  last refresh, silently: the daemon must call :func:`refresh_dynamic_webhooks` well before that
+  (:func:`needs_refresh`, default: when fewer than 10 days remain).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import httpx
+
+ADMIN_PATH = "/rest/webhooks/1.0/webhook"
+DYNAMIC_PATH = "/rest/api/3/webhook"
+REFRESH_PATH = "/rest/api/3/webhook/refresh"
+DYNAMIC_LIFETIME_MS = 30 * 86_400_000
+REFRESH_MARGIN_DAYS = 10.0
+
+
+class WebhookClient(Protocol):
+    """The part of :class:`jira_console.jira.JiraClient` this module uses."""
+
+    @property
+    def flavor(self) -> str: ...
+
+    async def ensure_flavor(self) -> str: ...
+
+    async def request(
+        self, method: str, path: str, *, params: Any = None, json: Any = None, idempotent: bool | None = None
+    ) -> httpx.Response: ...
+
+
+class RegistrationError(Exception):
+    """Jira refused (part of) a registration; the message says what and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredWebhook:
+    """A webhook Jira now knows about."""
+
+    kind: Literal["admin", "dynamic"]
+    id: int
+    url: str
+    expires_at_ms: int | None = None
+    """Dynamic webhooks only: when Jira drops it unless refreshed."""
+
+
+def _admin_id(body: dict[str, Any]) -> int:
+    link = str(body.get("self", ""))
+    tail = link.rstrip("/").rsplit("/", 1)[-1]
+    if not tail.isdigit():
+        raise RegistrationError(f"Jira answered without a webhook id: {body!r:.300}")
+    return int(tail)
+
+
+async def register_webhook(
+    client: WebhookClient,
+    *,
+    url: str,
+    events: Sequence[str],
+    jql: str | None,
+    secret: str | None = None,
+    name: str = "jira-console",
+    kind: Literal["admin", "dynamic"] = "admin",
+) -> RegisteredWebhook:
+    """Register one webhook delivering ``events`` for issues matching ``jql`` to ``url``.
+
+    ``kind="admin"`` (default) works on both flavors and needs Jira administrator rights;
+    ``kind="dynamic"`` is Cloud only (an OAuth/Connect app) and expires after 30 days.
+    """
+    if not events:
+        raise ValueError("register at least one event, e.g. jira:issue_updated")
+    if kind == "admin":
+        body: dict[str, Any] = {"name": name, "url": url, "events": list(events), "excludeBody": False}
+        if jql:
+            body["filters"] = {"issue-related-events-section": jql}
+        if secret:
+            body["secret"] = secret
+        response = await client.request("POST", ADMIN_PATH, json=body, idempotent=False)
+        return RegisteredWebhook("admin", _admin_id(response.json()), url)
+    if secret:
+        raise ValueError("dynamic webhooks are signed with the app's secret; do not pass one")
+    if await client.ensure_flavor() != "cloud":
+        raise RegistrationError("dynamic webhooks exist on Jira Cloud only; use kind='admin' on Server/DC")
+    spec: dict[str, Any] = {"events": list(events)}
+    if jql:
+        spec["jqlFilter"] = jql
+    response = await client.request(
+        "POST", DYNAMIC_PATH, json={"url": url, "webhooks": [spec]}, idempotent=False
+    )
+    results = response.json().get("webhookRegistrationResult") or []
+    if not results or "createdWebhookId" not in results[0]:
+        errors = results[0].get("errors") if results else None
+        raise RegistrationError(f"Jira did not create the dynamic webhook: {errors or results!r:.300}")
+    return RegisteredWebhook(
+        "dynamic", int(results[0]["createdWebhookId"]), url, int(time.time() * 1000) + DYNAMIC_LIFETIME_MS
+    )
+
+
+async def refresh_dynamic_webhooks(client: WebhookClient, ids: Sequence[int]) -> int | None:
+    """Extend dynamic webhooks ``ids`` by 30 days; returns the new expiry (epoch ms) Jira reports."""
+    if not ids:
+        return None
+    response = await client.request(
+        "PUT", REFRESH_PATH, json={"webhookIds": [int(i) for i in ids]}, idempotent=True
+    )
+    value = response.json().get("expirationDate")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None  # other formats exist in the wild; the caller re-lists to learn the expiry
+
+
+async def list_dynamic_webhooks(client: WebhookClient) -> list[RegisteredWebhook]:
+    """Every dynamic webhook of the app, with its expiry (paged ``GET /rest/api/3/webhook``)."""
+    found: list[RegisteredWebhook] = []
+    start = 0
+    while True:
+        page = (
+            await client.request("GET", DYNAMIC_PATH, params={"startAt": start, "maxResults": 100})
+        ).json()
+        values = page.get("values") or []
+        for item in values:
+            expiry = item.get("expirationDate")
+            found.append(
+                RegisteredWebhook(
+                    "dynamic", int(item["id"]), str(item.get("url", "")), int(expiry) if expiry else None
+                )
+            )
+        start += len(values)
+        if page.get("isLast", True) or not values:
+            return found
+
+
+def needs_refresh(
+    expires_at_ms: int | None, *, now_ms: int | None = None, margin_days: float = REFRESH_MARGIN_DAYS
+) -> bool:
+    """True when a dynamic webhook should be refreshed now: fewer than ``margin_days`` left, already
+    expired, or the expiry is unknown (refreshing is cheap; a silent expiry is not)."""
+    if expires_at_ms is None:
+        return True
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return expires_at_ms - now_ms < margin_days * 86_400_000

@@ -1,0 +1,134 @@
+"""Webhook registration against the simulator, dynamic-webhook refresh, and simulator -> listener delivery."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from jira_console.jira.client import JiraClient
+from jira_console.simulator import Simulator
+from jira_console.store import Database
+from jira_console.webhooks.listener import create_listener_app, serve_listener
+from jira_console.webhooks.processor import EventProcessor
+from jira_console.webhooks.registration import (
+    RegistrationError,
+    list_dynamic_webhooks,
+    needs_refresh,
+    refresh_dynamic_webhooks,
+    register_webhook,
+)
+from tests.fixtures.simulator import connection_for
+from tests.test_webhook_helpers import PREVIOUS_ENV, SECRET, SECRET_ENV, FakeApplier, make_settings, rows
+
+DAY_MS = 86_400_000
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "server"])
+async def test_admin_webhook_registration(sim_factory, monkeypatch: pytest.MonkeyPatch, flavor: str) -> None:
+    sim = sim_factory(flavor)
+    async with JiraClient(connection_for(sim, monkeypatch)) as client:
+        hook = await register_webhook(
+            client,
+            url="https://hooks.example/webhooks/jira",
+            events=["jira:issue_updated", "jira:issue_created"],
+            jql="project = ENG",
+            secret="s3cret-value",
+            name="jira-console test",
+        )
+    assert hook.kind == "admin" and hook.expires_at_ms is None
+    target = sim.hooks.targets[hook.id]
+    assert (target.url, target.secret, target.jql, target.name) == (
+        "https://hooks.example/webhooks/jira",
+        "s3cret-value",
+        "project = ENG",
+        "jira-console test",
+    )
+    assert sorted(target.events) == ["jira:issue_created", "jira:issue_updated"]
+
+
+async def test_dynamic_webhook_register_list_refresh(
+    cloud_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with JiraClient(connection_for(cloud_sim, monkeypatch)) as client:
+        hook = await register_webhook(
+            client,
+            url="https://hooks.example/dyn",
+            events=["jira:issue_updated"],
+            jql="project = ENG",
+            kind="dynamic",
+        )
+        assert hook.kind == "dynamic" and not needs_refresh(hook.expires_at_ms)
+        cloud_sim.hooks.targets[hook.id].expiration -= 25 * DAY_MS  # five days left
+        (listed,) = await list_dynamic_webhooks(client)
+        assert listed.id == hook.id and needs_refresh(listed.expires_at_ms)
+        expiry = await refresh_dynamic_webhooks(client, [hook.id])
+        assert expiry is not None and not needs_refresh(expiry)
+        assert cloud_sim.hooks.targets[hook.id].expiration == expiry
+        with pytest.raises(ValueError):
+            await register_webhook(
+                client, url="https://x", events=["jira:issue_updated"], jql=None, secret="s", kind="dynamic"
+            )
+
+
+async def test_dynamic_webhooks_refused_on_server(
+    server_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with JiraClient(connection_for(server_sim, monkeypatch)) as client:
+        with pytest.raises(RegistrationError):
+            await register_webhook(
+                client, url="https://x", events=["jira:issue_updated"], jql=None, kind="dynamic"
+            )
+
+
+def test_needs_refresh_margin() -> None:
+    now = 1_000 * DAY_MS
+    assert needs_refresh(None)
+    assert needs_refresh(now - 1, now_ms=now)
+    assert needs_refresh(now + 9 * DAY_MS, now_ms=now)
+    assert not needs_refresh(now + 11 * DAY_MS, now_ms=now)
+    assert not needs_refresh(now + 5 * DAY_MS, now_ms=now, margin_days=3)
+
+
+async def test_simulator_deliveries_reach_the_listener_signed_and_deduplicated(
+    cloud_sim: Simulator, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jira (simulated) -> real listener in this loop -> processor, with duplicates and reordering."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    monkeypatch.delenv(PREVIOUS_ENV, raising=False)
+    conn = connection_for(cloud_sim, monkeypatch)
+    settings = make_settings()
+    settings = settings.model_copy(update={"jira": [conn]})
+    applier = FakeApplier()
+    processor = EventProcessor(db, applier, poll_seconds=0.05)
+    server = await serve_listener(create_listener_app(db, settings, on_event=processor.wake), "127.0.0.1", 0)
+    processor.start(2)
+    try:
+        async with JiraClient(conn) as client:
+            await register_webhook(
+                client,
+                url=f"{server.url}/webhooks/jira?connection={conn.name}",
+                events=["jira:issue_updated"],
+                jql=None,
+                secret=SECRET,
+            )
+        cloud_sim.hooks.targets[max(cloud_sim.hooks.targets)].duplicate_rate = 1.0
+        key = sorted(cloud_sim.site.issues)[0]
+        for n in range(3):
+            await asyncio.to_thread(cloud_sim.edit_issue, key, {"summary": f"edit {n}"})
+            await asyncio.sleep(0.005)  # distinct millisecond `updated` values: a tie is genuinely ambiguous
+        assert await asyncio.to_thread(cloud_sim.wait_for_webhooks, 10.0)
+        for _ in range(500):  # bounded wait for the workers
+            if not any(r.status in ("received", "processing") for r in rows(db)):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await processor.stop()
+        await server.stop()
+    deliveries = [d for d in cloud_sim.webhook_deliveries if d["event"] == "jira:issue_updated"]
+    assert len(deliveries) >= 6  # every event delivered at least twice
+    assert {d["status"] for d in deliveries} == {202}
+    stored = rows(db)
+    assert len(stored) == 3  # duplicates collapsed on X-Atlassian-Webhook-Identifier
+    assert {r.connection for r in stored} == {conn.name}
+    assert applier.issues[(conn.name, key)]["fields"]["summary"] == "edit 2"
