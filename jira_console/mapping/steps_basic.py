@@ -426,7 +426,7 @@ def _split(value: Any, sep: str, strip: bool) -> list[str]:
 
 
 def _join(value: Any, sep: str) -> str:
-    items = expect(value, list | tuple, "a list")
+    items = expect(value, (list, tuple), "a list")
     for item in items:
         if not isinstance(item, str):
             raise StepError(f"join needs a list of text, found {type_name(item)} {item!r}")
@@ -470,7 +470,7 @@ class First(StepBase):
     op: Literal["first"] = "first"
 
     def _forward(self, value: Any, ctx: MappingContext) -> Any:
-        items = expect(value, list | tuple, "a list")
+        items = expect(value, (list, tuple), "a list")
         return items[0] if items else None
 
 

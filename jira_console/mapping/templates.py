@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from jira_console.mapping.model import MappingDefinition
+from jira_console.mapping.model import MappingDefinition, parse_definition
 
 Flavor = Literal["cloud", "server"]
 
@@ -49,6 +49,11 @@ def discover_field_ids(flavor: Flavor, field_list: list[dict[str, Any]]) -> dict
     return found
 
 
+def _defn(**data: Any) -> MappingDefinition:
+    # Through parse_definition so the templates are validated exactly like a file a person wrote.
+    return parse_definition(data)
+
+
 def _need(field_ids: Mapping[str, str], role: str, template: str) -> str:
     if role not in field_ids:
         raise ValueError(
@@ -61,24 +66,24 @@ def story_points(flavor: Flavor, field_ids: Mapping[str, str], *, classic: bool 
     """Story points as a float. On Cloud ``classic=True`` picks the classic float field instead of the
     team-managed "Story point estimate" (jsw-story-points)."""
     role = "classic_story_points" if classic and flavor == "cloud" else "story_points"
-    return MappingDefinition(
+    return _defn(
         name="story_points",
         jira_field=_need(field_ids, role, "story_points"),
         internal_field="story_points",
-        steps=({"op": "to_float"},),  # type: ignore[arg-type]
-        validate={"type": "number", "min": 0, "max": 1000},  # type: ignore[call-arg]
+        steps=({"op": "to_float"},),
+        validate={"type": "number", "min": 0, "max": 1000},
         description="Story points (team-managed estimate or classic float field).",
     )
 
 
 def sprint(flavor: Flavor, field_ids: Mapping[str, str]) -> MappingDefinition:
     """The issue's current sprint id; pushes move the issue (None: backlog)."""
-    return MappingDefinition(
+    return _defn(
         name="sprint",
         jira_field=_need(field_ids, "sprint", "sprint"),
         internal_field="sprint_id",
-        steps=({"op": "sprint", "pick": "current"},),  # type: ignore[arg-type]
-        validate={"type": "integer"},  # type: ignore[call-arg]
+        steps=({"op": "sprint", "pick": "current"},),
+        validate={"type": "integer"},
         description="Current (active or future) sprint id; None when in the backlog or only closed sprints.",
     )
 
@@ -90,11 +95,11 @@ def team(
     steps: list[dict[str, Any]] = [{"op": "option"}]
     if codes:
         steps.append({"op": "value_map", "table": dict(codes)})
-    return MappingDefinition(
+    return _defn(
         name="team",
         jira_field=_need(field_ids, "team", "team"),
         internal_field="team",
-        steps=tuple(steps),  # type: ignore[arg-type]
+        steps=tuple(steps),
         description="Team single-select option.",
     )
 
@@ -102,58 +107,58 @@ def team(
 def epic(flavor: Flavor, field_ids: Mapping[str, str]) -> MappingDefinition:
     """The epic's issue key: Cloud ``parent.key``, Server the Epic Link field (a bare key)."""
     if flavor == "cloud":
-        return MappingDefinition(
+        return _defn(
             name="epic",
             jira_field=field_ids.get("parent", "parent"),
             internal_field="epic_key",
-            steps=({"op": "path", "path": "key"},),  # type: ignore[arg-type]
-            validate={"type": "string", "pattern": r"[A-Z][A-Z0-9_]*-\d+"},  # type: ignore[call-arg]
+            steps=({"op": "path", "path": "key"},),
+            validate={"type": "string", "pattern": r"[A-Z][A-Z0-9_]*-\d+"},
             description="Parent (epic) issue key.",
         )
-    return MappingDefinition(
+    return _defn(
         name="epic",
         jira_field=_need(field_ids, "epic_link", "epic"),
         internal_field="epic_key",
-        validate={"type": "string", "pattern": r"[A-Z][A-Z0-9_]*-\d+"},  # type: ignore[call-arg]
+        validate={"type": "string", "pattern": r"[A-Z][A-Z0-9_]*-\d+"},
         description="Epic Link issue key.",
     )
 
 
 def labels(flavor: Flavor, field_ids: Mapping[str, str]) -> MappingDefinition:
     """Labels as a list of text (the same shape on both sides)."""
-    return MappingDefinition(
+    return _defn(
         name="labels",
         jira_field="labels",
         internal_field="labels",
-        steps=({"op": "default_if_empty", "value": []},),  # type: ignore[arg-type]
-        validate={"type": "list"},  # type: ignore[call-arg]
+        steps=({"op": "default_if_empty", "value": []},),
+        validate={"type": "list"},
         description="Labels.",
     )
 
 
 def components(flavor: Flavor, field_ids: Mapping[str, str]) -> MappingDefinition:
     """Component names (written back as ``[{"name": ...}]``)."""
-    return MappingDefinition(
+    return _defn(
         name="components",
         jira_field="components",
         internal_field="components",
         steps=(
             {"op": "default_if_empty", "value": []},
             {"op": "map_each", "steps": [{"op": "path", "path": "name"}]},
-        ),  # type: ignore[arg-type]
-        validate={"type": "list"},  # type: ignore[call-arg]
+        ),
+        validate={"type": "list"},
         description="Component names.",
     )
 
 
 def priority(flavor: Flavor, field_ids: Mapping[str, str]) -> MappingDefinition:
     """Priority name (written back as ``{"name": ...}``)."""
-    return MappingDefinition(
+    return _defn(
         name="priority",
         jira_field="priority",
         internal_field="priority",
-        steps=({"op": "path", "path": "name"},),  # type: ignore[arg-type]
-        validate={"type": "string"},  # type: ignore[call-arg]
+        steps=({"op": "path", "path": "name"},),
+        validate={"type": "string"},
         description="Priority name.",
     )
 
@@ -162,11 +167,11 @@ def assignee(
     flavor: Flavor, field_ids: Mapping[str, str], *, key: Literal["id", "email"] = "email"
 ) -> MappingDefinition:
     """Assignee as an e-mail (or internal id) through the identity table; unknown people are reported."""
-    return MappingDefinition(
+    return _defn(
         name="assignee",
         jira_field="assignee",
         internal_field="assignee",
-        steps=({"op": "user", "key": key},),  # type: ignore[arg-type]
+        steps=({"op": "user", "key": key},),
         description="Assignee, resolved through the identity table.",
     )
 
