@@ -193,8 +193,8 @@ class Engine:
                 log.exception("event listener failed", event=type(event).__name__)
 
     def _client_event(self, event: Any) -> None:
-        if type(event).__name__ == "BreakerStateChanged":
-            self.emit(ev.BreakerStateChanged(event.connection, event.old, event.new, event.at))
+        if isinstance(event, ev.EngineEvent):
+            self.emit(event)
         else:
             name = getattr(event, "connection", None)
             if name:

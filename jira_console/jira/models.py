@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from jira_console.events import BreakerStateChanged  # noqa: F401 - the client emits the engine event
+
 Flavor = Literal["cloud", "server"]
 
 
@@ -149,16 +151,6 @@ class Sprint:
             end_date=data.get("endDate"),
             complete_date=data.get("completeDate"),
         )
-
-
-@dataclass(frozen=True)
-class BreakerStateChanged:
-    """Event: a connection's circuit breaker moved between closed, open and half-open."""
-
-    connection: str
-    old: str
-    new: str
-    at: datetime
 
 
 @dataclass(frozen=True)

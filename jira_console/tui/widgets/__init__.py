@@ -1,0 +1,1 @@
+"""Reusable console widgets (each with its own ``DEFAULT_CSS``)."""
