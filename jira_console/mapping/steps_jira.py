@@ -132,8 +132,9 @@ class UserStep(StepBase):
 
 class SprintStep(StepBase):
     """Sprint field (Cloud objects or Server legacy strings) <-> one sprint id (or name with
-    ``output = "name"``). ``pick = "current"`` takes the active/future sprint (None when the issue is only in
-    closed sprints), ``"last"`` the last listed. Writes a bare sprint id; None means the backlog."""
+    ``output = "name"``). ``pick = "current"`` follows ``jira.sprintfield.current_sprint`` (active, else the
+    next future one, else the latest closed one); ``"last"`` takes the last listed. Writes a bare sprint id;
+    None means the backlog."""
 
     op: Literal["sprint"] = "sprint"
     pick: Literal["current", "last"] = "current"

@@ -84,7 +84,7 @@ def sprint(flavor: Flavor, field_ids: Mapping[str, str]) -> MappingDefinition:
         internal_field="sprint_id",
         steps=({"op": "sprint", "pick": "current"},),
         validate={"type": "integer"},
-        description="Current (active or future) sprint id; None when in the backlog or only closed sprints.",
+        description="Current sprint id (active, else next future, else latest closed); None in the backlog.",
     )
 
 
