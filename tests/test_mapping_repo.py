@@ -70,7 +70,18 @@ def test_toml_export_import_and_load_set(db):
     assert values == {"points": 3, "labels": ["a"]} and errors == []
     with pytest.raises(MappingDefinitionError):
         repo.import_toml(db, '[[mapping]]\nname = "bad"\n', connection="main")
-    assert len(repo.list_mappings(db, "main")) == 2
+    repo.save(
+        db,
+        points(name="sel", internal_field="sel", jira_field={"name": "Story point estimate"}),
+        connection="main",
+    )
+    assert sorted(m.name for m in repo.load_set(db, "main")) == [
+        "labels",
+        "points",
+    ]  # selector waits for the list
+    fields = [{"id": "customfield_10016", "name": "Story point estimate", "schema": {"type": "number"}}]
+    assert repo.load_set(db, "main", fields).get("sel").jira_field == "customfield_10016"
+    assert len(repo.list_mappings(db, "main")) == 3
 
 
 def test_identity_table_from_the_store(db):

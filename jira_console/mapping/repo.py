@@ -145,8 +145,14 @@ def import_toml(
 
 
 def load_set(db: Database, connection: str, field_list: list[dict[str, Any]] | None = None) -> MappingSet:
-    """The enabled mappings of ``connection``, compiled, for the sync engine."""
+    """The enabled mappings of ``connection``, compiled, for the sync engine.
+
+    Without ``field_list``, mappings naming their field by a selector are left out (they cannot be
+    resolved offline); load again with the site's field list once it is known.
+    """
     definitions = [m.definition for m in list_mappings(db, connection, enabled_only=True)]
+    if field_list is None:
+        definitions = [d for d in definitions if isinstance(d.jira_field, str)]
     return MappingSet.compile(definitions, field_list, connection)
 
 
