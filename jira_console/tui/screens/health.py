@@ -1,0 +1,114 @@
+"""Health: every connection's state, the webhook listener, and (when attached) the daemon's heartbeat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Static
+
+from jira_console.tui import messages
+from jira_console.tui.format import age, literal, when
+from jira_console.tui.screens.base import ConsoleScreen
+from jira_console.tui.widgets.connection_card import ConnectionCard
+
+
+@dataclass(frozen=True)
+class HealthData:
+    connections: list[Any]
+    listener: Any
+    daemons: list[Any]
+    read_at: datetime
+
+
+class HealthScreen(ConsoleScreen):
+    """Connections, listener and daemon. Breaker countdowns tick locally every second between reads."""
+
+    TITLE = "Health"
+    CSS_PATH = "health.tcss"
+    BINDINGS = [Binding("r", "reload", "Reload")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="cards"):
+            yield Static(Text("loading…", style="dim"), id="placeholder")
+        yield Static(id="listener")
+        yield Static(id="daemons")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+
+    def load(self) -> HealthData:
+        engine = self.engine
+        daemons = engine.daemons() if engine.mode == "attached" else []
+        return HealthData(engine.connections(), engine.listener_status(), daemons, self.now())
+
+    def cards(self) -> dict[str, ConnectionCard]:
+        """The cards on screen, by connection name."""
+        return {card.status.name: card for card in self.query(ConnectionCard)}
+
+    def show(self, data: HealthData) -> None:
+        container = self.query_one("#cards", VerticalScroll)
+        self.query("#placeholder").remove()
+        existing = self.cards()
+        for status in data.connections:
+            card = existing.pop(status.name, None)
+            if card is None:
+                container.mount(ConnectionCard(status, data.read_at))
+            else:
+                card.set_status(status, data.read_at)
+        for stale in existing.values():
+            stale.remove()
+        self.query_one("#listener", Static).update(self._listener_text(data.listener))
+        self.query_one("#daemons", Static).update(self._daemon_text(data.daemons, data.read_at))
+
+    def _listener_text(self, listener: Any) -> Text:
+        text = Text("listener ", style="bold")
+        if listener.listening:
+            text.append("listening ", style="green")
+            text.append_text(literal(listener.address))
+        else:
+            text.append("not listening", style="bold red")
+        text.append(f"  received {listener.received}  failed {listener.failed}  queue {listener.queue_depth}")
+        return text
+
+    def _daemon_text(self, daemons: list[Any], now: datetime) -> Text:
+        if self.engine.mode != "attached":
+            return Text("engine running in this console (in-process)", style="dim")
+        if not daemons:
+            return Text("attached, but no daemon has reported a heartbeat", style="bold red")
+        text = Text()
+        for daemon in daemons:
+            beat = (now - daemon.heartbeat_at).total_seconds()
+            text.append("daemon ", style="bold")
+            text.append_text(literal(f"{daemon.name}@{daemon.host} pid {daemon.pid}"))
+            text.append(f"  heartbeat {when(daemon.heartbeat_at)} ({age(beat)} ago)")
+            text.append(f"  up since {when(daemon.started_at)}\n")
+        text.rstrip()
+        return text
+
+    def _tick(self) -> None:
+        now = self.now()
+        for card in self.query(ConnectionCard):
+            card.tick(now)
+
+    @on(messages.BreakerStateChanged)
+    def _breaker_changed(self, message: messages.BreakerStateChanged) -> None:
+        card = self.cards().get(message.event.connection)
+        if card is not None:
+            card.set_breaker(message.event.new, self.now())
+        # The event carries no countdown; the next read brings opens_in_seconds.
+        self.reload()
+
+    @on(messages.HealthChanged)
+    @on(messages.WebhookReceived)
+    def _health_changed(self) -> None:
+        if self.is_current:
+            self.reload()
