@@ -17,7 +17,7 @@ def test_jql_bounds_use_epoch_ms_and_strip_order_by() -> None:
     assert bounded_jql("project = ENG order by created", 1738332300000) == (
         "(project = ENG) AND updated >= 1738332300000 ORDER BY updated ASC, key ASC"
     )
-    assert bounded_jql("order by updated", None) == "updated >= 0 ORDER BY updated ASC, key ASC"
+    assert bounded_jql("order by updated", None) == "updated >= 946684800000 ORDER BY updated ASC, key ASC"
 
 
 def _all_sim_keys(sim) -> list[str]:

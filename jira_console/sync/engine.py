@@ -61,9 +61,14 @@ def scope_filter(jql: str) -> str:
     return (jql[: match.start()] if match else jql).strip()
 
 
+# Jira reads a small number as a malformed date, and Cloud refuses unbounded searches: a full sync starts at
+# 2000-01-01 (older than any Jira issue; Jira was first released in 2002).
+EPOCH_FLOOR_MS = 946_684_800_000
+
+
 def bounded_jql(jql: str, since_ms: int | None) -> str:
     filt = scope_filter(jql)
-    bound = f"updated >= {max(0, since_ms or 0)}"
+    bound = f"updated >= {max(EPOCH_FLOOR_MS, since_ms or 0)}"
     where = f"({filt}) AND {bound}" if filt else bound
     return f"{where} ORDER BY updated ASC, key ASC"
 
@@ -256,18 +261,39 @@ class SyncEngine:
 
     async def pull(self, report: SyncReport, *, full: bool = False) -> None:
         """Stream every issue updated since the watermark (minus the overlap) and merge it, page by page.
+
+        Paging is by key set, not offset: after each page the search restarts from that page's newest
+        ``updated`` (``>=``, so ties are re-read and deduplicated). An issue edited while pages are read
+        moves to the end of the order; with offset paging that shifts an unread issue into an already read
+        position and it is skipped for good, with key-set paging it cannot be. Only a run of ties longer
+        than a page is paged by offset (token), and the next run re-reads that tie group from the watermark.
         The next page is fetched while the current one is written."""
         watermark = None if full else await asyncio.to_thread(self._watermark)
-        since = 0 if watermark is None else watermark - self.conn.overlap_seconds * 1000
-        jql = bounded_jql(self.conn.jql, since)
-        pages = self.client.search_pages(jql, fields=self.jira_fields(), page_size=self.conn.page_size)
-        pending: asyncio.Future[Any] = asyncio.ensure_future(anext(pages, None))
+        bound = EPOCH_FLOOR_MS if watermark is None else watermark - self.conn.overlap_seconds * 1000
+        pending: asyncio.Future[tuple[Any, Any]] = asyncio.ensure_future(self._restart(None, bound))
+        gen: Any = None
         try:
             while True:
-                page = await pending
+                gen, page = await pending
                 if page is None:
                     break
-                pending = asyncio.ensure_future(anext(pages, None))
+                newest = max(
+                    (
+                        t
+                        for t in (
+                            parse_jira_time((i.get("fields") or {}).get("updated")) for i in page.issues
+                        )
+                        if t
+                    ),
+                    default=None,
+                )
+                if page.is_last:
+                    pending = asyncio.ensure_future(_done(gen))
+                elif newest is not None and newest > bound:
+                    bound = newest
+                    pending = asyncio.ensure_future(self._restart(gen, bound))
+                else:
+                    pending = asyncio.ensure_future(_next_page(gen))
                 result = await asyncio.to_thread(self._apply_page, page.issues)
                 report.pages += 1
                 self._count(report, result)
@@ -287,9 +313,20 @@ class SyncEngine:
         finally:
             if not pending.done():
                 pending.cancel()
+            with contextlib.suppress(BaseException):
+                gen, _page = await pending
+            if gen is not None:
                 with contextlib.suppress(BaseException):
-                    await pending
-            await pages.aclose()
+                    await gen.aclose()
+
+    async def _restart(self, old: Any, bound: int) -> tuple[Any, Any]:
+        """A fresh search from ``bound`` (closing the previous one) and its first page."""
+        if old is not None:
+            await old.aclose()
+        gen = self.client.search_pages(
+            bounded_jql(self.conn.jql, bound), fields=self.jira_fields(), page_size=self.conn.page_size
+        )
+        return gen, await anext(gen, None)
 
     def _count(self, report: SyncReport, result: ap.ApplyResult) -> None:
         report.seen += result.seen
@@ -551,7 +588,7 @@ class SyncEngine:
     async def reconcile(self, report: SyncReport) -> None:
         """Find deletions and anything a cursor missed: list every key in scope with its ``updated``."""
         seen: dict[str, int | None] = {}
-        jql = f"{scope_filter(self.conn.jql) or 'updated >= 0'} ORDER BY key ASC"
+        jql = f"{scope_filter(self.conn.jql) or f'updated >= {EPOCH_FLOOR_MS}'} ORDER BY key ASC"
         async for page in self.client.search_pages(
             jql, fields=["updated"], page_size=max(self.conn.page_size, 100)
         ):
@@ -741,6 +778,14 @@ class SyncEngine:
 
                 count += await asyncio.to_thread(store)
         return count
+
+
+async def _next_page(gen: Any) -> tuple[Any, Any]:
+    return gen, await anext(gen, None)
+
+
+async def _done(gen: Any) -> tuple[Any, Any]:
+    return gen, None
 
 
 def _changelog_fields(changelog: Mapping[str, Any] | None) -> set[str] | None:
