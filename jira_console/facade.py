@@ -138,7 +138,14 @@ class Engine:
     def _build(self, conn: JiraConnection) -> None:
         client = JiraClient(conn, transport=self._transports.get(conn.name), on_event=self._client_event)
         self.clients[conn.name] = client
-        self.syncs[conn.name] = SyncEngine(self.db, conn, client, emit=self.emit, owner=self.owner)
+        self.syncs[conn.name] = SyncEngine(
+            self.db,
+            conn,
+            client,
+            emit=self.emit,
+            owner=self.owner,
+            lease_seconds=self.settings.daemon.lease_seconds,
+        )
 
     def _load_mappings_offline(self) -> None:
         """Mappings whose Jira field is a plain id compile without asking Jira; selector mappings are

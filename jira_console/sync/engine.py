@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,7 +121,7 @@ class SyncEngine:
         mapping_ctx: Any = None,
         emit: Callable[[ev.EngineEvent], None] | None = None,
         owner: str = "local",
-        lease_seconds: float = 300.0,
+        lease_seconds: float = 60.0,
     ) -> None:
         self.db = db
         self.conn = conn
@@ -129,6 +131,7 @@ class SyncEngine:
         self.emit = emit or (lambda _e: None)
         self.owner = owner
         self.lease_seconds = lease_seconds
+        self._lease_renewed = 0.0
         self.codecs: list[FieldCodec] = []
         self.flavor: str | None = None
         self.discovered: dict[str, str] = {}
@@ -218,14 +221,34 @@ class SyncEngine:
             return report
 
     def _take_lease(self) -> bool:
-
         with self.db.session(write=True) as s:
-            return bool(st.acquire_lease(s, self.conn.name, ISSUES_SCOPE, self.owner, self.lease_seconds))
+            if st.acquire_lease(s, self.conn.name, ISSUES_SCOPE, self.owner, self.lease_seconds):
+                self._lease_renewed = time.monotonic()
+                return True
+            # A holder on this host whose process is gone (a killed CLI run) need not be waited out.
+            state = s.get(m.SyncState, (self.conn.name, ISSUES_SCOPE))
+            holder = state.lease_owner if state else None
+            if holder and _dead_local_owner(holder):
+                st.release_lease(s, self.conn.name, ISSUES_SCOPE, holder)
+                log.warning(
+                    "took over the sync lease of a dead process", connection=self.conn.name, holder=holder
+                )
+                if st.acquire_lease(s, self.conn.name, ISSUES_SCOPE, self.owner, self.lease_seconds):
+                    self._lease_renewed = time.monotonic()
+                    return True
+            return False
 
-    def _renew_lease(self) -> None:
+    async def _keep_lease(self) -> None:
+        """Renew the lease a third of the way through its time (a page can be slow under rate limits)."""
+        if time.monotonic() - self._lease_renewed < self.lease_seconds / 3:
+            return
 
-        with self.db.session(write=True) as s:
-            st.renew_lease(s, self.conn.name, ISSUES_SCOPE, self.owner, self.lease_seconds)
+        def renew() -> None:
+            with self.db.session(write=True) as s:
+                st.renew_lease(s, self.conn.name, ISSUES_SCOPE, self.owner, self.lease_seconds)
+
+        await asyncio.to_thread(renew)
+        self._lease_renewed = time.monotonic()
 
     def _mark_started(self) -> None:
         with self.db.session(write=True) as s:
@@ -308,8 +331,7 @@ class SyncEngine:
                         report.conflicts,
                     )
                 )
-                if report.pages % 20 == 0:
-                    await asyncio.to_thread(self._renew_lease)
+                await self._keep_lease()
         finally:
             if not pending.done():
                 pending.cancel()
@@ -778,6 +800,20 @@ class SyncEngine:
 
                 count += await asyncio.to_thread(store)
         return count
+
+
+def _dead_local_owner(owner: str) -> bool:
+    """Whether a lease owner named ``host:pid`` is a process of this host that no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 async def _next_page(gen: Any) -> tuple[Any, Any]:
