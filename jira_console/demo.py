@@ -115,28 +115,22 @@ async def start_demo(*, issues: int = 300, activity_per_second: float = 0.5, see
 
 
 async def _apply_templates(rig: DemoRig) -> None:
-    """Team and components mappings from the templates, for each site (found by schema, not name)."""
+    """Team and components mappings from the templates, for each site (fields found by schema, not name)."""
     from jira_console.mapping import repo as mrepo
     from jira_console.mapping import templates
+    from jira_console.mapping.compiled import field_dicts
 
-    for name, client in rig.engine.clients.items():
-        raw_fields = (await client.request("GET", f"{await _api(client)}/field")).json()
-        ids = templates.discover_field_ids(client.flavor, raw_fields)
+    for name, sync in rig.engine.syncs.items():
+        await sync.prepare()
+        ids = templates.discover_field_ids(sync.flavor, field_dicts(sync.field_list) or [])
         for build in (templates.team, templates.components):
             try:
-                defn = build(client.flavor, ids)
+                defn = build(sync.flavor, ids)
             except ValueError as exc:
                 rig.notes.append(f"{name}: template skipped: {exc}")
                 continue
             await asyncio.to_thread(mrepo.save, rig.engine.db, defn, connection=name, changed_by="demo")
-        mapped = await asyncio.to_thread(mrepo.load_set, rig.engine.db, name, raw_fields)
-        rig.engine.syncs[name].mapped = list(mapped)
-        rig.engine.syncs[name].set_mapped(list(mapped))
-
-
-async def _api(client: Any) -> str:
-    await client.ensure_flavor()
-    return str(client.api)
+        await asyncio.to_thread(sync.reload_mappings)
 
 
 async def _make_conflicts(rig: DemoRig, seed: int) -> None:

@@ -132,7 +132,6 @@ class Engine:
             self.mode = "inprocess"
             for conn in self.settings.jira:
                 self._build(conn)
-            await asyncio.to_thread(self._load_mappings_offline)
         self.started = True
 
     def _build(self, conn: JiraConnection) -> None:
@@ -146,20 +145,6 @@ class Engine:
             owner=self.owner,
             lease_seconds=self.settings.daemon.lease_seconds,
         )
-
-    def _load_mappings_offline(self) -> None:
-        """Mappings whose Jira field is a plain id compile without asking Jira; selector mappings are
-        compiled when the connection is prepared (they need the field list)."""
-        from jira_console.mapping import repo as mrepo
-
-        for name, sync in self.syncs.items():
-            try:
-                mapped = list(mrepo.load_set(self.db, name))
-            except Exception as exc:  # noqa: BLE001 - a bad stored mapping must not stop the engine
-                self.emit(ev.Notice("error", f"mappings of {name} not loaded: {exc}"))
-                continue
-            sync.set_mapped(mapped)
-            sync.mapped = mapped
 
     async def stop(self) -> None:
         for client in self.clients.values():

@@ -32,9 +32,11 @@ from sqlalchemy import select
 from jira_console import events as ev
 from jira_console.config import JiraConnection
 from jira_console.jira import JiraClient
+from jira_console.jira.client import discover_roles
 from jira_console.jira.errors import JiraBadRequest, JiraError, JiraNotFound, JiraUnavailable
 from jira_console.jira.sprintfield import parse_sprint_value
 from jira_console.logs import get_logger
+from jira_console.mapping.compiled import field_dicts
 from jira_console.store import models as m
 from jira_console.store import state as st
 from jira_console.store.db import Database
@@ -133,6 +135,7 @@ class SyncEngine:
         self.lease_seconds = lease_seconds
         self._lease_renewed = 0.0
         self.codecs: list[FieldCodec] = []
+        self.field_list: list[Any] = []
         self.flavor: str | None = None
         self.discovered: dict[str, str] = {}
         self._lock = asyncio.Lock()
@@ -141,18 +144,45 @@ class SyncEngine:
     # ------------------------------------------------------------------------------------------ setup
 
     async def prepare(self, *, refresh: bool = False) -> None:
-        """Detect the flavor and discover fields (once; cached for the engine's lifetime)."""
+        """Detect the flavor, discover fields by schema and compile this connection's mappings against the
+        site's field list (once; cached for the engine's lifetime, see :meth:`reload_mappings`)."""
         if self.codecs and not refresh:
             return
         info = await self.client.server_info()
         self.flavor = info.flavor
-        self.discovered = await self.client.discover_fields()
-        if self.mapping_ctx is None:
-            from jira_console.mapping import MappingContext
-
-            self.mapping_ctx = MappingContext(flavor=info.flavor)
-        self.set_mapped(self.mapped)
+        self.field_list = await self.client.fields()
+        self.discovered = discover_roles(self.field_list)
         await asyncio.to_thread(self._record_connection, info.flavor, info.version)
+        await asyncio.to_thread(self.reload_mappings)
+
+    def reload_mappings(self) -> list[str]:
+        """Compile the stored mappings again (after an edit). A mapping that no longer compiles is left out
+        and reported; the others keep syncing. Returns the problems."""
+        from jira_console.mapping import MappingContext, MappingSet, compile_mapping
+        from jira_console.mapping import repo as mrepo
+
+        problems: list[str] = []
+        compiled = []
+        for stored in mrepo.list_mappings(self.db, self.conn.name, enabled_only=True):
+            try:
+                compiled.append(compile_mapping(stored.definition, field_dicts(self.field_list)))
+            except Exception as exc:  # noqa: BLE001 - one broken mapping must not stop the others
+                problems.append(f"mapping {stored.definition.name!r} not loaded: {exc}")
+        try:
+            mapped = list(MappingSet(compiled, self.conn.name))
+        except ValueError as exc:
+            problems.append(str(exc))
+            mapped = []
+        flavor = self.flavor or "cloud"
+        self.mapping_ctx = MappingContext(
+            flavor=flavor,  # type: ignore[arg-type]
+            identities=mrepo.identity_table(self.db, self.conn.name, flavor),
+        )
+        self.set_mapped(mapped)
+        for problem in problems:
+            log.warning("mapping problem", connection=self.conn.name, problem=problem)
+            self.emit(ev.Notice("warning", f"{self.conn.name}: {problem}"))
+        return problems
 
     def set_mapped(self, mapped: Sequence[FieldCodec]) -> None:
         """Install the compiled mappings (after an edit); core fields stay."""
