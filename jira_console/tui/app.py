@@ -44,6 +44,22 @@ MODE_SCREENS: dict[str, type[ConsoleScreen]] = {
 _SCREENS = Binding.Group("Screens", compact=True)
 
 
+def describe_sync(result: Any) -> tuple[str, bool]:
+    """Words for what ``run_sync`` returned, and whether it all went well. The facade returns one report per
+    connection (none in attached mode, where the daemon runs the sync); each report's counts may be a dict
+    or a method returning one."""
+    reports = result if isinstance(result, list) else [result]
+    if not reports:
+        return "requested; the daemon runs it", True
+    parts = []
+    for report in reports:
+        numbers = report.counts() if callable(report.counts) else report.counts
+        who = getattr(report, "connection", None)
+        prefix = f"{who}: " if who else ""
+        parts.append(f"{prefix}{report.status}, {counts(numbers)} in {duration(report.duration_ms)}")
+    return "; ".join(parts), all(report.status == "ok" for report in reports)
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -135,10 +151,9 @@ class JiraConsoleApp(App[None]):
         self.run_worker(self._sync(connection, full, label), group="sync", name=label, exit_on_error=False)
 
     async def _sync(self, connection: str | None, full: bool, label: str) -> None:
-        report = await self.engine.run_sync(connection=connection, full=full)
-        severity = "information" if report.status == "ok" else "warning"
-        summary = f"{label}: {report.status}, {counts(report.counts)} in {duration(report.duration_ms)}"
-        self.notify(summary, severity=severity, markup=False)
+        result = await self.engine.run_sync(connection=connection, full=full)
+        summary, ok = describe_sync(result)
+        self.notify(f"{label}: {summary}", severity="information" if ok else "warning", markup=False)
 
     @on(SyncScreen.SyncRequested)
     def _sync_requested(self, message: SyncScreen.SyncRequested) -> None:

@@ -29,13 +29,13 @@ async def _workers_done(pilot: Pilot[Any]) -> None:
         pass
 
 
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 100) -> bool:
-    """Settle repeatedly until ``condition()`` holds; ``False`` if it never does (assert on the result)."""
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 250) -> bool:
+    """Pause briefly until ``condition()`` holds; ``False`` if it never does (assert on the result). It does
+    not wait for workers, so it can observe a sync that is held mid-way."""
     for _ in range(tries):
         if condition():
             return True
         await pilot.pause(0.02)
-        await _workers_done(pilot)
     return condition()
 
 

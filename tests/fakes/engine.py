@@ -77,9 +77,13 @@ class SyncStateRecord:
 
 @dataclass
 class SyncReport:
-    counts: dict[str, int]
-    duration_ms: int
+    connection: str
     status: str
+    duration_ms: int
+    numbers: dict[str, int]
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.numbers)
 
 
 @dataclass
@@ -346,12 +350,13 @@ class FakeEngine:
     def sync_states(self) -> list[SyncStateRecord]:
         return list(self._sync.values())
 
-    async def run_sync(self, connection: str | None = None, full: bool = False) -> SyncReport:
+    async def run_sync(self, connection: str | None = None, full: bool = False) -> list[SyncReport]:
+        """One report per connection, as the facade returns (its scopes run one after another)."""
         self.sync_calls.append((connection, full))
         keys = [k for k in self._sync if connection in (None, k[0])]
         if not keys:
             raise ValueError(f"unknown connection {connection!r}")
-        total = {"pulled": 0, "pushed": 0, "conflicts": 0}
+        totals: dict[str, dict[str, int]] = {}
         for key in keys:
             self._sync[key] = replace(self._sync[key], running=True)
             self.emit(ev.SyncStarted(key[0], key[1], full, at=FIXED_NOW))
@@ -370,8 +375,10 @@ class FakeEngine:
                 last_finished_at=FIXED_NOW + timedelta(minutes=1),
             )
             self.emit(ev.SyncFinished(key[0], key[1], "ok", counts, 900, at=FIXED_NOW))
-            total = {k: total[k] + counts[k] for k in total}
-        return SyncReport(total, 900 * len(keys), "ok")
+            total = totals.setdefault(key[0], dict.fromkeys(counts, 0))
+            for name, number in counts.items():
+                total[name] += number
+        return [SyncReport(name, "ok", 900, numbers) for name, numbers in totals.items()]
 
     # -- conflicts ----------------------------------------------------------------------------------
 
@@ -477,7 +484,7 @@ class FakeEngine:
                 internal = raw * factor
                 checks = [f"{definition['internal_field']} above 20"] if internal > 20 else []
                 rows.append(PreviewRow(issue.key, raw, internal, internal / factor, [], checks))
-            elif isinstance(raw, str) and factor == 1:
+            elif isinstance(raw, str) and not definition["internal_field"].endswith("points"):
                 rows.append(PreviewRow(issue.key, raw, raw, raw))
             else:
                 rows.append(PreviewRow(issue.key, raw, None, None, [f"expected a number, got {raw!r}"]))

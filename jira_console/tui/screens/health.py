@@ -43,7 +43,7 @@ class HealthScreen(ConsoleScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, self.tick)
 
     def load(self) -> HealthData:
         engine = self.engine
@@ -94,7 +94,8 @@ class HealthScreen(ConsoleScreen):
         text.rstrip()
         return text
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Re-render the countdowns against the current time."""
         now = self.now()
         for card in self.query(ConnectionCard):
             card.tick(now)

@@ -176,16 +176,11 @@ class MappingsScreen(ConsoleScreen):
 
     @staticmethod
     def _notes(row: Any) -> Text:
-        text = Text()
-        for error in row.errors:
-            text.append_text(literal(error, style="red"))
-            text.append(" ")
-        for check in row.validation:
-            text.append_text(literal(check, style="yellow"))
-            text.append(" ")
+        notes = [literal(error, style="red") for error in row.errors]
+        notes += [literal(check, style="yellow") for check in row.validation]
         if not row.errors and row.back_to_jira != row.jira_value:
-            text.append("round trip differs", style="yellow")
-        return text if text.plain else Text("ok", style="green")
+            notes.append(Text("round trip differs", style="yellow"))
+        return Text("; ").join(notes) if notes else Text("ok", style="green")
 
     def _render_validation(self, *, checking: bool) -> None:
         editor = self.query_one("#editor", TextArea)

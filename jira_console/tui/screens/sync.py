@@ -112,7 +112,7 @@ class SyncScreen(ConsoleScreen):
         text = Text()
         text.append_text(literal(f"{state.connection} / {state.scope}", style="bold"))
         text.append(f"\nlast started {when(state.last_started_at)}  finished {when(state.last_finished_at)}")
-        text.append(f"\nduration {duration(state.duration_ms)}  api calls {state.api_calls}")
+        text.append(f"\nduration {duration(state.duration_ms)}  api calls {state.api_calls or 0}")
         text.append("  counts ")
         text.append_text(literal(counts(state.counts)))
         progress = self.progress.get((state.connection, state.scope))

@@ -18,7 +18,8 @@ from jira_console.tui.format import literal, payload_block, when
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.widgets.console_table import ConsoleTable
 
-STATUS_FILTERS: tuple[str | None, ...] = (None, "failed", "pending", "processed", "duplicate")
+STATUS_FILTERS: tuple[str, ...] = ("failed", "received", "processing", "processed", "duplicate")
+"""Statuses the filter offers even before the engine has reported any; others are added as they appear."""
 RATE_KEYS = {"received_per_minute", "processed_per_minute", "queue_depth"}
 
 
@@ -53,6 +54,7 @@ class WebhooksScreen(ConsoleScreen):
         super().__init__(engine, **kwargs)
         self.status_filter: str | None = None
         self.events: list[Any] = []
+        self.statuses: list[str] = list(STATUS_FILTERS)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -92,6 +94,7 @@ class WebhooksScreen(ConsoleScreen):
             )
         if self.events:
             table.move_cursor(row=min(max(row, 0), len(self.events) - 1))
+        self.statuses += sorted(set(status_counts(data.stats)) - set(self.statuses))
         self._render_rates(data.stats)
         self._show_selected()
 
@@ -133,9 +136,10 @@ class WebhooksScreen(ConsoleScreen):
         self._show_selected()
 
     def action_cycle_filter(self) -> None:
-        """Show the next status only (all → failed → pending → processed → duplicate → all)."""
-        index = STATUS_FILTERS.index(self.status_filter) if self.status_filter in STATUS_FILTERS else 0
-        self.status_filter = STATUS_FILTERS[(index + 1) % len(STATUS_FILTERS)]
+        """Show only the next status (all → failed → received → … → all)."""
+        cycle: list[str | None] = [None, *self.statuses]
+        index = cycle.index(self.status_filter) if self.status_filter in cycle else 0
+        self.status_filter = cycle[(index + 1) % len(cycle)]
         self.reload()
 
     def action_retry(self) -> None:

@@ -62,7 +62,7 @@ class ConnectionCard(Static):
         s = self.status
         text = Text()
         text.append(s.name, style="bold")
-        text.append(f"  {s.flavor} {s.version}  auth {s.auth}  ")
+        text.append(f"  {s.flavor or 'flavor ?'} {s.version or ''}  auth {s.auth}  ")
         text.append("ok" if s.ok else "DOWN", style="green" if s.ok else "bold red")
         text.append("\n")
         text.append_text(literal(s.url, style="dim"))

@@ -1,0 +1,193 @@
+"""Conflicts screen: the queue, side-by-side values, every resolution, filters and lazy loading."""
+
+from __future__ import annotations
+
+from jira_console import events as ev
+from jira_console.tui.app import JiraConsoleApp
+from jira_console.tui.screens.conflicts import ConflictsScreen
+from jira_console.tui.screens.edit_value import EditValueScreen
+from jira_console.tui.screens.resolve_all import ResolveAllScreen
+from jira_console.tui.widgets.lazy_table import LazyTable
+from tests.fakes import screen_text, settle, wait_for
+from tests.fakes.engine import FIXED_NOW, FakeEngine
+
+
+def make_app(engine: FakeEngine) -> JiraConsoleApp:
+    return JiraConsoleApp(engine, now=lambda: FIXED_NOW, refresh_interval=None, start_mode="conflicts")
+
+
+def conflict(engine: FakeEngine, conflict_id: int):
+    return next(c for c in engine._conflicts if c.id == conflict_id)
+
+
+async def test_queue_and_side_by_side_values() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConflictsScreen)
+        assert screen.query_one(LazyTable).row_count == 40
+        assert "showing 40 of 40 open" in screen_text(app)
+        await pilot.press("down")  # conflict 2: status, strings on every side
+        await settle(pilot)
+        assert screen.selected().id == 2
+        values = {
+            side: str(screen.query_one(f"#{side}-value").render()) for side in ("base", "local", "jira")
+        }
+        assert values == {"base": '"To Do"', "local": '"To Do-local"', "jira": '"To Do-jira"'}
+
+
+async def test_take_jira_then_take_local() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("j")
+        await settle(pilot)
+        first = conflict(engine, 1)
+        assert (first.status, first.resolution, first.resolved_value) == ("resolved", "jira", {"value": 3})
+        screen = app.screen
+        assert screen.query_one(LazyTable).row_count == 39
+        assert screen.selected().id == 2  # the cursor stays in place, on the next conflict
+        await pilot.press("l")
+        await settle(pilot)
+        second = conflict(engine, 2)
+        assert (second.status, second.resolution, second.resolved_value) == (
+            "resolved",
+            "local",
+            "To Do-local",
+        )
+        assert "showing 38 of 38 open" in screen_text(app)
+
+
+async def test_edit_value_validates_json_before_resolving() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, EditValueScreen)
+        modal.query_one("#value").value = ""
+        await pilot.press(*'{"points": ')
+        await settle(pilot)
+        assert modal.query_one("#ok").disabled
+        assert "not valid JSON" in str(modal.query_one("#error").render())
+        await pilot.press("enter")  # refused while invalid
+        await settle(pilot)
+        assert app.screen is modal and conflict(engine, 1).status == "open"
+        await pilot.press(*"5}", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConflictsScreen)
+        record = conflict(engine, 1)
+        assert (record.status, record.resolution, record.resolved_value) == (
+            "resolved",
+            "value",
+            {"points": 5},
+        )
+
+
+async def test_edit_value_cancel_leaves_the_conflict_open() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConflictsScreen)
+        assert conflict(engine, 1).status == "open"
+
+
+async def test_filters_narrow_the_queue_and_resolve_all_takes_only_matches() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "tab", *"summary", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.query_one(LazyTable).row_count == 8
+        assert {c.field for c in screen.records.values()} == {"summary"}
+        assert "filter: field=summary" in screen_text(app)
+        await pilot.press("A")
+        await settle(pilot)
+        assert isinstance(app.screen, ResolveAllScreen)
+        assert "Resolve 8 open conflicts?" in screen_text(app)
+        await pilot.press("j")
+        await settle(pilot)
+        assert engine.count_conflicts(field="summary") == 0
+        assert engine.count_conflicts() == 32
+        assert {c.resolution for c in engine._conflicts if c.field == "summary"} == {"jira"}
+        assert screen.query_one(LazyTable).row_count == 0
+        assert any("Resolved 8 conflicts" in n.message for n in app._notifications)
+
+
+async def test_resolve_all_cancel_changes_nothing() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("A")
+        await settle(pilot)
+        await pilot.press("enter")  # focus starts on Cancel
+        await settle(pilot)
+        assert isinstance(app.screen, ConflictsScreen)
+        assert engine.count_conflicts() == 40
+
+
+async def test_key_filter_is_typed_live() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#f-key").focus()
+        await pilot.press(*"dc-")
+        await settle(pilot, pause=ConflictsScreen.FILTER_DELAY + 0.1)
+        assert {c.connection for c in app.screen.records.values()} == {"dc"}
+        assert app.screen.total == 13
+
+
+async def test_large_queue_loads_a_page_at_a_time() -> None:
+    engine = FakeEngine(conflicts=1200)
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(LazyTable)
+        assert table.row_count == ConflictsScreen.PAGE
+        assert "showing 500 of 1,200 open" in screen_text(app)
+        await pilot.press("ctrl+end")
+        assert await wait_for(pilot, lambda: table.row_count == 1000)
+        await settle(pilot)
+        await pilot.press("ctrl+end")
+        assert await wait_for(pilot, lambda: table.row_count == 1200)
+        await settle(pilot)
+        assert table.exhausted
+        ids = list(app.screen.records)
+        assert ids == sorted(set(ids)) and len(ids) == 1200
+
+
+async def test_resolutions_elsewhere_and_new_conflicts_update_the_queue() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        conflict(engine, 5).status = "resolved"
+        engine.emit(ev.ConflictResolved(5, "OPS-5", "summary", "local"))
+        assert await wait_for(pilot, lambda: 5 not in app.screen.records)
+        engine.add_conflict(
+            connection="cloud", issue_key="OPS-99", field="summary", base="a", local="b", jira="c"
+        )
+        assert await wait_for(pilot, lambda: "of 40 open" in screen_text(app))
+        assert "showing 39 of 40" in screen_text(app)
+
+
+async def test_scrolling_without_the_cursor_also_loads_more() -> None:
+    app = make_app(FakeEngine(conflicts=1200))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(LazyTable)
+        table.scroll_to(y=table.max_scroll_y, animate=False)
+        assert await wait_for(pilot, lambda: table.row_count == 1000)
+        assert table.cursor_row == 0

@@ -1,0 +1,95 @@
+"""Health screen: connection cards, the breaker countdown, events, listener and daemon heartbeat."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from jira_console.tui.app import JiraConsoleApp
+from jira_console.tui.screens.health import HealthScreen
+from tests.fakes import screen_text, settle, wait_for
+from tests.fakes.engine import FIXED_NOW, FakeEngine
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.current = FIXED_NOW
+
+    def __call__(self):
+        return self.current
+
+
+def card_text(app: JiraConsoleApp, name: str, clock: Clock) -> str:
+    card = app.screen.cards()[name]
+    return card.render_status(clock()).plain
+
+
+async def test_cards_show_each_connection() -> None:
+    clock = Clock()
+    app = JiraConsoleApp(FakeEngine(), now=clock, refresh_interval=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, HealthScreen)
+        assert set(app.screen.cards()) == {"cloud", "dc"}
+        cloud = card_text(app, "cloud", clock)
+        assert "cloud 1001.0.0-SNAPSHOT" in cloud and "auth api-token" in cloud
+        assert "latency 182ms" in cloud and "rate budget 940" in cloud and "CLOSED" in cloud
+        dc = card_text(app, "dc", clock)
+        assert "DOWN" in dc and "503 Service Unavailable" in dc and "rate budget —" in dc
+        assert app.screen.cards()["dc"].has_class("-down")
+
+
+async def test_open_breaker_counts_down_to_half_open() -> None:
+    clock = Clock()
+    app = JiraConsoleApp(FakeEngine(), now=clock, refresh_interval=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "half-open in 42s" in screen_text(app)
+        clock.current += timedelta(seconds=10)
+        app.screen.tick()
+        await pilot.pause()
+        assert "half-open in 32s" in screen_text(app)
+        clock.current += timedelta(seconds=60)
+        app.screen.tick()
+        await pilot.pause()
+        assert "half-open in 0s" in screen_text(app)
+
+
+async def test_breaker_event_changes_the_display_without_polling() -> None:
+    clock = Clock()
+    engine = FakeEngine()
+    app = JiraConsoleApp(engine, now=clock, refresh_interval=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        card = app.screen.cards()["cloud"]
+        assert card.breaker == "closed" and not card.has_class("-down")
+        engine.set_breaker("cloud", "open", opens_in=30)
+        assert await wait_for(pilot, lambda: card.breaker == "open")
+        await settle(pilot)
+        assert "OPEN  half-open in 30s" in card_text(app, "cloud", clock)
+        assert card.has_class("-down")
+        engine.set_breaker("cloud", "half-open")
+        assert await wait_for(pilot, lambda: card.breaker == "half-open")
+        assert "HALF-OPEN" in card_text(app, "cloud", clock)
+
+
+async def test_listener_and_inprocess_engine() -> None:
+    app = JiraConsoleApp(FakeEngine(), now=Clock(), refresh_interval=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "listening 0.0.0.0:8787/webhooks" in text and "failed 2" in text
+        assert "in-process" in text
+
+
+async def test_attached_mode_shows_daemon_heartbeat() -> None:
+    clock = Clock()
+    clock.current += timedelta(seconds=7)
+    app = JiraConsoleApp(FakeEngine(mode="attached"), now=clock, refresh_interval=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "syncd@ops-1 pid 4242" in text
+        assert "heartbeat 2025-03-14 09:30:00 (7s ago)" in text
+        assert "attached to daemon" in app.sub_title

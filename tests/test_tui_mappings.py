@@ -1,0 +1,118 @@
+"""Mappings screen: editor with live validation and preview, issue choice, and saving."""
+
+from __future__ import annotations
+
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, TextArea
+
+from jira_console.tui.app import JiraConsoleApp
+from jira_console.tui.screens.mappings import MappingsScreen
+from tests.fakes import screen_text, settle
+from tests.fakes.engine import FIXED_NOW, FakeEngine
+
+WAIT = MappingsScreen.VALIDATE_DELAY + 0.1
+
+
+def make_app(engine: FakeEngine) -> JiraConsoleApp:
+    return JiraConsoleApp(engine, now=lambda: FIXED_NOW, refresh_interval=None, start_mode="mappings")
+
+
+def preview(app: JiraConsoleApp) -> dict[str, tuple[str, ...]]:
+    table = app.screen.query_one("#preview", DataTable)
+    return {
+        str(table.get_cell_at(Coordinate(r, 0))): tuple(
+            str(table.get_cell_at(Coordinate(r, c))) for c in range(1, 5)
+        )
+        for r in range(table.row_count)
+    }
+
+
+def edit(app: JiraConsoleApp, old: str, new: str) -> None:
+    """Replace the first ``old`` in the editor with ``new`` as an edit (as typing would), not a reload."""
+    editor = app.screen.query_one(TextArea)
+    editor.focus()
+    before = editor.text[: editor.text.index(old)]
+    line, column = before.count("\n"), len(before.rsplit("\n", 1)[-1])
+    editor.replace(new, (line, column), (line, column + len(old)))
+
+
+def validation(app: JiraConsoleApp) -> str:
+    return str(app.screen.query_one("#validation").render())
+
+
+async def test_first_mapping_opens_with_a_preview() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, pause=WAIT)
+        screen = app.screen
+        assert isinstance(screen, MappingsScreen)
+        assert 'jira_field = "customfield_10016"' in screen.query_one(TextArea).text
+        rows = preview(app)
+        assert len(rows) == 12
+        assert rows["OPS-1"] == ("1.5", "1.5", "1.5", "ok")
+        assert rows["OPS-9"][3] == "expected a number, got 'lots'"
+        assert "valid · 12 issues previewed · 1 with errors" in validation(app)
+
+
+async def test_editing_the_definition_changes_the_preview() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, pause=WAIT)
+        edit(app, "multiply = 1.0", "multiply = 4.0")
+        await settle(pilot, pause=WAIT)
+        rows = preview(app)
+        assert rows["OPS-1"][:3] == ("1.5", "6.0", "1.5")
+        assert "story_points above 20" in rows["OPS-6"][3]  # 6.0 * 4 fails the validation rule
+        assert "story-points modified" in validation(app)
+
+
+async def test_invalid_definition_is_reported_and_cannot_be_saved() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, pause=WAIT)
+        edit(app, 'direction = "both"', 'direction = "sideways"')
+        await settle(pilot, pause=WAIT)
+        assert "invalid: direction must be one of both, pull, push" in validation(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert engine.list_mappings()[0].version == 1
+
+
+async def test_issue_keys_choose_the_preview_rows() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, pause=WAIT)
+        app.screen.query_one("#issues").focus()
+        await pilot.press(*"OPS-2, OPS-7")
+        await settle(pilot, pause=WAIT)
+        rows = preview(app)
+        assert set(rows) == {"OPS-2", "OPS-7"}
+        assert rows["OPS-7"][3] == "no value in Jira"
+
+
+async def test_save_stores_a_new_version() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, pause=WAIT)
+        edit(app, "multiply = 1.0", "multiply = 2.0")
+        await settle(pilot, pause=WAIT)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        saved = engine.list_mappings()[0]
+        assert saved.version == 2 and saved.definition["transform"]["multiply"] == 2.0
+        assert saved.updated_by == "console"
+        assert "story-points v2" in screen_text(app)
+        assert "story-points saved" in validation(app)
+
+
+async def test_choosing_another_mapping_opens_it() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, pause=WAIT)
+        app.screen.query_one("#mapping-list").focus()
+        await pilot.press("down", "enter")
+        await settle(pilot, pause=WAIT)
+        assert 'name = "summary"' in app.screen.query_one(TextArea).text
+        assert preview(app)["OPS-3"][:3] == ('"Issue 3"', '"Issue 3"', '"Issue 3"')
