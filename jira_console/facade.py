@@ -528,6 +528,90 @@ class Engine:
         with self.db.session() as s:
             return repo.list_audit(s, issue_key=issue_key, connection=connection, limit=limit)
 
+    # ---------------------------------------------------------------------------------- mappings
+
+    def list_mappings(self, connection: str | None = None) -> list[cv.MappingRecord]:
+        """Every stored mapping (all connections and global ones), by connection and name."""
+        from sqlalchemy import select
+
+        from jira_console.store import models as m
+
+        with self.db.session() as s:
+            rows = s.scalars(select(m.Mapping).order_by(m.Mapping.connection, m.Mapping.name))
+            records = [cv.mapping_record(r) for r in rows]
+        return [r for r in records if connection is None or r.connection in (None, connection)]
+
+    def mapping_to_toml(self, definition: dict[str, Any]) -> str:
+        from jira_console.mapping import dumps, parse_definition
+
+        return dumps([parse_definition(definition)])
+
+    def mapping_from_toml(self, text: str) -> dict[str, Any]:
+        """One mapping from TOML (``[[mapping]]`` or its bare keys); ValueError with readable problems."""
+        import tomllib
+
+        from jira_console.mapping import loads, parse_definition
+
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"not valid TOML: {exc}") from None
+        if "mapping" in doc:
+            found = loads(text)
+            if len(found) != 1:
+                raise ValueError(f"expected one [[mapping]], found {len(found)}")
+            return found[0].to_data()
+        return parse_definition(doc).to_data()
+
+    def _preview_sample(
+        self, connection: str, keys: Sequence[str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            issues = repo.list_issues(s, connection, keys=list(keys) if keys else None, limit=limit)
+        return [{"key": i.key, "fields": (i.raw or {}).get("fields") or {}} for i in issues]
+
+    def preview_mapping(
+        self, definition: dict[str, Any], issue_keys: list[str] | None = None, limit: int = 100
+    ) -> list[Any]:
+        """Run a mapping being edited over stored issues, forward and back. Raises ValueError when the
+        definition is invalid (the message names the mapping and step)."""
+        from jira_console.mapping import MappingContext, MappingError, parse_definition, preview
+        from jira_console.mapping.compiled import field_dicts
+
+        defn = parse_definition(definition)
+        name = defn.connection or (self.settings.jira[0].name if self.settings.jira else None)
+        if name is None:
+            raise ValueError("no connection configured to preview against")
+        sync = self.syncs.get(name)
+        ctx = sync.mapping_ctx if sync is not None and sync.mapping_ctx is not None else None
+        if ctx is None:
+            flavor = (sync.flavor if sync else None) or self._stored_flavor(name) or "cloud"
+            ctx = MappingContext(flavor=flavor)  # type: ignore[arg-type]
+        field_list = field_dicts(sync.field_list) if sync is not None and sync.field_list else None
+        sample = self._preview_sample(name, issue_keys, limit)
+        try:
+            return preview(defn, sample, ctx, field_list)
+        except MappingError as exc:
+            raise ValueError(str(exc)) from None
+
+    def _stored_flavor(self, name: str) -> str | None:
+        with self.db.session() as s:
+            row = s.scalars(_select_connections()).all()
+        return next((r.flavor for r in row if r.name == name), None)
+
+    async def save_mapping(
+        self, definition: dict[str, Any], actor: str = "operator", comment: str | None = None
+    ) -> cv.MappingRecord:
+        """Store a new version of a mapping and recompile the affected connections' mappings."""
+        from jira_console.mapping import repo as mrepo
+
+        record = await asyncio.to_thread(mrepo.save, self.db, definition, changed_by=actor, comment=comment)
+        for name, sync in self.syncs.items():
+            if record.connection in (None, name) and sync.flavor is not None:
+                await asyncio.to_thread(sync.reload_mappings)
+        self.emit(ev.MappingChanged(record.name, record.version))
+        return record
+
     # ---------------------------------------------------------------------------------- webhooks
 
     def list_webhook_events(

@@ -178,11 +178,29 @@ class SyncEngine:
             flavor=flavor,  # type: ignore[arg-type]
             identities=mrepo.identity_table(self.db, self.conn.name, flavor),
         )
+        before = {(c.name, c.jira_field, getattr(c, "mapping", None)) for c in self.codecs}
         self.set_mapped(mapped)
+        if (
+            self.codecs
+            and before
+            and before != {(c.name, c.jira_field, getattr(c, "mapping", None)) for c in self.codecs}
+        ):
+            self._set_reapply(True)
         for problem in problems:
             log.warning("mapping problem", connection=self.conn.name, problem=problem)
             self.emit(ev.Notice("warning", f"{self.conn.name}: {problem}"))
         return problems
+
+    def _codec_signature(self) -> set[str]:
+        """What decides the local values: each field, its Jira field and its mapping definition."""
+        import json
+
+        out = set()
+        for c in self.codecs:
+            compiled = getattr(c, "compiled", None)
+            data = compiled.definition.to_data() if compiled is not None else None
+            out.add(json.dumps([c.name, c.jira_field, data], sort_keys=True, default=str))
+        return out
 
     def set_mapped(self, mapped: Sequence[FieldCodec]) -> None:
         """Install the compiled mappings (after an edit); core fields stay."""
@@ -227,6 +245,7 @@ class SyncEngine:
             try:
                 await self.prepare()
                 await self.pull(report, full=full)
+                await asyncio.to_thread(self._set_reapply, False)
                 if full:
                     await self.reconcile(report)
                 await self.push(report)
@@ -307,6 +326,27 @@ class SyncEngine:
 
     # ------------------------------------------------------------------------------------------ pull
 
+    def _reapply_pending(self) -> bool:
+        with self.db.session() as s:
+            state = s.get(m.SyncState, (self.conn.name, ISSUES_SCOPE))
+            return bool(state and (state.cursor or {}).get("reapply"))
+
+    def _set_reapply(self, value: bool) -> None:
+        """After a mapping change every issue must be read again (the new Jira field was never requested, and
+        stored versions would otherwise be skipped as already seen); the next pull does that once."""
+        with self.db.session(write=True) as s:
+            state = s.get(m.SyncState, (self.conn.name, ISSUES_SCOPE))
+            if state is None:
+                if not value:
+                    return
+                state = m.SyncState(connection=self.conn.name, scope=ISSUES_SCOPE)
+                s.add(state)
+            cursor = dict(state.cursor or {})
+            if bool(cursor.get("reapply")) == value:
+                return
+            cursor["reapply"] = value
+            state.cursor = cursor
+
     def _watermark(self) -> int | None:
         with self.db.session() as s:
             state = s.get(m.SyncState, (self.conn.name, ISSUES_SCOPE))
@@ -321,7 +361,8 @@ class SyncEngine:
         position and it is skipped for good, with key-set paging it cannot be. Only a run of ties longer
         than a page is paged by offset (token), and the next run re-reads that tie group from the watermark.
         The next page is fetched while the current one is written."""
-        watermark = None if full else await asyncio.to_thread(self._watermark)
+        reapply = full or await asyncio.to_thread(self._reapply_pending)
+        watermark = None if reapply else await asyncio.to_thread(self._watermark)
         bound = EPOCH_FLOOR_MS if watermark is None else watermark - self.conn.overlap_seconds * 1000
         pending: asyncio.Future[tuple[Any, Any]] = asyncio.ensure_future(self._restart(None, bound))
         gen: Any = None
@@ -347,7 +388,7 @@ class SyncEngine:
                     pending = asyncio.ensure_future(self._restart(gen, bound))
                 else:
                     pending = asyncio.ensure_future(_next_page(gen))
-                result = await asyncio.to_thread(self._apply_page, page.issues)
+                result = await asyncio.to_thread(self._apply_page, page.issues, allow_equal=reapply)
                 report.pages += 1
                 self._count(report, result)
                 self.emit(
@@ -397,6 +438,7 @@ class SyncEngine:
         skip_fields: Iterable[str] = (),
         keep_raw_fields: Iterable[str] = (),
         checkpoint: bool = True,
+        allow_equal: bool = False,
     ) -> ap.ApplyResult:
         self._refresh_sprints_from_issues(raws)
         with self.db.session(write=True) as s:
@@ -412,6 +454,7 @@ class SyncEngine:
                 mapping_ctx=self.mapping_ctx,
                 skip_fields=skip_fields,
                 keep_raw_fields=keep_raw_fields,
+                allow_equal=allow_equal,
             )
             if checkpoint:
                 ap.advance_watermark(s, self.conn.name, ISSUES_SCOPE, result)
