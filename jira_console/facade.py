@@ -625,10 +625,27 @@ class Engine:
             return q.get_event(s, event_id)
 
     def webhook_stats(self) -> dict[str, Any]:
+        """Counts by status, queue depth, and events received/processed in the last minute."""
+        from sqlalchemy import func, select
+
+        from jira_console.store import models as m
+
+        since = datetime.now(UTC) - timedelta(minutes=1)
         with self.db.session() as s:
             counts = q.event_stats(s)
+            received = s.execute(
+                select(func.count()).select_from(m.WebhookEvent).where(m.WebhookEvent.received_at >= since)
+            ).scalar_one()
+            processed = s.execute(
+                select(func.count()).select_from(m.WebhookEvent).where(m.WebhookEvent.processed_at >= since)
+            ).scalar_one()
         depth = sum(v for k, v in counts.items() if k in ("received", "processing"))
-        return {"counts": counts, "queue_depth": depth}
+        return {
+            "counts": counts,
+            "queue_depth": depth,
+            "received_per_minute": int(received),
+            "processed_per_minute": int(processed),
+        }
 
     async def retry_webhook_event(self, event_id: int) -> bool:
         def retry() -> bool:
