@@ -20,7 +20,7 @@ from typing import Any
 from jira_console.config import Settings
 from jira_console.daemon import Daemon
 from jira_console.logs import get_logger
-from jira_console.simulator import SimConfig, Simulator
+from jira_console.simulator import FIELD_IDS, SimConfig, Simulator
 
 log = get_logger("jira_console.demo")
 DEMO_TOKEN_ENV = "JIRA_CONSOLE_DEMO_TOKEN"
@@ -143,5 +143,5 @@ async def _make_conflicts(rig: DemoRig, seed: int) -> None:
             sim.edit_issue(key, {"summary": f"Jira rewording of {key}"}, by="other")
         for key in rng.sample(keys, min(2, len(keys))):
             rig.engine.set_local(key, {"story_points": 8}, connection=name)
-            sim.edit_issue(key, {"story_points": 3}, by="other")
+            sim.edit_issue(key, {FIELD_IDS[sim.config.flavor]["story_points"]: 3}, by="other")
     await rig.engine.run_sync()

@@ -200,3 +200,20 @@ def test_identities(db: Database) -> None:
         catalog.upsert_identity(s, "main", "acc-1", internal_id="u42")
         found = catalog.find_identity(s, "main", email="ann@example.com")
     assert found is not None and found.internal_id == "u42" and found.email == "Ann@Example.com"
+
+
+def test_scalar_json_values_round_trip(db) -> None:
+    """SQLite gives a column declared JSON numeric affinity: scalar numbers must still read back."""
+    from jira_console.store import models as m
+    from jira_console.store import repo
+
+    with db.session() as s:
+        issue = m.Issue(connection="c", key="X-1", fields={}, base={})
+        s.add(issue)
+        s.flush()
+        for value in (8, 2.5, "8", None, [1], {"a": 1}, True):
+            c = repo.open_conflict(s, issue.id, f"f{value!r}", base=value, local=value, jira=value)
+            assert c.base == value and c.jira == value
+    with db.session() as s:
+        got = {c.field: c.local for c in repo.list_conflicts(s, limit=50)}
+    assert got["f8"] == 8 and got["f2.5"] == 2.5 and got["f'8'"] == "8" and got["f[1]"] == [1]

@@ -44,6 +44,14 @@ def mask_url(url: str | URL) -> str:
         return text_url
 
 
+def _loads(value: Any) -> Any:
+    # A column declared JSON has NUMERIC affinity in SQLite, so a scalar JSON number ("8") is stored and
+    # returned as the number itself, not as text. It already is the decoded value.
+    if isinstance(value, int | float):
+        return value
+    return orjson.loads(value)
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -84,7 +92,7 @@ class Database:
         kwargs: dict[str, Any] = {
             "echo": echo,
             "json_serializer": _dumps,
-            "json_deserializer": orjson.loads,
+            "json_deserializer": _loads,
         }
         if backend == "postgresql":
             kwargs.update(pool_size=pool_size, pool_pre_ping=True)
