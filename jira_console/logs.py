@@ -19,15 +19,15 @@ class ScrubbingFilter(logging.Filter):
     """Scrubs records from libraries that log through the standard library (httpx, uvicorn, apscheduler)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):
+            return True  # a structlog event: already scrubbed by the processor chain
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not kill logging
             message = str(record.msg)
         record.msg = redact.scrub(message)
         record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact.scrub(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
+        # Tracebacks are rendered by the processor chain (format_exc_info), which scrubs them after.
         return True
 
 

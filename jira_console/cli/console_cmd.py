@@ -12,6 +12,21 @@ import typer
 from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, state
 
 
+def console_log_file(configured: str | None) -> str:
+    """Where the console logs while it owns the terminal (stderr would draw over the screen): the configured
+    file, else ``$XDG_STATE_HOME/jira-console/console.log``, created private."""
+    import os
+    from pathlib import Path
+
+    if configured:
+        return configured
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "jira-console"
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = base / "console.log"
+    path.touch(mode=0o600, exist_ok=True)
+    return str(path)
+
+
 async def _run_console(engine: Any, *, demo: bool = False) -> None:
     from jira_console.tui.app import JiraConsoleApp
 
@@ -23,7 +38,10 @@ def open_console() -> None:
     otherwise running the engine in this process."""
     from jira_console.facade import Engine
 
+    from jira_console import logs
+
     settings = state.config().settings
+    logs.configure(settings.logging.level, settings.logging.format, console_log_file(settings.logging.file))
     if not settings.jira:
         fail(
             "no [[jira]] connections configured. Try `jira-console demo`, or write a config "
@@ -62,7 +80,7 @@ def register(app: typer.Typer) -> None:
         from jira_console import logs
         from jira_console.demo import start_demo
 
-        logs.configure("WARNING", "console", None)
+        logs.configure("WARNING", "console", None if headless else console_log_file(None))
 
         async def run() -> None:
             rig = await start_demo(issues=issues, activity_per_second=activity)
