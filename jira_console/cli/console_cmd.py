@@ -36,9 +36,8 @@ async def _run_console(engine: Any, *, demo: bool = False) -> None:
 def open_console() -> None:
     """Open the console on the configured database: attached to a running daemon if one is alive,
     otherwise running the engine in this process."""
-    from jira_console.facade import Engine
-
     from jira_console import logs
+    from jira_console.facade import Engine
 
     settings = state.config().settings
     logs.configure(settings.logging.level, settings.logging.format, console_log_file(settings.logging.file))
