@@ -26,6 +26,8 @@ class PreviewRow:
     errors: list[str] = field(default_factory=list)
     validation: list[str] = field(default_factory=list)
     used_default: bool = False
+    round_trip: bool | None = None
+    """Whether reading ``back_to_jira`` again gives ``internal_value`` (None when nothing is written back)."""
 
 
 def preview(
@@ -66,6 +68,21 @@ def preview(
                 errors=errors,
                 validation=compiled.validate_value(internal) if ok else [],
                 used_default=used_default,
+                round_trip=_round_trip(compiled, back, internal, ctx),
             )
         )
     return rows
+
+
+def _round_trip(
+    compiled: CompiledMapping, back: JiraWrite | None, internal: Any, ctx: MappingContext
+) -> bool | None:
+    """Internal -> Jira -> internal gives the same value (Jira's own shape differs, e.g. objects with ``self``
+    links, so comparing with the raw Jira value would report differences that do not matter)."""
+    if back is None or back.kind not in ("field", "sprint"):
+        return None
+    try:
+        again = compiled.from_jira({compiled.jira_field: back.value}, ctx)
+    except MappingError:
+        return False
+    return bool(again == internal)

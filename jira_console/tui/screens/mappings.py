@@ -89,7 +89,7 @@ class MappingsScreen(ConsoleScreen):
 
     def _listed(self, mappings: list[Any]) -> None:
         def identity(items: list[Any]) -> list[tuple[Any, ...]]:
-            return [(m.id, m.name, m.version, m.enabled) for m in items]
+            return [(m.id, m.name, m.version, m.enabled, getattr(m, "connection", None)) for m in items]
 
         if identity(mappings) == identity(self.mappings):
             return  # rebuilding would move the highlight under the operator's cursor
@@ -97,8 +97,7 @@ class MappingsScreen(ConsoleScreen):
         options = self.query_one("#mapping-list", OptionList)
         highlighted = options.highlighted
         options.set_options(
-            Option(literal(f"{m.name} v{m.version}", style="" if m.enabled else "dim"), id=str(m.id))
-            for m in mappings
+            Option(literal(_label(m), style="" if m.enabled else "dim"), id=str(m.id)) for m in mappings
         )
         if mappings:
             options.highlighted = min(highlighted or 0, len(mappings) - 1)
@@ -169,7 +168,7 @@ class MappingsScreen(ConsoleScreen):
                 literal(row.key),
                 json_inline(row.jira_value, 14),
                 json_inline(row.internal_value, 14),
-                json_inline(row.back_to_jira, 14),
+                json_inline(getattr(row.back_to_jira, "value", row.back_to_jira), 14),
                 self._notes(row),
             )
         self._render_validation(checking=False)
@@ -178,7 +177,7 @@ class MappingsScreen(ConsoleScreen):
     def _notes(row: Any) -> Text:
         notes = [literal(error, style="red") for error in row.errors]
         notes += [literal(check, style="yellow") for check in row.validation]
-        if not row.errors and row.back_to_jira != row.jira_value:
+        if not row.errors and getattr(row, "round_trip", None) is False:
             notes.append(Text("round trip differs", style="yellow"))
         return Text("; ").join(notes) if notes else Text("ok", style="green")
 
@@ -229,3 +228,9 @@ class MappingsScreen(ConsoleScreen):
     @on(messages.MappingChanged)
     def _changed_elsewhere(self) -> None:
         self.reload()
+
+
+def _label(mapping: Any) -> str:
+    """``name v3`` plus the connection it belongs to (the same name may exist per connection)."""
+    where = getattr(mapping, "connection", None)
+    return f"{mapping.name} v{mapping.version}" + (f" · {where}" if where else "")
