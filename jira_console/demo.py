@@ -86,9 +86,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_demo(*, issues: int = 300, activity_per_second: float = 0.5, seed: int = 7) -> DemoRig:
+async def start_demo(
+    *, issues: int = 300, activity_per_second: float = 0.5, seed: int = 7, workdir: Path | None = None
+) -> DemoRig:
     """Start everything and return once the first sync has run and conflicts are waiting."""
-    workdir = Path(tempfile.mkdtemp(prefix="jira-console-demo-"))
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="jira-console-demo-"))
+    else:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "demo.db").unlink(missing_ok=True)
     sims = {
         "cloud": Simulator(SimConfig(flavor="cloud", seed=seed, issues=issues)).serve(),
         "server": Simulator(SimConfig(flavor="server", seed=seed + 1, issues=issues)).serve(),

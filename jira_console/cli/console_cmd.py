@@ -73,6 +73,9 @@ def register(app: typer.Typer) -> None:
             0.5, "--activity", min=0.0, help="Background edits per second per site."
         ),
         headless: bool = typer.Option(False, "--headless", help="Run the demo engine without the console."),
+        workdir: str | None = typer.Option(
+            None, "--workdir", help="Folder for the demo database (default: a temp dir)."
+        ),
     ) -> None:
         """Start two simulated Jira sites (Cloud and Server), a temporary database, the daemon machinery
         and the console: every screen live within seconds, no Jira needed."""
@@ -82,7 +85,11 @@ def register(app: typer.Typer) -> None:
         logs.configure("WARNING", "console", None if headless else console_log_file(None))
 
         async def run() -> None:
-            rig = await start_demo(issues=issues, activity_per_second=activity)
+            from pathlib import Path
+
+            rig = await start_demo(
+                issues=issues, activity_per_second=activity, workdir=Path(workdir) if workdir else None
+            )
             try:
                 if headless:
                     typer.echo(f"demo running; database {rig.workdir / 'demo.db'}; Ctrl-C to stop")
