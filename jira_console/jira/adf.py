@@ -226,7 +226,7 @@ def _render_block(node: Node) -> str | None:
         level = attrs.get("level")
         level = level if isinstance(level, int) and 1 <= level <= 6 else 1
         text = _escape_lines([_render_inline(_content(node)).replace("\n", " ")], "")
-        if text.endswith("#"):
+        if text.endswith("#") and not _odd_backslashes(text[:-1]):
             # a trailing '#' run would be read back as the optional closing sequence
             text = text[:-1] + "\\#"
         return "#" * level + (" " + text if text else "")

@@ -353,6 +353,17 @@ def _find_closer(src: str, start: int, ch: str, brace: bool) -> tuple[int, int] 
 
 def _inline(src: str, marks: list[Node]) -> list[Node]:
     out: list[Node] = []
+    # where a search for a closing marker already failed: a later search on the same line fails too, so
+    # remembering it keeps long lines full of unbalanced markers linear instead of quadratic
+    failed: dict[str, int] = {}
+
+    def line_end(at: int) -> int:
+        end = src.find("\n", at)
+        return len(src) if end < 0 else end
+
+    def known_failure(key: str, at: int) -> bool:
+        return key in failed and failed[key] <= at < line_end(failed[key])
+
     buf: list[str] = []
     i = 0
     n = len(src)
@@ -386,7 +397,9 @@ def _inline(src: str, marks: list[Node]) -> list[Node]:
                 i = m.end()
                 continue
         if src.startswith("{{", i):
-            end = _find_code_end(src, i + 2)
+            end = None if known_failure("{{", i) else _find_code_end(src, i + 2)
+            if end is None and not known_failure("{{", i):
+                failed["{{"] = i
             if end is not None and end > i + 2:
                 flush()
                 code = _unescape(src[i + 2 : end])
@@ -400,14 +413,19 @@ def _inline(src: str, marks: list[Node]) -> list[Node]:
                 continue
             brace = re.match(r"\{([*_\-+^~])\}", src[i:])
             if brace:
-                span = _try_span(src, i, brace.group(1), 3, marks)
+                key = "{" + brace.group(1)
+                span = None if known_failure(key, i) else _try_span(src, i, brace.group(1), 3, marks)
+                if span is None and not known_failure(key, i):
+                    failed[key] = i
                 if span is not None:
                     flush()
                     nodes, i = span
                     out.extend(nodes)
                     continue
         if ch == "[":
-            end = _find_bracket_end(src, i)
+            end = None if known_failure("[", i) else _find_bracket_end(src, i)
+            if end is None and not known_failure("[", i):
+                failed["["] = i
             if end is not None:
                 nodes = _bracket(src[i + 1 : end], marks)
                 if nodes is not None:
@@ -423,7 +441,9 @@ def _inline(src: str, marks: list[Node]) -> list[Node]:
                 i = close + 2
                 continue
         if ch in _MARK_CHARS and _opens(src, i, ch):
-            span = _try_span(src, i, ch, 1, marks)
+            span = None if known_failure(ch, i) else _try_span(src, i, ch, 1, marks)
+            if span is None and not known_failure(ch, i):
+                failed[ch] = i
             if span is not None:
                 flush()
                 nodes, i = span
@@ -685,7 +705,8 @@ def _render_marked(items: list[Any], line_break: str, following: str) -> str:
             opening.sort(key=lambda m: (-run_length(m), ("strong", "em", "strike").index(m)))
             for m in opening:
                 before = prev_char()
-                plain = not before or not before.isalnum() and before != "-"  # '--' is a dash
+                # the plain form opens only after a non-alphanumeric character, and never next to a dash
+                plain = (not before or not before.isalnum() and before != "-") and not text.startswith("-")
                 out.append(_WIKI_DELIM[m] if plain else "{" + _WIKI_DELIM[m] + "}")
                 stack.append(m)
             out.append(text)
