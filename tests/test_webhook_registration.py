@@ -15,6 +15,7 @@ from jira_console.webhooks.registration import (
     RegistrationError,
     list_dynamic_webhooks,
     needs_refresh,
+    refresh_due_webhooks,
     refresh_dynamic_webhooks,
     register_webhook,
 )
@@ -79,6 +80,38 @@ async def test_dynamic_webhooks_refused_on_server(
             await register_webhook(
                 client, url="https://x", events=["jira:issue_updated"], jql=None, kind="dynamic"
             )
+
+
+async def test_refresh_due_webhooks_only_refreshes_those_near_expiry(
+    cloud_sim: Simulator, server_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with JiraClient(connection_for(cloud_sim, monkeypatch)) as client:
+        hooks = [
+            await register_webhook(
+                client,
+                url=f"https://x/{n}",
+                events=["jira:issue_updated"],
+                jql="project = ENG",
+                kind="dynamic",
+            )
+            for n in range(3)
+        ]
+        targets = cloud_sim.hooks.targets
+        targets[hooks[0].id].expiration -= 25 * DAY_MS  # five days left: due
+        targets[hooks[1].id].expiration -= 31 * DAY_MS  # already expired: due
+        untouched = targets[hooks[2].id].expiration - 5 * DAY_MS  # 25 days left: not due
+        targets[hooks[2].id].expiration = untouched
+        cloud_sim.add_webhook_target("https://admin-kind")  # not a dynamic webhook: never refreshed
+        refreshed = await refresh_due_webhooks(client)
+        assert refreshed == sorted([hooks[0].id, hooks[1].id])
+        assert not needs_refresh(targets[hooks[0].id].expiration)
+        assert not needs_refresh(targets[hooks[1].id].expiration)
+        assert targets[hooks[2].id].expiration == untouched
+        assert await refresh_due_webhooks(client) == []
+        assert cloud_sim.request_count("/rest/api/3/webhook/refresh", "PUT") == 1
+    async with JiraClient(connection_for(server_sim, monkeypatch)) as client:
+        assert await refresh_due_webhooks(client) == []
+    assert server_sim.request_count("/rest/api/2/webhook") == 0
 
 
 def test_needs_refresh_margin() -> None:

@@ -149,3 +149,29 @@ def needs_refresh(
         return True
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     return expires_at_ms - now_ms < margin_days * 86_400_000
+
+
+async def refresh_due_webhooks(
+    client: WebhookClient, *, now_ms: int | None = None, margin_days: float = REFRESH_MARGIN_DAYS
+) -> list[int]:
+    """The daemon's daily job: refresh every dynamic webhook of this Cloud client that expires within
+    ``margin_days`` (or whose expiry is unknown). Returns the ids refreshed.
+
+    Server/DC has no dynamic webhooks (nothing to do). On Cloud, a caller that is not an OAuth/Connect app
+    (plain API-token auth) is refused the listing with 400/401/403/404: it cannot own dynamic webhooks
+    either, so that is not an error. Any other failure raises, to be logged and retried the next day.
+    """
+    from jira_console.jira.errors import JiraAuthError, JiraBadRequest, JiraNotFound
+
+    if await client.ensure_flavor() != "cloud":
+        return []
+    try:
+        hooks = await list_dynamic_webhooks(client)
+    except (JiraAuthError, JiraBadRequest, JiraNotFound):
+        return []
+    due = sorted(
+        h.id for h in hooks if needs_refresh(h.expires_at_ms, now_ms=now_ms, margin_days=margin_days)
+    )
+    if due:
+        await refresh_dynamic_webhooks(client, due)
+    return due

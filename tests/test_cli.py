@@ -1,0 +1,274 @@
+"""The command line end to end (typer's CliRunner, in process) against a served simulator: JSON shapes and
+exit codes (0 ok, 1 operational failure, 2 bad usage, 3 not found)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from jira_console.cli import app
+from jira_console.simulator import Simulator
+from jira_console.store import queue as q
+from jira_console.store.db import Database
+
+SECRET_ENV = "JC_CLI_TEST_WEBHOOK_SECRET"
+SECRET = "cli-test-secret-42"
+
+
+def write_config(tmp_path: Path, sim: Simulator, db_url: str, *, name: str = "sim", extra: str = "") -> Path:
+    user, _ = sim.credentials["basic"]
+    path = tmp_path / "cli.toml"
+    path.write_text(
+        f"""
+[database]
+url = "{db_url}"
+[[jira]]
+name = "{name}"
+url = "{sim.url}"
+auth = "basic"
+user = "{user}"
+token_env = "JIRA_SIM_TOKEN"
+overlap_seconds = 0
+jql = "project in (ENG, OPS) order by updated"
+[webhooks]
+listen = "127.0.0.1:18765"
+secret_env = "{SECRET_ENV}"
+previous_secret_env = "JC_CLI_TEST_NOPE"
+[logging]
+level = "WARNING"
+{extra}
+"""
+    )
+    path.chmod(0o600)
+    return path
+
+
+class Cli:
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str) -> Any:
+        return self.runner.invoke(app, ["--config", str(self.config), *args])
+
+    def json(self, *args: str, code: int = 0) -> Any:
+        result = self(*args, "--json")
+        assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def cli_env(sim_factory, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    sim = sim_factory("cloud", issues=30)
+    monkeypatch.setenv("JIRA_SIM_TOKEN", sim.credentials["basic"][1])
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    monkeypatch.delenv("JIRA_CONSOLE_CONFIG", raising=False)
+    return sim, Cli(write_config(tmp_path, sim, sqlite_url)), sqlite_url
+
+
+def test_sync_status_issues_local_audit(cli_env) -> None:
+    sim, cli, _ = cli_env
+    reports = cli.json("sync")
+    assert len(reports) == 1
+    report = reports[0]
+    assert report["connection"] == "sim" and report["status"] == "ok"
+    with sim.site.lock:
+        keys = sorted(sim.site.issues)
+    assert report["seen"] == len(keys) == 30
+
+    status = cli.json("status")
+    assert set(status) >= {"sync", "conflicts_open", "webhooks", "daemons", "connections"}
+    assert status["connections"] == ["sim"]
+    assert status["conflicts_open"] == 0 and status["daemons"] == []
+    assert any(s["connection"] == "sim" and s["last_status"] == "ok" for s in status["sync"])
+    assert status["webhooks"]["queue_depth"] == 0
+
+    listed = cli.json("issues", "list", "--limit", "5")
+    assert len(listed) == 5
+    assert set(listed[0]) >= {"connection", "key", "summary", "status", "local_dirty", "fields", "errors"}
+    everything = cli.json("issues", "list", "--limit", "1000")
+    assert sorted(i["key"] for i in everything) == keys
+
+    key = keys[3]
+    shown = cli.json("issues", "show", key)
+    assert shown["key"] == key and shown["summary"] == sim.issue(key)["summary"]
+    assert shown["local_dirty"] is False
+
+    missing = cli("issues", "show", "NOPE-9999")
+    assert missing.exit_code == 3 and "NOPE-9999" in missing.stderr
+    assert cli("issues", "list", "--limit", "0").exit_code == 2
+    assert cli("issues", "show").exit_code == 2
+
+    changed = cli.json("local", "set", key, 'summary="Changed from the CLI"', "story_points=5")
+    assert changed["key"] == key and changed["summary"] == "Changed from the CLI"
+    assert changed["local_dirty"] is True
+    assert cli.json("issues", "list", "--dirty", "--limit", "100")[0]["key"] == key
+    assert cli("local", "set", "NOPE-1", "summary=x").exit_code == 3
+    assert cli("local", "set", key, "no-equals-sign").exit_code == 2
+    assert cli("local", "set", key, "not_a_field=1").exit_code == 2
+
+    pushed = cli.json("sync")
+    assert pushed[0]["pushed_fields"] >= 1
+    assert sim.issue(key)["summary"] == "Changed from the CLI"
+    audit = cli.json("audit", "--key", key)
+    assert audit and all(a["issue_key"] == key for a in audit)
+    assert any(a["side"] == "jira" and a["field"] == "summary" for a in audit)
+    text = cli("audit", "--key", key)
+    assert text.exit_code == 0 and key in text.stdout
+
+
+def test_conflicts_list_show_resolve(cli_env) -> None:
+    sim, cli, _ = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        key = sorted(sim.site.issues)[5]
+    cli.json("local", "set", key, "summary=local wording")
+    sim.edit_issue(key, {"summary": "remote wording"})
+    cli.json("sync")
+
+    open_ = cli.json("conflicts", "list")
+    assert [(c["issue_key"], c["field"], c["status"]) for c in open_] == [(key, "summary", "open")]
+    conflict = open_[0]
+    assert conflict["local"] == "local wording" and conflict["jira"] == "remote wording"
+    assert cli.json("status")["conflicts_open"] == 1
+
+    shown = cli.json("conflicts", "show", str(conflict["id"]))
+    assert shown["id"] == conflict["id"] and shown["field"] == "summary"
+    assert cli("conflicts", "show", "999999").exit_code == 3
+    assert cli("conflicts", "resolve", str(conflict["id"])).exit_code == 2
+    assert cli("conflicts", "resolve", str(conflict["id"]), "--take", "mine").exit_code == 2
+    assert (
+        cli("conflicts", "resolve", str(conflict["id"]), "--take", "local", "--value", '"x"').exit_code == 2
+    )
+    assert cli("conflicts", "resolve", "999999", "--take", "jira").exit_code == 3
+
+    resolved = cli.json("conflicts", "resolve", str(conflict["id"]), "--take", "local")
+    assert resolved["id"] == conflict["id"] and resolved["status"] != "open"
+    assert cli.json("conflicts", "list") == []
+    assert len(cli.json("conflicts", "list", "--all")) == 1
+    assert sim.issue(key)["summary"] == "local wording"
+
+
+def _seed_events(db_url: str) -> dict[str, int]:
+    db = Database(db_url)
+    db.migrate()
+    body = {"webhookEvent": "jira:issue_updated", "issue": {"key": "ENG-1", "fields": {"summary": "é"}}}
+    ids: dict[str, int] = {}
+    with db.session(write=True) as s:
+        for name, status in (("a", "failed"), ("b", "applied"), ("c", "failed"), ("d", "received")):
+            inserted = q.insert_event(
+                s,
+                identifier=f"sim:{name}",
+                payload=json.dumps(body),
+                connection="sim",
+                event_type="jira:issue_updated",
+                issue_key="ENG-1",
+                headers={"x-atlassian-webhook-identifier": name},
+                status=status,
+            )
+            assert inserted.id is not None
+            ids[name] = inserted.id
+    db.close()
+    return ids
+
+
+def test_webhooks_list_show_retry_stats(cli_env) -> None:
+    _, cli, db_url = cli_env
+    assert cli.json("webhooks", "list") == []
+    ids = _seed_events(db_url)
+
+    listed = cli.json("webhooks", "list")
+    assert [e["id"] for e in listed] == sorted(ids.values(), reverse=True)
+    assert set(listed[0]) >= {
+        "id",
+        "connection",
+        "identifier",
+        "event_type",
+        "issue_key",
+        "status",
+        "attempts",
+    }
+    failed = cli.json("webhooks", "list", "--status", "failed")
+    assert sorted(e["id"] for e in failed) == sorted([ids["a"], ids["c"]])
+    assert len(cli.json("webhooks", "list", "--limit", "1")) == 1
+    bad = cli("webhooks", "list", "--status", "bogus")
+    assert bad.exit_code == 2 and "bogus" in bad.stderr
+
+    shown = cli.json("webhooks", "show", str(ids["a"]))
+    assert shown["payload"]["issue"]["key"] == "ENG-1" and shown["status"] == "failed"
+    text = cli("webhooks", "show", str(ids["a"]))
+    assert text.exit_code == 0
+    assert '  "webhookEvent": "jira:issue_updated"' in text.stdout  # pretty-printed, plain text
+    assert "é" in text.stdout
+    assert cli("webhooks", "show", "987654").exit_code == 3
+
+    stats = cli.json("webhooks", "stats")
+    assert stats["counts"]["failed"] == 2 and stats["queue_depth"] == 1
+    assert stats["received_per_minute"] == 4 and stats["oldest_pending_seconds"] >= 0
+    assert "queue: 1 pending" in cli("webhooks", "stats").stdout
+
+    assert cli("webhooks", "retry").exit_code == 2
+    assert cli("webhooks", "retry", str(ids["a"]), "--all-failed").exit_code == 2
+    assert cli("webhooks", "retry", "987654").exit_code == 3
+    assert cli.json("webhooks", "retry", str(ids["b"])) == {"retried": [ids["b"]], "count": 1}
+    again = cli.json("webhooks", "retry", "--all-failed")
+    assert sorted(again["retried"]) == sorted([ids["a"], ids["c"]])
+    assert cli.json("webhooks", "list", "--status", "failed") == []
+    assert cli.json("webhooks", "stats")["queue_depth"] == 4
+    assert "no failed webhook events" in cli("webhooks", "retry", "--all-failed").stdout
+
+
+def test_webhooks_register_admin_and_dynamic(cli_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim, cli, _ = cli_env
+    hook = cli.json("webhooks", "register", "--url", "https://sync.example.com/webhooks/jira?x=1")
+    assert hook["kind"] == "admin" and hook["signed"] is True
+    target = sim.hooks.targets[hook["id"]]
+    assert target.url == "https://sync.example.com/webhooks/jira?x=1&connection=sim" == hook["url"]
+    assert target.secret == SECRET
+    assert target.jql == "project in (ENG, OPS)"
+    assert "jira:issue_updated" in target.events and "sprint_started" in target.events
+
+    custom = cli.json(
+        "webhooks", "register", "--events", "jira:issue_updated,jira:issue_deleted", "--jql", "project = ENG"
+    )
+    target = sim.hooks.targets[custom["id"]]
+    assert target.url == "http://127.0.0.1:18765/webhooks/jira?connection=sim"
+    assert sorted(target.events) == ["jira:issue_deleted", "jira:issue_updated"]
+    assert target.jql == "project = ENG"
+
+    dynamic = cli.json("webhooks", "register", "--dynamic", "--jql", "project = OPS")
+    assert dynamic["kind"] == "dynamic" and dynamic["expires_at_ms"] and dynamic["signed"] is False
+    assert sim.hooks.targets[dynamic["id"]].secret is None
+
+    assert cli("webhooks", "register", "--url", "not a url").exit_code == 2
+    assert cli("webhooks", "register", "--connection", "nope").exit_code == 2
+    monkeypatch.delenv(SECRET_ENV)
+    unsigned = cli("webhooks", "register")
+    assert unsigned.exit_code == 2 and SECRET_ENV in unsigned.stderr
+
+
+def test_webhooks_register_dynamic_refused_on_server(
+    server_sim: Simulator, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JIRA_SIM_TOKEN", server_sim.credentials["basic"][1])
+    cli = Cli(write_config(tmp_path, server_sim, sqlite_url, name="dc"))
+    result = cli("webhooks", "register", "--dynamic", "--jql", "project = ENG")
+    assert result.exit_code == 1
+    assert "Cloud only" in result.stderr
+    assert not server_sim.hooks.targets
+
+
+def test_usage_errors_in_plain_words(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(app, ["--config", str(tmp_path / "absent.toml"), "webhooks", "stats"])
+    assert missing.exit_code == 2 and "not found" in missing.stderr and "Traceback" not in missing.stderr
+    empty = tmp_path / "empty.toml"
+    empty.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "e.db"}"\n')
+    empty.chmod(0o600)
+    assert runner.invoke(app, ["--config", str(empty), "sync"]).exit_code == 2
+    assert runner.invoke(app, ["--config", str(empty), "webhooks", "register"]).exit_code == 2
+    assert runner.invoke(app, ["--config", str(empty), "webhooks", "nope"]).exit_code == 2
