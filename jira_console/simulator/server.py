@@ -77,11 +77,17 @@ class _Gate:
             path = path[len(prefix) :]
             base += prefix
         scope = dict(scope, path=path, raw_path=path.encode(), sim_base=base)
-        status_box = {"status": 0}
+        status_box = {"status": 0, "logged": False}
+        internal = path.startswith("/_sim/")
 
         async def logged_send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status_box["status"] = message["status"]
+                # Record before the client can see the answer, so a test that asserts right after a
+                # response never races the log.
+                if not internal:
+                    status_box["logged"] = True
+                    sim._log(method, path, message["status"])
             await send(message)
 
         try:
@@ -90,7 +96,7 @@ class _Gate:
                 return
             await self._guarded(scope, receive, logged_send, send, method, path, oauth)
         finally:
-            if not path.startswith("/_sim/"):
+            if not internal and not status_box["logged"]:
                 sim._log(method, path, status_box["status"])
 
     async def _guarded(
