@@ -41,12 +41,26 @@ def test_campaign_slice_converges_with_nothing_lost_or_duplicated(seed: int, bac
     result = campaign.run_one(seed, db_base=PG_URL if backend == "postgresql" else None, quick=True)
     assert "error" not in result, result.get("error")
     findings = result["findings"]
+    if result["failed"] and _only_partial_status_walks(findings):
+        pytest.xfail("hit the known engine bug: see test_status_push_interrupted_mid_workflow_...")
     assert result["failed"] == [], {k: findings[k] for k in result["failed"] if k in findings}
     assert result["final_sync_rc"] == [0, 0]
     ops = findings["operations"]
     assert ops["edits_one_sided"] > 0 and ops["edits_propagated"] == ops["edits_one_sided"]
     assert ops["intended_conflicts"] >= 1 and ops["conflicts_detected"] == ops["intended_conflicts"]
     assert result["kills"] >= 1 and result["faults_total"] > 0
+
+
+def _only_partial_status_walks(findings: dict) -> bool:
+    """Every finding is a status conflict opened by the engine's own interrupted transition walk."""
+    bad = {(d["key"], d["field"]) for d in findings["mismatches"] + findings["lost_updates"]}
+    unexpected = {tuple(c) for c in findings["conflicts_unexpected"]}
+    others = [
+        k
+        for k in campaign.verdict(findings)
+        if k not in ("mismatches", "lost_updates", "conflicts_unexpected")
+    ]
+    return not others and bool(bad) and bad == unexpected and all(f == "status" for _, f in bad)
 
 
 async def test_audit_reports_unpushed_edit_and_unrecorded_conflict(
@@ -158,3 +172,42 @@ async def test_client_under_429_bursts_never_retries_early_on_its_own(sim_factor
         await client.aclose()
     assert sim.request_count(method="GET") > 8  # some 429s happened and were retried
     assert sim.violations == []
+
+
+# ------------------------------------------------------------------------------ engine finding (campaign)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: a status push that walks several transitions and fails part-way (a 5xx on a POST "
+    "transition, or the daemon killed mid-walk) leaves Jira at an intermediate status the engine wrote "
+    "itself; the next push sees Jira 'moved' from the base and opens a conflict instead of finishing",
+)
+@pytest.mark.parametrize("flavor", ["cloud", "server"])
+async def test_status_push_interrupted_mid_workflow_finishes_without_a_conflict(rig_factory, flavor) -> None:
+    from jira_console.jira.errors import JiraUnavailable
+
+    rig = await rig_factory(flavor, issues=20)
+    await rig.engine.run(full=True)
+    key = next(k for k in sorted(rig.sim.site.issues) if rig.sim.issue(k)["status"] == "To Do")
+    real = rig.client.transition
+    calls = {"n": 0}
+
+    async def flaky(issue_key, transition_id, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # To Do -> In Progress succeeded; the next hop fails like an injected 500
+            raise JiraUnavailable(500, "POST", f"issue/{issue_key}/transitions", ["Internal server error"])
+        return await real(issue_key, transition_id, *args, **kwargs)
+
+    rig.client.transition = flaky
+    rig.sql("UPDATE issues SET status = 'Done' WHERE key = :k", k=key)
+    await rig.engine.run()
+    assert rig.sim.issue(key)["status"] == "In Progress"  # part-way, as in the campaign
+    rig.client.transition = real
+    await rig.engine.run()
+    with rig.db.session() as s:
+        from jira_console.store import models as m
+
+        conflicts = [(c.issue_key, c.field) for c in s.query(m.Conflict).filter_by(status="open")]
+    assert conflicts == []
+    assert rig.sim.issue(key)["status"] == "Done"
