@@ -69,12 +69,18 @@ def demo_settings(sims: dict[str, Simulator], db_path: Path, port: int) -> Setti
                 "overlap_seconds": 30,
             }
         )
-    return Settings(
-        database={"url": f"sqlite:///{db_path}"},
-        jira=jira,
-        webhooks={"listen": f"127.0.0.1:{port}", "secret_env": DEMO_SECRET_ENV, "previous_secret_env": None},
-        daemon={"name": "demo", "heartbeat_seconds": 2},
-        logging={"level": "WARNING"},
+    return Settings.model_validate(
+        {
+            "database": {"url": f"sqlite:///{db_path}"},
+            "jira": jira,
+            "webhooks": {
+                "listen": f"127.0.0.1:{port}",
+                "secret_env": DEMO_SECRET_ENV,
+                "previous_secret_env": None,
+            },
+            "daemon": {"name": "demo", "heartbeat_seconds": 2},
+            "logging": {"level": "WARNING"},
+        }
     )
 
 

@@ -78,7 +78,7 @@ def plain_text(node: Any) -> str:
     if not isinstance(node, dict):
         return "" if node is None else str(node)
     kind = node.get("type")
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    attrs: dict[str, Any] = node["attrs"] if isinstance(node.get("attrs"), dict) else {}
     if kind == "text":
         return str(node.get("text") or "")
     if kind == "hardBreak":
@@ -217,7 +217,7 @@ def _as_blocks(nodes: list[Any]) -> list[Node]:
 
 def _render_block(node: Node) -> str | None:
     kind = node.get("type")
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    attrs: dict[str, Any] = node["attrs"] if isinstance(node.get("attrs"), dict) else {}
     if kind == "paragraph":
         # a trailing hard break shows nothing and Markdown cannot end a paragraph with one
         text = _render_inline(_content(node)).rstrip("\n")
@@ -270,7 +270,7 @@ def _render_code(language: str, text: str) -> str:
 
 def _render_list(node: Node, alternate: bool) -> str | None:
     ordered = node.get("type") == "orderedList"
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    attrs: dict[str, Any] = node["attrs"] if isinstance(node.get("attrs"), dict) else {}
     start = attrs.get("order", 1)
     start = start if isinstance(start, int) and not isinstance(start, bool) and 0 <= start < 10**8 else 1
     lines: list[str] = []
@@ -377,14 +377,14 @@ def _inline_items(nodes: list[Any]) -> list[tuple[str, Any, tuple[str, str] | No
                 items.append(("text", str(node), None, frozenset()))
             continue
         kind = node.get("type")
-        attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+        attrs: dict[str, Any] = node["attrs"] if isinstance(node.get("attrs"), dict) else {}
         if kind == "text":
             text = str(node.get("text") or "")
             link = None
             marks: set[str] = set()
             for mark in _marks(node):
                 mtype = mark.get("type")
-                mattrs = mark.get("attrs") if isinstance(mark.get("attrs"), dict) else {}
+                mattrs: dict[str, Any] = mark["attrs"] if isinstance(mark.get("attrs"), dict) else {}
                 if mtype == "link" and mattrs.get("href") is not None:
                     link = (str(mattrs.get("href")), str(mattrs.get("title") or ""))
                 elif mtype in ("strong", "em", "strike", "code"):
@@ -457,7 +457,7 @@ def _render_marked(items: list[Any]) -> str:
             if kind == "break" or (kind == "text" and mark not in marks):
                 break
             if kind != "text":
-                later = next((it[3] for it in items[k + 1 :] if it[0] == "text"), frozenset())
+                later: frozenset[Any] = next((it[3] for it in items[k + 1 :] if it[0] == "text"), frozenset())
                 if mark not in later:
                     break
             end = k
@@ -485,7 +485,7 @@ def _render_marked(items: list[Any]) -> str:
             continue
         # an atom between runs: close what the next text does not continue, so no closer lands
         # at the start of the next line or after a mention
-        later = next((it[3] for it in items[k + 1 :] if it[0] == "text"), frozenset())
+        later: frozenset[Any] = next((it[3] for it in items[k + 1 :] if it[0] == "text"), frozenset())
         if kind == "break":
             later = frozenset()  # emphasis is kept line-local: each line reads on its own
         close_from(next((d for d, (m, _) in enumerate(stack) if m not in later), len(stack)))

@@ -258,7 +258,7 @@ def _parse_table(lines: list[str]) -> Node:
     rows = []
     for line in lines:
         cells = _split_cells(line)
-        row = [
+        row: list[dict[str, Any]] = [
             {
                 "type": "tableHeader" if is_header else "tableCell",
                 "attrs": {},
@@ -427,10 +427,10 @@ def _inline(src: str, marks: list[Node]) -> list[Node]:
             if end is None and not known_failure("[", i):
                 failed["["] = i
             if end is not None:
-                nodes = _bracket(src[i + 1 : end], marks)
-                if nodes is not None:
+                bracketed = _bracket(src[i + 1 : end], marks)
+                if bracketed is not None:
                     flush()
-                    out.extend(nodes)
+                    out.extend(bracketed)
                     i = end + 1
                     continue
         if ch == "?" and src.startswith("??", i) and (not i or not src[i - 1].isalnum()):
@@ -550,7 +550,7 @@ def _render_blocks(nodes: list[Any]) -> str:
 
 def _render_block(node: Node) -> str | None:
     kind = node.get("type")
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    attrs: dict[str, Any] = node["attrs"] if isinstance(node.get("attrs"), dict) else {}
     if kind == "paragraph":
         text = _render_inline(_content(node), "\n")
         lines = text.split("\n")
@@ -713,7 +713,7 @@ def _render_marked(items: list[Any], line_break: str, following: str) -> str:
         else:
             # an atom between runs: close what the next text does not continue, so no closer lands
             # at the start of the next line or after a mention
-            later = next((it[3] for it in items[k + 1 :] if it[0] == "text"), frozenset())
+            later: frozenset[Any] = next((it[3] for it in items[k + 1 :] if it[0] == "text"), frozenset())
             if kind == "break":
                 later = frozenset()  # wiki emphasis never spans lines
             cut = next((d for d, m in enumerate(stack) if m not in later), len(stack))

@@ -109,7 +109,7 @@ def audit(
     repo.append_audit(
         session,
         connection,
-        side,
+        "jira" if side == "jira" else "local",
         field_name,
         old,
         new,

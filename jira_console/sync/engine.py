@@ -38,6 +38,7 @@ from jira_console.jira.sprintfield import parse_sprint_value
 from jira_console.logs import get_logger
 from jira_console.mapping.compiled import field_dicts
 from jira_console.store import models as m
+from jira_console.store import repo
 from jira_console.store import state as st
 from jira_console.store.db import Database
 from jira_console.sync import apply as ap
@@ -222,12 +223,9 @@ class SyncEngine:
 
     def _record_connection(self, flavor: str, version: str) -> None:
         with self.db.session(write=True) as s:
-            row = s.scalars(select(m.Connection).where(m.Connection.name == self.conn.name)).first()
-            if row is None:
-                row = m.Connection(name=self.conn.name)
-                s.add(row)
-            row.flavor, row.server_version, row.base_url = flavor, version, self.conn.url
-            row.detected_at = datetime.now(UTC)
+            repo.upsert_connection(
+                s, self.conn.name, flavor=flavor, base_url=self.conn.url, server_version=version
+            )
 
     # ------------------------------------------------------------------------------------------- run
 
@@ -248,6 +246,7 @@ class SyncEngine:
                 await asyncio.to_thread(self._set_reapply, False)
                 if full:
                     await self.reconcile(report)
+                    await self.sync_boards_and_sprints()
                 await self.push(report)
             except Exception as exc:
                 report.status = "failed"
@@ -440,8 +439,8 @@ class SyncEngine:
         checkpoint: bool = True,
         allow_equal: bool = False,
     ) -> ap.ApplyResult:
-        self._refresh_sprints_from_issues(raws)
         with self.db.session(write=True) as s:
+            self._store_sprint_refs(s, raws)
             result = ap.apply_issue_versions(
                 s,
                 self.conn.name,
@@ -460,9 +459,9 @@ class SyncEngine:
                 ap.advance_watermark(s, self.conn.name, ISSUES_SCOPE, result)
         return result
 
-    def _refresh_sprints_from_issues(self, raws: Sequence[Mapping[str, Any]]) -> None:
+    def _store_sprint_refs(self, session: Any, raws: Sequence[Mapping[str, Any]]) -> None:
         """Sprint names and states come along in every issue's sprint field: keep the sprints table current
-        from them without extra requests."""
+        from them, in the page's own transaction, without extra requests."""
         sprint_field = self.discovered.get("sprint")
         if not sprint_field:
             return
@@ -470,24 +469,8 @@ class SyncEngine:
         for raw in raws:
             for ref in parse_sprint_value((raw.get("fields") or {}).get(sprint_field)):
                 refs[ref.id] = ref
-        if not refs:
-            return
-        with self.db.session(write=True) as s:
-            known = {
-                r.jira_id: r
-                for r in s.scalars(
-                    select(m.Sprint).where(
-                        m.Sprint.connection == self.conn.name, m.Sprint.jira_id.in_(list(refs))
-                    )
-                )
-            }
-            for sid, ref in refs.items():
-                row = known.get(sid) or m.Sprint(connection=self.conn.name, jira_id=sid)
-                row.name, row.state = ref.name, ref.state
-                if ref.board_id is not None:
-                    row.board_jira_id = ref.board_id
-                row.synced_at = datetime.now(UTC)
-                s.add(row)
+        for ref in refs.values():
+            _store_sprint(session, self.conn.name, ref, ref.board_id)
 
     # ------------------------------------------------------------------------------------------ push
 
@@ -805,6 +788,7 @@ class SyncEngine:
     async def refresh_sprint(
         self, connection: str | None, sprint_id: int | None, payload: dict[str, Any]
     ) -> str:
+        """A sprint event: read the sprint from the Agile API (the payload's shape is undocumented)."""
         data = payload.get("sprint") if isinstance(payload.get("sprint"), Mapping) else None
         sid = sprint_id or (data or {}).get("id")
         if sid is None:
@@ -816,63 +800,76 @@ class SyncEngine:
 
         def store() -> str:
             with self.db.session(write=True) as s:
-                row = s.scalars(
-                    select(m.Sprint).where(
-                        m.Sprint.connection == self.conn.name, m.Sprint.jira_id == sprint.id
-                    )
-                ).first() or m.Sprint(connection=self.conn.name, jira_id=sprint.id)
-                row.name, row.state, row.goal = sprint.name, sprint.state, sprint.goal
-                row.board_jira_id = sprint.board_id
-                row.start_date, row.end_date, row.complete_date = (
-                    sprint.start_date,
-                    sprint.end_date,
-                    sprint.complete_date,
-                )
-                row.synced_at = datetime.now(UTC)
-                s.add(row)
+                _store_sprint(s, self.conn.name, sprint, sprint.board_id)
             return "applied"
 
         return await asyncio.to_thread(store)
 
-    async def sync_boards_and_sprints(self, project_keys: Sequence[str]) -> int:
-        """Boards of the given projects and all their sprints, through the Agile API."""
+    def _project_keys(self) -> list[str]:
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(m.Issue.project_key)
+                .where(m.Issue.connection == self.conn.name, m.Issue.project_key.is_not(None))
+                .distinct()
+            )
+            return sorted(str(k) for k in rows)
+
+    async def sync_boards_and_sprints(self, project_keys: Sequence[str] | None = None) -> int:
+        """Boards of the synced projects and all their sprints, through the Agile API (part of a full
+        sync; between full syncs, sprint names and states come along in the issues' sprint field)."""
+        keys = list(project_keys or self.conn.project_keys or [])
+        if not keys:
+            keys = await asyncio.to_thread(self._project_keys)
         count = 0
-        for project in project_keys or [None]:  # type: ignore[list-item]
+        seen_boards: set[int] = set()
+        for project in keys:
             for board in await self.client.boards(project):
+                if board.id in seen_boards:
+                    continue
+                seen_boards.add(board.id)
                 sprints = await self.client.sprints(board.id) if board.type in (None, "scrum") else []
 
                 def store(board: Any = board, sprints: Any = sprints) -> int:
                     with self.db.session(write=True) as s:
-                        b = s.scalars(
-                            select(m.Board).where(
-                                m.Board.connection == self.conn.name, m.Board.jira_id == board.id
-                            )
-                        ).first() or m.Board(connection=self.conn.name, jira_id=board.id)
-                        b.name, b.type, b.project_key = board.name, board.type, board.project_key
-                        s.add(b)
-                        for sp in sprints:
-                            row = s.scalars(
-                                select(m.Sprint).where(
-                                    m.Sprint.connection == self.conn.name, m.Sprint.jira_id == sp.id
-                                )
-                            ).first() or m.Sprint(connection=self.conn.name, jira_id=sp.id)
-                            row.name, row.state, row.goal, row.board_jira_id = (
-                                sp.name,
-                                sp.state,
-                                sp.goal,
-                                board.id,
-                            )
-                            row.start_date, row.end_date, row.complete_date = (
-                                sp.start_date,
-                                sp.end_date,
-                                sp.complete_date,
-                            )
-                            row.synced_at = datetime.now(UTC)
-                            s.add(row)
+                        repo.upsert_board(
+                            s, self.conn.name, board.id,
+                            {"name": board.name, "type": board.type, "project_key": board.project_key},
+                        )  # fmt: skip
+                        for sprint in sprints:
+                            _store_sprint(s, self.conn.name, sprint, board.id)
                     return len(sprints)
 
                 count += await asyncio.to_thread(store)
         return count
+
+
+def _when(value: Any) -> datetime | None:
+    """An Agile API date (ISO text) as an aware datetime; None when absent or unreadable."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _store_sprint(session: Any, connection: str, sprint: Any, board_id: int | None) -> None:
+    repo.upsert_sprint(
+        session,
+        connection,
+        sprint.id,
+        {
+            "name": sprint.name,
+            "state": sprint.state,
+            "goal": sprint.goal,
+            "board_jira_id": board_id,
+            "start_date": _when(sprint.start_date),
+            "end_date": _when(sprint.end_date),
+            "complete_date": _when(sprint.complete_date),
+            "synced_at": datetime.now(UTC),
+        },
+    )
 
 
 def _dead_local_owner(owner: str) -> bool:

@@ -43,10 +43,17 @@ class CodecError(Exception):
 class FieldCodec(Protocol):
     """What the sync engine needs of a field (core or mapped)."""
 
-    name: str
-    jira_field: str
-    direction: str
-    strategy: str | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def jira_field(self) -> str: ...
+
+    @property
+    def direction(self) -> str: ...
+
+    @property
+    def strategy(self) -> str | None: ...
 
     def from_jira(self, fields: dict[str, Any], ctx: Any) -> Any: ...
 
