@@ -14,7 +14,9 @@ def test_structlog_and_stdlib_records_are_scrubbed(tmp_path: Path, canary_token:
     out = tmp_path / "log.jsonl"
     logs.configure("INFO", "json", str(out))
     try:
-        logs.get_logger("t").warning("sync failed", error=f"401 with token {canary_token}", token=canary_token)
+        logs.get_logger("t").warning(
+            "sync failed", error=f"401 with token {canary_token}", token=canary_token
+        )
         logging.getLogger("httpx").warning("Authorization: Bearer %s", canary_token)
         try:
             raise RuntimeError(f"boom {canary_token}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from jira_console.simulator import FIELD_IDS
 from jira_console.store import models as m
 from jira_console.sync import conflicts as cf
 from jira_console.sync.engine import bounded_jql, scope_filter
