@@ -129,7 +129,7 @@ def daemons() -> Iterator[Callable[..., DaemonProcess]]:
         d.stop()
 
 
-def wait_for(check: Callable[[], Any], what: str, *, timeout: float = 30, daemons: tuple = ()) -> Any:
+def wait_for(check: Callable[[], Any], what: str, *, timeout: float = 60, daemons: tuple = ()) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         for d in daemons:
@@ -253,7 +253,7 @@ def test_daemon_applies_webhooks_reports_heartbeat_and_drains_on_sigterm(
             and not pending
         )
 
-    wait_for(applied, "the webhooks to be applied", timeout=20, daemons=(d,))
+    wait_for(applied, "the webhooks to be applied", timeout=45, daemons=(d,))
     stored = events(db)
     delivered = {x["identifier"] for x in sim.webhook_deliveries if x["status"] == 202}
     assert sorted(e.identifier for e in stored) == sorted(f"sim:{i}" for i in delivered)
@@ -284,7 +284,7 @@ def test_daemon_applies_webhooks_reports_heartbeat_and_drains_on_sigterm(
     acked = asyncio.run(post_all(port, "sim", burst, concurrency=8))
     assert len(acked) == 40
     d.proc.send_signal(signal.SIGTERM)
-    assert d.proc.wait(timeout=30) == 0, d.tail()
+    assert d.proc.wait(timeout=45) == 0, d.tail()
     stored = events(db)
     assert {f"sim:{i}" for i in acked} <= {e.identifier for e in stored}
     assert not [e for e in stored if e.status == "processing"]
@@ -362,7 +362,7 @@ def test_kill_9_right_after_acknowledgements_loses_nothing(
     wait_for(
         lambda: all(e.status in TERMINAL for e in events(db)),
         "the restarted daemon to process every stored event",
-        timeout=30,
+        timeout=60,
         daemons=(second,),
     )
     final = events(db)
@@ -392,8 +392,8 @@ def test_two_daemons_on_postgresql_share_events_exactly_once_and_one_sync_at_a_t
     sim = sim_factory("server", issues=40)
     db = Database(pg_url)
     db.migrate()
-    one = write_config(tmp_path, sim, pg_url, name="dc", file="one.toml", rate=4)
-    two = write_config(tmp_path, sim, pg_url, name="dc", file="two.toml", rate=4)
+    one = write_config(tmp_path, sim, pg_url, name="dc", file="one.toml", rate=2)
+    two = write_config(tmp_path, sim, pg_url, name="dc", file="two.toml", rate=2)
     d1 = daemons(one, "d-one", sim)
     d2 = daemons(two, "d-two", sim, listen=False)
     both = (d1, d2)
@@ -460,29 +460,35 @@ def test_two_daemons_on_postgresql_share_events_exactly_once_and_one_sync_at_a_t
     for key, summary in newest_summaries(final).items():
         assert local[key] == summary, key
 
-    # Two sync requests at once: one daemon runs it, the other finds the lease held.
-    with db.session(write=True) as s:
-        from jira_console.store import state as st
+    # A sync requested while another daemon's sync holds the lease: refused, not run alongside.
+    from jira_console.store import state as st
 
-        commands = [st.enqueue_command(s, "sync", {"connection": "dc", "full": True}) for _ in range(2)]
+    with db.session(write=True) as s:
+        first = st.enqueue_command(s, "sync", {"connection": "dc", "full": True})
+
+    def holder() -> str | None:
+        with db.session() as s:
+            state = s.get(m.SyncState, ("dc", "issues"), populate_existing=True)
+            return state.lease_owner if state else None
+
+    running = wait_for(holder, "a daemon to take the sync lease", daemons=both)
+    with db.session(write=True) as s:
+        second = st.enqueue_command(s, "sync", {"connection": "dc", "full": False})
     owners: set[str | None] = set()
 
     def finished() -> bool:
+        owners.add(holder())
         with db.session() as s:
-            state = s.get(m.SyncState, ("dc", "issues"))
-            owners.add(state.lease_owner if state else None)
-            rows = [s.get(m.Command, c, populate_existing=True) for c in commands]
+            rows = [s.get(m.Command, c, populate_existing=True) for c in (first, second)]
             return all(r is not None and r.finished_at is not None for r in rows)
 
     wait_for(finished, "both sync commands", daemons=both)
     with db.session() as s:
-        rows = [s.get(m.Command, c) for c in commands]
-        done = [(r.claimed_by, r.result, r.error) for r in rows if r is not None]
-    busy = [d for d in done if d[2]]
-    ran = [d for d in done if not d[2]]
-    assert len(busy) == 1 and len(ran) == 1, done
-    assert "lease" in str(busy[0][2])
-    assert ran[0][1]["reports"][0]["status"] == "ok"
-    assert {busy[0][0], ran[0][0]} == {"d-one", "d-two"}
-    assert owners - {None} == {ran[0][0]}
+        ran, refused = (s.get(m.Command, c) for c in (first, second))
+    assert ran is not None and refused is not None
+    assert ran.claimed_by == running and ran.error is None, (ran.claimed_by, ran.error)
+    assert ran.result is not None and ran.result["reports"][0]["status"] == "ok"
+    assert refused.claimed_by == ({"d-one", "d-two"} - {running}).pop()
+    assert refused.error is not None and "lease" in refused.error
+    assert owners - {None} == {running}
     db.close()
