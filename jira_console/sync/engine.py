@@ -71,9 +71,11 @@ def scope_filter(jql: str) -> str:
 EPOCH_FLOOR_MS = 946_684_800_000
 
 
-def bounded_jql(jql: str, since_ms: int | None) -> str:
+def bounded_jql(jql: str, since_ms: int | None, until_ms: int | None = None) -> str:
     filt = scope_filter(jql)
     bound = f"updated >= {max(EPOCH_FLOOR_MS, since_ms or 0)}"
+    if until_ms is not None:
+        bound += f" AND updated <= {until_ms}"
     where = f"({filt}) AND {bound}" if filt else bound
     return f"{where} ORDER BY updated ASC, key ASC"
 
@@ -137,6 +139,7 @@ class SyncEngine:
         self._lease_renewed = 0.0
         self.codecs: list[FieldCodec] = []
         self.field_list: list[Any] = []
+        self._sprints_written: dict[int, tuple[Any, ...]] = {}
         self.flavor: str | None = None
         self.discovered: dict[str, str] = {}
         self._lock = asyncio.Lock()
@@ -242,10 +245,11 @@ class SyncEngine:
             await asyncio.to_thread(self._mark_started)
             try:
                 await self.prepare()
-                await self.pull(report, full=full)
+                listed = await self.pull(report, full=full)
                 await asyncio.to_thread(self._set_reapply, False)
                 if full:
-                    await self.reconcile(report)
+                    # A full pull has just listed every issue in scope: reconcile against that list.
+                    await self.reconcile(report, listed)
                     await self.sync_boards_and_sprints()
                 await self.push(report)
             except Exception as exc:
@@ -351,74 +355,101 @@ class SyncEngine:
             state = s.get(m.SyncState, (self.conn.name, ISSUES_SCOPE))
             return state.watermark_ms if state else None
 
-    async def pull(self, report: SyncReport, *, full: bool = False) -> None:
+    async def pull(self, report: SyncReport, *, full: bool = False) -> dict[str, int | None]:
         """Stream every issue updated since the watermark (minus the overlap) and merge it, page by page.
 
         Paging is by key set, not offset: after each page the search restarts from that page's newest
-        ``updated`` (``>=``, so ties are re-read and deduplicated). An issue edited while pages are read
-        moves to the end of the order; with offset paging that shifts an unread issue into an already read
-        position and it is skipped for good, with key-set paging it cannot be. Only a run of ties longer
-        than a page is paged by offset (token), and the next run re-reads that tie group from the watermark.
-        The next page is fetched while the current one is written."""
+        ``updated`` (``>=``, so ties are re-read and deduplicated on (issue, updated)). An issue edited while
+        pages are read moves to the end of the order; with offset paging that shifts an unread issue into an
+        already read position and it is skipped for good, with key-set paging it cannot be. A group of
+        ties larger than a page is read with ``updated = T`` until a pass finds nothing new, then the search
+        goes on from ``T + 1``. The next page is fetched while the current one is written. Returns every key
+        seen with its ``updated`` (after a full pull: the whole scope)."""
+        listed: dict[str, int | None] = {}
         reapply = full or await asyncio.to_thread(self._reapply_pending)
         watermark = None if reapply else await asyncio.to_thread(self._watermark)
         bound = EPOCH_FLOOR_MS if watermark is None else watermark - self.conn.overlap_seconds * 1000
-        pending: asyncio.Future[tuple[Any, Any]] = asyncio.ensure_future(self._restart(None, bound))
-        gen: Any = None
+        pending: asyncio.Future[Any] = asyncio.ensure_future(self._first_page(bound))
         try:
             while True:
-                gen, page = await pending
+                page = await pending
                 if page is None:
                     break
-                newest = max(
-                    (
-                        t
-                        for t in (
-                            parse_jira_time((i.get("fields") or {}).get("updated")) for i in page.issues
-                        )
-                        if t
-                    ),
-                    default=None,
-                )
+                times = self._times(page.issues)
+                listed.update(times)
+                newest = max((t for t in times.values() if t), default=None)
+                tie_group = not page.is_last and (newest is None or newest <= bound)
                 if page.is_last:
-                    pending = asyncio.ensure_future(_done(gen))
-                elif newest is not None and newest > bound:
-                    bound = newest
-                    pending = asyncio.ensure_future(self._restart(gen, bound))
-                else:
-                    pending = asyncio.ensure_future(_next_page(gen))
-                result = await asyncio.to_thread(self._apply_page, page.issues, allow_equal=reapply)
-                report.pages += 1
-                self._count(report, result)
-                self.emit(
-                    ev.SyncProgressed(
-                        self.conn.name,
-                        ISSUES_SCOPE,
-                        report.pages,
-                        report.seen,
-                        report.pulled_fields + report.created,
-                        report.pushed_fields,
-                        report.conflicts,
-                    )
-                )
-                await self._keep_lease()
+                    pending = asyncio.ensure_future(_none())
+                elif not tie_group:
+                    bound = newest  # type: ignore[assignment]
+                    pending = asyncio.ensure_future(self._first_page(bound))
+                await self._apply_and_count(report, page.issues, reapply)
+                if tie_group:
+                    await self._drain_tie_group(report, bound, listed, reapply)
+                    bound += 1
+                    pending = asyncio.ensure_future(self._first_page(bound))
         finally:
             if not pending.done():
                 pending.cancel()
             with contextlib.suppress(BaseException):
-                gen, _page = await pending
-            if gen is not None:
-                with contextlib.suppress(BaseException):
-                    await gen.aclose()
+                await pending
+        return listed
 
-    async def _restart(self, old: Any, bound: int) -> tuple[Any, Any]:
-        """A fresh search from ``bound`` (closing the previous one) and its first page."""
-        if old is not None:
-            await old.aclose()
-        gen = self.client.search_pages(
-            bounded_jql(self.conn.jql, bound), fields=self.jira_fields(), page_size=self.conn.page_size
+    @staticmethod
+    def _times(issues: Sequence[Mapping[str, Any]]) -> dict[str, int | None]:
+        return {str(i.get("key")): parse_jira_time((i.get("fields") or {}).get("updated")) for i in issues}
+
+    async def _first_page(self, bound: int, *, exact: bool = False) -> Any:
+        """The first page of a fresh search from ``bound`` (only ``updated = bound`` when ``exact``)."""
+        pages = self._search(bound, exact=exact)
+        try:
+            return await anext(pages, None)
+        finally:
+            await pages.aclose()
+
+    def _search(self, bound: int, *, exact: bool = False) -> Any:
+        jql = bounded_jql(self.conn.jql, bound, until_ms=bound if exact else None)
+        return self.client.search_pages(jql, fields=self.jira_fields(), page_size=self.conn.page_size)
+
+    async def _drain_tie_group(
+        self, report: SyncReport, tie: int, listed: dict[str, int | None], reapply: bool
+    ) -> None:
+        """Read every issue whose ``updated`` is exactly ``tie``, by offset within that group, until a pass
+        finds no key it had not seen (an edit during a pass shifts the offsets; it also moves the edited
+        issue out of the group, so passes converge)."""
+        seen_in_group = {k for k, t in listed.items() if t == tie}
+        for _pass in range(5):
+            new = 0
+            pages = self._search(tie, exact=True)
+            try:
+                async for page in pages:
+                    times = self._times(page.issues)
+                    new += len(set(times) - seen_in_group)
+                    seen_in_group.update(k for k, t in times.items() if t == tie)
+                    listed.update(times)
+                    await self._apply_and_count(report, page.issues, reapply)
+            finally:
+                await pages.aclose()
+            if not new:
+                return
+
+    async def _apply_and_count(self, report: SyncReport, issues: list[Any], reapply: bool) -> None:
+        result = await asyncio.to_thread(self._apply_page, issues, allow_equal=reapply)
+        report.pages += 1
+        self._count(report, result)
+        self.emit(
+            ev.SyncProgressed(
+                self.conn.name,
+                ISSUES_SCOPE,
+                report.pages,
+                report.seen,
+                report.pulled_fields + report.created,
+                report.pushed_fields,
+                report.conflicts,
+            )
         )
-        return gen, await anext(gen, None)
+        await self._keep_lease()
 
     def _count(self, report: SyncReport, result: ap.ApplyResult) -> None:
         report.seen += result.seen
@@ -470,7 +501,20 @@ class SyncEngine:
             for ref in parse_sprint_value((raw.get("fields") or {}).get(sprint_field)):
                 refs[ref.id] = ref
         for ref in refs.values():
+            # The same few sprints appear on every page: write a sprint only when what we know changed.
+            seen = (
+                ref.name,
+                ref.state,
+                ref.board_id,
+                ref.goal,
+                ref.start_date,
+                ref.end_date,
+                ref.complete_date,
+            )
+            if self._sprints_written.get(ref.id) == seen:
+                continue
             _store_sprint(session, self.conn.name, ref, ref.board_id)
+            self._sprints_written[ref.id] = seen
 
     # ------------------------------------------------------------------------------------------ push
 
@@ -663,15 +707,17 @@ class SyncEngine:
 
     # ------------------------------------------------------------------------------------- reconcile
 
-    async def reconcile(self, report: SyncReport) -> None:
-        """Find deletions and anything a cursor missed: list every key in scope with its ``updated``."""
-        seen: dict[str, int | None] = {}
-        jql = f"{scope_filter(self.conn.jql) or f'updated >= {EPOCH_FLOOR_MS}'} ORDER BY key ASC"
-        async for page in self.client.search_pages(
-            jql, fields=["updated"], page_size=max(self.conn.page_size, 100)
-        ):
-            for issue in page.issues:
-                seen[issue["key"]] = parse_jira_time((issue.get("fields") or {}).get("updated"))
+    async def reconcile(self, report: SyncReport, listed: Mapping[str, int | None] | None = None) -> None:
+        """Find deletions and anything a cursor missed, given every key in scope with its ``updated``
+        (listed here, with only the ``updated`` field, unless a full pull just listed them)."""
+        seen: dict[str, int | None] = dict(listed or {})
+        if listed is None:
+            jql = f"{scope_filter(self.conn.jql) or f'updated >= {EPOCH_FLOOR_MS}'} ORDER BY key ASC"
+            async for page in self.client.search_pages(
+                jql, fields=["updated"], page_size=max(self.conn.page_size, 100)
+            ):
+                for issue in page.issues:
+                    seen[issue["key"]] = parse_jira_time((issue.get("fields") or {}).get("updated"))
         missing, newer = await asyncio.to_thread(self._compare_keys, seen)
         report.deleted += len(missing)
         if newer:
@@ -886,12 +932,8 @@ def _dead_local_owner(owner: str) -> bool:
     return False
 
 
-async def _next_page(gen: Any) -> tuple[Any, Any]:
-    return gen, await anext(gen, None)
-
-
-async def _done(gen: Any) -> tuple[Any, Any]:
-    return gen, None
+async def _none() -> None:
+    return None
 
 
 def _changelog_fields(changelog: Mapping[str, Any] | None) -> set[str] | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import models as m
@@ -22,7 +22,7 @@ from jira_console.sync.apply import (
     set_local_value,
     upsert_conflict,
 )
-from jira_console.sync.fields import CodecContext, FieldCodec, MappedField, parse_jira_time
+from jira_console.sync.fields import CORE_FIELDS, CodecContext, FieldCodec, MappedField, parse_jira_time
 from jira_console.sync.merge import canonical, merge_issue, same
 
 
@@ -96,21 +96,30 @@ def mark_dirty_where_diverged(session: Session, connection: str, codecs: Sequenc
         )
     }
     names = [c.name for c in codecs if c.direction != "pull"]
-    flagged = 0
-    for row in session.scalars(
-        select(m.Issue).where(m.Issue.connection == connection, m.Issue.local_dirty.is_(False))
-    ).yield_per(500):
-        base = row.base or {}
-        if any(
-            name in base
-            and not same(local_value(row, name), base.get(name))
-            and (row.id, name) not in open_conflicts
-            for name in names
-        ):
-            row.local_dirty = True
-            row.sync_stamp = (row.sync_stamp or 0) + 1
-            flagged += 1
-    return flagged
+    core = [n for n in names if n in CORE_FIELDS]
+    columns = [getattr(m.Issue, n) for n in core]
+    diverged: list[int] = []
+    # Plain tuples, not ORM objects: this reads every row of the connection.
+    query = select(m.Issue.id, m.Issue.base, m.Issue.fields, *columns).where(
+        m.Issue.connection == connection, m.Issue.local_dirty.is_(False)
+    )
+    for issue_id, base, fields, *values in session.execute(query).yield_per(1000):
+        base = base or {}
+        local = dict(zip(core, values, strict=True))
+        for name in names:
+            value = local[name] if name in local else (fields or {}).get(name)
+            if name in base and not same(value, base.get(name)) and (issue_id, name) not in open_conflicts:
+                diverged.append(issue_id)
+                break
+    for start in range(0, len(diverged), 500):
+        chunk = diverged[start : start + 500]
+        session.execute(
+            update(m.Issue)
+            .where(m.Issue.id.in_(chunk))
+            .values(local_dirty=True, sync_stamp=m.Issue.sync_stamp + 1)
+            .execution_options(synchronize_session=False)
+        )
+    return len(diverged)
 
 
 def plan_push(
