@@ -102,7 +102,13 @@ class FakeApplier:
             raise ConnectionError(f"transient failure for {key}")
 
     async def apply_remote_issue(
-        self, connection: str | None, issue: dict, *, event_ts_ms: int | None, source: str
+        self,
+        connection: str | None,
+        issue: dict,
+        *,
+        event_ts_ms: int | None,
+        source: str,
+        changelog: dict | None = None,
     ) -> str:
         key = issue["key"]
         self.calls[key] += 1
@@ -141,7 +147,13 @@ class TrivialApplier:
         self.seen: Counter[str] = Counter()
 
     async def apply_remote_issue(
-        self, connection: str | None, issue: dict, *, event_ts_ms: int | None, source: str
+        self,
+        connection: str | None,
+        issue: dict,
+        *,
+        event_ts_ms: int | None,
+        source: str,
+        changelog: dict | None = None,
     ) -> str:
         self.seen[issue["key"]] += 1
         return "applied"

@@ -124,7 +124,7 @@ async def test_malformed_body_after_retry_parks_at_once(db: Database) -> None:
 
 async def test_applier_returning_nonsense_counts_as_failure(db: Database) -> None:
     class Odd(TrivialApplier):
-        async def apply_remote_issue(self, connection, issue, *, event_ts_ms, source):  # noqa: ANN001, ANN201
+        async def apply_remote_issue(self, connection, issue, *, event_ts_ms, source, changelog=None):  # noqa: ANN001, ANN201
             return "done"
 
     store(db, [issue_event("D-1", 1)])

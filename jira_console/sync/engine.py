@@ -772,31 +772,71 @@ class SyncEngine:
         source: str,
         changelog: Mapping[str, Any] | None = None,
     ) -> str:
-        """Apply one issue version that arrived outside the poll (a webhook). Webhook bodies use the v2
-        representation even on Cloud, so on Cloud rich-text fields are not taken from them: if the change
-        touched one (or the payload has no changelog), the issue is fetched through REST v3 instead."""
+        """Apply one issue version that arrived outside the poll (a webhook)."""
+        [status] = await self.apply_remote_issues(connection, [(issue, changelog)], source=source)
+        return status
+
+    async def apply_remote_issues(
+        self,
+        connection: str | None,
+        items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+        *,
+        source: str = "webhook",
+    ) -> list[str]:
+        """Apply many (issue, changelog) pairs from webhooks in one transaction; a status per item:
+        ``applied``, ``stale`` (older than what is stored, or than another item of the batch) or ``ignored``.
+
+        Webhook bodies use the v2 representation even on Cloud, so on Cloud rich-text fields are not taken
+        from them: issues whose change touched one (or that come without a changelog) are fetched through
+        REST v3 instead, together (bulk fetch)."""
         await self.prepare()
-        if not issue.get("key"):
-            return "ignored"
-        skip: list[str] = []
-        keep: list[str] = []
-        raw: Mapping[str, Any] = issue
-        if self.flavor == "cloud":
+        plain: list[Mapping[str, Any]] = []
+        refetch: list[str] = []
+        for issue, changelog in items:
+            if not issue.get("key"):
+                continue
             touched = _changelog_fields(changelog)
-            if touched is None or touched & RICH_TEXT_JIRA_FIELDS:
-                try:
-                    raw = await self.client.get_issue(issue["key"], fields=self.jira_fields())
-                except JiraNotFound:
-                    return await self.apply_remote_deletion(connection, issue["key"], event_ts_ms=event_ts_ms)
+            if self.flavor == "cloud" and (touched is None or touched & RICH_TEXT_JIRA_FIELDS):
+                refetch.append(str(issue["key"]))
             else:
-                skip = [c.name for c in self.codecs if c.jira_field in RICH_TEXT_JIRA_FIELDS]
-                keep = sorted(RICH_TEXT_JIRA_FIELDS)
-        result = await asyncio.to_thread(
-            self._apply_page, [raw], skip_fields=skip, keep_raw_fields=keep, checkpoint=False
-        )
-        self._count(SyncReport(self.conn.name), result)
-        status = result.statuses.get(issue["key"], "ignored")
-        return {"created": "applied", "applied": "applied", "duplicate": "ignored"}.get(status, status)
+                plain.append(issue)
+        statuses: dict[str, str] = {}
+        if plain:
+            skip = [c.name for c in self.codecs if c.jira_field in RICH_TEXT_JIRA_FIELDS]
+            cloud = self.flavor == "cloud"
+            result = await asyncio.to_thread(
+                self._apply_page,
+                plain,
+                skip_fields=skip if cloud else (),
+                keep_raw_fields=sorted(RICH_TEXT_JIRA_FIELDS) if cloud else (),
+                checkpoint=False,
+            )
+            self._count(SyncReport(self.conn.name), result)
+            statuses.update(result.statuses)
+        if refetch:
+            fetched = await self.client.bulk_fetch(sorted(set(refetch)), self.jira_fields())
+            result = await asyncio.to_thread(self._apply_page, fetched, checkpoint=False)
+            self._count(SyncReport(self.conn.name), result)
+            statuses.update(result.statuses)
+            found = {str(i.get("key")) for i in fetched}
+            for key in set(refetch) - found:
+                statuses[key] = await self.apply_remote_deletion(connection, key, event_ts_ms=None)
+        newest: dict[str, int] = {}
+        for issue, _ in items:
+            t = parse_jira_time((issue.get("fields") or {}).get("updated"))
+            if t is not None and t > newest.get(str(issue.get("key")), -1):
+                newest[str(issue.get("key"))] = t
+        out = []
+        for issue, _ in items:
+            key = str(issue.get("key") or "")
+            t = parse_jira_time((issue.get("fields") or {}).get("updated"))
+            status = statuses.get(key, "ignored")
+            if t is not None and t < newest.get(key, t):
+                status = "stale"  # a newer version of the same issue came in the same batch
+            out.append(
+                {"created": "applied", "applied": "applied", "duplicate": "ignored"}.get(status, status)
+            )
+        return out
 
     async def apply_remote_deletion(
         self, connection: str | None, issue_key: str, *, event_ts_ms: int | None

@@ -60,8 +60,16 @@ class EventApplier(Protocol):
     ``ignored`` and raises on a failure worth retrying."""
 
     async def apply_remote_issue(
-        self, connection: str | None, issue: dict, *, event_ts_ms: int | None, source: str
+        self,
+        connection: str | None,
+        issue: dict,
+        *,
+        event_ts_ms: int | None,
+        source: str,
+        changelog: dict | None = None,
     ) -> str: ...
+    # Optional: ``async def apply_remote_issues(connection, [(issue, changelog), ...]) -> list[str]`` applies
+    # a batch in one go; the processor uses it when the applier has it.
 
     async def apply_remote_deletion(
         self, connection: str | None, issue_key: str, *, event_ts_ms: int | None
@@ -142,6 +150,9 @@ class EventProcessor:
         if not events:
             return 0
         outcomes: list[Outcome] = []
+        batched = await self._apply_issue_batch(events)
+        outcomes.extend(batched.values())
+        events = [e for e in events if e.id not in batched]
         lease_started = time.monotonic()
         for index, event in enumerate(events):
             if time.monotonic() - lease_started > self.lease_seconds / 2:
@@ -153,6 +164,39 @@ class EventProcessor:
             outcomes.append(await self._process_one(event))
         await asyncio.to_thread(self._finish, owner, outcomes)
         return len(events)
+
+    async def _apply_issue_batch(self, events: Sequence[ClaimedEvent]) -> dict[int, Outcome]:
+        """Issue create/update events of one connection applied together in one transaction, when the
+        applier can (``apply_remote_issues``). Anything the batch cannot settle, including a failing batch,
+        goes through the one-by-one path, so one bad event never blocks the others."""
+        apply_many = getattr(self.applier, "apply_remote_issues", None)
+        if apply_many is None:
+            return {}
+        groups: dict[str | None, list[tuple[ClaimedEvent, dict]]] = {}
+        for event in events:
+            payload, _error = parse_body(event.payload.encode())
+            if payload is None or payload.get("webhookEvent") not in ISSUE_UPSERT_EVENTS:
+                continue
+            if not isinstance(payload.get("issue"), dict) or not payload["issue"].get("key"):
+                continue
+            groups.setdefault(event.connection, []).append((event, payload))
+        done: dict[int, Outcome] = {}
+        for connection, members in groups.items():
+            if len(members) < 2:
+                continue
+            try:
+                results = await asyncio.wait_for(
+                    apply_many(connection, [(p["issue"], p.get("changelog")) for _e, p in members]),
+                    timeout=self.lease_seconds / 2,
+                )
+            except Exception as exc:  # noqa: BLE001 - fall back to one by one, where failures are recorded
+                log.info("batch apply failed; applying one by one", connection=connection, error=str(exc))
+                continue
+            for (event, _payload), status in zip(members, results, strict=True):
+                done[event.id] = Outcome(event.id, status, None)
+                self.metrics.processed.labels(event_type_label(event.event_type), status).inc()
+                self.metrics.lag.observe(max(0.0, (utcnow() - event.received_at).total_seconds()))
+        return done
 
     async def _process_one(self, event: ClaimedEvent) -> Outcome:
         event_type = event.event_type
@@ -187,7 +231,11 @@ class EventProcessor:
         conn = event.connection
         if event_type in ISSUE_UPSERT_EVENTS:
             result = await self.applier.apply_remote_issue(
-                conn, payload["issue"], event_ts_ms=event.event_ts_ms, source="webhook"
+                conn,
+                payload["issue"],
+                event_ts_ms=event.event_ts_ms,
+                source="webhook",
+                **({"changelog": payload["changelog"]} if isinstance(payload.get("changelog"), dict) else {}),
             )
         elif event_type == ISSUE_DELETE_EVENT:
             result = await self.applier.apply_remote_deletion(
