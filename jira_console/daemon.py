@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CollectorRegistry
 
 from jira_console import __version__
 from jira_console import events as ev
@@ -95,6 +96,8 @@ class Daemon:
         self.processor: Any = None
         self._stop = asyncio.Event()
         self._sync_tasks: set[asyncio.Task[Any]] = set()
+        # One registry for the listener and the workers, so /metrics shows both.
+        self.metrics = CollectorRegistry()
         self.started_at = datetime.now(UTC)
 
     def request_stop(self) -> None:
@@ -155,7 +158,12 @@ class Daemon:
             )
 
         app = create_listener_app(
-            self.engine.db, self.settings, on_event=on_event, health=breakers, api_calls=api_calls
+            self.engine.db,
+            self.settings,
+            on_event=on_event,
+            health=breakers,
+            api_calls=api_calls,
+            metrics=self.metrics,
         )
         wh = self.settings.webhooks
         self.listener = await serve_listener(app, wh.host, wh.port)
@@ -171,6 +179,7 @@ class Daemon:
             owner=self.name,
             max_attempts=wh.max_attempts,
             lease_seconds=self.settings.daemon.lease_seconds,
+            metrics=self.metrics,
         )
         self.processor.start(wh.workers)
 

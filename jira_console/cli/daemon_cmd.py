@@ -24,5 +24,11 @@ def register(app: typer.Typer) -> None:
         if name:
             daemon_cfg = settings.daemon.model_copy(update={"name": name})
             settings = settings.model_copy(update={"daemon": daemon_cfg})
+        main = Daemon(settings, listen=False if no_listen else None).run()
         with friendly_errors():
-            asyncio.run(Daemon(settings, listen=False if no_listen else None).run())
+            try:
+                import uvloop  # faster event loop for the listener and workers, when installed
+            except ImportError:
+                asyncio.run(main)
+            else:
+                uvloop.run(main)
