@@ -124,3 +124,21 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[1] / "config.example.toml"
     loaded = load_config(example)
     assert {c.name for c in loaded.settings.jira} == {"cloud", "dc"}
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "server"])
+def test_config_check_against_the_simulator(tmp_path: Path, sim_factory, monkeypatch, flavor) -> None:
+    from tests.fixtures.simulator import connection_for
+
+    sim = sim_factory(flavor, issues=5)
+    conn = connection_for(sim, monkeypatch)
+    text = f'[[jira]]\nname = "s"\nurl = "{conn.url}"\nuser = "{conn.user}"\ntoken_env = "{conn.token_env}"\n'
+    good = CliRunner().invoke(app, ["--config", str(write(tmp_path, text)), "config", "check", "--json"])
+    assert good.exit_code == 0, good.output
+    assert '"ok": true' in good.output and f'"flavor": "{flavor}"' in good.output
+    monkeypatch.setenv(conn.token_env, "wrong-token")
+    bad = CliRunner().invoke(app, ["--config", str(write(tmp_path, text)), "config", "check"])
+    assert bad.exit_code == 1 and "FAIL" in bad.output and "wrong-token" not in bad.output
+    monkeypatch.delenv(conn.token_env)
+    missing = CliRunner().invoke(app, ["--config", str(write(tmp_path, text)), "config", "check"])
+    assert missing.exit_code == 1 and conn.token_env in missing.output

@@ -64,7 +64,8 @@ def check(
         for r in results:
             mark = "ok " if r.get("ok") else "FAIL"
             typer.echo(f"[{mark}] {r['name']}: {r.get('summary', '')}")
-            for problem in r.get("problems", []) or []:  # type: ignore[attr-defined]
+            problems = list(r.get("problems", []) or [])  # type: ignore[call-overload]
+            for problem in problems[1:] if problems[:1] == [r.get("summary")] else problems:
                 typer.echo(f"       - {problem}")
     if not ok:
         raise typer.Exit(EXIT_FAILURE)

@@ -81,6 +81,42 @@ async def myself(request: Request) -> Response:
     return ok(body)
 
 
+# The operator account holds these; anything else asked for is reported as not held (like Jira does).
+_PERMISSIONS = {
+    "BROWSE_PROJECTS": "10",
+    "EDIT_ISSUES": "12",
+    "TRANSITION_ISSUES": "46",
+    "CREATE_ISSUES": "11",
+    "SCHEDULE_ISSUES": "28",
+    "ASSIGN_ISSUES": "13",
+}
+
+
+async def my_permissions(request: Request) -> Response:
+    """``/mypermissions?permissions=A,B``: Cloud requires the parameter (400 without it)."""
+    sim = sim_of(request)
+    version_of(request)
+    asked = [p for p in (request.query_params.get("permissions") or "").split(",") if p]
+    if not asked and sim.config.flavor == "cloud":
+        raise JiraHTTPError(400, ["The 'permissions' query parameter is required."])
+    keys = asked or list(_PERMISSIONS)
+    return ok(
+        {
+            "permissions": {
+                key: {
+                    "id": _PERMISSIONS.get(key, "0"),
+                    "key": key,
+                    "name": key.replace("_", " ").title(),
+                    "type": "PROJECT",
+                    "description": "",
+                    "havePermission": key in _PERMISSIONS,
+                }
+                for key in keys
+            }
+        }
+    )
+
+
 async def user(request: Request) -> Response:
     sim = sim_of(request)
     version_of(request)
@@ -477,6 +513,7 @@ async def changelog(request: Request) -> Response:
 ROUTES = [
     Route("/rest/api/{v}/serverInfo", server_info),
     Route("/rest/api/{v}/myself", myself),
+    Route("/rest/api/{v}/mypermissions", my_permissions),
     Route("/rest/api/{v}/user", user),
     Route("/rest/api/{v}/field", fields_list),
     Route("/rest/api/{v}/search/jql", search_jql, methods=["GET", "POST"]),
