@@ -230,7 +230,6 @@ class Daemon:
     async def _sync_job(self, connection: str, full: bool) -> None:
         if self._stop.is_set():
             return
-        job = self.scheduler.get_job(f"sync:{connection}")
         task = asyncio.current_task()
         if task is not None:
             self._sync_tasks.add(task)
@@ -243,10 +242,12 @@ class Daemon:
         finally:
             if task is not None:
                 self._sync_tasks.discard(task)
-            if job is not None and job.next_run_time is not None:
-                self.engine.next_runs[connection] = job.next_run_time
 
     def _heartbeat(self, stopping: bool = False) -> None:
+        for conn in self.settings.jira:
+            job = self.scheduler.get_job(f"sync:{conn.name}") if self.scheduler.running else None
+            if job is not None and job.next_run_time is not None:
+                self.engine.next_runs[conn.name] = job.next_run_time
         status = {
             "connections": self.engine.health_snapshot(),
             "listener": self.engine.listener.address if self.engine.listener else None,

@@ -351,7 +351,20 @@ class Engine:
         with self.db.session() as s:
             return st.enqueue_command(s, kind, args, created_by=self.owner)
 
+    def _next_runs(self) -> dict[str, datetime]:
+        """When each connection syncs next: this process's scheduler, or the daemon's heartbeat."""
+        if self.mode != "attached":
+            return dict(self.next_runs)
+        out: dict[str, datetime] = {}
+        for d in self.live_daemons():
+            for name, when in ((d.status or {}).get("next_runs") or {}).items():
+                with contextlib.suppress(TypeError, ValueError):
+                    at = datetime.fromisoformat(when)
+                    out[name] = min(out.get(name, at), at)
+        return out
+
     def sync_states(self) -> list[SyncStateView]:
+        next_runs = self._next_runs()
         with self.db.session() as s:
             records = st.list_sync_states(s)
         return [
@@ -366,7 +379,7 @@ class Engine:
                 counts=dict(r.counts or {}),
                 duration_ms=r.duration_ms,
                 api_calls=r.api_calls,
-                next_run_at=self.next_runs.get(r.connection),
+                next_run_at=next_runs.get(r.connection),
                 running=r.connection in self._running or (r.last_status == "running"),
             )
             for r in records
