@@ -158,20 +158,32 @@ def record_field_errors(
         repo.record_field_error(session, row.id, name, message[:4000])
 
 
-def _meta_from_raw(row: m.Issue, raw: Mapping[str, Any]) -> None:
+def _meta_values(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The pull-only columns an issue's raw JSON gives (ids, project, type, creation time)."""
     fields = raw.get("fields") or {}
-    row.jira_id = str(raw.get("id")) if raw.get("id") is not None else row.jira_id
+    out: dict[str, Any] = {}
+    if raw.get("id") is not None:
+        out["jira_id"] = str(raw["id"])
     project = fields.get("project")
     if isinstance(project, Mapping) and project.get("key"):
-        row.project_key = project["key"]
-    elif row.project_key is None and "-" in row.key:
-        row.project_key = row.key.rsplit("-", 1)[0]
+        out["project_key"] = project["key"]
+    elif "-" in key:
+        out["project_key"] = key.rsplit("-", 1)[0]
     itype = fields.get("issuetype")
     if isinstance(itype, Mapping) and itype.get("name"):
-        row.issue_type = itype["name"]
+        out["issue_type"] = itype["name"]
     created = parse_jira_time(fields.get("created"))
     if created is not None:
-        row.jira_created_ms = created
+        out["jira_created_ms"] = created
+    return out
+
+
+def _meta_from_raw(row: m.Issue, raw: Mapping[str, Any]) -> None:
+    # The project named in the payload wins; the key's prefix only fills a gap.
+    has_project = isinstance((raw.get("fields") or {}).get("project"), Mapping)
+    for name, value in _meta_values(row.key, raw).items():
+        if name != "project_key" or has_project or row.project_key is None:
+            setattr(row, name, value)
 
 
 def merge_raw(
@@ -243,7 +255,7 @@ def apply_issue_versions(
     )
     # New issues are inserted together (one flush) and their import audited in one statement: a first
     # import of tens of thousands of issues must not pay a round trip per row.
-    new_rows: list[tuple[m.Issue, dict[str, str]]] = []
+    new_rows: list[tuple[dict[str, Any], dict[str, str]]] = []
     imported: list[dict[str, Any]] = []
     now = datetime.now(UTC)
     for key, raw in by_key.items():
@@ -268,14 +280,18 @@ def apply_issue_versions(
                 continue
         values, errors = decode_issue(raw, active, ctx, mapping_ctx)
         if row is None:
-            row = m.Issue(connection=connection, key=key, sync_stamp=1, local_dirty=False, fields={})
-            _meta_from_raw(row, raw)
+            new = {name: None for name in CORE_FIELDS} | {"labels": [], "fields": {}}
             for name, value in values.items():
-                set_local_value(row, name, value)
-            row.base = dict(values)
-            row.raw = dict(raw)
-            row.jira_updated_ms = updated_ms
-            new_rows.append((row, errors))
+                if name in CORE_FIELDS:
+                    new[name] = value
+                else:
+                    new["fields"][name] = value
+            new |= _meta_values(key, raw) | {
+                "connection": connection, "key": key, "sync_stamp": 1, "local_dirty": False, "deleted": False,
+                "base": dict(values), "raw": dict(raw), "jira_updated_ms": updated_ms,
+                "created_at": now, "updated_at": now,
+            }  # fmt: skip
+            new_rows.append((new, errors))
             imported.append(
                 {"connection": connection, "issue_key": key, "side": "local", "field": None, "old": None,
                  "new": None, "reason": "imported from Jira", "actor": actor, "at": now}
@@ -332,11 +348,14 @@ def apply_issue_versions(
         result.updated += 1
         result.statuses[key] = "applied"
     if new_rows:
-        session.add_all([row for row, _ in new_rows])
-        session.flush()
-        for row, errors in new_rows:
-            if errors:
-                record_field_errors(session, row, errors, (), had_errors=False)
+        # Core executemany, not ORM objects: a first import inserts tens of thousands of rows.
+        session.execute(insert(m.Issue), [row for row, _ in new_rows])
+        failing = {row["key"]: errors for row, errors in new_rows if errors}
+        if failing:
+            for issue in session.scalars(
+                select(m.Issue).where(m.Issue.connection == connection, m.Issue.key.in_(list(failing)))
+            ):
+                record_field_errors(session, issue, failing[issue.key], (), had_errors=False)
         session.execute(insert(m.AuditLog), imported)
     return result
 
