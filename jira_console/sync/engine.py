@@ -366,8 +366,10 @@ class SyncEngine:
         goes on from ``T + 1``. The next page is fetched while the current one is written. Returns every key
         seen with its ``updated`` (after a full pull: the whole scope)."""
         listed: dict[str, int | None] = {}
-        reapply = full or await asyncio.to_thread(self._reapply_pending)
-        watermark = None if reapply else await asyncio.to_thread(self._watermark)
+        # A full pull reads everything but skips versions already stored; after a mapping change every
+        # version is applied again (``reapply``), since the new field's values were never read.
+        reapply = await asyncio.to_thread(self._reapply_pending)
+        watermark = None if full or reapply else await asyncio.to_thread(self._watermark)
         bound = EPOCH_FLOOR_MS if watermark is None else watermark - self.conn.overlap_seconds * 1000
         pending: asyncio.Future[Any] = asyncio.ensure_future(self._first_page(bound))
         try:
