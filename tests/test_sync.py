@@ -185,7 +185,8 @@ async def test_webhook_batch_keeps_the_newest_version_whatever_the_order(rig_fac
         # Webhook bodies carry the v2 representation, on Cloud too.
         versions.append((await rig.client.request("GET", f"/rest/api/2/issue/{key}")).json())
     changelog = {"items": [{"field": "summary", "fieldId": "summary"}]}
-    statuses = await rig.engine.apply_remote_issues(None, [(versions[1], changelog), (versions[0], changelog)])
+    newest_first = [(versions[1], changelog), (versions[0], changelog)]
+    statuses = await rig.engine.apply_remote_issues(None, newest_first)
     assert statuses == ["applied", "stale"]
     assert rig.local(key)["summary"] == "second webhook"
     assert await rig.engine.apply_remote_issues(None, [(versions[1], changelog)]) == ["ignored"]

@@ -125,6 +125,7 @@ class Violations:
         self._lock = threading.Lock()
         self._items: list[dict[str, Any]] = []
         self._not_before: dict[str, float] = {}  # client -> monotonic time its Retry-After ends
+        self._told_at: dict[str, tuple[float, Any]] = {}  # client -> (when, connection) of our last 429
 
     def add(self, kind: str, method: str, path: str, detail: str) -> None:
         with self._lock:
@@ -140,12 +141,29 @@ class Violations:
         with self._lock:
             self._items.clear()
             self._not_before.clear()
+            self._told_at.clear()
 
-    def told_to_wait(self, client: str, seconds: float) -> None:
-        """Remember a Retry-After we sent to ``client``."""
+    # A request arriving on another connection this soon after a 429 was sent had already left the
+    # client: it could not have read the answer yet, so it is not a retry (it still gets a 429). On the
+    # connection that carried the 429 nothing can be in flight (HTTP/1.1 without pipelining): a request
+    # there is a retry.
+    IN_FLIGHT_GRACE = 0.1
+
+    def told_to_wait(self, client: str, seconds: float, connection: Any = None) -> None:
+        """Remember a Retry-After we sent to ``client`` (over ``connection``, the peer address)."""
         with self._lock:
-            until = time.monotonic() + seconds
-            self._not_before[client] = max(until, self._not_before.get(client, 0.0))
+            now = time.monotonic()
+            self._not_before[client] = max(now + seconds, self._not_before.get(client, 0.0))
+            self._told_at[client] = (now, connection)
+
+    def in_flight(self, client: str, connection: Any = None) -> bool:
+        """Whether a request now arriving from ``client`` was sent before it could have read our last 429."""
+        with self._lock:
+            told = self._told_at.get(client)
+            if told is None:
+                return False
+            at, told_on = told
+            return connection != told_on and time.monotonic() - at < self.IN_FLIGHT_GRACE
 
     def check_early(self, client: str) -> float | None:
         """Seconds left of ``client``'s Retry-After, or None when it may call."""

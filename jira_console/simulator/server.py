@@ -118,11 +118,13 @@ class _Gate:
             return
         left = sim._violations.check_early(client)
         if left is not None:
-            sim._violations.add(
-                "early_retry", method, path, f"retried {left:.2f}s before Retry-After elapsed"
-            )
             wait = max(1, int(left + 0.999))
-            sim._violations.told_to_wait(client, wait)
+            peer = scope.get("client")
+            if not sim._violations.in_flight(client, peer):
+                sim._violations.add(
+                    "early_retry", method, path, f"retried {left:.2f}s before Retry-After elapsed"
+                )
+                sim._violations.told_to_wait(client, wait, peer)
             await _send_json(
                 send,
                 429,
@@ -146,7 +148,7 @@ class _Gate:
             if decision.retry_after is not None:
                 extra = self._limit_headers(client, decision.retry_after)
                 if decision.retry_after > 0:
-                    sim._violations.told_to_wait(client, decision.retry_after)
+                    sim._violations.told_to_wait(client, decision.retry_after, scope.get("client"))
             message = "Rate limit exceeded." if decision.status == 429 else "Internal server error"
             await _send_json(send, decision.status, {"errorMessages": [message], "errors": {}}, extra)
             return

@@ -188,6 +188,8 @@ class Issue(Base):
     fields: Mapped[dict[str, Any] | None]
     raw: Mapped[dict[str, Any] | None]
     base: Mapped[dict[str, Any] | None]
+    pushing: Mapped[dict[str, Any] | None]
+    """Values being written to Jira right now (field -> value), recorded before sending (migration 0003)."""
     jira_updated_ms: Mapped[int | None] = mapped_column(BigInteger)
     jira_created_ms: Mapped[int | None] = mapped_column(BigInteger)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

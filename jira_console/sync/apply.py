@@ -158,6 +158,31 @@ def record_field_errors(
         repo.record_field_error(session, row.id, name, message[:4000])
 
 
+def recognise_own_writes(row: m.Issue, values: Mapping[str, Any], walking: Iterable[str]) -> dict[str, Any]:
+    """The base to merge with, given what Jira holds now and the writes the engine had started
+    (``issues.pushing``, recorded before sending). A field where Jira holds the value we were writing got our
+    write (even if the process died before recording it): that value becomes the base and the intent is done.
+    A field changed through a walk of transitions (status) that Jira shows at another value than the base
+    stopped part-way on our own walk: that intermediate value becomes the base, so the walk goes on instead of
+    the field being taken for a concurrent edit."""
+    base = dict(row.base or {})
+    pushing = dict(row.pushing or {})
+    if not pushing:
+        return base
+    walking = set(walking)
+    for name, intended in list(pushing.items()):
+        if name not in values:
+            continue
+        jira = values[name]
+        if same(jira, intended):
+            base[name] = jira
+            del pushing[name]
+        elif name in walking and not same(jira, base.get(name)):
+            base[name] = jira
+    row.pushing = pushing or None
+    return base
+
+
 def _meta_values(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The pull-only columns an issue's raw JSON gives (ids, project, type, creation time)."""
     fields = raw.get("fields") or {}
@@ -299,7 +324,7 @@ def apply_issue_versions(
             result.created += 1
             result.statuses[key] = "created"
             continue
-        base = dict(row.base or {})
+        base = recognise_own_writes(row, values, [c.name for c in active if c.jira_field == "status"])
         local = local_values(row, active)
         decisions = merge_issue(
             [c.name for c in active],

@@ -18,6 +18,7 @@ from jira_console.sync.apply import (
     decode_issue,
     local_value,
     local_values,
+    recognise_own_writes,
     record_field_errors,
     set_local_value,
     upsert_conflict,
@@ -157,7 +158,7 @@ def plan_push(
             continue
         pushable = [c for c in codecs if c.direction != "pull"]
         values, errors = decode_issue(raw, pushable, ctx, mapping_ctx)
-        base = dict(row.base or {})
+        base = recognise_own_writes(row, values, [c.name for c in pushable if c.jira_field == "status"])
         local = local_values(row, pushable)
         updated_ms = parse_jira_time((raw.get("fields") or {}).get("updated"))
         decisions = merge_issue(
@@ -214,7 +215,10 @@ def plan_push(
             record_field_errors(session, row, {**errors, **plan.errors}, ())
         row.base = base
         row.sync_stamp = (row.sync_stamp or 0) + 1
-        if not plan.writes:
+        if plan.writes:
+            # On record before anything is sent: see recognise_own_writes.
+            row.pushing = {**(row.pushing or {}), **plan.values}
+        else:
             row.local_dirty = False
         plans.append(plan)
     return plans, conflicts
@@ -296,6 +300,10 @@ def record_push_outcome(
                 merged = dict(raw)
                 row.raw = merged
         record_field_errors(session, row, bad, list(ok))
+        # Done with what was written or refused for good; a transient failure keeps its intent for the retry.
+        settled = set(ok) | {n for n, msg in bad.items() if not msg.startswith("transient:")}
+        remaining = {n: v for n, v in (row.pushing or {}).items() if n not in settled}
+        row.pushing = remaining or None
         # Transient failures keep the issue dirty for the next run; permanent ones are parked as field errors
         # (the value stays local and visible) until someone edits it again or a full sync re-checks it.
         row.local_dirty = edited_meanwhile or any(msg.startswith("transient:") for msg in bad.values())
