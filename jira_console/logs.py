@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 
 from jira_console import redact
+from jira_console.files import ensure_private_file
 
 
 def _scrub_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -54,6 +55,8 @@ def configure(level: str = "INFO", fmt: str = "console", file: str | None = None
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
+    if file:
+        ensure_private_file(file)
     handler: logging.Handler = logging.FileHandler(file) if file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(ScrubbingFilter())

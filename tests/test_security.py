@@ -379,12 +379,6 @@ def test_webhook_endpoint_fuzzed_never_5xx_never_crashes(
             assert status == 401
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="listener bug (found by the fuzz test): a validly signed body whose 'timestamp' is beyond 64-bit "
-    "(e.g. 1e20) makes the event_ts_ms insert fail ('int too large' / 'integer out of range') and the "
-    "delivery is answered 503, so Jira would resend the poison message for ~30 minutes",
-)
 async def test_signed_delivery_with_out_of_range_timestamp_is_stored_not_503(
     db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -463,28 +457,11 @@ file = "{log_file}"
     return _world_or_group_readable(tmp_path, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the log file (logging.FileHandler) and the SQLite store (holding synced Jira data) are created "
-    "with the process umask, 0644 under the usual 022: readable by every local user",
-)
 def test_sync_writes_no_group_or_world_readable_files(tmp_path: Path, sim_factory) -> None:
     sim = sim_factory("server", issues=5)
     assert _run_tool_writing_files(tmp_path, sim, "sync") == {}
 
 
-def test_sync_file_permissions_findings_are_exactly_the_log_and_the_store(
-    tmp_path: Path, sim_factory
-) -> None:
-    """Pins the finding above: which files are exposed (so a fix to one shows up here)."""
-    sim = sim_factory("server", issues=5)
-    exposed = _run_tool_writing_files(tmp_path, sim, "sync")
-    assert set(exposed) == {"jira-console.log", "store.db"}, exposed
-
-
-@pytest.mark.xfail(
-    strict=True, reason="`mapping export --output` writes with Path.write_text: 0644 under umask 022"
-)
 def test_mapping_export_writes_a_private_file(tmp_path: Path, sim_factory) -> None:
     sim = sim_factory("server", issues=3)
     assert _run_tool_writing_files(tmp_path, sim, "mapping-export") == {}

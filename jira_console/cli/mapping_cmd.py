@@ -16,6 +16,7 @@ from jira_console.cli.common import (
     friendly_errors,
     state,
 )
+from jira_console.files import write_private_text
 
 app = typer.Typer(help="Field mappings between Jira fields and the local database.", no_args_is_help=True)
 
@@ -146,7 +147,7 @@ def export(
         if output is None:
             typer.echo(text, nl=False)
         else:
-            output.write_text(text, encoding="utf-8")
+            write_private_text(output, text)
             typer.echo(f"wrote {output}", err=True)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from sqlalchemy.orm import Session, sessionmaker
 
 from jira_console import redact
+from jira_console.files import ensure_private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite writer waits for another process's write transaction before failing."""
@@ -105,6 +106,9 @@ class Database:
         except (ArgumentError, ImportError) as exc:
             raise StoreError(f"database URL {mask_url(parsed)!r} cannot be used: {exc}") from None
         if backend == "sqlite":
+            if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+                # Synced Jira data: owner-only. SQLite gives its -wal/-shm files the main file's mode.
+                ensure_private_file(parsed.database)
             _tune_sqlite(self.engine)
         event.listen(self.engine, "handle_error", self._translate_connect_error)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -57,17 +57,23 @@ def parse_body(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
+# Year 9999 in epoch milliseconds: anything outside [0, this] is not a Jira timestamp (and would overflow a
+# 64-bit column, turning a poison delivery into a database error and an endless redelivery).
+MAX_EPOCH_MS = 253_402_300_799_999
+
+
 def epoch_ms(value: Any) -> int | None:
-    """``value`` as epoch milliseconds when it is one (int, float or digit string), else None."""
+    """``value`` as epoch milliseconds when it is one (int, float or digit string in range), else None."""
     if isinstance(value, bool):
         return None
+    ms: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value == value:  # NaN check without importing math
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+        ms = value
+    elif isinstance(value, float) and value == value and abs(value) != float("inf"):
+        ms = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 16:
+        ms = int(value.strip())
+    return ms if ms is not None and 0 <= ms <= MAX_EPOCH_MS else None
 
 
 def _issue_key(payload: dict[str, Any]) -> str | None:
