@@ -108,7 +108,7 @@ class Database:
         if backend == "sqlite":
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
                 # Synced Jira data: owner-only. SQLite gives its -wal/-shm files the main file's mode.
-                ensure_private_file(parsed.database)
+                ensure_private_file(parsed.database, make_parents=False)
             _tune_sqlite(self.engine)
         event.listen(self.engine, "handle_error", self._translate_connect_error)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
