@@ -60,8 +60,10 @@ async def phase_fields(args: argparse.Namespace) -> dict[str, Any]:
     from jira_console.sync.engine import SyncEngine, bounded_jql
 
     conn = connection(args.url, args.flavor)
+    db = Database(f"sqlite:///{tempfile.mkdtemp(prefix='jira-bench-fields-')}/fields.db")
+    db.migrate()
     async with JiraClient(conn) as client:
-        engine = SyncEngine(Database("sqlite://"), conn, client)
+        engine = SyncEngine(db, conn, client)
         await engine.prepare()
         return {"fields": engine.jira_fields(), "jql": bounded_jql(conn.jql, 0)}
 

@@ -68,6 +68,7 @@ class EventApplier(Protocol):
         source: str,
         changelog: dict | None = None,
     ) -> str: ...
+
     # Optional: ``async def apply_remote_issues(connection, [(issue, changelog), ...]) -> list[str]`` applies
     # a batch in one go; the processor uses it when the applier has it.
 
