@@ -305,12 +305,13 @@ def apply_issue_versions(
                 continue
         values, errors = decode_issue(raw, active, ctx, mapping_ctx)
         if row is None:
-            new = {name: None for name in CORE_FIELDS} | {"labels": [], "fields": {}}
+            mapped: dict[str, Any] = {}
+            new: dict[str, Any] = {name: None for name in CORE_FIELDS} | {"labels": [], "fields": mapped}
             for name, value in values.items():
                 if name in CORE_FIELDS:
                     new[name] = value
                 else:
-                    new["fields"][name] = value
+                    mapped[name] = value
             new |= _meta_values(key, raw) | {
                 "connection": connection, "key": key, "sync_stamp": 1, "local_dirty": False, "deleted": False,
                 "base": dict(values), "raw": dict(raw), "jira_updated_ms": updated_ms,
