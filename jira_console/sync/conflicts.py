@@ -73,18 +73,19 @@ def resolve(
     conflict.resolved_value = chosen
     conflict.resolved_by = actor
     conflict.resolved_at = datetime.now(UTC)
-    if not same(old_local, chosen):
-        audit(
-            session,
-            conflict.connection,
-            issue.key,
-            "local",
-            conflict.field,
-            old_local,
-            chosen,
-            f"conflict {conflict_id} resolved: take {take}",
-            actor,
-        )
+    # Every resolution is on record, also "take local" (nothing changes locally; the push that follows is
+    # audited as the write to Jira).
+    audit(
+        session,
+        conflict.connection,
+        issue.key,
+        "local",
+        conflict.field,
+        old_local,
+        chosen,
+        f"conflict {conflict_id} resolved: take {take}",
+        actor,
+    )
     return conflict
 
 
