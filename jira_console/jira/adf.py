@@ -537,19 +537,26 @@ def _link_title(title: str) -> str:
 _ALWAYS_ESCAPE = set("\\`*[]|")
 
 
-def _escape_text(text: str) -> str:
-    """Backslash-escape what the inline parser would otherwise read as syntax."""
-    emoji_colons: set[int] = set()
+def emoji_colon_positions(text: str) -> set[int]:
+    """Where a ``:shortcode:`` starts in ``text`` (and a trailing ``:partial`` the next node could complete):
+    those colons must be escaped for the text to stay text."""
+    found: set[int] = set()
     pos = 0
     while True:
         m = _EMOJI_RE.search(text, pos)
         if not m:
             break
-        emoji_colons.add(m.start())
+        found.add(m.start())
         pos = m.start() + 1
     tail = re.search(r":[A-Za-z0-9_+\-]*$", text)
     if tail:
-        emoji_colons.add(tail.start())  # the shortcode could be completed by the next node
+        found.add(tail.start())
+    return found
+
+
+def _escape_text(text: str) -> str:
+    """Backslash-escape what the inline parser would otherwise read as syntax."""
+    emoji_colons = emoji_colon_positions(text)
     out: list[str] = []
     for i, ch in enumerate(text):
         prev = text[i - 1] if i else ""

@@ -25,6 +25,7 @@ from jira_console.jira.adf import (
     _content,
     _inline_items,
     _is_block,
+    emoji_colon_positions,
     flat_text,
     merge_text,
     plain_text,
@@ -754,17 +755,7 @@ def _code(text: str) -> str:
 
 def _escape_text(text: str) -> str:
     """Escape what wiki markup would read as syntax in plain text."""
-    emoji_colons: set[int] = set()
-    pos = 0
-    while True:
-        m = _EMOJI_RE.search(text, pos)
-        if not m:
-            break
-        emoji_colons.add(m.start())
-        pos = m.start() + 1
-    tail = re.search(r":[A-Za-z0-9_+\-]*$", text)
-    if tail:
-        emoji_colons.add(tail.start())  # the shortcode could be completed by the next node
+    emoji_colons = emoji_colon_positions(text)
     out: list[str] = []
     n = len(text)
     for i, ch in enumerate(text):
