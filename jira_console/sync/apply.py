@@ -230,6 +230,74 @@ def merge_raw(
     return merged
 
 
+@dataclass
+class RowMerge:
+    """What merging one Jira version into a row decided (already applied to the row, except pushes)."""
+
+    base: dict[str, Any]
+    pushes: list[FieldDecision]
+    conflicts: list[tuple[int, str, str]]
+    pulled: int
+
+
+def merge_into_row(
+    session: Session,
+    connection: str,
+    row: m.Issue,
+    values: Mapping[str, Any],
+    codecs: Sequence[FieldCodec],
+    *,
+    updated_ms: int | None,
+    strategies: Mapping[str, str],
+    default_strategy: str,
+    actor: str,
+) -> RowMerge:
+    """Three-way merge of Jira's ``values`` into ``row`` (shared by the pull and the push's fresh compare):
+    Jira-side changes are written to the row and audited, agreed fields move the base, conflicts are opened,
+    converged conflicts closed. Fields to push are returned, not written."""
+    base = recognise_own_writes(row, values, [c.name for c in codecs if c.jira_field == "status"])
+    local = local_values(row, codecs)
+    decisions = merge_issue(
+        [c.name for c in codecs],
+        base,
+        local,
+        values,
+        strategies=strategies,
+        default_strategy=default_strategy,
+        local_changed_ms=int(row.local_changed_at.timestamp() * 1000) if row.local_changed_at else None,
+        jira_updated_ms=updated_ms,
+    )
+    out = RowMerge(base, [], [], 0)
+    agreed: list[str] = []
+    for d in decisions:
+        if d.action == "pull":
+            if not same(local.get(d.field), d.value):
+                audit(
+                    session,
+                    connection,
+                    row.key,
+                    "local",
+                    d.field,
+                    local.get(d.field),
+                    d.value,
+                    d.reason,
+                    actor,
+                )
+                set_local_value(row, d.field, d.value)
+                out.pulled += 1
+            base[d.field] = d.value
+            agreed.append(d.field)
+        elif d.action in ("rebase", "none"):
+            base[d.field] = d.value
+            agreed.append(d.field)
+        elif d.action == "conflict":
+            out.conflicts.append((upsert_conflict(session, connection, row, d), row.key, d.field))
+        else:
+            out.pushes.append(d)
+    close_converged_conflicts(session, row, agreed, actor)
+    return out
+
+
 def apply_issue_versions(
     session: Session,
     connection: str,
@@ -325,44 +393,21 @@ def apply_issue_versions(
             result.created += 1
             result.statuses[key] = "created"
             continue
-        base = recognise_own_writes(row, values, [c.name for c in active if c.jira_field == "status"])
-        local = local_values(row, active)
-        decisions = merge_issue(
-            [c.name for c in active],
-            base,
-            local,
+        merged = merge_into_row(
+            session,
+            connection,
+            row,
             values,
+            active,
+            updated_ms=updated_ms,
             strategies=strategies,
             default_strategy=default_strategy,
-            local_changed_ms=int(row.local_changed_at.timestamp() * 1000) if row.local_changed_at else None,
-            jira_updated_ms=updated_ms,
+            actor=actor,
         )
-        agreed: list[str] = []
-        for d in decisions:
-            if d.action == "pull":
-                if not same(local.get(d.field), d.value):
-                    audit(
-                        session,
-                        connection,
-                        key,
-                        "local",
-                        d.field,
-                        local.get(d.field),
-                        d.value,
-                        d.reason,
-                        actor,
-                    )
-                    set_local_value(row, d.field, d.value)
-                    result.pulled_fields += 1
-                base[d.field] = d.value
-                agreed.append(d.field)
-            elif d.action in ("rebase", "none"):
-                base[d.field] = d.value
-                agreed.append(d.field)
-            elif d.action == "conflict":
-                result.conflicts.append((upsert_conflict(session, connection, row, d), key, d.field))
-            # "push": the local change stays; the push phase writes it after a fresh compare.
-        close_converged_conflicts(session, row, agreed, actor)
+        result.pulled_fields += merged.pulled
+        result.conflicts.extend(merged.conflicts)
+        base = merged.base
+        # Fields to push stay as they are locally: the push phase writes them after a fresh compare.
         record_field_errors(session, row, errors, [c.name for c in active], had_errors=row.id in with_errors)
         _meta_from_raw(row, raw)
         row.base = base

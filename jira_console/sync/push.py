@@ -14,17 +14,14 @@ from sqlalchemy.orm import Session
 from jira_console.store import models as m
 from jira_console.sync.apply import (
     audit,
-    close_converged_conflicts,
     decode_issue,
     local_value,
-    local_values,
-    recognise_own_writes,
+    merge_into_row,
     record_field_errors,
     set_local_value,
-    upsert_conflict,
 )
 from jira_console.sync.fields import CORE_FIELDS, CodecContext, FieldCodec, MappedField, parse_jira_time
-from jira_console.sync.merge import canonical, merge_issue, same
+from jira_console.sync.merge import canonical, same
 
 
 @dataclass
@@ -158,59 +155,35 @@ def plan_push(
             continue
         pushable = [c for c in codecs if c.direction != "pull"]
         values, errors = decode_issue(raw, pushable, ctx, mapping_ctx)
-        base = recognise_own_writes(row, values, [c.name for c in pushable if c.jira_field == "status"])
-        local = local_values(row, pushable)
-        updated_ms = parse_jira_time((raw.get("fields") or {}).get("updated"))
-        decisions = merge_issue(
-            [c.name for c in pushable],
-            base,
-            local,
+        merged = merge_into_row(
+            session,
+            connection,
+            row,
             values,
+            pushable,
+            updated_ms=parse_jira_time((raw.get("fields") or {}).get("updated")),
             strategies=strategies,
             default_strategy=default_strategy,
-            local_changed_ms=int(row.local_changed_at.timestamp() * 1000) if row.local_changed_at else None,
-            jira_updated_ms=updated_ms,
+            actor=actor,
         )
+        base = merged.base
+        conflicts.extend(merged.conflicts)
         plan = IssuePlan(row.key, int(row.id), changed_at=row.local_changed_at)
-        agreed: list[str] = []
         previous_fields = dict((row.raw or {}).get("fields") or {})
         previous_fields.update(raw.get("fields") or {})
         write_ctx = CodecContext(ctx.flavor, previous_fields)
-        for d in decisions:
-            if d.action == "pull":
-                if not same(local.get(d.field), d.value):
-                    audit(
-                        session,
-                        connection,
-                        row.key,
-                        "local",
-                        d.field,
-                        local.get(d.field),
-                        d.value,
-                        d.reason,
-                        actor,
-                    )
-                    set_local_value(row, d.field, d.value)
-                base[d.field] = d.value
-                agreed.append(d.field)
-            elif d.action in ("none", "rebase"):
-                base[d.field] = d.value
-                agreed.append(d.field)
-            elif d.action == "conflict":
-                conflicts.append((upsert_conflict(session, connection, row, d), row.key, d.field))
-            elif d.action == "push":
-                codec = by_name[d.field]
-                try:
-                    use_ctx = (
-                        _with_previous(mapping_ctx, previous_fields)
-                        if isinstance(codec, MappedField)
-                        else write_ctx
-                    )
-                    plan.writes[d.field] = codec.to_jira(d.value, use_ctx)
-                    plan.values[d.field] = d.value
-                except Exception as exc:  # noqa: BLE001 - a value that cannot be written is reported, kept
-                    plan.errors[d.field] = f"cannot write {d.field}: {exc}"
-        close_converged_conflicts(session, row, agreed, actor)
+        for d in merged.pushes:
+            codec = by_name[d.field]
+            try:
+                use_ctx = (
+                    _with_previous(mapping_ctx, previous_fields)
+                    if isinstance(codec, MappedField)
+                    else write_ctx
+                )
+                plan.writes[d.field] = codec.to_jira(d.value, use_ctx)
+                plan.values[d.field] = d.value
+            except Exception as exc:  # noqa: BLE001 - a value that cannot be written is reported, kept
+                plan.errors[d.field] = f"cannot write {d.field}: {exc}"
         if errors or plan.errors:
             record_field_errors(session, row, {**errors, **plan.errors}, ())
         row.base = base
