@@ -420,14 +420,17 @@ def apply_issue_versions(
         result.statuses[key] = "applied"
     if new_rows:
         # Core executemany, not ORM objects: a first import inserts tens of thousands of rows.
-        session.execute(insert(m.Issue), [row for row, _ in new_rows])
+        # The Table, not the mapped class: one DB-API executemany instead of the ORM's per-row bookkeeping.
+        meta_keys = ("jira_id", "project_key", "issue_type", "jira_created_ms")
+        table_rows = [{k: None for k in meta_keys} | row for row, _ in new_rows]
+        session.execute(insert(m.Issue.__table__), table_rows)
         failing = {row["key"]: errors for row, errors in new_rows if errors}
         if failing:
             for issue in session.scalars(
                 select(m.Issue).where(m.Issue.connection == connection, m.Issue.key.in_(list(failing)))
             ):
                 record_field_errors(session, issue, failing[issue.key], (), had_errors=False)
-        session.execute(insert(m.AuditLog), imported)
+        session.execute(insert(m.AuditLog.__table__), imported)
     return result
 
 
