@@ -85,6 +85,19 @@ class SyncStateView:
     running: bool = False
 
 
+@dataclass(frozen=True)
+class FieldErrorView:
+    """A field of an issue that could not be converted or written, and why."""
+
+    connection: str
+    issue_key: str
+    field: str
+    mapping: str | None
+    step: str | None
+    message: str
+    at: datetime | None
+
+
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -412,6 +425,26 @@ class Engine:
     ) -> list[cv.FieldErrorRecord]:
         with self.db.session() as s:
             return repo.list_field_errors(s, issue_id=issue_id, connection=connection)
+
+    def recent_field_errors(self, connection: str | None = None, limit: int = 50) -> list[FieldErrorView]:
+        """The newest mapping/write failures recorded on issues, with the issue key (console and status)."""
+        from sqlalchemy import select
+
+        from jira_console.store import models as m
+
+        q = (
+            select(m.FieldError, m.Issue.key, m.Issue.connection)
+            .join(m.Issue, m.Issue.id == m.FieldError.issue_id)
+            .order_by(m.FieldError.at.desc())
+            .limit(limit)
+        )
+        if connection:
+            q = q.where(m.Issue.connection == connection)
+        with self.db.session() as s:
+            return [
+                FieldErrorView(conn, key, e.field, e.mapping, e.step, e.message, e.at)
+                for e, key, conn in s.execute(q)
+            ]
 
     def set_local(
         self, key: str, changes: dict[str, Any], *, connection: str | None = None

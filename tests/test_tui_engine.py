@@ -104,3 +104,18 @@ async def test_breaker_opening_shows_on_the_health_screen(engine_factory) -> Non
             pass
         assert await wait_for(pilot, lambda: "OPEN" in screen_text(app))
         sim.faults.clear()
+
+
+async def test_a_refused_field_shows_on_the_sync_screen(engine_factory) -> None:
+    engine, sim = await engine_factory("cloud")
+    await engine.run_sync(full=True)
+    key = engine.list_issues(limit=2)[1].key
+    engine.set_local(key, {"priority": "NoSuchPriority"})
+    await engine.run_sync()
+    assert engine.get_issue(key).priority == "NoSuchPriority"  # kept locally
+    assert [(e.issue_key, e.field) for e in engine.recent_field_errors()] == [(key, "priority")]
+    app = app_for(engine, "sync")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "field errors 1" in text and f"{key} priority" in text

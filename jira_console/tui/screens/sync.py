@@ -51,6 +51,7 @@ class SyncScreen(ConsoleScreen):
     def __init__(self, engine: Any, **kwargs: Any) -> None:
         super().__init__(engine, **kwargs)
         self.states: list[Any] = []
+        self.field_errors: list[Any] = []
         self.progress: dict[tuple[str, str], ev.SyncProgressed] = {}
 
     def compose(self) -> ComposeResult:
@@ -62,12 +63,13 @@ class SyncScreen(ConsoleScreen):
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
 
-    def load(self) -> list[Any]:
-        return self.engine.sync_states()
+    def load(self) -> tuple[list[Any], list[Any]]:
+        errors = getattr(self.engine, "recent_field_errors", None)
+        return self.engine.sync_states(), (errors(limit=50) if errors else [])
 
-    def show(self, data: list[Any]) -> None:
-        self.states = data
-        for state in data:
+    def show(self, data: tuple[list[Any], list[Any]]) -> None:
+        self.states, self.field_errors = data
+        for state in self.states:
             if not state.running:
                 self.progress.pop((state.connection, state.scope), None)
         self._render_table()
@@ -121,6 +123,13 @@ class SyncScreen(ConsoleScreen):
         if state.last_error:
             text.append("\nerror ", style="bold red")
             text.append_text(literal(state.last_error))
+        mine = [e for e in self.field_errors if e.connection == state.connection]
+        if mine:
+            # Values that could not be mapped or written: recorded on the issue, the rest keeps syncing.
+            text.append(f"\nfield errors {len(mine)}", style="bold yellow")
+            for e in mine[:3]:
+                text.append("\n  ")
+                text.append_text(literal(f"{e.issue_key} {e.field}: {e.message}"))
         detail.update(text)
 
     @on(DataTable.RowHighlighted)
