@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from jira_console.store import models as m
@@ -27,7 +27,8 @@ from jira_console.sync.fields import (
 )
 from jira_console.sync.merge import FieldDecision, canonical, merge_issue, same
 
-SKIP = object()
+ISSUES_TABLE = cast(Table, m.Issue.__table__)
+AUDIT_TABLE = cast(Table, m.AuditLog.__table__)
 
 
 @dataclass
@@ -423,14 +424,14 @@ def apply_issue_versions(
         # The Table, not the mapped class: one DB-API executemany instead of the ORM's per-row bookkeeping.
         meta_keys = ("jira_id", "project_key", "issue_type", "jira_created_ms")
         table_rows = [{k: None for k in meta_keys} | row for row, _ in new_rows]
-        session.execute(insert(m.Issue.__table__), table_rows)
+        session.execute(insert(ISSUES_TABLE), table_rows)
         failing = {row["key"]: errors for row, errors in new_rows if errors}
         if failing:
             for issue in session.scalars(
                 select(m.Issue).where(m.Issue.connection == connection, m.Issue.key.in_(list(failing)))
             ):
                 record_field_errors(session, issue, failing[issue.key], (), had_errors=False)
-        session.execute(insert(m.AuditLog.__table__), imported)
+        session.execute(insert(AUDIT_TABLE), imported)
     return result
 
 
