@@ -329,7 +329,9 @@ def listener_round(
 
 
 class Trivial:
-    async def apply_remote_issue(self, connection: Any, issue: Any, *, event_ts_ms: Any, source: Any) -> str:
+    async def apply_remote_issue(
+        self, connection: Any, issue: Any, *, event_ts_ms: Any, source: Any, changelog: Any = None
+    ) -> str:
         return "applied"
 
     async def apply_remote_deletion(self, connection: Any, issue_key: Any, *, event_ts_ms: Any) -> str:

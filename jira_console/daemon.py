@@ -68,6 +68,12 @@ class ConnectionRouter:
             )
         )
 
+    async def apply_remote_issues(
+        self, connection: str | None, items: list[tuple[dict[str, Any], dict[str, Any] | None]]
+    ) -> list[str]:
+        """A batch of issue events of one connection, in one transaction (see SyncEngine)."""
+        return list(await self._sync(connection).apply_remote_issues(connection, items))
+
     async def apply_remote_deletion(
         self, connection: str | None, issue_key: str, *, event_ts_ms: int | None
     ) -> str:

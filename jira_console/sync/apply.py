@@ -107,16 +107,19 @@ def audit(
     reason: str,
     actor: str,
 ) -> None:
-    repo.append_audit(
-        session,
-        connection,
-        "jira" if side == "jira" else "local",
-        field_name,
-        old,
-        new,
-        issue_key=key,
-        reason=reason[:255],
-        actor=actor,  # type: ignore[arg-type]
+    # Added to the session, not flushed one by one: a page's audit rows go out together at commit.
+    session.add(
+        m.AuditLog(
+            connection=connection,
+            side="jira" if side == "jira" else "local",
+            field=field_name,
+            old=old,
+            new=new,
+            issue_key=key,
+            reason=reason[:255],
+            actor=actor,
+            at=datetime.now(UTC),
+        )
     )
 
 
@@ -124,10 +127,12 @@ def upsert_conflict(session: Session, connection: str, row: m.Issue, d: FieldDec
     return repo.open_conflict(session, row.id, d.field, base=d.base, local=d.local, jira=d.jira).id
 
 
-def close_converged_conflicts(session: Session, row: m.Issue, agreed: Iterable[str], actor: str) -> None:
+def close_converged_conflicts(
+    session: Session, row: m.Issue, agreed: Iterable[str], actor: str, *, may_have_open: bool = True
+) -> None:
     """Open conflicts on fields where both sides now hold the same value need no person any more."""
     names = list(agreed)
-    if not names:
+    if not names or not may_have_open:
         return
     for c in session.scalars(
         select(m.Conflict).where(
@@ -252,6 +257,7 @@ def merge_into_row(
     strategies: Mapping[str, str],
     default_strategy: str,
     actor: str,
+    may_have_open_conflicts: bool = True,
 ) -> RowMerge:
     """Three-way merge of Jira's ``values`` into ``row`` (shared by the pull and the push's fresh compare):
     Jira-side changes are written to the row and audited, agreed fields move the base, conflicts are opened,
@@ -295,7 +301,7 @@ def merge_into_row(
             out.conflicts.append((upsert_conflict(session, connection, row, d), row.key, d.field))
         else:
             out.pushes.append(d)
-    close_converged_conflicts(session, row, agreed, actor)
+    close_converged_conflicts(session, row, agreed, actor, may_have_open=may_have_open_conflicts)
     return out
 
 
@@ -342,9 +348,13 @@ def apply_issue_versions(
             .with_for_update()
         )
     }
+    row_ids = [r.id for r in rows.values()]
     with_errors = set(
+        session.scalars(select(m.FieldError.issue_id).where(m.FieldError.issue_id.in_(row_ids)))
+    )
+    with_conflicts = set(
         session.scalars(
-            select(m.FieldError.issue_id).where(m.FieldError.issue_id.in_([r.id for r in rows.values()]))
+            select(m.Conflict.issue_id).where(m.Conflict.issue_id.in_(row_ids), m.Conflict.status == "open")
         )
     )
     # New issues are inserted together (one flush) and their import audited in one statement: a first
@@ -404,6 +414,7 @@ def apply_issue_versions(
             strategies=strategies,
             default_strategy=default_strategy,
             actor=actor,
+            may_have_open_conflicts=row.id in with_conflicts,
         )
         result.pulled_fields += merged.pulled
         result.conflicts.extend(merged.conflicts)

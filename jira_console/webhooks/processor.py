@@ -191,7 +191,7 @@ class EventProcessor:
                     timeout=self.lease_seconds / 2,
                 )
             except Exception as exc:  # noqa: BLE001 - fall back to one by one, where failures are recorded
-                log.info("batch apply failed; applying one by one", connection=connection, error=str(exc))
+                log.warning("batch apply failed; applying one by one", connection=connection, error=str(exc))
                 continue
             for (event, _payload), status in zip(members, results, strict=True):
                 done[event.id] = Outcome(event.id, status, None)
