@@ -17,20 +17,11 @@ from typing import Any, Literal, Protocol
 from jira_console.jira import richtext
 from jira_console.jira.sprintfield import current_sprint, parse_sprint_value
 from jira_console.mapping.compiled import JiraWrite as Write
+from jira_console.store.models import SYNCED_ISSUE_COLUMNS
 
 Flavor = Literal["cloud", "server"]
 
-CORE_FIELDS: tuple[str, ...] = (
-    "summary",
-    "status",
-    "priority",
-    "assignee",
-    "labels",
-    "description",
-    "sprint_id",
-    "story_points",
-    "parent_key",
-)
+CORE_FIELDS: tuple[str, ...] = tuple(c for c in SYNCED_ISSUE_COLUMNS if c != "fields")
 """Local column names of the synced core fields (the ``issues`` table)."""
 
 RICH_TEXT_JIRA_FIELDS = frozenset({"description", "environment"})
