@@ -258,10 +258,10 @@ class FaultMonitor:
                     ] += 1
             return d
 
-        def recording_told(client: str, seconds: float) -> None:
+        def recording_told(client: str, seconds: float, *rest: Any) -> None:
             with self._lock:
                 self.waits[client] = time.monotonic()
-            told(client, seconds)
+            told(client, seconds, *rest)
 
         def annotating_add(kind: str, method: str, path: str, detail: str) -> None:
             if kind == "early_retry":
