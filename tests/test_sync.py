@@ -200,3 +200,28 @@ async def test_webhook_batch_keeps_the_newest_version_whatever_the_order(rig_fac
     assert status == "applied"
     assert rig.local(key)["description"].startswith("new")
     assert (rig.client.api_calls - before) == (1 if flavor == "cloud" else 0)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_write_that_landed_before_a_crash_is_recognised_as_ours(rig_factory, flavor) -> None:
+    """The process dies after Jira took the write but before the outcome was stored: the intent recorded
+    before sending makes the next run see its own value, not a conflict, even after a newer local edit."""
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _all_sim_keys(rig.sim)[4]
+    rig.sql("UPDATE issues SET summary = 'first local edit' WHERE key = :k", k=key)
+    real_record = rig.engine._record_outcome
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # stands in for kill -9 between the write and its bookkeeping
+
+    rig.engine._record_outcome = crash
+    with pytest.raises(KeyboardInterrupt):
+        await rig.engine.push()
+    rig.engine._record_outcome = real_record
+    assert rig.sim.issue(key)["summary"] == "first local edit"  # Jira has it; the store does not know
+    rig.sql("UPDATE issues SET summary = 'second local edit' WHERE key = :k", k=key)
+    report = await rig.engine.run()
+    assert report.conflicts == 0
+    assert rig.sim.issue(key)["summary"] == "second local edit"
+    assert rig.local(key)["local_dirty"] is False

@@ -188,10 +188,11 @@ def plan_push(
             record_field_errors(session, row, {**errors, **plan.errors}, ())
         row.base = base
         row.sync_stamp = (row.sync_stamp or 0) + 1
-        if plan.writes:
-            # On record before anything is sent: see recognise_own_writes.
-            row.pushing = {**(row.pushing or {}), **plan.values}
-        else:
+        # The intent is on record before anything is sent (see recognise_own_writes). It holds exactly what
+        # is being written now: an older intent for a field no longer pushed is dropped, so a stale one can
+        # never make a later Jira edit look like ours.
+        row.pushing = dict(plan.values) or None
+        if not plan.writes:
             row.local_dirty = False
         plans.append(plan)
     return plans, conflicts
