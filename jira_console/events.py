@@ -26,6 +26,15 @@ class BreakerStateChanged(EngineEvent):
 
 
 @dataclass(frozen=True)
+class RateLimited(EngineEvent):
+    """Jira asked this connection to wait (``Retry-After``) until ``until`` (epoch seconds)."""
+
+    connection: str
+    seconds: float
+    until: float
+
+
+@dataclass(frozen=True)
 class HealthChanged(EngineEvent):
     """A connection's health snapshot changed (latency, rate-limit budget, errors). High rate: coalesce."""
 

@@ -15,6 +15,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from jira_console.sync.engine import SyncBusy, SyncEngine, SyncReport
 
 log = get_logger(__name__)
 Listener = Callable[[ev.EngineEvent], None]
+RATE_LIMIT_SCOPE = "rate_limit"
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,10 @@ class Engine:
 
     def _build(self, conn: JiraConnection) -> None:
         client = JiraClient(conn, transport=self._transports.get(conn.name), on_event=self._client_event)
+        # A Retry-After received by an earlier process (a daemon killed and restarted) still holds.
+        until = self._stored_not_before(conn.name)
+        if until is not None and until > time.time():
+            client.gate.push(until - time.time())
         self.clients[conn.name] = client
         self.syncs[conn.name] = SyncEngine(
             self.db,
@@ -197,7 +203,25 @@ class Engine:
             except Exception:  # noqa: BLE001 - a broken subscriber must not break the engine
                 log.exception("event listener failed", event=type(event).__name__)
 
+    def _stored_not_before(self, connection: str) -> float | None:
+        from jira_console.store import models as m
+
+        with self.db.session() as s:
+            row = s.get(m.SyncState, (connection, RATE_LIMIT_SCOPE))
+            return row.watermark_ms / 1000 if row is not None and row.watermark_ms else None
+
+    def _store_not_before(self, connection: str, until: float) -> None:
+        """Keep Jira's Retry-After across restarts (``sync_state`` row, scope ``rate_limit``, epoch ms)."""
+        with contextlib.suppress(Exception):  # losing it only risks one early request after a restart
+            with self.db.session(write=True) as s:
+                st.upsert_sync_state(s, connection, RATE_LIMIT_SCOPE, watermark_ms=int(until * 1000))
+
     def _client_event(self, event: Any) -> None:
+        if isinstance(event, ev.RateLimited):
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to persist from
+                asyncio.get_running_loop().run_in_executor(
+                    None, self._store_not_before, event.connection, event.until
+                )
         if isinstance(event, ev.EngineEvent):
             self.emit(event)
         else:
@@ -396,6 +420,7 @@ class Engine:
                 running=r.connection in self._running or (r.last_status == "running"),
             )
             for r in records
+            if r.scope != RATE_LIMIT_SCOPE
         ]
 
     # ------------------------------------------------------------------------------------ issues

@@ -99,3 +99,29 @@ async def test_attached_mode_queues_a_sync_for_the_daemon(engine_factory, db_url
     with attached.db.session() as s:
         [command] = st.list_commands(s)
     assert command.kind == "sync"
+
+
+async def test_a_retry_after_outlives_a_restart(engine_factory) -> None:
+    """A daemon killed while Jira asked it to wait must not call again early once restarted."""
+    import asyncio
+
+    from jira_console.facade import Engine
+
+    engine, sim = await engine_factory("server")
+    sim.faults.set(rate_limit_rate=1.0, retry_after=5.0)
+    client = next(iter(engine.clients.values()))
+    with pytest.raises(Exception):  # noqa: B017 - rate limited past the deadline, or retries used up
+        await asyncio.wait_for(client.server_info(), timeout=0.5)
+    sim.faults.clear()
+    for _ in range(50):  # the Retry-After is written in the background
+        if engine._stored_not_before(client.conn.name):
+            break
+        await asyncio.sleep(0.02)
+    restarted = Engine(engine.settings, owner="restarted")
+    await restarted.start(attach=False)
+    try:
+        gate = next(iter(restarted.clients.values())).gate
+        assert 3.0 < gate.remaining() <= 5.0
+        assert all(s.scope != "rate_limit" for s in restarted.sync_states())
+    finally:
+        await restarted.stop()

@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop
 
 from jira_console import redact
 from jira_console.config import JiraConnection
+from jira_console.events import RateLimited
 from jira_console.jira.errors import (
     JiraAuthError,
     JiraError,
@@ -302,6 +303,8 @@ class JiraHttp:
                 delay = self.conn.backoff_base_seconds  # 429 without a hint: still hold everyone back a bit
             if delay is not None:
                 self.gate.push(delay)
+                if self.on_event is not None:
+                    self.on_event(RateLimited(self.conn.name, delay, time.time() + delay))
             if status == 429:
                 self.limiter.on_rate_limited()
             error = f"rate limited, retry after {delay}s"
