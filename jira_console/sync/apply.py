@@ -218,7 +218,6 @@ def _meta_from_raw(row: m.Issue, raw: Mapping[str, Any]) -> None:
 
 
 def merge_raw(
-    row: m.Issue,
     raw: Mapping[str, Any],
     previous_raw: Mapping[str, Any] | None,
     keep_raw_fields: Iterable[str] = (),
@@ -423,7 +422,7 @@ def apply_issue_versions(
         record_field_errors(session, row, errors, [c.name for c in active], had_errors=row.id in with_errors)
         _meta_from_raw(row, raw)
         row.base = base
-        row.raw = merge_raw(row, raw, row.raw, keep_raw_fields)
+        row.raw = merge_raw(raw, row.raw, keep_raw_fields)
         row.jira_updated_ms = updated_ms if updated_ms is not None else row.jira_updated_ms
         if row.deleted:
             row.deleted = False
