@@ -225,3 +225,21 @@ async def test_a_write_that_landed_before_a_crash_is_recognised_as_ours(rig_fact
     assert report.conflicts == 0
     assert rig.sim.issue(key)["summary"] == "second local edit"
     assert rig.local(key)["local_dirty"] is False
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_field_error_goes_away_once_the_field_needs_no_write(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _all_sim_keys(rig.sim)[3]
+    original = rig.local(key)["priority"]
+    rig.sql("UPDATE issues SET priority = 'NoSuchPriority' WHERE key = :k", k=key)
+    await rig.engine.run()
+    from jira_console.store import repo
+
+    with rig.db.session() as s:
+        assert [e.field for e in repo.list_field_errors(s)] == ["priority"]
+    rig.sql("UPDATE issues SET priority = :p WHERE key = :k", p=original, k=key)  # the operator gives up
+    await rig.engine.run()
+    with rig.db.session() as s:
+        assert repo.list_field_errors(s) == []

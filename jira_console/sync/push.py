@@ -184,8 +184,9 @@ def plan_push(
                 plan.values[d.field] = d.value
             except Exception as exc:  # noqa: BLE001 - a value that cannot be written is reported, kept
                 plan.errors[d.field] = f"cannot write {d.field}: {exc}"
-        if errors or plan.errors:
-            record_field_errors(session, row, {**errors, **plan.errors}, ())
+        # An earlier failure of a field that needs no write any more (it converged another way) is history.
+        settled = [c.name for c in pushable if c.name not in plan.writes and c.name not in errors]
+        record_field_errors(session, row, {**errors, **plan.errors}, settled)
         row.base = base
         row.sync_stamp = (row.sync_stamp or 0) + 1
         # The intent is on record before anything is sent (see recognise_own_writes). It holds exactly what
