@@ -20,11 +20,14 @@ Writing: Jira takes the sprint field as a bare sprint id number (see :func:`spri
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
+
+import orjson
 
 __all__ = [
     "SprintRef",
@@ -64,6 +67,19 @@ def parse_sprint_value(value: Any) -> list[SprintRef]:
     """
     if value is None:
         return []
+    try:
+        # Most issues of a page share a few sprints: parse each distinct value once (refs are frozen).
+        return list(_parse_cached(orjson.dumps(value)))
+    except TypeError:  # not JSON-serialisable: parse it as it is
+        return list(_parse_entries(value))
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_cached(encoded: bytes) -> tuple[SprintRef, ...]:
+    return _parse_entries(orjson.loads(encoded))
+
+
+def _parse_entries(value: Any) -> tuple[SprintRef, ...]:
     entries = value if isinstance(value, (list, tuple)) else [value]
     refs: list[SprintRef] = []
     seen: set[int] = set()
@@ -72,7 +88,7 @@ def parse_sprint_value(value: Any) -> list[SprintRef]:
         if ref is not None and ref.id not in seen:
             seen.add(ref.id)
             refs.append(ref)
-    return refs
+    return tuple(refs)
 
 
 def current_sprint(refs: list[SprintRef] | Any) -> SprintRef | None:
