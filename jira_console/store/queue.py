@@ -244,7 +244,8 @@ def purge_events(session: Session, older_than: datetime, *, statuses: Iterable[s
     so an operator can inspect and retry them."""
     result = session.execute(
         delete(m.WebhookEvent).where(
-            m.WebhookEvent.status.in_(list(statuses)), m.WebhookEvent.processed_at < older_than
+            m.WebhookEvent.status.in_(list(statuses)),
+            func.coalesce(m.WebhookEvent.processed_at, m.WebhookEvent.received_at) < older_than,
         )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jira_console.store.models import WebhookEvent
 
-DONE_STATUSES = ("applied", "ignored", "stale")
-"""Statuses the retention job may delete (``failed`` rows stay for an operator)."""
+# One definition of the operator's retry and of retention, shared with the store's own queue functions.
+from jira_console.store.queue import purge_events, retry_event  # noqa: F401
 
 _T = cast(Table, WebhookEvent.__table__)
 
@@ -173,16 +173,6 @@ def finish_events(
     return _rowcount(result)
 
 
-def retry_event(session: Session, event_id: int) -> bool:
-    """Re-queue a ``failed`` (or any finished) event with a fresh attempt budget; False if unknown."""
-    result = session.execute(
-        update(_T)
-        .where(_T.c.id == event_id, _T.c.status != "processing")
-        .values(status="received", attempts=0, next_attempt_at=None, claimed_by=None, claimed_until=None)
-    )
-    return _rowcount(result) > 0
-
-
 def queue_depth(session: Session) -> int:
     """Events waiting or being processed."""
     return int(
@@ -209,17 +199,6 @@ def event_stats(session: Session) -> dict[str, Any]:
         "depth": counts.get("received", 0) + counts.get("processing", 0),
         "oldest_pending_seconds": lag,
     }
-
-
-def purge_events(session: Session, older_than: datetime) -> int:
-    """Delete finished (applied/ignored/stale) events processed before ``older_than``."""
-    result = session.execute(
-        delete(_T).where(
-            _T.c.status.in_(DONE_STATUSES),
-            func.coalesce(_T.c.processed_at, _T.c.received_at) < older_than,
-        )
-    )
-    return _rowcount(result)
 
 
 def extend_claims(session: Session, owner: str, ids: Sequence[int], lease_seconds: float) -> int:
