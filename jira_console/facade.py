@@ -22,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
+from sqlalchemy import func, select
 
 from jira_console import events as ev
 from jira_console.config import JiraConnection, Settings
 from jira_console.jira import JiraClient
 from jira_console.logs import get_logger
 from jira_console.store import converters as cv
+from jira_console.store import models as m
 from jira_console.store import queue as q
 from jira_console.store import repo
 from jira_console.store import state as st
@@ -204,7 +206,6 @@ class Engine:
                 log.exception("event listener failed", event=type(event).__name__)
 
     def _stored_not_before(self, connection: str) -> float | None:
-        from jira_console.store import models as m
 
         with self.db.session() as s:
             row = s.get(m.SyncState, (connection, RATE_LIMIT_SCOPE))
@@ -256,7 +257,7 @@ class Engine:
         if self.mode == "attached":
             return self._connections_from_daemon(last_events)
         with self.db.session() as s:
-            detected = {c.name: c for c in s.scalars(_select_connections())}
+            detected = {c.name: c for c in s.scalars(select(m.Connection))}
         out = []
         for conn in self.settings.jira:
             client = self.clients.get(conn.name)
@@ -314,9 +315,6 @@ class Engine:
         return out
 
     def _last_webhook_times(self) -> dict[str, datetime]:
-        from sqlalchemy import func, select
-
-        from jira_console.store import models as m
 
         with self.db.session() as s:
             rows = s.execute(
@@ -453,9 +451,6 @@ class Engine:
 
     def recent_field_errors(self, connection: str | None = None, limit: int = 50) -> list[FieldErrorView]:
         """The newest mapping/write failures recorded on issues, with the issue key (console and status)."""
-        from sqlalchemy import select
-
-        from jira_console.store import models as m
 
         q = (
             select(m.FieldError, m.Issue.key, m.Issue.connection)
@@ -475,7 +470,6 @@ class Engine:
         self, key: str, changes: dict[str, Any], *, connection: str | None = None
     ) -> cv.IssueRecord:
         """Change synced fields of an issue locally; the next push sends them (compare before write)."""
-        from jira_console.store import models as m
         from jira_console.sync.apply import set_local_value
         from jira_console.sync.fields import CORE_FIELDS
 
@@ -603,9 +597,6 @@ class Engine:
 
     def list_mappings(self, connection: str | None = None) -> list[cv.MappingRecord]:
         """Every stored mapping (all connections and global ones), by connection and name."""
-        from sqlalchemy import select
-
-        from jira_console.store import models as m
 
         with self.db.session() as s:
             rows = s.scalars(select(m.Mapping).order_by(m.Mapping.connection, m.Mapping.name))
@@ -667,8 +658,7 @@ class Engine:
 
     def _stored_flavor(self, name: str) -> str | None:
         with self.db.session() as s:
-            row = s.scalars(_select_connections()).all()
-        return next((r.flavor for r in row if r.name == name), None)
+            return s.scalars(select(m.Connection.flavor).where(m.Connection.name == name)).first()
 
     async def save_mapping(
         self, definition: dict[str, Any], actor: str = "operator", comment: str | None = None
@@ -697,9 +687,6 @@ class Engine:
 
     def webhook_stats(self) -> dict[str, Any]:
         """Counts by status, queue depth, and events received/processed in the last minute."""
-        from sqlalchemy import func, select
-
-        from jira_console.store import models as m
 
         since = datetime.now(UTC) - timedelta(minutes=1)
         with self.db.session() as s:
@@ -724,14 +711,6 @@ class Engine:
                 return q.retry_event(s, event_id)
 
         return await asyncio.to_thread(retry)
-
-
-def _select_connections() -> Any:
-    from sqlalchemy import select
-
-    from jira_console.store import models as m
-
-    return select(m.Connection)
 
 
 def _recent_failure(health: Any) -> bool:

@@ -576,6 +576,15 @@ def _escape_text(text: str) -> str:
     return "".join(out)
 
 
+def protect_edge_whitespace(line: str) -> str:
+    """A leading or trailing space or tab written as a character reference, so it survives parsing."""
+    if line[:1] in (" ", "\t"):
+        line = f"&#{ord(line[0])};" + line[1:]
+    if line[-1:] in (" ", "\t"):
+        line = line[:-1] + f"&#{ord(line[-1])};"
+    return line
+
+
 _LINE_START_RE = re.compile(r"^(?:[-+#>=]|\d{1,9}[.)](?:[ \t]|$))")
 
 
@@ -586,10 +595,7 @@ def _escape_lines(lines: list[str], joiner: str) -> str:
         if _LINE_START_RE.match(line):
             cut = len(line) - len(line.lstrip("0123456789"))  # escape the '.' of '1.', else the first char
             line = line[:cut] + "\\" + line[cut:]
-        if line[:1] in (" ", "\t"):
-            line = f"&#{ord(line[0])};" + line[1:]
-        if line[-1:] in (" ", "\t"):
-            line = line[:-1] + f"&#{ord(line[-1])};"
+        line = protect_edge_whitespace(line)
         out.append(line)
     return joiner.join(out)
 

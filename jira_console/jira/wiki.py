@@ -29,6 +29,7 @@ from jira_console.jira.adf import (
     flat_text,
     merge_text,
     plain_text,
+    protect_edge_whitespace,
     text_node,
 )
 
@@ -789,9 +790,6 @@ def _escape_lines(lines: list[str], joiner: str) -> str:
     for line in lines:
         if _LINE_START_RE.match(line) and not line.startswith("\\"):
             line = "\\" + line if line[0] in "*#-|" else line[:2] + "\\" + line[2:]
-        if line[:1] in (" ", "\t"):
-            line = f"&#{ord(line[0])};" + line[1:]
-        if line[-1:] in (" ", "\t"):
-            line = line[:-1] + f"&#{ord(line[-1])};"
+        line = protect_edge_whitespace(line)
         out.append(line)
     return joiner.join(out)
