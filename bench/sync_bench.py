@@ -57,7 +57,8 @@ def connection(url: str, flavor: str) -> Any:
 async def phase_fields(args: argparse.Namespace) -> dict[str, Any]:
     from jira_console.jira import JiraClient
     from jira_console.store.db import Database
-    from jira_console.sync.engine import SyncEngine, bounded_jql
+    from jira_console.sync.engine import SyncEngine
+    from jira_console.sync.jql import bounded_jql
 
     conn = connection(args.url, args.flavor)
     db = Database(f"sqlite:///{tempfile.mkdtemp(prefix='jira-bench-fields-')}/fields.db")

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from jira_console import redact
+from jira_console.config_env import WithoutListItems, merge_list_env
 
 ENV_PREFIX = "JIRA_CONSOLE_"
 CONFIG_ENV = "JIRA_CONSOLE_CONFIG"
@@ -49,6 +50,14 @@ class DatabaseConfig(_Section):
     """Log every SQL statement (debugging only)."""
     pool_size: int = Field(default=5, ge=1, le=100)
     """Connection pool size for PostgreSQL."""
+
+    @field_validator("url")
+    @classmethod
+    def _hide_password(cls, value: str) -> str:
+        # A password in the URL (from the file or JIRA_CONSOLE_DATABASE__URL) is a secret like any token:
+        # scrubbed from every log line, error and screen from here on.
+        redact.register_url(value)
+        return value
 
 
 class JiraConnection(_Section):
@@ -107,8 +116,17 @@ class JiraConnection(_Section):
     """Interval of the reconciliation sweep (finds deletions and anything a cursor missed)."""
     conflict_strategy: Literal["manual", "jira_wins", "local_wins", "newest_wins"] = "manual"
     """Default strategy when both sides changed a field differently (mappings may override it)."""
+    rich_text_policy: Literal["preserve", "markdown_wins"] = "preserve"
+    """When a local Markdown edit of rich text (description, environment, ``rich_text`` mappings) would
+    remove something Markdown cannot show (a panel, a task item, a status lozenge, a wiki image, ...):
+    ``preserve`` keeps Jira's content for that block and records a field error saying what was kept;
+    ``markdown_wins`` lets the local text win. Defaults to the top-level ``rich_text_policy``."""
     verify_tls: bool = True
     """Verify the server's TLS certificate."""
+    notify_watchers: bool = True
+    """Whether the sync's edits notify the issues' watchers. ``false`` sends ``notifyUsers=false``, which Jira
+    grants only to Jira or project administrators; without that permission the client says so once and
+    edits with notifications."""
 
     @model_validator(mode="after")
     def _check(self) -> JiraConnection:
@@ -123,9 +141,20 @@ class JiraConnection(_Section):
             raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
         return self
 
+    @field_validator("jql")
+    @classmethod
+    def _check_jql(cls, value: str) -> str:
+        from jira_console.jql_scope import jql_problem
+
+        problem = jql_problem(value)
+        if problem:
+            raise ValueError(f"jql cannot be bounded by the sync's time window: {problem}")
+        return value
+
     @field_validator("url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        redact.register_url(value)
         return value.rstrip("/")
 
     def resolve_token(self) -> SecretStr | None:
@@ -154,8 +183,15 @@ class JiraConnection(_Section):
         if self.keyring_service:
             return f"keyring {self.keyring_service}"
         if self.token is not None:
-            return "inline (file)"
+            return "inline (file, or JIRA_CONSOLE_JIRA__<n>__TOKEN)"
         return f"missing (set {self.token_env})" if self.token_env else "missing"
+
+
+def _check_host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"listen must be host:port, got {value!r}")
+    return value
 
 
 class WebhookConfig(_Section):
@@ -181,14 +217,23 @@ class WebhookConfig(_Section):
     """Processed events older than this are deleted."""
     public_url: str | None = None
     """URL Jira should call, used by ``webhooks register`` (defaults to http://listen + path)."""
+    max_connections: int = Field(default=256, ge=2, le=100_000)
+    """Open connections at most; at the cap a new one evicts the one that has waited longest for its
+    client's bytes. Keep it well under the process's file-descriptor limit (``ulimit -n``)."""
+    max_connections_per_client: int = Field(default=64, ge=0, le=100_000)
+    """Open connections per client address (0: no cap). Behind a reverse proxy every connection comes from
+    the proxy: set it to 0 or to ``max_connections`` and limit per client in the proxy."""
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """A request's headers and body must arrive within this; a slower client is dropped."""
+    keep_alive_seconds: float = Field(default=5.0, ge=1, le=600)
+    """An idle keep-alive connection is closed after this."""
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    """Request headers larger than this close the connection."""
 
     @field_validator("listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"listen must be host:port, got {value!r}")
-        return value
+        return _check_host_port(value)
 
     @property
     def host(self) -> str:
@@ -207,6 +252,35 @@ class WebhookConfig(_Section):
                 redact.register(value)
                 found.append(value.encode())
         return found
+
+
+class ApiConfig(_Section):
+    listen: str | None = None
+    """host:port of the daemon's JSON operations API (``/api/v1``); the API is off when unset. Loopback is
+    the safe choice: a public address is logged as a warning (put a TLS reverse proxy in front)."""
+    token_env: str = "JIRA_CONSOLE_API_TOKEN"
+    """Environment variable with the bearer token every API call must send (``Authorization: Bearer``);
+    the daemon refuses to start the API without it."""
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str | None) -> str | None:
+        return None if value is None else _check_host_port(value)
+
+    @property
+    def host(self) -> str:
+        return (self.listen or "").rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int((self.listen or ":0").rpartition(":")[2])
+
+    def token(self) -> str | None:
+        """The bearer token from the environment (registered with :mod:`jira_console.redact`), or None."""
+        value = os.environ.get(self.token_env) or None
+        if value:
+            redact.register(value)
+        return value
 
 
 class DaemonConfig(_Section):
@@ -235,8 +309,11 @@ class Settings(BaseSettings):
     )
 
     database: DatabaseConfig = DatabaseConfig()
+    rich_text_policy: Literal["preserve", "markdown_wins"] = "preserve"
+    """The default of every connection's ``rich_text_policy`` (see :class:`JiraConnection`)."""
     jira: list[JiraConnection] = Field(default_factory=list)
     webhooks: WebhookConfig = WebhookConfig()
+    api: ApiConfig = ApiConfig()
     daemon: DaemonConfig = DaemonConfig()
     logging: LoggingConfig = LoggingConfig()
 
@@ -249,8 +326,23 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The file's contents arrive as init kwargs; the environment must win over them.
-        return (env_settings, init_settings)
+        # The file's contents arrive as init kwargs; the environment must win over them. Variables for one
+        # item of the connection list (JIRA_CONSOLE_JIRA__0__URL) are merged into the file's list by
+        # load_config; pydantic-settings would read them as a dict replacing the whole list.
+        return (WithoutListItems(settings_cls, env_settings), init_settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit_rich_text_policy(cls, data: Any) -> Any:
+        """A connection without its own ``rich_text_policy`` takes the top-level one."""
+        if isinstance(data, dict) and data.get("rich_text_policy") is not None:
+            connections = data.get("jira")
+            if isinstance(connections, list):
+                data = {**data, "jira": [
+                    {"rich_text_policy": data["rich_text_policy"], **c} if isinstance(c, dict) else c
+                    for c in connections
+                ]}  # fmt: skip
+        return data
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -326,15 +418,16 @@ def _permission_warnings(path: Path) -> list[str]:
 
 
 def _format_validation_error(err: ValidationError, path: Path | None) -> str:
+    """One line (scripts read the first line of stderr): each problem as ``key: what is wrong``."""
     where = str(path) if path else "configuration"
-    lines = [f"{where}: invalid configuration"]
+    problems = []
     for item in err.errors():
         loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        msg = item["msg"].removeprefix("Value error, ")
+        msg = " ".join(item["msg"].removeprefix("Value error, ").split())
         if item["type"] == "extra_forbidden":
             msg = "unknown key (see config.example.toml for the keys)"
-        lines.append(f"  {loc}: {msg}")
-    return "\n".join(lines)
+        problems.append(f"{loc}: {msg}")
+    return f"{where}: invalid configuration: " + "; ".join(problems)
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, require_file: bool = False) -> LoadedConfig:
@@ -355,6 +448,10 @@ def load_config(path: str | os.PathLike[str] | None = None, *, require_file: boo
         warnings.extend(_permission_warnings(found))
     elif require_file:
         raise ConfigError(f"no config file: pass --config PATH or set {CONFIG_ENV}")
+    try:
+        data = merge_list_env(data, os.environ)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         settings = Settings(**data)
     except ValidationError as exc:

@@ -14,77 +14,59 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry
 
 from jira_console import __version__
 from jira_console import events as ev
-from jira_console.config import Settings
-from jira_console.facade import Engine
+from jira_console.config import ConfigError, Settings
+from jira_console.facade import Engine, SyncReport
+from jira_console.health import one_line
 from jira_console.logs import get_logger
 from jira_console.store import state as st
-from jira_console.sync.engine import SyncBusy
+from jira_console.sync.report import SyncBusy
+from jira_console.sync.router import ConnectionRouter
+from jira_console.webhooks.exposure import exposure_warnings, is_loopback  # noqa: F401 - re-exported
+from jira_console.webhooks.guard import limits_for
+
+if TYPE_CHECKING:
+    from jira_console.webhooks.listener import Delivery
+    from jira_console.webhooks.processor import EventProcessor
 
 log = get_logger("jira_console.daemon")
 
+HOUSEKEEPING_JOBS = frozenset({"heartbeat", "commands", "mappings"})
+"""Short jobs run every second or few: when one overruns its interval (a slow database), skipping the next
+run is what is wanted."""
 
-class ConnectionRouter:
-    """The webhook processor's applier: sends each event to its connection's sync engine."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+class _SkippedHousekeeping(logging.Filter):
+    """APScheduler warns at every run it skips because the previous one still runs; for the housekeeping
+    jobs that would flood the log of a daemon whose database is slow, so those become debug lines. Skipped
+    syncs never happen (a sync runs as a task of its own, see ``Daemon._sync_job``) and stay warnings."""
 
-    def _sync(self, connection: str | None) -> Any:
-        syncs = self.engine.syncs
-        if connection in syncs:
-            return syncs[connection]
-        if connection is None and len(syncs) == 1:
-            return next(iter(syncs.values()))
-        from jira_console.webhooks.processor import PermanentEventError
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        if "maximum number of running instances" in str(record.msg) and getattr(job, "id", None) in (
+            HOUSEKEEPING_JOBS
+        ):
+            log.debug("housekeeping run skipped: the previous one still runs", job=getattr(job, "id", None))
+            return False
+        return True
 
-        raise PermanentEventError(
-            f"cannot tell which connection this event is for ({connection!r}); "
-            "register the webhook with ?connection=NAME"
-        )
 
-    async def apply_remote_issue(
-        self,
-        connection: str | None,
-        issue: dict[str, Any],
-        *,
-        event_ts_ms: int | None,
-        source: str,
-        **kw: Any,
-    ) -> str:
-        return str(
-            await self._sync(connection).apply_remote_issue(
-                connection, issue, event_ts_ms=event_ts_ms, source=source, changelog=kw.get("changelog")
-            )
-        )
-
-    async def apply_remote_issues(
-        self, connection: str | None, items: list[tuple[dict[str, Any], dict[str, Any] | None]]
-    ) -> list[str]:
-        """A batch of issue events of one connection, in one transaction (see SyncEngine)."""
-        return list(await self._sync(connection).apply_remote_issues(connection, items))
-
-    async def apply_remote_deletion(
-        self, connection: str | None, issue_key: str, *, event_ts_ms: int | None
-    ) -> str:
-        return str(
-            await self._sync(connection).apply_remote_deletion(connection, issue_key, event_ts_ms=event_ts_ms)
-        )
-
-    async def refresh_sprint(
-        self, connection: str | None, sprint_id: int | None, payload: dict[str, Any]
-    ) -> str:
-        return str(await self._sync(connection).refresh_sprint(connection, sprint_id, payload))
+_SKIPPED_FILTER = _SkippedHousekeeping()
+logging.getLogger("apscheduler.scheduler").addFilter(_SKIPPED_FILTER)
 
 
 class Daemon:
@@ -98,22 +80,34 @@ class Daemon:
         self.engine = engine or Engine(settings, owner=self.name)
         self.listen = settings.webhooks.enabled if listen is None else listen
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.listener: Any = None
-        self.processor: Any = None
+        self.listener: Any = None  # a ListenerServer once started
+        self.receiver: Any = None
+        """The listener's delivery handler, which the operations API's receiver route shares."""
+        self.api: Any = None
+        """The operations API's server (``[api] listen``), or None."""
+        self.processor: EventProcessor | None = None
         self._stop = asyncio.Event()
-        self._sync_tasks: set[asyncio.Task[Any]] = set()
+        self._syncs: dict[str, asyncio.Task[SyncReport]] = {}
+        """The sync running per connection (whoever asked for it: the schedule or an operator)."""
         # One registry for the listener and the workers, so /metrics shows both.
         self.metrics = CollectorRegistry()
+        self._commands: set[asyncio.Task[None]] = set()
         self.started_at = datetime.now(UTC)
 
     def request_stop(self) -> None:
         self._stop.set()
 
     async def start(self) -> None:
+        api_token = self._api_token()
+        for warning in exposure_warnings(self.settings):
+            log.warning(warning)
         await self.engine.start(attach=False)
+        await self.engine.refresh_mappings()  # what the syncs compile from here on; later saves reload them
         await asyncio.to_thread(self._heartbeat)
         if self.listen:
             await self._start_listener()
+        if api_token is not None:
+            await self._start_api(api_token)
         self._start_processor()
         self._schedule()
         self.scheduler.start()
@@ -122,6 +116,7 @@ class Daemon:
             name=self.name,
             connections=[c.name for c in self.settings.jira],
             listener=self.listener.url if self.listener else None,
+            api=self.api.url if self.api else None,
         )
 
     async def run(self) -> None:
@@ -150,16 +145,16 @@ class Daemon:
                     out[(name, str(status))] = float(count)
             return out
 
-        def on_event(delivery: Any) -> None:
+        def on_event(delivery: Delivery) -> None:
             if self.processor is not None:
                 self.processor.wake()
             self.engine.emit(
                 ev.WebhookReceived(
-                    getattr(delivery, "event_id", None),
-                    getattr(delivery, "connection", None),
-                    getattr(delivery, "event_type", None),
-                    getattr(delivery, "issue_key", None),
-                    bool(getattr(delivery, "duplicate", False)),
+                    delivery.event_id,
+                    delivery.connection,
+                    delivery.event_type,
+                    delivery.issue_key,
+                    delivery.duplicate,
                 )
             )
 
@@ -170,22 +165,47 @@ class Daemon:
             health=breakers,
             api_calls=api_calls,
             metrics=self.metrics,
+            sync_health=self.engine.sync_health,
         )
         wh = self.settings.webhooks
-        self.listener = await serve_listener(app, wh.host, wh.port)
+        self.receiver = app.state.listener
+        self.listener = await serve_listener(app, wh.host, wh.port, limits=limits_for(wh))
         self.engine.listener = _ListenerInfo(f"{self.listener.url}{wh.path}")
 
+    def _api_token(self) -> str | None:
+        """The operations API's bearer token; None when the API is off. Checked before anything starts, so a
+        missing token stops the daemon with a clear message instead of serving an API nobody can use."""
+        api = self.settings.api
+        if api.listen is None:
+            return None
+        token = api.token()
+        if not token:
+            raise ConfigError(
+                f"[api] listen is set but the environment variable {api.token_env} (the API's bearer token) "
+                "is empty; set it, or remove [api] listen to run without the API"
+            )
+        return token
+
+    async def _start_api(self, token: str) -> None:
+        from jira_console.api import create_api_app
+        from jira_console.webhooks.listener import serve_listener
+
+        api = self.settings.api  # a public bind is warned about at start (exposure_warnings)
+        app = create_api_app(self.engine, token, receiver=self.receiver)
+        self.api = await serve_listener(app, api.host, api.port, limits=limits_for(self.settings.webhooks))
+
     def _start_processor(self) -> None:
-        from jira_console.webhooks.processor import EventProcessor
+        from jira_console.webhooks.processor import EventProcessor, RetryPolicy
 
         wh = self.settings.webhooks
         self.processor = EventProcessor(
             self.engine.db,
-            ConnectionRouter(self.engine),
+            ConnectionRouter(self.engine.syncs),
             owner=self.name,
-            max_attempts=wh.max_attempts,
+            retry=RetryPolicy(max_attempts=wh.max_attempts),
             lease_seconds=self.settings.daemon.lease_seconds,
             metrics=self.metrics,
+            on_processed=self.engine.emit,
         )
         self.processor.start(wh.workers)
 
@@ -220,6 +240,10 @@ class Daemon:
             self._commands_job, "interval", seconds=1, id="commands", max_instances=1, coalesce=True
         )
         self.scheduler.add_job(
+            self.engine.refresh_mappings, "interval", seconds=self.settings.daemon.heartbeat_seconds,
+            id="mappings", max_instances=1, coalesce=True,
+        )  # fmt: skip
+        self.scheduler.add_job(
             self._retention_job, "interval", hours=6, id="retention", max_instances=1, coalesce=True
         )
         self.scheduler.add_job(
@@ -234,29 +258,76 @@ class Daemon:
     # -------------------------------------------------------------------------------------- jobs
 
     async def _sync_job(self, connection: str, full: bool) -> None:
-        if self._stop.is_set():
+        """A scheduled sync: started as a task of its own, so the job ends at once and APScheduler never
+        has an instance of it still running when it fires again (its "maximum number of running instances
+        reached" warning). While the sync runs, the connection's jobs are paused: nothing is scheduled
+        that could not run."""
+        if not self._stop.is_set() and connection not in self._syncs:
+            self._start_sync(connection, full, "reconcile" if full else "schedule")
+
+    def _start_sync(self, connection: str, full: bool, trigger: str) -> asyncio.Task[SyncReport]:
+        """Run one sync of ``connection`` as a task (the caller may await it for the report)."""
+        task = asyncio.ensure_future(self._run_sync(connection, full, trigger))
+        self._syncs[connection] = task
+        self._pause_jobs(connection, True)
+
+        def done(_task: asyncio.Task[SyncReport]) -> None:
+            if not task.cancelled():
+                task.exception()  # logged by _run_sync; whoever awaits the task gets it too
+            if self._syncs.get(connection) is task:
+                del self._syncs[connection]
+            self._pause_jobs(connection, False)
+
+        task.add_done_callback(done)
+        return task
+
+    def _pause_jobs(self, connection: str, paused: bool) -> None:
+        if not self.scheduler.running or self._stop.is_set():
             return
-        task = asyncio.current_task()
-        if task is not None:
-            self._sync_tasks.add(task)
+        for job_id in (f"sync:{connection}", f"reconcile:{connection}"):
+            with contextlib.suppress(Exception):  # JobLookupError: not scheduled (shut down meanwhile)
+                # Resuming computes the next run from now: a full interval after this sync ended.
+                (self.scheduler.pause_job if paused else self.scheduler.resume_job)(job_id)
+        job = self.scheduler.get_job(f"sync:{connection}")
+        if (
+            job is not None and job.next_run_time is not None
+        ):  # shown as the next run without a heartbeat's wait
+            self.engine.next_runs[connection] = job.next_run_time
+
+    async def _run_sync(self, connection: str, full: bool, trigger: str) -> SyncReport:
+        """One sync run and its one log line (INFO when it got through, WARNING when it failed)."""
+        started = time.monotonic()
         try:
-            await self.engine.run_sync(connection, full=full)
+            [report] = await self.engine.run_sync(connection, full=full)
         except SyncBusy:
-            log.debug("sync skipped: another daemon holds the lease", connection=connection)
-        except Exception as exc:  # noqa: BLE001 - a failed run is recorded in sync_state; next run retries
-            log.warning("sync failed", connection=connection, full=full, error=str(exc))
-        finally:
-            if task is not None:
-                self._sync_tasks.discard(task)
+            # A command goes back to the queue and is tried again each second until the lease is free: not
+            # a line per try at INFO.
+            level = log.debug if trigger == "command" else log.info
+            level("sync skipped: another daemon holds the lease", connection=connection, trigger=trigger)
+            raise
+        except Exception as exc:
+            log.warning(
+                "sync run", connection=connection, full=full, trigger=trigger, status="failed",
+                duration_ms=int((time.monotonic() - started) * 1000), error=one_line(str(exc) or repr(exc)),
+            )  # fmt: skip
+            raise
+        log.info(
+            "sync run", connection=connection, full=full, trigger=trigger, status=report.status,
+            duration_ms=report.duration_ms, api_calls=report.api_calls, **report.counts(),
+        )  # fmt: skip
+        return report
 
     def _heartbeat(self, stopping: bool = False) -> None:
         for conn in self.settings.jira:
             job = self.scheduler.get_job(f"sync:{conn.name}") if self.scheduler.running else None
             if job is not None and job.next_run_time is not None:
                 self.engine.next_runs[conn.name] = job.next_run_time
+            elif job is not None:  # paused while a sync of the connection runs
+                self.engine.next_runs.pop(conn.name, None)
         status = {
             "connections": self.engine.health_snapshot(),
             "listener": self.engine.listener.address if self.engine.listener else None,
+            "api": self.api.url if self.api else None,
             "next_runs": {k: v.isoformat() for k, v in self.engine.next_runs.items()},
         }
         with self.engine.db.session() as s:
@@ -265,38 +336,79 @@ class Daemon:
                 started_at=self.started_at,
             )  # fmt: skip
             if stopping:
-                st.request_stop(s, self.name)
+                st.mark_stopped(s, self.name)
 
     async def _heartbeat_job(self) -> None:
-        await asyncio.to_thread(self._heartbeat)
+        try:
+            await asyncio.to_thread(self._heartbeat)
+        except Exception as exc:
+            if self.receiver is not None:
+                self.receiver.note_write(exc)  # /healthz: the database cannot take writes
+            raise
+        if self.receiver is not None:
+            self.receiver.note_write(None)
 
     async def _commands_job(self) -> None:
-        """Operator actions queued by an attached console or CLI."""
+        """Operator actions queued by an attached console, the CLI or the operations API. A sync that
+        another daemon's running sync holds up is given back to the queue and runs after it (here or
+        there): never alongside, and not refused."""
 
         def claim() -> Any:
             with self.engine.db.session(write=True) as s:
                 return st.claim_command(s, self.name)
 
+        def release(command_id: int) -> None:
+            with self.engine.db.session(write=True) as s:
+                st.release_command(s, command_id, self.name)
+
         while (command := await asyncio.to_thread(claim)) is not None:
-            result: dict[str, Any] = {}
-            error = None
-            try:
-                args = command.args or {}
-                if command.kind == "sync":
-                    reports = await self.engine.run_sync(args.get("connection"), full=bool(args.get("full")))
-                    result = {"reports": [r.counts() | {"status": r.status} for r in reports]}
-                elif command.kind == "push":
-                    await self.engine.push(args.get("connection"))
-                else:
-                    error = f"unknown command {command.kind!r}"
-            except Exception as exc:  # noqa: BLE001 - reported back to whoever queued it
-                error = str(exc) or type(exc).__name__
+            # Carried out in a task of its own: a sync takes far longer than this one-second job's interval.
+            task = asyncio.ensure_future(self._carry_out(command, release))
+            self._commands.add(task)
+            task.add_done_callback(self._commands.discard)
 
-            def finish(command_id: int = command.id, result: Any = result, error: Any = error) -> None:
-                with self.engine.db.session() as s:
-                    st.finish_command(s, command_id, result=result, error=error)
+    async def _carry_out(self, command: Any, release: Callable[[int], None]) -> None:
+        """Run one queued command and record its outcome for whoever queued it. A sync another daemon
+        holds the lease for goes back to the queue (``release``): it runs after that one, here or there."""
+        result: dict[str, Any] = {}
+        error = None
+        args = command.args or {}
+        try:
+            if command.kind == "sync":
+                names = (
+                    [args["connection"]] if args.get("connection") else [c.name for c in self.settings.jira]
+                )
+                reports = [await self._sync_for_command(name, bool(args.get("full"))) for name in names]
+                result = {"reports": [asdict(r) for r in reports]}
+            elif command.kind == "push":
+                await self.engine.push(args.get("connection"))
+            elif command.kind == "undo":
+                run_id, steps = await self.engine.runner.undo(
+                    str(args.get("connection")), [int(i) for i in args.get("entries") or []],
+                    str(args.get("actor") or "operator"),
+                )  # fmt: skip
+                result = {"run_id": run_id, "steps": [s.to_json() for s in steps]}
+            else:
+                error = f"unknown command {command.kind!r}"
+        except SyncBusy:
+            await asyncio.to_thread(release, command.id)
+            return
+        except Exception as exc:  # noqa: BLE001 - reported back to whoever queued it
+            error = one_line(str(exc)) or type(exc).__name__
 
-            await asyncio.to_thread(finish)
+        def finish() -> None:
+            with self.engine.db.session() as s:
+                st.finish_command(s, command.id, result=result, error=error)
+
+        await asyncio.to_thread(finish)
+
+    async def _sync_for_command(self, connection: str, full: bool) -> SyncReport:
+        """An operator's sync: after the one already running on that connection, if any."""
+        name = self.settings.connection(connection).name
+        while (running := self._syncs.get(name)) is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running)
+        return await self._start_sync(name, full, "command")
 
     async def _retention_job(self) -> None:
         from jira_console.webhooks.processor import purge
@@ -307,16 +419,11 @@ class Daemon:
 
     async def _refresh_webhooks_job(self) -> None:
         """Dynamic (OAuth/Connect) webhooks on Cloud expire after 30 days: refresh well before."""
-        try:
-            from jira_console.webhooks import registration
-        except ImportError:
-            return
-        refresh = getattr(registration, "refresh_due_webhooks", None)
-        if refresh is None:
-            return
+        from jira_console.webhooks.registration import refresh_due_webhooks
+
         for name, client in self.engine.clients.items():
             try:
-                await refresh(client)
+                await refresh_due_webhooks(client)
             except Exception as exc:  # noqa: BLE001 - retried at the next run; visible in logs and health
                 log.warning("webhook refresh failed", connection=name, error=str(exc))
 
@@ -324,15 +431,22 @@ class Daemon:
 
     async def shutdown(self, grace_seconds: float = 30.0) -> None:
         """Drain and leave: stop scheduling, stop accepting webhooks, let workers and syncs finish."""
-        log.info("daemon stopping", name=self.name)
+        log.info(
+            "daemon draining", name=self.name, syncs_running=sorted(self._syncs), commands=len(self._commands)
+        )
+        self._stop.set()
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
+        if self.api is not None:
+            await self.api.stop()
         if self.listener is not None:
             await self.listener.stop()
         if self.processor is not None:
             await self.processor.stop()
-        if self._sync_tasks:
-            await asyncio.wait(list(self._sync_tasks), timeout=grace_seconds)
+        pending = [*self._syncs.values(), *self._commands]
+        if pending:
+            await asyncio.wait(pending, timeout=grace_seconds)
+        log.info("daemon drained", name=self.name, unfinished=sum(not t.done() for t in pending))
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self._heartbeat, True)
         await self.engine.stop()

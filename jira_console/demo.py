@@ -8,23 +8,23 @@ background. Engine side only: the console is opened by the CLI on top of :func:`
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import secrets
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from jira_console.config import Settings
 from jira_console.daemon import Daemon
+from jira_console.facade import Engine
 from jira_console.logs import get_logger
 from jira_console.simulator import FIELD_IDS, SimConfig, Simulator
 
 log = get_logger("jira_console.demo")
 DEMO_TOKEN_ENV = "JIRA_CONSOLE_DEMO_TOKEN"
 DEMO_SECRET_ENV = "JIRA_CONSOLE_DEMO_WEBHOOK_SECRET"
+DEMO_API_TOKEN_ENV = "JIRA_CONSOLE_API_TOKEN"
 
 
 @dataclass
@@ -38,7 +38,7 @@ class DemoRig:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         return self.daemon.engine
 
     async def stop(self) -> None:
@@ -49,8 +49,16 @@ class DemoRig:
             sim.stop()
 
 
-def demo_settings(sims: dict[str, Simulator], db_path: Path, port: int) -> Settings:
-    """A config like an operator would write, pointing at the simulators."""
+def demo_settings(
+    sims: dict[str, Simulator],
+    db_path: Path,
+    port: int,
+    *,
+    api_port: int | None = None,
+    database_url: str | None = None,
+) -> Settings:
+    """A config like an operator would write, pointing at the simulators (with the operations API on
+    ``api_port`` when given; its token in ``JIRA_CONSOLE_API_TOKEN``)."""
     jira = []
     for name, sim in sims.items():
         user, _token = sim.credentials["basic"]
@@ -71,13 +79,14 @@ def demo_settings(sims: dict[str, Simulator], db_path: Path, port: int) -> Setti
         )
     return Settings.model_validate(
         {
-            "database": {"url": f"sqlite:///{db_path}"},
+            "database": {"url": database_url or f"sqlite:///{db_path}"},
             "jira": jira,
             "webhooks": {
                 "listen": f"127.0.0.1:{port}",
                 "secret_env": DEMO_SECRET_ENV,
                 "previous_secret_env": None,
             },
+            "api": {"listen": f"127.0.0.1:{api_port}" if api_port else None},
             "daemon": {"name": "demo", "heartbeat_seconds": 2},
             "logging": {"level": "WARNING"},
         }
@@ -93,9 +102,17 @@ def _free_port() -> int:
 
 
 async def start_demo(
-    *, issues: int = 300, activity_per_second: float = 0.5, seed: int = 7, workdir: Path | None = None
+    *,
+    issues: int = 300,
+    activity_per_second: float = 0.5,
+    seed: int = 7,
+    workdir: Path | None = None,
+    api: bool = False,
+    database_url: str | None = None,
 ) -> DemoRig:
-    """Start everything and return once the first sync has run and conflicts are waiting."""
+    """Start everything and return once the first sync has run and conflicts are waiting. ``api`` also
+    serves the operations API (``rig.daemon.api.url``; the token in ``JIRA_CONSOLE_API_TOKEN``, made up
+    when unset); ``database_url`` replaces the temporary SQLite file (an empty database)."""
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="jira-console-demo-"))
     else:
@@ -110,7 +127,10 @@ async def start_demo(
     webhook_secret = secrets.token_hex(16)
     os.environ[DEMO_SECRET_ENV] = webhook_secret
     port = _free_port()
-    settings = demo_settings(sims, workdir / "demo.db", port)
+    api_port = _free_port() if api else None
+    if api and not os.environ.get(DEMO_API_TOKEN_ENV):
+        os.environ[DEMO_API_TOKEN_ENV] = secrets.token_urlsafe(24)
+    settings = demo_settings(sims, workdir / "demo.db", port, api_port=api_port, database_url=database_url)
     daemon = Daemon(settings)
     rig = DemoRig(sims, daemon, workdir, settings)
     await daemon.start()
@@ -128,21 +148,18 @@ async def start_demo(
 
 async def _apply_templates(rig: DemoRig) -> None:
     """Team and components mappings from the templates, for each site (fields found by schema, not name)."""
-    from jira_console.mapping import repo as mrepo
     from jira_console.mapping import templates
-    from jira_console.mapping.compiled import field_dicts
 
-    for name, sync in rig.engine.syncs.items():
-        await sync.prepare()
-        ids = templates.discover_field_ids(sync.flavor, field_dicts(sync.field_list) or [])
+    for conn in rig.settings.jira:
+        flavor, field_list = await rig.engine.site_fields(conn.name)
+        ids = templates.discover_field_ids(flavor, field_list)
         for build in (templates.team, templates.components):
             try:
-                defn = build(sync.flavor, ids)
+                defn = build(flavor, ids)
             except ValueError as exc:
-                rig.notes.append(f"{name}: template skipped: {exc}")
+                rig.notes.append(f"{conn.name}: template skipped: {exc}")
                 continue
-            await asyncio.to_thread(mrepo.save, rig.engine.db, defn, connection=name, changed_by="demo")
-        await asyncio.to_thread(sync.reload_mappings)
+            await rig.engine.save_mapping(defn.to_data() | {"connection": conn.name}, actor="demo")
 
 
 async def _make_conflicts(rig: DemoRig, seed: int) -> None:

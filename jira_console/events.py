@@ -51,6 +51,10 @@ class SyncStarted(EngineEvent):
 
 @dataclass(frozen=True)
 class SyncProgressed(EngineEvent):
+    """A page of a sync was applied: the run's figures so far (``seen``: distinct issues read), how long it
+    has been reading, and how many issues it expects to read (Server's search ``total``, Cloud's
+    approximate count on a first import or a full sync; None when unknown)."""
+
     connection: str
     scope: str
     pages: int
@@ -58,6 +62,10 @@ class SyncProgressed(EngineEvent):
     pulled: int
     pushed: int
     conflicts: int
+    total: int | None = None
+    elapsed_ms: int = 0
+    backfill: bool = False
+    """The run re-reads every issue once because the mappings changed."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,8 @@ class ConflictResolved(EngineEvent):
 
 @dataclass(frozen=True)
 class WebhookReceived(EngineEvent):
+    """A delivery was stored (``event_id``: its row), or recognised as a duplicate (``event_id`` None)."""
+
     event_id: int | None
     connection: str | None
     event_type: str | None
@@ -98,15 +108,21 @@ class WebhookReceived(EngineEvent):
 
 @dataclass(frozen=True)
 class WebhookProcessed(EngineEvent):
+    """A stored event was processed: ``status`` is its new status (``received`` again when it will be
+    retried, ``failed`` when parked), ``error`` why it failed or was ignored."""
+
     event_id: int
     status: str
     error: str | None = None
+    connection: str | None = None
+    event_type: str | None = None
 
 
 @dataclass(frozen=True)
 class MappingChanged(EngineEvent):
     name: str
     version: int
+    deleted: bool = False
 
 
 @dataclass(frozen=True)

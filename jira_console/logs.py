@@ -9,11 +9,18 @@ from typing import Any
 import structlog
 
 from jira_console import redact
+from jira_console.controls import visible
 from jira_console.files import ensure_private_file
 
 
 def _scrub_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return redact.scrub_any(event_dict)
+    scrubbed: dict[str, Any] = redact.scrub_any(event_dict)
+    return scrubbed
+
+
+def _visible_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Console format only (JSON escapes by itself): a Jira text in a log line cannot drive the terminal."""
+    return {k: visible(v) if isinstance(v, str) else v for k, v in event_dict.items()}
 
 
 class ScrubbingFilter(logging.Filter):
@@ -45,6 +52,8 @@ def configure(level: str = "INFO", fmt: str = "console", file: str | None = None
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
+    if fmt != "json":
+        shared.append(_visible_processor)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -12,11 +12,11 @@ import re
 import threading
 from typing import Any
 
-from pydantic import SecretStr
-
 MASK = "****"
 _SECRET_KEY_HINTS = ("token", "secret", "password", "authorization", "api_key", "apikey")
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer)\s+[A-Za-z0-9._~+/=-]+")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/?#@'\"]*:)([^\s/?#'\"]+)(@)")
+"""``scheme://user:password@host``: the password of any URL (a database's, a Jira base URL's)."""
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
@@ -43,6 +43,7 @@ def scrub(text: str) -> str:
     if not text:
         return text
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + m.group(2) + " " + MASK, text)
+    text = mask_url_password(text)
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
@@ -53,7 +54,7 @@ def scrub_any(value: Any) -> Any:
     """Scrub strings inside nested dicts/lists (for structured log events)."""
     if isinstance(value, str):
         return scrub(value)
-    if isinstance(value, SecretStr):
+    if hasattr(value, "get_secret_value"):  # pydantic SecretStr, without importing pydantic
         return MASK
     if isinstance(value, dict):
         return {k: (MASK if is_secret_key(str(k)) and v else scrub_any(v)) for k, v in value.items()}
@@ -69,10 +70,30 @@ def is_secret_key(name: str) -> bool:
     return any(h in lowered for h in _SECRET_KEY_HINTS)
 
 
+def mask_url_password(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` in it masked."""
+    if "://" not in text:
+        return text
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+
+
+def register_url(url: str) -> None:
+    """Remember the password of ``url`` (if it has one), so :func:`scrub` hides it in any form, e.g. a
+    driver's error that quotes it without the URL around it."""
+    match = _URL_PASSWORD.search(url)
+    if match:
+        from urllib.parse import unquote
+
+        register(match.group(2))
+        register(unquote(match.group(2)))
+
+
 def mask_value(name: str, value: Any) -> Any:
-    """Value to display for a config key: secrets masked, everything else as is."""
-    if isinstance(value, SecretStr):
+    """Value to display for a config key: secrets masked, URL passwords masked, everything else as is."""
+    if hasattr(value, "get_secret_value"):  # pydantic SecretStr, without importing pydantic
         return MASK if value.get_secret_value() else None
     if isinstance(value, str) and value and is_secret_key(name):
         return MASK
+    if isinstance(value, str):
+        return mask_url_password(value)
     return value

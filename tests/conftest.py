@@ -2,6 +2,15 @@
 
 PostgreSQL tests get a schema of their own (dropped afterwards). When PostgreSQL is unreachable they skip,
 unless ``JIRA_CONSOLE_REQUIRE_PG=1`` (set by .ci/run), where a skip would hide a failure.
+
+Property tests (Hypothesis) are repeatable by default: every run of the suite tries the same examples, so a
+red run can be rerun and a green one means the same thing each time. New examples are searched for on
+purpose, with another seed each run::
+
+    HYPOTHESIS_PROFILE=explore .venv/bin/python -m pytest -p no:randomly tests/test_richtext_properties.py \
+        tests/test_richtext_patch_properties.py --hypothesis-seed=$RANDOM
+
+and whatever such a search finds becomes an ``@example`` in the test.
 """
 
 from __future__ import annotations
@@ -12,11 +21,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.store",
     "tests.fixtures.sync",
+    "tests.fixtures.api",
 ]
 
 PG_URL = os.environ.get("JIRA_CONSOLE_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")

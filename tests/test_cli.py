@@ -4,6 +4,7 @@ exit codes (0 ok, 1 operational failure, 2 bad usage, 3 not found)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,9 @@ def test_conflicts_list_show_resolve(cli_env) -> None:
 
     shown = cli.json("conflicts", "show", str(conflict["id"]))
     assert shown["id"] == conflict["id"] and shown["field"] == "summary"
+    text = cli("conflicts", "show", str(conflict["id"])).stdout
+    assert '   local: "local wording"' in text and " UTC (" in text  # values as JSON, times for people
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d", text)
     assert cli("conflicts", "show", "999999").exit_code == 3
     assert cli("conflicts", "resolve", str(conflict["id"])).exit_code == 2
     assert cli("conflicts", "resolve", str(conflict["id"]), "--take", "mine").exit_code == 2
@@ -178,7 +182,8 @@ def _seed_events(db_url: str) -> dict[str, int]:
 
 def test_webhooks_list_show_retry_stats(cli_env) -> None:
     _, cli, db_url = cli_env
-    assert cli.json("webhooks", "list") == []
+    missing = cli.json("webhooks", "list", code=2)  # reading never creates the database
+    assert "no store at" in missing["error"] and not Path(db_url.removeprefix("sqlite:///")).exists()
     ids = _seed_events(db_url)
 
     listed = cli.json("webhooks", "list")
@@ -201,7 +206,7 @@ def test_webhooks_list_show_retry_stats(cli_env) -> None:
     shown = cli.json("webhooks", "show", str(ids["a"]))
     assert shown["payload"]["issue"]["key"] == "ENG-1" and shown["status"] == "failed"
     text = cli("webhooks", "show", str(ids["a"]))
-    assert text.exit_code == 0
+    assert text.exit_code == 0 and not re.search(r"\d\d:\d\d:\d\d\.\d", text.stdout)
     assert '  "webhookEvent": "jira:issue_updated"' in text.stdout  # pretty-printed, plain text
     assert "é" in text.stdout
     assert cli("webhooks", "show", "987654").exit_code == 3
@@ -272,3 +277,139 @@ def test_usage_errors_in_plain_words(tmp_path: Path) -> None:
     assert runner.invoke(app, ["--config", str(empty), "sync"]).exit_code == 2
     assert runner.invoke(app, ["--config", str(empty), "webhooks", "register"]).exit_code == 2
     assert runner.invoke(app, ["--config", str(empty), "webhooks", "nope"]).exit_code == 2
+
+
+def test_issues_show_an_old_key_finds_the_moved_issue_and_status_lists_quarantine(cli_env) -> None:
+    from jira_console.simulator import lifecycle
+
+    sim, cli, db_url = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        key = sorted(k for k, i in sim.site.issues.items() if i.project == "ENG")[0]
+    new_key = lifecycle.move_issue(sim.site, key, "OPS", "other")
+    cli.json("sync")
+    shown = cli.json("issues", "show", key)
+    assert shown["key"] == new_key and shown["moved_from"] == key
+    text = cli("issues", "show", key)
+    assert text.exit_code == 0 and f"{key} moved: it is now {new_key}" in text.stdout
+    # The history is one, whichever key asks: the import under the old key, the move under the new one.
+    for asked in (key, new_key):
+        history = cli.json("audit", "--key", asked)
+        assert {(h["issue_key"], h["reason"].split(":")[0]) for h in history} >= {
+            (key, "imported from Jira"),
+            (new_key, "moved in Jira"),
+        }
+    # An issue set aside is listed by `status` with its key and cause.
+    database = Database(db_url)
+    try:
+        with database.session(write=True) as s:
+            from jira_console.store import identity
+
+            identity.quarantine(
+                s, "sim", "OPS-77", jira_id="77", kind="UniqueViolation", cause="a rule broke"
+            )
+    finally:
+        database.close()
+    out = cli("status")
+    assert "quarantined issues (1)" in out.stdout and "OPS-77: UniqueViolation: a rule broke" in out.stdout
+
+
+def test_cli_sync_while_a_daemon_is_alive_is_run_by_the_daemon(cli_env) -> None:
+    import threading
+    from dataclasses import asdict
+
+    from jira_console.facade import SyncReport
+    from jira_console.store import state as st
+
+    sim, cli, url = cli_env
+    db = Database(url)
+    db.migrate()
+    with db.session(write=True) as s:
+        st.heartbeat(s, "daemon-a", host="h", pid=1, version="x", status={"connections": []})
+    stop = threading.Event()
+    claimed: list[str] = []
+
+    def daemon_a() -> None:
+        """What the daemon's command job does: claim the sync, run it (here: pretend), record the reports."""
+        while not stop.is_set():
+            with db.session(write=True) as s:
+                st.heartbeat(s, "daemon-a", host="h", pid=1, version="x", status={"connections": []})
+                command = st.claim_command(s, "daemon-a")
+            if command is not None:
+                claimed.append(command.kind)
+                report = SyncReport("sim", seen=7, duration_ms=12)
+                with db.session(write=True) as s:
+                    st.finish_command(s, command.id, result={"reports": [asdict(report)]})
+                return
+            stop.wait(0.05)
+
+    worker = threading.Thread(target=daemon_a, daemon=True)
+    worker.start()
+    calls_before = len(sim.requests)
+    try:
+        [report] = cli.json("sync")
+    finally:
+        stop.set()
+        worker.join(10)
+        db.close()
+    assert claimed == ["sync"]
+    assert (report["connection"], report["seen"]) == ("sim", 7)
+    assert len(sim.requests) == calls_before  # the CLI itself sent nothing to Jira
+
+
+def test_denied_credentials_are_held_back_and_said_by_status_and_config_check(cli_env, monkeypatch) -> None:
+    sim, cli, _ = cli_env
+    monkeypatch.setenv("JIRA_SIM_TOKEN", "not-the-token")
+    assert cli("sync").exit_code != 0
+    denied = sum(1 for r in sim.requests if r["status"] == 401)
+    assert cli("sync").exit_code != 0
+    assert sum(1 for r in sim.requests if r["status"] == 401) == denied  # nothing sent the second time
+    out = cli("status").stdout
+    assert "credentials: connection 'sim' stopped sending its Basic credentials" in out
+    assert "config check" in out
+    monkeypatch.setenv("JIRA_SIM_TOKEN", sim.credentials["basic"][1])  # the operator fixes the token
+    checked = cli("config", "check")
+    assert checked.exit_code == 0, checked.stdout
+    assert "tried again now" in checked.stdout
+    assert "credentials:" not in cli("status").stdout
+    assert cli("sync").exit_code == 0
+
+
+def test_audit_undo_dry_run_then_apply(cli_env) -> None:
+    sim, cli, _ = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        key = sorted(sim.site.issues)[4]
+    before = sim.issue(key)["summary"]
+    cli.json("local", "set", key, 'summary="a bad value"')
+    [report] = cli.json("sync")
+    run = str(report["run_id"])
+    [line] = cli.json("audit", "--run", run, "--side", "jira")
+    assert (line["issue_key"], line["field"], line["cause"]) == (key, "summary", "sync")
+    listed = cli("audit", "--run", run)
+    assert listed.exit_code == 0 and f"#{line['id']}" in listed.stdout and f"sync {run}" in listed.stdout
+
+    dry = cli("audit", "undo", "--run", run)
+    assert dry.exit_code == 0, dry.stderr
+    assert "dry run" in dry.stdout and "-> Jira" in dry.stdout and "[write]" in dry.stdout
+    assert "add --apply" in dry.stdout
+    assert sim.issue(key)["summary"] == "a bad value"
+
+    done = cli.json("audit", "undo", str(line["id"]), "--apply")
+    assert done["applied"] and [s["action"] for s in done["steps"]] == ["undone"]
+    assert sim.issue(key)["summary"] == before
+    [undo_line] = cli.json("audit", "--run", str(done["run_ids"][0]))
+    assert (undo_line["cause"], undo_line["undo_of"]) == ("undo", line["id"])
+    listed_runs = cli.json("audit", "runs")
+    assert [(r["id"], r["kind"], r["status"]) for r in listed_runs[:2]] == [
+        (done["run_ids"][0], "undo", "ok"),
+        (int(run), "sync", "ok"),
+    ]
+    assert f"run {run} " in cli("audit", "runs").stdout
+
+    assert cli("audit", "undo").exit_code == 2
+    assert cli("audit", "undo", "--key", key).exit_code == 2  # --since missing
+    assert cli("audit", "undo", "--key", key, "--since", "yesterday-ish").exit_code == 2
+    assert cli("audit", "undo", "999999").exit_code == 3
+    spans = cli.json("audit", "undo", "--key", key, "--since", "1h")
+    assert spans["applied"] is False and spans["steps"]

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from jira_console.config import JiraConnection
 from jira_console.jira import JiraClient
 from jira_console.jira.errors import CircuitOpenError, JiraError, JiraUnavailable
+from tests.waiting import until
 
 sim_mod = pytest.importorskip("jira_console.simulator")
 Simulator, SimConfig, FIELD_IDS = sim_mod.Simulator, sim_mod.SimConfig, sim_mod.FIELD_IDS
@@ -142,6 +143,7 @@ async def test_retry_after_honoured_with_no_early_retry(flavor: str) -> None:
         assert [v for v in sim.violations if v["kind"] == "early_retry"] == []
 
 
+@pytest.mark.timing
 async def test_outage_opens_breaker_then_one_probe_closes_it(flavor: str) -> None:
     events: list = []
     with serve(flavor, issues=5) as sim:
@@ -160,7 +162,7 @@ async def test_outage_opens_breaker_then_one_probe_closes_it(flavor: str) -> Non
                 await client.myself()
             assert sim.request_count() == sent
             sim.faults.set(outage=False)
-            await asyncio.sleep(0.55)
+            await until(lambda: not client.health.opens_in_seconds, "the breaker to admit a probe")
             results = await asyncio.gather(*(client.myself() for _ in range(5)), return_exceptions=True)
             assert sim.request_count() == sent + 1  # exactly one probe
             assert sum(isinstance(r, dict) for r in results) == 1

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from jira_console.cli import app
-from jira_console.config import ConfigError, iter_effective, load_config
+from jira_console.config import ConfigError, Settings, iter_effective, load_config
 
 GOOD = """
 [database]
@@ -123,7 +124,12 @@ def test_config_check_offline_validates(tmp_path: Path) -> None:
 def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[1] / "config.example.toml"
     loaded = load_config(example)
-    assert {c.name for c in loaded.settings.jira} == {"cloud", "dc"}
+    # One connection as shipped: a copied example must not carry a second site that fails with "no token".
+    assert {c.name for c in loaded.settings.jira} == {"cloud"}
+    text = example.read_text()
+    second = text[text.index("# [[jira]]") :].split("\n\n", 1)[0]
+    uncommented = "\n".join(line.removeprefix("# ") for line in second.splitlines())
+    assert {c.name for c in Settings(**tomllib.loads(text + "\n" + uncommented)).jira} == {"cloud", "dc"}
 
 
 @pytest.mark.parametrize("flavor", ["cloud", "server"])

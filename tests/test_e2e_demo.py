@@ -1,14 +1,19 @@
 """The demo in a real terminal: tmux runs `jira-console demo`, the test types keys and reads the screen,
-visits every screen, resolves a conflict and quits. Skipped only where tmux is not installed (.ci/run
-installs it)."""
+visits every screen, resolves a conflict and quits; then, at 80x24 and 120x40, what a new operator meets
+(the screen bar, the key reference, Esc out of a filter, the editor's way out, an empty state,
+sparklines) and a console attached to a daemon that goes away. Skipped only where tmux is not installed
+(.ci/run installs it)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,6 +48,15 @@ class Tmux:
             time.sleep(0.3)
         raise AssertionError(f"{text!r} did not appear; screen:\n{screen}")
 
+    def wait_gone(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = self.screen()
+        while text in screen and time.monotonic() < deadline:
+            time.sleep(0.2)
+            screen = self.screen()
+        assert text not in screen, f"{text!r} stayed; screen:\n{screen}"
+        return screen
+
     def alive(self) -> bool:
         return "demo" in self.run("list-sessions")
 
@@ -57,9 +71,9 @@ def test_demo_every_screen_and_a_conflict_resolved(tmp_path: Path) -> None:
         term.wait_for("Health")
         term.wait_for("breaker CLOSED")
         term.keys("2")
-        term.wait_for("Sync —")
+        term.wait_for("next run")
         term.keys("3")
-        screen = term.wait_for("Conflicts —")
+        screen = term.wait_for("showing")
         screen = term.wait_for("open")
         before = _open_count(screen)
         assert before > 0, screen
@@ -69,11 +83,11 @@ def test_demo_every_screen_and_a_conflict_resolved(tmp_path: Path) -> None:
             time.sleep(0.3)
         assert _open_count(term.screen()) == before - 1, term.screen()
         term.keys("4")
-        term.wait_for("Mappings —")
+        term.wait_for("definition (TOML)")
         term.wait_for("issues previewed")
         term.keys("5")
-        term.wait_for("Webhooks —")
-        term.wait_for("jira:issue_")
+        term.wait_for("Status filter")
+        term.wait_for("issue_updated")
         term.keys("C-q")
         deadline = time.monotonic() + 30
         while term.alive() and "$" not in term.screen() and time.monotonic() < deadline:
@@ -98,3 +112,146 @@ def _open_count(screen: str) -> int:
             parts = line.split()
             return int(parts[parts.index("of") + 1])
     return -1
+
+
+SIZES = [(80, 24), (120, 40)]
+SCREENS = " 1 Health  2 Sync  3 Conflicts  4 Mappings  5 Webhooks "
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_demo_for_a_new_operator(tmp_path: Path, width: int, height: int) -> None:
+    cmd = f"cd {ROOT} && {sys.executable} -m jira_console demo --issues 60 --workdir {tmp_path} ; sleep 0.5"
+    term = Tmux(cmd, width, height)
+    try:
+        screen = term.wait_for("breaker CLOSED")
+        assert screen.splitlines()[0].startswith(SCREENS), screen  # every screen named on the top line
+        screen = term.wait_for("hooks ")
+        assert "req " in screen and "429/5xx" in screen and any(c in screen for c in "▁▂▃▄▅▆▇█"), screen
+        term.keys("?")
+        term.wait_for("Keys — Health")
+        term.keys("Escape")
+        term.wait_gone("Keys — Health")
+        term.keys("3")
+        term.wait_for("showing")
+        term.keys("/")
+        term.wait_for("typing · Esc leaves")
+        term.keys("Tab")  # from the connection filter to the field filter
+        time.sleep(0.3)  # a person's pace: the focus moves before the next key (nothing to wait on shows)
+        term.keys("z", "z", "z")
+        term.wait_for("no open conflicts match field~zzz")
+        term.keys("Escape")
+        term.wait_gone("typing · Esc leaves")
+        term.keys("A")  # a screen key again, not a letter for the filter
+        term.wait_for("Nothing matches the filter")
+        assert "field~zzzA" not in term.screen()
+        term.keys("4")
+        term.wait_for("Esc leaves · Ctrl+S saves")  # the editor says how to leave before anyone is stuck
+        term.keys("F2")
+        term.wait_for("typing · Esc leaves")
+        term.keys("2")  # typed into the definition: the editor does not navigate
+        term.wait_for(" modified ")
+        term.keys("Escape")
+        term.wait_gone("typing · Esc leaves")
+        term.keys("2")
+        screen = term.wait_for("next run")
+        assert "in " in screen  # the next run is a countdown, in full even at 80 columns
+        term.keys("5")
+        screen = term.wait_for("issue_")  # the events' rows, once loaded (the header shows first)
+        assert " conn " in screen and " note" in screen, screen
+        term.keys("C-q")
+        term.wait_gone("Status filter")
+    finally:
+        term.close()
+
+
+def _write_attach_config(tmp_path: Path) -> Path:
+    """A config over the demo's database: the console attaches to the demo's daemon (it needs the
+    connections by name; it never calls Jira while attached)."""
+    config = tmp_path / "attach.toml"
+    config.write_text(
+        f"""
+[database]
+url = "sqlite:///{tmp_path / "demo.db"}"
+[[jira]]
+name = "cloud"
+url = "http://127.0.0.1:9"
+auth = "basic"
+user = "demo"
+token_env = "JC_E2E_TOKEN"
+[[jira]]
+name = "server"
+url = "http://127.0.0.1:9"
+auth = "basic"
+user = "demo"
+token_env = "JC_E2E_TOKEN"
+[daemon]
+heartbeat_seconds = 2
+"""
+    )
+    config.chmod(0o600)
+    return config
+
+
+def _daemon_alive(db_path: Path) -> bool:
+    from jira_console.store import state as st
+    from jira_console.store.db import Database
+
+    if not db_path.exists():
+        return False
+    db = Database(f"sqlite:///{db_path}")
+    try:
+        with db.session() as s:
+            fresh = datetime.now(UTC) - timedelta(seconds=5)
+            return any(
+                d.name == "demo" and d.heartbeat_at and d.heartbeat_at > fresh for d in st.list_daemons(s)
+            )
+    except Exception:  # noqa: BLE001 - not migrated yet
+        return False
+    finally:
+        db.close()
+
+
+# SIGINT stops the demo cleanly (its daemon marks itself stopped); SIGKILL leaves a heartbeat going stale.
+@pytest.mark.parametrize(("width", "height", "how"), [(80, 24, signal.SIGINT), (120, 40, signal.SIGKILL)])
+def test_a_console_attached_to_a_daemon_that_goes_away_says_so(
+    tmp_path: Path, width: int, height: int, how: signal.Signals
+) -> None:
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), JC_E2E_TOKEN="unused")
+    command = ["demo", "--headless", "--issues", "30", "--workdir", str(tmp_path)]
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "jira_console", *command],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    term = None
+    try:
+        deadline = time.monotonic() + 90
+        while not _daemon_alive(tmp_path / "demo.db"):
+            assert demo.poll() is None and time.monotonic() < deadline, "the headless demo did not come up"
+            time.sleep(0.3)
+        config = _write_attach_config(tmp_path)
+        term = Tmux(
+            f"cd {ROOT} && XDG_STATE_HOME={tmp_path / 'state'} JC_E2E_TOKEN=unused "
+            f"{sys.executable} -m jira_console --config {config} console ; sleep 0.5",
+            width,
+            height,
+        )
+        term.wait_for("attached to demo")
+        demo.send_signal(how)
+        demo.wait(30)
+        gone = "stopped at" if how == signal.SIGINT else "silent for"
+        screen = term.wait_for(f"daemon demo {gone}")
+        assert "Run here" in screen  # offered, on screen
+        term.keys("Escape")  # keep waiting: the warning stays
+        term.wait_gone("Keep waiting")
+        term.wait_for("press i to run the engine here")
+        term.keys("2")
+        term.wait_for("next run")
+        term.keys("s")
+        term.wait_for("Not queued")
+        term.keys("C-q")
+        term.wait_gone("next run")
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        if term is not None:
+            term.close()

@@ -11,7 +11,7 @@ import jira_console
 ENGINE_MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages(jira_console.__path__, "jira_console.")
-    if not m.name.startswith(("jira_console.tui", "jira_console.migrations"))
+    if not m.name.startswith(("jira_console.tui", "jira_console.store.migrations"))
     and m.name not in ("jira_console.cli.console_cmd", "jira_console.__main__")
 )
 

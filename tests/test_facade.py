@@ -7,6 +7,7 @@ import pytest
 from jira_console import events as ev
 from jira_console.mapping import templates
 from jira_console.mapping.compiled import field_dicts
+from tests.waiting import until
 
 
 async def test_resolve_conflict_end_to_end_reaches_jira_and_is_audited(engine_factory) -> None:
@@ -87,7 +88,11 @@ async def test_save_mapping_versions_and_resyncs(engine_factory) -> None:
         engine.mapping_from_toml("name = 'x'\njira_field = ")
 
 
-async def test_attached_mode_queues_a_sync_for_the_daemon(engine_factory, db_url) -> None:
+async def test_attached_mode_queues_a_sync_and_waits_for_the_daemons_outcome(engine_factory) -> None:
+    import asyncio
+    from dataclasses import asdict
+
+    from jira_console.facade import SyncReport
     from jira_console.store import state as st
 
     owner, _sim = await engine_factory("cloud")
@@ -95,10 +100,28 @@ async def test_attached_mode_queues_a_sync_for_the_daemon(engine_factory, db_url
         st.heartbeat(s, "daemon-a", host="h", pid=1, version="x", status={"connections": []})
     attached, _ = await engine_factory("cloud", attach=None)
     assert attached.mode == "attached" and attached.clients == {}
-    assert await attached.run_sync() == []
+    assert attached.engine_state().daemon == "daemon-a" and attached.engine_state().alive
+
+    async def daemon_a() -> None:
+        """What the daemon's command job does: claim, run, record the reports."""
+        while True:
+            with owner.db.session() as s:
+                st.heartbeat(s, "daemon-a", host="h", pid=1, version="x", status={"connections": []})
+                command = st.claim_command(s, "daemon-a")
+            if command is not None:
+                report = SyncReport("sim", seen=7, duration_ms=12)
+                with owner.db.session() as s:
+                    st.finish_command(s, command.id, result={"reports": [asdict(report)]})
+                return
+            await asyncio.sleep(0.05)
+
+    helper = asyncio.ensure_future(daemon_a())
+    [report] = await attached.run_sync()
+    await helper
+    assert (report.connection, report.seen, report.status) == ("sim", 7, "ok")
     with attached.db.session() as s:
         [command] = st.list_commands(s)
-    assert command.kind == "sync"
+    assert command.kind == "sync" and command.claimed_by == "daemon-a"
 
 
 async def test_a_retry_after_outlives_a_restart(engine_factory) -> None:
@@ -106,6 +129,7 @@ async def test_a_retry_after_outlives_a_restart(engine_factory) -> None:
     import asyncio
 
     from jira_console.facade import Engine
+    from jira_console.sync.connection import stored_not_before
 
     engine, sim = await engine_factory("server")
     sim.faults.set(rate_limit_rate=1.0, retry_after=5.0)
@@ -113,10 +137,8 @@ async def test_a_retry_after_outlives_a_restart(engine_factory) -> None:
     with pytest.raises(Exception):  # noqa: B017 - rate limited past the deadline, or retries used up
         await asyncio.wait_for(client.server_info(), timeout=0.5)
     sim.faults.clear()
-    for _ in range(50):  # the Retry-After is written in the background
-        if engine._stored_not_before(client.conn.name):
-            break
-        await asyncio.sleep(0.02)
+    # The Retry-After is written in the background.
+    await until(lambda: stored_not_before(engine.db, client.conn.name), "the stored Retry-After")
     restarted = Engine(engine.settings, owner="restarted")
     await restarted.start(attach=False)
     try:

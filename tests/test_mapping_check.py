@@ -51,6 +51,7 @@ CLOUD_FIELDS = COMMON + [
     custom("customfield_10026", "Story Points", "number", CT + "float"),
     custom("customfield_10020", "Sprint", "array", GH + "gh-sprint", "json"),
     custom("customfield_10050", "Team", "option", CT + "select"),
+    custom("customfield_10001", "Team", "team", CT + "atlassian-team"),  # Cloud's native Team, same name
 ]
 SERVER_FIELDS = COMMON + [
     custom("customfield_10106", "Story Points", "number", CT + "float"),
@@ -95,7 +96,7 @@ def test_every_template_checks_clean(flavor):
         "components",
         "priority",
         "assignee",
-    }
+    } | ({"atlassian_team"} if flavor == "cloud" else set())
     for d in templates:
         assert check_mapping(d, fields, meta) == [], d.name
 
@@ -124,7 +125,8 @@ def test_missing_field_and_edit_screen_and_allowed_values():
     fields, ids = CLOUD_FIELDS, FIELD_IDS["cloud"]
     meta = editmeta(fields, ids["team"])
     missing = parse_definition({"name": "gone", "jira_field": "customfield_99999", "internal_field": "g"})
-    assert check_mapping(missing, fields)[0].message == "no such field in the Jira field list"
+    message = check_mapping(missing, fields)[0].message
+    assert message.startswith("no such field in the Jira field list; closest: customfield_")
     del meta["fields"]["customfield_10026"]
     classic = story_points("cloud", ids, classic=True)
     (problem,) = check_mapping(classic, fields, meta)

@@ -64,7 +64,7 @@ def test_import_list_show_export(cli, tmp_path: Path):
 
 
 def test_errors_and_exit_codes(cli, tmp_path: Path):
-    assert cli("show", "nope").exit_code == 3
+    assert cli("show", "nope").exit_code == 2  # no database yet: reading does not create one
     bad = tmp_path / "bad.toml"
     bad.write_text(
         '[[mapping]]\nname = "x"\njira_field = "f"\ninternal_field = "x"\nsteps = [{ op = "lower" }]\n'
@@ -72,4 +72,5 @@ def test_errors_and_exit_codes(cli, tmp_path: Path):
     result = cli("import", str(bad))
     assert result.exit_code == 2
     assert "steps[0] (lower) cannot be inverted" in result.output
+    assert cli("show", "nope").exit_code == 3
     assert json.loads(cli("list", "--json").stdout) == []

@@ -51,7 +51,15 @@ def test_validate_and_test_against_the_site(tmp_path, sim_factory, monkeypatch, 
 
     broken = dumps([templates.story_points(flavor, {"story_points": "customfield_99999"})])
     mappings.write_text(broken.replace('name = "story_points"', 'name = "broken_points"'))
-    run(app, ["--config", str(cfg), "mapping", "import", str(mappings), "--connection", "s"])
+    refused = run(app, ["--config", str(cfg), "mapping", "import", str(mappings), "--connection", "s"])
+    assert refused.exit_code == 2 and "customfield_99999" in refused.output  # refused at import (issue 13)
+    # A mapping stored before its field went away (or by SQL) is still reported by validate.
+    from jira_console.mapping import loads
+    from jira_console.mapping import repo as mrepo
+    from jira_console.store.db import Database
+
+    with Database(sqlite_url) as db:
+        mrepo.save(db, loads(mappings.read_text())[0], connection="s")
     bad = run(app, ["--config", str(cfg), "mapping", "validate", "--connection", "s", "--json"])
     assert bad.exit_code == 1, bad.output
     problems = json.loads(bad.output)["problems"]

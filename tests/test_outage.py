@@ -12,6 +12,9 @@ from sqlalchemy import func, select
 from jira_console import events as ev
 from jira_console.simulator import FIELD_IDS
 from jira_console.store import models as m
+from tests.waiting import until
+
+pytestmark = pytest.mark.timing
 
 WEBHOOK_SECRET = "outage-webhook-secret"  # noqa: S105 - local test listener only
 
@@ -25,9 +28,9 @@ def _keys(sim) -> list[str]:
 async def test_outage_opens_breaker_keeps_everything_and_drains_after_recovery(
     engine_factory, monkeypatch: pytest.MonkeyPatch, flavor: str
 ) -> None:
-    from jira_console.daemon import ConnectionRouter
+    from jira_console.sync.router import ConnectionRouter
     from jira_console.webhooks.listener import create_listener_app, serve_listener
-    from jira_console.webhooks.processor import EventProcessor
+    from jira_console.webhooks.processor import EventProcessor, RetryPolicy
 
     monkeypatch.setenv("JIRA_WEBHOOK_SECRET", WEBHOOK_SECRET)
     engine, sim = await engine_factory(flavor, issues=30)
@@ -68,7 +71,7 @@ async def test_outage_opens_breaker_keeps_everything_and_drains_after_recovery(
             assert not status.ok
         assert "open" in [e.new for e in seen]
         assert all(e.connection == name for e in seen)
-        assert await asyncio.to_thread(sim.wait_for_webhooks, 20)  # the listener runs in this loop
+        assert await asyncio.to_thread(sim.wait_for_webhooks, 60)  # the listener runs in this loop
         with engine.db.session() as s:
             stored = s.scalar(
                 select(func.count())
@@ -85,13 +88,21 @@ async def test_outage_opens_breaker_keeps_everything_and_drains_after_recovery(
 
         # Recovery: Jira answers again; the breaker lets a probe through after its (short) recovery time.
         sim.faults.set(outage=False)
-        await asyncio.sleep(engine.settings.jira[0].breaker_recovery_seconds + 0.2)
-        processor = EventProcessor(engine.db, ConnectionRouter(engine), backoff_base_seconds=0.05)
+        await until(lambda: not engine.connections()[0].opens_in_seconds, "the breaker to admit a probe")
+        processor = EventProcessor(
+            engine.db, ConnectionRouter(engine.syncs), retry=RetryPolicy(base_seconds=0.05)
+        )
         await processor.drain()
         reports = await engine.run_sync()
         assert [r.status for r in reports] == ["ok"]
+        # The pushes just made come back as webhooks; wait for their delivery before draining, or a
+        # busy machine leaves them arriving after the last drain.
+        assert await asyncio.to_thread(sim.wait_for_webhooks, 60)
         await processor.drain()
         await engine.run_sync()
+        # The pushes of the recovered sync fire webhooks of their own: let them arrive, then drain them.
+        assert await asyncio.to_thread(sim.wait_for_webhooks, 60)
+        await processor.drain()
     finally:
         await listener.stop()
 

@@ -199,6 +199,95 @@ def test_code_mark_with_other_marks_becomes_plain_code_for_cloud() -> None:
     assert markdown_to_adf("**`x`**") == d(p(t("x", "code")))
 
 
+# ---- the Markdown dialect (markdown-it-py with the local side's differences) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("markdown", "canonical"),
+    [
+        ("[x]: http://e.com\n\n[x]", "\\[x\\]: http://e.com\n\n\\[x\\]"),  # no reference definitions
+        ("<div>*hi*</div>", "\\<div>_hi_\\</div>"),  # HTML is text
+        ("a<br>b<BR/>c", "a\\\nb\\\nc"),
+        ("\\:smile: \\@[x](accountid:1)", "\\:smile: \\@[x](accountid:1)"),  # escaped: no emoji, no mention
+        (
+            "[x](javascript:alert(1)) [y](<https://e.com/ä b>)",
+            "[x](<javascript:alert(1)>) [y](<https://e.com/ä b>)",
+        ),
+        ("<me@example.com>", "[me@example.com](mailto:me@example.com)"),
+        ("~~gone~~ ~single~", "~~gone~~ ~single\\~"),  # one tilde does not strike
+        ("Setext\nheading\n---", "## Setext heading"),
+        ("*a\nb*", "_a_\\\n_b_"),  # emphasis is line-local in the canonical form
+    ],
+)
+def test_markdown_dialect(markdown: str, canonical: str) -> None:
+    once = adf_to_markdown(markdown_to_adf(markdown))
+    assert once == canonical
+    assert adf_to_markdown(markdown_to_adf(once)) == once
+
+
+def test_links_keep_their_destination_verbatim() -> None:
+    for href in ("https://e.com/ä b", "javascript:alert(1)", "https://e.com/a&amp;b", "x y\\z"):
+        adf = d(p(t("x", href=href)))
+        assert markdown_to_adf(adf_to_markdown(adf)) == adf, href
+
+
+@pytest.mark.parametrize(
+    ("content", "markdown"),
+    [
+        ([t("a"), t("(b)", "strong"), t("c")], "&#97;**(b)**&#99;"),
+        ([t("x"), t("[y]", "strike"), t("z")], "&#120;~~\\[y\\]~~&#122;"),
+        ([t("\u00a0nbsp\u00a0", "em")], "_&#160;nbsp&#160;_"),
+        ([t("<0@0>")], "\\<0@0>"),
+    ],
+)
+def test_commonmark_flanking_is_respected_by_the_writer(content: list[dict[str, Any]], markdown: str) -> None:
+    adf = d(p(*content))
+    assert adf_to_markdown(adf) == markdown
+    assert markdown_to_adf(markdown) == adf
+
+
+def test_emphasis_changing_where_delimiters_would_merge_is_written_span_by_span() -> None:
+    # '*{code}***word**' would leave CommonMark a '***' run it cannot close after '}' before 'w'
+    adf = d(p(t("{code}", "em"), t("word", "strong")))
+    markdown = adf_to_markdown(adf)
+    assert markdown == "_{code}_**word**"
+    assert markdown_to_adf(markdown) == adf
+    assert wiki_to_markdown("_{code}_*word* ") == markdown
+    # a run starting with a space keeps its mark: the space is written as a reference
+    adf = d(p(t("a", "strong", "strike"), t("  b", "strike")))
+    assert markdown_to_adf(adf_to_markdown(adf)) == adf
+
+
+def test_markdown_nested_past_the_parsers_limit_keeps_its_words() -> None:
+    for depth in (25, 3000):
+        adf = markdown_to_adf(">" * depth + " deep words")
+        assert adf is not None and "deep words" in json.dumps(adf), depth
+
+
+def test_a_nested_list_starting_with_an_empty_item_stays_a_list() -> None:
+    for kind, marker in (("bulletList", "-"), ("orderedList", "1.")):
+        nested = {"type": kind, "content": [li(p())]}  # '-' right under text would read as a setext underline
+        adf = d({"type": "bulletList", "content": [li(p(t("x")), nested)]})
+        assert adf_to_markdown(adf) == f"- x\n\n  {marker}"
+        assert markdown_to_adf(adf_to_markdown(adf)) == adf
+
+
+def test_an_item_opening_with_nested_empty_items_is_not_a_rule() -> None:
+    assert wiki_to_markdown("*** ") == "-\n  - -"  # '- - -' would be a thematic break
+    assert markdown_to_wiki("-\n  - -") == "* \n** \n*** "
+
+
+def test_an_escaped_at_sign_before_a_link_stays_escaped() -> None:
+    adf = d(p(t("@"), t("n", href="accountid:1")))
+    assert adf_to_markdown(adf) == "\\@[n](accountid:1)"
+    assert markdown_to_adf("\\@[n](accountid:1)") == adf
+
+
+def test_wiki_emphasis_at_a_line_start_is_not_a_list_marker() -> None:
+    assert markdown_to_wiki("**# not a list**") == "{*}# not a list*"
+    assert wiki_to_markdown("{*}# not a list*") == "**# not a list**"
+
+
 # ---- degradation ----------------------------------------------------------------------------------
 
 
@@ -304,13 +393,17 @@ def test_to_jira_encodes_changed_content() -> None:
     markdown = to_local("cloud", ODD_ADF) + "\n\nnew paragraph"
     result = to_jira("cloud", markdown, ODD_ADF)
     assert result is not ODD_ADF
-    assert result["content"][-1] == p(t("new paragraph"))
+    # the change is a patch: the blocks before it are Jira's own (panel, underline), the new paragraph
+    # follows the last visible block, and the empty paragraph Markdown does not show stays where it was
+    assert result["content"] == [*ODD_ADF["content"][:2], p(t("new paragraph")), ODD_ADF["content"][2]]
 
 
 def test_to_jira_server_returns_the_same_string_when_unchanged() -> None:
     wiki = "h1. Title\r\n\r\nSome *bold* **and _bold_?\r\n\r\n{panel}x{panel}"
     assert to_jira("server", to_local("server", wiki), wiki) is wiki
-    assert to_jira("server", "changed", wiki) == "changed"
+    assert to_jira("server", "changed", wiki, policy="markdown_wins") == "changed"
+    # by default the panel Markdown cannot show is kept, though its text was deleted locally
+    assert to_jira("server", "changed", wiki) == "{panel}x{panel}\r\n\r\nchanged"
 
 
 def test_to_jira_cloud_accepts_a_wiki_previous_value_from_a_webhook() -> None:

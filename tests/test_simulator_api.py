@@ -291,7 +291,18 @@ def test_cloud_bulkfetch(cloud_sim: Simulator) -> None:
             },
         )
         body = r.json()
-        assert [i["key"] for i in body["issues"]] == ["ENG-1", "OPS-1"] and len(body["issueErrors"]) == 1
+        # A key that does not exist is left out; issueErrors are for issues Jira could not read this time.
+        assert [i["key"] for i in body["issues"]] == ["ENG-1", "OPS-1"] and body["issueErrors"] == []
+        cloud_sim.site.lifecycle.set_issue_errors({"OPS-1"})
+        r = c.post("/rest/api/3/issue/bulkfetch", json={"issueIdsOrKeys": ["ENG-1", "OPS-1"]})
+        assert [i["key"] for i in r.json()["issues"]] == ["ENG-1"]
+        assert r.json()["issueErrors"] == [
+            {
+                "id": str(cloud_sim.site.find("OPS-1").id),
+                "errorMessage": r.json()["issueErrors"][0]["errorMessage"],
+            }
+        ]
+        cloud_sim.site.lifecycle.set_issue_errors(set())
         assert "names" in body["issues"][0]
         too_many = c.post(
             "/rest/api/3/issue/bulkfetch", json={"issueIdsOrKeys": [f"ENG-{n}" for n in range(101)]}

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jira_console.simulator import SimConfig
-from jira_console.simulator.jql import And, Clause, Func, JqlError, Or, date_value, parse
+from jira_console.simulator.jql import And, Clause, Func, JqlError, Or, parse
+from jira_console.simulator.jql_eval import date_value
 from jira_console.simulator.state import Site
 
 SYD = ZoneInfo("Australia/Sydney")

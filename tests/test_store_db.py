@@ -7,12 +7,14 @@ import threading
 import pytest
 from sqlalchemy import inspect, text
 
-from jira_console.store.db import Database, StoreError, mask_url
+from jira_console.store import db as db_module
+from jira_console.store.db import SCHEMA_HEAD, Database, StoreError, mask_url
 from jira_console.store.models import Base
 
 ALL_TABLES = {
     "connections", "boards", "sprints", "issues", "field_errors", "sync_state", "conflicts", "audit_log",
     "local_changes", "mappings", "mapping_versions", "identities", "webhook_events", "daemons", "commands",
+    "mapping_state", "issue_aliases", "quarantined_issues", "sync_runs",
 }  # fmt: skip
 
 
@@ -29,6 +31,49 @@ def test_migrate_from_empty_creates_every_table(db_url: str) -> None:
         database.close()
 
 
+def test_retry_after_deadline_moves_from_a_fake_sync_scope_to_its_column(db_url: str) -> None:
+    """Before 0004 the deadline hid in ``sync_state.watermark_ms`` of scope ``rate_limit``."""
+    from jira_console.store import state
+
+    database = Database(db_url)
+    try:
+        database.migrate("0003")
+        until_ms = 1_900_000_000_123
+        with database.session() as s:
+            s.execute(text("INSERT INTO connections (name, flavor) VALUES ('known', 'cloud')"))
+            insert = text("INSERT INTO sync_state (connection, scope, watermark_ms) VALUES (:n, :s, :w)")
+            for name in ("known", "unknown"):
+                s.execute(insert, {"n": name, "s": "rate_limit", "w": until_ms})
+            s.execute(insert, {"n": "known", "s": "issues", "w": 5})
+        database.migrate()
+        with database.session() as s:
+            for name in ("known", "unknown"):
+                until = state.not_before(s, name)
+                assert until is not None and int(until.timestamp() * 1000) == until_ms
+            assert [(r.connection, r.scope) for r in state.list_sync_states(s)] == [("known", "issues")]
+            assert (
+                s.execute(text("SELECT flavor FROM connections WHERE name = 'known'")).scalar_one() == "cloud"
+            )
+    finally:
+        database.close()
+
+
+def test_a_stored_retry_after_deadline_only_moves_later(db: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from jira_console.store import state
+
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    with db.session() as s:
+        state.store_not_before(s, "main", later)
+        state.store_not_before(s, "main", later - timedelta(seconds=30))  # an older answer arriving late
+    with db.session() as s:
+        assert state.not_before(s, "main") == later
+        state.store_not_before(s, "main", later + timedelta(seconds=5))
+    with db.session() as s:
+        assert state.not_before(s, "main") == later + timedelta(seconds=5)
+
+
 def test_migrate_twice_is_a_noop(db: Database) -> None:
     with db.session() as s:
         s.execute(text("INSERT INTO issues (connection, key, summary) VALUES ('c', 'A-1', 'kept')"))
@@ -36,6 +81,20 @@ def test_migrate_twice_is_a_noop(db: Database) -> None:
     with db.session() as s:
         assert s.execute(text("SELECT summary FROM issues")).scalar_one() == "kept"
     assert db.current_revision() == db.head_revision()
+
+
+def test_the_known_head_is_the_newest_migration(db_url: str) -> None:
+    """``migrate`` recognises a database at the head without Alembic: the constant it compares with must be
+    the newest shipped migration, and a database one migration behind is still upgraded."""
+    database = Database(db_url)
+    try:
+        assert SCHEMA_HEAD == database.head_revision()
+        database.migrate("0006_13")  # the one before the head
+        assert not database._at_head()
+        database.migrate()
+        assert database._at_head() and database.current_revision() == SCHEMA_HEAD
+    finally:
+        database.close()
 
 
 def test_concurrent_migrate_from_two_handles(db_url: str) -> None:
@@ -71,6 +130,21 @@ def test_schema_matches_models(db: Database) -> None:
     assert diff == []
 
 
+def test_models_ddl_keeps_partial_indexes_and_jsonb() -> None:
+    """The partial indexes' predicate and JSONB, declared without importing a dialect, still reach each
+    dialect's DDL as the migrations create them."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    conflicts = Base.metadata.tables["conflicts"]
+    (partial,) = [i for i in conflicts.indexes if i.name == "uq_conflicts_open_issue_field"]
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        ddl = str(CreateIndex(partial).compile(dialect=dialect))
+        assert ddl.startswith("CREATE UNIQUE INDEX") and ddl.endswith("WHERE status = 'open'"), ddl
+    assert "base JSONB" in str(CreateTable(conflicts).compile(dialect=postgresql.dialect()))
+    assert "base JSON," in str(CreateTable(conflicts).compile(dialect=sqlite.dialect()))
+
+
 def test_sqlite_pragmas(sqlite_url: str) -> None:
     database = Database(sqlite_url)
     try:
@@ -79,6 +153,58 @@ def test_sqlite_pragmas(sqlite_url: str) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    finally:
+        database.close()
+
+
+def _backend_pid(database: Database) -> int:
+    with database.session() as s:
+        return int(s.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _count_pings(database: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    pings: list[int] = []
+    real = database.engine.dialect.do_ping
+
+    def counting(dbapi_conn: object) -> bool:
+        pings.append(1)
+        return bool(real(dbapi_conn))
+
+    monkeypatch.setattr(database.engine.dialect, "do_ping", counting)
+    return pings
+
+
+def test_pg_connection_in_steady_use_is_not_pinged(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    database = Database(pg_url)
+    try:
+        pings = _count_pings(database, monkeypatch)
+        pids = {_backend_pid(database) for _ in range(5)}
+        assert len(pids) == 1
+        assert pings == []
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+        _backend_pid(database)
+        assert pings == [1]
+    finally:
+        database.close()
+
+
+def test_pg_connection_dropped_while_idle_is_replaced_before_use(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ended the pooled connection (restart, idle timeout): the next session gets a fresh one
+    instead of a failed statement."""
+    import psycopg
+
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    database = Database(pg_url)
+    try:
+        first = _backend_pid(database)
+        raw = pg_url.replace("postgresql+psycopg", "postgresql").split("?", 1)[0]
+        with psycopg.connect(raw, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        second = _backend_pid(database)
+        assert second != first
     finally:
         database.close()
 

@@ -5,27 +5,52 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
-
-from jira_console.store import queue, state
+from jira_console.store import outbox, queue, state
 from jira_console.store.db import Database
-from jira_console.store.models import utcnow
+from jira_console.store.models import LocalChange, utcnow
+from jira_console.store.queue import Outcome
 
 
-def test_sync_state_upsert_and_get(db: Database) -> None:
+def test_sync_state_run_watermark_and_reapply(db: Database) -> None:
     with db.session() as s:
         assert state.get_sync_state(s, "main", "issues") is None
-        state.upsert_sync_state(s, "main", "issues", watermark_ms=1_700_000_000_000, watermark_keys=["A-1"])
-        state.upsert_sync_state(s, "main", "issues", cursor={"startAt": 100}, counts={"pulled": 3})
-        with pytest.raises(ValueError):
-            state.upsert_sync_state(s, "main", "issues", bogus=1)
+        assert state.watermark(s, "main", "issues") is None and not state.reapply_pending(s, "main", "issues")
+        state.set_reapply(s, "main", "issues", False)  # nothing to clear: no row is made for it
+        assert state.get_sync_state(s, "main", "issues") is None
+        state.mark_sync_started(s, "main", "issues")
+        state.advance_watermark(s, "main", "issues", 1_700_000_000_000, ["A-2"])
+        state.advance_watermark(s, "main", "issues", 1_700_000_000_000, ["A-1"])  # a tie: keys add up
+        state.advance_watermark(s, "main", "issues", 1_600_000_000_000, ["Z-9"])  # never backwards
+        state.set_reapply(s, "main", "issues", True)
+        assert state.acquire_lease(s, "main", "issues", "me", 60)
+    with db.session() as s:
+        running = state.get_sync_state(s, "main", "issues")
+        assert (
+            running is not None
+            and running.last_status == "running"
+            and state.reapply_pending(s, "main", "issues")
+        )
+        state.mark_sync_finished(
+            s,
+            "main",
+            "issues",
+            "me",
+            status="ok",
+            error=None,
+            counts={"pulled": 3},
+            duration_ms=7,
+            api_calls=2,
+        )
+        state.set_reapply(s, "main", "issues", False)
     with db.session() as s:
         got = state.get_sync_state(s, "main", "issues")
         assert [r.scope for r in state.list_sync_states(s, "main")] == ["issues"]
+        assert not state.reapply_pending(s, "main", "issues")
     assert got is not None
     assert (got.watermark_ms, got.watermark_keys, got.cursor, got.counts) == (
-        1_700_000_000_000, ["A-1"], {"startAt": 100}, {"pulled": 3},
+        1_700_000_000_000, ["A-1", "A-2"], {"reapply": False}, {"pulled": 3},
     )  # fmt: skip
+    assert (got.last_status, got.duration_ms, got.api_calls, got.lease_owner) == ("ok", 7, 2, None)
 
 
 def test_lease_excludes_others_until_expiry(db: Database) -> None:
@@ -81,7 +106,7 @@ def test_duplicate_webhook_is_detected(db: Database) -> None:
     with db.session() as s:
         ev = queue.get_event(s, first.id)
         assert ev is not None and ev.headers == {"X-Atlassian-Webhook-Identifier": "hook-1"}
-        assert queue.event_stats(s)["received"] == 1
+        assert queue.event_stats(s).by_status["received"] == 1
 
 
 def test_event_life_cycle(db: Database) -> None:
@@ -93,17 +118,20 @@ def test_event_life_cycle(db: Database) -> None:
     with db.session() as s:
         assert [e.id for e in queue.claim_events(s, "w2", limit=5, now=now)] == ids[2:]
         assert queue.claim_events(s, "w2", now=now) == []
-        assert queue.finish_event(s, ids[0], "applied", owner="w1")
-        assert queue.finish_event(s, ids[2], "stale", owner="w1") is False  # w2 holds it
-        assert queue.fail_event(s, ids[1], "boom", backoff=60, owner="w1", now=now) == "received"
+        assert queue.finish_events(s, "w1", [Outcome(ids[0], "applied")]) == 1
+        assert queue.finish_events(s, "w1", [Outcome(ids[2], "stale")]) == 0  # w2 holds it
+        later = Outcome(ids[1], "received", "boom", next_attempt_at=now + timedelta(seconds=60))
+        assert queue.finish_events(s, "w1", [later], now=now) == 1
         assert queue.claim_events(s, "w3", now=now + timedelta(seconds=30)) == []  # backoff not over
         retried = queue.claim_events(s, "w3", now=now + timedelta(seconds=61))
         # the backed-off event is due again, and w2's claim on ids[2] expired too
         assert sorted(e.id for e in retried) == sorted(ids[1:])
-        assert queue.fail_event(s, ids[1], "boom again", backoff=60, max_attempts=2, owner="w3") == "failed"
-        assert queue.finish_event(s, ids[2], "ignored", owner="w3")
+        parked = [Outcome(ids[1], "failed", "boom again"), Outcome(ids[2], "ignored")]
+        assert queue.finish_events(s, "w3", parked) == 2
         stats = queue.event_stats(s)
-    assert (stats["applied"], stats["failed"], stats["ignored"], stats["processing"]) == (1, 1, 1, 0)
+    counts = stats.by_status
+    assert (counts["applied"], counts["failed"], counts["ignored"], counts["processing"]) == (1, 1, 1, 0)
+    assert stats.depth == 0
     with db.session() as s:
         assert queue.retry_event(s, ids[1])
         again = queue.claim_events(s, "w4")
@@ -115,9 +143,8 @@ def test_purge_keeps_failed_and_recent(db: Database) -> None:
     ids = [_event(db, f"p{i}").id for i in range(3)]
     with db.session() as s:
         queue.claim_events(s, "w")
-        queue.finish_event(s, ids[0])
-        queue.finish_event(s, ids[1])
-        queue.fail_event(s, ids[2], "bad", backoff=None)
+        done = [Outcome(ids[0], "applied"), Outcome(ids[1], "applied"), Outcome(ids[2], "failed", "bad")]
+        assert queue.finish_events(s, "w", done) == 3
     with db.session() as s:
         assert queue.purge_events(s, utcnow() - timedelta(days=1)) == 0
         assert queue.purge_events(s, utcnow() + timedelta(seconds=1)) == 2
@@ -157,20 +184,28 @@ def test_concurrent_claims_never_share_an_event(db: Database) -> None:
     assert len(every) == len(set(every)) == total
 
 
+def _host_change(db: Database, connection: str, key: str, field: str, value: object) -> int:
+    """An outbox row as a host program inserts it."""
+    with db.session() as s:
+        row = LocalChange(connection=connection, issue_key=key, field=field, value=value, created_at=utcnow())
+        s.add(row)
+        s.flush()
+        return row.id
+
+
 def test_local_changes_outbox(db: Database) -> None:
+    first = _host_change(db, "main", "A-1", "summary", "new title")
+    _host_change(db, "main", "A-1", "labels", ["x"])
+    _host_change(db, "other", "B-1", "summary", "elsewhere")
     with db.session() as s:
-        first = queue.add_local_change(s, "main", "A-1", "summary", "new title")
-        queue.add_local_change(s, "main", "A-1", "labels", ["x"])
-        queue.add_local_change(s, "other", "B-1", "summary", "elsewhere")
-    with db.session() as s:
-        pending = queue.claim_local_changes(s, "main")
+        pending = outbox.claim_local_changes(s, "main")
         assert [(c.field, c.value) for c in pending] == [("summary", "new title"), ("labels", ["x"])]
-        queue.mark_local_change(s, first)
-        queue.mark_local_change(s, pending[1].id, error="unknown field")
+        outbox.mark_local_change(s, first)
+        outbox.mark_local_change(s, pending[1].id, error="unknown field")
     with db.session() as s:
-        assert queue.claim_local_changes(s, "main") == []
-        assert [c.error for c in queue.list_local_changes(s, connection="main")] == ["unknown field", None]
-        assert len(queue.list_local_changes(s, pending_only=True)) == 1
+        assert outbox.claim_local_changes(s, "main") == []
+        assert [c.error for c in outbox.list_local_changes(s, connection="main")] == ["unknown field", None]
+        assert len(outbox.list_local_changes(s, pending_only=True)) == 1
 
 
 def test_daemon_heartbeat_and_stop(db: Database) -> None:

@@ -6,20 +6,28 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from jira_console.store import catalog, repo
+from jira_console.store import catalog, conflict_queue, repo
+from jira_console.store import issues as si
 from jira_console.store.converters import IssueRecord
 from jira_console.store.db import Database
 from jira_console.store.models import Issue
+from jira_console.store.repo import IssueQuery
 
 NESTED = {"a": [1, 2.5, None, True], "ü": {"deep": "ß ✓"}, "n": 2**53}
 
 
 def _issue(db: Database, key: str = "ENG-1", **values: object) -> IssueRecord:
+    """A new issue, inserted the way the sync inserts a first import."""
     with db.session() as s:
-        return repo.upsert_issue(s, "main", key, {"summary": "first", "project_key": "ENG", **values})
+        si.insert_issues(
+            s, [{"connection": "main", "key": key, "summary": "first", "project_key": "ENG", **values}]
+        )
+        found = repo.get_issue(s, "main", key)
+    assert found is not None
+    return found
 
 
-def test_upsert_and_get_issue_roundtrips_json(db: Database) -> None:
+def test_insert_and_get_issue_roundtrips_json(db: Database) -> None:
     created = _issue(db, labels=["a", "b"], fields=NESTED, raw={"key": "ENG-1"}, jira_id="10001",
                      jira_updated_ms=1_700_000_000_123)  # fmt: skip
     assert created.sync_stamp == 0
@@ -32,58 +40,35 @@ def test_upsert_and_get_issue_roundtrips_json(db: Database) -> None:
     assert got.local_dirty is False
 
 
-def test_engine_upsert_bumps_stamp_and_stays_clean(db: Database) -> None:
+def test_engine_write_bumps_stamp_and_stays_clean(db: Database) -> None:
     _issue(db, jira_id="1")
+    with si.engine_session(db) as s:
+        si.issues_by_key(s, "main", ["ENG-1"])["ENG-1"].summary = "second"
     with db.session() as s:
-        updated = repo.upsert_issue(s, "main", "ENG-1", {"summary": "second", "jira_id": "1"})
+        updated = repo.get_issue(s, "main", "ENG-1")
+    assert updated is not None
     assert updated.summary == "second" and updated.sync_stamp == 1 and updated.local_dirty is False
-
-
-def test_upsert_follows_key_change_by_jira_id(db: Database) -> None:
-    _issue(db, jira_id="77")
+    with db.session() as s:  # the same write outside an engine session is a local edit
+        si.issues_by_key(s, "main", ["ENG-1"])["ENG-1"].summary = "third"
     with db.session() as s:
-        moved = repo.upsert_issue(s, "main", "OPS-9", {"jira_id": "77", "project_key": "OPS"})
-        assert repo.get_issue(s, "main", "ENG-1") is None
-    assert moved.key == "OPS-9"
-
-
-def test_upsert_rejects_unknown_columns(db: Database) -> None:
-    with pytest.raises(ValueError, match="sync_stamp"), db.session() as s:
-        repo.upsert_issue(s, "main", "ENG-1", {"sync_stamp": 9})
-
-
-def test_clear_dirty_respects_newer_host_edit(db: Database) -> None:
-    issue = _issue(db)
-    with db.session() as s:
-        s.execute(text("UPDATE issues SET summary = 'host 1' WHERE id = :id"), {"id": issue.id})
-    with db.session() as s:
-        seen = repo.get_issue_by_id(s, issue.id)
-    assert seen is not None and seen.local_dirty
-    with db.session() as s:
-        s.execute(text("UPDATE issues SET summary = 'host 2' WHERE id = :id"), {"id": issue.id})
-    with db.session() as s:
-        # The push of 'host 1' finished, but 'host 2' arrived meanwhile: stays dirty.
-        assert repo.clear_dirty(s, issue.id, seen.local_changed_at) is False
-        latest = repo.get_issue_by_id(s, issue.id)
-    assert latest is not None and latest.local_dirty
-    with db.session() as s:
-        assert repo.clear_dirty(s, issue.id, latest.local_changed_at, {"base": {"summary": "host 2"}}) is True
-        final = repo.get_issue_by_id(s, issue.id)
-    assert final is not None and not final.local_dirty and final.base == {"summary": "host 2"}
+        edited = repo.get_issue(s, "main", "ENG-1")
+    assert edited is not None and edited.sync_stamp == 1 and edited.local_dirty is True
 
 
 def test_list_and_count_issue_filters(db: Database) -> None:
     for i in range(5):
         _issue(db, f"ENG-{i}", status="Done" if i % 2 else "To Do", summary=f"Fix Widget {i}")
+    with si.engine_session(db) as s:
+        assert si.mark_deleted(s, si.issues_by_key(s, "main", ["ENG-4"])["ENG-4"], reason="gone", actor="t")
     with db.session() as s:
-        repo.mark_issue_deleted(s, repo.get_issue(s, "main", "ENG-4").id)  # type: ignore[union-attr]
-        assert [i.key for i in repo.list_issues(s, "main", status="To Do")] == ["ENG-0", "ENG-2"]
-        assert repo.count_issues(s, "main") == 4
-        assert repo.count_issues(s, "main", include_deleted=True) == 5
-        assert len(repo.list_issues(s, "main", text="widget", limit=2, offset=1)) == 2
-        assert repo.list_issues(s, "other") == []
+        assert [i.key for i in repo.list_issues(s, IssueQuery("main", status="To Do"))] == ["ENG-0", "ENG-2"]
+        assert repo.count_issues(s, IssueQuery("main")) == 4
+        assert repo.count_issues(s, IssueQuery("main", include_deleted=True)) == 5
+        assert len(repo.list_issues(s, IssueQuery("main", text="widget", limit=2, offset=1))) == 2
+        assert repo.list_issues(s, IssueQuery("other")) == []
         s.execute(text("UPDATE issues SET priority = 'High' WHERE key = 'ENG-3'"))
-        assert [i.key for i in repo.list_issues(s, "main", dirty=True)] == ["ENG-3"]
+        assert [i.key for i in repo.list_issues(s, IssueQuery("main", dirty=True))] == ["ENG-3"]
+        assert [e.reason for e in repo.list_audit(s, issue_key="ENG-4")] == ["gone"]
 
 
 def test_issue_unique_constraints(db: Database) -> None:
@@ -119,14 +104,16 @@ def test_conflicts_open_is_unique_per_issue_field(db: Database) -> None:
     assert again.id == first.id and again.local == "b2"
     assert other.id != first.id and other.jira == ["y"]
     with db.session() as s:
-        assert repo.count_conflicts(s, connection="main") == 2
-        assert [c.field for c in repo.list_conflicts(s, issue_key="ENG-1", field="labels")] == ["labels"]
+        assert conflict_queue.count_conflicts(s, connection="main") == 2
+        assert [c.field for c in conflict_queue.list_conflicts(s, issue_key="ENG-1", field="labels")] == [
+            "labels"
+        ]
         done = repo.resolve_conflict(s, first.id, "value", resolved_value="merged", resolved_by="alice")
         assert done is not None and done.status == "resolved" and done.resolved_value == "merged"
         assert repo.resolve_conflict(s, first.id, "jira") is None  # already resolved
         reopened = repo.open_conflict(s, issue.id, "summary", base="b", local="x", jira="y")
         assert reopened.id != first.id
-        assert repo.count_conflicts(s, status=None) == 3
+        assert conflict_queue.count_conflicts(s, status=None) == 3
 
 
 def test_open_conflict_index_rejects_second_open_row(db: Database) -> None:
@@ -215,5 +202,5 @@ def test_scalar_json_values_round_trip(db) -> None:
             c = repo.open_conflict(s, issue.id, f"f{value!r}", base=value, local=value, jira=value)
             assert c.base == value and c.jira == value
     with db.session() as s:
-        got = {c.field: c.local for c in repo.list_conflicts(s, limit=50)}
+        got = {c.field: c.local for c in conflict_queue.list_conflicts(s, limit=50)}
     assert got["f8"] == 8 and got["f2.5"] == 2.5 and got["f'8'"] == "8" and got["f[1]"] == [1]

@@ -6,7 +6,8 @@ import pytest
 
 from jira_console.store import models as m
 from jira_console.sync import conflicts as cf
-from jira_console.sync.engine import bounded_jql, scope_filter
+from jira_console.sync import push as sync_push
+from jira_console.sync.jql import bounded_jql, scope_filter
 
 FLAVORS = ["cloud", "server"]
 
@@ -137,6 +138,7 @@ async def test_refused_write_is_parked_as_field_error_and_kept(rig_factory, flav
     assert any(e.field == "priority" for e in errors)
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("flavor", FLAVORS)
 async def test_ties_and_edits_during_paging_are_not_missed(rig_factory, flavor) -> None:
     rig = await rig_factory(flavor, issues=150, max_page_size=10, tie_fraction=0.8)
@@ -186,16 +188,16 @@ async def test_webhook_batch_keeps_the_newest_version_whatever_the_order(rig_fac
         versions.append((await rig.client.request("GET", f"/rest/api/2/issue/{key}")).json())
     changelog = {"items": [{"field": "summary", "fieldId": "summary"}]}
     newest_first = [(versions[1], changelog), (versions[0], changelog)]
-    statuses = await rig.engine.apply_remote_issues(None, newest_first)
+    statuses = await rig.engine.apply_remote_issues(newest_first)
     assert statuses == ["applied", "stale"]
     assert rig.local(key)["summary"] == "second webhook"
-    assert await rig.engine.apply_remote_issues(None, [(versions[1], changelog)]) == ["ignored"]
+    assert await rig.engine.apply_remote_issues([(versions[1], changelog)]) == ["ignored"]
     # A Cloud change to the description cannot be read from a v2 body: the issue is fetched instead.
     rig.sim.edit_issue(key, {"description": "new *text*"})
     body = (await rig.client.request("GET", f"/rest/api/2/issue/{key}")).json()
     before = rig.client.api_calls
     [status] = await rig.engine.apply_remote_issues(
-        None, [(body, {"items": [{"field": "description", "fieldId": "description"}]})]
+        [(body, {"items": [{"field": "description", "fieldId": "description"}]})]
     )
     assert status == "applied"
     assert rig.local(key)["description"].startswith("new")
@@ -203,22 +205,23 @@ async def test_webhook_batch_keeps_the_newest_version_whatever_the_order(rig_fac
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
-async def test_a_write_that_landed_before_a_crash_is_recognised_as_ours(rig_factory, flavor) -> None:
+async def test_a_write_that_landed_before_a_crash_is_recognised_as_ours(
+    rig_factory, flavor, monkeypatch
+) -> None:
     """The process dies after Jira took the write but before the outcome was stored: the intent recorded
     before sending makes the next run see its own value, not a conflict, even after a newer local edit."""
     rig = await rig_factory(flavor)
     await rig.engine.run(full=True)
     key = _all_sim_keys(rig.sim)[4]
     rig.sql("UPDATE issues SET summary = 'first local edit' WHERE key = :k", k=key)
-    real_record = rig.engine._record_outcome
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # stands in for kill -9 between the write and its bookkeeping
 
-    rig.engine._record_outcome = crash
-    with pytest.raises(KeyboardInterrupt):
-        await rig.engine.push()
-    rig.engine._record_outcome = real_record
+    with monkeypatch.context() as patch:
+        patch.setattr(sync_push, "record_push_outcome", crash)
+        with pytest.raises(KeyboardInterrupt):
+            await rig.engine.push()
     assert rig.sim.issue(key)["summary"] == "first local edit"  # Jira has it; the store does not know
     rig.sql("UPDATE issues SET summary = 'second local edit' WHERE key = :k", k=key)
     report = await rig.engine.run()

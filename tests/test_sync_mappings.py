@@ -34,7 +34,8 @@ async def test_templates_pull_and_push(rig_factory, flavor) -> None:
     rig = await rig_factory(flavor, issues=40)
     await _install(rig, ["story_points", "sprint", "team", "epic", "labels", "components", "priority"])
     await rig.engine.run(full=True)
-    team_field = rig.engine.discovered["team"]
+    # The "Team" select the template maps (on Cloud the native Team field is another one).
+    team_field = templates.discover_field_ids(rig.engine.flavor, field_dicts(rig.engine.field_list))["team"]
     component_names: set[str] = set()
     for key in _keys(rig.sim)[:15]:
         raw = (await rig.client.get_issue(key))["fields"]

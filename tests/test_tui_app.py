@@ -6,7 +6,8 @@ import pytest
 from textual.widgets import DataTable
 
 from jira_console import events as ev
-from jira_console.tui.app import MODE_SCREENS, JiraConsoleApp
+from jira_console.facade import SyncReport
+from jira_console.tui.app import MODE_SCREENS, JiraConsoleApp, describe_sync
 from jira_console.tui.commands import ConsoleCommands
 from jira_console.tui.screens.health import HealthScreen
 from tests.fakes import screen_text, settle, wait_for
@@ -94,13 +95,14 @@ async def test_palette_action_on_another_screen_switches_and_runs_it() -> None:
         assert engine.sync_calls == [("cloud", True)]
 
 
+@pytest.mark.timing
 async def test_refresh_loop_rereads_the_visible_screen() -> None:
     engine = FakeEngine()
     app = make_app(engine, refresh_interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         # A change with no event: only the periodic re-read can show it.
-        engine._connections["cloud"].rate_limit_remaining = 12
+        engine.update_connection("cloud", rate_limit_remaining=12)
         assert await wait_for(pilot, lambda: "rate budget 12" in screen_text(app))
 
 
@@ -136,7 +138,17 @@ async def test_events_reach_screens_that_are_not_visible() -> None:
         await pilot.press("1")
         await settle(pilot)
         assert isinstance(app.screen, HealthScreen)
-        engine._conflicts[0].status = "resolved"
-        engine.emit(ev.ConflictResolved(1, "OPS-1", "story_points", "jira"))
+        engine.resolve_elsewhere(1, "jira")
         conflicts = app.screens_made["conflicts"]
         assert await wait_for(pilot, lambda: 1 not in conflicts.records)
+
+
+def test_describe_sync_words_each_connections_report() -> None:
+    assert describe_sync([]) == ("nothing to sync", True)
+    ok = SyncReport("cloud", seen=3, pulled_fields=2, duration_ms=1500)
+    failed = SyncReport("dc", status="failed", errors=["Jira is down"], duration_ms=20)
+    text, all_ok = describe_sync([ok, failed])
+    assert not all_ok
+    first, second = text.split("; ")
+    assert first == "cloud: ok, seen 3 · fields pulled 2 in 1.5s"  # zeros left out
+    assert second == "dc: failed (Jira is down), nothing in 20ms"

@@ -3,16 +3,23 @@ each operator action reaches the store and the simulator."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from datetime import UTC, datetime
 
+import pytest
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable, TextArea
+from textual.widgets import DataTable, ProgressBar, TextArea
 
+from jira_console import events as ev
 from jira_console.mapping import templates
 from jira_console.mapping.compiled import field_dicts
 from jira_console.store import queue as q
 from jira_console.tui.app import JiraConsoleApp
+from jira_console.tui.screens.daemon_gone import DaemonGoneScreen
 from tests.fakes import screen_text, settle, wait_for
+from tests.waiting import until
 
 
 def app_for(engine, mode: str) -> JiraConsoleApp:
@@ -48,7 +55,8 @@ async def test_editing_a_mapping_changes_its_live_preview(engine_factory) -> Non
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, pause=0.6)
         table = app.screen.query_one("#preview", DataTable)
-        assert table.row_count > 0
+        # the preview reads issues in a worker, on a busy machine later than any fixed pause
+        assert await wait_for(pilot, lambda: table.row_count > 0)
 
         def internal_values() -> dict[str, str]:
             return {
@@ -67,10 +75,14 @@ async def test_editing_a_mapping_changes_its_live_preview(engine_factory) -> Non
             '{ op = "to_float" }, { op = "scale", factor = 10.0 }', (line, column), (line, column + len(old))
         )
         await settle(pilot, pause=0.6)
+
+        def changed() -> list[str]:
+            after = internal_values()
+            return [k for k in before if before[k] not in ("null", "") and before[k] != after.get(k)]
+
+        assert await wait_for(pilot, lambda: bool(changed())), (before, internal_values())
         after = internal_values()
-        changed = [k for k in before if before[k] not in ("null", "") and before[k] != after.get(k)]
-        assert changed, (before, after)
-        key = changed[0]
+        key = changed()[0]
         assert float(after[key]) == float(before[key]) * 10
 
 
@@ -119,3 +131,157 @@ async def test_a_refused_field_shows_on_the_sync_screen(engine_factory) -> None:
         await settle(pilot)
         text = screen_text(app)
         assert "field errors 1" in text and f"{key} priority" in text
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "server"])
+async def test_a_first_import_shows_count_total_rate_and_eta(engine_factory, flavor: str) -> None:
+    # Slow enough to watch: 120 issues in pages of 10 at 8 requests a second.
+    engine, sim = await engine_factory(flavor, issues=120, conn={"page_size": 10, "rate_limit_per_second": 8})
+    seen: list[ev.SyncProgressed] = []
+    engine.subscribe(lambda e: seen.append(e) if isinstance(e, ev.SyncProgressed) else None)
+    app = app_for(engine, "sync")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.start_sync(None, False)  # a first import: nothing synced yet, so everything is read
+
+        def reading() -> bool:
+            text = screen_text(app)
+            return " of 120 issues (" in text and "/s · ETA " in text
+
+        assert await wait_for(pilot, reading, tries=1000), screen_text(app)
+        bar = app.screen.query_one(ProgressBar)
+        assert bar.display and bar.total == 120
+        assert await wait_for(pilot, lambda: "reading" not in screen_text(app), tries=1500)
+    assert seen and all(e.total == 120 for e in seen) and seen[-1].seen == 120
+    assert [e.elapsed_ms for e in seen] == sorted(e.elapsed_ms for e in seen)
+    # Cloud's search has no total: the estimate came from the approximate-count endpoint (once).
+    counted = sim.request_count("/rest/api/3/search/approximate-count", "POST")
+    assert counted == (1 if flavor == "cloud" else 0)
+
+
+async def _beat(engine, name: str, stop: asyncio.Event) -> None:
+    """What a daemon's heartbeat job does, until ``stop``."""
+    from jira_console.store import state as st
+
+    while not stop.is_set():
+        with engine.db.session() as s:
+            st.heartbeat(s, name, host="h", pid=1, version="x", status={"connections": []})
+        await asyncio.sleep(0.2)
+
+
+def _beats(engine, name: str) -> bool:
+    from jira_console.store import state as st
+
+    with engine.db.session() as s:
+        return any(d.name == name for d in st.list_daemons(s))
+
+
+async def test_a_dead_daemon_is_said_and_the_console_runs_the_engine_here(engine_factory) -> None:
+    owner, _ = await engine_factory("cloud")
+    stop = asyncio.Event()
+    beating = asyncio.ensure_future(_beat(owner, "daemon-a", stop))
+    await until(lambda: _beats(owner, "daemon-a"), "the daemon's first heartbeat")
+    engine, sim = await engine_factory("cloud", attach=None)
+    assert engine.mode == "attached"
+    app = JiraConsoleApp(engine, refresh_interval=0.2, start_mode="sync")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "attached to daemon-a" in screen_text(app).splitlines()[0]
+        stop.set()
+        await beating
+        # Three heartbeat intervals (3 s here) without a beat: the console says so and offers a way out.
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen), tries=1000)
+        await settle(pilot)
+        assert "daemon daemon-a silent for" in screen_text(app)
+        await pilot.press("i")
+        assert await wait_for(pilot, lambda: engine.mode == "inprocess", tries=500)
+        await settle(pilot)
+        assert "in-process" in screen_text(app).splitlines()[0]
+        app.start_sync(None, False)
+        assert await wait_for(
+            pilot, lambda: any(": sim-cloud: ok" in n.message for n in app._notifications), tries=1500
+        )
+    assert engine.list_issues(limit=1) and sim.request_count("/rest/api/3/search/jql") > 0
+
+
+async def test_a_daemon_that_stopped_cleanly_is_said_so(engine_factory) -> None:
+    from jira_console.store import state as st
+
+    owner, _ = await engine_factory("cloud")
+    with owner.db.session() as s:
+        st.heartbeat(s, "daemon-b", host="h", pid=1, version="x", status={"connections": []})
+    engine, _ = await engine_factory("cloud", attach=None)
+    app = JiraConsoleApp(engine, refresh_interval=0.2, start_mode="health")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        with owner.db.session() as s:
+            st.mark_stopped(s, "daemon-b")  # what the daemon does on SIGTERM/SIGINT
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen), tries=500)
+        await settle(pilot)
+        assert "daemon daemon-b stopped at" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "daemon-b@h pid 1  stopped at" in screen_text(app)
+
+
+async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reported(engine_factory) -> None:
+    from dataclasses import asdict
+
+    from jira_console.store import state as st
+
+    owner, _ = await engine_factory("cloud")
+    stop = asyncio.Event()
+    beating = asyncio.ensure_future(_beat(owner, "daemon-a", stop))
+    await until(lambda: _beats(owner, "daemon-a"), "the daemon's first heartbeat")
+
+    async def carry_out() -> None:
+        """The daemon's command job: claim the sync, run it against Jira, record the reports."""
+        while True:
+            with owner.db.session() as s:
+                command = st.claim_command(s, "daemon-a")
+            if command is not None:
+                reports = await owner.run_sync(command.args.get("connection"))
+                with owner.db.session() as s:
+                    st.finish_command(s, command.id, result={"reports": [asdict(r) for r in reports]})
+                return
+            await asyncio.sleep(0.05)
+
+    engine, _ = await engine_factory("cloud", attach=None)
+    app = JiraConsoleApp(engine, refresh_interval=None, start_mode="sync")
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            daemon = asyncio.ensure_future(carry_out())
+            app.start_sync("sim-cloud", False)
+            await pilot.pause()
+            assert app._notifications and [n.message for n in app._notifications][0] == (
+                "Incremental sync of sim-cloud queued for daemon daemon-a"
+            )
+            await daemon
+            assert await wait_for(pilot, lambda: len(app._notifications) == 2, tries=1000)
+            outcome = [n.message for n in app._notifications][1]
+            assert outcome.startswith("daemon daemon-a ran the incremental sync of sim-cloud: sim-cloud: ok")
+            assert "seen 40" in outcome
+    finally:
+        stop.set()
+        await beating
+
+
+async def test_a_failing_connection_says_so_on_its_health_card(engine_factory) -> None:
+    engine, sim = await engine_factory("server")
+    await engine.run_sync(full=True)
+    sim.faults.set(outage=True)
+    for _ in range(2):
+        with contextlib.suppress(Exception):
+            await engine.run_sync()
+    app = app_for(engine, "health")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        card = app.screen.cards()["sim-server"].render_status(datetime.now(UTC)).plain
+        assert "sync failed 2× in a row" in card and "last success " in card
+        # The last run's error, on one line of its own (here: the breaker the outage opened).
+        error = next(line for line in card.splitlines() if line.strip().startswith("error "))
+        # (each run first reads Jira's clock, serverInfo, so that is the call the outage fails first)
+        assert "/rest/api/2/" in error and ("breaker" in error or "503" in error)
+        assert card.startswith(("✖ DOWN", "▲ FAILING"))  # never "ok" while its syncs fail
+    sim.faults.clear()

@@ -67,7 +67,7 @@ async def test_breaker_event_changes_the_display_without_polling() -> None:
         engine.set_breaker("cloud", "open", opens_in=30)
         assert await wait_for(pilot, lambda: card.breaker == "open")
         await settle(pilot)
-        assert "OPEN  half-open in 30s" in card_text(app, "cloud", clock)
+        assert "OPEN half-open in 30s" in card_text(app, "cloud", clock)
         assert card.has_class("-down")
         engine.set_breaker("cloud", "half-open")
         assert await wait_for(pilot, lambda: card.breaker == "half-open")
@@ -79,7 +79,7 @@ async def test_listener_and_inprocess_engine() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         text = screen_text(app)
-        assert "listening 0.0.0.0:8787/webhooks" in text and "failed 2" in text
+        assert "listener ● 0.0.0.0:8787/webhooks" in text and "failed 2" in text
         assert "in-process" in text
 
 
@@ -91,5 +91,36 @@ async def test_attached_mode_shows_daemon_heartbeat() -> None:
         await settle(pilot)
         text = screen_text(app)
         assert "syncd@ops-1 pid 4242" in text
-        assert "heartbeat 2025-03-14 09:30:00 (7s ago)" in text
-        assert "attached to daemon" in app.sub_title
+        assert "heartbeat 09:30:00 (7s ago)" in text
+        assert app.sub_title == "attached to syncd"
+
+
+async def test_listener_figures_follow_webhook_events() -> None:
+    engine = FakeEngine()
+    app = JiraConsoleApp(engine, now=Clock(), refresh_interval=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "received 10  failed 2  queue 0" in screen_text(app)
+        engine.process_webhook(3, "applied")
+        assert await wait_for(pilot, lambda: "received 10  failed 1  queue 0" in screen_text(app))
+        engine.add_webhook(
+            connection="cloud", identifier="wh-new", event_type="jira:issue_created", issue_key="OPS-60",
+            status="received", attempts=0, last_error=None, payload="{}",
+        )  # fmt: skip
+        assert await wait_for(pilot, lambda: "received 11  failed 1  queue 1" in screen_text(app))
+
+
+def test_a_card_says_in_plain_words_that_credentials_are_held_back() -> None:
+    from jira_console.facade.views import ConnectionStatus
+    from jira_console.jira.shared import blocked_message
+    from jira_console.tui.widgets.connection_card import ConnectionCard
+
+    note = blocked_message("dc", "CAPTCHA_CHALLENGE [red]markup[/red]")
+    status = ConnectionStatus(name="dc", url="https://jira.example.com", auth="basic")
+    blocked = ConnectionStatus(
+        name="dc", url="https://jira.example.com", auth="basic", auth_state="blocked", auth_note=note
+    )
+    assert blocked.verdict == "auth" and status.verdict != "auth"
+    text = ConnectionCard(blocked, FIXED_NOW).render_status(FIXED_NOW).plain
+    assert "auth basic blocked" in text
+    assert "stopped sending its Basic credentials" in text and "[red]markup[/red]" in text  # plain text

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.widgets.lazy_table import LazyTable
-from tests.fakes import screen_text, settle
-from tests.fakes.engine import FIXED_NOW, INJECTION, FakeEngine, IssueRecord
+from tests.fakes import screen_text, seed, settle
+from tests.fakes.engine import FIXED_NOW, INJECTION, FakeEngine
 
 
 def poisoned_engine() -> FakeEngine:
@@ -21,9 +23,7 @@ def poisoned_engine() -> FakeEngine:
         local=INJECTION,
         jira=INJECTION,
     )
-    engine.add_issue(
-        IssueRecord("cloud", INJECTION, INJECTION, "Done", None, None, None, {"summary": INJECTION}, {}, 1)
-    )
+    engine.add_issue(seed.issue(99, INJECTION, {"summary": INJECTION}, summary=INJECTION, status="Done"))
     engine.add_webhook(
         connection="cloud",
         identifier="wh-evil",
@@ -34,7 +34,11 @@ def poisoned_engine() -> FakeEngine:
         last_error=INJECTION,
         payload=INJECTION,
     )
-    engine._connections["dc"].recent_errors = [INJECTION]
+    engine.update_connection("dc", recent_errors=[INJECTION])
+    dc = engine.connections()[1]
+    engine.update_connection(
+        "dc", sync=replace(dc.sync, last_error=INJECTION), reported_by=INJECTION, reported_at=FIXED_NOW
+    )
     return engine
 
 
@@ -60,13 +64,18 @@ async def test_webhook_health_and_preview_text_is_literal() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         events = app.screen.query_one(DataTable)
-        assert events.get_cell_at(Coordinate(0, 4)).plain == INJECTION
+        assert events.get_cell_at(Coordinate(0, 5)).plain == INJECTION
+        assert events.get_cell_at(Coordinate(0, 7)).plain.startswith(INJECTION[:10])  # the note, as text
         assert str(app.screen.query_one("#payload").render()) == f"error: {INJECTION}\n{INJECTION}"
         await pilot.click("#payload", offset=(8, 0))
         await settle(pilot)
         await pilot.press("1")
         await settle(pilot)
-        assert f"! {INJECTION}" in screen_text(app)
+        text = screen_text(app)
+        assert f"! {INJECTION}" in text
+        assert (
+            f"error {INJECTION}" in text and f"via daemon {INJECTION}" in text
+        )  # the sync error, the reporter
         await pilot.press("4")
         await settle(pilot)
         app.screen.query_one("#issues").value = INJECTION

@@ -50,19 +50,24 @@ async def test_first_mapping_opens_with_a_preview() -> None:
         rows = preview(app)
         assert len(rows) == 12
         assert rows["OPS-1"] == ("1.5", "1.5", "1.5", "ok")
-        assert rows["OPS-9"][3] == "expected a number, got 'lots'"
+        error = "mapping 'story-points', step steps[0] to_float: 'lots' is not a number (value: 'lots')"
+        assert rows["OPS-9"][3] == error[: len(rows["OPS-9"][3]) - 1] + "…"  # cut to its share at 80
         assert "valid · 12 issues previewed · 1 with errors" in validation(app)
+        assert f"OPS-9: {error}" in validation(app)  # and in full under the editor
 
 
 async def test_editing_the_definition_changes_the_preview() -> None:
     app = make_app(FakeEngine())
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, pause=WAIT)
-        edit(app, "multiply = 1.0", "multiply = 4.0")
+        edit(app, "factor = 1.0", "factor = 4.0")
         await settle(pilot, pause=WAIT)
         rows = preview(app)
         assert rows["OPS-1"][:3] == ("1.5", "6.0", "1.5")
-        assert "story_points above 20" in rows["OPS-6"][3]  # 6.0 * 4 fails the validation rule
+        assert rows["OPS-6"][3].startswith("24.0 is above the")  # 6.0 * 4 fails the validation rule
+        app.screen.query_one("#preview", DataTable).move_cursor(row=5)  # OPS-6
+        await settle(pilot)
+        assert "OPS-6: 24.0 is above the maximum 20" in validation(app)
         assert "story-points modified" in validation(app)
 
 
@@ -71,9 +76,12 @@ async def test_invalid_definition_is_reported_and_cannot_be_saved() -> None:
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, pause=WAIT)
-        edit(app, 'direction = "both"', 'direction = "sideways"')
+        edit(
+            app, 'internal_field = "story_points"', 'internal_field = "story_points"\ndirection = "sideways"'
+        )
         await settle(pilot, pause=WAIT)
-        assert "invalid: direction must be one of both, pull, push" in validation(app)
+        assert validation(app).startswith("story-points modified invalid: ")
+        assert "'story-points': direction: Input should be 'pull', 'push' or 'both'" in validation(app)
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert engine.list_mappings()[0].version == 1
@@ -88,7 +96,7 @@ async def test_issue_keys_choose_the_preview_rows() -> None:
         await settle(pilot, pause=WAIT)
         rows = preview(app)
         assert set(rows) == {"OPS-2", "OPS-7"}
-        assert rows["OPS-7"][3] == "no value in Jira"
+        assert rows["OPS-7"][3] == "a value is required"
 
 
 async def test_save_stores_a_new_version() -> None:
@@ -96,12 +104,12 @@ async def test_save_stores_a_new_version() -> None:
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, pause=WAIT)
-        edit(app, "multiply = 1.0", "multiply = 2.0")
+        edit(app, "factor = 1.0", "factor = 2.0")
         await settle(pilot, pause=WAIT)
         await pilot.press("ctrl+s")
         await settle(pilot)
         saved = engine.list_mappings()[0]
-        assert saved.version == 2 and saved.definition["transform"]["multiply"] == 2.0
+        assert saved.version == 2 and saved.definition["steps"][1] == {"op": "scale", "factor": 2.0}
         assert saved.updated_by == "console"
         assert "story-points v2" in screen_text(app)
         assert "story-points saved" in validation(app)

@@ -64,3 +64,26 @@ def test_conflicts(snap_compare) -> None:
 
 def test_webhooks_failed_only(snap_compare) -> None:
     assert snap_compare(console("webhooks"), run_before=settled_after("f"))
+
+
+def test_health_in_process(snap_compare) -> None:
+    """Both cards at 80x24: a healthy connection and a degraded one, each with its sparklines."""
+    assert snap_compare(console("health"), run_before=settled_after())
+
+
+def test_health_daemon_gone(snap_compare) -> None:
+    engine = FakeEngine(mode="attached")
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot, pause=0.2)
+        engine.daemon_died()
+        pilot.app.action_refresh_now()
+        await settle(pilot, pause=0.2)
+        await pilot.press("escape")  # keep waiting: the warning stays on the screen bar
+        await settle(pilot, pause=0.2)
+
+    assert snap_compare(console("health", engine), run_before=run_before)
+
+
+def test_key_reference_on_conflicts(snap_compare) -> None:
+    assert snap_compare(console("conflicts"), run_before=settled_after("question_mark"))

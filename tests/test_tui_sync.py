@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
+from textual.widgets import DataTable, ProgressBar
 
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.sync import SyncScreen
@@ -30,8 +30,11 @@ async def test_states_show_watermark_and_next_run() -> None:
         assert table.row_count == 3
         assert [str(table.get_cell_at(Coordinate(r, 1))) for r in range(3)] == ["issues", "sprints", "issues"]
         text = screen_text(app)
-        assert "2025-03-14 09:20:00" in text  # watermark 1741944000000 ms as a time
-        assert "counts pulled 12 · pushed 3 · conflicts 1" in text
+        # Watermark 1741944000000 ms as a time (same day as the clock: no date), next run as a countdown.
+        assert [str(table.get_cell_at(Coordinate(r, 3))) for r in range(3)] == ["09:20:00"] * 3
+        assert [str(table.get_cell_at(Coordinate(r, 4))) for r in range(3)] == ["in 1m00s"] * 3
+        assert "pulled 12 · pushed 3 · conflicts 1" in text
+        assert [state_cell(app, r) for r in range(3)] == ["ok", "ok", "failed ×11"]
 
 
 async def test_s_starts_an_incremental_sync_of_the_selected_connection() -> None:
@@ -42,8 +45,10 @@ async def test_s_starts_an_incremental_sync_of_the_selected_connection() -> None
         await pilot.press("s")
         await settle(pilot)
         assert engine.sync_calls == [("cloud", False)]
-        assert await wait_for(pilot, lambda: "2025-03-14 09:21:00" in screen_text(app))  # watermark moved
-        assert any("cloud: ok" in n.message for n in app._notifications)
+        assert await wait_for(pilot, lambda: "09:21:00" in screen_text(app))  # watermark moved
+        messages = [n.message for n in app._notifications]
+        assert messages[0] == "Started incremental sync of cloud"  # in this process: true as said
+        assert any(m.startswith("Incremental sync of cloud: cloud: ok") for m in messages)
 
 
 async def test_f_starts_a_full_sync_and_a_syncs_everything() -> None:
@@ -65,10 +70,29 @@ async def test_progress_events_show_on_the_running_row() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("s")
-        assert await wait_for(pilot, lambda: "running p1 seen 50" in state_cell(app, 0))
-        assert "progress p1 seen 50" in screen_text(app)
+        # The fake's first page: 50 of 600 issues after 2 s (25/s), so 22 s to go.
+        assert await wait_for(pilot, lambda: state_cell(app, 0) == "running 8%")
+        assert "reading 50 of 600 issues (8%) · 25/s · ETA 22s · page 1" in screen_text(app)
+        bar = app.screen.query_one(ProgressBar)
+        assert bar.display and (bar.total, bar.progress) == (600, 50)
         assert state_cell(app, 1) == "ok"  # other scopes are untouched until their turn
         engine.sync_gate.set()
         assert await wait_for(pilot, lambda: state_cell(app, 0) == "ok" and state_cell(app, 1) == "ok")
         await settle(pilot)
-        assert "progress" not in screen_text(app)
+        assert "reading" not in screen_text(app) and not bar.display
+
+
+async def test_quarantined_issues_show_in_the_detail_as_plain_text() -> None:
+    from dataclasses import replace
+
+    engine = FakeEngine()
+    key = next(iter(engine._sync))
+    # A cause from Jira's side is data: shown as text, never as markup.
+    engine._sync[key] = replace(
+        engine._sync[key], quarantined=("ENG-9: UniqueViolation: [b]broke[/b] a rule",)
+    )
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "quarantined 1" in text and "ENG-9: UniqueViolation: [b]broke[/b] a rule" in text

@@ -101,15 +101,16 @@ class FakeApplier:
             self.fail_times[key] -= 1
             raise ConnectionError(f"transient failure for {key}")
 
-    async def apply_remote_issue(
-        self,
-        connection: str | None,
-        issue: dict,
-        *,
-        event_ts_ms: int | None,
-        source: str,
-        changelog: dict | None = None,
-    ) -> str:
+    async def apply_remote_issues(self, connection: str | None, items: list) -> list[str]:
+        # Like a transaction: a batch holding an item that fails changes nothing and counts no call.
+        if len(items) > 1 and any(self._fails(issue["key"]) for issue, _changelog in items):
+            raise ConnectionError("a batch item failed")
+        return [await self._apply_issue(connection, issue) for issue, _changelog in items]
+
+    def _fails(self, key: str) -> bool:
+        return key in self.always_fail or self.fail_times.get(key, 0) > 0
+
+    async def _apply_issue(self, connection: str | None, issue: dict) -> str:
         key = issue["key"]
         self.calls[key] += 1
         if self.delay:
@@ -125,7 +126,7 @@ class FakeApplier:
         return "applied"
 
     async def apply_remote_deletion(
-        self, connection: str | None, issue_key: str, *, event_ts_ms: int | None
+        self, connection: str | None, issue_key: str, *, event_ts_ms: int | None, issue_id: str | None = None
     ) -> str:
         self.calls[issue_key] += 1
         self._maybe_fail(issue_key)
@@ -146,20 +147,13 @@ class TrivialApplier:
     def __init__(self) -> None:
         self.seen: Counter[str] = Counter()
 
-    async def apply_remote_issue(
-        self,
-        connection: str | None,
-        issue: dict,
-        *,
-        event_ts_ms: int | None,
-        source: str,
-        changelog: dict | None = None,
-    ) -> str:
-        self.seen[issue["key"]] += 1
-        return "applied"
+    async def apply_remote_issues(self, connection: str | None, items: list) -> list[str]:
+        for issue, _changelog in items:
+            self.seen[issue["key"]] += 1
+        return ["applied"] * len(items)
 
     async def apply_remote_deletion(
-        self, connection: str | None, issue_key: str, *, event_ts_ms: int | None
+        self, connection: str | None, issue_key: str, *, event_ts_ms: int | None, issue_id: str | None = None
     ) -> str:
         self.seen[issue_key] += 1
         return "applied"

@@ -27,6 +27,7 @@ from tests.test_webhook_helpers import (
     post,
     rows,
 )
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -326,11 +327,7 @@ async def test_end_to_end_real_server_in_the_running_loop(db: Database, secrets_
             )
             assert {a.status_code for a in answers} == {202}
             assert (await client.get("/healthz")).status_code == 200
-        for _ in range(500):  # bounded wait for the workers, not a timing assertion
-            if len(applier.issues) == 30:
-                break
-            await asyncio.sleep(0.02)
-        assert len(applier.issues) == 30
+        await until(lambda: len(applier.issues) == 30, "the workers to apply all 30 events")
     finally:
         await processor.stop()
         await server.stop()

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import update
 
 from jira_console.store import Database
-from jira_console.store.models import WebhookEvent
-from jira_console.webhooks.processor import EventProcessor, backoff_delay, purge
-from jira_console.webhooks.queue import claim_events, event_stats, insert_events, retry_event, utcnow
+from jira_console.store.models import WebhookEvent, utcnow
+from jira_console.store.queue import EVENT_STATUSES, claim_events, event_stats, insert_events, retry_event
+from jira_console.webhooks.processor import EventProcessor, RetryPolicy, backoff_delay, purge
 from tests.test_webhook_helpers import FakeApplier, TrivialApplier, issue_event, rows
+from tests.waiting import until
 
 _ids = itertools.count(1)
 
@@ -80,7 +81,7 @@ async def test_transient_failures_retry_with_backoff_then_apply(db: Database) ->
     store(db, [issue_event("B-1", 10), issue_event("B-2", 10)])
     applier = FakeApplier()
     applier.fail_times["B-1"] = 2
-    processor = EventProcessor(db, applier, max_attempts=5, backoff_base_seconds=30)
+    processor = EventProcessor(db, applier, retry=RetryPolicy(max_attempts=5, base_seconds=30))
     await processor.drain()
     first, second = rows(db)
     assert second.status == "applied"  # one bad event never blocks the others
@@ -100,7 +101,7 @@ async def test_persistent_failure_parks_then_retry_event_requeues(db: Database) 
     store(db, [issue_event("C-1", 10)])
     applier = FakeApplier()
     applier.always_fail.add("C-1")
-    processor = EventProcessor(db, applier, max_attempts=3, backoff_base_seconds=0)
+    processor = EventProcessor(db, applier, retry=RetryPolicy(max_attempts=3, base_seconds=0))
     for _ in range(5):
         await processor.drain()
     (row,) = rows(db)
@@ -116,7 +117,7 @@ async def test_persistent_failure_parks_then_retry_event_requeues(db: Database) 
 
 async def test_malformed_body_after_retry_parks_at_once(db: Database) -> None:
     store(db, [b"{broken"])
-    await EventProcessor(db, FakeApplier(), max_attempts=5).drain()
+    await EventProcessor(db, FakeApplier(), retry=RetryPolicy(max_attempts=5)).drain()
     (row,) = rows(db)
     assert (row.status, row.attempts) == ("failed", 1)
     assert "malformed JSON" in row.last_error
@@ -124,11 +125,11 @@ async def test_malformed_body_after_retry_parks_at_once(db: Database) -> None:
 
 async def test_applier_returning_nonsense_counts_as_failure(db: Database) -> None:
     class Odd(TrivialApplier):
-        async def apply_remote_issue(self, connection, issue, *, event_ts_ms, source, changelog=None):  # noqa: ANN001, ANN201
-            return "done"
+        async def apply_remote_issues(self, connection, items):  # noqa: ANN001, ANN201
+            return ["done"] * len(items)
 
     store(db, [issue_event("D-1", 1)])
-    await EventProcessor(db, Odd(), max_attempts=1).drain()
+    await EventProcessor(db, Odd(), retry=RetryPolicy(max_attempts=1)).drain()
     (row,) = rows(db)
     assert row.status == "failed" and "applier returned 'done'" in row.last_error
 
@@ -150,7 +151,7 @@ async def test_purge_deletes_only_old_finished_events(db: Database) -> None:
     store(db, [issue_event(f"F-{n}", n) for n in range(4)])
     applier = FakeApplier()
     applier.always_fail.add("F-3")
-    await EventProcessor(db, applier, max_attempts=1).drain()
+    await EventProcessor(db, applier, retry=RetryPolicy(max_attempts=1)).drain()
     assert purge(db, 1) == 0
     with db.session(write=True) as session:
         session.execute(update(WebhookEvent).values(processed_at=utcnow() - timedelta(days=3)))
@@ -165,8 +166,8 @@ async def test_event_stats(db: Database) -> None:
     store(db, [issue_event("G-1", 1), issue_event("G-2", 2)])
     with db.session() as session:
         stats = event_stats(session)
-    assert stats["depth"] == 2 and stats["by_status"] == {"received": 2}
-    assert stats["oldest_pending_seconds"] >= 0
+    assert stats.depth == 2 and stats.by_status == dict.fromkeys(EVENT_STATUSES, 0) | {"received": 2}
+    assert stats.oldest_pending_seconds >= 0 and stats.received_recently == 2
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -188,11 +189,12 @@ async def test_two_processors_on_two_databases_process_each_event_once(db_url: s
         ]
         for processor in processors:
             processor.start(3)
-        for _ in range(1000):  # bounded wait
+
+        def drained() -> bool:
             with first.session() as session:
-                if event_stats(session)["depth"] == 0:
-                    break
-            await asyncio.sleep(0.02)
+                return event_stats(session).depth == 0
+
+        await until(drained, "both processors to empty the queue")
         for processor in processors:
             await processor.stop()
         assert len(applier.seen) == total
@@ -213,10 +215,48 @@ async def test_worker_wakes_on_new_events(db: Database, workers: int) -> None:
         await asyncio.sleep(0.05)
         store(db, [issue_event("W-1", 1)])
         processor.wake()
-        for _ in range(500):
-            if applier.seen["W-1"]:
-                break
-            await asyncio.sleep(0.01)
+        # Well under poll_seconds: only the wake can have started the work in time.
+        await until(lambda: applier.seen["W-1"], "the woken worker to apply W-1", limit=20)
         assert applier.seen["W-1"] == 1
     finally:
         await processor.stop()
+
+
+class AuditingApplier(FakeApplier):
+    """Writes an audit line per issue applied, in a thread as the engine does, so the lines show which
+    delivery the processor said caused them."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self.db = db
+
+    async def apply_remote_issues(self, connection: str | None, items: list) -> list[str]:
+        from jira_console.store import repo
+
+        def audit() -> None:
+            with self.db.session(write=True) as s:
+                for issue, _changelog in items:
+                    repo.append_audit(s, "cloud", "local", "summary", "a", "b", issue_key=issue["key"])
+
+        await asyncio.to_thread(audit)
+        return await super().apply_remote_issues(connection, items)
+
+
+async def test_audit_lines_name_the_delivery_that_caused_them(db: Database) -> None:
+    from jira_console.store import repo
+
+    store(db, [issue_event("C-1", 10), issue_event("C-2", 20)])  # claimed together: one batch
+    await EventProcessor(db, AuditingApplier(db)).drain()
+    store(db, [issue_event("C-3", 30)])  # alone: one by one
+    await EventProcessor(db, AuditingApplier(db)).drain()
+    by_key = {r.issue_key: r.id for r in rows(db)}
+    with db.session() as s:
+        lines = repo.list_audit(s, connection="cloud")
+    assert {(a.issue_key, a.cause, a.event_id, a.run_id) for a in lines} == {
+        (key, "webhook", by_key[key], None) for key in ("C-1", "C-2", "C-3")
+    }
+    with db.session(write=True) as s:  # outside any delivery or run: no cause
+        repo.append_audit(s, "cloud", "local", "summary", "b", "c", issue_key="C-9")
+    with db.session() as s:
+        [plain] = repo.list_audit(s, issue_key="C-9")
+    assert (plain.cause, plain.event_id, plain.run_id, plain.undo_of) == (None, None, None, None)

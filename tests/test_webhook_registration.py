@@ -21,6 +21,7 @@ from jira_console.webhooks.registration import (
 )
 from tests.fixtures.simulator import connection_for
 from tests.test_webhook_helpers import PREVIOUS_ENV, SECRET, SECRET_ENV, FakeApplier, make_settings, rows
+from tests.waiting import until
 
 DAY_MS = 86_400_000
 
@@ -151,10 +152,10 @@ async def test_simulator_deliveries_reach_the_listener_signed_and_deduplicated(
             await asyncio.to_thread(cloud_sim.edit_issue, key, {"summary": f"edit {n}"})
             await asyncio.sleep(0.005)  # distinct millisecond `updated` values: a tie is genuinely ambiguous
         assert await asyncio.to_thread(cloud_sim.wait_for_webhooks, 10.0)
-        for _ in range(500):  # bounded wait for the workers
-            if not any(r.status in ("received", "processing") for r in rows(db)):
-                break
-            await asyncio.sleep(0.02)
+        await until(
+            lambda: not any(r.status in ("received", "processing") for r in rows(db)),
+            "the workers to settle every stored event",
+        )
     finally:
         await processor.stop()
         await server.stop()

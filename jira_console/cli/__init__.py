@@ -1,21 +1,36 @@
 """The scriptable command line. Every command prints plain words, takes ``--json`` where it reports data,
 and exits 0 on success, 1 on an operational failure (Jira or database error), 2 on a usage/config error,
-3 when the thing asked for does not exist."""
+3 when the thing asked for does not exist.
+
+Starting it must stay cheap (``bench/cli_bench.py``): the command modules import only typer and
+:mod:`.common` at module level; the configuration, the store and the engine are imported by the commands
+that use them."""
 
 from __future__ import annotations
 
 import typer
 
+from jira_console import __version__
 from jira_console.cli import config_cmd
 from jira_console.cli.common import state
+from jira_console.cli.safe_text import echo
+from jira_console.cli.usage import OneLineErrors
 
 app = typer.Typer(
     name="jira-console",
-    help="Keep a SQL database and Jira (Cloud and Server/DC) in two-way sync.",
+    help="Keep a SQL database and Jira (Cloud and Server/DC) in two-way sync. With no command, opens the "
+    "operations console.",
     no_args_is_help=False,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        echo(f"jira-console {__version__}")
+        raise typer.Exit()
 
 
 @app.callback(invoke_without_command=True)
@@ -28,6 +43,9 @@ def _root(
         help="Config file (TOML). Default: $JIRA_CONSOLE_CONFIG or ./jira-console.toml.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug output to stderr."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     state.config_path = config
     state._loaded = None
@@ -46,9 +64,13 @@ def _register_optional() -> None:
     import importlib
 
     for module in (
+        "jira_console.cli.init_cmd",
         "jira_console.cli.simulate_cmd",
+        "jira_console.cli.read_cmd",
         "jira_console.cli.sync_cmd",
+        "jira_console.cli.audit_cmd",
         "jira_console.cli.mapping_cmd",
+        "jira_console.cli.identities_cmd",
         "jira_console.cli.webhooks_cmd",
         "jira_console.cli.daemon_cmd",
         "jira_console.cli.console_cmd",

@@ -1,19 +1,24 @@
-"""Shared CLI plumbing: loading config once, printing JSON or text, exit codes, error wording."""
+"""Shared CLI plumbing: loading config once, running a command against the engine facade, printing JSON
+or text, exit codes, error wording.
+
+Imported by every command module when the CLI starts, so it imports nothing heavy at module level: the
+configuration (pydantic), the store and the engine are imported where a command needs them."""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
-from jira_console import redact
-from jira_console.config import ConfigError, LoadedConfig, load_config
+from jira_console.cli.safe_text import echo, one_line
+
+if TYPE_CHECKING:
+    from jira_console.config import LoadedConfig
+    from jira_console.facade import Engine
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -26,28 +31,45 @@ T = TypeVar("T")
 class _State:
     config_path: str | None = None
     verbose: bool = False
+    json: bool = False
+    """``--json`` was given: errors are printed as a JSON object too."""
     _loaded: LoadedConfig | None = None
 
     def config(self) -> LoadedConfig:
         if self._loaded is None:
+            from jira_console.config import ConfigError, load_config
+
             try:
                 self._loaded = load_config(self.config_path)
             except ConfigError as exc:
                 fail(str(exc), EXIT_USAGE)
             for warning in self._loaded.warnings:
-                typer.echo(f"warning: {warning}", err=True)
-            from jira_console import logs
-
-            cfg = self._loaded.settings.logging
-            logs.configure("DEBUG" if self.verbose else cfg.level, cfg.format, cfg.file)
+                echo(f"warning: {warning}", err=True)
         return self._loaded
+
+    def configure_logging(self) -> LoadedConfig:
+        """The configuration, with logging set up as it says (``--verbose``: DEBUG). Only commands that
+        run engine code need it; reading the store logs nothing (and skips importing structlog)."""
+        loaded = self.config()
+        from jira_console import logs
+
+        cfg = loaded.settings.logging
+        logs.configure("DEBUG" if self.verbose else cfg.level, cfg.format, cfg.file)
+        return loaded
 
 
 state = _State()
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    typer.echo(f"error: {redact.scrub(message)}", err=True)
+    """Say what went wrong (one line on stderr; with ``--json``, a JSON object on stdout) and exit."""
+    from jira_console import redact
+
+    text = redact.scrub(message)
+    if state.json:
+        emit_json({"error": text, "exit_code": code})
+    else:
+        echo(f"error: {one_line(text)}", err=True)
     raise typer.Exit(code)
 
 
@@ -64,7 +86,10 @@ def _default(obj: Any) -> Any:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
+    """``--json`` output: every control character in the data escaped (:mod:`~jira_console.cli.safe_text`)."""
+    from jira_console.cli import safe_text
+
+    safe_text.emit_json(data, _default)
 
 
 @contextmanager
@@ -74,20 +99,58 @@ def friendly_errors() -> Iterator[None]:
         yield
     except typer.Exit:
         raise
-    except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI
-        code = getattr(exc, "exit_code", EXIT_FAILURE)
-        if state.verbose:
+        from jira_console.config import ConfigError
+
+        code = EXIT_USAGE if isinstance(exc, ConfigError) else getattr(exc, "exit_code", EXIT_FAILURE)
+        if state.verbose and not isinstance(exc, ConfigError):
             import traceback
 
-            typer.echo(redact.scrub("".join(traceback.format_exception(exc))), err=True)
+            echo("".join(traceback.format_exception(exc)), err=True)
         fail(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc), code)
 
 
-def run_async(factory: Callable[[], Any]) -> Any:
+def with_engine(
+    work: Callable[[Engine], Awaitable[T]], *, attach: bool | None = False, read_only: bool = False
+) -> T:
+    """Start the engine facade, run ``work(engine)``, stop it; errors become plain words and exit codes.
+
+    ``attach``: ``True`` only reads and writes the database (no Jira clients are built; operator actions
+    are queued for a daemon), ``False`` runs the engine in this process, ``None`` attaches when a daemon
+    is alive. ``read_only``: the command only reads, so a database that does not exist is an error (exit
+    2, saying what to run) rather than created empty. Every command reaches the engine this way."""
     import asyncio
 
-    return asyncio.run(factory())
+    settings = state.configure_logging().settings
+    if read_only:
+        require_store()
+    from jira_console.facade import Engine
+
+    async def run() -> T:
+        engine = Engine(settings)
+        try:
+            await engine.start(attach=attach)
+            return await work(engine)
+        finally:
+            await engine.stop()
+
+    with friendly_errors():
+        return asyncio.run(run())
+    raise AssertionError("unreachable")
+
+
+def require_store() -> None:
+    """Fail with a clear message when the configured database does not exist yet (a read-only command must
+    not create an empty one): a SQLite file that is not there, or a PostgreSQL schema without tables."""
+    from jira_console.cli.store_reader import missing_store
+
+    with friendly_errors():
+        missing = missing_store(state.config().settings.database.url)
+    if missing is not None:
+        if state.config().path is None:
+            todo = "`jira-console init` writes a configuration, then `jira-console sync` creates it"
+        else:
+            todo = "run `jira-console sync` to create it and import from Jira"
+        fail(f"no store at {missing}: {todo}", EXIT_USAGE)

@@ -1,13 +1,17 @@
-"""``jira-console config show|check``."""
+"""``jira-console config show|check``: the effective configuration with where each value came from, and a
+check of each connection against its site (through the facade)."""
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from jira_console.cli.common import EXIT_FAILURE, emit_json, friendly_errors, state
-from jira_console.config import iter_effective
+from jira_console.cli.common import EXIT_FAILURE, EXIT_USAGE, emit_json, friendly_errors, state
+from jira_console.cli.safe_text import echo
+
+if TYPE_CHECKING:
+    from jira_console.config import LoadedConfig
 
 app = typer.Typer(help="Show or check the configuration.", no_args_is_help=True)
 
@@ -15,6 +19,8 @@ app = typer.Typer(help="Show or check the configuration.", no_args_is_help=True)
 @app.command("show")
 def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Print the effective configuration, where each value came from, secrets masked."""
+    from jira_console.config import iter_effective
+
     loaded = state.config()
     rows = list(iter_effective(loaded))
     if as_json:
@@ -25,10 +31,27 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
             }
         )
         return
-    typer.echo(f"# config file: {loaded.path or '(none: defaults and environment only)'}")
+    echo(f"# config file: {loaded.path or '(none: defaults and environment only)'}")
     width = max((len(k) for k, _, _ in rows), default=10)
     for key, value, source in rows:
-        typer.echo(f"{key:<{width}}  {value!s:<40}  [{source}]")
+        echo(f"{key:<{width}}  {value!s:<40}  [{source}]")
+
+
+def check_warnings(loaded: LoadedConfig) -> list[str]:
+    """What the file allows but will hurt: the loader's warnings, and a webhook listener that will turn
+    every delivery away because the secret's variable is not set."""
+    warnings = list(loaded.warnings)
+    hooks = loaded.settings.webhooks
+    if hooks.enabled and hooks.require_signature and not hooks.secrets():
+        variable = hooks.secret_env or "the variable named by webhooks.secret_env"
+        warnings.append(
+            f"webhook secret not set: export {variable} "
+            "(the listener refuses unsigned deliveries while webhooks.require_signature is on)"
+        )
+    from jira_console.webhooks.exposure import exposure_warnings  # (loads the webhooks package: not at start)
+
+    warnings.extend(exposure_warnings(loaded.settings, missing_secret=False))  # unsigned, weak, public
+    return warnings
 
 
 @app.command("check")
@@ -36,36 +59,70 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     offline: bool = typer.Option(False, "--offline", help="Validate the file only; do not contact Jira."),
 ) -> None:
-    """Validate the configuration and test each connection (auth, flavor, version, permissions)."""
+    """Validate the configuration and test each connection (auth, flavor, version, permissions). Exits 2
+    when no [[jira]] connection is configured, 1 when a connection fails."""
     loaded = state.config()
-    results: list[dict[str, object]] = []
-    if not offline:
-        from jira_console.jira.check import check_connection
+    results: list[dict[str, Any]] = []
+    if not offline and loaded.settings.jira:
+        import asyncio
 
-        async def run_all() -> list[dict[str, object]]:
-            return list(await asyncio.gather(*(check_connection(c) for c in loaded.settings.jira)))
+        from jira_console.facade import check_connections
+
+        state.configure_logging()
 
         with friendly_errors():
-            results = asyncio.run(run_all())
-    ok = all(r.get("ok") for r in results)
+            results = asyncio.run(check_connections(loaded.settings, _database(loaded.settings)))
+    ok = bool(loaded.settings.jira) and all(r.get("ok") for r in results)
+    warnings = check_warnings(loaded)
     if as_json:
         emit_json(
             {
                 "ok": ok,
                 "path": str(loaded.path) if loaded.path else None,
                 "connections": results,
-                "warnings": list(loaded.warnings),
+                "warnings": warnings,
             }
         )
     else:
-        typer.echo(f"config {loaded.path or '(defaults)'}: valid")
-        if not loaded.settings.jira:
-            typer.echo("no [[jira]] connections configured")
-        for r in results:
-            mark = "ok " if r.get("ok") else "FAIL"
-            typer.echo(f"[{mark}] {r['name']}: {r.get('summary', '')}")
-            problems = list(r.get("problems", []) or [])  # type: ignore[call-overload]
-            for problem in problems[1:] if problems[:1] == [r.get("summary")] else problems:
-                typer.echo(f"       - {problem}")
+        _print_check(loaded, results, warnings)
+    if not loaded.settings.jira:
+        raise typer.Exit(EXIT_USAGE)
     if not ok:
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _database(settings: Any) -> Any:
+    """The store, when it can be opened: ``config check`` lifts credential blocks there (and records a new
+    denial); without it the check still runs."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from jira_console.store.db import Database
+
+    try:
+        url = make_url(settings.database.url)
+        if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
+            return None  # no store yet: nothing can be held back, and a check creates none
+        db = Database(settings.database.url)
+        db.migrate()
+    except Exception:  # noqa: BLE001 - the check itself needs no database
+        return None
+    return db
+
+
+def _print_check(loaded: LoadedConfig, results: list[dict[str, Any]], warnings: list[str]) -> None:
+    echo(f"config {loaded.path or '(no file: defaults and environment only)'}: valid")
+    if not loaded.settings.jira:
+        echo("no [[jira]] connections configured: add one (`jira-console init` writes a file)")
+    for r in results:
+        mark = "ok " if r.get("ok") else "FAIL"
+        echo(f"[{mark}] {r['name']}: {r.get('summary', '')}")
+        if r.get("resumed"):
+            echo(f"       - {r['resumed']}")
+        problems = list(r.get("problems", []) or [])
+        for problem in problems[1:] if problems[:1] == [r.get("summary")] else problems:
+            echo(f"       - {problem}")
+    for warning in warnings:
+        if warning not in loaded.warnings:  # the loader's own were printed when it loaded the file
+            echo(f"warning: {warning}", err=True)

@@ -4,12 +4,16 @@ This is the only CLI module that imports Textual, and only inside the commands."
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, state
+from jira_console.cli.safe_text import echo
+
+if TYPE_CHECKING:
+    from jira_console.facade import ConsoleEngine
 
 
 def console_log_file(configured: str | None) -> str:
@@ -27,7 +31,8 @@ def console_log_file(configured: str | None) -> str:
     return str(path)
 
 
-async def _run_console(engine: Any, *, demo: bool = False) -> None:
+async def _run_console(engine: ConsoleEngine, *, demo: bool = False) -> None:
+    """Run the Textual console on ``engine`` until the operator quits."""
     from jira_console.tui.app import JiraConsoleApp
 
     await JiraConsoleApp(engine, demo=demo).run_async()
@@ -36,6 +41,8 @@ async def _run_console(engine: Any, *, demo: bool = False) -> None:
 def open_console() -> None:
     """Open the console on the configured database: attached to a running daemon if one is alive,
     otherwise running the engine in this process."""
+    import asyncio
+
     from jira_console import logs
     from jira_console.facade import Engine
 
@@ -76,30 +83,55 @@ def register(app: typer.Typer) -> None:
         workdir: str | None = typer.Option(
             None, "--workdir", help="Folder for the demo database (default: a temp dir)."
         ),
+        keep: bool = typer.Option(
+            False, "--keep", help="Keep the temporary folder when the demo ends (--workdir is always kept)."
+        ),
     ) -> None:
         """Start two simulated Jira sites (Cloud and Server), a temporary database, the daemon machinery
-        and the console: every screen live within seconds, no Jira needed."""
+        and the console: every screen live within seconds, no Jira needed. Its temporary folder is removed
+        when it ends, unless --keep."""
+        import asyncio
+
         from jira_console import logs
         from jira_console.demo import start_demo
 
         logs.configure("WARNING", "console", None if headless else console_log_file(None))
 
-        async def run() -> None:
-            from pathlib import Path
+        folders: list[Path] = [Path(workdir)] if workdir else []
 
+        async def run() -> None:
             rig = await start_demo(
                 issues=issues, activity_per_second=activity, workdir=Path(workdir) if workdir else None
             )
+            folders[:] = [rig.workdir]
+            echo(f"demo files in {rig.workdir} (database demo.db)", err=True)
             try:
                 if headless:
-                    typer.echo(f"demo running; database {rig.workdir / 'demo.db'}; Ctrl-C to stop")
+                    echo(f"demo running; database {rig.workdir / 'demo.db'}; Ctrl-C to stop")
                     for name, sim in rig.sims.items():
-                        typer.echo(f"  {name}: {sim.url}")
+                        echo(f"  {name}: {sim.url}")
                     await asyncio.Event().wait()
                 else:
                     await _run_console(rig.engine, demo=True)
             finally:
                 await rig.stop()
 
-        with friendly_errors():
-            asyncio.run(run())
+        try:
+            with friendly_errors():
+                asyncio.run(run())
+        finally:
+            _clean_up(folders[0] if folders else None, created=workdir is None, keep=keep)
+
+
+def _clean_up(folder: Path | None, *, created: bool, keep: bool) -> None:
+    """Remove the temporary folder the demo made (unless --keep); a folder given with --workdir is the
+    operator's and stays. Either way, say where the files are or were."""
+    import shutil
+
+    if folder is None or not folder.exists():
+        return
+    if keep or not created:
+        echo(f"demo files kept in {folder}", err=True)
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    echo(f"demo files removed from {folder}", err=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, state
@@ -16,9 +14,11 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(None, "--name", help="Daemon name in the heartbeat table."),
     ) -> None:
         """Run the sync engine headless until SIGTERM/SIGINT (which drain and exit cleanly)."""
+        import asyncio
+
         from jira_console.daemon import Daemon
 
-        settings = state.config().settings
+        settings = state.configure_logging().settings
         if not settings.jira:
             fail("no [[jira]] connections configured; nothing to run", EXIT_USAGE)
         if name:

@@ -1,9 +1,11 @@
-"""``jira-console mapping``: list, show, import, export, validate and test field mappings."""
+"""``jira-console mapping``: list, show, import, export, validate and test field mappings, through the
+engine facade (validate and test ask the Jira site, through the connection's client)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -15,22 +17,21 @@ from jira_console.cli.common import (
     fail,
     friendly_errors,
     state,
+    with_engine,
 )
+from jira_console.cli.safe_text import echo
 from jira_console.files import write_private_text
+
+if TYPE_CHECKING:
+    from jira_console.facade import Engine, MappingTrial
+    from jira_console.mapping import Problem
+    from jira_console.mapping.repo import StoredMapping
+    from jira_console.store.converters import MappingRecord, MappingVersionRecord
 
 app = typer.Typer(help="Field mappings between Jira fields and the local database.", no_args_is_help=True)
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 CONN_OPT = typer.Option(None, "--connection", "-C", help="Connection name (default: the only one).")
-
-
-def _db() -> Any:
-    from jira_console.store.db import Database
-
-    cfg = state.config().settings.database
-    database = Database(cfg.url, echo=cfg.echo, pool_size=cfg.pool_size)
-    database.migrate()
-    return database
 
 
 def _connection_name(name: str | None, required: bool = False) -> str | None:
@@ -41,7 +42,7 @@ def _connection_name(name: str | None, required: bool = False) -> str | None:
         return settings.connection(name).name
 
 
-def _summary(stored: Any) -> dict[str, Any]:
+def _summary(stored: StoredMapping) -> dict[str, Any]:
     d = stored.definition
     return {
         "name": d.name,
@@ -59,18 +60,20 @@ def _summary(stored: Any) -> dict[str, Any]:
 @app.command("list")
 def list_cmd(connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
     """The mappings that apply to a connection (its own and global ones)."""
-    from jira_console.mapping import repo
+    conn = _connection_name(connection)
 
-    with friendly_errors():
-        rows = [_summary(m) for m in repo.list_mappings(_db(), _connection_name(connection))]
+    async def work(engine: Engine) -> list[StoredMapping]:
+        return engine.stored_mappings(conn)
+
+    rows = [_summary(m) for m in with_engine(work, attach=True, read_only=True)]
     if as_json:
         emit_json(rows)
         return
     if not rows:
-        typer.echo("no mappings")
+        echo("no mappings")
     for r in rows:
         scope = r["connection"] or "global"
-        typer.echo(
+        echo(
             f"{r['name']:<20} {r['jira_field']:<24} -> {r['internal_field']:<18} {r['direction']:<5} "
             f"v{r['version']} [{scope}]{'' if r['enabled'] else ' (disabled)'}"
         )
@@ -79,24 +82,32 @@ def list_cmd(connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> Non
 @app.command("show")
 def show(name: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
     """One mapping's definition (as TOML) and its version history."""
-    from jira_console.mapping import dumps, repo
+    conn = _connection_name(connection)
 
-    with friendly_errors():
-        db = _db()
-        conn = _connection_name(connection)
-        stored = repo.get(db, name, conn)
+    async def work(engine: Engine) -> tuple[StoredMapping | None, list[MappingVersionRecord], str]:
+        stored = engine.get_mapping(name, conn)
         if stored is None:
-            fail(f"no mapping named {name!r}", EXIT_NOT_FOUND)
-        hist = repo.history(db, name, conn)
+            return None, [], ""
+        toml = engine.mapping_to_toml(stored.definition.to_data())
+        return stored, engine.mapping_history(name, conn), toml
+
+    stored, hist, toml = with_engine(work, attach=True, read_only=True)
+    if stored is None:
+        fail(f"no mapping named {name!r}", EXIT_NOT_FOUND)
     if as_json:
         emit_json({**_summary(stored), "definition": stored.definition.to_data(), "history": hist})
         return
-    typer.echo(dumps([stored.definition]).rstrip())
-    typer.echo("")
+    echo(toml.rstrip())
+    echo("")
     for h in hist:
-        typer.echo(
-            f"# v{h.version} {h.changed_at:%Y-%m-%d %H:%M} {h.changed_by or '-'} {h.comment or ''}".rstrip()
-        )
+        echo(f"# v{h.version} {h.changed_at:%Y-%m-%d %H:%M} {h.changed_by or '-'} {h.comment or ''}".rstrip())
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        fail(f"{file} is not UTF-8 text: {exc}", EXIT_USAGE)
 
 
 @app.command("import")
@@ -105,21 +116,70 @@ def import_cmd(
     connection: str | None = CONN_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Validate a TOML file and store every mapping in it (all or nothing; changes become new versions)."""
-    from jira_console.mapping import MappingDefinitionError, repo
+    """Check a TOML file against the site and store every mapping in it (all or nothing; changes become new
+    versions). A field the site lacks is refused with the closest candidates."""
+    from jira_console.mapping import MappingDefinitionError
 
-    try:
-        text = file.read_text(encoding="utf-8")
-        records = repo.import_toml(_db(), text, connection=connection, changed_by="cli")
-    except MappingDefinitionError as exc:
-        fail(str(exc), EXIT_USAGE)
-    except UnicodeDecodeError as exc:
-        fail(f"{file} is not UTF-8 text: {exc}", EXIT_USAGE)
+    text = _read(file)
+
+    async def work(engine: Engine) -> tuple[list[MappingRecord], list[Problem]]:
+        try:
+            return await engine.import_checked(text, connection=connection, actor="cli")
+        except MappingDefinitionError as exc:
+            fail(str(exc), EXIT_USAGE)
+
+    # Attached to a live daemon the field list its syncs stored is used; else this process asks the site.
+    records, warnings = with_engine(work, attach=None)
+    for p in warnings:  # on stderr, so --json stays the list of stored mappings
+        echo(str(p), err=True)
     if as_json:
         emit_json([{"name": r.name, "connection": r.connection, "version": r.version} for r in records])
         return
     for r in records:
-        typer.echo(f"{r.name}: v{r.version}")
+        echo(f"{r.name}: v{r.version} [{r.connection or 'global'}]")
+
+
+def _by_name(name: str, connection: str | None, action: str) -> MappingRecord:
+    from jira_console.facade.errors import NotFound, StateConflict
+
+    async def work(engine: Engine) -> MappingRecord:
+        try:
+            if action == "delete":
+                return await engine.delete_mapping_named(name, connection)
+            return await engine.set_mapping_enabled(name, connection, action == "enable")
+        except NotFound as exc:
+            fail(str(exc), EXIT_NOT_FOUND)
+        except StateConflict as exc:
+            fail(str(exc), EXIT_USAGE)
+
+    return with_engine(work, attach=True)
+
+
+def _by_name_done(record: MappingRecord, what: str, as_json: bool) -> None:
+    if as_json:
+        emit_json(
+            {"name": record.name, "connection": record.connection, "version": record.version, what: True}
+        )
+    else:
+        echo(f"{record.name} [{record.connection or 'global'}]: {what}; the next sync applies it")
+
+
+@app.command("delete")
+def delete_cmd(name: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
+    """Delete a stored mapping and its history (-C: the connection's own; without, the only one so named)."""
+    _by_name_done(_by_name(name, connection, "delete"), "deleted", as_json)
+
+
+@app.command("enable")
+def enable_cmd(name: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
+    """Enable a stored mapping again (the next sync back-fills what it pulls)."""
+    _by_name_done(_by_name(name, connection, "enable"), "enabled", as_json)
+
+
+@app.command("disable")
+def disable_cmd(name: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
+    """Disable a stored mapping without deleting it (its definition and history stay)."""
+    _by_name_done(_by_name(name, connection, "disable"), "disabled", as_json)
 
 
 @app.command("export")
@@ -129,98 +189,109 @@ def export(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Write the mappings as TOML (or JSON with --json)."""
-    from jira_console.mapping import repo
+    conn = _connection_name(connection)
 
-    with friendly_errors():
-        db = _db()
-        conn = _connection_name(connection)
+    async def work(engine: Engine) -> str | list[dict[str, Any]]:
         if as_json:
-            data = [m.definition.to_data() for m in repo.list_mappings(db, conn)]
-            if output is None:
-                emit_json(data)
-                return
-            import json
+            return [m.definition.to_data() for m in engine.stored_mappings(conn)]
+        return engine.export_mappings(conn)
 
-            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        else:
-            text = repo.export_toml(db, conn)
+    exported = with_engine(work, attach=True, read_only=True)
+    if isinstance(exported, list):
         if output is None:
-            typer.echo(text, nl=False)
-        else:
+            emit_json(exported)
+            return
+        text = json.dumps(exported, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = exported
+    if output is None:
+        echo(text, nl=False)
+    else:
+        with friendly_errors():
             write_private_text(output, text)
-            typer.echo(f"wrote {output}", err=True)
-
-
-async def _client_and(connection: str, work: Any) -> Any:
-    from jira_console.jira.client import JiraClient
-
-    conn = state.config().settings.connection(connection)
-    async with JiraClient(conn) as client:
-        return await work(client)
+        echo(f"wrote {output}", err=True)
 
 
 @app.command("validate")
 def validate(
+    file: Path | None = typer.Argument(
+        None, exists=True, dir_okay=False, help="Check this TOML file instead of the stored mappings."
+    ),
     connection: str | None = CONN_OPT,
     issue: str | None = typer.Option(None, "--issue", help="Also check the edit screen of this issue."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Check the mappings against the Jira site: fields exist and fit the steps; with --issue, editable."""
-    import asyncio
+    """Check mappings (stored, or a file before importing it) against the Jira site: the fields exist and fit
+    the steps, value_map options are allowed values; with --issue, the fields are on its edit screen."""
+    conn = _connection_name(connection, required=True)
+    assert conn is not None  # required=True
+    text = _read(file) if file is not None else None
 
-    from jira_console.mapping import repo
-    from jira_console.mapping.check import check_with_client
+    async def work(engine: Engine) -> tuple[int, list[Problem]]:
+        if text is not None:
+            return await engine.check_file(text, conn, issue)
+        return await engine.check_mappings(conn, issue)
 
-    with friendly_errors():
-        conn = _connection_name(connection, required=True)
-        definitions = [m.definition for m in repo.list_mappings(_db(), conn)]
-        problems = asyncio.run(_client_and(conn, lambda c: check_with_client(definitions, c, issue)))  # type: ignore[arg-type]
+    checked, problems = with_engine(work, attach=False)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
-        emit_json({"ok": not errors, "checked": len(definitions), "problems": problems})
+        emit_json({"ok": not errors, "checked": checked, "problems": problems})
     else:
         for p in problems:
-            typer.echo(str(p))
+            echo(str(p))
         warnings = len(problems) - len(errors)
-        typer.echo(f"{len(definitions)} mappings checked, {len(errors)} errors, {warnings} warnings")
+        echo(f"{checked} mappings checked, {len(errors)} errors, {warnings} warnings")
     if errors:
         raise typer.Exit(EXIT_FAILURE)
 
 
+def _trial_view(key: str, trial: MappingTrial) -> dict[str, Any]:
+    if trial.row is None:
+        return {"mapping": trial.mapping, "key": key, "errors": [trial.error]}
+    return {"mapping": trial.mapping, **trial.row.__dict__}
+
+
 @app.command("test")
-def test_cmd(key: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
-    """Fetch one issue and show every mapping's Jira value, internal value and what a push would write."""
-    import asyncio
+def test_cmd(
+    target: str = typer.Argument(..., help="An issue key (the stored mappings), or a TOML file to try."),
+    connection: str | None = CONN_OPT,
+    issue: str | None = typer.Option(None, "--issue", help="With a file: try it on this issue."),
+    limit: int = typer.Option(5, "--limit", min=1, max=50, help="With a file: how many issues to fetch."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Fetch issues from Jira and show each mapping's Jira value, internal value and what a push would write:
+    the stored mappings over issue KEY, or a file's mappings (not stored) before importing it."""
+    conn = _connection_name(connection, required=True)
+    assert conn is not None  # required=True
+    file = Path(target)
+    text = _read(file) if file.is_file() else None
 
-    from jira_console.mapping import MappingContext, preview, repo
+    async def work(engine: Engine) -> tuple[list[MappingTrial], list[dict[str, Any]]]:
+        if text is not None:
+            from jira_console.mapping import MappingDefinitionError
 
-    with friendly_errors():
-        conn = _connection_name(connection, required=True)
-        db = _db()
-        stored = repo.list_mappings(db, conn, enabled_only=True)
-
-        async def fetch(client: Any) -> tuple[Any, Any, str]:
-            flavor = await client.ensure_flavor()
-            return await client.get_issue(key), await client.fields(), flavor
-
-        issue, field_list, flavor = asyncio.run(_client_and(conn, fetch))  # type: ignore[arg-type]
-        ctx = MappingContext(flavor=flavor, identities=repo.identity_table(db, conn, flavor))  # type: ignore[arg-type]
-        results = []
-        for m in stored:
             try:
-                (row,) = preview(m.definition, [issue], ctx, field_list)
-                results.append({"mapping": m.name, **row.__dict__})
-            except Exception as exc:  # noqa: BLE001 - one broken mapping must not hide the others
-                results.append({"mapping": m.name, "key": key, "errors": [str(exc)]})
+                return await engine.try_file(text, conn, issue, limit)
+            except MappingDefinitionError as exc:
+                fail(str(exc), EXIT_USAGE)
+        return await engine.try_mappings(target, conn)
+
+    trials, unresolved = with_engine(work, attach=False)
+    results = [_trial_view(issue or target, t) for t in trials]
     if as_json:
-        emit_json({"key": key, "results": results, "unresolved": ctx.unresolved})
+        emit_json({"key": None if text is not None else target, "results": results, "unresolved": unresolved})
         return
+    from jira_console.cli import output as out
+
     for r in results:
-        typer.echo(f"{r['mapping']}: {r.get('jira_value')!r} -> {r.get('internal_value')!r}")
+        where = f" {r['key']}" if text is not None else ""
+        echo(f"{r['mapping']}{where}: {out.text(r.get('jira_value'))} -> {out.text(r.get('internal_value'))}")
         if r.get("back_to_jira") is not None:
-            typer.echo(f"    push: {r['back_to_jira']}")
+            echo(f"    push: {out.jira_write(r['back_to_jira'])}")
         for line in r.get("errors", []) + r.get("validation", []):
-            typer.echo(f"    ! {line}")
+            echo(f"    ! {line}")
+    for person in unresolved:
+        echo(f"unresolved person: {person} (map them with `jira-console identities`)")
 
 
 def register(root: typer.Typer) -> None:

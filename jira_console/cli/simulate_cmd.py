@@ -6,6 +6,8 @@ import threading
 
 import typer
 
+from jira_console.cli.safe_text import echo
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``simulate`` command to ``app``."""
@@ -20,7 +22,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve a simulated Jira site until interrupted, printing its URL and credentials."""
         if flavor not in ("cloud", "server"):
-            typer.echo(f"error: --flavor must be cloud or server, got {flavor!r}", err=True)
+            echo(f"error: --flavor must be cloud or server, got {flavor!r}", err=True)
             raise typer.Exit(2)
         from jira_console.simulator import SimConfig, Simulator
 
@@ -28,13 +30,13 @@ def register(app: typer.Typer) -> None:
         try:
             sim.serve()
         except OSError as exc:
-            typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+            echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
             raise typer.Exit(1) from None
         user, token = sim.credentials["basic"]
-        typer.echo(f"Jira simulator ({flavor}) at {sim.url}")
-        typer.echo(f"  basic auth: {user} / {token}")
-        typer.echo(f"  bearer token: {sim.credentials['bearer']}")
-        typer.echo(f"  {issues} issues, seed {seed}; fault control at {sim.url}/_sim/faults. Ctrl-C stops.")
+        echo(f"Jira simulator ({flavor}) at {sim.url}")
+        echo(f"  basic auth: {user} / {token}")
+        echo(f"  bearer token: {sim.credentials['bearer']}")
+        echo(f"  {issues} issues, seed {seed}; fault control at {sim.url}/_sim/faults. Ctrl-C stops.")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

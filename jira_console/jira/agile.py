@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from jira_console.jira.http import JiraHttp
 from jira_console.jira.models import Board, Sprint
 
 AGILE = "/rest/agile/1.0"
+_T = TypeVar("_T")
 MOVE_CHUNK = 50
 """Jira accepts at most 50 issues per sprint/backlog move."""
 _AGILE_PAGE = 50
 
 
-def chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+def chunks(items: Sequence[_T], size: int) -> Iterable[list[_T]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
 
@@ -44,6 +45,11 @@ class AgileMixin(JiraHttp):
         if project_key:
             params["projectKeyOrId"] = project_key
         return [Board.from_json(v) async for v in self._agile_values(f"{AGILE}/board", params)]
+
+    async def board_configuration(self, board_id: int) -> dict[str, Any]:
+        """A board's configuration (``estimation.field.fieldId``: the field its issues are estimated with)."""
+        resp = await self.request("GET", f"{AGILE}/board/{int(board_id)}/configuration")
+        return dict(resp.json())
 
     async def sprints(self, board_id: int, states: Sequence[str] | None = None) -> list[Sprint]:
         """The sprints of a board, optionally filtered by state (``future``, ``active``, ``closed``)."""

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from jira_console import redact
 from jira_console.config import JiraConnection
 from jira_console.jira.client import JiraClient
 from jira_console.jira.errors import JiraAuthError, JiraError
+from jira_console.jira.shared import CredentialsBlocked, SharedGuard
 
 PERMISSIONS = ("BROWSE_PROJECTS", "EDIT_ISSUES", "TRANSITION_ISSUES")
 
 
-_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
-
-
 async def _probe_jql(client: JiraClient, jql: str) -> None:
-    """One search of one issue. Cloud refuses unbounded JQL, and the sync always adds a time bound, so an
-    ``order by`` alone is checked with a bound added, as the sync will send it."""
-    where = _ORDER_BY.split(jql, maxsplit=1)[0].strip()
-    if not where and client.flavor == "cloud":
-        jql = f"updated >= 946684800000 {jql.strip()}"  # 2000-01-01 in epoch ms
+    """One search of one issue with ``jql`` (the caller passes it as the sync will send it: the scope
+    wrapped in parentheses and bounded in time), so Jira parses what it will be sent."""
     pages = client.search_pages(jql, fields=["key"], page_size=1)
     try:
         await anext(pages)
@@ -31,7 +25,9 @@ async def _probe_jql(client: JiraClient, jql: str) -> None:
         await pages.aclose()  # type: ignore[attr-defined]
 
 
-async def check_connection(conn: JiraConnection) -> dict[str, Any]:
+async def check_connection(
+    conn: JiraConnection, shared: SharedGuard | None = None, sent_jql: str | None = None
+) -> dict[str, Any]:
     """Check token, auth, flavor/version, permissions and the JQL; never raises for Jira or network errors."""
     result: dict[str, Any] = {
         "name": conn.name,
@@ -53,6 +49,7 @@ async def check_connection(conn: JiraConnection) -> dict[str, Any]:
         return result
     try:
         async with JiraClient(conn, token=token) as client:
+            client.shared = shared
             try:
                 info = await client.server_info()
                 result["flavor"], result["version"] = info.flavor, info.version
@@ -77,9 +74,11 @@ async def check_connection(conn: JiraConnection) -> dict[str, Any]:
             except JiraError as exc:
                 problems.append(f"permissions check failed: {exc}")
             try:
-                await _probe_jql(client, conn.jql)
+                await _probe_jql(client, sent_jql or conn.jql)
             except JiraError as exc:
                 problems.append(f"JQL {conn.jql!r} was refused: {exc}")
+    except CredentialsBlocked as exc:
+        problems.append(exc.messages[0] if exc.messages else str(exc))
     except JiraAuthError as exc:
         problems.append(f"authentication failed ({conn.auth}): {exc}")
     except JiraError as exc:

@@ -14,8 +14,9 @@ from typing import Any
 import orjson
 
 from jira_console.jira.agile import AgileMixin, chunks
-from jira_console.jira.errors import JiraBadRequest, JiraNotFound
-from jira_console.jira.models import JiraField, SearchPage, Transition
+from jira_console.jira.errors import JiraAuthError, JiraBadRequest, JiraNotFound
+from jira_console.jira.models import BulkFetch, JiraField, SearchPage, Transition
+from jira_console.jira.shared import CredentialsBlocked
 from jira_console.logs import get_logger
 
 log = get_logger(__name__)
@@ -217,11 +218,23 @@ class JiraClient(AgileMixin):
                 return
             start = nxt
 
+    async def approximate_count(self, jql: str) -> int | None:
+        """How many issues a (bounded) JQL search matches, as Cloud estimates it
+        (``POST /rest/api/3/search/approximate-count``; recent edits may not be counted yet). None on
+        Server/DC, whose search pages carry an exact ``total`` instead."""
+        if await self.ensure_flavor() != "cloud":
+            return None
+        resp = await self.request(
+            "POST", f"{self.api}/search/approximate-count", json={"jql": jql}, idempotent=True
+        )
+        count = orjson.loads(resp.content).get("count")
+        return int(count) if isinstance(count, int) else None
+
     async def search(
         self, jql: str, fields: Sequence[str] | None = None, limit: int | None = None
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """All issues of a search as one list (at most ``limit``)."""
-        found: list[dict] = []
+        found: list[dict[str, Any]] = []
         async for page in self.search_pages(jql, fields=fields):
             found.extend(page.issues)
             if limit is not None and len(found) >= limit:
@@ -259,18 +272,31 @@ class JiraClient(AgileMixin):
     ) -> list[dict[str, Any]]:
         """Many issues at once: Cloud ``bulkfetch`` (100 per call), Server a ``key in (...)`` search.
 
-        Keys that do not exist (or are not visible) are left out.
+        Keys that do not exist (or are not visible) are left out, and so are those Jira could not read this
+        time (see :meth:`bulk_fetch_report` to tell the two apart).
         """
+        return (await self.bulk_fetch_report(keys, fields, expand)).issues
+
+    async def bulk_fetch_report(
+        self, keys: Sequence[str], fields: Sequence[str] | None = None, expand: Sequence[str] | None = None
+    ) -> BulkFetch:
+        """:meth:`bulk_fetch` with the ids Jira answered with ``issueErrors`` (a retriable failure, not a
+        deletion)."""
         flavor = await self.ensure_flavor()
         wanted = list(fields) if fields else list(DEFAULT_FIELDS)
         found: list[dict[str, Any]] = []
+        errors: list[str] = []
         for chunk in chunks(list(dict.fromkeys(keys)), BULK_CHUNK):
             if flavor == "cloud":
                 body: dict[str, Any] = {"issueIdsOrKeys": chunk, "fields": wanted}
                 if expand:
                     body["expand"] = list(expand)  # bulkfetch wants a list, not a comma string
                 resp = await self.request("POST", f"{self.api}/issue/bulkfetch", json=body, idempotent=True)
-                found.extend(orjson.loads(resp.content).get("issues") or [])
+                data = orjson.loads(resp.content)
+                found.extend(data.get("issues") or [])
+                errors.extend(
+                    str(e["id"]) for e in data.get("issueErrors") or [] if isinstance(e, dict) and e.get("id")
+                )
                 continue
             try:
                 async for page in self.search_pages(jql_key_list(chunk), fields=wanted, expand=expand):
@@ -282,7 +308,7 @@ class JiraClient(AgileMixin):
                         found.append(await self.get_issue(key, fields=wanted, expand=expand))
                     except JiraNotFound:
                         continue
-        return found
+        return BulkFetch(found, errors)
 
     async def edit_issue(
         self, key: str, fields: dict[str, Any] | None = None, update: dict[str, Any] | None = None
@@ -296,7 +322,22 @@ class JiraClient(AgileMixin):
             body["update"] = update
         if not body:
             return
-        await self.request("PUT", f"{self.api}/issue/{key}", json=body)
+        path = f"{self.api}/issue/{key}"
+        if self.conn.notify_watchers or self.notify_refused:
+            await self.request("PUT", path, json=body)
+            return
+        try:
+            await self.request("PUT", path, params={"notifyUsers": "false"}, json=body)
+        except JiraAuthError as exc:
+            if exc.status != 403 or isinstance(exc, CredentialsBlocked):
+                raise
+            # Only administrators may silence watchers: say so once, then edit the way Jira allows.
+            self.notify_refused = str(exc)
+            log.warning(
+                "jira.notify_users_refused", connection=self.name, error=str(exc),
+                consequence="notify_watchers = false cannot be honoured; watchers are notified",
+            )  # fmt: skip
+            await self.request("PUT", path, json=body)
 
     async def editmeta(self, key: str) -> dict[str, dict[str, Any]]:
         """Per field: required, schema, operations and allowedValues for editing this issue."""

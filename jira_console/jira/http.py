@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Generator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ from jira_console.jira.resilience import (
     retry_after_seconds,
     should_retry,
 )
+from jira_console.jira.shared import CredentialsBlocked, SharedGuard, auth_denial
 from jira_console.logs import get_logger
 
 log = get_logger(__name__)
@@ -131,6 +133,13 @@ class JiraHttp:
         self._server_info: ServerInfo | None = None
         self._detect_lock = asyncio.Lock()
         self._sleep: Callable[[float], Any] = asyncio.sleep
+        self.shared: SharedGuard | None = None
+        """Facts shared with the other processes using this site (Retry-After, denied credentials)."""
+        self.auth_block: str | None = None
+        """Why Jira denied the Basic credentials: while set, they are not sent again."""
+        self._basic = conn.auth == "basic"
+        self.notify_refused: str | None = None
+        """Why Jira refused ``notifyUsers=false`` (``notify_watchers = false`` without admin rights)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={self.base_url!r}, flavor={self._flavor!r})"
@@ -189,7 +198,15 @@ class JiraHttp:
     @property
     def health(self) -> ConnectionHealth:
         """A snapshot of this connection's health (breaker, latency, rate-limit budget, recent errors)."""
-        return self._health.snapshot(self.name, self.breaker, self.limiter, self.gate)
+        health = self._health.snapshot(self.name, self.breaker, self.limiter, self.gate)
+        if not self._has_token:
+            return replace(health, auth="no token")
+        return replace(health, auth="blocked") if self.auth_blocked else health
+
+    @property
+    def auth_blocked(self) -> bool:
+        """Whether this connection holds back its Basic credentials (see :attr:`auth_block`)."""
+        return self._basic and self.auth_block is not None
 
     # ----------------------------------------------------------------------------------------- requests
 
@@ -216,6 +233,8 @@ class JiraHttp:
                 else ("configure token_env or keyring_service")
             )
             raise JiraAuthError(0, method, path, [f"no token for connection {self.name!r}: {hint}"])
+        if self.auth_blocked and self.shared is None:
+            raise CredentialsBlocked(self.name, method, path, str(self.auth_block))
         safe = idempotent if idempotent is not None else method in _IDEMPOTENT_METHODS
         budget = self.conn.operation_deadline_seconds
         deadline = time.monotonic() + budget
@@ -249,8 +268,13 @@ class JiraHttp:
         )
 
     async def _admission(self, method: str, path: str, deadline: float) -> None:
-        """Wait for the not-before gate and a token; refuse when Jira's wait outlasts the deadline."""
+        """Wait for a token and the not-before gate; refuse when Jira's wait outlasts the deadline. The gate
+        takes in what other processes recorded after the token is taken, right before sending: a token can
+        take seconds to come (a slowed bucket, many callers), and a 429 another process received meanwhile
+        must hold this request too (the push campaign's early requests: the store read before that wait)."""
         while True:
+            await self.limiter.acquire()
+            await self._consult_shared(method, path)
             if self.gate.not_before > deadline:
                 err = JiraRateLimited(
                     429,
@@ -261,11 +285,40 @@ class JiraHttp:
                 )
                 err.local = True  # type: ignore[attr-defined]
                 raise err
-            await self.gate.wait()
-            await self.limiter.acquire()
-            # The limiter may have slept while another response pushed the gate: check again.
             if self.gate.remaining() <= 0:
                 return
+            # After the wait, a token and the store again: another process may have been told to wait longer.
+            await self.gate.wait()
+
+    async def _consult_shared(self, method: str, path: str) -> None:
+        if self.shared is None:
+            return
+        facts = await self.shared.load()
+        # The store is the authority: a block any process recorded holds here too, and one lifted (by
+        # `config check`, or a changed configuration) is lifted here too.
+        self.auth_block = facts.auth_block
+        if self.auth_blocked:
+            raise CredentialsBlocked(self.name, method, path, str(facts.auth_block))
+        if facts.not_before is not None:
+            left = facts.not_before - time.time()
+            if left > 0:
+                self.gate.push(left)
+
+    async def _after_response(self, resp: httpx.Response, until: float | None) -> str | None:
+        """Share what this response taught: a Retry-After deadline, or credentials Jira denied (whose
+        reason is returned)."""
+        if until is not None and self.shared is not None:
+            await self.shared.rate_limited(until)
+        if not self._basic or resp.status_code not in (401, 403):
+            return None
+        reason = auth_denial(resp.status_code, resp.headers, resp.text[:4000])
+        if reason is None:
+            return None
+        self.auth_block = reason
+        log.warning("jira.credentials_blocked", connection=self.name, reason=reason)
+        if self.shared is not None:
+            await self.shared.auth_denied(reason)
+        return reason
 
     async def _attempt(
         self, method: str, path: str, params: Mapping[str, Any] | None, json: Any, deadline: float
@@ -287,13 +340,19 @@ class JiraHttp:
                 err.reached_server = False if isinstance(exc, _UNSENT) else None  # type: ignore[attr-defined]
                 raise err from None
             latency = (time.monotonic() - started) * 1000
-            self._observe(method, template, resp, latency)
+            until = self._observe(method, template, resp, latency)
+            denied = await self._after_response(resp, until)
+            if denied is not None:
+                blocked = CredentialsBlocked(self.name, method, path, denied, resp.status_code)
+                raise blocked from self._error(method, path, resp)
             if resp.status_code >= 400:
                 raise self._error(method, path, resp)
             return resp
 
-    def _observe(self, method: str, template: str, resp: httpx.Response, latency: float) -> None:
+    def _observe(self, method: str, template: str, resp: httpx.Response, latency: float) -> float | None:
+        """Feed the gate, the limiter and the health log; returns Jira's Retry-After deadline (epoch s)."""
         headers = resp.headers
+        until = None
         remaining = rate_limit_remaining(headers)
         status = resp.status_code
         error = None
@@ -303,8 +362,9 @@ class JiraHttp:
                 delay = self.conn.backoff_base_seconds  # 429 without a hint: still hold everyone back a bit
             if delay is not None:
                 self.gate.push(delay)
+                until = time.time() + delay
                 if self.on_event is not None:
-                    self.on_event(RateLimited(self.conn.name, delay, time.time() + delay))
+                    self.on_event(RateLimited(self.conn.name, delay, until))
             if status == 429:
                 self.limiter.on_rate_limited()
             error = f"rate limited, retry after {delay}s"
@@ -312,6 +372,7 @@ class JiraHttp:
         self._health.record(
             CallRecord(method, template, status, latency, remaining, datetime.now(UTC), error=error)
         )
+        return until
 
     def _error(self, method: str, path: str, resp: httpx.Response) -> JiraError:
         try:

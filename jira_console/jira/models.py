@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from jira_console.events import BreakerStateChanged  # noqa: F401 - the client emits the engine event
+from jira_console.activity import Activity
+from jira_console.events import BreakerStateChanged as BreakerStateChanged  # the client emits it
 
 Flavor = Literal["cloud", "server"]
 
@@ -20,6 +21,8 @@ class ServerInfo:
     version_numbers: tuple[int, ...]
     deployment_type: str
     base_url: str | None = None
+    server_time: str | None = None
+    """Jira's clock when it answered (``serverTime``), as Jira wrote it."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, host_hint: Flavor | None = None) -> ServerInfo:
@@ -37,7 +40,17 @@ class ServerInfo:
             version_numbers=numbers,
             deployment_type=deployment or ("Cloud" if flavor == "cloud" else "Server"),
             base_url=data.get("baseUrl"),
+            server_time=data.get("serverTime") if isinstance(data.get("serverTime"), str) else None,
         )
+
+
+@dataclass(frozen=True)
+class BulkFetch:
+    """What a bulk fetch returned: the issues, and the ids Jira could not read this time (``issueErrors``:
+    a retriable failure, not a deletion)."""
+
+    issues: list[dict[str, Any]]
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -181,3 +194,7 @@ class ConnectionHealth:
     current_rate_per_second: float = 0.0
     not_before_in_seconds: float = 0.0
     recent_calls: list[CallRecord] = field(default_factory=list)
+    activity: Activity = field(default_factory=Activity)
+    """Calls, latency, 429s and failures over the last minutes."""
+    auth: str = "unknown"
+    """``ok`` (Jira accepted the credentials), ``rejected`` (the last verdict was a 401) or ``unknown``."""

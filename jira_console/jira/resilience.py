@@ -21,6 +21,7 @@ import pybreaker
 from tenacity import RetryCallState
 from tenacity.wait import wait_base, wait_random_exponential
 
+from jira_console.activity import ActivityRecorder
 from jira_console.jira.errors import CircuitOpenError, JiraError
 from jira_console.jira.models import BreakerStateChanged, CallRecord, ConnectionHealth
 from jira_console.logs import get_logger
@@ -355,14 +356,22 @@ class HealthLog:
         self.total = 0
         self.last_latency_ms: float | None = None
         self.rate_limit_remaining: int | None = None
+        self.activity = ActivityRecorder()
+        self.auth = "unknown"
+        """``ok`` once Jira accepted the credentials, ``rejected`` after a 401 (until a call succeeds)."""
 
     def record(self, rec: CallRecord) -> None:
         self.calls.append(rec)
         self.total += 1
         self.by_status[rec.status] += 1
         self.last_latency_ms = rec.latency_ms
+        self.activity.call(rec.status, rec.latency_ms, rec.at.timestamp())
         if rec.rate_limit_remaining is not None:
             self.rate_limit_remaining = rec.rate_limit_remaining
+        if rec.status == 401:
+            self.auth = "rejected"
+        elif 200 <= rec.status < 400:
+            self.auth = "ok"
         if rec.status == 0 or rec.status >= 400:
             self.errors.append(rec)
 
@@ -381,6 +390,8 @@ class HealthLog:
             current_rate_per_second=limiter.rate,
             not_before_in_seconds=gate.remaining(),
             recent_calls=list(self.calls),
+            activity=self.activity.snapshot(),
+            auth=self.auth,
         )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from jira_console.mapping.candidates import missing_field_message
 from jira_console.mapping.context import MappingContext
 from jira_console.mapping.errors import MappingError, StepError
 from jira_console.mapping.model import FieldSelector, MappingDefinition, parse_definition
@@ -24,6 +25,9 @@ class JiraWrite:
     kind: Literal["field", "update", "transition", "sprint"]
     field_id: str
     value: Any
+    note: str = ""
+    """Something the write kept from Jira instead of the local value (rich text, ``rich_text_policy``), for
+    the sync to record as a field error; empty when the local value is written as it is."""
 
 
 def field_dicts(field_list: Iterable[Any] | None) -> list[dict[str, Any]] | None:
@@ -67,7 +71,7 @@ def resolve_field(
         raise ValueError(f"field selector {selector.describe()} needs the Jira field list to resolve")
     found = [f for f in field_list if selector.matches(f)]
     if not found:
-        raise ValueError(f"no Jira field matches {selector.describe()}")
+        raise ValueError(missing_field_message(selector, field_list))
     if len(found) > 1:
         listed = ", ".join(f"{f.get('id')} ({f.get('name')})" for f in found)
         raise ValueError(f"{selector.describe()} matches several fields: {listed}; pick one by id")
@@ -136,6 +140,7 @@ class CompiledMapping:
         if ctx.previous_fields is not None:
             # A shallow copy shares ``unresolved``, so users reported during this write reach the caller.
             ctx = replace(ctx, previous=ctx.previous_fields.get(self.jira_field))
+        ctx = replace(ctx, notes=[])  # what a rich_text step kept from Jira, for this write only
         for label, step, invert in self._backward:
             try:
                 value = step.inverse(value, ctx) if invert else step.forward(value, ctx)
@@ -152,9 +157,10 @@ class CompiledMapping:
                     self.name, None, value, "a sprint write needs a sprint id (or None for backlog)"
                 )
             return JiraWrite("sprint", self.jira_field, value)
+        note = "; ".join(ctx.notes)
         if self.definition.write == "update":
-            return JiraWrite("update", self.jira_field, [{"set": value}])
-        return JiraWrite("field", self.jira_field, value)
+            return JiraWrite("update", self.jira_field, [{"set": value}], note)
+        return JiraWrite("field", self.jira_field, value, note)
 
     def validate_value(self, value: Any) -> list[str]:
         """Rule violations of an internal value (empty when it passes)."""
@@ -223,10 +229,6 @@ class MappingSet:
 
     def get(self, name: str) -> CompiledMapping | None:
         return next((m for m in self.mappings if m.name == name), None)
-
-    def jira_field_ids(self) -> list[str]:
-        """Field ids to request in searches (``fields=``)."""
-        return sorted({m.jira_field for m in self.mappings})
 
     def pull(self, fields: dict[str, Any], ctx: MappingContext) -> tuple[dict[str, Any], list[MappingError]]:
         """Raw Jira ``fields`` -> ``{internal_field: value}`` plus every failure met on the way."""

@@ -79,3 +79,7 @@ class MappingContext:
     """The previous raw Jira ``fields`` of the issue; when set, ``previous`` is taken from it per mapping."""
     unresolved: list[dict[str, Any]] = field(default_factory=list)
     """Users (or sprints) no table could resolve, appended by the steps so a person can fix the table."""
+    rich_text_policy: Literal["preserve", "markdown_wins"] = "preserve"
+    """What a ``rich_text`` write does when the local edit would drop what Markdown cannot show."""
+    notes: list[str] = field(default_factory=list)
+    """What ``rich_text`` steps kept from Jira during one write (see ``JiraWrite.note``)."""

@@ -42,21 +42,18 @@ class MappingError(Exception):
             f"mapping {self.mapping!r}, step {self.step or '-'}: {self.message} (value: {_short(self.value)})"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly form for the CLI, the console and the ``field_errors`` table."""
-        return {
-            "mapping": self.mapping,
-            "step": self.step,
-            "value": _short(self.value, 500),
-            "message": self.message,
-            "unresolved": self.unresolved,
-        }
-
 
 class MappingDefinitionError(ValueError):
-    """A mapping definition failed validation; ``problems`` holds one readable line per problem."""
+    """A mapping definition failed validation; ``problems`` holds one readable line per problem.
+    ``mapping`` is None when the problem is the text as a whole (TOML that does not parse, a second
+    ``[[mapping]]`` with the same name): the message then names no mapping."""
 
-    def __init__(self, mapping: str, problems: list[str]) -> None:
+    def __init__(self, mapping: str | None, problems: list[str]) -> None:
         self.mapping = mapping
         self.problems = problems
-        super().__init__(f"mapping {mapping!r} is invalid:\n  " + "\n  ".join(problems))
+        what = (
+            f"mapping {mapping!r} is invalid"
+            if mapping is not None
+            else "the mapping definitions are invalid"
+        )
+        super().__init__(f"{what}:\n  " + "\n  ".join(problems))

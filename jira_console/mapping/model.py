@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from jira_console.mapping import safe_regex
 from jira_console.mapping.errors import MappingDefinitionError
 from jira_console.mapping.steps import Step, StepBase
 
@@ -22,7 +30,17 @@ class FieldSelector(BaseModel):
     localised and renamed. Several keys together must all match.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        # What _something checks, said in the JSON schema too (the operations API's document).
+        json_schema_extra={
+            "anyOf": [
+                {"required": [key], "properties": {key: {"type": "string", "minLength": 1}}}
+                for key in ("id", "name", "schema_custom", "schema_system")
+            ]
+        },
+    )
 
     id: str | None = None
     name: str | None = None
@@ -72,9 +90,9 @@ class ValidationRules(BaseModel):
     def _regex(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+                safe_regex.compile_pattern(value)
+            except safe_regex.PatternError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     def check(self, value: Any) -> list[str]:
@@ -105,8 +123,12 @@ class ValidationRules(BaseModel):
             bad = [item for item in items if item not in self.allowed]
             if bad:
                 problems.append(f"{', '.join(map(repr, bad))} not among the allowed values")
-        if self.pattern is not None and isinstance(value, str) and re.fullmatch(self.pattern, value) is None:
-            problems.append(f"{value!r} does not match the pattern {self.pattern!r}")
+        if self.pattern is not None and isinstance(value, str):
+            try:
+                if safe_regex.fullmatch(self.pattern, value) is None:
+                    problems.append(f"{value!r} does not match the pattern {self.pattern!r}")
+            except safe_regex.MatchTimeout as exc:
+                problems.append(str(exc))
         return problems
 
 
@@ -122,7 +144,7 @@ class MappingDefinition(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    jira_field: str | FieldSelector
+    jira_field: Annotated[str, StringConstraints(pattern=r"\S")] | FieldSelector
     internal_field: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
     direction: Direction = "both"
     steps: tuple[Step, ...] = ()

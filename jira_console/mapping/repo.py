@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete as sa_delete
-
 from jira_console.mapping.compiled import MappingSet
 from jira_console.mapping.context import Identity, IdentityTable
 from jira_console.mapping.errors import MappingDefinitionError
 from jira_console.mapping.model import MappingDefinition, parse_definition
 from jira_console.mapping.toml_io import dumps, loads
 from jira_console.store import catalog
+from jira_console.store import mapping_state as mstate
 from jira_console.store import models as sm
 from jira_console.store.converters import MappingRecord, MappingVersionRecord
 from jira_console.store.db import Database
@@ -111,10 +110,29 @@ def delete(db: Database, name: str, connection: str | None = None) -> bool:
         # change every other connection, so only an exact match is deleted.
         if record is None or record.connection != connection:
             return False
-        # Explicit, because SQLite enforces ON DELETE CASCADE only with a pragma.
-        session.execute(sa_delete(sm.MappingVersion).where(sm.MappingVersion.mapping_id == record.id))
-        session.execute(sa_delete(sm.Mapping).where(sm.Mapping.id == record.id))
-        return True
+        return catalog.delete_mapping(session, record.id)
+
+
+def delete_by_id(db: Database, mapping_id: int) -> MappingRecord | None:
+    """Delete the mapping with this id and its history; the deleted mapping, or None when there was none."""
+    with db.session(write=True) as session:
+        record = catalog.get_mapping_by_id(session, mapping_id)
+        if record is not None:
+            catalog.delete_mapping(session, mapping_id)
+        return record
+
+
+def get_by_id(db: Database, mapping_id: int) -> tuple[MappingRecord, list[MappingVersionRecord]] | None:
+    """A mapping as stored, with every version (newest first); None when there is no such id."""
+    with db.session() as session:
+        record = catalog.get_mapping_by_id(session, mapping_id)
+        return (record, catalog.mapping_history(session, mapping_id)) if record else None
+
+
+def get_exact(db: Database, name: str, connection: str | None) -> MappingRecord | None:
+    """The mapping stored under exactly this name and connection (no fallback to a global one)."""
+    with db.session() as session:
+        return catalog.get_exact_mapping(session, name, connection)
 
 
 def export_toml(db: Database, connection: str | None = None) -> str:
@@ -170,3 +188,46 @@ def identity_table(db: Database, connection: str, flavor: str) -> IdentityTable:
         )
         for r in rows
     )
+
+
+def list_records(db: Database, connection: str | None = None) -> list[MappingRecord]:
+    """Every stored mapping as stored (the connection's own and global ones; all when ``connection`` is
+    None), by connection and name. Unlike :func:`list_mappings`, a global mapping hidden by a connection's
+    own one of the same name is listed too: the console shows and edits each row."""
+    from sqlalchemy import or_, select
+
+    from jira_console.store.converters import mapping_record
+
+    stmt = select(sm.Mapping).order_by(sm.Mapping.connection, sm.Mapping.name)
+    if connection is not None:
+        stmt = stmt.where(or_(sm.Mapping.connection.is_(None), sm.Mapping.connection == connection))
+    with db.session() as session:
+        return [mapping_record(row) for row in session.scalars(stmt)]
+
+
+def stamp(db: Database) -> tuple[tuple[str, int], ...]:
+    """Changes whenever any stored mapping is created, saved, enabled, disabled or deleted (the
+    generations of every connection and of the global mappings)."""
+    with db.session() as session:
+        return tuple(sorted(mstate.generations(session).items()))
+
+
+def generation(db: Database, connection: str) -> int:
+    """The generation of the mappings that apply to ``connection`` (see :mod:`.store.mapping_state`)."""
+    with db.session() as session:
+        return mstate.generation(session, connection)
+
+
+def set_enabled(db: Database, name: str, connection: str | None, enabled: bool) -> MappingRecord | None:
+    """Enable or disable the mapping stored under exactly this name and connection (None: the global one);
+    None when there is none."""
+    with db.session(write=True) as session:
+        record = catalog.get_exact_mapping(session, name, connection)
+        return catalog.set_mapping_enabled(session, record.id, enabled) if record else None
+
+
+def cached_fields(db: Database, connection: str) -> tuple[str | None, list[dict[str, Any]] | None]:
+    """(flavor, ``/field`` list) of ``connection``'s site as the last sync stored them; Nones before any."""
+    with db.session() as session:
+        flavor, field_list, _at = mstate.cached_field_list(session, connection)
+    return flavor, field_list

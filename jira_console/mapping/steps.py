@@ -11,25 +11,14 @@ from jira_console.mapping.errors import StepError
 from jira_console.mapping.steps_base import StepBase, expect
 from jira_console.mapping.steps_basic import (
     DefaultIfEmpty,
-    First,
-    Join,
-    Lower,
     Path,
-    Prefix,
-    RegexExtract,
-    RegexReplace,
     Round,
     Scale,
-    Split,
-    Suffix,
-    Template,
     ToBool,
     ToDecimal,
     ToFloat,
     ToInt,
     ToStr,
-    Trim,
-    Upper,
     ValueMap,
 )
 from jira_console.mapping.steps_jira import (
@@ -40,6 +29,19 @@ from jira_console.mapping.steps_jira import (
     RichText,
     SprintStep,
     UserStep,
+)
+from jira_console.mapping.steps_regex import RegexExtract, RegexReplace
+from jira_console.mapping.steps_team import TeamStep
+from jira_console.mapping.steps_text import (
+    First,
+    Join,
+    Lower,
+    Prefix,
+    Split,
+    Suffix,
+    Template,
+    Trim,
+    Upper,
 )
 
 
@@ -103,6 +105,7 @@ Step = Annotated[
         OptionStep,
         OptionsStep,
         UserStep,
+        TeamStep,
         SprintStep,
         DateStep,
         DateTimeStep,
@@ -141,7 +144,8 @@ def parse_step(data: dict[str, Any] | StepBase) -> StepBase:
     """Build a step from its TOML/JSON form, e.g. ``{"op": "round", "digits": 1}``."""
     if isinstance(data, StepBase):
         return data
-    return _STEP_ADAPTER.validate_python(data)
+    step: StepBase = _STEP_ADAPTER.validate_python(data)
+    return step
 
 
 __all__ = ["STEP_OPS", "MapEach", "Step", "StepBase", "parse_step"]

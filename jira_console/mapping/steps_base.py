@@ -10,6 +10,14 @@ from jira_console.mapping.context import MappingContext
 from jira_console.mapping.errors import StepError
 
 
+def _op_required(schema: dict[str, Any]) -> None:
+    """Each step's ``op`` has its own name as default, yet the union of steps is told apart by it: the JSON
+    schema says it is required, as the union is."""
+    required = schema.setdefault("required", [])
+    if "op" not in required:
+        required.insert(0, "op")
+
+
 class StepBase(BaseModel):
     """A pure transformation of one value. ``forward`` goes Jira -> internal, ``inverse`` internal -> Jira.
 
@@ -17,7 +25,7 @@ class StepBase(BaseModel):
     ways unless ``passes_none`` is False, because an empty Jira field is ``null`` and must stay empty.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_op_required)
 
     op: str
     invertible: ClassVar[bool] = False

@@ -174,8 +174,9 @@ class SprintStep(StepBase):
 
 
 class RichText(StepBase):
-    """ADF (Cloud) or wiki markup (Server) <-> Markdown, via ``jira_console.jira.richtext``. The previous raw
-    Jira value (``ctx.previous``) lets the converter keep what Markdown cannot express."""
+    """ADF (Cloud) or wiki markup (Server) <-> Markdown, via ``jira_console.jira.richtext``. A write is a
+    patch of the previous raw Jira value (``ctx.previous``): what Markdown cannot express is kept, and what
+    ``ctx.rich_text_policy`` kept instead of the local text is noted in ``ctx.notes``."""
 
     op: Literal["rich_text"] = "rich_text"
     invertible: ClassVar[bool] = True
@@ -192,9 +193,13 @@ class RichText(StepBase):
         from jira_console.jira import richtext
 
         try:
-            return richtext.to_jira(ctx.flavor, expect(value, str, "Markdown text"), ctx.previous)
+            text = expect(value, str, "Markdown text")
+            written = richtext.write_rich_text(ctx.flavor, text, ctx.previous, ctx.rich_text_policy)
         except (ValueError, TypeError, KeyError) as exc:
             raise StepError(f"cannot convert Markdown to Jira rich text: {exc}") from None
+        if written.kept:
+            ctx.notes.append(written.message())
+        return written.value
 
     def jira_schema_problem(self, schema: dict[str, Any]) -> str | None:
         custom = _custom(schema)

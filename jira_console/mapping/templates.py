@@ -18,6 +18,7 @@ _BY_CUSTOM_TYPE = {
     "com.pyxis.greenhopper.jira:jsw-story-points": "story_points",
     "com.pyxis.greenhopper.jira:gh-sprint": "sprint",
     "com.pyxis.greenhopper.jira:gh-epic-link": "epic_link",
+    "com.atlassian.jira.plugin.system.customfieldtypes:atlassian-team": "atlassian_team",
 }
 _SELECT = "com.atlassian.jira.plugin.system.customfieldtypes:select"
 _FLOAT = "com.atlassian.jira.plugin.system.customfieldtypes:float"
@@ -104,6 +105,18 @@ def team(
     )
 
 
+def atlassian_team(flavor: Flavor, field_ids: Mapping[str, str]) -> MappingDefinition:
+    """Cloud's native Team field as the team id (written back as the bare id Jira takes)."""
+    return _defn(
+        name="atlassian_team",
+        jira_field=_need(field_ids, "atlassian_team", "atlassian_team"),
+        internal_field="team_id",
+        steps=({"op": "team"},),
+        validate={"type": "string"},
+        description="Cloud Team (atlassian-team): the team id.",
+    )
+
+
 def epic(flavor: Flavor, field_ids: Mapping[str, str]) -> MappingDefinition:
     """The epic's issue key: Cloud ``parent.key``, Server the Epic Link field (a bare key)."""
     if flavor == "cloud":
@@ -180,6 +193,7 @@ TEMPLATES: dict[str, Callable[..., MappingDefinition]] = {
     "story_points": story_points,
     "sprint": sprint,
     "team": team,
+    "atlassian_team": atlassian_team,
     "epic": epic,
     "labels": labels,
     "components": components,

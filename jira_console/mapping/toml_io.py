@@ -95,15 +95,15 @@ def loads(text: str) -> list[MappingDefinition]:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise MappingDefinitionError("<file>", [f"not valid TOML: {exc}"]) from None
+        raise MappingDefinitionError(None, [f"not valid TOML: {exc}"]) from None
     unknown = sorted(set(doc) - {"mapping"})
     if unknown:
         raise MappingDefinitionError(
-            "<file>", [f"unknown top-level keys: {', '.join(unknown)} (expected [[mapping]])"]
+            None, [f"unknown top-level keys: {', '.join(unknown)} (expected [[mapping]])"]
         )
     entries = doc.get("mapping", [])
     if not isinstance(entries, list):
-        raise MappingDefinitionError("<file>", ["'mapping' must be an array of tables ([[mapping]])"])
+        raise MappingDefinitionError(None, ["'mapping' must be an array of tables ([[mapping]])"])
     result: list[MappingDefinition] = []
     problems: list[str] = []
     for index, entry in enumerate(entries):
@@ -116,5 +116,5 @@ def loads(text: str) -> list[MappingDefinition]:
         f"mapping name {n!r} is used twice" for n in sorted({n for n in names if names.count(n) > 1})
     )
     if problems:
-        raise MappingDefinitionError("<file>", problems)
+        raise MappingDefinitionError(None, problems)
     return result

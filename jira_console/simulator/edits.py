@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from jira_console.simulator import richtext
 from jira_console.simulator.model import (
+    ATLASSIAN_TEAMS,
     COMPONENT_BY_ID,
     COMPONENT_BY_NAME,
     FIELD_IDS,
@@ -63,6 +64,7 @@ def field_attrs(flavor: str) -> dict[str, str]:
     if flavor == "cloud":
         out["parent"] = "parent"
         out[ids["classic_story_points"]] = "classic_story_points"
+        out[ids["atlassian_team"]] = "atlassian_team"
     else:
         out[ids["epic_link"]] = "parent"
     return out
@@ -164,6 +166,8 @@ class EditPlanner:
             return value
         if attr == "team":
             return self._option(fid, value)
+        if attr == "atlassian_team":
+            return _atlassian_team(fid, value)
         if attr == "labels":
             return self._list_op(fid, op, value, current, self._label)
         if attr == "components":
@@ -178,6 +182,8 @@ class EditPlanner:
         if value is None:
             return None
         cloud_v3 = self.site.flavor == "cloud" and self.version == "3"
+        if self.site.flavor == "server" and isinstance(value, str):
+            return value  # Server stores wiki markup as written
         if self.lenient:
             return value if richtext.is_adf(value) else richtext.wiki_to_adf(str(value))
         if cloud_v3:
@@ -319,3 +325,14 @@ class EditPlanner:
         if self.site.issues[key].issuetype != "Epic":
             raise EditError({fid: f"Issue '{key}' is not an epic."})
         return key
+
+
+def _atlassian_team(fid: str, value: Any) -> str | None:
+    """Cloud's Team field takes the bare team id (a string), or null to clear it."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EditError({fid: "Team field value must be a string team id."})
+    if value not in dict(ATLASSIAN_TEAMS):
+        raise EditError({fid: f"Team with id '{value}' does not exist or is not visible to you."})
+    return value

@@ -62,7 +62,11 @@ def _cf(type_: str, custom: str, fid: str, items: str | None = None) -> dict[str
 def field_defs(flavor: Flavor) -> list[FieldDef]:
     """All fields of the site, system ones first, in a stable order."""
     ids = FIELD_IDS[flavor]
-    defs = [
+    return _system_defs() + (_cloud_custom_defs(ids) if flavor == "cloud" else _server_custom_defs(ids))
+
+
+def _system_defs() -> list[FieldDef]:
+    return [
         FieldDef(
             "summary", "Summary", _sys("string", "summary"), True, required=True, clause_names=("summary",)
         ),
@@ -133,44 +137,53 @@ def field_defs(flavor: Flavor) -> list[FieldDef]:
             clause_names=("resolution",),
         ),
     ]
-    if flavor == "cloud":
-        defs += [
-            FieldDef("parent", "Parent", _sys("issuelink", "parent"), True, clause_names=("parent",)),
-            FieldDef(
-                ids["story_points"],
-                "Story point estimate",
-                _cf("number", CUSTOM_TYPES["story_points_cloud"], ids["story_points"]),
-                True,
-            ),
-            # On the site but not on the edit screen of these projects: writing it is a classic trap.
-            FieldDef(
-                ids["classic_story_points"],
-                "Story Points",
-                _cf("number", CUSTOM_TYPES["float"], ids["classic_story_points"]),
-                False,
-            ),
-            FieldDef(
-                ids["sprint"], "Sprint", _cf("array", CUSTOM_TYPES["sprint"], ids["sprint"], "json"), True
-            ),
-            FieldDef(ids["team"], "Team", _cf("option", CUSTOM_TYPES["select"], ids["team"]), True),
-        ]
-    else:
-        defs += [
-            FieldDef(
-                ids["story_points"],
-                "Story Points",
-                _cf("number", CUSTOM_TYPES["float"], ids["story_points"]),
-                True,
-            ),
-            FieldDef(
-                ids["sprint"], "Sprint", _cf("array", CUSTOM_TYPES["sprint"], ids["sprint"], "string"), True
-            ),
-            FieldDef(
-                ids["epic_link"], "Epic Link", _cf("any", CUSTOM_TYPES["epic_link"], ids["epic_link"]), True
-            ),
-            FieldDef(ids["team"], "Team", _cf("option", CUSTOM_TYPES["select"], ids["team"]), True),
-        ]
-    return defs
+
+
+def _cloud_custom_defs(ids: dict[str, str]) -> list[FieldDef]:
+    return [
+        FieldDef("parent", "Parent", _sys("issuelink", "parent"), True, clause_names=("parent",)),
+        FieldDef(
+            ids["story_points"],
+            "Story point estimate",
+            _cf("number", CUSTOM_TYPES["story_points_cloud"], ids["story_points"]),
+            True,
+        ),
+        # On the site but not on the edit screen of these projects: writing it is a classic trap.
+        FieldDef(
+            ids["classic_story_points"],
+            "Story Points",
+            _cf("number", CUSTOM_TYPES["float"], ids["classic_story_points"]),
+            False,
+        ),
+        FieldDef(ids["sprint"], "Sprint", _cf("array", CUSTOM_TYPES["sprint"], ids["sprint"], "json"), True),
+        FieldDef(ids["team"], "Team", _cf("option", CUSTOM_TYPES["select"], ids["team"]), True),
+        # Cloud's native Team field beside the site's own "Team" select (real sites have both).
+        FieldDef(
+            ids["atlassian_team"],
+            "Team",
+            _cf("team", CUSTOM_TYPES["atlassian_team"], ids["atlassian_team"])
+            | {"configuration": {CUSTOM_TYPES["atlassian_team"]: True}},
+            True,
+        ),
+    ]
+
+
+def _server_custom_defs(ids: dict[str, str]) -> list[FieldDef]:
+    return [
+        FieldDef(
+            ids["story_points"],
+            "Story Points",
+            _cf("number", CUSTOM_TYPES["float"], ids["story_points"]),
+            True,
+        ),
+        FieldDef(
+            ids["sprint"], "Sprint", _cf("array", CUSTOM_TYPES["sprint"], ids["sprint"], "string"), True
+        ),
+        FieldDef(
+            ids["epic_link"], "Epic Link", _cf("any", CUSTOM_TYPES["epic_link"], ids["epic_link"]), True
+        ),
+        FieldDef(ids["team"], "Team", _cf("option", CUSTOM_TYPES["select"], ids["team"]), True),
+    ]
 
 
 def defs_by_id(flavor: Flavor) -> dict[str, FieldDef]:

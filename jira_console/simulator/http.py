@@ -90,6 +90,15 @@ def csv_param(request: Request, name: str) -> list[str] | None:
     return [part.strip() for v in values for part in v.split(",") if part.strip()]
 
 
+def expand_set(raw: Any) -> set[str]:
+    """``expand`` as a set, from a comma-separated string or a JSON list."""
+    if raw is None:
+        return set()
+    if isinstance(raw, list):
+        return {str(x).strip() for x in raw}
+    return {x.strip() for x in str(raw).split(",") if x.strip()}
+
+
 def ok(data: Any, status: int = 200) -> Response:
     return JSONResponse(data, status_code=status)
 

@@ -17,6 +17,7 @@ FIELD_IDS: dict[str, dict[str, str]] = {
         "classic_story_points": "customfield_10026",
         "sprint": "customfield_10020",
         "team": "customfield_10050",
+        "atlassian_team": "customfield_10001",
         "parent": "parent",
     },
     "server": {
@@ -34,9 +35,17 @@ CUSTOM_TYPES = {
     "sprint": "com.pyxis.greenhopper.jira:gh-sprint",
     "select": "com.atlassian.jira.plugin.system.customfieldtypes:select",
     "epic_link": "com.pyxis.greenhopper.jira:gh-epic-link",
+    "atlassian_team": "com.atlassian.jira.plugin.system.customfieldtypes:atlassian-team",
 }
 
 TEAM_OPTIONS = [("10300", "Backend"), ("10301", "Frontend"), ("10302", "Platform")]
+
+ATLASSIAN_TEAMS = [
+    ("36885b3c-1bf0-4f85-a357-c5b858c31de4", "Payments crew"),
+    ("9a1c44e2-0f3b-4e39-8d6f-2f8e7c2b5a10", "Search squad"),
+    ("c0ffee00-1234-4abc-9def-00000000cafe", "Platform guild"),
+]
+"""Cloud's native teams (the ``atlassian-team`` field's values): team id, team name."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +64,15 @@ class SimConfig:
     webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)
     """Pauses between webhook delivery attempts (real Jira spreads them over ~30 minutes)."""
     webhook_timeout: float = 5.0
+    out_of_context: tuple[tuple[str, str], ...] = ()
+    """(field role, issue type) pairs outside the custom field's context, e.g. ``(("story_points", "Bug"),)``:
+    the field is absent from such issues, from their editmeta, and cannot be set (see ``contexts``)."""
     host: str = "127.0.0.1"
     port: int = 0
+    company_managed: tuple[str, ...] = ()
+    """Cloud: projects that are company-managed (a ``scrum`` board estimating with the classic "Story
+    Points" field); the others become team-managed (a ``simple`` board estimating with "Story point
+    estimate"). Empty: every board is ``scrum`` and estimates with the site's story-points field."""
 
     @property
     def page_size(self) -> int:
@@ -211,13 +227,16 @@ class Issue:
     reporter: str
     labels: list[str]
     components: list[str]
-    description: dict[str, object] | None  # ADF document (canonical), rendered to wiki on v2
-    environment: dict[str, object] | None
+    description: dict[str, object] | str | None
+    """ADF (rendered to wiki on v2); on a Server site, wiki written through the API is kept as written,
+    like Server keeps it (its own wiki renderer never sees a round trip through ADF)."""
+    environment: dict[str, object] | str | None
     created: int
     updated: int
     story_points: float | None = None
     classic_story_points: float | None = None
     team: str | None = None  # option id
+    atlassian_team: str | None = None  # Cloud native team id
     sprints: list[int] = field(default_factory=list)
     parent: str | None = None  # epic key (Cloud parent / Server epic link)
     changelog: list[History] = field(default_factory=list)

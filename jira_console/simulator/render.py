@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from jira_console.simulator import richtext
+from jira_console.simulator.contexts import hidden_fields
 from jira_console.simulator.fields import FieldDef
 from jira_console.simulator.model import (
+    ATLASSIAN_TEAMS,
     COMPONENT_BY_NAME,
     FIELD_IDS,
     ISSUE_TYPE_BY_NAME,
@@ -20,6 +22,7 @@ from jira_console.simulator.model import (
     SimUser,
     Sprint,
 )
+from jira_console.simulator.routes_workflow import SCREENS
 
 if TYPE_CHECKING:
     from jira_console.simulator.state import Site
@@ -179,8 +182,8 @@ def issue_fields(site: Site, issue: Issue, base: str, v: str) -> dict[str, Any]:
             }
             for c in issue.components
         ],
-        "description": issue.description if rich else richtext.adf_to_wiki(issue.description),
-        "environment": issue.environment if rich else richtext.adf_to_wiki(issue.environment),
+        "description": richtext.rendered(issue.description, rich),
+        "environment": richtext.rendered(issue.environment, rich),
         "created": jira_time(issue.created, tz),
         "updated": jira_time(issue.updated, tz),
         "project": {
@@ -206,7 +209,7 @@ def issue_fields(site: Site, issue: Issue, base: str, v: str) -> dict[str, Any]:
         ids["team"]: _team_json(issue.team, base, ids["team"]),
     }
     if site.flavor == "cloud":
-        fields[ids["classic_story_points"]] = issue.classic_story_points
+        fields |= _cloud_only(issue, base)
         parent = site.issues.get(issue.parent) if issue.parent else None
         if parent is not None:
             fields["parent"] = {
@@ -222,6 +225,31 @@ def issue_fields(site: Site, issue: Issue, base: str, v: str) -> dict[str, Any]:
     else:
         fields[ids["epic_link"]] = issue.parent
     return fields
+
+
+def _cloud_only(issue: Issue, base: str) -> dict[str, Any]:
+    """The fields only Cloud has: the classic story points beside the estimate, and the native Team."""
+    ids = FIELD_IDS["cloud"]
+    return {
+        ids["classic_story_points"]: issue.classic_story_points,
+        ids["atlassian_team"]: team_json(issue.atlassian_team, base),
+    }
+
+
+def team_json(team_id: str | None, base: str) -> dict[str, Any] | None:
+    """Cloud's native Team field value (an object; written back as the bare team id)."""
+    if team_id is None:
+        return None
+    name = dict(ATLASSIAN_TEAMS)[team_id]
+    return {
+        "id": team_id,
+        "name": name,
+        "title": name,
+        "avatarUrl": f"{base}/gateway/api/public/teams/v1/team/{team_id}/avatar",
+        "isVisible": True,
+        "isVerified": False,
+        "isShared": True,
+    }
 
 
 def _team_json(option_id: str | None, base: str, field_id: str) -> dict[str, Any] | None:
@@ -284,7 +312,10 @@ def issue_json(
         "self": f"{base}/rest/api/{v}/issue/{issue.id}",
         "key": issue.key,
     }
-    selected = select_fields(issue_fields(site, issue, base, v), wanted, navigable_default)
+    every = issue_fields(site, issue, base, v)
+    for hidden in hidden_fields(site, issue.issuetype):
+        every.pop(hidden, None)  # outside the field's context: absent, not null
+    selected = select_fields(every, wanted, navigable_default)
     out["fields"] = selected
     if "names" in expand:
         out["names"] = names_for(site, selected)
@@ -317,12 +348,12 @@ def transitions_json(site: Site, issue: Issue, base: str, v: str) -> dict[str, A
                 "id": t.id,
                 "name": t.name,
                 "to": status_json(t.target, base, v),
-                "hasScreen": False,
+                "hasScreen": t.id in SCREENS,
                 "isGlobal": False,
                 "isInitial": False,
                 "isAvailable": True,
                 "isConditional": False,
-                "fields": {},
+                "fields": SCREENS.get(t.id, {}),
             }
         )
     return {"expand": "transitions", "transitions": items}
@@ -356,8 +387,9 @@ def _allowed_values(site: Site, fdef: FieldDef, base: str, v: str) -> list[dict[
 def editmeta_json(site: Site, issue: Issue, base: str, v: str) -> dict[str, Any]:
     """``IssueUpdateMetadata``: only fields on the edit screen, with their operations and options."""
     fields: dict[str, Any] = {}
+    hidden = hidden_fields(site, issue.issuetype)
     for fdef in site.field_defs.values():
-        if not fdef.editable and fdef.id != "issuetype":
+        if (not fdef.editable and fdef.id != "issuetype") or fdef.id in hidden:
             continue
         meta: dict[str, Any] = {
             "required": fdef.required,

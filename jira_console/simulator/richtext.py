@@ -109,10 +109,10 @@ def _inline_to_wiki(nodes: list[dict[str, Any]] | None) -> str:
     return "".join(out)
 
 
-def adf_to_wiki(doc: dict[str, Any] | None) -> str | None:
-    """An ADF ``doc`` to wiki markup (None stays None)."""
-    if doc is None:
-        return None
+def adf_to_wiki(doc: dict[str, Any] | str | None) -> str | None:
+    """An ADF ``doc`` to wiki markup (None stays None; wiki a Server site stored as written stays as is)."""
+    if doc is None or isinstance(doc, str):
+        return doc
     blocks: list[str] = []
     for node in doc.get("content", []) or []:
         kind = node.get("type")
@@ -130,6 +130,13 @@ def adf_to_wiki(doc: dict[str, Any] | None) -> str | None:
         else:
             blocks.append(_inline_to_wiki(node.get("content")))
     return "\n\n".join(blocks)
+
+
+def rendered(value: dict[str, Any] | str | None, adf: bool) -> dict[str, Any] | str | None:
+    """A stored rich-text value as ADF (v3) or wiki (v2); wiki a Server site stored is given as written."""
+    if adf:
+        return wiki_to_adf(value) if isinstance(value, str) else value
+    return adf_to_wiki(value)
 
 
 def is_adf(value: Any) -> bool:

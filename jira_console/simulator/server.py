@@ -19,11 +19,20 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from jira_console.simulator import control, routes_agile, routes_platform
+from jira_console.simulator import (
+    boards_config,
+    control,
+    routes_agile,
+    routes_platform,
+    routes_search,
+    routes_workflow,
+)
 from jira_console.simulator.edits import EditError
 from jira_console.simulator.faults import Faults, Violations
 from jira_console.simulator.http import JiraHTTPError
+from jira_console.simulator.logins import Logins
 from jira_console.simulator.model import API_TOKEN, CLOUD_ID, FIELD_IDS, PAT_TOKEN, SimConfig
+from jira_console.simulator.notify import Notifications
 from jira_console.simulator.state import Site
 from jira_console.simulator.webhooks import WebhookHub, WebhookTarget
 
@@ -94,7 +103,7 @@ class _Gate:
             if path.startswith("/_sim/"):
                 await self.app(scope, receive, logged_send)
                 return
-            await self._guarded(scope, receive, logged_send, send, method, path, oauth)
+            await self._guarded(scope, receive, logged_send, send, method=method, path=path, oauth=oauth)
         finally:
             if not internal and not status_box["logged"]:
                 sim._log(method, path, status_box["status"])
@@ -105,6 +114,7 @@ class _Gate:
         receive: Any,
         send: Any,
         raw_send: Any,
+        *,
         method: str,
         path: str,
         oauth: bool,
@@ -113,8 +123,17 @@ class _Gate:
         headers = dict(scope.get("headers") or [])
         auth = headers.get(b"authorization", b"").decode()
         client = auth or "anonymous"
-        if not sim._authorized(auth, oauth, path):
-            await _send_json(send, 401, UNAUTHORIZED, {"WWW-Authenticate": 'Basic realm="protected-area"'})
+        authorized = sim._authorized(auth, oauth, path)
+        denial = sim.logins.check(auth, authorized, scope["sim_base"])
+        if denial is not None:
+            await _send_json(send, denial.status, denial.body, denial.headers)
+            return
+        if not authorized:
+            failed = {
+                "WWW-Authenticate": 'Basic realm="protected-area"',
+                "X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
+            }
+            await _send_json(send, 401, UNAUTHORIZED, failed)
             return
         left = sim._violations.check_early(client)
         if left is not None:
@@ -220,6 +239,10 @@ class Simulator:
         self.site = Site(self.config)
         self.faults = Faults(self.config.seed)
         self._violations = Violations()
+        self.notifications = Notifications()
+        """Which edits notified watchers; ``notifications.admin = False`` refuses ``notifyUsers=false``."""
+        self.logins = Logins(enabled=self.config.flavor == "server")
+        """Failed Basic logins; Server/DC holds a user at a CAPTCHA after three (see ``logins``)."""
         self._requests: list[dict[str, Any]] = []
         self._req_lock = threading.Lock()
         self.url: str | None = None
@@ -235,7 +258,10 @@ class Simulator:
         routes = [
             *control.ROUTES,
             *routes_platform.ROUTES,
+            *routes_search.ROUTES,
             *routes_agile.ROUTES,
+            *routes_workflow.ROUTES,
+            *boards_config.ROUTES,
             Route("/oauth/token/accessible-resources", _accessible_resources),
         ]
         inner = Starlette(
@@ -309,7 +335,7 @@ class Simulator:
                 user, _, secret = base64.b64decode(value).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
                 return False
-            return (user, secret) == self.credentials["basic"]
+            return bool((user, secret) == self.credentials["basic"])
         return False
 
     # -------------------------------------------------------------- recording

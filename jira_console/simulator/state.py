@@ -7,24 +7,22 @@ background activity call in from others.
 from __future__ import annotations
 
 import bisect
-import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jira_console.simulator import jql
+from jira_console.simulator import jql, jql_eval
+from jira_console.simulator.boards_config import configure_boards
+from jira_console.simulator.contexts import out_of_context_errors
 from jira_console.simulator.edits import EditError, EditPlanner
 from jira_console.simulator.fields import FieldDef, defs_by_id
+from jira_console.simulator.lifecycle import Lifecycle
 from jira_console.simulator.model import (
-    COMPONENTS,
     FIELD_IDS,
     ISSUE_TYPES,
-    LABELS,
-    PRIORITIES,
     STATUS_BY_NAME,
-    STATUSES,
     TEAM_OPTIONS,
     WORKFLOW,
     Board,
@@ -35,28 +33,7 @@ from jira_console.simulator.model import (
     Sprint,
     default_users,
 )
-
-BASE_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z: seeded data lives in the first half of 2025
-DAY_MS = 86_400_000
-_WORDS = (
-    "login",
-    "export",
-    "cache",
-    "report",
-    "billing",
-    "search",
-    "webhook",
-    "sync",
-    "timeout",
-    "dashboard",
-    "import",
-    "audit",
-    "alert",
-    "invoice",
-    "profile",
-    "upload",
-)
-_VERBS = ("Fix", "Add", "Improve", "Investigate", "Refactor", "Document", "Remove", "Speed up")
+from jira_console.simulator.seed import DAY_MS, generate
 
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -87,7 +64,9 @@ class Site:
         self._next_id = 10001
         self._next_history = 100000
         self.listeners: list[Listener] = []
+        self.lifecycle = Lifecycle(self)
         self._generate()
+        configure_boards(self)
 
     # ----------------------------------------------------------------- lookups
     @property
@@ -121,121 +100,31 @@ class Site:
         return self._by_id.get(ident)
 
     def find(self, id_or_key: str) -> Issue | None:
-        """An issue by key (any case) or numeric id."""
+        """An issue by key (any case, old keys of moved issues too) or numeric id."""
         with self.lock:
-            return self.issues.get(id_or_key.upper()) or self._by_id.get(id_or_key)
+            found = self.issues.get(id_or_key.upper()) or self._by_id.get(id_or_key)
+            return found or self.lifecycle.alias(self, id_or_key)
 
     # -------------------------------------------------------------- generation
     def _generate(self) -> None:
-        rng = random.Random(self.cfg.seed)
-        sprint_id = 1
-        for b, project in enumerate(self.projects, start=1):
-            self.boards[b] = Board(b, f"{project} board", project)
-            for n in range(1, 7):
-                state = "closed" if n <= 3 else "active" if n == 4 else "future"
-                start = BASE_MS + (n - 1) * 14 * DAY_MS if state != "future" else None
-                end = start + 14 * DAY_MS if start is not None else None
-                sp = Sprint(
-                    sprint_id,
-                    b,
-                    f"{project} Sprint {n}",
-                    state,
-                    start,
-                    end,
-                    end + 3_600_000 if state == "closed" and end else None,
-                    goal="" if n % 2 else f"Ship {rng.choice(_WORDS)}",
-                    sequence=sprint_id,
-                )
-                self.sprints[sprint_id] = sp
-                sprint_id += 1
-        names = [u.name for u in self.users if u.name != "other"]
-        statuses = [s.name for s in STATUSES]
-        epics: dict[str, list[str]] = {p: [] for p in self.projects}
-        issues: list[Issue] = []
-        for i in range(self.cfg.issues):
-            project = self.projects[i % len(self.projects)]
-            number = self._next_number[project]
-            self._next_number[project] += 1
-            created = BASE_MS + rng.randrange(150 * DAY_MS)
-            updated = created + rng.randrange(30 * DAY_MS)
-            if issues and rng.random() < self.cfg.tie_fraction:
-                # A bulk edit: several issues end with the very same millisecond.
-                other = issues[rng.randrange(max(0, len(issues) - 50), len(issues))]
-                updated = other.updated
-                created = min(created, updated - rng.randrange(1, DAY_MS))
-            itype = "Epic" if rng.random() < 0.04 else rng.choice(("Story", "Story", "Bug", "Task"))
-            board_sprints = [
-                s for s in self.sprints.values() if s.board_id == self.projects.index(project) + 1
-            ]
-            roll = rng.random()
-            sprints: list[int] = []
-            if itype != "Epic":
-                if roll < 0.45:
-                    sprints = [board_sprints[rng.randrange(3)].id]
-                    if rng.random() < 0.3:
-                        sprints.append(board_sprints[3].id)
-                elif roll < 0.6:
-                    sprints = [board_sprints[3].id]
-                elif roll < 0.7:
-                    sprints = [board_sprints[4 + rng.randrange(2)].id]
-            key = f"{project}-{number}"
-            desc = None
-            if rng.random() < 0.7:
-                desc = {
-                    "version": 1,
-                    "type": "doc",
-                    "content": [
-                        {
-                            "type": "paragraph",
-                            "content": [
-                                {"type": "text", "text": f"Users report that {rng.choice(_WORDS)} is slow. "},
-                                {"type": "text", "text": "Steps", "marks": [{"type": "strong"}]},
-                            ],
-                        }
-                    ],
-                }
-            parent = None
-            if itype != "Epic" and epics[project] and rng.random() < 0.3:
-                parent = rng.choice(epics[project])
-            issue = Issue(
-                id=self._next_id,
-                key=key,
-                project=project,
-                number=number,
-                summary=f"{rng.choice(_VERBS)} {rng.choice(_WORDS)} {rng.choice(_WORDS)} ({key})",
-                issuetype=itype,
-                status=rng.choice(statuses),
-                priority=rng.choice(PRIORITIES)[1],
-                assignee=rng.choice([*names, None]),
-                reporter=rng.choice(names),
-                labels=rng.sample(LABELS, rng.randrange(3)),
-                components=[c[1] for c in rng.sample(COMPONENTS, rng.randrange(2))],
-                description=desc,
-                environment=None,
-                created=created,
-                updated=updated,
-                story_points=rng.choice((None, 1.0, 2.0, 3.0, 5.0, 8.0)),
-                team=rng.choice([None, *(o[0] for o in TEAM_OPTIONS)]),
-                sprints=sprints,
-                parent=parent,
-            )
-            if itype == "Epic":
-                epics[project].append(key)
-            self._next_id += 1
-            issues.append(issue)
-        for issue in issues:
+        seed = generate(self.cfg, self.projects, self.users)
+        self.boards = seed.boards
+        self.sprints = seed.sprints
+        self._next_number = seed.next_number
+        self._next_id = seed.next_id
+        for issue in seed.issues:
             self.issues[issue.key] = issue
             self._by_id[str(issue.id)] = issue
-        self._index = sorted((i.updated, i.project, i.number, i.key) for i in issues)
+        self._index = sorted((i.updated, i.project, i.number, i.key) for i in seed.issues)
 
     # ------------------------------------------------------------------ search
     def search(self, query: jql.Query) -> list[Issue]:
         """All issues matching ``query`` in its ORDER BY order (Jira's default: key DESC... here updated)."""
-        compiler = jql.Compiler(self, self.tz, self.me.name)
+        compiler = jql_eval.Compiler(self, self.tz, self.me.name)
         with self.lock:
             pred = compiler.compile(query.where)
             bounds = compiler.bounds(query.where)
-            sort_keys = jql.sort_key_for(query.order_by)
+            sort_keys = jql_eval.sort_key_for(query.order_by)
             lo = 0
             hi = len(self._index)
             if bounds.lo is not None:
@@ -261,7 +150,7 @@ class Site:
     def matches(self, jql_text: str, issue: Issue) -> bool:
         """Does ``issue`` satisfy a JQL filter (webhook filters)?"""
         query = jql.parse(jql_text)
-        return jql.Compiler(self, self.tz, self.me.name).compile(query.where)(issue)
+        return jql_eval.Compiler(self, self.tz, self.me.name).compile(query.where)(issue)
 
     # ------------------------------------------------------------------ writes
     def _reindex(self, issue: Issue, new_updated: int) -> None:
@@ -304,7 +193,7 @@ class Site:
                 item["to"] = ", ".join(str(s) for s in new) or None
                 item["fromString"] = ", ".join(self.sprints[s].name for s in old) or None
                 item["toString"] = ", ".join(self.sprints[s].name for s in new) or None
-            elif attr in ("story_points", "classic_story_points", "team"):
+            elif attr in ("story_points", "classic_story_points", "team", "atlassian_team"):
                 fid = ids.get(attr, "")
                 item.update(field=self.field_defs[fid].name, fieldtype="custom", fieldId=fid)
                 if attr == "team":
@@ -354,7 +243,7 @@ class Site:
             items = self._items(issue, changes)
             if not items:
                 return False
-            now = _now_ms()
+            now = self.lifecycle.now_ms()
             for attr, new in changes.items():
                 setattr(issue, attr, new)
             history = History(self._next_history, by, now, items)
@@ -384,6 +273,9 @@ class Site:
             issue = self.find(key)
             if issue is None:
                 raise KeyError(key)
+            outside = out_of_context_errors(self, issue.issuetype, [*(fields or {}), *(update or {})])
+            if outside:
+                raise EditError(errors=outside)
             changes = EditPlanner(self, issue, version, lenient=lenient).plan(fields, update)
             self.commit(issue, changes, by, "issue_generic" if "status" in changes else "issue_updated")
             return issue
@@ -423,7 +315,7 @@ class Site:
             changes = EditPlanner(self, None, version, lenient=lenient, creating=True).plan(data, None)
             number = self._next_number[project]
             self._next_number[project] += 1
-            now = _now_ms()
+            now = self.lifecycle.now_ms()
             issue = Issue(
                 id=self._next_id,
                 key=f"{project}-{number}",

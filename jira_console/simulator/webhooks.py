@@ -191,10 +191,12 @@ class WebhookHub:
                     self._queue.task_done()
 
     def _flush_held(self, client: httpx.Client) -> None:
+        # Released from ``_held`` only once sent, so :meth:`drain` cannot see a quiet hub mid-delivery.
         for tid in list(self._held):
-            item = self._held.pop(tid, None)
+            item = self._held.get(tid)
             if item is not None:
                 self._send(client, item)
+                self._held.pop(tid, None)
 
     def _send(self, client: httpx.Client, item: _Delivery) -> None:
         copies = 2 if self._rng.random() < item.target.duplicate_rate else 1

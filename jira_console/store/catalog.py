@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Collection, Mapping
+from typing import Any, Literal, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
 from jira_console.store import models as m
+from jira_console.store.mapping_state import bump_generation
 from jira_console.store.models import utcnow
 from jira_console.store.repo import dialect_insert
 
@@ -64,7 +65,21 @@ def save_mapping(
             comment=comment,
         )  # fmt: skip
     )
+    bump_generation(session, connection)
     session.flush()
+    return cv.mapping_record(row)
+
+
+def set_mapping_enabled(session: Session, mapping_id: int, enabled: bool) -> cv.MappingRecord | None:
+    """Enable or disable a mapping (its definition and version stay); bumps the generation when that
+    changes anything. None when there is no such mapping."""
+    row = session.get(m.Mapping, mapping_id)
+    if row is None:
+        return None
+    if row.enabled != enabled:
+        row.enabled, row.updated_at = enabled, utcnow()
+        bump_generation(session, row.connection)
+        session.flush()
     return cv.mapping_record(row)
 
 
@@ -94,6 +109,30 @@ def list_mappings(
         if row.name not in chosen or row.connection is not None:
             chosen[row.name] = row
     return [cv.mapping_record(chosen[n]) for n in sorted(chosen)]
+
+
+def get_mapping_by_id(session: Session, mapping_id: int) -> cv.MappingRecord | None:
+    """A mapping by its id, or None."""
+    row = session.get(m.Mapping, mapping_id, populate_existing=True)
+    return cv.mapping_record(row) if row else None
+
+
+def get_exact_mapping(session: Session, name: str, connection: str | None) -> cv.MappingRecord | None:
+    """The mapping stored under exactly this name and connection (None: the global one); no fallback."""
+    row = _mapping_row(session, name, connection)
+    return cv.mapping_record(row) if row else None
+
+
+def delete_mapping(session: Session, mapping_id: int) -> bool:
+    """Delete a mapping and its versions; False when there was none."""
+    row = session.get(m.Mapping, mapping_id)
+    if row is None:
+        return False
+    bump_generation(session, row.connection)
+    # The versions explicitly, because SQLite enforces ON DELETE CASCADE only with a pragma.
+    session.execute(delete(m.MappingVersion).where(m.MappingVersion.mapping_id == mapping_id))
+    result = session.execute(delete(m.Mapping).where(m.Mapping.id == mapping_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mapping_history(session: Session, mapping_id: int) -> list[cv.MappingVersionRecord]:
@@ -154,3 +193,41 @@ def list_identities(session: Session, connection: str) -> list[cv.IdentityRecord
     """Every identity of a connection."""
     stmt = select(m.Identity).where(m.Identity.connection == connection).order_by(m.Identity.jira_user)
     return [cv.identity_record(r) for r in session.scalars(stmt)]
+
+
+def known_names(
+    session: Session, connection: str, people: Collection[str] = (), sprints: Collection[int] = ()
+) -> tuple[dict[str, str], dict[int, str]]:
+    """Display names of ``people`` (accountId on Cloud, user name on Server) and names of ``sprints`` (by
+    id) as far as the store knows them: the identity table first, then the name Jira gave the person on
+    an issue assigned to them. Unknown ones are left out."""
+    # Core reads (``issues show`` makes them; see :mod:`.state`).
+    ids_, issues, sprints_ = (cast(Table, t.__table__).c for t in (m.Identity, m.Issue, m.Sprint))
+    names: dict[str, str] = {}
+    wanted = {str(p) for p in people if p}
+    if wanted:
+        found = session.execute(
+            select(ids_.jira_user, ids_.display_name).where(
+                ids_.connection == connection, ids_.jira_user.in_(wanted), ids_.display_name.is_not(None)
+            )
+        )
+        names.update({user: name for user, name in found if name})
+    missing = wanted - set(names)
+    if missing:
+        shown = issues.raw["fields"]["assignee"]["displayName"].as_string()
+        found = session.execute(
+            select(issues.assignee, func.max(shown))
+            .where(issues.connection == connection, issues.assignee.in_(missing))
+            .group_by(issues.assignee)
+        )
+        names.update({user: name for user, name in found if user and name})
+    sprint_names: dict[int, str] = {}
+    ids = {int(i) for i in sprints if isinstance(i, int) or str(i).isdigit()}
+    if ids:
+        rows = session.execute(
+            select(sprints_.jira_id, sprints_.name).where(
+                sprints_.connection == connection, sprints_.jira_id.in_(ids)
+            )
+        )
+        sprint_names = {int(jira_id): name for jira_id, name in rows if name}
+    return names, sprint_names

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jira_console.store import models as m
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,10 @@ class ConflictRecord:
     resolved_value: Any
     resolved_by: str | None
     resolved_at: datetime | None
+    local_edited_at: datetime | None = None
+    """When the local side made the conflicting edit (None: not recorded, before issue 14)."""
+    jira_edited_at: datetime | None = None
+    """When Jira's side made it (the Jira version's ``updated``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,26 @@ class AuditEntry:
     new: Any
     reason: str | None
     actor: str | None
+    cause: str | None = None
+    """``sync``, ``push``, ``undo``, ``webhook`` or ``operator`` (None: written before issue 18)."""
+    run_id: int | None = None
+    event_id: int | None = None
+    undo_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRunRecord:
+    """One run of the engine that writes (a sync, a push, an undo)."""
+
+    id: int
+    connection: str
+    kind: str
+    full: bool
+    owner: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    note: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +144,9 @@ class SyncStateRecord:
     api_calls: int | None = None
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    last_success_at: datetime | None = None
+    failing_since: datetime | None = None
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +184,8 @@ class DaemonRecord:
     heartbeat_at: datetime | None
     stopping: bool
     status: dict[str, Any]
+    stopped_at: datetime | None = None
+    """When the daemon stopped cleanly (None while it runs, or when it died without saying)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +248,8 @@ class FieldErrorRecord:
     at: datetime
 
 
-def issue_record(row: m.Issue) -> IssueRecord:
-    """Record of an ``issues`` row."""
+def issue_record(row: m.Issue | Row[Any]) -> IssueRecord:
+    """Record of an ``issues`` row (mapped, or as a Core query returns it)."""
     return IssueRecord(
         id=row.id,
         connection=row.connection,
@@ -269,10 +301,19 @@ def audit_entry(row: m.AuditLog) -> AuditEntry:
     return _plain(row, AuditEntry)  # type: ignore[no-any-return]
 
 
-def sync_state_record(row: m.SyncState) -> SyncStateRecord:
-    """Record of a ``sync_state`` row."""
+def sync_run_record(row: m.SyncRun) -> SyncRunRecord:
+    """Record of a ``sync_runs`` row."""
+    return _plain(row, SyncRunRecord)  # type: ignore[no-any-return]
+
+
+def sync_state_record(row: m.SyncState | Row[Any]) -> SyncStateRecord:
+    """Record of a ``sync_state`` row (mapped, or as a Core query returns it)."""
     return _plain(  # type: ignore[no-any-return]
-        row, SyncStateRecord, watermark_keys=list(row.watermark_keys or []), counts=dict(row.counts or {})
+        row,
+        SyncStateRecord,
+        watermark_keys=list(row.watermark_keys or []),
+        counts=dict(row.counts or {}),
+        failures=row.failures or 0,
     )
 
 
@@ -281,8 +322,8 @@ def webhook_event_record(row: m.WebhookEvent) -> WebhookEventRecord:
     return _plain(row, WebhookEventRecord, headers=dict(row.headers or {}))  # type: ignore[no-any-return]
 
 
-def daemon_record(row: m.Daemon) -> DaemonRecord:
-    """Record of a ``daemons`` row."""
+def daemon_record(row: m.Daemon | Row[Any]) -> DaemonRecord:
+    """Record of a ``daemons`` row (mapped, or as a Core query returns it)."""
     return _plain(  # type: ignore[no-any-return]
         row, DaemonRecord, stopping=bool(row.stopping), status=dict(row.status or {})
     )
@@ -303,8 +344,8 @@ def local_change_record(row: m.LocalChange) -> LocalChangeRecord:
     return _plain(row, LocalChangeRecord)  # type: ignore[no-any-return]
 
 
-def field_error_record(row: m.FieldError) -> FieldErrorRecord:
-    """Record of a ``field_errors`` row."""
+def field_error_record(row: m.FieldError | Row[Any]) -> FieldErrorRecord:
+    """Record of a ``field_errors`` row (mapped, or as a Core query returns it)."""
     return _plain(row, FieldErrorRecord)  # type: ignore[no-any-return]
 
 

@@ -1,14 +1,16 @@
 """The database handle: engine, sessions, migrations.
 
 One :class:`Database` per process. SQLite is tuned for several processes sharing one file (WAL, a busy
-timeout, foreign keys on); PostgreSQL gets a pre-pinged pool. The schema is created and upgraded only by the
-Alembic migrations shipped in :mod:`jira_console.migrations` (never ``create_all``), so that host programs and
-every installed version of the tool agree on it.
+timeout, foreign keys on); PostgreSQL gets a pool that pings a connection left idle before handing it out.
+The schema is created and upgraded only by the Alembic migrations shipped in
+:mod:`jira_console.store.migrations` (never ``create_all``), so that host programs and every installed
+version of the tool agree on it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +19,15 @@ import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from jira_console import redact
@@ -27,6 +37,16 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite writer waits for another process's write transaction before failing."""
 
 _MIGRATE_LOCK_PREFIX = "jira_console.migrate."
+
+SCHEMA_HEAD = "0006_18"
+"""The newest revision of the shipped migrations (a test holds it to the Alembic scripts): a database
+already there is recognised without loading Alembic, which is slow to import."""
+
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out (a server
+restart or an idle timeout is then met with a fresh connection, not a failed statement). One in steady use
+is not: a ping is a round trip, and a busy listener or worker takes a connection many times a second."""
+_IDLE_SINCE = "jira_console.idle_since"
 
 
 class StoreError(Exception):
@@ -59,7 +79,7 @@ def _dumps(value: Any) -> str:
 
 def migrations_dir() -> Path:
     """Directory of the Alembic environment shipped with the package."""
-    from jira_console import migrations
+    from jira_console.store import migrations
 
     return Path(migrations.__file__).resolve().parent
 
@@ -96,7 +116,7 @@ class Database:
             "json_deserializer": _loads,
         }
         if backend == "postgresql":
-            kwargs.update(pool_size=pool_size, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size)
         try:
             self.engine: Engine = create_engine(parsed, **kwargs)
         except NoSuchModuleError:
@@ -110,6 +130,8 @@ class Database:
                 # Synced Jira data: owner-only. SQLite gives its -wal/-shm files the main file's mode.
                 ensure_private_file(parsed.database, make_parents=False)
             _tune_sqlite(self.engine)
+        else:
+            _ping_when_idle(self.engine)
         event.listen(self.engine, "handle_error", self._translate_connect_error)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
@@ -164,6 +186,8 @@ class Database:
         advisory lock (per schema), SQLite with ``BEGIN IMMEDIATE``. The whole upgrade is one transaction,
         so a failure leaves the schema as it was.
         """
+        if revision == "head" and self._at_head():
+            return
         from alembic import command
         from alembic.config import Config
 
@@ -179,6 +203,15 @@ class Database:
             raise
         except SQLAlchemyError as exc:
             raise StoreError(f"migrating the database at {self.url} failed: {exc}") from exc
+
+    def _at_head(self) -> bool:
+        """Whether the schema is at :data:`SCHEMA_HEAD` already (False when there is no schema yet)."""
+        try:
+            with self.engine.connect() as conn:
+                versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        except (OperationalError, ProgrammingError):  # no version table: a new database
+            return False
+        return list(versions) == [SCHEMA_HEAD]
 
     def _lock_for_migration(self, conn: Connection) -> None:
         if self.dialect == "postgresql":
@@ -215,6 +248,30 @@ class Database:
         self.close()
 
 
+def _set_wal(cur: Any) -> None:
+    """Switch the file to WAL (persistent, so a no-op after the first time). While another connection is
+    creating the same new file, SQLite answers "database is locked" here without waiting on
+    ``busy_timeout``, so the switch is retried within that timeout."""
+    import sqlite3
+
+    try:
+        cur.execute("PRAGMA journal_mode = WAL")
+        return
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
+    for attempt in Retrying(
+        retry=retry_if_exception(lambda e: isinstance(e, sqlite3.OperationalError) and "locked" in str(e)),
+        wait=wait_random_exponential(multiplier=0.01, max=0.25),
+        stop=stop_after_delay(SQLITE_BUSY_TIMEOUT_MS / 1000),
+        reraise=True,
+    ):
+        with attempt:
+            cur.execute("PRAGMA journal_mode = WAL")
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -223,7 +280,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA journal_mode = WAL")
+            _set_wal(cur)
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
         finally:
@@ -233,3 +290,23 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling on checkout, skipped while a connection is in steady use (see
+    :data:`PING_AFTER_IDLE_SECONDS`). A failed ping makes the pool drop the connection and open another."""
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError("a pooled connection failed its ping") from exc

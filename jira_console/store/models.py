@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -39,12 +38,10 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-"""Portable JSON column type (JSONB on PostgreSQL)."""
+from jira_console.store.column_types import JSONType, partial_index
 
 # Deterministic constraint names keep migrations reproducible and let errors name the rule that failed.
 NAMING = {
@@ -111,6 +108,13 @@ class Connection(Base):
     base_url: Mapped[str | None] = mapped_column(String(512))
     server_version: Mapped[str | None] = mapped_column(String(64))
     detected_at: Mapped[datetime | None]
+    rate_limited_until: Mapped[datetime | None]
+    """Jira asked (``Retry-After``) that no request reach it before this time (migration 0004)."""
+    auth_blocked: Mapped[str | None] = mapped_column(Text)
+    """Why Jira denied the Basic credentials (CAPTCHA, lockout); none are sent while set (migration 0007)."""
+    auth_blocked_at: Mapped[datetime | None]
+    auth_blocked_config: Mapped[str | None] = mapped_column(String(64))
+    """Fingerprint of the connection's non-secret settings when blocked: another configuration lifts it."""
 
 
 class Board(Base):
@@ -124,6 +128,8 @@ class Board(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     type: Mapped[str | None] = mapped_column(String(32))
     project_key: Mapped[str | None] = mapped_column(String(64))
+    estimation_field: Mapped[str | None] = mapped_column(String(255))
+    """The field the board estimates with (its configuration's ``estimation.field``; migration 0006)."""
 
 
 class Sprint(Base):
@@ -198,6 +204,41 @@ class Issue(Base):
     sync_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column(onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+    """When the deletion was learnt (the tombstone's time; migration 0006_11)."""
+    stale_fields: Mapped[list[Any] | None]
+    """Synced fields the stored version did not carry (a Cloud webhook's v2 body without its rich text):
+    the next read of the same version applies it again (migration 0006_11)."""
+
+
+class IssueAlias(Base):
+    """A key an issue had before it moved (another project, a project key renamed): the old key still finds
+    the issue (migration 0006_11)."""
+
+    __tablename__ = "issue_aliases"
+    __table_args__ = (UniqueConstraint("connection", "old_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    old_key: Mapped[str] = mapped_column(String(64))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    moved_at: Mapped[datetime] = _now_column()
+
+
+class QuarantinedIssue(Base):
+    """An issue version that could not be applied: set aside with a typed cause (never the row's contents)
+    so that the rest of the page and the watermark move on; retried by later syncs (migration 0006_11)."""
+
+    __tablename__ = "quarantined_issues"
+    __table_args__ = (UniqueConstraint("connection", "issue_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    issue_key: Mapped[str] = mapped_column(String(64))
+    jira_id: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    cause: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    first_at: Mapped[datetime] = _now_column()
+    last_at: Mapped[datetime] = _now_column()
 
 
 class FieldError(Base):
@@ -233,6 +274,9 @@ class SyncState(Base):
     api_calls: Mapped[int | None] = mapped_column(Integer)
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class Conflict(Base):
@@ -241,14 +285,7 @@ class Conflict(Base):
     __tablename__ = "conflicts"
     __table_args__ = (
         # At most one open conflict per issue and field; both dialects support partial indexes.
-        Index(
-            "uq_conflicts_open_issue_field",
-            "issue_id",
-            "field",
-            unique=True,
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
-        ),
+        partial_index("uq_conflicts_open_issue_field", "issue_id", "field", where="status = 'open'"),
         Index("ix_conflicts_connection_status", "connection", "status"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -265,6 +302,8 @@ class Conflict(Base):
     resolved_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(255))
     resolved_at: Mapped[datetime | None]
+    local_edited_at: Mapped[datetime | None]
+    jira_edited_at: Mapped[datetime | None]
 
 
 class AuditLog(Base):
@@ -274,6 +313,7 @@ class AuditLog(Base):
     __table_args__ = (
         Index("ix_audit_log_connection_issue_key", "connection", "issue_key"),
         Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_run_id", "run_id"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = _now_column()
@@ -285,6 +325,32 @@ class AuditLog(Base):
     new: Mapped[Any] = mapped_column(JSONType, nullable=True)
     reason: Mapped[str | None] = mapped_column(String(255))
     actor: Mapped[str | None] = mapped_column(String(255))
+    cause: Mapped[str | None] = mapped_column(String(16))
+    """What made the change (migration 0006): ``sync``, ``push``, ``undo`` (a run, ``run_id``), ``webhook``
+    (``event_id``) or ``operator``; NULL for lines written before."""
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    """The ``sync_runs`` row of the run that wrote it."""
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    """The ``webhook_events`` row whose delivery it applied."""
+    undo_of: Mapped[int | None] = mapped_column(BigInteger)
+    """The audit line this one reverses (an undo is itself audited, and can be undone)."""
+
+
+class SyncRun(Base):
+    """One run of the engine that writes: a sync, a push on its own, or an undo (migration 0006). Audit
+    lines name the run that wrote them, so a whole run can be undone."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_connection_started_at", "connection", "started_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    full: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    owner: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime] = _now_column()
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class LocalChange(Base):
@@ -309,13 +375,7 @@ class Mapping(Base):
     __table_args__ = (
         UniqueConstraint("connection", "name"),
         # NULLs never collide in a unique constraint, so global mappings need their own rule.
-        Index(
-            "uq_mappings_global_name",
-            "name",
-            unique=True,
-            sqlite_where=text("connection IS NULL"),
-            postgresql_where=text("connection IS NULL"),
-        ),
+        partial_index("uq_mappings_global_name", "name", where="connection IS NULL"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     connection: Mapped[str | None] = mapped_column(String(64))
@@ -342,6 +402,21 @@ class MappingVersion(Base):
     changed_at: Mapped[datetime] = _now_column()
     changed_by: Mapped[str | None] = mapped_column(String(255))
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class MappingState(Base):
+    """What a connection's mappings compile from (migration 0006): their generation, bumped by every change
+    to a mapping that applies to it (``connection`` ``*`` counts the global mappings', which apply to
+    all), and the site's field list as the last sync read it, so a process without Jira (a console attached
+    to a daemon) can resolve field selectors."""
+
+    __tablename__ = "mapping_state"
+    connection: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    changed_at: Mapped[datetime | None]
+    flavor: Mapped[str | None] = mapped_column(String(16))
+    field_list: Mapped[list[Any] | None]
+    fields_at: Mapped[datetime | None]
 
 
 class Identity(Base):
@@ -384,32 +459,6 @@ class WebhookEvent(Base):
     processed_at: Mapped[datetime | None]
 
 
-class Daemon(Base):
-    """Heartbeat and status of one running daemon."""
-
-    __tablename__ = "daemons"
-    name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    host: Mapped[str | None] = mapped_column(String(255))
-    pid: Mapped[int | None] = mapped_column(Integer)
-    version: Mapped[str | None] = mapped_column(String(64))
-    started_at: Mapped[datetime | None]
-    heartbeat_at: Mapped[datetime | None]
-    stopping: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    status: Mapped[dict[str, Any] | None]
-
-
-class Command(Base):
-    """An operator action queued by a console for a running daemon."""
-
-    __tablename__ = "commands"
-    __table_args__ = (Index("ix_commands_claimed_by", "claimed_by"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(64))
-    args: Mapped[dict[str, Any] | None]
-    created_at: Mapped[datetime] = _now_column()
-    created_by: Mapped[str | None] = mapped_column(String(255))
-    claimed_by: Mapped[str | None] = mapped_column(String(255))
-    claimed_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    result: Mapped[dict[str, Any] | None]
-    error: Mapped[str | None] = mapped_column(Text)
+# The daemons' own bookkeeping (heartbeats, queued operator commands) lives in its own module.
+from jira_console.store.models_ops import Command as Command  # noqa: E402
+from jira_console.store.models_ops import Daemon as Daemon  # noqa: E402

@@ -1,39 +1,85 @@
-"""Durable work queues in the database: webhook events and the host programs' ``local_changes`` outbox.
+"""The durable webhook event queue: the one module that reads and writes ``webhook_events``.
 
-Webhook event life cycle::
+The listener inserts deliveries in batches, the processor claims, extends and finishes them in batches, an
+operator retries parked ones, retention purges old ones, and the views list them and count them. Every
+function takes a :class:`~sqlalchemy.orm.Session` and leaves committing to the caller's
+``Database.session()`` block.
+
+Life of a row::
 
     received --claim--> processing --finish--> applied | ignored | stale
-                            |  \\--fail(backoff)--> received (next_attempt_at later) ... --> failed
+                            |  \\--finish(retry later)--> received (next_attempt_at later) ... --> failed
                             \\-- claim expired (worker died) --> claimable again
 
-A claim is a lease (``claimed_by`` / ``claimed_until``); finishing or failing with ``owner`` given only
-succeeds while that owner still holds the claim, so a worker that stalled past its lease cannot overwrite
-the outcome of the worker that took over.
+A claim is a lease (``claimed_by`` / ``claimed_until``) that has expired once ``claimed_until <= now``, the
+same rule as the sync lease. Finishing only succeeds while the owner still holds the claim, so a worker that
+stalled past its lease cannot overwrite the outcome of the worker that took over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
-from jira_console.store import models as m
-from jira_console.store.models import utcnow
+from jira_console.store.models import WebhookEvent, utcnow
 from jira_console.store.repo import dialect_insert
 
 EVENT_STATUSES = ("received", "processing", "applied", "ignored", "stale", "failed")
 FINAL_STATUSES = ("applied", "ignored", "stale")
+PENDING_STATUSES = ("received", "processing")
+
+_T = cast(Table, WebhookEvent.__table__)
+
+
+def _rowcount(result: Any) -> int:
+    # UPDATE/DELETE results are CursorResults; the generic Result type does not declare rowcount.
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- insert ---------------------------------------------------------------------------------------------
 
 
 class InsertedEvent(NamedTuple):
-    """Outcome of :func:`insert_event`: the new row's id, or ``duplicate`` (id None) when already stored."""
+    """Outcome of storing one delivery: the new row's id, or ``duplicate`` (id None) when already stored."""
 
     id: int | None
     duplicate: bool
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[InsertedEvent]:
+    """Insert ``rows`` (dicts of column values, the same keys in each), skipping known identifiers.
+
+    Returns one result per row: the stored id, or a duplicate (already stored, or repeated earlier in the
+    same batch). One multi-row ``INSERT ... ON CONFLICT (identifier) DO NOTHING RETURNING id, identifier``.
+    """
+    for row in rows:
+        if row.get("status", "received") not in EVENT_STATUSES:
+            raise ValueError(f"unknown event status {row['status']!r}")
+    seen: set[str] = set()
+    fresh: list[dict[str, Any]] = []
+    for row in rows:
+        if row["identifier"] not in seen:
+            seen.add(row["identifier"])
+            fresh.append(row)
+    if not fresh:
+        return [InsertedEvent(None, True)] * len(rows)
+    stmt = (
+        dialect_insert(session, _T)
+        .on_conflict_do_nothing(index_elements=["identifier"])
+        .returning(_T.c.id, _T.c.identifier)
+    )
+    inserted = {ident: int(new_id) for new_id, ident in session.execute(stmt, fresh)}
+    out: list[InsertedEvent] = []
+    for row in rows:
+        new_id = inserted.pop(row["identifier"], None)  # a second copy in the same batch is a duplicate
+        out.append(InsertedEvent(new_id, new_id is None))
+    return out
 
 
 def insert_event(
@@ -46,152 +92,148 @@ def insert_event(
     event_type: str | None = None,
     issue_key: str | None = None,
     event_ts_ms: int | None = None,
-    headers: Mapping[str, Any] | None = None,
+    headers: dict[str, Any] | None = None,
     status: str = "received",
 ) -> InsertedEvent:
-    """Store a delivery unless one with the same ``identifier`` exists (Jira redelivers)."""
-    if status not in EVENT_STATUSES:
-        raise ValueError(f"unknown event status {status!r}")
-    stmt = (
-        dialect_insert(session, m.WebhookEvent)
-        .values(
-            identifier=identifier,
-            payload=payload,
-            connection=connection,
-            content_hash=content_hash,
-            event_type=event_type,
-            issue_key=issue_key,
-            event_ts_ms=event_ts_ms,
-            headers=dict(headers or {}),
-            status=status,
-            attempts=0,
-            received_at=utcnow(),
-        )  # fmt: skip
-        .on_conflict_do_nothing(index_elements=["identifier"])
-        .returning(m.WebhookEvent.id)
-    )
-    new_id = session.execute(stmt).scalar()
-    return InsertedEvent(id=new_id, duplicate=new_id is None)
+    """Store one delivery unless one with the same ``identifier`` exists (Jira redelivers)."""
+    row = {
+        "identifier": identifier, "payload": payload, "connection": connection, "content_hash": content_hash,
+        "event_type": event_type, "issue_key": issue_key, "event_ts_ms": event_ts_ms,
+        "headers": dict(headers or {}), "status": status, "attempts": 0, "received_at": utcnow(),
+    }  # fmt: skip
+    return insert_events(session, [row])[0]
+
+
+# --- claim, extend, finish ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """One claimed row, detached from the session."""
+
+    id: int
+    connection: str | None
+    event_type: str | None
+    issue_key: str | None
+    event_ts_ms: int | None
+    payload: str
+    attempts: int
+    received_at: datetime
 
 
 def _claimable(now: datetime) -> Any:
     return or_(
         and_(
-            m.WebhookEvent.status == "received",
-            or_(m.WebhookEvent.next_attempt_at.is_(None), m.WebhookEvent.next_attempt_at <= now),
+            _T.c.status == "received",
+            or_(_T.c.next_attempt_at.is_(None), _T.c.next_attempt_at <= now),
         ),
-        and_(m.WebhookEvent.status == "processing", m.WebhookEvent.claimed_until <= now),
+        and_(_T.c.status == "processing", _T.c.claimed_until <= now),
     )
 
 
 def claim_events(
     session: Session, owner: str, limit: int = 10, lease_seconds: float = 60.0, *, now: datetime | None = None
-) -> list[cv.WebhookEventRecord]:
-    """Claim up to ``limit`` due events (oldest first), including ones whose previous claim expired.
+) -> list[ClaimedEvent]:
+    """Claim up to ``limit`` due events for ``owner`` (oldest first) and count the attempt.
 
-    Each claimed event gets ``attempts + 1``. Concurrent claimers never receive the same event: PostgreSQL
-    skips rows another transaction has locked; on SQLite the single UPDATE runs under the write lock.
+    Due: ``received`` whose ``next_attempt_at`` has come, or ``processing`` whose claim expired. Concurrent
+    claimers never receive the same event: PostgreSQL skips rows another transaction has locked and re-checks
+    the condition after the lock; on SQLite the single UPDATE runs under the write lock.
     """
     now = now or utcnow()
-    values = {
-        "status": "processing",
-        "claimed_by": owner,
-        "claimed_until": now + timedelta(seconds=lease_seconds),
-        "attempts": m.WebhookEvent.attempts + 1,
-    }
-    due = select(m.WebhookEvent.id).where(_claimable(now)).order_by(m.WebhookEvent.id).limit(limit)
+    due = select(_T.c.id).where(_claimable(now)).order_by(_T.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         ids = list(session.execute(due.with_for_update(skip_locked=True)).scalars())
         if not ids:
             return []
-        # The claimable condition is repeated so the row is re-checked after its lock, whatever happened.
-        target = and_(m.WebhookEvent.id.in_(ids), _claimable(now))
+        target = and_(_T.c.id.in_(ids), _claimable(now))
     else:
-        target = m.WebhookEvent.id.in_(due.scalar_subquery())
-    claimed = list(
-        session.execute(
-            update(m.WebhookEvent)
-            .where(target)
-            .values(**values)
-            .returning(m.WebhookEvent.id)
-            .execution_options(synchronize_session=False)
-        ).scalars()
+        target = _T.c.id.in_(due.scalar_subquery())
+    stmt = (
+        update(_T)
+        .where(target)
+        .values(
+            status="processing",
+            claimed_by=owner,
+            claimed_until=now + timedelta(seconds=lease_seconds),
+            attempts=_T.c.attempts + 1,
+        )
+        .returning(
+            _T.c.id,
+            _T.c.connection,
+            _T.c.event_type,
+            _T.c.issue_key,
+            _T.c.event_ts_ms,
+            _T.c.payload,
+            _T.c.attempts,
+            _T.c.received_at,
+        )  # fmt: skip
     )
-    if not claimed:
-        return []
-    rows = session.scalars(
-        select(m.WebhookEvent)
-        .where(m.WebhookEvent.id.in_(claimed))
-        .order_by(m.WebhookEvent.id)
-        .execution_options(populate_existing=True)
-    )
-    return [cv.webhook_event_record(r) for r in rows]
+    claimed = [ClaimedEvent(*row) for row in session.execute(stmt)]
+    claimed.sort(key=lambda event: event.id)
+    return claimed
 
 
-def _owned(event_id: int, owner: str | None) -> Any:
-    cond = m.WebhookEvent.id == event_id
-    if owner is not None:
-        cond = and_(cond, m.WebhookEvent.claimed_by == owner, m.WebhookEvent.status == "processing")
-    return cond
-
-
-def finish_event(
-    session: Session,
-    event_id: int,
-    status: str = "applied",
-    *,
-    owner: str | None = None,
-    note: str | None = None,
-) -> bool:
-    """Mark an event done (``applied``, ``ignored`` or ``stale``); False when ``owner`` lost the claim."""
-    if status not in FINAL_STATUSES:
-        raise ValueError(f"finish status must be one of {FINAL_STATUSES}, got {status!r}")
+def extend_claims(session: Session, owner: str, ids: Sequence[int], lease_seconds: float) -> int:
+    """Push the lease of ``owner``'s claims on ``ids`` forward (long batches); returns rows extended."""
+    if not ids:
+        return 0
     result = session.execute(
-        update(m.WebhookEvent)
-        .where(_owned(event_id, owner))
-        .values(status=status, processed_at=utcnow(), claimed_by=None, claimed_until=None, last_error=note)
-        .execution_options(synchronize_session=False)
+        update(_T)
+        .where(_T.c.id.in_(list(ids)), _T.c.claimed_by == owner, _T.c.status == "processing")
+        .values(claimed_until=utcnow() + timedelta(seconds=lease_seconds))
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _rowcount(result)
 
 
-def fail_event(
-    session: Session,
-    event_id: int,
-    error: str,
-    *,
-    backoff: float | None,
-    max_attempts: int | None = None,
-    owner: str | None = None,
-    now: datetime | None = None,
-) -> str | None:
-    """Record a failed attempt. The event is retried after ``backoff`` seconds, or parked as ``failed``
-    when ``backoff`` is None or it has had ``max_attempts`` attempts. Returns the new status (None when
-    ``owner`` lost the claim)."""
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of processing one claimed event."""
+
+    id: int
+    status: str
+    """``applied`` | ``stale`` | ``ignored`` | ``received`` (retry later) | ``failed`` (parked)."""
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+def finish_events(
+    session: Session, owner: str, outcomes: Iterable[Outcome], *, now: datetime | None = None
+) -> int:
+    """Record outcomes of events claimed by ``owner``; returns how many rows were still ours."""
     now = now or utcnow()
-    row = session.get(m.WebhookEvent, event_id, populate_existing=True)
-    if row is None:
-        return None
-    give_up = backoff is None or (max_attempts is not None and row.attempts >= max_attempts)
-    values: dict[str, Any] = {"last_error": error, "claimed_by": None, "claimed_until": None}
-    if give_up:
-        values.update(status="failed", processed_at=now, next_attempt_at=None)
-    else:
-        values.update(status="received", next_attempt_at=now + timedelta(seconds=backoff or 0))
-    result = session.execute(
-        update(m.WebhookEvent)
-        .where(_owned(event_id, owner))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    params = []
+    for o in outcomes:
+        if o.status not in (*FINAL_STATUSES, "received", "failed"):
+            raise ValueError(f"an outcome cannot be {o.status!r}")
+        params.append(
+            {"_id": o.id, "_owner": owner, "_status": o.status, "_error": o.error, "_next": o.next_attempt_at,
+             "_done": now if o.status != "received" else None}
+        )  # fmt: skip
+    if not params:
+        return 0
+    stmt = (
+        update(_T)
+        .where(
+            _T.c.id == bindparam("_id"), _T.c.claimed_by == bindparam("_owner"), _T.c.status == "processing"
+        )
+        .values(
+            status=bindparam("_status"),
+            last_error=bindparam("_error"),
+            next_attempt_at=bindparam("_next"),
+            processed_at=bindparam("_done"),
+            claimed_by=None,
+            claimed_until=None,
+        )
     )
-    return str(values["status"]) if result.rowcount else None  # type: ignore[attr-defined]
+    return _rowcount(session.connection().execute(stmt, params))
 
 
 def retry_event(session: Session, event_id: int) -> bool:
     """Operator action: make a failed (or finished) event due again now, with a fresh attempt count."""
     result = session.execute(
-        update(m.WebhookEvent)
-        .where(m.WebhookEvent.id == event_id, m.WebhookEvent.status != "processing")
+        update(_T)
+        .where(_T.c.id == event_id, _T.c.status != "processing")
         .values(
             status="received",
             attempts=0,
@@ -200,15 +242,48 @@ def retry_event(session: Session, event_id: int) -> bool:
             claimed_by=None,
             claimed_until=None,
         )  # fmt: skip
-        .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(_rowcount(result))
+
+
+def purge_events(session: Session, older_than: datetime, *, statuses: Iterable[str] = FINAL_STATUSES) -> int:
+    """Delete finished events processed (or, lacking a processing time, received) before ``older_than``;
+    returns how many. Failed ones stay by default so an operator can inspect and retry them."""
+    result = session.execute(
+        delete(_T).where(
+            _T.c.status.in_(list(statuses)),
+            func.coalesce(_T.c.processed_at, _T.c.received_at) < older_than,
+        )
+    )
+    return _rowcount(result)
+
+
+# --- views ----------------------------------------------------------------------------------------------
 
 
 def get_event(session: Session, event_id: int) -> cv.WebhookEventRecord | None:
     """One event by id, or None."""
-    row = session.get(m.WebhookEvent, event_id, populate_existing=True)
+    row = session.get(WebhookEvent, event_id, populate_existing=True)
     return cv.webhook_event_record(row) if row else None
+
+
+def _event_filters(
+    stmt: Any,
+    status: str | Iterable[str] | None,
+    issue_key: str | None,
+    connection: str | None,
+    since: datetime | None,
+) -> Any:
+    if status is not None:
+        statuses = [status] if isinstance(status, str) else list(status)
+        stmt = stmt.where(WebhookEvent.status.in_(statuses))
+    if issue_key is not None:
+        stmt = stmt.where(WebhookEvent.issue_key == issue_key)
+    if connection is not None:
+        stmt = stmt.where(WebhookEvent.connection == connection)
+    if since is not None:
+        stmt = stmt.where(WebhookEvent.received_at >= since)
+    return stmt
 
 
 def list_events(
@@ -216,90 +291,79 @@ def list_events(
     *,
     status: str | Iterable[str] | None = None,
     issue_key: str | None = None,
+    connection: str | None = None,
+    since: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[cv.WebhookEventRecord]:
-    """Events, newest first, optionally of some statuses / one issue."""
-    stmt = select(m.WebhookEvent)
-    if status is not None:
-        statuses = [status] if isinstance(status, str) else list(status)
-        stmt = stmt.where(m.WebhookEvent.status.in_(statuses))
-    if issue_key is not None:
-        stmt = stmt.where(m.WebhookEvent.issue_key == issue_key)
-    stmt = stmt.order_by(m.WebhookEvent.id.desc()).limit(limit).offset(offset)
+    """Events, newest first, optionally of some statuses / one issue / one connection / received since."""
+    stmt = _event_filters(select(WebhookEvent), status, issue_key, connection, since)
+    stmt = stmt.order_by(WebhookEvent.id.desc()).limit(limit).offset(offset)
     return [cv.webhook_event_record(r) for r in session.scalars(stmt)]
 
 
-def event_stats(session: Session) -> dict[str, int]:
-    """Number of events per status (every status present, zero when none)."""
+def count_events(
+    session: Session,
+    *,
+    status: str | Iterable[str] | None = None,
+    issue_key: str | None = None,
+    connection: str | None = None,
+    since: datetime | None = None,
+) -> int:
+    """How many events :func:`list_events` would page through with the same filters."""
+    stmt = select(func.count()).select_from(WebhookEvent)
+    return int(session.execute(_event_filters(stmt, status, issue_key, connection, since)).scalar_one())
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Figures of the queue: counts by status (every status, zero when none), how many wait or are being
+    processed, the age of the oldest of those, and the traffic of the recent window."""
+
+    by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_STATUSES, 0))
+    depth: int = 0
+    oldest_pending_seconds: float = 0.0
+    received_recently: int = 0
+    processed_recently: int = 0
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def event_stats(session: Session, *, window: timedelta = timedelta(minutes=1)) -> QueueStats:
+    """Counts by status, depth, age of the oldest pending event, and events received / processed within
+    ``window`` (the last minute by default)."""
     counts = dict.fromkeys(EVENT_STATUSES, 0)
-    rows = session.execute(select(m.WebhookEvent.status, func.count()).group_by(m.WebhookEvent.status))
-    for status, count in rows:
-        counts[status] = int(count)
-    return counts
-
-
-def purge_events(session: Session, older_than: datetime, *, statuses: Iterable[str] = FINAL_STATUSES) -> int:
-    """Delete finished events processed before ``older_than``; returns how many. Failed ones stay by default
-    so an operator can inspect and retry them."""
-    result = session.execute(
-        delete(m.WebhookEvent).where(
-            m.WebhookEvent.status.in_(list(statuses)),
-            func.coalesce(m.WebhookEvent.processed_at, m.WebhookEvent.received_at) < older_than,
-        )
+    for status, n in session.execute(select(_T.c.status, func.count()).group_by(_T.c.status)):
+        counts[status] = int(n)
+    now = utcnow()
+    oldest = _aware(
+        session.execute(
+            select(func.min(_T.c.received_at)).where(_T.c.status.in_(PENDING_STATUSES))
+        ).scalar_one()
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-# --- local_changes outbox -------------------------------------------------------------------------------
-
-
-def add_local_change(session: Session, connection: str, issue_key: str, field: str, value: Any) -> int:
-    """Queue a change the way a host program would (``INSERT INTO local_changes``); returns its id."""
-    row = m.LocalChange(
-        connection=connection, issue_key=issue_key, field=field, value=value, created_at=utcnow()
-    )
-    session.add(row)
-    session.flush()
-    return row.id
-
-
-def claim_local_changes(session: Session, connection: str, limit: int = 100) -> list[cv.LocalChangeRecord]:
-    """Unprocessed outbox rows of a connection, oldest first.
-
-    On PostgreSQL the rows stay locked (``FOR UPDATE SKIP LOCKED``) until the session ends, so a second
-    daemon skips them; mark each one with :func:`mark_local_change` in the same session.
-    """
-    stmt = (
-        select(m.LocalChange)
-        .where(m.LocalChange.connection == connection, m.LocalChange.processed_at.is_(None))
-        .order_by(m.LocalChange.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return [
-        cv.local_change_record(r) for r in session.scalars(stmt.execution_options(populate_existing=True))
-    ]
-
-
-def mark_local_change(session: Session, change_id: int, *, error: str | None = None) -> None:
-    """Mark an outbox row processed (with the reason when it could not be applied)."""
-    session.execute(
-        update(m.LocalChange)
-        .where(m.LocalChange.id == change_id)
-        .values(processed_at=utcnow(), error=error)
-        .execution_options(synchronize_session=False)
+    since = now - window
+    received, processed = session.execute(
+        select(
+            func.count().filter(_T.c.received_at >= since),
+            func.count().filter(_T.c.processed_at >= since),
+        ).select_from(_T)
+    ).one()
+    return QueueStats(
+        by_status=counts,
+        depth=sum(counts[s] for s in PENDING_STATUSES),
+        oldest_pending_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        received_recently=int(received or 0),
+        processed_recently=int(processed or 0),
     )
 
 
-def list_local_changes(
-    session: Session, *, connection: str | None = None, pending_only: bool = False, limit: int = 100
-) -> list[cv.LocalChangeRecord]:
-    """Outbox rows, newest first."""
-    stmt = select(m.LocalChange).order_by(m.LocalChange.id.desc()).limit(limit)
-    if connection is not None:
-        stmt = stmt.where(m.LocalChange.connection == connection)
-    if pending_only:
-        stmt = stmt.where(m.LocalChange.processed_at.is_(None))
-    return [cv.local_change_record(r) for r in session.scalars(stmt)]
+def last_received_by_connection(session: Session) -> dict[str, datetime]:
+    """When each connection last received a webhook delivery (connections without one are left out)."""
+    rows = session.execute(
+        select(_T.c.connection, func.max(_T.c.received_at)).group_by(_T.c.connection)
+    ).all()
+    return {name: at for name, raw in rows if name and (at := _aware(raw)) is not None}

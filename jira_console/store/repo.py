@@ -1,60 +1,45 @@
-"""Repository functions for issues, sprints, field errors, audit log and conflicts.
+"""Repository functions for issues (reading), sprints, boards, connections, field errors, the audit log
+and conflicts.
 
 Every function takes an open :class:`~sqlalchemy.orm.Session` (the caller owns the transaction, normally
-through :meth:`Database.session`) and returns records from :mod:`jira_console.store.converters`.
-
-Engine writes to ``issues`` go through :func:`write_issue` / :func:`upsert_issue`, which increment
-``sync_stamp`` in the same UPDATE so the change-capture trigger knows the sync engine, not a host program,
-made the change.
+through :meth:`Database.session`) and returns records from :mod:`jira_console.store.converters`. The sync
+engine's writes to ``issues`` themselves are in :mod:`jira_console.store.issues`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, Table, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from jira_console.store import cause
 from jira_console.store import converters as cv
 from jira_console.store import models as m
 from jira_console.store.models import utcnow
 
-ENGINE_WRITABLE_ISSUE_COLUMNS = frozenset(
-    {
-        "jira_id",
-        "project_key",
-        "issue_type",
-        "raw",
-        "base",
-        "jira_updated_ms",
-        "jira_created_ms",
-        "deleted",
-        "local_dirty",
-        "local_changed_at",
-        *m.SYNCED_ISSUE_COLUMNS,
-    }
-)
-"""Columns :func:`write_issue` and :func:`upsert_issue` accept."""
+_AUDIT = cast(Table, m.AuditLog.__table__)
+# The reads ``issues show`` and ``issues list`` make go through the tables (Core), as in :mod:`.state`.
+_ISSUES = cast(Table, m.Issue.__table__)
+_FIELD_ERRORS = cast(Table, m.FieldError.__table__)
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
     """``INSERT`` construct of the session's dialect (it carries ``on_conflict_do_*``)."""
-    name = session.get_bind().dialect.name
+    name = session.get_bind().dialect.name  # imported here: the session's dialect is loaded already
     if name == "postgresql":
-        return postgresql.insert(table)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
     if name == "sqlite":
-        return sqlite.insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
     raise NotImplementedError(f"unsupported dialect {name}")
-
-
-def _check_columns(values: Mapping[str, Any]) -> None:
-    unknown = set(values) - ENGINE_WRITABLE_ISSUE_COLUMNS
-    if unknown:
-        raise ValueError(f"not writable issue columns: {', '.join(sorted(unknown))}")
 
 
 # --- issues -------------------------------------------------------------------------------------------
@@ -62,173 +47,69 @@ def _check_columns(values: Mapping[str, Any]) -> None:
 
 def get_issue(session: Session, connection: str, key: str) -> cv.IssueRecord | None:
     """The issue ``key`` of ``connection`` (deleted ones included), or None."""
-    row = session.scalars(select(m.Issue).where(m.Issue.connection == connection, m.Issue.key == key)).first()
+    c = _ISSUES.c
+    row = session.execute(select(_ISSUES).where(c.connection == connection, c.key == key)).first()
     return cv.issue_record(row) if row else None
 
 
-def get_issue_by_id(session: Session, issue_id: int) -> cv.IssueRecord | None:
-    """The issue with local id ``issue_id``, or None."""
-    row = session.get(m.Issue, issue_id, populate_existing=True)
-    return cv.issue_record(row) if row else None
+@dataclass(frozen=True)
+class IssueQuery:
+    """Which issues :func:`list_issues` and :func:`count_issues` return: every given filter must match.
+    ``text`` searches summary and key, case-insensitively; deleted issues only with ``include_deleted``."""
+
+    connection: str | None = None
+    keys: Sequence[str] | None = None
+    project_key: str | None = None
+    status: str | None = None
+    assignee: str | None = None
+    sprint_id: int | None = None
+    dirty: bool | None = None
+    include_deleted: bool = False
+    text: str | None = None
+    updated_since_ms: int | None = None
+    limit: int | None = 100
+    offset: int = 0
 
 
-def get_issue_by_jira_id(session: Session, connection: str, jira_id: str) -> cv.IssueRecord | None:
-    """The issue with Jira id ``jira_id`` (survives key changes on move), or None."""
-    row = session.scalars(
-        select(m.Issue).where(m.Issue.connection == connection, m.Issue.jira_id == str(jira_id))
-    ).first()
-    return cv.issue_record(row) if row else None
-
-
-def _issue_filters(
-    stmt: Select[Any],
-    connection: str | None,
-    keys: Iterable[str] | None,
-    project_key: str | None,
-    status: str | None,
-    assignee: str | None,
-    sprint_id: int | None,
-    dirty: bool | None,
-    include_deleted: bool,
-    text: str | None,
-    updated_since_ms: int | None,
-) -> Select[Any]:
-    if connection is not None:
-        stmt = stmt.where(m.Issue.connection == connection)
-    if keys is not None:
-        stmt = stmt.where(m.Issue.key.in_(list(keys)))
-    if project_key is not None:
-        stmt = stmt.where(m.Issue.project_key == project_key)
-    if status is not None:
-        stmt = stmt.where(m.Issue.status == status)
-    if assignee is not None:
-        stmt = stmt.where(m.Issue.assignee == assignee)
-    if sprint_id is not None:
-        stmt = stmt.where(m.Issue.sprint_id == sprint_id)
-    if dirty is not None:
-        stmt = stmt.where(m.Issue.local_dirty.is_(dirty))
-    if not include_deleted:
-        stmt = stmt.where(m.Issue.deleted.is_(False))
-    if text:
-        pattern = f"%{text.lower()}%"
-        stmt = stmt.where(
-            or_(func.lower(m.Issue.summary).like(pattern), func.lower(m.Issue.key).like(pattern))
-        )
-    if updated_since_ms is not None:
-        stmt = stmt.where(m.Issue.jira_updated_ms >= updated_since_ms)
+def _issue_filters(stmt: Select[Any], q: IssueQuery) -> Select[Any]:
+    c = _ISSUES.c
+    equal = {
+        c.connection: q.connection, c.project_key: q.project_key, c.status: q.status,
+        c.assignee: q.assignee, c.sprint_id: q.sprint_id,
+    }  # fmt: skip
+    for column, value in equal.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if q.keys is not None:
+        stmt = stmt.where(c.key.in_(list(q.keys)))
+    if q.dirty is not None:
+        stmt = stmt.where(c.local_dirty.is_(q.dirty))
+    if not q.include_deleted:
+        stmt = stmt.where(c.deleted.is_(False))
+    if q.text:
+        pattern = f"%{q.text.lower()}%"
+        stmt = stmt.where(or_(func.lower(c.summary).like(pattern), func.lower(c.key).like(pattern)))
+    if q.updated_since_ms is not None:
+        stmt = stmt.where(c.jira_updated_ms >= q.updated_since_ms)
     return stmt
 
 
-def list_issues(
-    session: Session,
-    connection: str | None = None,
-    *,
-    keys: Iterable[str] | None = None,
-    project_key: str | None = None,
-    status: str | None = None,
-    assignee: str | None = None,
-    sprint_id: int | None = None,
-    dirty: bool | None = None,
-    include_deleted: bool = False,
-    text: str | None = None,
-    updated_since_ms: int | None = None,
-    limit: int | None = 100,
-    offset: int = 0,
-) -> list[cv.IssueRecord]:
-    """Issues matching every given filter, by key. ``text`` searches summary and key, case-insensitively."""
-    stmt = _issue_filters(
-        select(m.Issue), connection, keys, project_key, status, assignee, sprint_id, dirty,
-        include_deleted, text, updated_since_ms,
-    )  # fmt: skip
-    stmt = stmt.order_by(m.Issue.connection, m.Issue.key).offset(offset)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [cv.issue_record(r) for r in session.scalars(stmt)]
+def list_issues(session: Session, query: IssueQuery | None = None) -> list[cv.IssueRecord]:
+    """Issues matching the query, by connection and key in natural order (ENG-2 before ENG-10: the key
+    without its number, then shorter keys first), a page (``limit``, ``offset``) at a time."""
+    q = query or IssueQuery()
+    key = _ISSUES.c.key
+    natural = (func.rtrim(key, "0123456789"), func.length(key), key)
+    stmt = _issue_filters(select(_ISSUES), q).order_by(_ISSUES.c.connection, *natural).offset(q.offset)
+    if q.limit is not None:
+        stmt = stmt.limit(q.limit)
+    return [cv.issue_record(r) for r in session.execute(stmt)]
 
 
-def count_issues(
-    session: Session,
-    connection: str | None = None,
-    *,
-    project_key: str | None = None,
-    status: str | None = None,
-    dirty: bool | None = None,
-    include_deleted: bool = False,
-    text: str | None = None,
-) -> int:
+def count_issues(session: Session, query: IssueQuery | None = None) -> int:
     """Number of issues :func:`list_issues` would return without a limit."""
-    stmt = _issue_filters(
-        select(func.count()).select_from(m.Issue), connection, None, project_key, status, None, None, dirty,
-        include_deleted, text, None,
-    )  # fmt: skip
+    stmt = _issue_filters(select(func.count()).select_from(_ISSUES), query or IssueQuery())
     return int(session.execute(stmt).scalar_one())
-
-
-def upsert_issue(session: Session, connection: str, key: str, values: Mapping[str, Any]) -> cv.IssueRecord:
-    """Engine write: create the issue or update it, bumping ``sync_stamp`` (not captured as a local change).
-
-    An existing row is found by ``jira_id`` first (keys change when an issue moves project), then by key.
-    """
-    _check_columns(values)
-    row = None
-    if values.get("jira_id") is not None:
-        row = session.scalars(
-            select(m.Issue).where(m.Issue.connection == connection, m.Issue.jira_id == str(values["jira_id"]))
-        ).first()
-    if row is None:
-        row = session.scalars(
-            select(m.Issue).where(m.Issue.connection == connection, m.Issue.key == key)
-        ).first()
-    if row is None:
-        row = m.Issue(connection=connection, key=key, **values)
-        session.add(row)
-        session.flush()
-        return cv.issue_record(row)
-    write_issue(session, row.id, {**values, "key": key} if row.key != key else values)
-    return get_issue_by_id(session, row.id)  # type: ignore[return-value]
-
-
-def write_issue(session: Session, issue_id: int, values: Mapping[str, Any]) -> None:
-    """Engine write to one issue: ``values`` plus ``sync_stamp + 1`` in a single UPDATE."""
-    extra = {k: v for k, v in values.items() if k != "key"}
-    _check_columns(extra)
-    session.execute(
-        update(m.Issue)
-        .where(m.Issue.id == issue_id)
-        .values(**values, sync_stamp=m.Issue.sync_stamp + 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-
-
-def clear_dirty(
-    session: Session, issue_id: int, seen_changed_at: datetime | None, values: Mapping[str, Any] | None = None
-) -> bool:
-    """Mark a pushed issue clean, unless a host program changed it again since the engine read it.
-
-    ``seen_changed_at`` is the ``local_changed_at`` the engine read before pushing. When it no longer matches,
-    a newer local edit arrived and the issue stays dirty (returns False). ``values`` (e.g. the new ``base``)
-    are written in the same UPDATE, and only when the row is cleared, so a stale push cannot overwrite newer
-    bookkeeping.
-    """
-    if values:
-        _check_columns(values)
-    cond = (
-        m.Issue.local_changed_at.is_(None)
-        if seen_changed_at is None
-        else m.Issue.local_changed_at == seen_changed_at
-    )
-    result = session.execute(
-        update(m.Issue)
-        .where(m.Issue.id == issue_id, cond)
-        .values(**(values or {}), local_dirty=False, sync_stamp=m.Issue.sync_stamp + 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def mark_issue_deleted(session: Session, issue_id: int, deleted: bool = True) -> None:
-    """Flag an issue deleted (or restored) in Jira; the row is kept for the host program's references."""
-    write_issue(session, issue_id, {"deleted": deleted})
 
 
 # --- sprints, boards, connections -----------------------------------------------------------------------
@@ -311,25 +192,30 @@ def record_field_error(
 
 def clear_field_error(session: Session, issue_id: int, field: str | None = None) -> int:
     """Forget the failure of one field (or all fields) of an issue; returns how many were removed."""
-    from sqlalchemy import delete
-
     stmt = delete(m.FieldError).where(m.FieldError.issue_id == issue_id)
     if field is not None:
         stmt = stmt.where(m.FieldError.field == field)
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
+def issues_with_field_errors(session: Session, issue_ids: Iterable[int]) -> set[int]:
+    """Which of these issues have a recorded field error."""
+    stmt = select(m.FieldError.issue_id).where(m.FieldError.issue_id.in_(list(issue_ids)))
+    return set(session.scalars(stmt))
+
+
 def list_field_errors(
     session: Session, *, issue_id: int | None = None, connection: str | None = None, limit: int = 500
 ) -> list[cv.FieldErrorRecord]:
     """Recorded mapping failures, newest first."""
-    stmt = select(m.FieldError)
+    e = _FIELD_ERRORS.c
+    stmt = select(_FIELD_ERRORS)
     if issue_id is not None:
-        stmt = stmt.where(m.FieldError.issue_id == issue_id)
+        stmt = stmt.where(e.issue_id == issue_id)
     if connection is not None:
-        stmt = stmt.join(m.Issue, m.Issue.id == m.FieldError.issue_id).where(m.Issue.connection == connection)
-    stmt = stmt.order_by(m.FieldError.at.desc(), m.FieldError.id.desc()).limit(limit)
-    return [cv.field_error_record(r) for r in session.scalars(stmt)]
+        stmt = stmt.join(_ISSUES, _ISSUES.c.id == e.issue_id).where(_ISSUES.c.connection == connection)
+    stmt = stmt.order_by(e.at.desc(), e.id.desc()).limit(limit)
+    return [cv.field_error_record(r) for r in session.execute(stmt)]
 
 
 # --- audit log ------------------------------------------------------------------------------------------
@@ -339,25 +225,35 @@ def append_audit(
     session: Session,
     connection: str,
     side: Literal["jira", "local"],
-    field: str | None,
-    old: Any,
-    new: Any,
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
     *,
     issue_key: str | None = None,
     reason: str | None = None,
     actor: str | None = None,
     at: datetime | None = None,
-) -> int:
-    """Append one line to the audit log; returns its id. ``side`` is the side that was written to."""
+) -> None:
+    """Append one line to the audit log; ``side`` is the side that was written to. Added to the session,
+    not flushed: a page's audit lines go out together at commit."""
     if side not in ("jira", "local"):
         raise ValueError(f"side must be 'jira' or 'local', got {side!r}")
-    row = m.AuditLog(
+    line = m.AuditLog(
         connection=connection, side=side, field=field, old=old, new=new, issue_key=issue_key,
-        reason=reason, actor=actor, at=at or utcnow(),
+        reason=reason[:255] if reason else reason, actor=actor, at=at or utcnow(),
+        **cause.columns(issue_key, field, side),
     )  # fmt: skip
-    session.add(row)
-    session.flush()
-    return row.id
+    session.add(line)
+
+
+def append_audit_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append many audit lines (dicts of column values, the same keys in each) in one executemany; the
+    cause in effect (:mod:`~jira_console.store.cause`) fills the cause columns the rows leave out."""
+    if rows:
+        session.execute(
+            insert(_AUDIT),
+            [cause.columns(r.get("issue_key"), r.get("field"), str(r.get("side"))) | dict(r) for r in rows],
+        )
 
 
 def list_audit(
@@ -370,9 +266,12 @@ def list_audit(
     since: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    run_id: int | None = None,
 ) -> list[cv.AuditEntry]:
     """Audit lines matching every given filter, newest first."""
     stmt = select(m.AuditLog)
+    if run_id is not None:
+        stmt = stmt.where(m.AuditLog.run_id == run_id)
     if connection is not None:
         stmt = stmt.where(m.AuditLog.connection == connection)
     if issue_key is not None:
@@ -399,33 +298,76 @@ def _open_conflict_row(session: Session, issue_id: int, field: str) -> m.Conflic
 
 
 def open_conflict(
-    session: Session, issue_id: int, field: str, *, base: Any, local: Any, jira: Any
+    session: Session,
+    issue_id: int,
+    field: str,
+    *,
+    base: Any,
+    local: Any,
+    jira: Any,
+    jira_edited_at: datetime | None = None,
 ) -> cv.ConflictRecord:
     """Record a conflict on an issue field, or refresh the values of the one already open there.
 
     At most one conflict per issue and field is open; the partial unique index backs this up when two
-    writers race, in which case the loser refreshes the winner's row.
+    writers race, in which case the loser refreshes the winner's row. The local edit's time is the issue's
+    last local change; ``jira_edited_at`` is the Jira version's ``updated``.
     """
     issue = session.get(m.Issue, issue_id)
     if issue is None:
         raise LookupError(f"no issue with id {issue_id}")
+    edited = {"local_edited_at": issue.local_changed_at, "jira_edited_at": jira_edited_at}
     for _ in range(2):
         existing = _open_conflict_row(session, issue_id, field)
         if existing is not None:
             existing.base, existing.local, existing.jira = base, local, jira
+            existing.local_edited_at, existing.jira_edited_at = edited.values()
             session.flush()
             return cv.conflict_record(existing)
         try:
             with session.begin_nested():
                 row = m.Conflict(
                     issue_id=issue_id, connection=issue.connection, issue_key=issue.key, field=field,
-                    base=base, local=local, jira=jira, status="open", detected_at=utcnow(),
+                    base=base, local=local, jira=jira, status="open", detected_at=utcnow(), **edited,
                 )  # fmt: skip
                 session.add(row)
             return cv.conflict_record(row)
         except IntegrityError:
             continue  # another writer opened it between our SELECT and INSERT: refresh theirs
     raise RuntimeError(f"could not open a conflict on issue {issue_id} field {field!r}")
+
+
+def close_converged_conflicts(session: Session, issue_id: int, agreed: Mapping[str, Any], actor: str) -> None:
+    """Open conflicts of an issue on fields where both sides now hold the same value (``agreed``: field ->
+    that value) need no person any more: resolved as ``converged``."""
+    if not agreed:
+        return
+    for c in session.scalars(
+        select(m.Conflict).where(
+            m.Conflict.issue_id == issue_id, m.Conflict.status == "open", m.Conflict.field.in_(list(agreed))
+        )
+    ):
+        c.status = "resolved"
+        c.resolution = "converged"
+        c.resolved_value = agreed[c.field]
+        c.resolved_by = actor
+        c.resolved_at = utcnow()
+
+
+def issues_with_open_conflicts(session: Session, issue_ids: Iterable[int]) -> set[int]:
+    """Which of these issues have an open conflict."""
+    stmt = select(m.Conflict.issue_id).where(
+        m.Conflict.issue_id.in_(list(issue_ids)), m.Conflict.status == "open"
+    )
+    return set(session.scalars(stmt))
+
+
+def open_conflict_fields(session: Session, connection: str) -> set[tuple[int, str]]:
+    """(issue id, field) of every open conflict of a connection."""
+    stmt = select(m.Conflict.issue_id, m.Conflict.field).where(
+        m.Conflict.connection == connection, m.Conflict.status == "open"
+    )
+    return {(int(i), str(f)) for i, f in session.execute(stmt)}
 
 
 def get_conflict(session: Session, conflict_id: int) -> cv.ConflictRecord | None:
@@ -462,46 +404,29 @@ def resolve_conflict(
     return get_conflict(session, conflict_id)
 
 
-def _conflict_filters(
-    stmt: Select[Any], connection: str | None, field: str | None, issue_key: str | None, status: str | None
-) -> Select[Any]:
-    if connection is not None:
-        stmt = stmt.where(m.Conflict.connection == connection)
-    if field is not None:
-        stmt = stmt.where(m.Conflict.field == field)
-    if issue_key is not None:
-        stmt = stmt.where(m.Conflict.issue_key == issue_key)
-    if status is not None:
-        stmt = stmt.where(m.Conflict.status == status)
-    return stmt
+# --- reads and a local edit for the facade (the console's and the CLI's queries) ------------------------
 
 
-def list_conflicts(
-    session: Session,
-    *,
-    connection: str | None = None,
-    field: str | None = None,
-    issue_key: str | None = None,
-    status: str | None = "open",
-    limit: int = 100,
-    offset: int = 0,
-) -> list[cv.ConflictRecord]:
-    """Conflicts matching the filters (open ones by default), oldest first."""
-    stmt = _conflict_filters(select(m.Conflict), connection, field, issue_key, status)
-    stmt = stmt.order_by(m.Conflict.detected_at, m.Conflict.id).limit(limit).offset(offset)
-    return [cv.conflict_record(r) for r in session.scalars(stmt)]
+def detected_sites(session: Session) -> dict[str, tuple[str | None, str | None]]:
+    """What the sync detected about each Jira site: connection name -> (flavor, server version)."""
+    return {row.name: (row.flavor, row.server_version) for row in session.scalars(select(m.Connection))}
 
 
-def count_conflicts(
-    session: Session,
-    *,
-    connection: str | None = None,
-    field: str | None = None,
-    issue_key: str | None = None,
-    status: str | None = "open",
-) -> int:
-    """Number of conflicts matching the filters (open ones by default)."""
-    stmt = _conflict_filters(
-        select(func.count()).select_from(m.Conflict), connection, field, issue_key, status
+def stored_flavor(session: Session, connection: str) -> str | None:
+    """The flavor detected for ``connection`` by an earlier sync, or None before the first one."""
+    return session.scalars(select(m.Connection.flavor).where(m.Connection.name == connection)).first()
+
+
+def recent_field_errors(
+    session: Session, connection: str | None = None, limit: int = 50
+) -> list[tuple[str, str, cv.FieldErrorRecord]]:
+    """The newest field errors, each with its issue's connection and key, newest first."""
+    stmt = (
+        select(m.FieldError, m.Issue.key, m.Issue.connection)
+        .join(m.Issue, m.Issue.id == m.FieldError.issue_id)
+        .order_by(m.FieldError.at.desc())
+        .limit(limit)
     )
-    return int(session.execute(stmt).scalar_one())
+    if connection:
+        stmt = stmt.where(m.Issue.connection == connection)
+    return [(conn, key, cv.field_error_record(error)) for error, key, conn in session.execute(stmt)]

@@ -1,4 +1,5 @@
-"""Sync progress, leases, daemon heartbeats and operator commands.
+"""Sync progress (run status, watermark, reapply flag), leases, a connection's Retry-After deadline, daemon
+heartbeats and operator commands.
 
 Leases and claims are expiring: whoever holds one must renew it before ``lease_expires_at``; once that time
 has passed anyone may take it over. Every acquisition is one conditional UPDATE, so two daemons racing for
@@ -11,11 +12,11 @@ session commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
@@ -23,10 +24,10 @@ from jira_console.store import models as m
 from jira_console.store.models import utcnow
 from jira_console.store.repo import dialect_insert
 
-_SYNC_STATE_COLUMNS = frozenset(
-    c.name for c in m.SyncState.__table__.columns if c.name not in ("connection", "scope")
-)
-
+# Reads that ``status`` makes go through the tables (Core): an ORM query would first configure every mapper
+# and compile an ORM statement, a third of what that command costs beyond its libraries (bench/cli_bench.py).
+_STATES = cast(Table, m.SyncState.__table__)
+_DAEMONS = cast(Table, m.Daemon.__table__)
 
 # --- sync state -----------------------------------------------------------------------------------------
 
@@ -39,30 +40,124 @@ def get_sync_state(session: Session, connection: str, scope: str) -> cv.SyncStat
 
 def list_sync_states(session: Session, connection: str | None = None) -> list[cv.SyncStateRecord]:
     """Progress of every scope (of one connection)."""
-    stmt = select(m.SyncState).order_by(m.SyncState.connection, m.SyncState.scope)
+    stmt = select(_STATES).order_by(_STATES.c.connection, _STATES.c.scope)
     if connection is not None:
-        stmt = stmt.where(m.SyncState.connection == connection)
-    return [cv.sync_state_record(r) for r in session.scalars(stmt)]
-
-
-def upsert_sync_state(session: Session, connection: str, scope: str, **values: Any) -> None:
-    """Set the given columns of a scope's row, creating the row when missing. Others are left alone."""
-    unknown = set(values) - _SYNC_STATE_COLUMNS
-    if unknown:
-        raise ValueError(f"unknown sync_state columns: {', '.join(sorted(unknown))}")
-    _ensure_row(session, connection, scope)
-    if values:
-        session.execute(
-            update(m.SyncState)
-            .where(m.SyncState.connection == connection, m.SyncState.scope == scope)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        stmt = stmt.where(_STATES.c.connection == connection)
+    return [cv.sync_state_record(r) for r in session.execute(stmt)]
 
 
 def _ensure_row(session: Session, connection: str, scope: str) -> None:
     stmt = dialect_insert(session, m.SyncState).values(connection=connection, scope=scope)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["connection", "scope"]))
+
+
+def _state_row(session: Session, connection: str, scope: str) -> m.SyncState:
+    row = session.get(m.SyncState, (connection, scope))
+    if row is None:
+        row = m.SyncState(connection=connection, scope=scope)
+        session.add(row)
+    return row
+
+
+def mark_sync_started(session: Session, connection: str, scope: str) -> None:
+    """A run of the scope begins."""
+    row = _state_row(session, connection, scope)
+    row.last_started_at = utcnow()
+    row.last_status = "running"
+
+
+def mark_sync_finished(
+    session: Session,
+    connection: str,
+    scope: str,
+    owner: str,
+    *,
+    status: str,
+    error: str | None,
+    counts: Mapping[str, int],
+    duration_ms: int,
+    api_calls: int,
+) -> None:
+    """A run of the scope ended (``status``: ok, partial or failed): its figures and the failing streak
+    are kept and ``owner``'s lease is given up, in one transaction."""
+    row = _state_row(session, connection, scope)
+    row.last_finished_at = now = utcnow()
+    row.last_status = status
+    row.last_error = error[:2000] if error else None
+    # The streak: a run that got through (ok, partial) is the last success and ends a failing streak; a
+    # failed one extends it, keeping when it began (health calls a long one degraded).
+    if status == "failed":
+        row.failures = (row.failures or 0) + 1
+        row.failing_since = row.failing_since or now
+    else:
+        row.last_success_at, row.failing_since, row.failures = now, None, 0
+    row.counts = dict(counts)
+    row.duration_ms = duration_ms
+    row.api_calls = api_calls
+    session.flush()
+    release_lease(session, connection, scope, owner)
+
+
+def reapply_pending(session: Session, connection: str, scope: str) -> bool:
+    """Whether the next pull must apply every version again (set after a mapping change)."""
+    row = session.get(m.SyncState, (connection, scope))
+    return bool(row and (row.cursor or {}).get("reapply"))
+
+
+def set_reapply(session: Session, connection: str, scope: str, value: bool) -> None:
+    """Ask the next pull to apply every version again (after a mapping change), or clear the request."""
+    row = session.get(m.SyncState, (connection, scope))
+    if row is None and not value:
+        return
+    row = row or _state_row(session, connection, scope)
+    cursor = dict(row.cursor or {})
+    if bool(cursor.get("reapply")) != value:
+        cursor["reapply"] = value
+        row.cursor = cursor
+
+
+def watermark(session: Session, connection: str, scope: str) -> int | None:
+    """The newest Jira ``updated`` (epoch ms) a pull of the scope has committed, or None before any."""
+    row = session.get(m.SyncState, (connection, scope))
+    return row.watermark_ms if row else None
+
+
+def advance_watermark(
+    session: Session, connection: str, scope: str, newest_ms: int | None, keys_at_newest: Sequence[str]
+) -> None:
+    """Checkpoint after a page, in the same transaction as the page's data: the watermark only moves
+    forward; the keys seen at exactly the watermark are kept (ties)."""
+    if newest_ms is None:
+        return
+    row = _state_row(session, connection, scope)
+    if row.watermark_ms is None or newest_ms > row.watermark_ms:
+        row.watermark_ms = newest_ms
+        row.watermark_keys = sorted(keys_at_newest)
+    elif newest_ms == row.watermark_ms:
+        row.watermark_keys = sorted(set(row.watermark_keys or []) | set(keys_at_newest))
+
+
+# --- Retry-After ----------------------------------------------------------------------------------------
+
+
+def not_before(session: Session, connection: str) -> datetime | None:
+    """Until when Jira asked this connection to stay away (``Retry-After``), as last stored."""
+    return session.scalars(
+        select(m.Connection.rate_limited_until).where(m.Connection.name == connection)
+    ).first()
+
+
+def store_not_before(session: Session, connection: str, until: datetime) -> None:
+    """Remember Jira's ``Retry-After`` deadline across restarts (creating the connection's row if needed);
+    a later deadline already stored is kept."""
+    stmt = dialect_insert(session, m.Connection).values(name=connection, rate_limited_until=until)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"rate_limited_until": stmt.excluded.rate_limited_until},
+            where=or_(m.Connection.rate_limited_until.is_(None), m.Connection.rate_limited_until < until),
+        )
+    )
 
 
 # --- leases ---------------------------------------------------------------------------------------------
@@ -141,15 +236,21 @@ def heartbeat(
     stmt = dialect_insert(session, m.Daemon).values(**data, started_at=started_at or now, stopping=False)
     update_cols = {k: stmt.excluded[k] for k in data if k != "name"}
     if started_at is not None:
-        # A new start (new pid) resets the stop request left by the previous run.
-        update_cols.update(started_at=stmt.excluded.started_at, stopping=False)
+        # A new start (new pid) resets the stop request and the clean stop left by the previous run.
+        update_cols.update(started_at=stmt.excluded.started_at, stopping=False, stopped_at=None)
     session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=update_cols))
 
 
 def list_daemons(session: Session) -> list[cv.DaemonRecord]:
     """Every daemon that ever beat, most recent heartbeat first."""
-    stmt = select(m.Daemon).order_by(m.Daemon.heartbeat_at.desc(), m.Daemon.name)
-    return [cv.daemon_record(r) for r in session.scalars(stmt)]
+    stmt = select(_DAEMONS).order_by(_DAEMONS.c.heartbeat_at.desc(), _DAEMONS.c.name)
+    return [cv.daemon_record(r) for r in session.execute(stmt)]
+
+
+def mark_stopped(session: Session, name: str) -> None:
+    """A daemon's clean stop: its row stays (with the last status) but says it stopped and when, so no one
+    takes its last heartbeat for a live daemon."""
+    session.execute(update(m.Daemon).where(m.Daemon.name == name).values(stopping=True, stopped_at=utcnow()))
 
 
 def request_stop(session: Session, name: str) -> bool:
@@ -197,6 +298,18 @@ def claim_command(
     if not result.rowcount:  # type: ignore[attr-defined]
         return None
     return cv.command_record(session.get(m.Command, command_id, populate_existing=True))  # type: ignore[arg-type]
+
+
+def release_command(session: Session, command_id: int, owner: str) -> bool:
+    """Give a claimed, unfinished command back to the queue (its work cannot start yet); False when
+    ``owner`` does not hold it."""
+    result = session.execute(
+        update(m.Command)
+        .where(m.Command.id == command_id, m.Command.claimed_by == owner, m.Command.finished_at.is_(None))
+        .values(claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def finish_command(

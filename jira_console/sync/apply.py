@@ -1,75 +1,65 @@
-"""The database side of a sync: applying Jira versions of issues through the merge, and recording what
-happened (audit, conflicts, field errors). Blocking SQLAlchemy code, run by the engine in a thread.
-
-Every engine write to ``issues`` bumps ``sync_stamp`` so the change-capture trigger does not mistake it for
-a host program's edit.
-"""
+"""Applying Jira versions of issues to the local rows: decode each version, merge it per field with the row
+(three-way, shared with the push's fresh compare), insert new issues, record conflicts and field errors.
+An issue is its Jira id: a version under another key than the row's moves the row to that key. Pages
+are applied through :mod:`jira_console.sync.page`. Blocking SQLAlchemy code, run by the async steps in a
+thread."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from jira_console.store import models as m
-from jira_console.store import repo
-from jira_console.sync.fields import (
-    CORE_FIELDS,
-    CodecContext,
-    DefaultUsed,
-    FieldCodec,
-    MappedField,
-    parse_jira_time,
-)
+from jira_console.store import identity, repo
+from jira_console.store import issues as si
+from jira_console.store.issues import CORE_FIELDS, local_values, set_local_value
+from jira_console.store.models import Issue, utcnow
+from jira_console.sync.context import SyncContext
+from jira_console.sync.crash_window import INTENT_AT
+from jira_console.sync.fields import DefaultUsed, FieldCodec, MappedField, parse_jira_time
 from jira_console.sync.merge import FieldDecision, canonical, merge_issue, same
-
-ISSUES_TABLE = cast(Table, m.Issue.__table__)
-AUDIT_TABLE = cast(Table, m.AuditLog.__table__)
+from jira_console.sync.report import Tally
 
 
 @dataclass
-class ApplyResult:
+class ApplyResult(Tally):
     """What applying a batch of Jira issue versions did."""
 
-    seen: int = 0
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
     stale: int = 0
-    pulled_fields: int = 0
     conflicts: list[tuple[int, str, str]] = field(default_factory=list)
     """(conflict id, issue key, field) of conflicts opened or refreshed."""
     max_updated_ms: int | None = None
     keys_at_max: list[str] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)
-    """issue key -> applied | created | stale | duplicate."""
+    """issue key -> applied | created | stale | duplicate | deleted (a webhook body for a deleted issue) |
+    unordered (a webhook body that its time cannot order against another version: read the issue afresh) |
+    quarantined."""
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    """(old key, new key) of issues found under a new key."""
+    quarantined: int = 0
+
+    def saw(self, key: str, updated_ms: int | None) -> None:
+        """Count a version and keep track of the newest ``updated`` of the batch (the next watermark)."""
+        self.seen += 1
+        if updated_ms is None:
+            return
+        if self.max_updated_ms is None or updated_ms > self.max_updated_ms:
+            self.max_updated_ms = updated_ms
+            self.keys_at_max = [key]
+        elif updated_ms == self.max_updated_ms:
+            self.keys_at_max.append(key)
 
 
-def local_value(row: m.Issue, name: str) -> Any:
-    if name in CORE_FIELDS:
-        return getattr(row, name)
-    return (row.fields or {}).get(name)
-
-
-def set_local_value(row: m.Issue, name: str, value: Any) -> None:
-    if name in CORE_FIELDS:
-        setattr(row, name, value)
-    else:
-        fields = dict(row.fields or {})
-        fields[name] = value
-        row.fields = fields
-
-
-def local_values(row: m.Issue, codecs: Iterable[FieldCodec]) -> dict[str, Any]:
-    return {c.name: local_value(row, c.name) for c in codecs}
+def updated_of(raw: Mapping[str, Any]) -> int | None:
+    """A raw issue's ``updated`` in epoch milliseconds."""
+    return parse_jira_time((raw.get("fields") or {}).get("updated"))
 
 
 def decode_issue(
-    raw: Mapping[str, Any], codecs: Sequence[FieldCodec], ctx: CodecContext, mapping_ctx: Any = None
+    raw: Mapping[str, Any], codecs: Sequence[FieldCodec], ctx: SyncContext
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """(field name -> canonical local value, field name -> error) for one raw Jira issue. Fields whose
     Jira field is absent from the payload are left out (not returned is not the same as empty)."""
@@ -79,10 +69,13 @@ def decode_issue(
     for codec in codecs:
         if codec.direction == "push":
             continue
-        if codec.jira_field not in fields and codec.jira_field != "*":
+        present = getattr(codec, "present", None)
+        if present is not None and not present(fields):
+            continue  # the field of this issue (e.g. its board's story points) is absent: not empty
+        if present is None and codec.jira_field not in fields and codec.jira_field != "*":
             continue
         try:
-            use_ctx = mapping_ctx if isinstance(codec, MappedField) else ctx
+            use_ctx = ctx.mapping_ctx if isinstance(codec, MappedField) else ctx.codec_ctx
             values[codec.name] = canonical(codec.from_jira(fields, use_ctx))
         except DefaultUsed as exc:
             values[codec.name] = canonical(exc.default)
@@ -92,63 +85,9 @@ def decode_issue(
     return values, errors
 
 
-def _bump(row: m.Issue) -> None:
-    row.sync_stamp = (row.sync_stamp or 0) + 1
-
-
-def audit(
-    session: Session,
-    connection: str,
-    key: str | None,
-    side: str,
-    field_name: str | None,
-    old: Any,
-    new: Any,
-    reason: str,
-    actor: str,
-) -> None:
-    # Added to the session, not flushed one by one: a page's audit rows go out together at commit.
-    session.add(
-        m.AuditLog(
-            connection=connection,
-            side="jira" if side == "jira" else "local",
-            field=field_name,
-            old=old,
-            new=new,
-            issue_key=key,
-            reason=reason[:255],
-            actor=actor,
-            at=datetime.now(UTC),
-        )
-    )
-
-
-def upsert_conflict(session: Session, connection: str, row: m.Issue, d: FieldDecision) -> int:
-    return repo.open_conflict(session, row.id, d.field, base=d.base, local=d.local, jira=d.jira).id
-
-
-def close_converged_conflicts(
-    session: Session, row: m.Issue, agreed: Iterable[str], actor: str, *, may_have_open: bool = True
-) -> None:
-    """Open conflicts on fields where both sides now hold the same value need no person any more."""
-    names = list(agreed)
-    if not names or not may_have_open:
-        return
-    for c in session.scalars(
-        select(m.Conflict).where(
-            m.Conflict.issue_id == row.id, m.Conflict.status == "open", m.Conflict.field.in_(names)
-        )
-    ):
-        c.status = "resolved"
-        c.resolution = "converged"
-        c.resolved_value = local_value(row, c.field)
-        c.resolved_by = actor
-        c.resolved_at = datetime.now(UTC)
-
-
 def record_field_errors(
     session: Session,
-    row: m.Issue,
+    row: Issue,
     errors: Mapping[str, str],
     clear: Iterable[str],
     *,
@@ -164,7 +103,7 @@ def record_field_errors(
         repo.record_field_error(session, row.id, name, message[:4000])
 
 
-def recognise_own_writes(row: m.Issue, values: Mapping[str, Any], walking: Iterable[str]) -> dict[str, Any]:
+def recognise_own_writes(row: Issue, values: Mapping[str, Any], walking: Iterable[str]) -> dict[str, Any]:
     """The base to merge with, given what Jira holds now and the writes the engine had started
     (``issues.pushing``, recorded before sending). A field where Jira holds the value we were writing got our
     write (even if the process died before recording it): that value becomes the base and the intent is done.
@@ -177,7 +116,7 @@ def recognise_own_writes(row: m.Issue, values: Mapping[str, Any], walking: Itera
         return base
     walking = set(walking)
     for name, intended in list(pushing.items()):
-        if name not in values:
+        if name not in values or name == INTENT_AT:
             continue
         jira = values[name]
         if same(jira, intended):
@@ -185,11 +124,11 @@ def recognise_own_writes(row: m.Issue, values: Mapping[str, Any], walking: Itera
             del pushing[name]
         elif name in walking and not same(jira, base.get(name)):
             base[name] = jira
-    row.pushing = pushing or None
+    row.pushing = pushing if set(pushing) - {INTENT_AT} else None
     return base
 
 
-def _meta_values(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+def meta_values(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The pull-only columns an issue's raw JSON gives (ids, project, type, creation time)."""
     fields = raw.get("fields") or {}
     out: dict[str, Any] = {}
@@ -209,10 +148,10 @@ def _meta_values(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _meta_from_raw(row: m.Issue, raw: Mapping[str, Any]) -> None:
+def _meta_from_raw(row: Issue, raw: Mapping[str, Any]) -> None:
     # The project named in the payload wins; the key's prefix only fills a gap.
     has_project = isinstance((raw.get("fields") or {}).get("project"), Mapping)
-    for name, value in _meta_values(row.key, raw).items():
+    for name, value in meta_values(row.key, raw).items():
         if name != "project_key" or has_project or row.project_key is None:
             setattr(row, name, value)
 
@@ -247,29 +186,26 @@ class RowMerge:
 
 def merge_into_row(
     session: Session,
-    connection: str,
-    row: m.Issue,
+    ctx: SyncContext,
+    row: Issue,
     values: Mapping[str, Any],
     codecs: Sequence[FieldCodec],
     *,
     updated_ms: int | None,
-    strategies: Mapping[str, str],
-    default_strategy: str,
-    actor: str,
     may_have_open_conflicts: bool = True,
 ) -> RowMerge:
     """Three-way merge of Jira's ``values`` into ``row`` (shared by the pull and the push's fresh compare):
     Jira-side changes are written to the row and audited, agreed fields move the base, conflicts are opened,
     converged conflicts closed. Fields to push are returned, not written."""
     base = recognise_own_writes(row, values, [c.name for c in codecs if c.jira_field == "status"])
-    local = local_values(row, codecs)
+    local = local_values(row, [c.name for c in codecs])
     decisions = merge_issue(
         [c.name for c in codecs],
         base,
         local,
         values,
-        strategies=strategies,
-        default_strategy=default_strategy,
+        strategies=ctx.strategies,
+        default_strategy=ctx.default_strategy,
         local_changed_ms=int(row.local_changed_at.timestamp() * 1000) if row.local_changed_at else None,
         jira_updated_ms=updated_ms,
     )
@@ -278,17 +214,10 @@ def merge_into_row(
     for d in decisions:
         if d.action == "pull":
             if not same(local.get(d.field), d.value):
-                audit(
-                    session,
-                    connection,
-                    row.key,
-                    "local",
-                    d.field,
-                    local.get(d.field),
-                    d.value,
-                    d.reason,
-                    actor,
-                )
+                repo.append_audit(
+                    session, ctx.name, "local", d.field, local.get(d.field), d.value,
+                    issue_key=row.key, reason=d.reason, actor=ctx.actor,
+                )  # fmt: skip
                 set_local_value(row, d.field, d.value)
                 out.pulled += 1
             base[d.field] = d.value
@@ -297,164 +226,239 @@ def merge_into_row(
             base[d.field] = d.value
             agreed.append(d.field)
         elif d.action == "conflict":
-            out.conflicts.append((upsert_conflict(session, connection, row, d), row.key, d.field))
+            jira_at = datetime.fromtimestamp(updated_ms / 1000, UTC) if updated_ms else None
+            conflict = repo.open_conflict(
+                session, row.id, d.field, base=d.base, local=d.local, jira=d.jira, jira_edited_at=jira_at
+            )
+            out.conflicts.append((conflict.id, row.key, d.field))
         else:
             out.pushes.append(d)
-    close_converged_conflicts(session, row, agreed, actor, may_have_open=may_have_open_conflicts)
+    if may_have_open_conflicts and agreed:
+        repo.close_converged_conflicts(session, row.id, local_values(row, agreed), ctx.actor)
     return out
 
 
-def apply_issue_versions(
-    session: Session,
-    connection: str,
-    raws: Sequence[Mapping[str, Any]],
-    codecs: Sequence[FieldCodec],
-    ctx: CodecContext,
-    *,
-    strategies: Mapping[str, str],
-    default_strategy: str,
-    actor: str,
-    mapping_ctx: Any = None,
-    skip_fields: Iterable[str] = (),
-    keep_raw_fields: Iterable[str] = (),
-    allow_equal: bool = False,
-) -> ApplyResult:
-    """Merge Jira versions of issues into the local rows.
+class _VersionsApplier:
+    """One batch of versions against the rows they belong to (see :func:`apply_issue_versions`)."""
 
-    Versions not newer than what is stored are skipped (dedupe on (issue, updated)); ``allow_equal``
-    re-applies an equal version (after our own write)."""
-    result = ApplyResult()
-    skip = set(skip_fields)
-    active = [c for c in codecs if c.name not in skip]
-    by_key: dict[str, Mapping[str, Any]] = {}
+    def __init__(self, session: Session, ctx: SyncContext, mode: ApplyMode) -> None:
+        self.session = session
+        self.ctx = ctx
+        self.codecs = [c for c in ctx.codecs if c.name not in mode.skip_fields]
+        self.keep_raw_fields = mode.keep_raw_fields
+        self.mode = mode
+        self.partial = sorted(c.name for c in ctx.codecs if c.name in mode.skip_fields) or None
+        """Fields a version applied in this mode does not carry: not current afterwards (stale_fields)."""
+        self.result = ApplyResult()
+        self.new_rows: list[tuple[dict[str, Any], dict[str, str]]] = []
+        self.imported: list[dict[str, Any]] = []
+        self.now: datetime = utcnow()
+        self.with_errors: set[int] = set()
+        self.with_conflicts: set[int] = set()
+
+    def load(self, versions: Mapping[str, Mapping[str, Any]]) -> dict[str, Issue]:
+        """The row of each version: the one with its Jira id (whatever key it has locally), else the one
+        with its key when that row's Jira id is unknown or the same."""
+        jira_ids = {key: str(raw["id"]) for key, raw in versions.items() if raw.get("id") is not None}
+        by_key, by_id = identity.issues_by_key_and_jira_id(
+            self.session, self.ctx.name, versions, jira_ids.values(), lock=True
+        )
+        rows: dict[str, Issue] = {}
+        for key in versions:
+            jira_id = jira_ids.get(key)
+            row = by_id.get(jira_id) if jira_id else None
+            if row is None:
+                row = by_key.get(key)
+                if row is not None and jira_id and row.jira_id and row.jira_id != jira_id:
+                    row = None  # the key now names another issue: inserting it says so (quarantine)
+            if row is not None:
+                rows[key] = row
+        ids = [r.id for r in rows.values()]
+        self.with_errors = repo.issues_with_field_errors(self.session, ids)
+        self.with_conflicts = repo.issues_with_open_conflicts(self.session, ids)
+        return rows
+
+    def add_new(self, key: str, raw: Mapping[str, Any], updated_ms: int | None) -> None:
+        """A first sight: kept for one insert of the whole batch, its import audited in one statement."""
+        values, errors = decode_issue(raw, self.codecs, self.ctx)
+        mapped: dict[str, Any] = {}
+        new: dict[str, Any] = {name: None for name in CORE_FIELDS} | {"labels": [], "fields": mapped}
+        for name, value in values.items():
+            if name in CORE_FIELDS:
+                new[name] = value
+            else:
+                mapped[name] = value
+        meta = dict.fromkeys(("jira_id", "project_key", "issue_type", "jira_created_ms"))
+        new |= meta | meta_values(key, raw) | {
+            "connection": self.ctx.name, "key": key, "local_dirty": False, "deleted": False,
+            "base": dict(values), "raw": dict(raw), "jira_updated_ms": updated_ms,
+            "created_at": self.now, "updated_at": self.now, "deleted_at": None, "stale_fields": self.partial,
+        }  # fmt: skip
+        self.new_rows.append((new, errors))
+        self.imported.append(
+            {"connection": self.ctx.name, "issue_key": key, "side": "local", "field": None, "old": None,
+             "new": None, "reason": "imported from Jira", "actor": self.ctx.actor, "at": self.now}
+        )  # fmt: skip
+        self.result.created += 1
+        self.result.statuses[key] = "created"
+
+    def merge(self, row: Issue, raw: Mapping[str, Any], updated_ms: int | None) -> None:
+        """A newer version of a stored issue: merged per field; fields to push stay as they are locally (the
+        push phase writes them after a fresh compare)."""
+        values, errors = decode_issue(raw, self.codecs, self.ctx)
+        merged = merge_into_row(
+            self.session, self.ctx, row, values, self.codecs,
+            updated_ms=updated_ms, may_have_open_conflicts=row.id in self.with_conflicts,
+        )  # fmt: skip
+        self.result.pulled_fields += merged.pulled
+        self.result.conflicts.extend(merged.conflicts)
+        names = [c.name for c in self.codecs]
+        record_field_errors(self.session, row, errors, names, had_errors=row.id in self.with_errors)
+        _meta_from_raw(row, raw)
+        row.base = merged.base
+        row.raw = merge_raw(raw, row.raw, self.keep_raw_fields)
+        row.jira_updated_ms = updated_ms if updated_ms is not None else row.jira_updated_ms
+        row.stale_fields = self.partial
+        if row.deleted:
+            # Only a fresh read gets here (a webhook body never brings a deleted issue back).
+            row.deleted, row.deleted_at = False, None
+            repo.append_audit(
+                self.session, self.ctx.name, "local", issue_key=row.key, actor=self.ctx.actor,
+                reason="Jira returned the issue again after its deletion",
+            )  # fmt: skip
+        self.result.updated += 1
+        self.result.statuses[row.key] = "applied"
+
+    def verdict(self, row: Issue, raw: Mapping[str, Any], updated_ms: int | None) -> str | None:
+        """Why a version is not applied to its row (stale, duplicate, deleted, unordered), or None to apply
+        it. Jira's ``updated`` has millisecond precision and two changes can share one (a move and an edit
+        made in the same millisecond), so a version dated like the stored one is a duplicate only when its
+        content is the same too. With other content, a fresh read is Jira's present and is applied; a
+        webhook body cannot be ordered against the stored version by its time: ``unordered``."""
+        mode = self.mode
+        if row.deleted and mode.webhook:
+            return "deleted"
+        if row.jira_updated_ms is None or updated_ms is None:
+            return None
+        if updated_ms < row.jira_updated_ms:
+            return "stale"
+        if updated_ms > row.jira_updated_ms or mode.allow_equal or row.deleted:
+            return None
+        if row.stale_fields and not set(row.stale_fields) <= mode.skip_fields:
+            return None  # the stored version lacked fields this one carries
+        if self.same_content(row.raw, raw):
+            return "duplicate"
+        return "unordered" if mode.webhook else None
+
+    def same_content(self, stored: Mapping[str, Any] | None, raw: Mapping[str, Any]) -> bool:
+        """Whether two versions hold the same values for the fields this batch applies (decoded, so a
+        Cloud webhook's v2 body and a v3 read of one version compare equal)."""
+        if not stored:
+            return True  # nothing to compare with: the time alone decides, as it always did
+        return decode_issue(stored, self.codecs, self.ctx)[0] == decode_issue(raw, self.codecs, self.ctx)[0]
+
+    def insert_new(self) -> None:
+        if not self.new_rows:
+            return
+        si.insert_issues(self.session, [row for row, _ in self.new_rows])
+        # A key taken again by another issue (a project key freed by a rename) no longer names the old one.
+        identity.forget_aliases(self.session, self.ctx.name, [row["key"] for row, _ in self.new_rows])
+        failing = {row["key"]: errors for row, errors in self.new_rows if errors}
+        if failing:
+            for issue in si.issues_by_key(self.session, self.ctx.name, failing).values():
+                record_field_errors(self.session, issue, failing[issue.key], (), had_errors=False)
+        repo.append_audit_rows(self.session, self.imported)
+
+
+def newest_versions(raws: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Key -> the newest version of each issue among ``raws`` (whatever order they came in), an issue being
+    its Jira id (the same issue may come under its old and its new key); versions without a key are left
+    out."""
+    newest: dict[str, Mapping[str, Any]] = {}
     for raw in raws:
         key = raw.get("key")
         if not key:
             continue
-        prev = by_key.get(key)
-        # Within a batch only the newest version of an issue counts, whatever order they came in.
-        if prev is None or (parse_jira_time((raw.get("fields") or {}).get("updated")) or 0) >= (
-            parse_jira_time((prev.get("fields") or {}).get("updated")) or 0
-        ):
-            by_key[key] = raw
+        ident = f"id:{raw['id']}" if raw.get("id") is not None else f"key:{key}"
+        prev = newest.get(ident)
+        if prev is None or (updated_of(raw) or 0) >= (updated_of(prev) or 0):
+            newest[ident] = raw
+    return {str(raw["key"]): raw for raw in newest.values()}
+
+
+def unordered_ties(raws: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Keys of issues whose newest ``updated`` is carried by versions with different fields: which of them
+    is Jira's present cannot be told from their time (two changes in one millisecond)."""
+    newest: dict[str, tuple[int, Any, str]] = {}
+    tied: set[str] = set()
+    for raw in raws:
+        key, updated = raw.get("key"), updated_of(raw)
+        if not key or updated is None:
+            continue
+        ident = f"id:{raw['id']}" if raw.get("id") is not None else f"key:{key}"
+        fields = raw.get("fields")
+        prev = newest.get(ident)
+        if prev is None or updated > prev[0]:
+            newest[ident] = (updated, fields, str(key))
+            tied.discard(ident)
+        elif updated == prev[0] and fields != prev[1]:
+            newest[ident] = (updated, fields, str(key))
+            tied.add(ident)
+    return {newest[ident][2] for ident in tied}
+
+
+@dataclass(frozen=True)
+class ApplyMode:
+    """How a batch of versions is applied."""
+
+    skip_fields: frozenset[str] = frozenset()
+    """Fields left as they are locally (a Cloud webhook's v2 rich text cannot be trusted)."""
+    keep_raw_fields: tuple[str, ...] = ()
+    """Jira fields whose previous raw value is kept (the v3 ADF that rich-text writes start from)."""
+    allow_equal: bool = False
+    """Apply a version equal to the stored one again (after a mapping change)."""
+    webhook: bool = False
+    """The versions are webhook bodies, not fresh reads: they never bring a deleted issue back."""
+
+
+def apply_issue_versions(
+    session: Session, ctx: SyncContext, raws: Sequence[Mapping[str, Any]], mode: ApplyMode = ApplyMode()
+) -> ApplyResult:
+    """Merge Jira versions of issues into the local rows. Versions older than what is stored are skipped,
+    and those dated the same with the same content (dedupe on (issue, updated, content)) unless the mode
+    allows equal ones; see :meth:`_VersionsApplier.verdict`."""
+    batch = _VersionsApplier(session, ctx, mode)
+    result = batch.result
+    by_key = newest_versions(raws)
     if not by_key:
         return result
-    rows = {
-        r.key: r
-        for r in session.scalars(
-            select(m.Issue)
-            .where(m.Issue.connection == connection, m.Issue.key.in_(list(by_key)))
-            .with_for_update()
-        )
-    }
-    row_ids = [r.id for r in rows.values()]
-    with_errors = set(
-        session.scalars(select(m.FieldError.issue_id).where(m.FieldError.issue_id.in_(row_ids)))
-    )
-    with_conflicts = set(
-        session.scalars(
-            select(m.Conflict.issue_id).where(m.Conflict.issue_id.in_(row_ids), m.Conflict.status == "open")
-        )
-    )
-    # New issues are inserted together (one flush) and their import audited in one statement: a first
-    # import of tens of thousands of issues must not pay a round trip per row.
-    new_rows: list[tuple[dict[str, Any], dict[str, str]]] = []
-    imported: list[dict[str, Any]] = []
-    now = datetime.now(UTC)
+    rows = batch.load(by_key)
+    ties = unordered_ties(raws) if mode.webhook else set()
     for key, raw in by_key.items():
-        result.seen += 1
-        fields = raw.get("fields") or {}
-        updated_ms = parse_jira_time(fields.get("updated"))
-        if updated_ms is not None:
-            if result.max_updated_ms is None or updated_ms > result.max_updated_ms:
-                result.max_updated_ms = updated_ms
-                result.keys_at_max = [key]
-            elif updated_ms == result.max_updated_ms:
-                result.keys_at_max.append(key)
+        updated_ms = updated_of(raw)
+        result.saw(key, updated_ms)
         row = rows.get(key)
-        if row is not None and row.jira_updated_ms is not None and updated_ms is not None:
-            if updated_ms < row.jira_updated_ms:
-                result.stale += 1
-                result.statuses[key] = "stale"
-                continue
-            if updated_ms == row.jira_updated_ms and not allow_equal and not row.deleted:
-                result.skipped += 1
-                result.statuses[key] = "duplicate"
-                continue
-        values, errors = decode_issue(raw, active, ctx, mapping_ctx)
-        if row is None:
-            mapped: dict[str, Any] = {}
-            new: dict[str, Any] = {name: None for name in CORE_FIELDS} | {"labels": [], "fields": mapped}
-            for name, value in values.items():
-                if name in CORE_FIELDS:
-                    new[name] = value
-                else:
-                    mapped[name] = value
-            new |= _meta_values(key, raw) | {
-                "connection": connection, "key": key, "sync_stamp": 1, "local_dirty": False, "deleted": False,
-                "base": dict(values), "raw": dict(raw), "jira_updated_ms": updated_ms,
-                "created_at": now, "updated_at": now,
-            }  # fmt: skip
-            new_rows.append((new, errors))
-            imported.append(
-                {"connection": connection, "issue_key": key, "side": "local", "field": None, "old": None,
-                 "new": None, "reason": "imported from Jira", "actor": actor, "at": now}
-            )  # fmt: skip
-            result.created += 1
-            result.statuses[key] = "created"
+        if key in ties:
+            result.statuses[key] = "unordered"  # bodies of one millisecond: read afresh, not guessed
+            result.skipped += 1
             continue
-        merged = merge_into_row(
-            session,
-            connection,
-            row,
-            values,
-            active,
-            updated_ms=updated_ms,
-            strategies=strategies,
-            default_strategy=default_strategy,
-            actor=actor,
-            may_have_open_conflicts=row.id in with_conflicts,
-        )
-        result.pulled_fields += merged.pulled
-        result.conflicts.extend(merged.conflicts)
-        base = merged.base
-        # Fields to push stay as they are locally: the push phase writes them after a fresh compare.
-        record_field_errors(session, row, errors, [c.name for c in active], had_errors=row.id in with_errors)
-        _meta_from_raw(row, raw)
-        row.base = base
-        row.raw = merge_raw(raw, row.raw, keep_raw_fields)
-        row.jira_updated_ms = updated_ms if updated_ms is not None else row.jira_updated_ms
-        if row.deleted:
-            row.deleted = False
-        _bump(row)
-        result.updated += 1
-        result.statuses[key] = "applied"
-    if new_rows:
-        # Core executemany, not ORM objects: a first import inserts tens of thousands of rows.
-        # The Table, not the mapped class: one DB-API executemany instead of the ORM's per-row bookkeeping.
-        meta_keys = ("jira_id", "project_key", "issue_type", "jira_created_ms")
-        table_rows = [{k: None for k in meta_keys} | row for row, _ in new_rows]
-        session.execute(insert(ISSUES_TABLE), table_rows)
-        failing = {row["key"]: errors for row, errors in new_rows if errors}
-        if failing:
-            for issue in session.scalars(
-                select(m.Issue).where(m.Issue.connection == connection, m.Issue.key.in_(list(failing)))
-            ):
-                record_field_errors(session, issue, failing[issue.key], (), had_errors=False)
-        session.execute(insert(AUDIT_TABLE), imported)
+        if row is None:
+            batch.add_new(key, raw, updated_ms)
+            continue
+        verdict = batch.verdict(row, raw, updated_ms)
+        if row.key != key and (verdict is None or (verdict == "duplicate" and not mode.webhook)):
+            # A project key rename leaves ``updated`` as it was: a fresh read of the same version under a
+            # new key moves the row too (a webhook body's key is as old as the body: only a newer one).
+            old_key = identity.rekey(session, row, key, meta_values(key, raw).get("project_key"),
+                                     actor=ctx.actor)  # fmt: skip
+            result.moved.append((old_key, key))
+        if verdict is not None:
+            result.statuses[key] = verdict
+            if verdict == "stale":
+                result.stale += 1
+            else:
+                result.skipped += 1
+            continue
+        batch.merge(row, raw, updated_ms)
+    batch.insert_new()
     return result
-
-
-def advance_watermark(session: Session, connection: str, scope: str, result: ApplyResult) -> None:
-    """Checkpoint after a page, in the same transaction as the page's data."""
-    if result.max_updated_ms is None:
-        return
-    state = session.get(m.SyncState, (connection, scope))
-    if state is None:
-        state = m.SyncState(connection=connection, scope=scope)
-        session.add(state)
-    if state.watermark_ms is None or result.max_updated_ms > state.watermark_ms:
-        state.watermark_ms = result.max_updated_ms
-        state.watermark_keys = sorted(result.keys_at_max)
-    elif result.max_updated_ms == state.watermark_ms:
-        state.watermark_keys = sorted(set(state.watermark_keys or []) | set(result.keys_at_max))

@@ -5,15 +5,20 @@ kept and sent when it is back, and a Jira edit made after the resolution is not 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jira_console.store import models as m
-from jira_console.sync.apply import audit, local_value, set_local_value
+from jira_console.store import repo
+from jira_console.store.issues import (
+    CORE_FIELDS,
+    as_engine_write,
+    issue_value_problem,
+    local_value,
+    set_local_value,
+)
 from jira_console.sync.merge import canonical, same
 
 Take = Literal["jira", "local", "value"]
@@ -55,6 +60,9 @@ def resolve(
         chosen = local_value(issue, conflict.field)
     elif take == "value":
         chosen = canonical(value)
+        problem = issue_value_problem(conflict.field, chosen) if conflict.field in CORE_FIELDS else None
+        if problem is not None:
+            raise ResolutionError(f"cannot resolve conflict {conflict_id} with that value: {problem}")
     else:
         raise ResolutionError(f"take must be jira, local or value, not {take!r}")
     old_local = local_value(issue, conflict.field)
@@ -62,45 +70,18 @@ def resolve(
     # Jira's value as last seen becomes the base: the chosen value then counts as a local change (pushed
     # unless it equals Jira's), and a newer Jira edit shows up as a fresh conflict instead of being lost.
     base[conflict.field] = conflict.jira
+    as_engine_write(session)  # the row is flagged here, explicitly, not by the change capture
     issue.base = base
     set_local_value(issue, conflict.field, chosen)
-    issue.sync_stamp = (issue.sync_stamp or 0) + 1
     if not same(chosen, conflict.jira):
         issue.local_dirty = True
         issue.local_changed_at = datetime.now(UTC)
-    conflict.status = "resolved"
-    conflict.resolution = take
-    conflict.resolved_value = chosen
-    conflict.resolved_by = actor
-    conflict.resolved_at = datetime.now(UTC)
+    if repo.resolve_conflict(session, conflict_id, take, resolved_value=chosen, resolved_by=actor) is None:
+        raise ResolutionError(f"conflict {conflict_id} was resolved by someone else meanwhile")
     # Every resolution is on record, also "take local" (nothing changes locally; the push that follows is
     # audited as the write to Jira).
-    audit(
-        session,
-        conflict.connection,
-        issue.key,
-        "local",
-        conflict.field,
-        old_local,
-        chosen,
-        f"conflict {conflict_id} resolved: take {take}",
-        actor,
-    )
+    repo.append_audit(
+        session, conflict.connection, "local", conflict.field, old_local, chosen,
+        issue_key=issue.key, reason=f"conflict {conflict_id} resolved: take {take}", actor=actor,
+    )  # fmt: skip
     return conflict
-
-
-def open_conflict_ids(
-    session: Session,
-    *,
-    connection: str | None = None,
-    field: str | None = None,
-    issue_key: str | None = None,
-) -> Sequence[int]:
-    q = select(m.Conflict.id).where(m.Conflict.status == "open")
-    if connection:
-        q = q.where(m.Conflict.connection == connection)
-    if field:
-        q = q.where(m.Conflict.field == field)
-    if issue_key:
-        q = q.where(m.Conflict.issue_key == issue_key)
-    return [int(i) for i in session.scalars(q.order_by(m.Conflict.id))]

@@ -8,6 +8,7 @@ protocol (:class:`FieldCodec`), so the sync engine treats every field alike: ``f
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,12 +18,8 @@ from typing import Any, Literal, Protocol
 from jira_console.jira import richtext
 from jira_console.jira.sprintfield import current_sprint, parse_sprint_value
 from jira_console.mapping.compiled import JiraWrite as Write
-from jira_console.store.models import SYNCED_ISSUE_COLUMNS
 
 Flavor = Literal["cloud", "server"]
-
-CORE_FIELDS: tuple[str, ...] = tuple(c for c in SYNCED_ISSUE_COLUMNS if c != "fields")
-"""Local column names of the synced core fields (the ``issues`` table)."""
 
 RICH_TEXT_JIRA_FIELDS = frozenset({"description", "environment"})
 
@@ -57,6 +54,7 @@ class CodecContext:
 
     flavor: Flavor
     previous_fields: Mapping[str, Any] | None = None
+    rich_text_policy: richtext.Policy = "preserve"
 
 
 _JIRA_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -68,7 +66,12 @@ def parse_jira_time(value: Any) -> int | None:
         return None
     if isinstance(value, int | float):
         return int(value)
-    text = str(value).strip()
+    return _parse_time_text(str(value).strip())
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_time_text(text: str) -> int | None:
+    """:func:`parse_jira_time` of a text (kept: a pull reads each issue's ``updated`` several times)."""
     try:
         # Python 3.11 reads Jira's basic-format offsets (+1100) itself, ten times faster than strptime.
         dt = datetime.fromisoformat(text)
@@ -188,7 +191,8 @@ class RichTextCodec(_Core):
         previous = (ctx.previous_fields or {}).get(self.jira_field)
         if value is not None and not isinstance(value, str):
             raise CodecError(f"{self.name} must be text, got {type(value).__name__}")
-        return Write("field", self.jira_field, richtext.to_jira(ctx.flavor, value or "", previous))
+        written = richtext.write_rich_text(ctx.flavor, value or "", previous, ctx.rich_text_policy)
+        return Write("field", self.jira_field, written.value, written.message())
 
 
 class SprintCodec(_Core):
@@ -226,6 +230,35 @@ class NumberCodec(_Core):
         return Write("field", self.jira_field, value)
 
 
+@dataclass(frozen=True)
+class StoryPointsCodec(NumberCodec):
+    """Story points read from and written to the field the issue's board estimates with: ``by_project``
+    maps a project key to that field (company-managed boards: the classic "Story Points", team-managed
+    ones: "Story point estimate"); other projects use ``jira_field``."""
+
+    by_project: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def jira_fields(self) -> tuple[str, ...]:
+        """Every field this codec may read (all are requested)."""
+        return tuple(dict.fromkeys([self.jira_field, *(f for _p, f in self.by_project)]))
+
+    def field_for(self, fields: Mapping[str, Any]) -> str:
+        project = fields.get("project")
+        key = project.get("key") if isinstance(project, Mapping) else None
+        return dict(self.by_project).get(str(key), self.jira_field) if key else self.jira_field
+
+    def present(self, fields: Mapping[str, Any]) -> bool:
+        """Whether the issue's own story-points field is in the payload (absent is not empty)."""
+        return self.field_for(fields) in fields
+
+    def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
+        return NumberCodec(self.name, self.field_for(fields)).from_jira(fields, ctx)
+
+    def to_jira(self, value: Any, ctx: CodecContext) -> Write:
+        return NumberCodec(self.name, self.field_for(ctx.previous_fields or {})).to_jira(value, ctx)
+
+
 class ParentCodec(_Core):
     """Cloud: ``parent.key``; Server/DC: the Epic Link custom field (a key string)."""
 
@@ -241,8 +274,11 @@ class ParentCodec(_Core):
         return Write("field", self.jira_field, value)
 
 
-def core_codecs(flavor: Flavor, discovered: Mapping[str, str]) -> list[FieldCodec]:
-    """The core field codecs for a site, given ``client.discover_fields()`` (role -> field id)."""
+def core_codecs(
+    flavor: Flavor, discovered: Mapping[str, str], estimation: Mapping[str, str] | None = None
+) -> list[FieldCodec]:
+    """The core field codecs for a site, given ``client.discover_fields()`` (role -> field id) and the field
+    each project's board estimates with (project key -> field id)."""
     codecs: list[FieldCodec] = [
         SummaryCodec("summary", "summary"),
         StatusCodec("status", "status"),
@@ -254,7 +290,10 @@ def core_codecs(flavor: Flavor, discovered: Mapping[str, str]) -> list[FieldCode
     if discovered.get("sprint"):
         codecs.append(SprintCodec("sprint_id", discovered["sprint"]))
     points = discovered.get("story_points") or discovered.get("classic_story_points")
-    if points:
+    per_board = tuple(sorted((p, f) for p, f in (estimation or {}).items() if f != points))
+    if points and per_board:
+        codecs.append(StoryPointsCodec("story_points", points, by_project=per_board))
+    elif points:
         codecs.append(NumberCodec("story_points", points))
     if flavor == "cloud":
         codecs.append(ParentCodec("parent_key", "parent"))

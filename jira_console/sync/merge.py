@@ -43,6 +43,13 @@ class FieldDecision:
 def canonical(value: Any) -> Any:
     """A form in which equal field values compare equal: whole floats become ints, NaN becomes None,
     strings lose trailing whitespace only where Jira itself drops it (never: strings are kept as is)."""
+    kind = type(value)  # the exact JSON types first: a page holds ~25 values per issue (no ABC checks)
+    if kind is str or kind is int:
+        return value
+    if kind is dict:
+        return {str(k): canonical(v) for k, v in value.items()}
+    if kind is list:
+        return [canonical(v) for v in value]
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float):

@@ -1,27 +1,44 @@
-"""The database side of pushing local changes: the outbox, choosing dirty issues, planning writes after a
-fresh compare with Jira, and recording the outcome. Blocking code, run by the engine in a thread."""
+"""Pushing local changes to Jira: the outbox, choosing dirty issues, planning writes after a fresh compare
+with Jira's current version, having them written, and recording the outcome (new base, field errors, the
+issue's Jira version so our own write never comes back as a remote change)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jira_console.store import models as m
-from jira_console.sync.apply import (
-    audit,
-    decode_issue,
-    local_value,
-    merge_into_row,
-    record_field_errors,
-    set_local_value,
-)
-from jira_console.sync.fields import CORE_FIELDS, CodecContext, FieldCodec, MappedField, parse_jira_time
+from jira_console.jira.errors import JiraError
+from jira_console.jira.models import JiraField
+from jira_console.logs import get_logger
+from jira_console.mapping.compiled import JiraWrite as Write
+from jira_console.store import identity, outbox, repo
+from jira_console.store import issues as si
+from jira_console.store.issues import local_value, set_local_value
+from jira_console.store.models import FieldError, utcnow
+from jira_console.sync.absent import AbsentChange, absent_changes, resolve_absent
+from jira_console.sync.apply import decode_issue, merge_into_row, record_field_errors, updated_of
+from jira_console.sync.context import SyncContext, SyncIO
+from jira_console.sync.crash_window import INTENT_AT, Contest, find_contests, intent_fields
+from jira_console.sync.fields import MappedField
+from jira_console.sync.follow import fetch_following
 from jira_console.sync.merge import canonical, same
+from jira_console.sync.report import SyncReport
+from jira_console.sync.writer import PushOutcome, write_plans
+
+log = get_logger(__name__)
+PUSH_BATCH = 100
+TRANSIENT = "transient: "
+"""How a field error left by a failure that may pass reads (the change stays queued)."""
+REFUSED_STEP = "refused by Jira"
+"""The ``field_errors.step`` of a value Jira refused; ``field_errors.value`` holds that value, which is not
+sent again until the field changes again."""
 
 
 @dataclass
@@ -30,224 +47,326 @@ class IssuePlan:
 
     key: str
     issue_id: int
-    writes: dict[str, Any] = field(default_factory=dict)
+    writes: dict[str, Write] = field(default_factory=dict)
     """field name -> Write (from the codec)."""
     values: dict[str, Any] = field(default_factory=dict)
     """field name -> local value being pushed."""
     errors: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    """field name -> what the write kept from Jira instead of the local value (rich text), recorded as a
+    field error once written."""
     changed_at: datetime | None = None
     """``local_changed_at`` when the plan was made: a later value means someone edited during the push."""
+    absent: list[AbsentChange] = field(default_factory=list)
+    """Local changes to fields Jira's representation left out (decided by editmeta, see ``sync.absent``)."""
+    absent_refused: dict[str, str] = field(default_factory=dict)
+    absent_transient: str | None = None
+    previous_fields: dict[str, Any] = field(default_factory=dict)
+    issuetype: str | None = None
+    before: dict[str, Any] = field(default_factory=dict)
+    """field name -> what Jira held when the plan was made (the audit's ``old``: the base may move before
+    the outcome is recorded, when the webhook echoing this very write is applied first)."""
 
 
-def drain_outbox(session: Session, connection: str, codecs: Sequence[FieldCodec], limit: int = 1000) -> int:
-    """Apply rows a host program put in ``local_changes`` to the issues they name (as local edits)."""
-    names = {c.name for c in codecs if c.direction != "pull"}
-    rows = list(
-        session.scalars(
-            select(m.LocalChange)
-            .where(m.LocalChange.connection == connection, m.LocalChange.processed_at.is_(None))
-            .order_by(m.LocalChange.id)
-            .limit(limit)
-        )
-    )
-    now = datetime.now(UTC)
-    for change in rows:
-        change.processed_at = now
-        if change.field not in names:
-            change.error = f"unknown or pull-only field {change.field!r}; known: {', '.join(sorted(names))}"
+# --- orchestration --------------------------------------------------------------------------------------
+
+
+async def push(io: SyncIO, ctx: SyncContext, report: SyncReport) -> SyncReport:
+    """Write local changes to Jira after a fresh compare, a batch of dirty issues at a time. A failure that
+    may pass stops the push and leaves the changes queued; a change Jira refuses is parked as a field error
+    on that issue."""
+    await asyncio.to_thread(_drain_outbox, io, ctx)
+    after_id = 0
+    while True:
+        batch = await asyncio.to_thread(_dirty_batch, io, ctx, after_id)
+        if not batch:
+            break
+        after_id = batch[-1][0]
+        # Jira answers a moved issue under its new key (the row follows); one it could not read waits.
+        followed = await fetch_following(io, ctx, [k for _, k in batch])
+        keys, fresh = followed.keys, followed.fresh
+        leftovers = await asyncio.to_thread(_leftovers, io, ctx, keys, fresh)
+        contests = await find_contests(io.client, ctx.codecs, leftovers, _display_names(ctx))
+        plans, conflicts = await asyncio.to_thread(_plan, io, ctx, keys, fresh, contests)
+        report.add_conflicts(conflicts, io.emit)
+        if any(p.absent for p in plans):
+            await resolve_absent(io.client, plans, lambda plan, changes: _plan_absent(ctx, plan, changes))
+            await asyncio.to_thread(_record_absent, io, ctx, plans)
+        plans = [p for p in plans if p.writes]
+        if not plans:
             continue
-        issue = session.scalars(
-            select(m.Issue).where(m.Issue.connection == connection, m.Issue.key == change.issue_key)
-        ).first()
-        if issue is None:
-            change.error = f"no issue {change.issue_key!r} in connection {connection!r}"
+        outcome = await write_plans(io.client, plans)
+        refetched = await _read_back(io, ctx, outcome.written_keys())
+        report.pushed_fields += await asyncio.to_thread(_record, io, ctx, plans, outcome, refetched)
+        error = outcome.first_transient()
+        if error is not None:
+            report.errors.append(error)
+            report.status = "partial"
+            break
+    return report
+
+
+async def _read_back(io: SyncIO, ctx: SyncContext, keys: list[str]) -> dict[str, Any]:
+    """Jira's versions of the issues just written (their new ``updated`` and normalised values)."""
+    if not keys:
+        return {}
+    try:
+        return {i["key"]: i for i in await io.client.bulk_fetch(keys, list(ctx.jira_fields))}
+    except JiraError as exc:
+        log.warning("refetch after push failed", connection=ctx.name, error=str(exc))
+        return {}
+
+
+def _drain_outbox(io: SyncIO, ctx: SyncContext) -> None:
+    # An ordinary session: outbox rows are local edits, which the change capture must see as such.
+    with io.db.session(write=True) as s:
+        drain_outbox(s, ctx)
+
+
+def _dirty_batch(io: SyncIO, ctx: SyncContext, after_id: int) -> list[tuple[int, str]]:
+    with io.db.session() as s:
+        return si.dirty_batch(s, ctx.name, after_id, PUSH_BATCH)
+
+
+def _plan(
+    io: SyncIO, ctx: SyncContext, keys: Sequence[str], fresh: Mapping[str, Any], contests: Any
+) -> tuple[list[IssuePlan], list[tuple[int, str, str]]]:
+    with si.engine_session(io.db) as s:
+        return plan_push(s, ctx, keys, fresh, contests)
+
+
+def _leftovers(
+    io: SyncIO, ctx: SyncContext, keys: Sequence[str], fresh: Mapping[str, Any]
+) -> dict[str, tuple[int, list[str]]]:
+    """Issues whose recorded intent (a write that may have landed before a crash) Jira no longer holds:
+    key -> (intent time, those fields). Their changelog decides (see ``sync.crash_window``)."""
+    out: dict[str, tuple[int, list[str]]] = {}
+    with io.db.session() as s:
+        rows = si.issues_by_key(s, ctx.name, keys)
+        for key, row in rows.items():
+            at = (row.pushing or {}).get(INTENT_AT)
+            raw = fresh.get(key)
+            if not isinstance(at, int) or raw is None:
+                continue
+            values = decode_issue(raw, ctx.codecs, ctx)[0]
+            moved = [
+                n for n, v in intent_fields(row.pushing).items() if n in values and not same(values[n], v)
+            ]
+            if moved:
+                out[key] = (at, moved)
+    return out
+
+
+def _plan_absent(ctx: SyncContext, plan: IssuePlan, changes: Sequence[AbsentChange]) -> None:
+    _plan_writes(ctx, plan, changes, plan.previous_fields)
+
+
+def _record_absent(io: SyncIO, ctx: SyncContext, plans: Sequence[IssuePlan]) -> None:
+    with si.engine_session(io.db) as s:
+        record_absent(s, ctx, plans)
+
+
+def record_absent(session: Session, ctx: SyncContext, plans: Sequence[IssuePlan]) -> None:
+    """After editmeta: the writes it allowed join the intent; fields it does not offer are parked with a
+    field error holding the value (not sent again until it changes); nothing is dropped silently."""
+    rows = si.issues_by_key(session, ctx.name, [p.key for p in plans if p.absent], lock=True)
+    for plan in plans:
+        row = rows.get(plan.key)
+        if row is None or not plan.absent:
             continue
-        # A plain local edit (no sync_stamp bump): the trigger marks it dirty like any host write; set it
-        # explicitly too, so the outbox works where triggers were dropped.
-        set_local_value(issue, change.field, canonical(change.value))
-        issue.local_dirty = True
-        issue.local_changed_at = change.created_at or now
-    return len(rows)
-
-
-def dirty_batch(session: Session, connection: str, after_id: int, limit: int) -> list[tuple[int, str]]:
-    return [
-        (int(i), str(k))
-        for i, k in session.execute(
-            select(m.Issue.id, m.Issue.key)
-            .where(m.Issue.connection == connection, m.Issue.local_dirty.is_(True), m.Issue.id > after_id)
-            .order_by(m.Issue.id)
-            .limit(limit)
-        )
-    ]
-
-
-def mark_dirty_where_diverged(session: Session, connection: str, codecs: Sequence[FieldCodec]) -> int:
-    """Reconciliation: flag issues whose local values differ from the base but are not flagged (a host
-    program that bypassed the trigger, or a change parked after a failed write)."""
-    open_conflicts = {
-        (i, f)
-        for i, f in session.execute(
-            select(m.Conflict.issue_id, m.Conflict.field).where(
-                m.Conflict.connection == connection, m.Conflict.status == "open"
+        for name, reason in plan.absent_refused.items():
+            repo.record_field_error(
+                session, row.id, name, reason, step=REFUSED_STEP, value=plan_value(plan, name)
             )
+        for name, message in plan.errors.items():
+            repo.record_field_error(session, row.id, name, message[:4000])
+        row.pushing = _intent(plan.values)
+        # Dirty only while something is still to be written or to be decided (editmeta unreadable).
+        row.local_dirty = bool(plan.writes) or plan.absent_transient is not None
+
+
+def _intent(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What ``issues.pushing`` records before sending: the values, and when (for the crash window)."""
+    return {**values, INTENT_AT: int(time.time() * 1000)} if values else None
+
+
+def plan_value(plan: IssuePlan, name: str) -> Any:
+    return next((c.value for c in plan.absent if c.field == name), None)
+
+
+def _record(
+    io: SyncIO, ctx: SyncContext, plans: Sequence[IssuePlan], outcome: PushOutcome, refetched: Any
+) -> int:
+    with si.engine_session(io.db) as s:
+        return record_push_outcome(s, ctx, plans, outcome, refetched)
+
+
+# --- the database side ----------------------------------------------------------------------------------
+
+
+def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
+    """Apply rows a host program put in ``local_changes`` to the issues they name (as local edits)."""
+    names = {c.name for c in ctx.codecs if c.direction != "pull"}
+    changes = outbox.claim_local_changes(session, ctx.name, limit)
+    rows = si.issues_by_key(session, ctx.name, {c.issue_key for c in changes})
+    for change in changes:
+        issue = rows.get(change.issue_key) or identity.issue_under_old_key(
+            session, ctx.name, change.issue_key
         )
-    }
-    names = [c.name for c in codecs if c.direction != "pull"]
-    core = [n for n in names if n in CORE_FIELDS]
-    columns = [getattr(m.Issue, n) for n in core]
-    diverged: list[int] = []
-    # Plain tuples, not ORM objects: this reads every row of the connection.
-    query = select(m.Issue.id, m.Issue.base, m.Issue.fields, *columns).where(
-        m.Issue.connection == connection, m.Issue.local_dirty.is_(False)
-    )
-    for issue_id, base, fields, *values in session.execute(query).yield_per(1000):
-        base = base or {}
-        local = dict(zip(core, values, strict=True))
-        for name in names:
-            value = local[name] if name in local else (fields or {}).get(name)
-            if name in base and not same(value, base.get(name)) and (issue_id, name) not in open_conflicts:
-                diverged.append(issue_id)
-                break
-    for start in range(0, len(diverged), 500):
-        chunk = diverged[start : start + 500]
-        session.execute(
-            update(m.Issue)
-            .where(m.Issue.id.in_(chunk))
-            .values(local_dirty=True, sync_stamp=m.Issue.sync_stamp + 1)
-            .execution_options(synchronize_session=False)
-        )
-    return len(diverged)
+        error = None
+        if change.field not in names:
+            error = f"unknown or pull-only field {change.field!r}; known: {', '.join(sorted(names))}"
+        elif issue is None:
+            error = f"no issue {change.issue_key!r} in connection {ctx.name!r}"
+        else:
+            # A plain local edit: the trigger marks it dirty like any host write; set it explicitly too, so
+            # the outbox works where triggers were dropped.
+            set_local_value(issue, change.field, canonical(change.value))
+            issue.local_dirty = True
+            issue.local_changed_at = change.created_at or utcnow()
+        outbox.mark_local_change(session, change.id, error=error)
+    return len(changes)
+
+
+def _plan_writes(
+    ctx: SyncContext, plan: IssuePlan, pushes: Sequence[Any], previous_fields: dict[str, Any]
+) -> None:
+    by_name = {c.name: c for c in ctx.codecs}
+    write_ctx = replace(ctx.codec_ctx, previous_fields=previous_fields)
+    mapping_ctx = replace(ctx.mapping_ctx, previous_fields=previous_fields)
+    for d in pushes:
+        codec = by_name[d.field]
+        try:
+            plan.writes[d.field] = codec.to_jira(
+                d.value, mapping_ctx if isinstance(codec, MappedField) else write_ctx
+            )
+            plan.values[d.field] = d.value
+            if getattr(plan.writes[d.field], "note", ""):
+                plan.notes[d.field] = plan.writes[d.field].note
+        except Exception as exc:  # noqa: BLE001 - a value that cannot be written is reported, kept
+            plan.errors[d.field] = f"cannot write {d.field}: {exc}"
 
 
 def plan_push(
     session: Session,
-    connection: str,
+    ctx: SyncContext,
     keys: Sequence[str],
     fresh: Mapping[str, Mapping[str, Any]],
-    codecs: Sequence[FieldCodec],
-    ctx: CodecContext,
-    *,
-    strategies: Mapping[str, str],
-    default_strategy: str,
-    actor: str,
-    mapping_ctx: Any = None,
+    contests: Mapping[str, Sequence[Contest]] | None = None,
 ) -> tuple[list[IssuePlan], list[tuple[int, str, str]]]:
     """Compare each dirty issue with Jira's current version (compare before write): fields only changed
     locally are planned as writes, fields Jira changed meanwhile are merged like a pull, fields changed on
     both sides follow the strategy (``manual`` opens a conflict instead of overwriting)."""
     plans: list[IssuePlan] = []
     conflicts: list[tuple[int, str, str]] = []
-    by_name = {c.name: c for c in codecs}
-    rows = list(
-        session.scalars(select(m.Issue).where(m.Issue.connection == connection, m.Issue.key.in_(keys)))
-    )
-    for row in rows:
+    pushable = [c for c in ctx.codecs if c.direction != "pull"]
+    for row in si.issues_by_key(session, ctx.name, keys).values():
         raw = fresh.get(row.key)
         if raw is None:
             # Gone from Jira (deleted or no longer visible): keep the local values, say why nothing was sent.
-            if not row.deleted:
-                row.deleted = True
-                audit(session, connection, row.key, "local", None, None, None, "deleted in Jira", actor)
+            si.mark_deleted(session, row, reason="deleted in Jira", actor=ctx.actor)
             record_field_errors(session, row, {"*": "issue no longer exists in Jira; local change kept"}, ())
             row.local_dirty = False
-            row.sync_stamp = (row.sync_stamp or 0) + 1
             continue
-        pushable = [c for c in codecs if c.direction != "pull"]
-        values, errors = decode_issue(raw, pushable, ctx, mapping_ctx)
+        values, errors = decode_issue(raw, pushable, ctx)
+        disputed = {c.field: c for c in (contests or {}).get(row.key, [])}
+        if disputed:
+            conflicts.extend(_open_contests(session, row, disputed, values))
+            values = {k: v for k, v in values.items() if k not in disputed}
         merged = merge_into_row(
             session,
-            connection,
+            ctx,
             row,
             values,
-            pushable,
-            updated_ms=parse_jira_time((raw.get("fields") or {}).get("updated")),
-            strategies=strategies,
-            default_strategy=default_strategy,
-            actor=actor,
+            [c for c in pushable if c.name not in disputed],
+            updated_ms=updated_of(raw),
         )
-        base = merged.base
         conflicts.extend(merged.conflicts)
         plan = IssuePlan(row.key, int(row.id), changed_at=row.local_changed_at)
         previous_fields = dict((row.raw or {}).get("fields") or {})
         previous_fields.update(raw.get("fields") or {})
-        write_ctx = CodecContext(ctx.flavor, previous_fields)
-        for d in merged.pushes:
-            codec = by_name[d.field]
-            try:
-                use_ctx = (
-                    _with_previous(mapping_ctx, previous_fields)
-                    if isinstance(codec, MappedField)
-                    else write_ctx
-                )
-                plan.writes[d.field] = codec.to_jira(d.value, use_ctx)
-                plan.values[d.field] = d.value
-            except Exception as exc:  # noqa: BLE001 - a value that cannot be written is reported, kept
-                plan.errors[d.field] = f"cannot write {d.field}: {exc}"
+        absent = absent_changes(row, raw, pushable, merged.base)
+        parked = _still_refused(session, row, [*merged.pushes, *absent])
+        _plan_writes(ctx, plan, [d for d in merged.pushes if d.field not in parked], previous_fields)
+        plan.absent = [c for c in absent if c.field not in parked]
+        plan.previous_fields = previous_fields
+        plan.issuetype = ((raw.get("fields") or {}).get("issuetype") or {}).get("name")
+        plan.before = {name: values.get(name, merged.base.get(name)) for name in plan.writes}
         # An earlier failure of a field that needs no write any more (it converged another way) is history.
-        settled = [c.name for c in pushable if c.name not in plan.writes and c.name not in errors]
+        waiting = {*plan.writes, *errors, *parked, *(c.field for c in plan.absent)}
+        settled = [c.name for c in pushable if c.name not in waiting]
         record_field_errors(session, row, {**errors, **plan.errors}, settled)
-        row.base = base
-        row.sync_stamp = (row.sync_stamp or 0) + 1
+        row.base = merged.base
         # The intent is on record before anything is sent (see recognise_own_writes). It holds exactly what
         # is being written now: an older intent for a field no longer pushed is dropped, so a stale one can
         # never make a later Jira edit look like ours.
-        row.pushing = dict(plan.values) or None
-        if not plan.writes:
+        row.pushing = _intent(plan.values)
+        if not plan.writes and not plan.absent:
             row.local_dirty = False
         plans.append(plan)
     return plans, conflicts
 
 
-def _with_previous(mapping_ctx: Any, previous_fields: dict[str, Any]) -> Any:
-    if mapping_ctx is None:
-        return None
-    try:
-        mapping_ctx.previous_fields = previous_fields
-    except AttributeError:
-        pass
-    return mapping_ctx
+def _open_contests(
+    session: Session, row: Any, disputed: Mapping[str, Contest], values: Mapping[str, Any]
+) -> list[tuple[int, str, str]]:
+    """Our write landed before a crash and someone changed the field after us: a conflict between their
+    edit and the local value, with our write as the base (it was what both sides last held)."""
+    out = []
+    intent = intent_fields(row.pushing)
+    base = dict(row.base or {})
+    for name, contest in disputed.items():
+        base[name] = intent.get(name)
+        at = datetime.fromtimestamp(contest.at_ms / 1000, UTC) if contest.at_ms else None
+        conflict = repo.open_conflict(
+            session, row.id, name, base=intent.get(name), local=local_value(row, name),
+            jira=values.get(name), jira_edited_at=at,
+        )  # fmt: skip
+        out.append((conflict.id, row.key, name))
+        log.warning("changed in Jira after our unrecorded write", key=row.key, field=name, by=contest.by)
+    row.base = base
+    remaining = {k: v for k, v in (row.pushing or {}).items() if k not in disputed}
+    row.pushing = remaining if set(remaining) - {INTENT_AT} else None
+    return out
+
+
+def _still_refused(session: Session, row: Any, pushes: Sequence[Any]) -> set[str]:
+    """Fields whose local value is the very value Jira refused last time: sending it again would only be
+    refused again (and on every full sync), so it stays parked with its field error until it changes."""
+    wanted = {d.field: d.value for d in pushes}
+    if not wanted:
+        return set()
+    stmt = select(FieldError.field, FieldError.value).where(
+        FieldError.issue_id == row.id, FieldError.step == REFUSED_STEP, FieldError.field.in_(list(wanted))
+    )
+    return {name for name, value in session.execute(stmt) if same(value, wanted[name])}
 
 
 def record_push_outcome(
     session: Session,
-    connection: str,
+    ctx: SyncContext,
     plans: Sequence[IssuePlan],
-    succeeded: Mapping[str, set[str]],
-    failed: Mapping[str, dict[str, str]],
+    outcome: PushOutcome,
     refetched: Mapping[str, Mapping[str, Any]],
-    codecs: Sequence[FieldCodec],
-    ctx: CodecContext,
-    *,
-    actor: str,
-    mapping_ctx: Any = None,
 ) -> int:
     """After the writes: pushed fields become the new base (as Jira now reads them back), failures are kept
     as field errors with the local value untouched, and the issue's Jira version is recorded so the pull and
-    webhooks recognise our own write instead of echoing it."""
+    webhooks recognise our own write instead of echoing it. Returns how many fields were pushed."""
     pushed = 0
-    rows = {
-        r.key: r
-        for r in session.scalars(
-            select(m.Issue)
-            .where(m.Issue.connection == connection, m.Issue.key.in_([p.key for p in plans]))
-            .with_for_update()
-        )
-    }
+    rows = si.issues_by_key(session, ctx.name, [p.key for p in plans], lock=True)
     for plan in plans:
         row = rows.get(plan.key)
         if row is None:
             continue
-        ok = succeeded.get(plan.key, set())
-        bad = failed.get(plan.key, {})
+        ok = outcome.succeeded.get(plan.key, set())
+        refused = outcome.refused.get(plan.key, {})
+        transient = outcome.transient.get(plan.key, {})
         raw = refetched.get(plan.key)
-        jira_values: dict[str, Any] = {}
-        if raw is not None:
-            jira_values, _ = decode_issue(raw, codecs, ctx, mapping_ctx)
-        base = dict(row.base or {})
+        jira_values = decode_issue(raw, ctx.codecs, ctx)[0] if raw is not None else {}
         edited_meanwhile = row.local_changed_at != plan.changed_at
+        base = dict(row.base or {})
         for name in ok:
-            old_base = base.get(name)
+            old_base = plan.before.get(name, base.get(name))
             value = jira_values.get(name, plan.values[name])
             # Jira may normalise what we sent (Markdown through ADF, trimmed strings): keep its reading on
             # both sides so the next compare sees no change -- unless the field was edited again meanwhile.
@@ -255,32 +374,33 @@ def record_push_outcome(
             if same(current, plan.values[name]) and not same(value, current):
                 set_local_value(row, name, value)
             base[name] = value
-            audit(
-                session,
-                connection,
-                plan.key,
-                "jira",
-                name,
-                old_base,
-                plan.values[name],
-                "pushed local change",
-                actor,
-            )
+            repo.append_audit(
+                session, ctx.name, "jira", name, old_base, plan.values[name],
+                issue_key=plan.key, reason="pushed local change", actor=ctx.actor,
+            )  # fmt: skip
             pushed += 1
         row.base = base
-        if raw is not None:
-            updated_ms = parse_jira_time((raw.get("fields") or {}).get("updated"))
-            if updated_ms is not None and (row.jira_updated_ms is None or updated_ms >= row.jira_updated_ms):
-                row.jira_updated_ms = updated_ms
-                merged = dict(raw)
-                row.raw = merged
-        record_field_errors(session, row, bad, list(ok))
+        updated_ms = updated_of(raw) if raw is not None else None
+        if updated_ms is not None and (row.jira_updated_ms is None or updated_ms >= row.jira_updated_ms):
+            row.jira_updated_ms = updated_ms
+            row.raw = dict(raw or {})
+        record_field_errors(session, row, {n: f"{TRANSIENT}{m}" for n, m in transient.items()}, list(ok))
+        for name, reason in refused.items():
+            repo.record_field_error(
+                session, row.id, name, reason[:4000], step=REFUSED_STEP, value=plan.values.get(name)
+            )
+        for name in set(ok) & plan.notes.keys():  # written, but part of Jira's content was kept: say what
+            repo.record_field_error(session, row.id, name, plan.notes[name][:4000], step="rich_text_policy")
         # Done with what was written or refused for good; a transient failure keeps its intent for the retry.
-        settled = set(ok) | {n for n, msg in bad.items() if not msg.startswith("transient:")}
+        settled = set(ok) | set(refused)
         remaining = {n: v for n, v in (row.pushing or {}).items() if n not in settled}
-        row.pushing = remaining or None
-        # Transient failures keep the issue dirty for the next run; permanent ones are parked as field errors
+        row.pushing = remaining if set(remaining) - {INTENT_AT} else None
+        # Transient failures keep the issue dirty for the next run; refused ones are parked as field errors
         # (the value stays local and visible) until someone edits it again or a full sync re-checks it.
-        row.local_dirty = edited_meanwhile or any(msg.startswith("transient:") for msg in bad.values())
-        row.sync_stamp = (row.sync_stamp or 0) + 1
+        row.local_dirty = edited_meanwhile or bool(transient)
     return pushed
+
+
+def _display_names(ctx: SyncContext) -> dict[str, str]:
+    """Jira field id -> display name, from the site's field list (Server changelogs name custom fields so)."""
+    return {f.id: f.name for f in ctx.field_list if isinstance(f, JiraField) and f.name}

@@ -2,11 +2,14 @@
 
 Layout decision: each area is a Textual *mode* with its own screen (``tui/screens/*.py``) rather than tabs
 on one screen. Modes keep every screen's state (cursor, filters, unsaved edits) while the operator moves
-between them, give each screen its own footer bindings, and spend no rows on a tab bar at 80x24.
+between them and give each screen its own footer bindings; each screen's top line (the screen bar) names
+all five and where the engine runs, in the row a header would take.
 
 The App owns what outlives a screen: the engine-event bridge, the periodic refresh of the visible screen
-(facade reads in thread workers), syncs the operator starts, and turning failed workers into
-notifications. Engine-event messages are forwarded to every screen that exists; each handles what it
+(facade reads in thread workers), watching whether the daemon it is attached to is alive (and offering to
+run the engine here when it is not), syncs the operator starts (with toasts that say what really happens:
+run here, or queued for a daemon and later its outcome), the key reference, and turning failed workers
+into notifications. Engine-event messages are forwarded to every screen that exists; each handles what it
 cares about.
 """
 
@@ -16,23 +19,30 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
 
-from textual import on
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.worker import Worker, WorkerState
+from textual.message import Message
+from textual.notifications import SeverityLevel
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from jira_console.facade import ConsoleEngine, EngineState, NoLiveDaemon, SyncReport
+from jira_console.health import one_line
 from jira_console.tui import messages
 from jira_console.tui.bridge import EngineBridge
 from jira_console.tui.commands import ConsoleCommands
 from jira_console.tui.format import counts, duration
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.screens.conflicts import ConflictsScreen
+from jira_console.tui.screens.daemon_gone import DaemonGoneScreen, describe_gone
 from jira_console.tui.screens.health import HealthScreen
+from jira_console.tui.screens.help import HelpScreen
 from jira_console.tui.screens.mappings import MappingsScreen
 from jira_console.tui.screens.sync import SyncScreen
 from jira_console.tui.screens.webhooks import WebhooksScreen
+from jira_console.tui.widgets.screen_bar import BarState
 
 MODE_SCREENS: dict[str, type[ConsoleScreen]] = {
     "health": HealthScreen,
@@ -41,22 +51,17 @@ MODE_SCREENS: dict[str, type[ConsoleScreen]] = {
     "mappings": MappingsScreen,
     "webhooks": WebhooksScreen,
 }
-_SCREENS = Binding.Group("Screens", compact=True)
 
 
-def describe_sync(result: Any) -> tuple[str, bool]:
-    """Words for what ``run_sync`` returned, and whether it all went well. The facade returns one report per
-    connection (none in attached mode, where the daemon runs the sync); each report's counts may be a dict
-    or a method returning one."""
-    reports = result if isinstance(result, list) else [result]
+def describe_sync(reports: list[SyncReport]) -> tuple[str, bool]:
+    """Words for what ``run_sync`` returned (one report per connection, whether this process or a daemon
+    ran it), and whether it all went well."""
     if not reports:
-        return "requested; the daemon runs it", True
+        return "nothing to sync", True
     parts = []
-    for report in reports:
-        numbers = report.counts() if callable(report.counts) else report.counts
-        who = getattr(report, "connection", None)
-        prefix = f"{who}: " if who else ""
-        parts.append(f"{prefix}{report.status}, {counts(numbers)} in {duration(report.duration_ms)}")
+    for r in reports:
+        error = f" ({one_line(r.errors[0], 120)})" if r.errors else ""
+        parts.append(f"{r.connection}: {r.status}{error}, {counts(r.counts())} in {duration(r.duration_ms)}")
     return "; ".join(parts), all(report.status == "ok" for report in reports)
 
 
@@ -74,17 +79,29 @@ class JiraConsoleApp(App[None]):
     TITLE = "jira-console"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
+    # The screen bar names the screens with their keys, so the footer keeps its room for each screen's.
     BINDINGS = [
         *(
-            Binding(str(n), f"switch_mode('{mode}')", cls.TITLE, group=_SCREENS)
+            Binding(str(n), f"switch_mode('{mode}')", cls.TITLE, show=False)
             for n, (mode, cls) in enumerate(MODE_SCREENS.items(), start=1)
         ),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("f1", "help", "Help", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("i", "offer_run_here", "Run here", show=False),
         Binding("f5", "refresh_now", "Refresh", show=False),
     ]
 
+    class EngineStateRead(Message):
+        """A fresh read of where the engine runs (posted by a thread worker)."""
+
+        def __init__(self, state: EngineState) -> None:
+            self.state = state
+            super().__init__()
+
     def __init__(
         self,
-        engine: Any,
+        engine: ConsoleEngine,
         *,
         demo: bool = False,
         start_mode: str = "health",
@@ -100,28 +117,105 @@ class JiraConsoleApp(App[None]):
         self.bridge = EngineBridge(engine, self)
         self.mode_screens = MODE_SCREENS
         self.screens_made: dict[str, ConsoleScreen] = {}
+        self.engine_state = EngineState(engine.mode)
+        """The last read of where the engine runs (refreshed with the visible screen)."""
+        self._offered_run_here = False
         for mode in MODE_SCREENS:
-            self.add_mode(mode, lambda mode=mode: self._make_screen(mode))
+            self.add_mode(mode, partial(self._make_screen, mode))
 
     def _make_screen(self, mode: str) -> ConsoleScreen:
         screen = MODE_SCREENS[mode](self.engine, now=self.now)
         self.screens_made[mode] = screen
+        screen.call_after_refresh(lambda: screen.set_bar_state(self.bar_state()))
         return screen
 
     def on_mount(self) -> None:
-        where = "attached to daemon" if self.engine.mode == "attached" else "in-process engine"
-        self.sub_title = f"{where} · DEMO (simulated Jira)" if self.demo else where
         self.bridge.start()
+        self._show_engine_state(self.engine_state)
         self.switch_mode(self.start_mode)
+        self.check_engine()
         if self.refresh_interval:
             self.set_interval(self.refresh_interval, self.action_refresh_now)
 
     def on_unmount(self) -> None:
         self.bridge.stop()
 
+    # -- where the engine runs -----------------------------------------------------------------------
+
+    def check_engine(self) -> None:
+        """Read where the engine runs (is the daemon attached to still alive?) in a thread worker."""
+
+        def read() -> None:
+            state = self.engine.engine_state()
+            if not get_current_worker().is_cancelled:
+                self.post_message(self.EngineStateRead(state))
+
+        self.run_worker(read, thread=True, group="engine-state", exclusive=True, exit_on_error=False)
+
+    @on(EngineStateRead)
+    def _engine_state_read(self, message: EngineStateRead) -> None:
+        self._show_engine_state(message.state)
+
+    def bar_state(self) -> BarState:
+        """The screen bar's words for the engine's whereabouts."""
+        state = self.engine_state
+        demo = " · DEMO" if self.demo else ""
+        if state.mode == "inprocess":
+            return BarState(f"in-process{demo}")
+        if state.alive:
+            return BarState(f"attached to {state.daemon}{demo}")
+        return BarState(f"{describe_gone(state, self.now())} — press i to run the engine here", trouble=True)
+
+    def _show_engine_state(self, state: EngineState) -> None:
+        self.engine_state = state
+        bar = self.bar_state()
+        self.sub_title = bar.engine
+        for screen in self.screens_made.values():
+            screen.set_bar_state(bar)
+        if state.mode == "attached" and not state.alive and not self._offered_run_here:
+            self._offered_run_here = True  # offered once per loss; the key stays on the screen bar
+            self.notify(
+                f"{describe_gone(state, self.now())}: press i to run the engine here", severity="error"
+            )
+            self.action_offer_run_here()
+        elif state.alive:
+            self._offered_run_here = False
+
+    def action_offer_run_here(self) -> None:
+        """Offer to run the engine in this console (when the daemon it is attached to is gone)."""
+        state = self.engine_state
+        if state.mode != "attached" or state.alive:
+            self.notify("The engine is running; nothing to take over", severity="information")
+            return
+
+        def chosen(here: bool | None) -> None:
+            if here:
+                self._run_here()
+
+        self.push_screen(DaemonGoneScreen(state, self.now()), chosen)
+
+    @work(group="run-here", exclusive=True, exit_on_error=False)
+    async def _run_here(self) -> None:
+        await self.engine.run_here()
+        self._show_engine_state(self.engine.engine_state())
+        self.action_refresh_now()
+
+    # -- keys -----------------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """The key reference for the screen shown."""
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        if isinstance(screen, ConsoleScreen):
+            keys = [b for b in type(screen).__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
+            self.push_screen(HelpScreen(screen.TITLE, keys, list(screen.HELP_NOTES)))
+
     def action_refresh_now(self) -> None:
         """Re-read the visible screen's data in a thread worker (only the visible one: hidden screens
-        reload when they are shown again)."""
+        reload when they are shown again), and whether the engine still runs where it did."""
+        if self.engine_state.mode == "attached":
+            self.check_engine()
         screen = self.screen
         if isinstance(screen, ConsoleScreen):
             self.run_worker(
@@ -145,15 +239,33 @@ class JiraConsoleApp(App[None]):
     # -- syncs --------------------------------------------------------------------------------------
 
     def start_sync(self, connection: str | None, full: bool) -> None:
-        """Run a sync as an App worker, so it carries on whichever screen is shown."""
+        """Run a sync as an App worker, so it carries on whichever screen is shown. Attached, the daemon
+        runs it: the toast says it was queued there, and a second one its outcome when the daemon is done."""
         label = f"{'full' if full else 'incremental'} sync of {connection or 'all connections'}"
-        self.notify(f"Started {label}", markup=False)
-        self.run_worker(self._sync(connection, full, label), group="sync", name=label, exit_on_error=False)
+        state = self.engine_state
+        if state.mode == "attached" and not state.alive:
+            self.notify(
+                f"Not queued: {describe_gone(state, self.now())}. Press i to run the engine here.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        where = f"daemon {state.daemon}" if state.mode == "attached" else None
+        self.notify(f"{label.capitalize()} queued for {where}" if where else f"Started {label}", markup=False)
+        self.run_worker(
+            self._sync(connection, full, label, where), group="sync", name=label, exit_on_error=False
+        )
 
-    async def _sync(self, connection: str | None, full: bool, label: str) -> None:
-        result = await self.engine.run_sync(connection=connection, full=full)
-        summary, ok = describe_sync(result)
-        self.notify(f"{label}: {summary}", severity="information" if ok else "warning", markup=False)
+    async def _sync(self, connection: str | None, full: bool, label: str, where: str | None) -> None:
+        try:
+            reports = await self.engine.run_sync(connection=connection, full=full)
+        except NoLiveDaemon as exc:
+            self.notify(f"{label}: {exc}. Press i to run the engine here.", severity="error", markup=False)
+            self.check_engine()
+            return
+        summary, ok = describe_sync(reports)
+        who = f"{where} ran the {label}" if where else label.capitalize()
+        self.notify(f"{who}: {summary}", severity="information" if ok else "warning", markup=False)
 
     @on(SyncScreen.SyncRequested)
     def _sync_requested(self, message: SyncScreen.SyncRequested) -> None:
@@ -167,7 +279,7 @@ class JiraConsoleApp(App[None]):
             screen.post_message(type(message)(message.event))
         if isinstance(message, messages.NoticePosted):
             level = message.event.level
-            severity = (
+            severity: SeverityLevel = (
                 "error"
                 if level in ("error", "critical")
                 else "warning"

@@ -13,13 +13,14 @@ from typing import Any
 from textual.app import App
 
 from jira_console import events as ev
+from jira_console.facade import ConsoleEngine
 from jira_console.tui.messages import message_for
 
 
 class EngineBridge:
     """Subscribes to the engine while the App runs and forwards every event to the App as a message."""
 
-    def __init__(self, engine: Any, app: App[Any]) -> None:
+    def __init__(self, engine: ConsoleEngine, app: App[Any]) -> None:
         self._engine = engine
         self._app = app
         self._unsubscribe: Callable[[], None] | None = None

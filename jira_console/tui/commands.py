@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from jira_console.tui.app import JiraConsoleApp
 
 
 class ConsoleCommands(Provider):
@@ -15,7 +18,7 @@ class ConsoleCommands(Provider):
     shows up here without being listed twice."""
 
     def entries(self) -> Iterator[tuple[str, Callable[[], Any], str]]:
-        app: Any = self.app
+        app = cast("JiraConsoleApp", self.app)
         for mode, screen_class in app.mode_screens.items():
             yield f"Go to {screen_class.TITLE}", partial(app.switch_mode, mode), f"Show the {mode} screen"
         for mode, screen_class in app.mode_screens.items():

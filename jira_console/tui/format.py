@@ -31,6 +31,13 @@ def json_inline(value: Any, width: int = 24) -> Text:
     return Text(clip(json.dumps(value, ensure_ascii=False, default=str), width))
 
 
+def value_inline(value: Any, width: int) -> Text:
+    """A value for a table cell: text as it is (no JSON quotes), anything else as one line of JSON."""
+    if isinstance(value, str):
+        return Text(clip(value, width))
+    return json_inline(value, width)
+
+
 def json_block(value: Any) -> Text:
     """A JSON value pretty-printed over several lines."""
     return Text(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str))
@@ -55,11 +62,24 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def when_ms(epoch_ms: int | None) -> str:
-    """A sync watermark (epoch milliseconds) as a UTC time."""
-    if epoch_ms is None:
+def moment(at: datetime | None, now: datetime) -> str:
+    """A UTC time as short as it can be read unambiguously beside ``now``: ``09:29:48`` on the same day,
+    ``03-14 09:29`` in the same year, else the full :func:`when`."""
+    if at is None:
         return MISSING
-    return when(datetime.fromtimestamp(epoch_ms / 1000, tz=UTC))
+    at, now = at.astimezone(UTC), now.astimezone(UTC)
+    if at.date() == now.date():
+        return at.strftime("%H:%M:%S")
+    if at.year == now.year:
+        return at.strftime("%m-%d %H:%M")
+    return when(at)
+
+
+def ago(at: datetime | None, now: datetime) -> str:
+    """``09:26:00 (4m00s ago)``: a moment and how long before ``now`` it was."""
+    if at is None:
+        return MISSING
+    return f"{moment(at, now)} ({age((now - at).total_seconds())} ago)"
 
 
 def duration(ms: float | None) -> str:
@@ -84,8 +104,13 @@ def age(seconds: float) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
+COUNT_NAMES = {"pulled_fields": "fields pulled", "pushed_fields": "fields pushed"}
+
+
 def counts(values: Mapping[str, Any] | None) -> str:
-    """A counts dict as ``pulled 12 · pushed 3``."""
+    """A counts dict as ``pages 2 · seen 157 · fields pulled 3``: the zeros left out (a line of
+    ``created 0 · deleted 0 · …`` hides what did happen), ``nothing`` when everything is zero."""
     if not values:
         return MISSING
-    return " · ".join(f"{name} {number}" for name, number in values.items())
+    shown = [f"{COUNT_NAMES.get(name, name)} {number}" for name, number in values.items() if number]
+    return " · ".join(shown) or "nothing"

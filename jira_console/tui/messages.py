@@ -68,15 +68,14 @@ class ConflictResolved(EngineMessage):
 
 
 class WebhookReceived(EngineMessage):
-    """Only a cue to refresh the events table and rates, so bursts collapse."""
+    """Not collapsed: the webhooks screen re-reads each named event (in batches of its own)."""
 
     event: ev.WebhookReceived
 
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, WebhookReceived)
-
 
 class WebhookProcessed(EngineMessage):
+    """Not collapsed, like :class:`WebhookReceived`: each names the event whose row changed."""
+
     event: ev.WebhookProcessed
 
 

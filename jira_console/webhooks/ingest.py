@@ -18,7 +18,7 @@ from typing import Any
 
 from jira_console.logs import get_logger
 from jira_console.store import Database
-from jira_console.webhooks.queue import insert_events
+from jira_console.store.queue import InsertedEvent, insert_events
 
 log = get_logger(__name__)
 
@@ -40,17 +40,18 @@ class IngestBatcher:
         self.db = db
         self.max_batch = max_batch
         self._on_commit = on_commit
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[InsertedEvent]]] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def submit(self, row: dict[str, Any]) -> bool:
-        """Store ``row`` durably; True when its identifier was already stored (a duplicate delivery)."""
+    async def submit(self, row: dict[str, Any]) -> InsertedEvent:
+        """Store ``row`` durably; returns the stored event's id, or a duplicate (its identifier was already
+        stored) with no id."""
         if self._closed:
             raise BatcherClosed("the listener is shutting down")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
+        future: asyncio.Future[InsertedEvent] = loop.create_future()
         self._pending.append((row, future))
         self._ensure_writer()
         assert self._wake is not None
@@ -75,10 +76,10 @@ class IngestBatcher:
             if self._closed:
                 return
 
-    async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
+    async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[InsertedEvent]]]) -> None:
         rows = [row for row, _ in batch]
         try:
-            flags = await asyncio.to_thread(self._write, rows)
+            stored = await asyncio.to_thread(self._write, rows)
         except Exception as exc:  # noqa: BLE001 - resolved below, per row
             if len(batch) == 1:
                 _settle(batch[0][1], exc=exc)
@@ -86,21 +87,21 @@ class IngestBatcher:
             log.warning("webhook batch commit failed; retrying row by row", rows=len(batch), error=str(exc))
             for row, future in batch:
                 try:
-                    (flag,) = await asyncio.to_thread(self._write, [row])
+                    (one,) = await asyncio.to_thread(self._write, [row])
                 except Exception as row_exc:  # noqa: BLE001 - this row's request answers 503
                     _settle(future, exc=row_exc)
                 else:
-                    _settle(future, result=flag)
+                    _settle(future, result=one)
             return
-        for (_, future), flag in zip(batch, flags, strict=True):
-            _settle(future, result=flag)
+        for (_, future), one in zip(batch, stored, strict=True):
+            _settle(future, result=one)
 
-    def _write(self, rows: Sequence[dict[str, Any]]) -> list[bool]:
+    def _write(self, rows: Sequence[dict[str, Any]]) -> list[InsertedEvent]:
         with self.db.session(write=True) as session:
-            flags = insert_events(session, rows)
+            stored = insert_events(session, rows)
         if self._on_commit is not None:
             self._on_commit(len(rows))
-        return flags
+        return stored
 
     async def close(self) -> None:
         """Stop taking rows, commit what is queued, stop the writer."""
@@ -114,10 +115,15 @@ class IngestBatcher:
         self._pending.clear()
 
 
-def _settle(future: asyncio.Future[bool], *, result: bool = False, exc: BaseException | None = None) -> None:
+def _settle(
+    future: asyncio.Future[InsertedEvent],
+    *,
+    result: InsertedEvent | None = None,
+    exc: BaseException | None = None,
+) -> None:
     if future.done():
         return
     if exc is not None:
         future.set_exception(exc)
-    else:
+    elif result is not None:
         future.set_result(result)

@@ -19,9 +19,11 @@ The connection is ``?connection=NAME`` when given (an unknown name is stored as 
 reason: fix the config, then ``retry_event``), else the configured connection whose URL host matches the
 payload's ``issue.self``/``user.self`` host, else null.
 
-``GET /healthz``: database reachability, breaker state per connection, queue depth; 200 when the database
-answers (an open breaker does not stop the listener from storing events), 503 otherwise.
-``GET /metrics``: Prometheus text.
+``GET /healthz``: database reachability, breaker state and sync health per connection, queue depth.
+``"status"`` is ``ok``, ``degraded`` (naming under ``"degraded"`` each connection whose syncs have failed for
+longer than two intervals) or ``unavailable``; the answer is 200 unless events cannot be stored (503), so a
+load balancer keeps sending webhooks to a daemon whose Jira is failing.
+``GET /metrics``: Prometheus text (with each connection's last successful sync time and failing streak).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,12 +46,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from jira_console.config import Settings
+from jira_console.health import SyncHealth, one_line
 from jira_console.logs import get_logger
 from jira_console.store import Database
+from jira_console.store.models import utcnow
+from jira_console.store.queue import QueueStats, event_stats
 from jira_console.webhooks.events import classify, payload_links
+from jira_console.webhooks.guard import ConnectionGuard, ListenerLimits, guarded_protocol
 from jira_console.webhooks.ingest import BatcherClosed, IngestBatcher
 from jira_console.webhooks.metrics import WebhookMetrics, event_type_label
-from jira_console.webhooks.queue import event_stats, utcnow
 from jira_console.webhooks.signature import SIGNATURE_HEADER, verify_signature
 
 log = get_logger(__name__)
@@ -68,6 +74,8 @@ _MAX_IDENTIFIER = 255
 class Delivery:
     """What ``on_event`` is told after a delivery was committed (duplicates included)."""
 
+    event_id: int | None
+    """The stored row's id (None for a duplicate: the earlier delivery's row stands)."""
     identifier: str
     connection: str | None
     event_type: str | None
@@ -94,6 +102,7 @@ class _Listener:
         on_event: Callable[[Delivery], None] | None,
         health: Callable[[], Mapping[str, str]] | None,
         metrics: WebhookMetrics,
+        sync_health: Callable[[], Mapping[str, SyncHealth]] | None = None,
     ) -> None:
         self.db = db
         self.config = settings.webhooks
@@ -109,8 +118,12 @@ class _Listener:
             self.by_host.setdefault(urlsplit(conn.url).netloc.lower(), conn.name)
         self.on_event = on_event
         self.health_source = health
+        self.sync_health = sync_health
         self.metrics = metrics
         self.batcher = IngestBatcher(db, on_commit=lambda n: metrics.commit_batch.observe(n))
+        self.write_error: str | None = None
+        """The last database write's failure (a delivery's commit, the daemon's heartbeat), None once a
+        write goes through again: a full disk still answers reads, so ``/healthz`` must hear of it here."""
         if self.check_signature and not self.secrets:
             log.error(
                 "webhook signatures are required but no secret is set; every delivery will be refused",
@@ -196,22 +209,31 @@ class _Listener:
             "processed_at": None if status == "received" else now,
         }
         try:
-            duplicate = await self.batcher.submit(row)
+            stored = await self.batcher.submit(row)
         except BatcherClosed:
             self.metrics.rejected.labels("unavailable").inc()
             return _json(503, {"error": "shutting down"}, {"Retry-After": "5"})
         except Exception as exc:  # noqa: BLE001 - any storage failure: Jira must retry
+            self.note_write(exc)
             self.metrics.rejected.labels("unavailable").inc()
             log.error("storing a webhook delivery failed", error=str(exc), event_type=classified.event_type)
             return _json(503, {"error": "could not store the event"}, {"Retry-After": "5"})
+        self.note_write(None)
+        duplicate = stored.duplicate
         outcome = "duplicate" if duplicate else ("stored" if status == "received" else status)
         self.metrics.received.labels(event_type_label(classified.event_type), outcome).inc()
         if self.on_event is not None:
             try:
                 self.on_event(
                     Delivery(
-                        identifier, connection, classified.event_type, classified.issue_key, status, duplicate
-                    )
+                        stored.id,
+                        identifier,
+                        connection,
+                        classified.event_type,
+                        classified.issue_key,
+                        status,
+                        duplicate,
+                    )  # fmt: skip
                 )
             except Exception as exc:  # noqa: BLE001 - a listener hook must not undo an acknowledged commit
                 log.warning("webhook on_event hook failed", error=str(exc))
@@ -220,7 +242,14 @@ class _Listener:
             answer["note"] = reason
         return _json(202, answer)
 
-    def _stats(self) -> dict[str, Any]:
+    def note_write(self, error: BaseException | None) -> None:
+        """Record a write's outcome (None: it went through)."""
+        if error is None:
+            self.write_error = None
+        else:
+            self.write_error = one_line(f"{type(error).__name__}: {error}") or type(error).__name__
+
+    def _stats(self) -> QueueStats:
         with self.db.session() as session:
             return event_stats(session)
 
@@ -230,27 +259,55 @@ class _Listener:
         try:
             stats = await asyncio.wait_for(asyncio.to_thread(self._stats), timeout=5)
             body["queue"] = {
-                "depth": stats["depth"],
-                "oldest_pending_seconds": stats["oldest_pending_seconds"],
-                "failed": stats["by_status"].get("failed", 0),
+                "depth": stats.depth,
+                "oldest_pending_seconds": stats.oldest_pending_seconds,
+                "failed": stats.by_status["failed"],
             }
             self.metrics.snapshot = stats
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             ok = False
             body["database"] = f"unreachable: {type(exc).__name__}: {exc}"[:300]
+        if ok and self.write_error is not None:
+            ok = False  # reads still work (a full disk): deliveries are answered 503 meanwhile
+            body["database"] = f"cannot write: {self.write_error}"
         if self.health_source is not None:
             try:
                 body["breakers"] = dict(self.health_source())
             except Exception as exc:  # noqa: BLE001
                 body["breakers"] = {"error": str(exc)[:200]}
-        body["status"] = "ok" if ok else "unavailable"
+        degraded = await self._sync_report(body) if ok else []
+        if degraded:
+            body["degraded"] = degraded
+        body["status"] = "unavailable" if not ok else "degraded" if degraded else "ok"
         return _json(200 if ok else 503, body)
+
+    async def _read_sync_health(self) -> Mapping[str, SyncHealth]:
+        if self.sync_health is None:
+            return {}
+        syncs = await asyncio.wait_for(asyncio.to_thread(self.sync_health), timeout=5)
+        self.metrics.syncs = syncs
+        return syncs
+
+    async def _sync_report(self, body: dict[str, Any]) -> list[str]:
+        """Each connection's sync health into ``body``; the names of the degraded ones."""
+        try:
+            syncs = await self._read_sync_health()
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            body["syncs"] = {"error": str(exc)[:200]}
+            return []
+        now = utcnow()
+        body["syncs"] = {name: _describe_sync(h, now) for name, h in syncs.items()}
+        return [name for name, h in syncs.items() if h.degraded]
 
     async def metrics_endpoint(self, request: Request) -> Response:
         try:
             self.metrics.snapshot = await asyncio.wait_for(asyncio.to_thread(self._stats), timeout=5)
         except Exception as exc:  # noqa: BLE001 - serve the other metrics with the last known figures
             log.warning("queue figures unavailable for /metrics", error=str(exc))
+        try:
+            await self._read_sync_health()
+        except Exception as exc:  # noqa: BLE001 - as above
+            log.warning("sync health unavailable for /metrics", error=str(exc))
         data = await asyncio.to_thread(generate_latest, self.metrics.registry)
         return Response(data, media_type=CONTENT_TYPE_LATEST)
 
@@ -264,17 +321,20 @@ def create_listener_app(
     metrics: CollectorRegistry | None = None,
     api_calls: Callable[[], Mapping[tuple[str, str], float]] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    sync_health: Callable[[], Mapping[str, SyncHealth]] | None = None,
 ) -> Starlette:
     """The listener app. ``health`` returns breaker state per connection (also exported as metrics);
-    ``api_calls`` returns Jira API call counts by (connection, HTTP status); ``metrics`` is the registry
-    to count into (a private one when None). ``app.state.listener`` exposes the handlers for tests."""
+    ``api_calls`` returns Jira API call counts by (connection, HTTP status); ``sync_health`` each
+    connection's sync health (blocking: called in a thread), for ``/healthz`` and ``/metrics``;
+    ``metrics`` is the registry to count into (a private one when None). ``app.state.listener`` exposes
+    the handlers for tests."""
     registry = metrics if metrics is not None else CollectorRegistry()
     webhook_metrics = WebhookMetrics.for_registry(registry)
     if health is not None:
         webhook_metrics.breakers = health
     if api_calls is not None:
         webhook_metrics.api_calls = api_calls
-    listener = _Listener(db, settings, on_event, health, webhook_metrics)
+    listener = _Listener(db, settings, on_event, health, webhook_metrics, sync_health)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -311,6 +371,8 @@ class ListenerServer:
     task: asyncio.Task[None]
     host: str
     port: int
+    guard: ConnectionGuard | None = None
+    """The connection limits' counts (tests and diagnostics)."""
 
     @property
     def url(self) -> str:
@@ -334,11 +396,19 @@ async def serve_listener(
     *,
     log_level: str = "warning",
     backlog: int = 2048,
+    limits: ListenerLimits | None = None,
 ) -> ListenerServer:
     """Start uvicorn as a task of the running event loop (never a second loop) and wait until it listens.
 
-    ``port=0`` picks a free port (see ``.port``). Stop with ``await server.stop()``.
+    ``port=0`` picks a free port (see ``.port``). Stop with ``await server.stop()``. ``limits``: the
+    connection ceilings (:mod:`jira_console.webhooks.guard`); dropped connections are counted into the app's
+    ``/metrics`` when it has them (``app.state.metrics``).
     """
+    limits = limits or ListenerLimits()
+    counted = getattr(app.state, "metrics", None)
+    guard = ConnectionGuard(
+        limits, on_drop=(lambda reason: counted.dropped.labels(reason).inc()) if counted else None
+    )
     config = uvicorn.Config(
         app,
         host=host,
@@ -350,6 +420,12 @@ async def serve_listener(
         backlog=backlog,
         server_header=False,
         date_header=False,
+        http=guarded_protocol(guard),
+        timeout_keep_alive=max(1, round(limits.keep_alive)),
+        # uvicorn's own backstop (503): the guard keeps connections at its cap, but an evicted connection
+        # stays in uvicorn's count until the loop reports it lost, so leave room for a burst of evictions.
+        limit_concurrency=limits.max_connections * 2,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
     )
     server = _InLoopServer(config)
     task = asyncio.get_running_loop().create_task(server.serve(), name="webhook-listener")
@@ -363,4 +439,17 @@ async def serve_listener(
         for sock in srv.sockets:
             bound = sock.getsockname()[1]
             break
-    return ListenerServer(server=server, task=task, host=host, port=bound)
+    return ListenerServer(server=server, task=task, host=host, port=bound, guard=guard)
+
+
+def _describe_sync(health: SyncHealth, now: datetime) -> dict[str, Any]:
+    """One connection's sync health as ``/healthz`` shows it."""
+    failing = health.failing_for(now)
+    return {
+        "state": health.verdict,
+        "last_success_at": health.last_success_at.isoformat() if health.last_success_at else None,
+        "failures": health.failures,
+        "failing_seconds": round(failing.total_seconds(), 1) if failing is not None else None,
+        "last_error": health.last_error,
+        "quarantined": health.quarantined,
+    }

@@ -15,6 +15,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from jira_console.health import SyncHealth
+from jira_console.store.queue import QueueStats
+
 BREAKER_STATES = ("closed", "open", "half-open")
 
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, WebhookMetrics] = weakref.WeakKeyDictionary()
@@ -34,6 +37,13 @@ class WebhookMetrics:
         self.rejected = Counter(
             "jira_webhook_deliveries_rejected",
             "Deliveries refused before storing, by reason (signature, too_large, unavailable).",
+            ["reason"],
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "jira_listener_connections_dropped",
+            "Connections the listener closed before a request was answered, by reason (slow, per_client, "
+            "evicted, capacity, headers_too_large).",
             ["reason"],
             registry=registry,
         )
@@ -61,10 +71,12 @@ class WebhookMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=registry,
         )
-        self.snapshot: Mapping[str, Any] = {}
+        self.snapshot = QueueStats()
         """Latest queue figures (``event_stats``), refreshed by the listener before each scrape."""
         self.breakers: Callable[[], Mapping[str, str]] | None = None
         self.api_calls: Callable[[], Mapping[tuple[str, str], float]] | None = None
+        self.syncs: Mapping[str, SyncHealth] = {}
+        """Latest sync health per connection, refreshed by the listener before each scrape."""
         registry.register(CallableCollector(self))
 
     @classmethod
@@ -99,16 +111,16 @@ class CallableCollector(Collector):
             return
         snap = owner.snapshot
         depth = GaugeMetricFamily("jira_webhook_queue_depth", "Events waiting or being processed.")
-        depth.add_metric([], float(snap.get("depth", 0)))
+        depth.add_metric([], float(snap.depth))
         yield depth
         lag = GaugeMetricFamily(
             "jira_webhook_oldest_pending_seconds", "Age of the oldest event not yet processed."
         )
-        lag.add_metric([], float(snap.get("oldest_pending_seconds", 0.0)))
+        lag.add_metric([], float(snap.oldest_pending_seconds))
         yield lag
         by_status = GaugeMetricFamily("jira_webhook_events", "Stored events by status.", labels=["status"])
-        for status, count in sorted(snap.get("by_status", {}).items()):
-            by_status.add_metric([status], float(count))
+        for status, events in sorted(snap.by_status.items()):
+            by_status.add_metric([status], float(events))
         yield by_status
         if owner.breakers is not None:
             family = GaugeMetricFamily(
@@ -120,6 +132,7 @@ class CallableCollector(Collector):
                 for candidate in BREAKER_STATES:
                     family.add_metric([conn, candidate], 1.0 if state == candidate else 0.0)
             yield family
+        yield from _sync_families(owner.syncs)
         if owner.api_calls is not None:
             calls = GaugeMetricFamily(
                 "jira_api_calls",
@@ -129,3 +142,36 @@ class CallableCollector(Collector):
             for (conn, status), count in sorted(owner.api_calls().items()):
                 calls.add_metric([conn, str(status)], float(count))
             yield calls
+
+
+def _sync_families(syncs: Mapping[str, SyncHealth]) -> Iterator[GaugeMetricFamily]:
+    """Per connection: when a sync last got through, the failing streak, degraded, quarantined issues."""
+    if not syncs:
+        return
+    families = {
+        "success": GaugeMetricFamily(
+            "jira_sync_last_success_timestamp_seconds",
+            "When a sync of the connection last got through (Unix time; 0 before the first).",
+            labels=["connection"],
+        ),
+        "failures": GaugeMetricFamily(
+            "jira_sync_failures", "Sync runs of the connection failed in a row.", labels=["connection"]
+        ),
+        "degraded": GaugeMetricFamily(
+            "jira_sync_degraded",
+            "1 when the connection's syncs have failed for longer than two intervals.",
+            labels=["connection"],
+        ),
+        "quarantined": GaugeMetricFamily(
+            "jira_quarantined_issues",
+            "Issues set aside because they cannot be synced.",
+            labels=["connection"],
+        ),
+    }
+    for name, health in sorted(syncs.items()):
+        success = health.last_success_at.timestamp() if health.last_success_at else 0.0
+        families["success"].add_metric([name], success)
+        families["failures"].add_metric([name], float(health.failures))
+        families["degraded"].add_metric([name], 1.0 if health.degraded else 0.0)
+        families["quarantined"].add_metric([name], float(health.quarantined))
+    yield from families.values()

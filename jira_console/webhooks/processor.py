@@ -1,9 +1,11 @@
 """Event processing: workers claim stored webhook events in batches and apply them to the database.
 
-The sync engine does the applying, through the :class:`EventApplier` protocol defined here, so this module
-knows nothing of mappings or tables. Per event:
+The sync engine does the applying, through the :class:`EventApplier` protocol defined here (in practice the
+connection router of :mod:`jira_console.sync.router`), so this module knows nothing of mappings or tables.
+Per event:
 
-* ``jira:issue_created|updated`` -> ``apply_remote_issue`` with the payload's v2 ``issue``;
+* ``jira:issue_created|updated`` -> ``apply_remote_issues`` with the payload's v2 ``issue`` (issue events of
+  one connection claimed together are applied together, in one call);
 * ``jira:issue_deleted`` -> ``apply_remote_deletion``;
 * ``sprint_*`` -> ``refresh_sprint`` (id from ``sprint.id``, else top-level ids, else None);
 * anything else -> ``ignored`` with the reason (see :mod:`jira_console.webhooks.events`).
@@ -12,7 +14,8 @@ The applier answers ``applied``, ``stale`` (the stored state is newer: Jira does
 ``ignored``. An exception (or a time-out) is a failed attempt: the event goes back to the queue with an
 exponential backoff, and after ``max_attempts`` it is parked as ``failed`` until ``retry_event``. Events
 are independent: one failing never holds up the others. Several workers, in one process or many (on
-PostgreSQL), share the queue through leased claims.
+PostgreSQL), share the queue through leased claims. Every recorded outcome is reported to ``on_processed``
+as a :class:`~jira_console.events.WebhookProcessed` (the daemon hands it to the engine's listeners).
 """
 
 from __future__ import annotations
@@ -23,14 +26,26 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
+from jira_console import events as ev
 from jira_console.logs import get_logger
 from jira_console.store import Database
+from jira_console.store.cause import Cause, caused_by
+from jira_console.store.models import utcnow
+from jira_console.store.queue import (
+    ClaimedEvent,
+    Outcome,
+    claim_events,
+    extend_claims,
+    finish_events,
+    purge_events,
+)
 from jira_console.webhooks.events import (
     ISSUE_DELETE_EVENT,
     ISSUE_UPSERT_EVENTS,
@@ -40,59 +55,73 @@ from jira_console.webhooks.events import (
     sprint_reference,
 )
 from jira_console.webhooks.metrics import WebhookMetrics, event_type_label
-from jira_console.webhooks.queue import (
-    ClaimedEvent,
-    Outcome,
-    claim_events,
-    extend_claims,
-    finish_events,
-    purge_events,
-    utcnow,
-)
 
 log = get_logger(__name__)
 
 APPLIER_RESULTS = frozenset({"applied", "stale", "ignored"})
 
+IssueItem = tuple[Mapping[str, Any], Mapping[str, Any] | None]
+"""One issue event to apply: the payload's v2 ``issue`` and its ``changelog`` (None when absent)."""
+
 
 class EventApplier(Protocol):
-    """What the sync engine offers the processor. Each method returns ``applied``, ``stale`` or
-    ``ignored`` and raises on a failure worth retrying."""
+    """What the sync side offers the processor. Each answer is ``applied``, ``stale`` or ``ignored``; a
+    method raises on a failure worth retrying (:class:`PermanentEventError` for one that never succeeds).
+    ``connection`` is the connection the delivery was stored for (None when it could not be told)."""
 
-    async def apply_remote_issue(
-        self,
-        connection: str | None,
-        issue: dict,
-        *,
-        event_ts_ms: int | None,
-        source: str,
-        changelog: dict | None = None,
-    ) -> str: ...
-
-    # Optional: ``async def apply_remote_issues(connection, [(issue, changelog), ...]) -> list[str]`` applies
-    # a batch in one go; the processor uses it when the applier has it.
+    async def apply_remote_issues(self, connection: str | None, items: Sequence[IssueItem]) -> list[str]:
+        """Apply issue versions together (one transaction), one answer per item, in order."""
+        ...
 
     async def apply_remote_deletion(
-        self, connection: str | None, issue_key: str, *, event_ts_ms: int | None
-    ) -> str: ...
+        self, connection: str | None, issue_key: str, *, event_ts_ms: int | None, issue_id: str | None = None
+    ) -> str:
+        """An issue deleted in Jira (found by ``issue_id`` when given: its key may have changed)."""
+        ...
 
-    async def refresh_sprint(self, connection: str | None, sprint_id: int | None, payload: dict) -> str: ...
+    async def refresh_sprint(
+        self, connection: str | None, sprint_id: int | None, payload: Mapping[str, Any]
+    ) -> str:
+        """A sprint event: read the sprint again."""
+        ...
 
 
 class PermanentEventError(Exception):
     """An event that can never succeed as stored (e.g. its body does not parse): parked at once."""
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed events come back: at most ``max_attempts`` attempts, exponential backoff in between."""
+
+    max_attempts: int = 5
+    base_seconds: float = 5.0
+    max_seconds: float = 900.0
+
+    def delay(self, attempts: int) -> float:
+        return backoff_delay(attempts, self.base_seconds, self.max_seconds)
+
+
 def backoff_delay(attempts: int, base_seconds: float, max_seconds: float) -> float:
     """Delay before attempt ``attempts + 1``: exponential in the attempts made, capped, with jitter
     (half to all of the step, so that a burst of failures does not come back as one burst)."""
-    step = min(max_seconds, base_seconds * (2 ** max(0, attempts - 1)))
+    step = min(max_seconds, base_seconds * (2.0 ** max(0, attempts - 1)))
     return step * random.uniform(0.5, 1.0)
 
 
 def default_owner() -> str:
     """A claim owner unique to this process: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _checked(results: Sequence[str], expected: int) -> list[str]:
+    answers = list(results)
+    if len(answers) != expected:
+        raise ValueError(f"applier returned {len(answers)} results for {expected} items")
+    for result in answers:
+        if result not in APPLIER_RESULTS:
+            raise ValueError(f"applier returned {result!r}, expected one of {sorted(APPLIER_RESULTS)}")
+    return answers
 
 
 class EventProcessor:
@@ -104,24 +133,22 @@ class EventProcessor:
         applier: EventApplier,
         *,
         owner: str | None = None,
-        max_attempts: int = 5,
+        retry: RetryPolicy | None = None,
         batch_size: int = 100,
         lease_seconds: float = 60.0,
-        backoff_base_seconds: float = 5.0,
-        backoff_max_seconds: float = 900.0,
         poll_seconds: float = 1.0,
         metrics: CollectorRegistry | None = None,
+        on_processed: Callable[[ev.WebhookProcessed], None] | None = None,
     ) -> None:
         self.db = db
         self.applier = applier
         self.owner = owner or default_owner()
-        self.max_attempts = max_attempts
+        self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
-        self.backoff_base_seconds = backoff_base_seconds
-        self.backoff_max_seconds = backoff_max_seconds
         self.poll_seconds = poll_seconds
         self.metrics = WebhookMetrics.for_registry(metrics if metrics is not None else CollectorRegistry())
+        self.on_processed = on_processed
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -144,36 +171,52 @@ class EventProcessor:
         with self.db.session(write=True) as session:
             return extend_claims(session, owner, ids, self.lease_seconds)
 
+    async def _record(self, owner: str, events: Mapping[int, ClaimedEvent], outcomes: list[Outcome]) -> None:
+        """Store outcomes (committed), then report each one."""
+        await asyncio.to_thread(self._finish, owner, outcomes)
+        if self.on_processed is None:
+            return
+        for outcome in outcomes:
+            event = events[outcome.id]
+            report = ev.WebhookProcessed(
+                outcome.id, outcome.status, outcome.error, event.connection, event.event_type
+            )
+            try:
+                self.on_processed(report)
+            except Exception as exc:  # noqa: BLE001 - a listener must not undo a recorded outcome
+                log.warning("webhook on_processed hook failed", event_id=outcome.id, error=str(exc))
+
     async def process_batch(self, owner: str | None = None) -> int:
         """Claim one batch, apply it, record the outcomes. Returns how many events were claimed."""
         owner = owner or self.owner
-        events = await asyncio.to_thread(self._claim, owner)
-        if not events:
+        claimed = await asyncio.to_thread(self._claim, owner)
+        if not claimed:
             return 0
-        outcomes: list[Outcome] = []
-        batched = await self._apply_issue_batch(events)
-        outcomes.extend(batched.values())
-        events = [e for e in events if e.id not in batched]
+        by_id = {e.id: e for e in claimed}
+        batched = await self._apply_issue_batch(claimed)
+        outcomes: list[Outcome] = list(batched.values())
+        rest = [e for e in claimed if e.id not in batched]
         lease_started = time.monotonic()
-        for index, event in enumerate(events):
+        for index, event in enumerate(rest):
             if time.monotonic() - lease_started > self.lease_seconds / 2:
                 # A slow applier: save what is done and keep the rest of the batch ours.
-                await asyncio.to_thread(self._finish, owner, outcomes)
+                await self._record(owner, by_id, outcomes)
                 outcomes = []
-                await asyncio.to_thread(self._extend, owner, [e.id for e in events[index:]])
+                await asyncio.to_thread(self._extend, owner, [e.id for e in rest[index:]])
                 lease_started = time.monotonic()
             outcomes.append(await self._process_one(event))
-        await asyncio.to_thread(self._finish, owner, outcomes)
-        return len(events)
+        await self._record(owner, by_id, outcomes)
+        return len(claimed)
+
+    def _count(self, event: ClaimedEvent, status: str) -> None:
+        self.metrics.processed.labels(event_type_label(event.event_type), status).inc()
+        self.metrics.lag.observe(max(0.0, (utcnow() - event.received_at).total_seconds()))
 
     async def _apply_issue_batch(self, events: Sequence[ClaimedEvent]) -> dict[int, Outcome]:
-        """Issue create/update events of one connection applied together in one transaction, when the
-        applier can (``apply_remote_issues``). Anything the batch cannot settle, including a failing batch,
-        goes through the one-by-one path, so one bad event never blocks the others."""
-        apply_many = getattr(self.applier, "apply_remote_issues", None)
-        if apply_many is None:
-            return {}
-        groups: dict[str | None, list[tuple[ClaimedEvent, dict]]] = {}
+        """Issue create/update events of one connection applied together in one transaction. Anything the
+        batch cannot settle, including a failing batch, goes through the one-by-one path, so one bad event
+        never blocks the others."""
+        groups: dict[str | None, list[tuple[ClaimedEvent, dict[str, Any]]]] = {}
         for event in events:
             payload, _error = parse_body(event.payload.encode())
             if payload is None or payload.get("webhookEvent") not in ISSUE_UPSERT_EVENTS:
@@ -185,39 +228,40 @@ class EventProcessor:
         for connection, members in groups.items():
             if len(members) < 2:
                 continue
+            items = [(p["issue"], _changelog(p)) for _e, p in members]
+            # Audit lines name the delivery of each issue (of several for one key, the last one claimed).
+            by_key = {str(p["issue"]["key"]): e.id for e, p in members}
             try:
-                results = await asyncio.wait_for(
-                    apply_many(connection, [(p["issue"], p.get("changelog")) for _e, p in members]),
-                    timeout=self.lease_seconds / 2,
-                )
+                with caused_by(Cause("webhook", event_ids=by_key)):
+                    applied = self.applier.apply_remote_issues(connection, items)
+                    results = _checked(
+                        await asyncio.wait_for(applied, timeout=self.lease_seconds / 2), len(items)
+                    )
             except Exception as exc:  # noqa: BLE001 - fall back to one by one, where failures are recorded
                 log.warning("batch apply failed; applying one by one", connection=connection, error=str(exc))
                 continue
             for (event, _payload), status in zip(members, results, strict=True):
                 done[event.id] = Outcome(event.id, status, None)
-                self.metrics.processed.labels(event_type_label(event.event_type), status).inc()
-                self.metrics.lag.observe(max(0.0, (utcnow() - event.received_at).total_seconds()))
+                self._count(event, status)
         return done
 
     async def _process_one(self, event: ClaimedEvent) -> Outcome:
-        event_type = event.event_type
         try:
-            status = await asyncio.wait_for(self._dispatch(event), timeout=self.lease_seconds / 2)
-            outcome = Outcome(event.id, status[0], status[1])
+            with caused_by(Cause("webhook", event_id=event.id)):
+                status, note = await asyncio.wait_for(self._dispatch(event), timeout=self.lease_seconds / 2)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the event, never raised
             error = f"{type(exc).__name__}: {exc}"[:2000] if str(exc) else type(exc).__name__
-            parked = isinstance(exc, PermanentEventError) or event.attempts >= self.max_attempts
-            self.metrics.failed.labels(event_type_label(event_type), "yes" if parked else "no").inc()
+            parked = isinstance(exc, PermanentEventError) or event.attempts >= self.retry.max_attempts
+            self.metrics.failed.labels(event_type_label(event.event_type), "yes" if parked else "no").inc()
             if parked:
                 log.warning(
                     "webhook event parked as failed", event_id=event.id, attempts=event.attempts, error=error
                 )
                 return Outcome(event.id, "failed", error)
-            delay = backoff_delay(event.attempts, self.backoff_base_seconds, self.backoff_max_seconds)
+            delay = self.retry.delay(event.attempts)
             return Outcome(event.id, "received", error, utcnow() + timedelta(seconds=delay))
-        self.metrics.processed.labels(event_type_label(event_type), outcome.status).inc()
-        self.metrics.lag.observe(max(0.0, (utcnow() - event.received_at).total_seconds()))
-        return outcome
+        self._count(event, status)
+        return Outcome(event.id, status, note)
 
     async def _dispatch(self, event: ClaimedEvent) -> tuple[str, str | None]:
         payload, error = parse_body(event.payload.encode())
@@ -231,24 +275,21 @@ class EventProcessor:
         assert event_type is not None
         conn = event.connection
         if event_type in ISSUE_UPSERT_EVENTS:
-            result = await self.applier.apply_remote_issue(
-                conn,
-                payload["issue"],
-                event_ts_ms=event.event_ts_ms,
-                source="webhook",
-                **({"changelog": payload["changelog"]} if isinstance(payload.get("changelog"), dict) else {}),
-            )
+            results = await self.applier.apply_remote_issues(conn, [(payload["issue"], _changelog(payload))])
         elif event_type == ISSUE_DELETE_EVENT:
-            result = await self.applier.apply_remote_deletion(
-                conn, str(payload["issue"]["key"]), event_ts_ms=event.event_ts_ms
-            )
+            issue_key = str(payload["issue"]["key"])
+            raw_id = payload["issue"].get("id")
+            results = [
+                await self.applier.apply_remote_deletion(
+                    conn, issue_key, event_ts_ms=event.event_ts_ms, issue_id=str(raw_id) if raw_id else None
+                )
+            ]
         elif event_type.startswith(SPRINT_PREFIX):
             sprint_id, _sprint = sprint_reference(payload)
-            result = await self.applier.refresh_sprint(conn, sprint_id, payload)
+            results = [await self.applier.refresh_sprint(conn, sprint_id, payload)]
         else:  # ignore_reason() lets nothing else through; kept so a new event kind fails loudly
             raise PermanentEventError(f"no handler for {event_type}")
-        if result not in APPLIER_RESULTS:
-            raise ValueError(f"applier returned {result!r}, expected one of {sorted(APPLIER_RESULTS)}")
+        [result] = _checked(results, 1)
         return result, None
 
     # -- workers -----------------------------------------------------------------------------------------
@@ -296,6 +337,11 @@ class EventProcessor:
         self._wake.set()
         tasks, self._tasks = self._tasks, []
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _changelog(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    changelog = payload.get("changelog")
+    return changelog if isinstance(changelog, Mapping) else None
 
 
 def purge(db: Database, retention_days: int) -> int:

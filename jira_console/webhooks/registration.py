@@ -50,6 +50,10 @@ class RegisteredWebhook:
     url: str
     expires_at_ms: int | None = None
     """Dynamic webhooks only: when Jira drops it unless refreshed."""
+    existing: bool = False
+    """Found already registered for the same URL and events (nothing was created)."""
+    jql: str | None = None
+    """The filter Jira holds for it (as listed; for an existing webhook it may differ from the one asked)."""
 
 
 def _admin_id(body: dict[str, Any]) -> int:
@@ -77,6 +81,9 @@ async def register_webhook(
     """
     if not events:
         raise ValueError("register at least one event, e.g. jira:issue_updated")
+    found = await find_webhook(client, url=url, events=events, kind=kind)
+    if found is not None:
+        return found  # registering twice would deliver every event twice
     if kind == "admin":
         body: dict[str, Any] = {"name": name, "url": url, "events": list(events), "excludeBody": False}
         if jql:
@@ -104,6 +111,45 @@ async def register_webhook(
     )
 
 
+async def list_admin_webhooks(client: WebhookClient) -> list[tuple[RegisteredWebhook, set[str]]]:
+    """Every admin webhook of the site with its events (``GET /rest/webhooks/1.0/webhook``)."""
+    body = (await client.request("GET", ADMIN_PATH)).json()
+    found: list[tuple[RegisteredWebhook, set[str]]] = []
+    for item in body if isinstance(body, list) else []:
+        try:
+            hook_id = _admin_id(item)
+        except RegistrationError:
+            continue
+        jql = ((item.get("filters") or {}).get("issue-related-events-section")) or None
+        found.append(
+            (
+                RegisteredWebhook("admin", hook_id, str(item.get("url", "")), jql=jql),
+                set(item.get("events") or []),
+            )
+        )
+    return found
+
+
+async def find_webhook(
+    client: WebhookClient, *, url: str, events: Sequence[str], kind: Literal["admin", "dynamic"] = "admin"
+) -> RegisteredWebhook | None:
+    """The webhook already registered for ``url`` with the same ``events`` (marked ``existing``), or None."""
+    wanted = set(events)
+    if kind == "admin":
+        for hook, hook_events in await list_admin_webhooks(client):
+            if hook.url == url and hook_events == wanted:
+                return RegisteredWebhook("admin", hook.id, hook.url, existing=True, jql=hook.jql)
+        return None
+    if await client.ensure_flavor() != "cloud":
+        return None
+    for hook, hook_events in await _dynamic_with_events(client):
+        if hook.url == url and hook_events == wanted:
+            return RegisteredWebhook(
+                "dynamic", hook.id, hook.url, hook.expires_at_ms, existing=True, jql=hook.jql
+            )
+    return None
+
+
 async def refresh_dynamic_webhooks(client: WebhookClient, ids: Sequence[int]) -> int | None:
     """Extend dynamic webhooks ``ids`` by 30 days; returns the new expiry (epoch ms) Jira reports."""
     if not ids:
@@ -119,9 +165,8 @@ async def refresh_dynamic_webhooks(client: WebhookClient, ids: Sequence[int]) ->
     return None  # other formats exist in the wild; the caller re-lists to learn the expiry
 
 
-async def list_dynamic_webhooks(client: WebhookClient) -> list[RegisteredWebhook]:
-    """Every dynamic webhook of the app, with its expiry (paged ``GET /rest/api/3/webhook``)."""
-    found: list[RegisteredWebhook] = []
+async def _dynamic_with_events(client: WebhookClient) -> list[tuple[RegisteredWebhook, set[str]]]:
+    found: list[tuple[RegisteredWebhook, set[str]]] = []
     start = 0
     while True:
         page = (
@@ -130,14 +175,19 @@ async def list_dynamic_webhooks(client: WebhookClient) -> list[RegisteredWebhook
         values = page.get("values") or []
         for item in values:
             expiry = item.get("expirationDate")
-            found.append(
-                RegisteredWebhook(
-                    "dynamic", int(item["id"]), str(item.get("url", "")), int(expiry) if expiry else None
-                )
-            )
+            hook = RegisteredWebhook(
+                "dynamic", int(item["id"]), str(item.get("url", "")), int(expiry) if expiry else None,
+                jql=item.get("jqlFilter") or None,
+            )  # fmt: skip
+            found.append((hook, set(item.get("events") or [])))
         start += len(values)
         if page.get("isLast", True) or not values:
             return found
+
+
+async def list_dynamic_webhooks(client: WebhookClient) -> list[RegisteredWebhook]:
+    """Every dynamic webhook of the app, with its expiry (paged ``GET /rest/api/3/webhook``)."""
+    return [hook for hook, _ in await _dynamic_with_events(client)]
 
 
 def needs_refresh(

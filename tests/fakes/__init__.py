@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled, WorkerFailed
 
+from tests.waiting import LIMIT_SECONDS
+
 
 async def settle(pilot: Pilot[Any], rounds: int = 3, pause: float | None = None) -> None:
     """Let posted messages, workers and the messages workers post all finish. ``pause`` first waits out a
-    debounce timer (not an assertion about time: only a wait before looking)."""
+    debounce timer (not an assertion about time: only a wait before looking); on a busy machine the timer
+    may fire later than the pause, so the screen's debounce timers are then waited for as well."""
     if pause is not None:
         await pilot.pause(pause)
+        deadline = time.monotonic() + LIMIT_SECONDS
+        while _debounce_pending(pilot.app.screen) and time.monotonic() < deadline:
+            await pilot.pause(0.02)
     for _ in range(rounds):
         await pilot.pause()
         await _workers_done(pilot)
     await pilot.pause()
+
+
+_DEBOUNCE_TIMERS = ("_timer", "_filter_timer", "_reload_timer")
+
+
+def _debounce_pending(screen: Any) -> bool:
+    """Whether one of the console screens' one-shot debounce timers is still to fire."""
+    for name in _DEBOUNCE_TIMERS:
+        timer = getattr(screen, name, None)
+        task = getattr(timer, "_task", None)
+        if task is not None and not task.done():
+            return True
+    return False
 
 
 async def _workers_done(pilot: Pilot[Any]) -> None:
@@ -29,13 +49,20 @@ async def _workers_done(pilot: Pilot[Any]) -> None:
         pass
 
 
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 250) -> bool:
+async def wait_for(
+    pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 250, *, limit: float = LIMIT_SECONDS
+) -> bool:
     """Pause briefly until ``condition()`` holds; ``False`` if it never does (assert on the result). It does
-    not wait for workers, so it can observe a sync that is held mid-way."""
-    for _ in range(tries):
+    not wait for workers, so it can observe a sync that is held mid-way. It gives up only after ``tries``
+    looks and ``limit`` seconds both: on a busy machine a pause takes longer, so a count alone would be
+    a wall-clock race."""
+    deadline = time.monotonic() + limit
+    looks = 0
+    while looks < tries or time.monotonic() < deadline:
         if condition():
             return True
         await pilot.pause(0.02)
+        looks += 1
     return condition()
 
 

@@ -1,311 +1,91 @@
-"""An in-memory engine with the facade's shape, for console tests and ``bench/console_bench.py``.
+"""An in-memory engine implementing the console's protocol (:class:`~jira_console.facade.ConsoleEngine`),
+for console tests and ``bench/console_bench.py``.
 
-It behaves like the real thing where the console can tell: actions change state, counts follow, and events
-are delivered from a thread other than the caller's (the real engine emits from its own loop or worker
-threads, so the console's bridge must marshal). Every timestamp is derived from ``FIXED_NOW`` so snapshots
-are stable.
+It hands out the real records (the store's converters, the facade's views, the sync's reports, the mapping
+preview's rows) and runs the real mapping code for the editor and its preview, so what the console is
+tested against is what the engine gives it. It behaves like the real thing where the console can tell:
+actions change state, counts follow, and events are delivered from a thread other than the caller's (the
+real engine emits from its own loop or worker threads, so the console's bridge must marshal).
+``tests/test_tui_fake.py`` holds it to the protocol; mypy does too (see the end of this module).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
 import threading
-import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 from jira_console import events as ev
+from jira_console.facade import (
+    ConnectionStatus,
+    EngineState,
+    FieldErrorView,
+    KnownNames,
+    ListenerStatus,
+    Mode,
+    NoLiveDaemon,
+    SyncReport,
+    SyncStateView,
+    WebhookStats,
+)
+from jira_console.facade.mappings import definition_from_toml, definition_to_toml, preview_over
+from jira_console.facade.runner import PreviewInputs
+from jira_console.facade.undo import AuditQuery, UndoResult, UndoSelection, UndoStep
+from jira_console.mapping import PreviewRow, parse_definition
+from jira_console.mapping.people import JiraPerson
+from jira_console.store.converters import (
+    AuditEntry,
+    ConflictRecord,
+    DaemonRecord,
+    IdentityRecord,
+    IssueRecord,
+    MappingRecord,
+    WebhookEventRecord,
+)
+from jira_console.sync.conflicts import ConflictNotFound, ResolutionError, Take
+from jira_console.sync.undo import EntriesNotFound, UndoError
+from tests.fakes import seed
+from tests.fakes.seed import FIXED_NOW, INJECTION, PEOPLE
 
-FIXED_NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
-INJECTION = "[@click=app.quit]x[/]"
-
-
-@dataclass
-class ConnectionStatus:
-    name: str
-    flavor: str
-    version: str
-    url: str
-    auth: str
-    ok: bool
-    breaker_state: str
-    opens_in_seconds: float | None
-    last_latency_ms: float | None
-    rate_limit_remaining: int | None
-    calls_by_status: dict[str, int]
-    recent_errors: list[str]
-    last_webhook_at: datetime | None
-
-
-@dataclass
-class ListenerStatus:
-    listening: bool
-    address: str
-    received: int
-    failed: int
-    queue_depth: int
-
-
-@dataclass
-class DaemonRecord:
-    name: str
-    host: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-    status: dict[str, Any]
-
-
-@dataclass
-class SyncStateRecord:
-    connection: str
-    scope: str
-    watermark_ms: int | None
-    last_started_at: datetime | None
-    last_finished_at: datetime | None
-    last_status: str | None
-    last_error: str | None
-    counts: dict[str, int]
-    duration_ms: int | None
-    api_calls: int
-    next_run_at: datetime | None
-    running: bool
-
-
-@dataclass
-class SyncReport:
-    connection: str
-    status: str
-    duration_ms: int
-    numbers: dict[str, int]
-
-    def counts(self) -> dict[str, int]:
-        return dict(self.numbers)
-
-
-@dataclass
-class ConflictRecord:
-    id: int
-    connection: str
-    issue_key: str
-    field: str
-    base: Any
-    local: Any
-    jira: Any
-    detected_at: datetime
-    status: str = "open"
-    resolution: str | None = None
-    resolved_value: Any = None
-
-
-@dataclass
-class IssueRecord:
-    connection: str
-    key: str
-    summary: str
-    status: str
-    assignee: str | None
-    sprint_id: int | None
-    story_points: float | None
-    fields: dict[str, Any]
-    raw: dict[str, Any]
-    jira_updated_ms: int
-
-
-@dataclass
-class MappingRecord:
-    id: int
-    connection: str
-    name: str
-    jira_field: str
-    internal_field: str
-    direction: str
-    definition: dict[str, Any]
-    enabled: bool
-    version: int
-    updated_at: datetime
-    updated_by: str
-
-
-@dataclass
-class PreviewRow:
-    key: str
-    jira_value: Any
-    internal_value: Any
-    back_to_jira: Any
-    errors: list[str] = field(default_factory=list)
-    validation: list[str] = field(default_factory=list)
-
-
-@dataclass
-class WebhookEventRecord:
-    id: int
-    connection: str | None
-    identifier: str
-    event_type: str | None
-    issue_key: str | None
-    received_at: datetime
-    status: str
-    attempts: int
-    last_error: str | None
-    payload: str
-
-
-@dataclass
-class AuditEntry:
-    at: datetime
-    actor: str
-    action: str
-    issue_key: str | None
-    detail: dict[str, Any]
-
-
-_FIELDS = ("summary", "story_points", "status", "assignee", "priority")
-
-
-def _seed_conflicts(count: int) -> list[ConflictRecord]:
-    """Conflicts spread over two connections and five fields, with values of several JSON shapes."""
-    out = []
-    for i in range(1, count + 1):
-        name = _FIELDS[i % len(_FIELDS)]
-        base: Any = {"summary": f"Title {i}", "story_points": i % 13, "status": "To Do"}.get(name, f"v{i}")
-        local: Any = f"{base}-local" if isinstance(base, str) else base + 1
-        jira: Any = f"{base}-jira" if isinstance(base, str) else {"value": base + 2}
-        out.append(
-            ConflictRecord(
-                id=i,
-                connection="cloud" if i % 3 else "dc",
-                issue_key=f"{'OPS' if i % 3 else 'DC'}-{i}",
-                field=name,
-                base=base,
-                local=local,
-                jira=jira,
-                detected_at=FIXED_NOW - timedelta(minutes=i % 600),
-            )
-        )
-    return out
-
-
-def _seed_issues() -> list[IssueRecord]:
-    issues = []
-    for i in range(1, 13):
-        points = None if i == 7 else (i % 8) + 0.5 * (i % 2)
-        fields = {"customfield_10016": points if i != 9 else "lots", "summary": f"Issue {i}"}
-        issues.append(
-            IssueRecord(
-                "cloud", f"OPS-{i}", f"Issue {i}", "In Progress", "ana", 4, points, fields, {}, 1000 * i
-            )
-        )
-    return issues
-
-
-def _seed_webhooks() -> list[WebhookEventRecord]:
-    out = []
-    for i in range(1, 11):
-        failed = i in (3, 8)
-        payload = {"webhookEvent": "jira:issue_updated", "issue": {"key": f"OPS-{i}", "fields": {"n": i}}}
-        out.append(
-            WebhookEventRecord(
-                id=i,
-                connection="cloud",
-                identifier=f"wh-{i:04d}",
-                event_type="jira:issue_updated",
-                issue_key=f"OPS-{i}",
-                received_at=FIXED_NOW - timedelta(seconds=30 * (11 - i)),
-                status="failed" if failed else "processed",
-                attempts=2 if failed else 1,
-                last_error="mapping story-points: expected a number, got 'lots'" if failed else None,
-                payload=json.dumps(payload),
-            )
-        )
-    return out
-
-
-def _mapping(mid: int, name: str, jira_field: str, internal: str, multiply: float) -> MappingRecord:
-    definition = {
-        "name": name,
-        "connection": "cloud",
-        "jira_field": jira_field,
-        "internal_field": internal,
-        "direction": "both",
-        "transform": {"multiply": multiply},
-    }
-    return MappingRecord(
-        mid, "cloud", name, jira_field, internal, "both", definition, True, 1, FIXED_NOW, "lead"
-    )
+__all__ = ["FIXED_NOW", "INJECTION", "FakeEngine"]
 
 
 class FakeEngine:
-    """The facade's surface over in-memory data. ``sync_gate``, when set, holds a running sync after its
-    first progress report until the test sets the event, so "running" can be observed."""
+    """The console's view of the engine over in-memory data. ``sync_gate``, when set, holds a running sync
+    after its first progress report until the test sets the event, so "running" can be observed."""
 
-    def __init__(self, *, conflicts: int = 40, mode: str = "inprocess") -> None:
-        self.mode = mode
+    def __init__(self, *, conflicts: int = 40, mode: Mode = "inprocess") -> None:
+        self.mode: Mode = mode
+        self.state = EngineState(mode, "syncd", FIXED_NOW) if mode == "attached" else EngineState(mode)
         self.sync_gate: asyncio.Event | None = None
         self._subscribers: list[Callable[[ev.EngineEvent], None]] = []
         self._lock = threading.Lock()
-        self._conflicts = _seed_conflicts(conflicts)
+        self._conflicts = seed.conflicts(conflicts)
         self._next_conflict_id = conflicts + 1
-        self._issues = _seed_issues()
-        self._mappings = [
-            _mapping(1, "story-points", "customfield_10016", "story_points", 1.0),
-            _mapping(2, "summary", "summary", "title", 1.0),
-        ]
-        self._webhooks = _seed_webhooks()
-        self._connections = {
-            "cloud": ConnectionStatus(
-                "cloud",
-                "cloud",
-                "1001.0.0-SNAPSHOT",
-                "https://acme.atlassian.net",
-                "api-token",
-                True,
-                "closed",
-                None,
-                182.0,
-                940,
-                {"200": 1210, "429": 3},
-                [],
-                FIXED_NOW - timedelta(seconds=12),
-            ),
-            "dc": ConnectionStatus(
-                "dc",
-                "server",
-                "9.12.4",
-                "https://jira.acme.internal",
-                "pat",
-                False,
-                "open",
-                42.0,
-                3012.0,
-                None,
-                {"200": 300, "503": 9},
-                ["503 Service Unavailable", "timeout after 10s"],
-                None,
-            ),
+        self._issues = seed.issues()
+        self._mappings = seed.mappings()
+        self._webhooks = seed.webhooks()
+        self._connections = seed.connections()
+        self._sync = seed.sync_states()
+        self._people = {
+            "cloud": [JiraPerson("acct-cy", INJECTION, None), JiraPerson("acct-di", "Di Ng", "di@x.example")]
         }
-        self._sync = {
-            (c, s): SyncStateRecord(
-                c,
-                s,
-                1741944000000,
-                FIXED_NOW - timedelta(minutes=5),
-                FIXED_NOW - timedelta(minutes=4),
-                "ok",
-                None,
-                {"pulled": 12, "pushed": 3, "conflicts": 1},
-                5400,
-                17,
-                FIXED_NOW + timedelta(minutes=1),
-                False,
-            )
-            for c, s in (("cloud", "issues"), ("cloud", "sprints"), ("dc", "issues"))
-        }
+        self.identities_set: list[tuple[str, str, str | None, str | None]] = []
+        self._audit = seed.audit()
+        self.undos: list[tuple[UndoSelection, str]] = []
+        self.undo_gate: asyncio.Event | None = None
+        """When set, an applied undo waits for it (so a test can see the console while it runs)."""
         self.sync_calls: list[tuple[str | None, bool]] = []
         self.retried: list[int] = []
+        self.reads: dict[str, int] = {}
+        """How often each read ran (tests tell a reload from an update in place)."""
+
+    def _read(self, name: str) -> None:
+        self.reads[name] = self.reads.get(name, 0) + 1
 
     # -- events -------------------------------------------------------------------------------------
 
@@ -323,223 +103,436 @@ class FakeEngine:
         thread.start()
         thread.join()
 
-    def set_breaker(self, connection: str, state: str, opens_in: float | None = None) -> None:
-        status = self._connections[connection]
-        old = status.breaker_state
-        self._connections[connection] = replace(status, breaker_state=state, opens_in_seconds=opens_in)
-        self.emit(ev.BreakerStateChanged(connection, old, state, at=FIXED_NOW))
+    # -- where the engine runs ----------------------------------------------------------------------
+
+    def engine_state(self) -> EngineState:
+        self._read("engine_state")
+        return self.state
+
+    def daemon_died(self) -> None:
+        """The daemon attached to stops beating (what the real engine sees as a stale heartbeat)."""
+        self.state = replace(self.state, alive=False)
+
+    async def run_here(self) -> None:
+        await asyncio.sleep(0)
+        self.mode, self.state = "inprocess", EngineState("inprocess")
+        self.emit(ev.Notice("info", "the engine now runs in this console (in-process)"))
 
     # -- health -------------------------------------------------------------------------------------
 
     def connections(self) -> list[ConnectionStatus]:
         return list(self._connections.values())
 
+    def update_connection(self, name: str, **changes: Any) -> None:
+        """Change what the next read of ``name``'s health returns (no event: only a re-read shows it)."""
+        self._connections[name] = replace(self._connections[name], **changes)
+
+    def set_breaker(self, connection: str, state: str, opens_in: float | None = None) -> None:
+        old = self._connections[connection].breaker_state
+        self.update_connection(connection, breaker_state=state, opens_in_seconds=opens_in)
+        self.emit(ev.BreakerStateChanged(connection, old, state, at=FIXED_NOW))
+
     def listener_status(self) -> ListenerStatus:
-        failed = sum(1 for w in self._webhooks if w.status == "failed")
-        return ListenerStatus(True, "0.0.0.0:8787/webhooks", len(self._webhooks), failed, 0)
+        stats = self.webhook_stats()
+        return ListenerStatus(
+            True, "0.0.0.0:8787/webhooks", sum(stats.counts.values()), stats.counts.get("failed", 0),
+            stats.queue_depth,
+        )  # fmt: skip
 
     def daemons(self) -> list[DaemonRecord]:
         if self.mode != "attached":
             return []
-        return [
-            DaemonRecord("syncd", "ops-1", 4242, FIXED_NOW - timedelta(hours=3), FIXED_NOW, {"loop": "ok"})
-        ]
+        started = FIXED_NOW - timedelta(hours=3)
+        return [DaemonRecord("syncd", "ops-1", 4242, "0.1.0", started, FIXED_NOW, False, {"loop": "ok"})]
 
     # -- sync ---------------------------------------------------------------------------------------
 
-    def sync_states(self) -> list[SyncStateRecord]:
+    def sync_states(self) -> list[SyncStateView]:
         return list(self._sync.values())
+
+    def recent_field_errors(self, connection: str | None = None, limit: int = 50) -> list[FieldErrorView]:
+        return []
 
     async def run_sync(self, connection: str | None = None, full: bool = False) -> list[SyncReport]:
         """One report per connection, as the facade returns (its scopes run one after another)."""
+        if self.mode == "attached" and not self.state.alive:
+            raise NoLiveDaemon(f"daemon {self.state.daemon} is not running (no fresh heartbeat)")
         self.sync_calls.append((connection, full))
         keys = [k for k in self._sync if connection in (None, k[0])]
         if not keys:
             raise ValueError(f"unknown connection {connection!r}")
-        totals: dict[str, dict[str, int]] = {}
-        for key in keys:
-            self._sync[key] = replace(self._sync[key], running=True)
-            self.emit(ev.SyncStarted(key[0], key[1], full, at=FIXED_NOW))
-            for page in range(1, 4):
-                self.emit(ev.SyncProgressed(key[0], key[1], page, page * 50, page * 4, page, 0))
-                if self.sync_gate is not None:
-                    await self.sync_gate.wait()
-                await asyncio.sleep(0)
-            counts = {"pulled": 12 if not full else 150, "pushed": 3, "conflicts": 0}
-            self._sync[key] = replace(
-                self._sync[key],
-                running=False,
-                counts=counts,
-                last_status="ok",
-                watermark_ms=(self._sync[key].watermark_ms or 0) + 60_000,
-                last_finished_at=FIXED_NOW + timedelta(minutes=1),
-            )
-            self.emit(ev.SyncFinished(key[0], key[1], "ok", counts, 900, at=FIXED_NOW))
-            total = totals.setdefault(key[0], dict.fromkeys(counts, 0))
-            for name, number in counts.items():
-                total[name] += number
-        return [SyncReport(name, "ok", 900, numbers) for name, numbers in totals.items()]
+        reports: dict[str, SyncReport] = {}
+        for name, scope in keys:
+            report = await self._run_scope(name, scope, full)
+            total = reports.setdefault(name, SyncReport(name, full=full, duration_ms=900))
+            for number in ("pages", "seen", "pulled_fields", "pushed_fields", "conflicts"):
+                setattr(total, number, getattr(total, number) + getattr(report, number))
+        return list(reports.values())
+
+    async def _run_scope(self, name: str, scope: str, full: bool) -> SyncReport:
+        self._sync[name, scope] = replace(self._sync[name, scope], running=True)
+        self.emit(ev.SyncStarted(name, scope, full, at=FIXED_NOW))
+        for page in range(1, 4):
+            progress = ev.SyncProgressed(name, scope, page, page * 50, page * 4, page, 0, 600, page * 2000)
+            self.emit(progress)
+            if self.sync_gate is not None:
+                await self.sync_gate.wait()
+            await asyncio.sleep(0)
+        report = SyncReport(
+            name, full=full, pages=3, seen=150, pulled_fields=150 if full else 12, pushed_fields=3,
+            duration_ms=900, api_calls=4,
+        )  # fmt: skip
+        state = self._sync[name, scope]
+        self._sync[name, scope] = replace(
+            state,
+            running=False,
+            counts=report.counts(),
+            last_status="ok",
+            watermark_ms=(state.watermark_ms or 0) + 60_000,
+            last_finished_at=FIXED_NOW + timedelta(minutes=1),
+        )
+        self.emit(ev.SyncFinished(name, scope, "ok", report.counts(), 900, at=FIXED_NOW))
+        return report
 
     # -- conflicts ----------------------------------------------------------------------------------
 
-    def _matching(self, status: str, connection: str | None, field: str | None, issue_key: str | None):
-        for c in self._conflicts:
-            if c.status != status or (connection and c.connection != connection):
+    def _matching(
+        self,
+        status: str | None,
+        connection: str | None,
+        field: str | None,
+        issue_key: str | None,
+        contains: bool = False,
+    ) -> Iterator[ConflictRecord]:
+        def match(wanted: str | None, value: str) -> bool:
+            if wanted is None:
+                return True
+            return wanted.lower() in value.lower() if contains else wanted == value
+
+        for c in self._conflicts.values():
+            if status and c.status != status:
                 continue
-            if (field and c.field != field) or (issue_key and issue_key.lower() not in c.issue_key.lower()):
-                continue
-            yield c
+            if match(connection, c.connection) and match(field, c.field) and match(issue_key, c.issue_key):
+                yield c
 
     def list_conflicts(
-        self, status="open", connection=None, field=None, issue_key=None, limit=200, offset=0
+        self,
+        status: str | None = "open",
+        connection: str | None = None,
+        field: str | None = None,
+        issue_key: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        *,
+        contains: bool = False,
+        sort: str = "detected",
     ) -> list[ConflictRecord]:
         with self._lock:
-            rows = list(self._matching(status, connection, field, issue_key))
+            rows = list(self._matching(status, connection, field, issue_key, contains))
+        rows.sort(key=lambda c: c.id)
+        rows.sort(key=_SORT_KEYS[sort.removeprefix("-")], reverse=sort.startswith("-"))
         return rows[offset : offset + limit]
 
-    def count_conflicts(self, status="open", connection=None, field=None, issue_key=None) -> int:
+    def count_conflicts(
+        self,
+        status: str | None = "open",
+        connection: str | None = None,
+        field: str | None = None,
+        issue_key: str | None = None,
+        *,
+        contains: bool = False,
+    ) -> int:
         with self._lock:
-            return sum(1 for _ in self._matching(status, connection, field, issue_key))
+            return sum(1 for _ in self._matching(status, connection, field, issue_key, contains))
+
+    def known_names(
+        self, connection: str, people: Collection[str] = (), sprints: Collection[int] = ()
+    ) -> KnownNames:
+        self._read("known_names")
+        return KnownNames({p: PEOPLE[p] for p in people if p in PEOPLE}, {})
+
+    def get_conflict(self, conflict_id: int) -> ConflictRecord | None:
+        return self._conflicts.get(conflict_id)
 
     def add_conflict(self, **values: Any) -> ConflictRecord:
-        record = ConflictRecord(id=self._next_conflict_id, detected_at=FIXED_NOW, **values)
+        """A conflict a sync just found (emits ``ConflictDetected``)."""
+        record = seed.conflict(self._next_conflict_id, **values)
         self._next_conflict_id += 1
-        self._conflicts.append(record)
+        self._conflicts[record.id] = record
         self.emit(ev.ConflictDetected(record.connection, record.issue_key, record.field, record.id))
         return record
 
-    def _resolve(self, record: ConflictRecord, take: str, value: Any, actor: str) -> ConflictRecord:
-        chosen = {"jira": record.jira, "local": record.local, "value": value}[take]
-        record.status, record.resolution, record.resolved_value = "resolved", take, chosen
+    def _settle(self, conflict_id: int, take: Take, value: Any, actor: str) -> ConflictRecord:
+        with self._lock:
+            record = self._conflicts.get(conflict_id)
+            if record is None:
+                raise ConflictNotFound(f"no conflict with id {conflict_id}")
+            if record.status != "open":
+                raise ResolutionError(f"conflict {conflict_id} is already {record.status}")
+            chosen = {"jira": record.jira, "local": record.local, "value": value}[take]
+            record = replace(
+                record, status="resolved", resolution=take, resolved_value=chosen, resolved_by=actor,
+                resolved_at=FIXED_NOW,
+            )  # fmt: skip
+            self._conflicts[conflict_id] = record
         self.emit(ev.ConflictResolved(record.id, record.issue_key, record.field, take))
         return record
 
-    async def resolve_conflict(self, conflict_id: int, take: str, value: Any = None, actor: str = "console"):
+    def resolve_elsewhere(self, conflict_id: int, take: Take = "jira") -> ConflictRecord:
+        """Another console or the CLI resolved a conflict: the store changes and the event arrives."""
+        return self._settle(conflict_id, take, None, "cli")
+
+    async def resolve_conflict(
+        self,
+        conflict_id: int,
+        take: Take,
+        value: Any = None,
+        actor: str = "operator",
+        *,
+        push: bool = True,
+    ) -> ConflictRecord:
         await asyncio.sleep(0)
-        found = [c for c in self._conflicts if c.id == conflict_id]
-        if not found or found[0].status != "open":
-            raise LookupError(f"conflict {conflict_id} is not open")
-        return self._resolve(found[0], take, value, actor)
+        return self._settle(conflict_id, take, value, actor)
 
     async def resolve_conflicts(
-        self, take, connection=None, field=None, issue_key=None, actor="console"
+        self,
+        take: Literal["jira", "local"],
+        connection: str | None = None,
+        field: str | None = None,
+        issue_key: str | None = None,
+        actor: str = "operator",
+        *,
+        contains: bool = False,
     ) -> int:
         await asyncio.sleep(0)
         with self._lock:
-            targets = list(self._matching("open", connection, field, issue_key))
-        for record in targets:
-            record.status, record.resolution = "resolved", take
+            targets = [c.id for c in self._matching("open", connection, field, issue_key, contains)]
+        for conflict_id in targets:
+            self._settle(conflict_id, take, None, actor)
         return len(targets)
 
     # -- issues and mappings ------------------------------------------------------------------------
 
-    def list_issues(self, connection=None, search=None, limit=100, offset=0) -> list[IssueRecord]:
-        rows = [i for i in self._issues if search is None or search.lower() in i.summary.lower()]
-        return rows[offset : offset + limit]
-
     def add_issue(self, issue: IssueRecord) -> None:
         self._issues.append(issue)
 
-    def list_mappings(self) -> list[MappingRecord]:
-        return list(self._mappings)
+    def list_mappings(self, connection: str | None = None) -> list[MappingRecord]:
+        return [m for m in self._mappings if connection is None or m.connection in (None, connection)]
 
-    def mapping_to_toml(self, definition: dict) -> str:
-        lines, tables = [], []
-        for key, value in definition.items():
-            if isinstance(value, dict):
-                tables.append((key, value))
-            else:
-                lines.append(f"{key} = {json.dumps(value)}")
-        for key, table in tables:
-            lines += ["", f"[{key}]"] + [f"{k} = {json.dumps(v)}" for k, v in table.items()]
-        return "\n".join(lines) + "\n"
+    def mapping_to_toml(self, definition: dict[str, Any]) -> str:
+        return definition_to_toml(definition)
 
-    def mapping_from_toml(self, text: str) -> dict:
-        try:
-            definition = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"not valid TOML: {exc}") from exc
-        missing = [k for k in ("name", "jira_field", "internal_field") if k not in definition]
-        if missing:
-            raise ValueError(f"missing keys: {', '.join(missing)}")
-        if definition.get("direction", "both") not in ("both", "pull", "push"):
-            raise ValueError("direction must be one of both, pull, push")
-        factor = definition.get("transform", {}).get("multiply", 1)
-        if not isinstance(factor, int | float) or factor == 0:
-            raise ValueError("transform.multiply must be a non-zero number")
-        return definition
+    def mapping_from_toml(self, text: str) -> dict[str, Any]:
+        return definition_from_toml(text)
 
     def preview_mapping(
-        self, definition: dict, issue_keys: list[str] | None = None, limit=100
+        self,
+        definition: dict[str, Any],
+        issue_keys: list[str] | None = None,
+        limit: int = 100,
+        *,
+        connection: str | None = None,
     ) -> list[PreviewRow]:
-        self.mapping_from_toml(self.mapping_to_toml(definition))  # same validation as saving
-        factor = definition.get("transform", {}).get("multiply", 1)
-        issues = [i for i in self._issues if not issue_keys or i.key in issue_keys][:limit]
-        rows = []
-        for issue in issues:
-            raw = issue.fields.get(definition["jira_field"])
-            if raw is None:
-                rows.append(PreviewRow(issue.key, None, None, None, [], ["no value in Jira"]))
-            elif isinstance(raw, int | float):
-                internal = raw * factor
-                checks = [f"{definition['internal_field']} above 20"] if internal > 20 else []
-                rows.append(PreviewRow(issue.key, raw, internal, internal / factor, [], checks))
-            elif isinstance(raw, str) and not definition["internal_field"].endswith("points"):
-                rows.append(PreviewRow(issue.key, raw, raw, raw))
-            else:
-                rows.append(PreviewRow(issue.key, raw, None, None, [f"expected a number, got {raw!r}"]))
-        return rows
+        defn = parse_definition(definition)
+        where = connection or defn.connection or "cloud"
+        issues = [
+            i for i in self._issues if i.connection == where and (not issue_keys or i.key in issue_keys)
+        ]
+        return preview_over(defn, issues[:limit], PreviewInputs(flavor="cloud"))
 
-    async def save_mapping(self, definition: dict, actor="console", comment=None) -> MappingRecord:
+    async def save_mapping(
+        self,
+        definition: dict[str, Any],
+        actor: str = "operator",
+        comment: str | None = None,
+        *,
+        connection: str | None = None,
+    ) -> MappingRecord:
         await asyncio.sleep(0)
-        self.mapping_from_toml(self.mapping_to_toml(definition))
+        defn = parse_definition(definition)
+        where = connection if connection is not None else defn.connection
         for i, record in enumerate(self._mappings):
-            if record.name == definition["name"]:
-                saved = replace(record, definition=definition, version=record.version + 1, updated_by=actor)
+            if (record.name, record.connection) == (defn.name, where):
+                saved = seed.mapping_record(
+                    record.id, definition, version=record.version + 1, updated_by=actor
+                )
                 self._mappings[i] = saved
                 break
         else:
-            saved = _mapping(
-                len(self._mappings) + 1,
-                definition["name"],
-                definition["jira_field"],
-                definition["internal_field"],
-                1.0,
-            )
-            saved = replace(saved, definition=definition, updated_by=actor)
+            saved = seed.mapping_record(len(self._mappings) + 1, definition, updated_by=actor)
             self._mappings.append(saved)
+        if saved.connection != where:  # saved where it was edited, as the engine does
+            saved = dataclasses.replace(saved, connection=where)
+            self._mappings[[m.id for m in self._mappings].index(saved.id)] = saved
         self.emit(ev.MappingChanged(saved.name, saved.version))
         return saved
 
-    # -- webhooks and audit -------------------------------------------------------------------------
+    # -- people -------------------------------------------------------------------------------------
 
-    def list_webhook_events(self, status=None, limit=200, offset=0) -> list[WebhookEventRecord]:
-        rows = [w for w in reversed(self._webhooks) if status in (None, w.status)]
+    def unresolved_people(self, connection: str) -> list[JiraPerson]:
+        mapped = {jira_user for conn, jira_user, _e, _i in self.identities_set if conn == connection}
+        return [p for p in self._people.get(connection, []) if p.jira_user not in mapped]
+
+    async def set_identity(
+        self,
+        connection: str,
+        jira_user: str,
+        *,
+        email: str | None = None,
+        internal_id: str | None = None,
+        display_name: str | None = None,
+    ) -> IdentityRecord:
+        await asyncio.sleep(0)
+        self.identities_set.append((connection, jira_user, email, internal_id))
+        return IdentityRecord(
+            len(self.identities_set), connection, jira_user, email, internal_id, display_name
+        )
+
+    # -- audit log and undo -------------------------------------------------------------------------
+
+    def audit_log(self, query: AuditQuery = AuditQuery()) -> list[AuditEntry]:
+        self._read("audit_log")
+        wanted = {"issue_key": query.issue_key, "run_id": query.run_id, "side": query.side,
+                  "field": query.field, "connection": query.connection}  # fmt: skip
+        with self._lock:
+            rows = [
+                a
+                for a in reversed(self._audit)
+                if all(v is None or getattr(a, k) == v for k, v in wanted.items())
+                and (query.since is None or a.at >= query.since)
+            ]
+        return rows[query.offset : query.offset + query.limit]
+
+    def _chosen_lines(self, selection: UndoSelection) -> list[AuditEntry]:
+        """The lines a selection names, as the engine chooses them (the same refusals)."""
+        selection.check()
+        rows = [
+            a
+            for a in self._audit
+            if selection.connection in (None, a.connection)
+            and (
+                a.id in selection.entry_ids
+                if selection.entry_ids
+                else a.run_id == selection.run_id
+                if selection.run_id is not None
+                else a.issue_key == selection.issue_key and a.at >= (selection.since or a.at)
+            )
+        ]
+        missing = sorted(set(selection.entry_ids) - {a.id for a in rows})
+        if missing:
+            raise EntriesNotFound("no audit entry " + ", ".join(f"#{i}" for i in missing))
+        if not rows:
+            raise UndoError(f"{selection.describe()}: no audit entries to undo")
+        return rows
+
+    async def undo(
+        self, selection: UndoSelection, *, apply: bool = False, actor: str = "operator"
+    ) -> UndoResult:
+        """Plans one step per line (a line that wrote no field is refused); applied, each write is a new
+        audit line of an undo run that names the line it reverses."""
+        await asyncio.sleep(0)
+        with self._lock:
+            lines = self._chosen_lines(selection)
+        steps = [
+            UndoStep(a.connection, a.issue_key, a.field, a.side, (a.id,), a.new, a.old, a.new,
+                     "write" if a.field else "refused", "" if a.field else "wrote no field value")
+            for a in lines
+        ]  # fmt: skip
+        if not apply:
+            return UndoResult(selection.describe(), tuple(steps), applied=False)
+        if self.undo_gate is not None:
+            await self.undo_gate.wait()
+        run_id = max(a.run_id or 0 for a in self._audit) + 1
+        done = []
+        with self._lock:
+            for step in steps:
+                if step.action == "write":
+                    self._audit.append(
+                        seed.audit_entry(len(self._audit) + 1, connection=step.connection,
+                                         issue_key=step.issue_key, side=step.side, field=step.field,
+                                         old=step.current, new=step.value, actor=actor, cause="undo",
+                                         run_id=run_id, undo_of=step.entries[-1],
+                                         reason="undo of audit #" + str(step.entries[-1]))
+                    )  # fmt: skip
+                    step = replace(step, action="undone")
+                done.append(step)
+        self.undos.append((selection, actor))
+        return UndoResult(selection.describe(), tuple(done), applied=True, run_ids=(run_id,))
+
+    # -- webhooks -----------------------------------------------------------------------------------
+
+    def list_webhook_events(
+        self,
+        status: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        *,
+        connection: str | None = None,
+        since: datetime | None = None,
+    ) -> list[WebhookEventRecord]:
+        self._read("list_webhook_events")
+        rows = [
+            w
+            for w in reversed(self._webhooks)
+            if status in (None, w.status)
+            and connection in (None, w.connection)
+            and (since is None or w.received_at >= since)
+        ]
         return rows[offset : offset + limit]
 
+    def get_webhook_event(self, event_id: int) -> WebhookEventRecord | None:
+        self._read("get_webhook_event")
+        return next((w for w in self._webhooks if w.id == event_id), None)
+
     def add_webhook(self, **values: Any) -> WebhookEventRecord:
-        record = WebhookEventRecord(id=len(self._webhooks) + 1, received_at=FIXED_NOW, **values)
+        """A delivery the listener stored (emits ``WebhookReceived`` with its id)."""
+        record = seed.webhook(len(self._webhooks) + 1, **values)
         self._webhooks.append(record)
         self.emit(ev.WebhookReceived(record.id, record.connection, record.event_type, record.issue_key))
         return record
 
-    def webhook_stats(self) -> dict:
-        counts: dict[str, int] = {}
-        for w in self._webhooks:
-            counts[w.status] = counts.get(w.status, 0) + 1
-        return {"counts": counts, "received_per_minute": 2.0, "processed_per_minute": 1.6, "queue_depth": 0}
-
-    async def retry_webhook_event(self, event_id: int) -> None:
-        await asyncio.sleep(0)
+    def process_webhook(self, event_id: int, status: str, error: str | None = None) -> None:
+        """A worker finished an event (emits ``WebhookProcessed``)."""
         for i, record in enumerate(self._webhooks):
             if record.id == event_id:
                 self._webhooks[i] = replace(
-                    record, status="processed", attempts=record.attempts + 1, last_error=None
-                )
-                self.retried.append(event_id)
-                self.emit(ev.WebhookProcessed(event_id, "processed"))
-                return
-        raise LookupError(f"no webhook event {event_id}")
+                    record, status=status, attempts=record.attempts + 1, last_error=error,
+                    processed_at=FIXED_NOW,
+                )  # fmt: skip
+        self.emit(ev.WebhookProcessed(event_id, status, error))
 
-    def audit(self, issue_key=None, limit=100) -> list[AuditEntry]:
-        return []
+    def webhook_stats(self) -> WebhookStats:
+        counts: dict[str, int] = {}
+        for w in self._webhooks:
+            counts[w.status] = counts.get(w.status, 0) + 1
+        depth = counts.get("received", 0) + counts.get("processing", 0)
+        return WebhookStats(counts, queue_depth=depth, received_per_minute=3, processed_per_minute=2)
+
+    async def retry_webhook_event(self, event_id: int) -> bool:
+        """As the store does: due again now with a fresh attempt count (the last error stays on record)."""
+        await asyncio.sleep(0)
+        for i, record in enumerate(self._webhooks):
+            if record.id == event_id and record.status != "processing":
+                self._webhooks[i] = replace(record, status="received", attempts=0, processed_at=None)
+                self.retried.append(event_id)
+                return True
+        return False
+
+
+_SORT_KEYS: dict[str, Callable[[ConflictRecord], Any]] = {
+    "id": lambda c: c.id,
+    "connection": lambda c: c.connection,
+    "key": lambda c: (c.issue_key.rstrip("0123456789"), len(c.issue_key), c.issue_key),
+    "field": lambda c: c.field,
+    "detected": lambda c: c.detected_at,
+    "local_edited": lambda c: c.local_edited_at,
+    "jira_edited": lambda c: c.jira_edited_at,
+}
+"""The store's orders (``conflict_queue.CONFLICT_SORTS``), over the fake's records."""
+
+if TYPE_CHECKING:
+    from jira_console.facade import ConsoleEngine
+
+    def _fake_is_a_console_engine(engine: FakeEngine) -> ConsoleEngine:
+        """mypy proves the fake is what the console needs (never called)."""
+        return engine

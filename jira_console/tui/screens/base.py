@@ -1,8 +1,12 @@
-"""What every console screen shares: the engine, a clock, and a two-step refresh.
+"""What every console screen shares: the engine, a clock, a two-step refresh, the screen bar, and keys
+that never trap the operator.
 
 ``load()`` does the blocking facade reads and runs in a thread worker (it must not touch widgets);
 ``show(data)`` applies the result on the UI thread. The App's refresh loop calls ``poll()`` (by default the
 same as ``load()``) for the visible screen only; screens reload themselves when they become visible.
+
+Esc always leaves a text field (back to the screen's main widget), and while one has the focus the
+screen bar says so: the number keys and screen keys type into it until then.
 """
 
 from __future__ import annotations
@@ -13,15 +17,34 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from textual.binding import Binding
+from textual.events import DescendantBlur, DescendantFocus
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Input, TextArea
 from textual.worker import get_current_worker
+
+from jira_console.facade import ConsoleEngine
+from jira_console.tui.widgets.screen_bar import BarState, ScreenBar
+
+TEXT_FIELDS = (Input, TextArea)
+"""Widgets that take printable keys (and so the screen keys) while they have the focus."""
 
 
 class ConsoleScreen(Screen[None]):
     """Base of the five main screens. Subclasses set ``TITLE``, implement ``load`` and ``show``."""
 
     TITLE: ClassVar[str] = ""
+    MODE: ClassVar[str] = ""
+    """The App mode that shows this screen (its name in the screen bar's order)."""
+    HELP_NOTES: ClassVar[tuple[str, ...]] = ()
+    """Lines for the key reference beyond the bindings (how to get out of an editor, what a key needs)."""
+    HOME: ClassVar[str | None] = None
+    """Where Esc sends the focus from a text field (default: ``AUTO_FOCUS``)."""
+    BINDINGS = [Binding("escape", "leave_input", "Leave field", show=False)]
+    RELOAD_SOON_DELAY: ClassVar[float] = 0.25
+    """How long :meth:`reload_soon` gathers a burst of events before reading once."""
 
     class Loaded(Message, bubble=False):
         """Fresh data for this screen, read in a worker thread."""
@@ -30,18 +53,61 @@ class ConsoleScreen(Screen[None]):
             self.data = data
             super().__init__()
 
-    def __init__(self, engine: Any, *, now: Callable[[], datetime]) -> None:
+    def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
         super().__init__()
         self.engine = engine
         self.now = now
         self.title = self.TITLE
         self.loaded_once = asyncio.Event()
         """Set when the first data has been shown (actions that act on a selection need it)."""
+        self._reload_timer: Timer | None = None
 
     @classmethod
     def action_bindings(cls) -> list[Binding]:
         """This screen's own bindings that have a description; the command palette lists them."""
-        return [b for b in cls.BINDINGS if isinstance(b, Binding) and b.description]
+        own = cls.__dict__.get("BINDINGS", [])
+        return [b for b in own if isinstance(b, Binding) and b.description]
+
+    # -- the screen bar and text fields ---------------------------------------------------------------
+
+    def screen_bar(self) -> ScreenBar:
+        """The bar to compose at the top of the screen."""
+        screens = getattr(self.app, "mode_screens", {})
+        return ScreenBar([(mode, cls.TITLE) for mode, cls in screens.items()], self.MODE)
+
+    def set_bar_state(self, state: BarState) -> None:
+        """Show the engine's whereabouts (the App calls this); the typing flag stays this screen's own."""
+        for bar in self.query(ScreenBar):
+            bar.state = BarState(state.engine, state.trouble, bar.state.typing)
+
+    def _typing(self, typing: bool) -> None:
+        for bar in self.query(ScreenBar):
+            bar.state = BarState(bar.state.engine, bar.state.trouble, typing)
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        self._typing(isinstance(self.focused, TEXT_FIELDS))
+
+    def on_descendant_blur(self, event: DescendantBlur) -> None:
+        # The blur of the old widget may arrive after the focus of the new one: ask where the focus is.
+        self._typing(isinstance(self.focused, TEXT_FIELDS))
+
+    def home(self) -> Widget | None:
+        """The screen's main widget (the focus goes back there when a text field is left)."""
+        selector = self.HOME or self.AUTO_FOCUS
+        if selector:
+            found = self.query(selector)
+            if found:
+                return found.first()
+        return None
+
+    def action_leave_input(self) -> None:
+        """Leave a text field for the screen's main widget (so the screen keys work again)."""
+        if isinstance(self.focused, TEXT_FIELDS):
+            home = self.home()
+            if home is not None and home is not self.focused:
+                home.focus()
+            else:
+                self.set_focus(None)
 
     def load(self) -> Any:
         """Read what the screen shows. Runs in a thread: facade calls only, no widgets."""
@@ -66,6 +132,16 @@ class ConsoleScreen(Screen[None]):
         self.run_worker(
             lambda: self.fetch(self.load), thread=True, group="load", exclusive=True, exit_on_error=False
         )
+
+    def reload_soon(self) -> None:
+        """Reload once for a burst of engine events: the first one starts a short timer, those arriving
+        before it fires ride along."""
+        if self._reload_timer is None:
+            self._reload_timer = self.set_timer(self.RELOAD_SOON_DELAY, self._reload_due)
+
+    def _reload_due(self) -> None:
+        self._reload_timer = None
+        self.reload()
 
     def on_screen_resume(self) -> None:
         self.reload()

@@ -1,25 +1,33 @@
-"""Conflicts: the open-conflict queue with filters, the three values of the selected conflict, and the
-resolutions (take Jira, take local, type a value, or resolve everything matching the filter).
+"""Conflicts: the open-conflict queue with filters (substrings), sortable columns, the three values of the
+selected conflict with when each side made its edit, and the resolutions (take Jira, take local, type a
+value, or resolve everything matching the filter). People are shown by name where the store knows them.
 
 The queue can hold tens of thousands of rows, so it is read a page at a time (``PAGE``) into a
-``LazyTable``; resolving rows removes them in place rather than reloading, which keeps the cursor put.
+``LazyTable``, sorted by the store; resolving rows removes them in place rather than reloading, which
+keeps the cursor put. Value columns share whatever width the terminal has.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.coordinate import Coordinate
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
+from jira_console.facade import ConsoleEngine, KnownNames
+from jira_console.store.converters import ConflictRecord
+from jira_console.sync.conflicts import Take
 from jira_console.tui import messages
-from jira_console.tui.format import json_inline, literal
+from jira_console.tui.format import literal, value_inline
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.screens.edit_value import NOTHING, EditValueScreen
 from jira_console.tui.screens.resolve_all import ResolveAllScreen
@@ -29,25 +37,49 @@ from jira_console.tui.widgets.lazy_table import LazyTable
 
 @dataclass(frozen=True)
 class Filters:
+    """What the three filter fields hold: each matches as a substring, ignoring case."""
+
     connection: str | None = None
     field: str | None = None
     issue_key: str | None = None
 
     def describe(self) -> str:
-        parts = [f"{name}={value}" for name, value in vars(self).items() if value]
+        parts = [f"{name}~{value}" for name, value in vars(self).items() if value]
         return ", ".join(parts) or "everything open"
+
+
+SORTS: dict[str, str] = {
+    "detected": "detected",
+    "key": "key",
+    "field": "field",
+    "connection": "conn",
+    "local_edited": "local edit",
+    "jira_edited": "jira edit",
+    "id": "id",
+}
+"""The orders ``o`` cycles through (the store's names) and how the status line names them."""
+COLUMNS = ("id", "conn", "key", "field", "local", "jira")
+SORT_OF_COLUMN = {"id": "id", "conn": "connection", "key": "key", "field": "field"}
+PEOPLE_FIELDS = frozenset({"assignee", "reporter"})
+SPRINT_FIELDS = frozenset({"sprint_id", "sprint"})
 
 
 @dataclass(frozen=True)
 class ConflictPage:
+    """One page of the queue read under the filters and order of ``generation`` (``first``: from the
+    top), with the names the store knows for the people and sprints in it."""
+
     generation: int
     total: int
-    records: list[Any]
+    records: list[ConflictRecord]
     first: bool
+    names: dict[str, KnownNames]
 
 
 @dataclass(frozen=True)
 class ConflictCount:
+    """How many conflicts match the filters of ``generation`` (the periodic refresh reads only this)."""
+
     generation: int
     total: int
 
@@ -56,65 +88,99 @@ class ConflictsScreen(ConsoleScreen):
     """The open-conflict queue."""
 
     TITLE = "Conflicts"
+    MODE = "conflicts"
     CSS_PATH = "conflicts.tcss"
     AUTO_FOCUS = "#queue"
     PAGE = 500
     FILTER_DELAY = 0.3
     BINDINGS = [
-        Binding("j", "take('jira')", "Take Jira"),
-        Binding("l", "take('local')", "Take local"),
-        Binding("e", "edit_value", "Edit value"),
-        Binding("A", "resolve_all", "Resolve all…"),
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("r", "reload", "Reload"),
+        Binding("j", "take('jira')", "Jira", tooltip="resolve with Jira's value"),
+        Binding("l", "take('local')", "Local", tooltip="resolve with the local value"),
+        Binding("e", "edit_value", "Edit", tooltip="resolve with a value you type (text, or JSON)"),
+        Binding("A", "resolve_all", "All…", tooltip="resolve every conflict the filter matches"),
+        Binding("slash", "focus_filter", "Filter", key_display="/", tooltip="type in the filter fields"),
+        Binding("o", "cycle_sort", "Sort", tooltip="order by the next column (O: reverse)"),
+        Binding("O", "reverse_sort", "Reverse", show=False, tooltip="reverse the order"),
+        Binding("r", "reload", "Reload", show=False),
     ]
+    HELP_NOTES = (
+        "Filters match substrings; Enter or Esc leaves them. A click on a column header sorts by it.",
+    )
 
-    def __init__(self, engine: Any, **kwargs: Any) -> None:
-        super().__init__(engine, **kwargs)
+    def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
+        super().__init__(engine, now=now)
         self.filters = Filters()
         self.generation = 0
-        self.records: dict[int, Any] = {}
+        self.records: dict[int, ConflictRecord] = {}
         self.total = 0
         self.pending: set[int] = set()
+        self.sort = "detected"
+        self._laid_out_for = 0
+        self.names: dict[str, KnownNames] = {}
         self._filter_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield self.screen_bar()
         with Horizontal(id="filters"):
             yield Input(placeholder="connection", id="f-connection", compact=True)
             yield Input(placeholder="field", id="f-field", compact=True)
             yield Input(placeholder="issue key contains", id="f-key", compact=True)
         yield LazyTable(id="queue")
+        yield Static(id="empty")
         yield ConflictDetail(id="detail")
         yield Static(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(LazyTable).add_columns("id", "conn", "key", "field", "local", "jira")
+        self.query_one(LazyTable).add_columns(*COLUMNS)
+        self.query_one("#empty", Static).display = False
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def load(self) -> ConflictPage:
-        generation, f = self.generation, self.filters
-        total = self.engine.count_conflicts(connection=f.connection, field=f.field, issue_key=f.issue_key)
-        rows = self.engine.list_conflicts(
-            connection=f.connection, field=f.field, issue_key=f.issue_key, limit=self.PAGE, offset=0
+    def _count(self) -> int:
+        f = self.filters
+        return self.engine.count_conflicts(
+            connection=f.connection, field=f.field, issue_key=f.issue_key, contains=True
         )
-        return ConflictPage(generation, total, rows, first=True)
+
+    def _page(self, offset: int) -> list[ConflictRecord]:
+        f = self.filters
+        return self.engine.list_conflicts(
+            connection=f.connection, field=f.field, issue_key=f.issue_key, limit=self.PAGE, offset=offset,
+            contains=True, sort=self.sort,
+        )  # fmt: skip
+
+    def _names(self, records: list[ConflictRecord]) -> dict[str, KnownNames]:
+        """Names of the people and sprints the page's values mention, per connection."""
+        wanted: dict[str, tuple[set[str], set[int]]] = {}
+        for r in records:
+            people, sprints = wanted.setdefault(r.connection, (set(), set()))
+            values = [
+                v for v in (r.base, r.local, r.jira) if v is not None and not isinstance(v, dict | list)
+            ]
+            if r.field in PEOPLE_FIELDS:
+                people.update(str(v) for v in values)
+            elif r.field in SPRINT_FIELDS:
+                sprints.update(v for v in values if isinstance(v, int))
+        return {
+            conn: self.engine.known_names(conn, people, sprints)
+            for conn, (people, sprints) in wanted.items()
+            if people or sprints
+        }
+
+    def load(self) -> ConflictPage:
+        generation = self.generation
+        rows = self._page(0)
+        return ConflictPage(generation, self._count(), rows, first=True, names=self._names(rows))
 
     def poll(self) -> ConflictCount:
         """Only the count: re-reading pages every few seconds would reset the operator's place."""
-        f = self.filters
-        total = self.engine.count_conflicts(connection=f.connection, field=f.field, issue_key=f.issue_key)
-        return ConflictCount(self.generation, total)
+        return ConflictCount(self.generation, self._count())
 
     def _load_more(self) -> ConflictPage:
         # Resolved rows have left the open set, so the next unseen row sits at len(records).
-        generation, f, offset = self.generation, self.filters, len(self.records)
-        rows = self.engine.list_conflicts(
-            connection=f.connection, field=f.field, issue_key=f.issue_key, limit=self.PAGE, offset=offset
-        )
-        return ConflictPage(generation, self.total, rows, first=False)
+        generation, rows = self.generation, self._page(len(self.records))
+        return ConflictPage(generation, self.total, rows, first=False, names=self._names(rows))
 
     @on(LazyTable.NearEnd)
     def _near_end(self) -> None:
@@ -134,11 +200,16 @@ class ConflictsScreen(ConsoleScreen):
         if isinstance(data, ConflictPage):
             if data.first:
                 row = table.cursor_row
-                table.clear()
-                self.records = {}
+                self.records, self.names = {}, {}
+            for conn, names in data.names.items():
+                known = self.names.get(conn) or KnownNames()
+                self.names[conn] = KnownNames(known.people | names.people, known.sprints | names.sprints)
             fresh = [r for r in data.records if r.id not in self.records]
             self.records.update((r.id, r) for r in fresh)
-            for record in fresh:
+            if data.first:
+                self._laid_out_for = 0  # the widths depend on the rows: lay the table out again
+                self.on_resize()
+            for record in fresh if not data.first else []:
                 table.add_row(*self._cells(record), key=str(record.id))
             if data.first and self.records:
                 table.move_cursor(row=min(max(row, 0), len(self.records) - 1))
@@ -146,35 +217,94 @@ class ConflictsScreen(ConsoleScreen):
             self._show_selected()
         self._render_status()
 
-    @staticmethod
-    def _cells(record: Any) -> tuple[Text, ...]:
+    def value_width(self) -> int:
+        """How wide each of the two value columns may be: what the other columns leave of the screen (the
+        loaded rows' id, connection, key and field, as wide as their longest, plus cell padding)."""
+        fixed = [len(label) for label in COLUMNS[:4]]
+        for r in self.records.values():
+            for i, text in enumerate((str(r.id), r.connection, r.issue_key, r.field)):
+                fixed[i] = max(fixed[i], len(text))
+        padding = 2 * self.query_one(LazyTable).cell_padding * len(COLUMNS)
+        return max(12, (self.size.width - sum(fixed) - padding - 2) // 2)  # and the scrollbar
+
+    def shown(self, record: ConflictRecord, value: object) -> object:
+        """A person or sprint value as its name when the store knows it (the id stays in the detail)."""
+        names = self.names.get(record.connection)
+        if names is None or value is None or isinstance(value, dict | list):
+            return value
+        if record.field in PEOPLE_FIELDS:
+            return names.people.get(str(value), value)
+        if record.field in SPRINT_FIELDS and isinstance(value, int):
+            return names.sprints.get(value, value)
+        return value
+
+    def _cells(self, record: ConflictRecord) -> tuple[Text, ...]:
+        width = self.value_width()
         return (
             Text(str(record.id)),
             literal(record.connection),
             literal(record.issue_key),
             literal(record.field),
-            json_inline(record.local, 18),
-            json_inline(record.jira, 18),
+            value_inline(self.shown(record, record.local), width),
+            value_inline(self.shown(record, record.jira), width),
         )
+
+    def on_resize(self) -> None:
+        """Give the value columns the new width: cells are cut when made, and a DataTable column never
+        narrows, so the rows are made again (from what is loaded: nothing is read)."""
+        width = self.size.width
+        if width == self._laid_out_for:
+            return
+        self._laid_out_for = width
+        table = self.query_one(LazyTable)
+        row = table.cursor_row
+        table.clear(columns=True)
+        table.add_columns(*COLUMNS)
+        for record in self.records.values():
+            table.add_row(*self._cells(record), key=str(record.id))
+        if self.records:
+            table.move_cursor(row=min(max(row, 0), len(self.records) - 1))
 
     def _render_status(self) -> None:
         text = Text(f"showing {len(self.records):,} of {self.total:,} open", style="bold")
         text.append("  filter: ")
         text.append_text(literal(self.filters.describe()))
+        descending = self.sort.startswith("-")
+        text.append(f"  sort: {SORTS[self.sort.removeprefix('-')]} {'↓' if descending else '↑'}")
         if self.pending:
             text.append(f"  resolving {len(self.pending)}…", style="yellow")
         self.query_one("#status", Static).update(text)
+        self._render_empty()
 
-    def selected(self) -> Any | None:
+    def _render_empty(self) -> None:
+        empty = self.total == 0 and not self.records
+        table, note = self.query_one(LazyTable), self.query_one("#empty", Static)
+        table.display, note.display = not empty, empty
+        if empty:
+            matching = "" if self.filters == Filters() else f" match {self.filters.describe()}"
+            note.update(Text(f"no open conflicts{matching}", style="bold green"))
+
+    def selected(self) -> ConflictRecord | None:
         """The conflict under the cursor."""
         table = self.query_one(LazyTable)
         if not self.records or table.cursor_row < 0:
             return None
-        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         return self.records.get(int(key)) if key is not None else None
 
     def _show_selected(self) -> None:
-        self.query_one(ConflictDetail).show(self.selected())
+        record = self.selected()
+        self.query_one(ConflictDetail).show(record, self.now(), self._named(record) if record else {})
+
+    def _named(self, record: ConflictRecord) -> dict[str, str]:
+        """The detail's captions: the name of each side's value when it is a known person or sprint."""
+        out = {}
+        for side in ("base", "local", "jira"):
+            value = getattr(record, side)
+            name = self.shown(record, value)
+            if name is not value:
+                out[side] = str(name)
+        return out
 
     @on(DataTable.RowHighlighted, "#queue")
     def _row_highlighted(self) -> None:
@@ -211,16 +341,43 @@ class ConflictsScreen(ConsoleScreen):
         """Move the focus to the filter inputs."""
         self.query_one("#f-connection", Input).focus()
 
+    # -- sorting ------------------------------------------------------------------------------------
+
+    def sort_by(self, sort: str) -> None:
+        """Read the queue again in another order (``-`` in front: descending)."""
+        if sort != self.sort:
+            self.sort = sort
+            self.generation += 1
+            self.reload()
+            self._render_status()
+
+    def action_cycle_sort(self) -> None:
+        """Order the queue by the next column."""
+        names = list(SORTS)
+        current = self.sort.removeprefix("-")
+        self.sort_by(names[(names.index(current) + 1) % len(names)])
+
+    def action_reverse_sort(self) -> None:
+        """Reverse the order."""
+        self.sort_by(self.sort[1:] if self.sort.startswith("-") else f"-{self.sort}")
+
+    @on(DataTable.HeaderSelected, "#queue")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        column = COLUMNS[event.column_index]
+        sort = SORT_OF_COLUMN.get(column)
+        if sort is not None:
+            self.sort_by(f"-{sort}" if self.sort == sort else sort)
+
     # -- resolving ----------------------------------------------------------------------------------
 
     def action_take(self, take: str) -> None:
         """Resolve the selected conflict with the Jira or the local value."""
         record = self.selected()
         if record is not None and record.id not in self.pending:
-            self._resolve(record, take, None)
+            self._resolve(record, "jira" if take == "jira" else "local", None)
 
     def action_edit_value(self) -> None:
-        """Resolve the selected conflict with a value typed as JSON."""
+        """Resolve the selected conflict with a value typed as text (or JSON, when it parses)."""
         record = self.selected()
         if record is None or record.id in self.pending:
             return
@@ -233,7 +390,7 @@ class ConflictsScreen(ConsoleScreen):
 
     # Not exclusive: resolving one row then the next must not cancel the first mid-write.
     @work(group="resolve", exit_on_error=False)
-    async def _resolve(self, record: Any, take: str, value: Any) -> None:
+    async def _resolve(self, record: ConflictRecord, take: Take, value: Any) -> None:
         self.pending.add(record.id)
         self._render_status()
         try:
@@ -258,19 +415,20 @@ class ConflictsScreen(ConsoleScreen):
         filters = self.filters
 
         def chosen(take: str | None) -> None:
-            if take is not None:
-                self._resolve_all(filters, take)
+            if take in ("jira", "local"):
+                self._resolve_all(filters, "jira" if take == "jira" else "local")
 
         self.app.push_screen(ResolveAllScreen(self.total, filters.describe()), chosen)
 
     @work(group="resolve-all", exclusive=True, exit_on_error=False)
-    async def _resolve_all(self, filters: Filters, take: str) -> None:
+    async def _resolve_all(self, filters: Filters, take: Literal["jira", "local"]) -> None:
         count = await self.engine.resolve_conflicts(
             take,
             connection=filters.connection,
             field=filters.field,
             issue_key=filters.issue_key,
             actor="console",
+            contains=True,
         )
         self.notify(f"Resolved {count} conflicts (took {take})")
         self.generation += 1

@@ -1,29 +1,33 @@
-"""Health: every connection's state, the webhook listener, and (when attached) the daemon's heartbeat."""
+"""Health: every connection's state (the truth about its syncs included) with sparklines of its last
+minutes, the webhook listener, and (when attached) the daemons' heartbeats."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
+from jira_console.facade import ConnectionStatus, ListenerStatus
+from jira_console.store.converters import DaemonRecord
 from jira_console.tui import messages
-from jira_console.tui.format import age, literal, when
+from jira_console.tui.format import ago, literal, moment
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.widgets.connection_card import ConnectionCard
 
 
 @dataclass(frozen=True)
 class HealthData:
-    connections: list[Any]
-    listener: Any
-    daemons: list[Any]
+    """One read of everything the screen shows, and when it was read (the countdowns start there)."""
+
+    connections: list[ConnectionStatus]
+    listener: ListenerStatus
+    daemons: list[DaemonRecord]
     read_at: datetime
 
 
@@ -31,11 +35,12 @@ class HealthScreen(ConsoleScreen):
     """Connections, listener and daemon. Breaker countdowns tick locally every second between reads."""
 
     TITLE = "Health"
+    MODE = "health"
     CSS_PATH = "health.tcss"
     BINDINGS = [Binding("r", "reload", "Reload")]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield self.screen_bar()
         with VerticalScroll(id="cards"):
             yield Static(Text("loading…", style="dim"), id="placeholder")
         yield Static(id="listener")
@@ -56,7 +61,9 @@ class HealthScreen(ConsoleScreen):
 
     def show(self, data: HealthData) -> None:
         container = self.query_one("#cards", VerticalScroll)
-        self.query("#placeholder").remove()
+        placeholder = self.query_one("#placeholder", Static)
+        placeholder.display = not data.connections
+        placeholder.update(Text("no connections configured (add a [[jira]] section)", style="yellow"))
         existing = self.cards()
         for status in data.connections:
             card = existing.pop(status.name, None)
@@ -69,28 +76,31 @@ class HealthScreen(ConsoleScreen):
         self.query_one("#listener", Static).update(self._listener_text(data.listener))
         self.query_one("#daemons", Static).update(self._daemon_text(data.daemons, data.read_at))
 
-    def _listener_text(self, listener: Any) -> Text:
+    def _listener_text(self, listener: ListenerStatus) -> Text:
         text = Text("listener ", style="bold")
         if listener.listening:
-            text.append("listening ", style="green")
+            text.append("● ", style="green")
             text.append_text(literal(listener.address))
         else:
             text.append("not listening", style="bold red")
         text.append(f"  received {listener.received}  failed {listener.failed}  queue {listener.queue_depth}")
         return text
 
-    def _daemon_text(self, daemons: list[Any], now: datetime) -> Text:
+    def _daemon_text(self, daemons: list[DaemonRecord], now: datetime) -> Text:
         if self.engine.mode != "attached":
             return Text("engine running in this console (in-process)", style="dim")
         if not daemons:
             return Text("attached, but no daemon has reported a heartbeat", style="bold red")
         text = Text()
         for daemon in daemons:
-            beat = (now - daemon.heartbeat_at).total_seconds()
             text.append("daemon ", style="bold")
             text.append_text(literal(f"{daemon.name}@{daemon.host} pid {daemon.pid}"))
-            text.append(f"  heartbeat {when(daemon.heartbeat_at)} ({age(beat)} ago)")
-            text.append(f"  up since {when(daemon.started_at)}\n")
+            if daemon.stopped_at is not None:
+                text.append(f"  stopped at {moment(daemon.stopped_at, now)}", style="yellow")
+                text.append("\n")
+                continue
+            text.append(f"  heartbeat {ago(daemon.heartbeat_at, now)}")
+            text.append(f"  up since {moment(daemon.started_at, now)}\n")
         text.rstrip()
         return text
 
@@ -110,6 +120,8 @@ class HealthScreen(ConsoleScreen):
 
     @on(messages.HealthChanged)
     @on(messages.WebhookReceived)
+    @on(messages.WebhookProcessed)
     def _health_changed(self) -> None:
+        # High-rate events (every API call, every delivery, every processed event): one read per burst.
         if self.is_current:
-            self.reload()
+            self.reload_soon()

@@ -1,9 +1,14 @@
 """Mappings: pick a mapping, edit its TOML, and watch a live preview (Jira value → internal value → back to
-Jira, with errors and validation notes) over chosen issues. Validation runs shortly after typing stops."""
+Jira, with errors and validation notes) over chosen issues. Validation runs shortly after typing stops.
+
+The editor takes every printable key while it has the focus (the number keys too): Esc leaves it for the
+list, as its border says, and Tab moves on like everywhere else (TOML needs no tab characters)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -12,26 +17,35 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, OptionList, Static, TextArea
+from textual.widgets import DataTable, Footer, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from jira_console.facade import ConsoleEngine
+from jira_console.mapping import PreviewRow
+from jira_console.store.converters import MappingRecord
 from jira_console.tui import messages
 from jira_console.tui.format import json_inline, literal
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.widgets.console_table import ConsoleTable
 
+PREVIEW_COLUMNS = ("key", "jira", "→ internal", "→ back", "notes")
+
 
 @dataclass(frozen=True)
 class MappingOpened:
-    mapping: Any
+    """A mapping chosen from the list, with its definition as TOML for the editor."""
+
+    mapping: MappingRecord
     toml: str
 
 
 @dataclass(frozen=True)
 class PreviewResult:
+    """The editor's ``text`` checked: its definition and preview rows, or why it is invalid."""
+
     text: str
-    definition: dict | None
-    rows: list[Any]
+    definition: dict[str, Any] | None
+    rows: list[PreviewRow]
     error: str | None
 
 
@@ -39,6 +53,7 @@ class MappingsScreen(ConsoleScreen):
     """List, editor, validation line, issue chooser and preview table."""
 
     TITLE = "Mappings"
+    MODE = "mappings"
     CSS_PATH = "mappings.tcss"
     AUTO_FOCUS = "#mapping-list"
     VALIDATE_DELAY = 0.4
@@ -46,22 +61,28 @@ class MappingsScreen(ConsoleScreen):
         Binding("ctrl+s", "save", "Save"),
         Binding("f2", "focus_editor", "Editor"),
         Binding("f3", "focus_list", "List"),
-        Binding("ctrl+r", "reload", "Reload list"),
+        Binding("f4", "people", "People"),
+        Binding("ctrl+r", "reload", "Reload list", show=False),
     ]
+    HELP_NOTES = (
+        "In the editor and the issue field every key types: Esc (or F3) leaves them for the list.",
+        "Ctrl+S saves from anywhere on this screen, once the definition is valid.",
+        "F4 lists the people the issues name whom nobody mapped yet, and maps them.",
+    )
 
-    def __init__(self, engine: Any, **kwargs: Any) -> None:
-        super().__init__(engine, **kwargs)
-        self.mappings: list[Any] = []
-        self.current: Any | None = None
+    def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
+        super().__init__(engine, now=now)
+        self.mappings: list[MappingRecord] = []
+        self.current: MappingRecord | None = None
         self.saved_text = ""
         self.result: PreviewResult | None = None
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield self.screen_bar()
         with Horizontal(id="top"):
             yield OptionList(id="mapping-list")
-            yield TextArea(id="editor", show_line_numbers=False, soft_wrap=False, tab_behavior="indent")
+            yield TextArea(id="editor", show_line_numbers=False, soft_wrap=False, tab_behavior="focus")
         yield Static(id="validation")
         yield Input(
             placeholder="issue keys for the preview, comma separated (empty: first 20)",
@@ -72,14 +93,16 @@ class MappingsScreen(ConsoleScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#preview", DataTable).add_columns("key", "jira", "→ internal", "→ back", "notes")
+        self.query_one("#preview", DataTable).add_columns(*PREVIEW_COLUMNS)
         self.query_one("#mapping-list").border_title = "mappings"
-        self.query_one("#editor").border_title = "definition (TOML)"
+        editor = self.query_one("#editor")
+        editor.border_title = "definition (TOML)"
+        editor.border_subtitle = "Esc leaves · Ctrl+S saves"
 
-    def load(self) -> list[Any]:
+    def load(self) -> list[MappingRecord]:
         return self.engine.list_mappings()
 
-    def show(self, data: Any) -> None:
+    def show(self, data: list[MappingRecord] | MappingOpened | PreviewResult) -> None:
         if isinstance(data, MappingOpened):
             self._opened(data)
         elif isinstance(data, PreviewResult):
@@ -87,9 +110,9 @@ class MappingsScreen(ConsoleScreen):
         else:
             self._listed(data)
 
-    def _listed(self, mappings: list[Any]) -> None:
-        def identity(items: list[Any]) -> list[tuple[Any, ...]]:
-            return [(m.id, m.name, m.version, m.enabled, getattr(m, "connection", None)) for m in items]
+    def _listed(self, mappings: list[MappingRecord]) -> None:
+        def identity(items: list[MappingRecord]) -> list[tuple[Any, ...]]:
+            return [(m.id, m.name, m.version, m.enabled, m.connection) for m in items]
 
         if identity(mappings) == identity(self.mappings):
             return  # rebuilding would move the highlight under the operator's cursor
@@ -104,7 +127,7 @@ class MappingsScreen(ConsoleScreen):
         if self.current is None and mappings:
             self.open_mapping(mappings[0])
 
-    def open_mapping(self, mapping: Any) -> None:
+    def open_mapping(self, mapping: MappingRecord) -> None:
         """Load ``mapping``'s definition into the editor (converted to TOML in a worker)."""
         self.run_worker(
             lambda: self.fetch(
@@ -144,11 +167,13 @@ class MappingsScreen(ConsoleScreen):
     def validate(self) -> None:
         """Parse the editor's TOML and preview it over the chosen issues, in a worker thread."""
         text, keys = self.query_one("#editor", TextArea).text, self.issue_keys()
+        # Over the issues of the connection the mapping belongs to (a global one: the first connection's).
+        where = self.current.connection if self.current is not None else None
 
         def read() -> PreviewResult:
             try:
                 definition = self.engine.mapping_from_toml(text)
-                rows = self.engine.preview_mapping(definition, issue_keys=keys, limit=20)
+                rows = self.engine.preview_mapping(definition, issue_keys=keys, limit=20, connection=where)
             except ValueError as exc:
                 return PreviewResult(text, None, [], str(exc))
             return PreviewResult(text, definition, rows, None)
@@ -162,22 +187,44 @@ class MappingsScreen(ConsoleScreen):
             return  # the operator kept typing; a newer validation is on its way
         self.result = result
         table = self.query_one("#preview", DataTable)
-        table.clear()
+        # Fresh columns each time: a DataTable column never narrows, and the widths follow the rows.
+        table.clear(columns=True)
+        table.add_columns(*PREVIEW_COLUMNS)
+        width, notes_width = self.value_width(), self.notes_width()
         for row in result.rows:
+            notes = self._notes(row)
+            notes.truncate(notes_width, overflow="ellipsis")
             table.add_row(
                 literal(row.key),
-                json_inline(row.jira_value, 14),
-                json_inline(row.internal_value, 14),
-                json_inline(getattr(row.back_to_jira, "value", row.back_to_jira), 14),
-                self._notes(row),
+                json_inline(row.jira_value, width),
+                json_inline(row.internal_value, width),
+                json_inline(row.back_to_jira.value if row.back_to_jira is not None else None, width),
+                notes,
             )
         self._render_validation(checking=False)
 
+    def notes_width(self) -> int:
+        """The notes' share: as wide as the longest, at most a third of the screen (a long error must not
+        push the values off it; it is cut with an ellipsis)."""
+        rows = self.result.rows if self.result is not None else []
+        return min(max([5, *(self._notes(row).cell_len for row in rows)]), self.size.width // 3)
+
+    def value_width(self) -> int:
+        """How wide each of the three value columns may be: what the keys and the notes leave."""
+        rows = self.result.rows if self.result is not None else []
+        keys = max([3, *(len(row.key) for row in rows)])
+        padding = 2 * self.query_one("#preview", DataTable).cell_padding * len(PREVIEW_COLUMNS)
+        return max(12, (self.size.width - keys - self.notes_width() - padding - 2) // 3)
+
+    def on_resize(self) -> None:
+        if self.result is not None:
+            self._previewed(self.result)
+
     @staticmethod
-    def _notes(row: Any) -> Text:
+    def _notes(row: PreviewRow) -> Text:
         notes = [literal(error, style="red") for error in row.errors]
         notes += [literal(check, style="yellow") for check in row.validation]
-        if not row.errors and getattr(row, "round_trip", None) is False:
+        if not row.errors and row.round_trip is False:
             notes.append(Text("round trip differs", style="yellow"))
         return Text("; ").join(notes) if notes else Text("ok", style="green")
 
@@ -197,7 +244,27 @@ class MappingsScreen(ConsoleScreen):
             text.append(
                 f"valid · {len(self.result.rows)} issues previewed · {errors} with errors", style="green"
             )
+            noted = self._noted_row()
+            if noted is not None:  # its notes in full: the table's note column is cut to its share
+                text.append("\n")
+                text.append_text(literal(f"{noted.key}: ", style="bold"))
+                text.append_text(self._notes(noted))
         self.query_one("#validation", Static).update(text)
+
+    def _noted_row(self) -> PreviewRow | None:
+        """The preview row whose notes to show in full: the highlighted one when it has any, else the first
+        with an error."""
+        rows = self.result.rows if self.result is not None else []
+        table = self.query_one("#preview", DataTable)
+        if rows and 0 <= table.cursor_row < len(rows):
+            row = rows[table.cursor_row]
+            if row.errors or row.validation:
+                return row
+        return next((row for row in rows if row.errors), None)
+
+    @on(DataTable.RowHighlighted, "#preview")
+    def _preview_row_highlighted(self) -> None:
+        self._render_validation(checking=False)
 
     # -- saving -------------------------------------------------------------------------------------
 
@@ -210,12 +277,21 @@ class MappingsScreen(ConsoleScreen):
         self._save(result.definition, text)
 
     @work(group="save", exclusive=True, exit_on_error=False)
-    async def _save(self, definition: dict, text: str) -> None:
-        saved = await self.engine.save_mapping(definition, actor="console")
+    async def _save(self, definition: dict[str, Any], text: str) -> None:
+        # A new version of the mapping being edited: same connection (the TOML does not carry it), so the
+        # edit is not stored as a global mapping the connection's own would hide.
+        where = self.current.connection if self.current is not None else None
+        saved = await self.engine.save_mapping(definition, actor="console", connection=where)
         self.current, self.saved_text = saved, text
         self.notify(f"Saved {saved.name} v{saved.version}", markup=False)
         self._render_validation(checking=False)
         self.reload()
+
+    def action_people(self) -> None:
+        """Show the people nobody mapped yet (for ``user`` mappings), with a way to map them."""
+        from jira_console.tui.screens.people import PeopleScreen
+
+        self.app.push_screen(PeopleScreen(self.engine))
 
     def action_focus_editor(self) -> None:
         """Move the focus to the TOML editor."""
@@ -230,7 +306,7 @@ class MappingsScreen(ConsoleScreen):
         self.reload()
 
 
-def _label(mapping: Any) -> str:
+def _label(mapping: MappingRecord) -> str:
     """``name v3`` plus the connection it belongs to (the same name may exist per connection)."""
-    where = getattr(mapping, "connection", None)
+    where = mapping.connection
     return f"{mapping.name} v{mapping.version}" + (f" · {where}" if where else "")

@@ -1,9 +1,12 @@
-"""Sync: per connection and scope, the watermark, last and next run, counts, and live progress of a
-running sync. Starting a sync is asked of the App (``SyncRequested``) because it outlives this screen."""
+"""Sync: per connection and scope, the state (with the failing streak), watermark, next run, and live
+progress of a running sync: count, total (Server's search total, Cloud's approximate count), rate and
+ETA, with a progress bar. Starting a sync is asked of the App (``SyncRequested``) because it outlives this
+screen."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual import on
@@ -11,34 +14,73 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, ProgressBar, Static
 
 from jira_console import events as ev
+from jira_console.facade import ConsoleEngine, FieldErrorView, SyncStateView
 from jira_console.tui import messages
-from jira_console.tui.format import counts, duration, literal, when, when_ms
+from jira_console.tui.format import age, ago, counts, duration, literal, moment
+from jira_console.tui.screens.audit import AuditScreen
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.widgets.console_table import ConsoleTable
 
 COLUMNS = ("connection", "scope", "state", "watermark", "next run")
 
 
+def rate_and_eta(progress: ev.SyncProgressed) -> tuple[float | None, float | None]:
+    """Issues read per second so far, and the seconds left at that rate (None when not known yet)."""
+    if progress.elapsed_ms <= 0 or progress.seen <= 0:
+        return None, None
+    rate = progress.seen / (progress.elapsed_ms / 1000)
+    if progress.total is None:
+        return rate, None
+    return rate, max(progress.total - progress.seen, 0) / rate
+
+
 def progress_text(progress: ev.SyncProgressed) -> str:
-    return (
-        f"p{progress.pages} seen {progress.seen} ↓{progress.pulled} ↑{progress.pushed} ⚠{progress.conflicts}"
-    )
+    """``1,200 of 5,000 issues (24%) · 310/s · ETA 12s · page 12 · ↓40 ↑3 ⚠1``."""
+    parts = [f"{progress.seen:,} issues"]
+    if progress.total:
+        share = min(progress.seen / progress.total, 1.0)
+        parts = [f"{progress.seen:,} of {progress.total:,} issues ({share:.0%})"]
+    rate, eta = rate_and_eta(progress)
+    if rate is not None:
+        parts.append(f"{rate:,.0f}/s")
+    if eta is not None:
+        parts.append(f"ETA {age(eta + 0.999)}")
+    parts.append(f"page {progress.pages} · ↓{progress.pulled} ↑{progress.pushed} ⚠{progress.conflicts}")
+    if progress.backfill:
+        parts.insert(0, "back-fill (mappings changed)")
+    return " · ".join(parts)
+
+
+def progress_cell(progress: ev.SyncProgressed | None) -> str:
+    """The short form for the table: ``running 24%`` (or the count when no total is known)."""
+    if progress is None:
+        return "running"
+    if progress.total:
+        return f"running {min(progress.seen / progress.total, 1.0):.0%}"
+    return f"running {progress.seen:,}"
 
 
 class SyncScreen(ConsoleScreen):
     """Table of sync states; the detail line below describes the selected row."""
 
     TITLE = "Sync"
+    MODE = "sync"
     CSS_PATH = "sync.tcss"
+    AUTO_FOCUS = "#states"
     BINDINGS = [
         Binding("s", "sync(False)", "Sync"),
         Binding("f", "sync(True)", "Full sync"),
         Binding("a", "sync_all", "Sync all"),
-        Binding("r", "reload", "Reload"),
+        Binding("l", "audit_log", "Audit log"),
+        Binding("r", "reload", "Reload", show=False),
     ]
+    HELP_NOTES = (
+        "s and f sync the highlighted row's connection; attached, the daemon runs it and a second toast",
+        "tells its outcome.",
+    )
 
     class SyncRequested(Message):
         """The operator asked for a sync (``connection`` None = every connection)."""
@@ -48,26 +90,27 @@ class SyncScreen(ConsoleScreen):
             self.full = full
             super().__init__()
 
-    def __init__(self, engine: Any, **kwargs: Any) -> None:
-        super().__init__(engine, **kwargs)
-        self.states: list[Any] = []
-        self.field_errors: list[Any] = []
+    def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
+        super().__init__(engine, now=now)
+        self.states: list[SyncStateView] = []
+        self.field_errors: list[FieldErrorView] = []
         self.progress: dict[tuple[str, str], ev.SyncProgressed] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield self.screen_bar()
         yield ConsoleTable(id="states")
         yield Static(id="detail")
+        yield ProgressBar(id="progress", show_eta=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
+        self.query_one(ProgressBar).display = False
 
-    def load(self) -> tuple[list[Any], list[Any]]:
-        errors = getattr(self.engine, "recent_field_errors", None)
-        return self.engine.sync_states(), (errors(limit=50) if errors else [])
+    def load(self) -> tuple[list[SyncStateView], list[FieldErrorView]]:
+        return self.engine.sync_states(), self.engine.recent_field_errors(limit=50)
 
-    def show(self, data: tuple[list[Any], list[Any]]) -> None:
+    def show(self, data: tuple[list[SyncStateView], list[FieldErrorView]]) -> None:
         self.states, self.field_errors = data
         for state in self.states:
             if not state.running:
@@ -83,23 +126,36 @@ class SyncScreen(ConsoleScreen):
                 literal(state.connection),
                 literal(state.scope),
                 self._state_text(state),
-                Text(when_ms(state.watermark_ms)),
-                Text(when(state.next_run_at)),
+                Text(self._watermark(state)),
+                self._next_run(state),
                 key=f"{state.connection}\0{state.scope}",
             )
         if self.states:
             table.move_cursor(row=min(row, len(self.states) - 1))
         self._render_detail()
 
-    def _state_text(self, state: Any) -> Text:
+    def _watermark(self, state: SyncStateView) -> str:
+        if state.watermark_ms is None:
+            return "—"
+        return moment(datetime.fromtimestamp(state.watermark_ms / 1000, tz=UTC), self.now())
+
+    def _next_run(self, state: SyncStateView) -> Text:
+        if state.next_run_at is None:
+            return Text("—", style="dim")
+        seconds = (state.next_run_at - self.now()).total_seconds()
+        return Text(f"in {age(seconds)}" if seconds > 0 else "due")
+
+    def _state_text(self, state: SyncStateView) -> Text:
         progress = self.progress.get((state.connection, state.scope))
         if state.running or progress is not None:
-            return Text("running " + (progress_text(progress) if progress else ""), style="bold yellow")
+            return Text(progress_cell(progress), style="bold yellow")
+        if state.failures:
+            return Text(f"failed ×{state.failures}", style="bold red")
         status = state.last_status or "never run"
-        style = {"ok": "green", "error": "bold red", "failed": "bold red"}.get(status, "")
+        style = {"ok": "green", "partial": "yellow", "failed": "bold red"}.get(status, "")
         return Text(status, style=style)
 
-    def selected(self) -> Any | None:
+    def selected(self) -> SyncStateView | None:
         table = self.query_one(DataTable)
         if not self.states or table.cursor_row < 0:
             return None
@@ -111,18 +167,33 @@ class SyncScreen(ConsoleScreen):
         if state is None:
             detail.update(Text("no sync state yet", style="dim"))
             return
+        now = self.now()
         text = Text()
         text.append_text(literal(f"{state.connection} / {state.scope}", style="bold"))
-        text.append(f"\nlast started {when(state.last_started_at)}  finished {when(state.last_finished_at)}")
-        text.append(f"\nduration {duration(state.duration_ms)}  api calls {state.api_calls or 0}")
-        text.append("  counts ")
+        text.append(
+            f"  started {moment(state.last_started_at, now)}  finished {moment(state.last_finished_at, now)}"
+        )
+        text.append("\nlast success ")
+        if state.last_success_at is None:
+            text.append("never", style="yellow")
+        else:
+            text.append(ago(state.last_success_at, now))
+        text.append(f"  took {duration(state.duration_ms)}  api calls {state.api_calls or 0}\n")
         text.append_text(literal(counts(state.counts)))
         progress = self.progress.get((state.connection, state.scope))
         if progress is not None:
-            text.append("\nprogress " + progress_text(progress), style="yellow")
+            text.append("\nreading " + progress_text(progress), style="yellow")
+        if state.failures:
+            text.append(f"\nfailed {state.failures}× in a row", style="bold red")
         if state.last_error:
             text.append("\nerror ", style="bold red")
             text.append_text(literal(state.last_error))
+        if state.quarantined:
+            # Issues that could not be applied: set aside (key and cause, no values), tried again each sync.
+            text.append(f"\nquarantined {len(state.quarantined)}", style="bold red")
+            for line in state.quarantined[:3]:
+                text.append("\n  ")
+                text.append_text(literal(line))
         mine = [e for e in self.field_errors if e.connection == state.connection]
         if mine:
             # Values that could not be mapped or written: recorded on the issue, the rest keeps syncing.
@@ -131,6 +202,13 @@ class SyncScreen(ConsoleScreen):
                 text.append("\n  ")
                 text.append_text(literal(f"{e.issue_key} {e.field}: {e.message}"))
         detail.update(text)
+        self._render_progress_bar(progress)
+
+    def _render_progress_bar(self, progress: ev.SyncProgressed | None) -> None:
+        bar = self.query_one(ProgressBar)
+        bar.display = progress is not None and bool(progress.total)
+        if progress is not None and progress.total:
+            bar.update(total=progress.total, progress=min(progress.seen, progress.total))
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self) -> None:
@@ -147,6 +225,10 @@ class SyncScreen(ConsoleScreen):
     def action_sync_all(self) -> None:
         """Incremental sync of every connection."""
         self.post_message(self.SyncRequested(None, False))
+
+    def action_audit_log(self) -> None:
+        """The audit log, with undo of a change or of a whole run."""
+        self.app.push_screen(AuditScreen(self.engine, now=self.now))
 
     @on(messages.SyncStarted)
     @on(messages.SyncFinished)

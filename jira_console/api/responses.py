@@ -1,0 +1,25 @@
+"""The error answers a route declares in the OpenAPI document, so clients (and schemathesis) know every
+status it may send and that each one carries an ``{"error": ...}`` body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jira_console.api.models import ErrorBody
+
+_WHY = {
+    400: "The body is not valid JSON, or Jira refused the request.",
+    401: "Missing or invalid bearer token.",
+    404: "Nothing stored under that id or name (or no such connection).",
+    409: "The request contradicts the stored state.",
+    413: "The body is larger than the configured limit.",
+    422: "Invalid values (each is named in `details`).",
+    502: "Jira could not be reached or refused the credentials.",
+    503: "The database is unreachable, or the daemon is shutting down; retry later.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status with the error body; 401, 413 and 503 are on every route."""
+    chosen = sorted({*statuses, 401, 413, 503})
+    return {status: {"model": ErrorBody, "description": _WHY[status]} for status in chosen}

@@ -1,0 +1,218 @@
+"""The records the facade builds itself (beside the store's records and the sync's reports it passes on):
+what the console and the CLI show about connections, the listener, sync scopes, field errors, webhook
+traffic and mapping trials. Frozen dataclasses, so a screen can hold one without it changing underneath."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from jira_console.activity import Activity
+from jira_console.health import SyncHealth
+from jira_console.mapping import PreviewRow
+from jira_console.sync.report import SyncReport  # the one import of the sync's report (its module may move)
+
+Mode = Literal["inprocess", "attached"]
+"""Where the engine runs: in this process, or in a daemon this process is attached to."""
+
+Flavor = Literal["cloud", "server"]
+"""A Jira site's flavor: Cloud (REST v3) or Server/Data Center (REST v2)."""
+
+__all__ = [
+    "Activity",
+    "ConnectionStatus",
+    "ConnectionVerdict",
+    "EngineState",
+    "KnownNames",
+    "SyncHealth",
+    "FieldErrorView",
+    "Flavor",
+    "ListenerStatus",
+    "MappingTemplates",
+    "MappingTrial",
+    "Mode",
+    "SyncReport",
+    "SyncStateView",
+    "WebhookStats",
+]
+
+
+AuthState = Literal["ok", "rejected", "blocked", "no token", "unknown"]
+
+ConnectionVerdict = Literal["ok", "running", "never run", "failing", "degraded", "auth", "down"]
+"""One word for a connection's health, worst first: ``down`` (breaker open, or Jira not answering),
+``auth`` (credentials missing or refused), ``degraded``/``failing`` (its syncs fail), else the sync's."""
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    """Health of one Jira connection, for the console, ``status`` and the operations API: the client's
+    view (breaker, latency, budget, calls, auth), the syncs' (:class:`SyncHealth`), traffic over the last
+    minutes (:class:`Activity`) and, when attached, which daemon reported it and when."""
+
+    name: str
+    url: str
+    auth: str
+    flavor: str | None = None
+    version: str | None = None
+    ok: bool = True
+    """The client's verdict: breaker closed and the last call answered (a 4xx counts as answered)."""
+    breaker_state: str = "closed"
+    opens_in_seconds: float | None = None
+    last_latency_ms: float | None = None
+    rate_limit_remaining: int | None = None
+    calls_by_status: dict[str, int] = field(default_factory=dict)
+    recent_errors: list[str] = field(default_factory=list)
+    last_webhook_at: datetime | None = None
+    total_calls: int = 0
+    auth_state: AuthState = "unknown"
+    """How Jira took the credentials: ``ok`` (a call succeeded), ``rejected`` (the last verdict was a
+    401), ``blocked`` (Jira denied the Basic credentials: none are sent until the configuration changes or
+    ``config check`` runs), ``no token`` (none configured) or ``unknown`` (no call answered yet)."""
+    auth_note: str | None = None
+    """The plain words about the credentials when they are held back (see ``auth_state``)."""
+    sync: SyncHealth = field(default_factory=SyncHealth)
+    activity: Activity = field(default_factory=Activity)
+    reported_by: str | None = None
+    """The daemon whose heartbeat carried this status (None: this process runs the engine)."""
+    reported_at: datetime | None = None
+    """That heartbeat's time: the client's figures are as of then."""
+
+    @property
+    def verdict(self) -> ConnectionVerdict:
+        """The worst thing true of the connection."""
+        if self.breaker_state == "open" or not self.ok:
+            return "down"
+        if self.auth_state in ("rejected", "blocked", "no token"):
+            return "auth"
+        return self.sync.verdict
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ConnectionStatus:
+        """Rebuild what :func:`dataclasses.asdict` made of one (a daemon's heartbeat carries them)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for name in ("last_webhook_at", "reported_at"):
+            known[name] = _parse_time(known.get(name))
+        sync = dict(known.get("sync") or {})
+        for name in ("last_finished_at", "last_success_at", "failing_since"):
+            sync[name] = _parse_time(sync.get(name))
+        known["sync"] = SyncHealth(**{k: v for k, v in sync.items() if k in SyncHealth.__dataclass_fields__})
+        known["activity"] = Activity.from_json(known.get("activity"))
+        return cls(**known)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime) or value is None:
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """Where the engine runs and whether it is alive: in this process (always alive), or in the daemon
+    this process is attached to, judged by its heartbeat."""
+
+    mode: Mode
+    daemon: str | None = None
+    """The daemon attached to (the freshest heartbeat when several share the database)."""
+    heartbeat_at: datetime | None = None
+    alive: bool = True
+    """In-process, or the daemon's heartbeat is fresh (three heartbeat intervals)."""
+    stopped_at: datetime | None = None
+    """When the daemon stopped cleanly (None: running, or it died without saying)."""
+
+
+@dataclass(frozen=True)
+class KnownNames:
+    """People and sprints the store knows by name, for showing names instead of ids."""
+
+    people: dict[str, str] = field(default_factory=dict)
+    """accountId (Cloud) or user name (Server) -> display name."""
+    sprints: dict[int, str] = field(default_factory=dict)
+    """Sprint id -> sprint name."""
+
+
+@dataclass(frozen=True)
+class ListenerStatus:
+    """The webhook listener: where it listens (None: not listening) and the stored events' figures."""
+
+    listening: bool
+    address: str | None
+    received: int = 0
+    failed: int = 0
+    queue_depth: int = 0
+
+
+@dataclass(frozen=True)
+class SyncStateView:
+    """A sync scope's state plus what only the running engine knows (next run, running)."""
+
+    connection: str
+    scope: str
+    watermark_ms: int | None
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    counts: dict[str, Any]
+    duration_ms: int | None
+    api_calls: int | None
+    next_run_at: datetime | None = None
+    running: bool = False
+    last_success_at: datetime | None = None
+    failures: int = 0
+    """Runs failed in a row (``last_error`` is the last one's error, in one line)."""
+    quarantined: tuple[str, ...] = ()
+    """Issues set aside because they could not be applied, one line each: key, kind and cause (no field
+    values); later syncs try them again."""
+
+
+@dataclass(frozen=True)
+class FieldErrorView:
+    """A field of an issue that could not be converted or written, and why."""
+
+    connection: str
+    issue_key: str
+    field: str
+    mapping: str | None
+    step: str | None
+    message: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class WebhookStats:
+    """Stored webhook events: how many per status (every status, zero included), how many wait to be
+    processed, the age of the oldest waiting one, and the last minute's traffic."""
+
+    counts: dict[str, int]
+    queue_depth: int
+    received_per_minute: int
+    processed_per_minute: int
+    oldest_pending_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class MappingTrial:
+    """One stored mapping run over one issue fetched from Jira (``mapping test``): the preview row, or why
+    the mapping could not run at all."""
+
+    mapping: str
+    row: PreviewRow | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class MappingTemplates:
+    """The ready-made mappings for one connection's site: the field ids found there by schema (role -> id)
+    and every template whose fields the site has, as plain definitions."""
+
+    connection: str
+    flavor: Flavor
+    field_ids: dict[str, str]
+    templates: list[dict[str, Any]]

@@ -1,0 +1,113 @@
+"""The conflict queue as people browse it: conflicts matching filters (exact ones for scripts, substrings
+for the console), counted, listed a page at a time in a chosen order, and the ids a bulk resolution takes.
+Opening, refreshing and resolving conflicts is the repository's (:mod:`jira_console.store.repo`)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Select, Table, func, select
+from sqlalchemy.orm import Session
+
+from jira_console.store import converters as cv
+from jira_console.store import models as m
+
+CONFLICT_SORTS = ("id", "connection", "key", "field", "detected", "local_edited", "jira_edited")
+"""What the conflict queue can be ordered by (``-`` in front: descending)."""
+
+_CONFLICTS = cast(Table, m.Conflict.__table__)
+_C = _CONFLICTS.c
+"""Its columns: filters on them keep a count a Core query (``status`` makes one; see :mod:`.state`)."""
+
+
+def _conflict_filters(
+    stmt: Select[Any],
+    connection: str | None,
+    field: str | None,
+    issue_key: str | None,
+    status: str | None,
+    contains: bool = False,
+) -> Select[Any]:
+    """Exact filters, or substring ones (case-insensitive) with ``contains`` (what the console types)."""
+    for column, value in ((_C.connection, connection), (_C.field, field), (_C.issue_key, issue_key)):
+        if value is not None:
+            stmt = stmt.where(_contains(column, value) if contains else column == value)
+    if status is not None:
+        stmt = stmt.where(_C.status == status)
+    return stmt
+
+
+def _contains(column: Any, text: str) -> Any:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
+
+
+def _conflict_order(sort: str) -> list[Any]:
+    name = sort.removeprefix("-")
+    if name not in CONFLICT_SORTS:
+        raise ValueError(f"cannot sort conflicts by {name!r}; one of {', '.join(CONFLICT_SORTS)}")
+    columns: dict[str, list[Any]] = {
+        "id": [],
+        "connection": [m.Conflict.connection],
+        # Natural order: by project (the key without its number), then ENG-9 before ENG-10 (shorter first).
+        "key": [
+            func.rtrim(m.Conflict.issue_key, "0123456789"),
+            func.length(m.Conflict.issue_key),
+            m.Conflict.issue_key,
+        ],
+        "field": [m.Conflict.field],
+        "detected": [m.Conflict.detected_at],
+        "local_edited": [m.Conflict.local_edited_at],
+        "jira_edited": [m.Conflict.jira_edited_at],
+    }
+    descending = sort.startswith("-")
+    order = [(c.desc() if descending else c.asc()).nulls_last() for c in columns[name]]
+    return [*order, m.Conflict.id.desc() if descending else m.Conflict.id.asc()]
+
+
+def list_conflicts(
+    session: Session,
+    *,
+    connection: str | None = None,
+    field: str | None = None,
+    issue_key: str | None = None,
+    status: str | None = "open",
+    limit: int = 100,
+    offset: int = 0,
+    contains: bool = False,
+    sort: str = "detected",
+) -> list[cv.ConflictRecord]:
+    """Conflicts matching the filters (open ones by default), oldest first unless ``sort`` says otherwise
+    (one of :data:`CONFLICT_SORTS`, ``-`` for descending)."""
+    stmt = _conflict_filters(select(m.Conflict), connection, field, issue_key, status, contains)
+    stmt = stmt.order_by(*_conflict_order(sort)).limit(limit).offset(offset)
+    return [cv.conflict_record(r) for r in session.scalars(stmt)]
+
+
+def open_conflict_ids(
+    session: Session,
+    *,
+    connection: str | None = None,
+    field: str | None = None,
+    issue_key: str | None = None,
+    contains: bool = False,
+) -> list[int]:
+    """Ids of the open conflicts matching the filters, oldest first."""
+    stmt = _conflict_filters(select(m.Conflict.id), connection, field, issue_key, "open", contains)
+    return [int(i) for i in session.scalars(stmt.order_by(m.Conflict.id))]
+
+
+def count_conflicts(
+    session: Session,
+    *,
+    connection: str | None = None,
+    field: str | None = None,
+    issue_key: str | None = None,
+    status: str | None = "open",
+    contains: bool = False,
+) -> int:
+    """Number of conflicts matching the filters (open ones by default)."""
+    stmt = _conflict_filters(
+        select(func.count()).select_from(_CONFLICTS), connection, field, issue_key, status, contains
+    )
+    return int(session.execute(stmt).scalar_one())

@@ -1,0 +1,225 @@
+"""The sync engine's writes to ``issues``: the engine session that stamps them, the rows a merge works on,
+new issues, deletions, re-flagged rows, and how a synced field is read from and written to a row.
+
+Change capture (migration 0002): a trigger marks a row ``local_dirty`` when a synced column changes while
+``sync_stamp`` stays the same, so the engine's own writes must change ``sync_stamp`` in the same UPDATE. The
+one place that does so is :func:`_stamp_engine_writes`, a ``before_flush`` hook that acts only in sessions
+opened by :func:`engine_session` (or marked with :func:`as_engine_write`): every issue row such a session
+updates is written with ``sync_stamp + 1``. Nothing else touches ``sync_stamp``. Writes that must count as
+local edits (the outbox, an operator's edit) go through ordinary sessions, where the trigger sees them.
+New rows are inserted with the column's default stamp (the trigger watches updates only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import JSON, Table, event, insert, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from jira_console.store import models as m
+from jira_console.store import repo
+from jira_console.store.db import Database
+
+CORE_FIELDS: tuple[str, ...] = tuple(c for c in m.SYNCED_ISSUE_COLUMNS if c != "fields")
+"""Local column names of the synced core fields; every other synced field lives in ``issues.fields``."""
+
+_ENGINE_WRITE = "jira_console.engine_write"
+_ISSUES = cast(Table, m.Issue.__table__)
+
+
+# --- the engine session ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def engine_session(db: Database) -> Iterator[Session]:
+    """A write session whose updates of issue rows are the engine's own (stamped, not captured)."""
+    with db.session(write=True) as session:
+        as_engine_write(session)
+        yield session
+
+
+def as_engine_write(session: Session) -> None:
+    """Mark a session handed in by a caller as an engine write (see the module docstring)."""
+    session.info[_ENGINE_WRITE] = True
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_engine_writes(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    if not session.info.get(_ENGINE_WRITE):
+        return
+    for obj in session.dirty:
+        if isinstance(obj, m.Issue) and session.is_modified(obj, include_collections=False):
+            obj.sync_stamp = (obj.sync_stamp or 0) + 1
+
+
+# --- a synced field of a row ----------------------------------------------------------------------------
+
+
+def local_value(row: m.Issue, name: str) -> Any:
+    if name in CORE_FIELDS:
+        return getattr(row, name)
+    return (row.fields or {}).get(name)
+
+
+def set_local_value(row: m.Issue, name: str, value: Any) -> None:
+    if name in CORE_FIELDS:
+        setattr(row, name, value)
+    else:
+        fields = dict(row.fields or {})
+        fields[name] = value
+        row.fields = fields
+
+
+def local_values(row: m.Issue, names: Iterable[str]) -> dict[str, Any]:
+    return {name: local_value(row, name) for name in names}
+
+
+def set_local_values(session: Session, issue_id: int, changes: Mapping[str, Any]) -> None:
+    """A local edit, as a host program makes one: synced values (core columns or mapped fields) set and the
+    issue marked dirty so the next push sends them. Not an engine write: ``sync_stamp`` is left alone."""
+    row = session.get(m.Issue, issue_id)
+    if row is None:
+        raise LookupError(f"no issue with id {issue_id}")
+    for name, value in changes.items():
+        set_local_value(row, name, value)
+    row.local_dirty = True
+    row.local_changed_at = m.utcnow()
+
+
+# --- reading rows ---------------------------------------------------------------------------------------
+
+
+def issues_by_key(
+    session: Session, connection: str, keys: Iterable[str], *, lock: bool = False
+) -> dict[str, m.Issue]:
+    """The rows of ``keys`` (deleted ones included); ``lock`` holds them until the session ends."""
+    stmt = select(m.Issue).where(m.Issue.connection == connection, m.Issue.key.in_(list(keys)))
+    if lock:
+        stmt = stmt.with_for_update()
+    return {row.key: row for row in session.scalars(stmt)}
+
+
+def issue_versions(session: Session, connection: str) -> dict[str, tuple[int | None, bool]]:
+    """Every issue key of a connection with its Jira ``updated`` and whether it is marked deleted."""
+    rows = session.execute(
+        select(m.Issue.key, m.Issue.jira_updated_ms, m.Issue.deleted).where(m.Issue.connection == connection)
+    )
+    return {key: (updated, bool(deleted)) for key, updated, deleted in rows}
+
+
+def jira_ids(session: Session, connection: str) -> dict[str, str]:
+    """Every issue key of a connection with its Jira id (where known)."""
+    rows = session.execute(
+        select(m.Issue.key, m.Issue.jira_id).where(
+            m.Issue.connection == connection, m.Issue.jira_id.is_not(None)
+        )
+    )
+    return {str(key): str(jira_id) for key, jira_id in rows}
+
+
+def partial_keys(session: Session, connection: str) -> set[str]:
+    """Keys of issues stored without some synced fields (``stale_fields``): the next read applies them."""
+    rows = session.execute(
+        select(m.Issue.key, m.Issue.stale_fields).where(
+            m.Issue.connection == connection, m.Issue.stale_fields.is_not(None)
+        )
+    )
+    return {str(key) for key, stale in rows if stale}
+
+
+def dirty_batch(session: Session, connection: str, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """(id, key) of up to ``limit`` locally changed issues with an id above ``after_id``, by id."""
+    return [
+        (int(i), str(k))
+        for i, k in session.execute(
+            select(m.Issue.id, m.Issue.key)
+            .where(m.Issue.connection == connection, m.Issue.local_dirty.is_(True), m.Issue.id > after_id)
+            .order_by(m.Issue.id)
+            .limit(limit)
+        )
+    ]
+
+
+def clean_values(
+    session: Session, connection: str, names: Sequence[str]
+) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """(id, base, local values of ``names``) of every issue not flagged dirty: plain tuples, not ORM
+    objects, since this reads every row of the connection."""
+    core = [n for n in names if n in CORE_FIELDS]
+    query = select(m.Issue.id, m.Issue.base, m.Issue.fields, *[getattr(m.Issue, n) for n in core]).where(
+        m.Issue.connection == connection, m.Issue.local_dirty.is_(False)
+    )
+    for issue_id, base, fields, *values in session.execute(query).yield_per(1000):
+        local = dict(zip(core, values, strict=True))
+        for name in names:
+            if name not in local:
+                local[name] = (fields or {}).get(name)
+        yield int(issue_id), dict(base or {}), local
+
+
+def project_keys(session: Session, connection: str) -> list[str]:
+    """The projects a connection's stored issues belong to."""
+    rows = session.scalars(
+        select(m.Issue.project_key)
+        .where(m.Issue.connection == connection, m.Issue.project_key.is_not(None))
+        .distinct()
+    )
+    return sorted(str(k) for k in rows)
+
+
+# --- writing rows ---------------------------------------------------------------------------------------
+
+
+def insert_issues(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert new issues (dicts of column values, the same keys in each) in one executemany: a first import
+    of tens of thousands of issues must not pay the ORM's bookkeeping per row."""
+    if rows:
+        session.execute(insert(_ISSUES), list(rows))
+
+
+def mark_deleted(session: Session, row: m.Issue, *, reason: str, actor: str) -> bool:
+    """Flag an issue deleted in Jira (the row stays for the host program's references) and audit it; False
+    when it already was."""
+    if row.deleted:
+        return False
+    row.deleted = True
+    row.deleted_at = m.utcnow()
+    repo.append_audit(session, row.connection, issue_key=row.key, side="local", reason=reason, actor=actor)
+    return True
+
+
+def mark_dirty(session: Session, issue_ids: Sequence[int]) -> None:
+    """Flag issues as locally changed (their local values differ from the base) so the push looks at them."""
+    for start in range(0, len(issue_ids), 500):
+        chunk = list(issue_ids[start : start + 500])
+        for row in session.scalars(select(m.Issue).where(m.Issue.id.in_(chunk))):
+            row.local_dirty = True
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def issue_value_problem(column: str, value: Any) -> str | None:
+    """Why ``value`` cannot be stored in the ``issues`` column ``column`` (its type, its range, its length),
+    or None when it can. JSON columns take any JSON value."""
+    kind = _ISSUES.c[column].type
+    if value is None or isinstance(kind, JSON):
+        return None
+    expected = kind.python_type
+    if expected is bool:
+        fits = isinstance(value, bool)
+    elif expected is int:
+        fits = isinstance(value, int) and not isinstance(value, bool)
+        if fits and not _INT64[0] <= value <= _INT64[1]:
+            return f"{column} holds 64-bit integers; {value} is out of range"
+    elif expected is float:
+        fits = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= 1.7e308
+    else:
+        length = getattr(kind, "length", None)
+        if isinstance(value, str) and length is not None and len(value) > length:
+            return f"{column} holds at most {length} characters, not {len(value)}"
+        fits = isinstance(value, expected)
+    return None if fits else f"{column} holds {expected.__name__} values, not {type(value).__name__}"

@@ -1,0 +1,94 @@
+"""The store behind :class:`jira_console.jira.shared.SharedGuard`: every request of every process reads the
+connection's row first (one indexed select), so a ``Retry-After`` any process received holds the others, and
+Basic credentials Jira denied are sent by none of them until the configuration changes or an operator runs
+``config check``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from jira_console.config import JiraConnection
+from jira_console.jira.shared import SharedFacts
+from jira_console.logs import get_logger
+from jira_console.store import guard as sg
+from jira_console.store import state as st
+from jira_console.store.db import Database
+
+log = get_logger(__name__)
+
+
+def config_fingerprint(conn: JiraConnection) -> str:
+    """What identifies the credentials in use, without the secret itself: a block recorded under another
+    fingerprint belongs to a configuration that is no longer in force."""
+    parts = [conn.url, conn.auth, conn.user, conn.token_env, conn.keyring_service]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+
+class StoreGuard:
+    """One connection's shared facts in the database. A failing database never fails a request: the
+    process then falls back to what it knows itself."""
+
+    def __init__(self, db: Database, conn: JiraConnection) -> None:
+        self.db = db
+        self.name = conn.name
+        self.fingerprint = config_fingerprint(conn)
+
+    def _load(self) -> SharedFacts:
+        with self.db.session() as s:
+            row = sg.load(s, self.name)
+        block = row.auth_blocked
+        if block is not None and row.auth_blocked_config != self.fingerprint:
+            with self.db.session(write=True) as s:
+                if sg.clear_auth_block(s, self.name):
+                    log.info("jira.credentials_unblocked", connection=self.name, why="configuration changed")
+            block = None
+        until = row.rate_limited_until
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)  # SQLite keeps naive UTC
+        return SharedFacts(until.timestamp() if until is not None else None, block)
+
+    async def load(self) -> SharedFacts:
+        try:
+            return await asyncio.to_thread(self._load)
+        except Exception as exc:  # noqa: BLE001 - the request goes on with the process's own view
+            log.warning("shared state unreadable", connection=self.name, error=type(exc).__name__)
+            return SharedFacts()
+
+    def _store_until(self, until: float) -> None:
+        with self.db.session(write=True) as s:
+            st.store_not_before(s, self.name, datetime.fromtimestamp(until, UTC))
+
+    async def rate_limited(self, until: float) -> None:
+        try:
+            await asyncio.to_thread(self._store_until, until)
+        except Exception as exc:  # noqa: BLE001 - losing it risks only other processes calling early
+            log.warning("Retry-After not stored", connection=self.name, error=type(exc).__name__)
+
+    def _block(self, reason: str) -> None:
+        with self.db.session(write=True) as s:
+            sg.block_auth(s, self.name, reason, self.fingerprint)
+
+    async def auth_denied(self, reason: str) -> None:
+        try:
+            await asyncio.to_thread(self._block, reason)
+        except Exception as exc:  # noqa: BLE001 - this process still holds back on its own
+            log.warning("credentials block not stored", connection=self.name, error=type(exc).__name__)
+
+
+def clear_auth_blocks(db: Database, names: list[str]) -> list[str]:
+    """Lift the blocks of these connections (``config check``); returns those that had one."""
+    lifted = []
+    with db.session(write=True) as s:
+        for name in names:
+            if sg.clear_auth_block(s, name):
+                lifted.append(name)
+    return lifted
+
+
+def auth_blocks(db: Database) -> dict[str, tuple[str, datetime | None]]:
+    """Connection -> (Jira's reason, since when) for every connection holding back its credentials."""
+    with db.session() as s:
+        return sg.all_blocks(s)

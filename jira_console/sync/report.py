@@ -1,0 +1,114 @@
+"""What a sync run reports: :class:`SyncReport` (the counts a run adds up), :class:`SyncBusy`, and the one
+way a step's outcome is counted into a report and announced (conflicts become events)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from jira_console import events as ev
+from jira_console.sync.context import ISSUES_SCOPE
+
+if TYPE_CHECKING:
+    from jira_console.sync.apply import ApplyResult
+
+
+class SyncBusy(Exception):
+    """Another sync of the same connection holds the lease."""
+
+    exit_code = 1
+
+
+@dataclass(kw_only=True)
+class Tally:
+    """Issue versions read and what became of them: counted per batch, added up per run."""
+
+    seen: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    pulled_fields: int = 0
+
+
+@dataclass
+class SyncReport(Tally):
+    """What one sync run did."""
+
+    connection: str
+    status: str = "ok"
+    full: bool = False
+    backfill: bool = False
+    """Every issue was read again because the mappings changed since the last sync."""
+    backfilled: int = 0
+    """How many distinct issues that back-fill read."""
+    pages: int = 0
+    pushed_fields: int = 0
+    conflicts: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    """Issue versions set aside because they could not be applied (see :mod:`jira_console.sync.page`)."""
+    moved: int = 0
+    """Issues found under a new key (moved to another project, project key renamed)."""
+    errors: list[str] = field(default_factory=list)
+    api_calls: int = 0
+    duration_ms: int = 0
+    run_id: int | None = None
+    """The ``sync_runs`` row of this run: its audit lines name it (``audit undo --run``)."""
+
+    def counts(self) -> dict[str, int]:
+        return {
+            k: getattr(self, k)
+            for k in ("pages", "seen", "created", "updated", "skipped", "pulled_fields", "pushed_fields")
+        } | {"conflicts": self.conflicts, "deleted": self.deleted, "quarantined": self.quarantined,
+             "moved": self.moved, "backfilled": self.backfilled}  # fmt: skip
+
+    def add_applied(self, result: ApplyResult, emit: Callable[[ev.EngineEvent], None]) -> None:
+        """Count a batch of applied Jira versions and announce the conflicts it opened."""
+        self.seen += result.seen
+        self.created += result.created
+        self.updated += result.updated
+        self.skipped += result.skipped + result.stale
+        self.pulled_fields += result.pulled_fields
+        self.quarantined += result.quarantined
+        self.moved += len(result.moved)
+        self.add_conflicts(result.conflicts, emit)
+
+    def add_conflicts(
+        self, conflicts: Iterable[tuple[int, str, str]], emit: Callable[[ev.EngineEvent], None]
+    ) -> None:
+        """Count conflicts opened or refreshed ((id, issue key, field) each) and announce them."""
+        for conflict_id, key, name in conflicts:
+            self.conflicts += 1
+            emit(ev.ConflictDetected(self.connection, key, name, conflict_id))
+
+    def progressed(
+        self, *, read: int | None = None, total: int | None = None, elapsed_ms: int = 0
+    ) -> ev.SyncProgressed:
+        """The progress event for the console after a page: ``read`` is how many distinct issues the pull
+        has read (versions re-read at a page boundary count once; default: every version seen), ``total``
+        how many it expects (never below ``read``), ``elapsed_ms`` how long it has been reading."""
+        read = self.seen if read is None else read
+        return ev.SyncProgressed(
+            self.connection,
+            ISSUES_SCOPE,
+            self.pages,
+            read,
+            self.pulled_fields + self.created,
+            self.pushed_fields,
+            self.conflicts,
+            total=max(total, read) if total is not None else None,
+            elapsed_ms=elapsed_ms,
+            backfill=self.backfill,
+        )
+
+    def finished(self) -> ev.SyncFinished:
+        """The event announcing the end of the run."""
+        return ev.SyncFinished(
+            self.connection,
+            ISSUES_SCOPE,
+            self.status,
+            self.counts(),
+            self.duration_ms,
+            self.errors[0] if self.errors else None,
+        )

@@ -1,0 +1,68 @@
+"""Which webhook issues belong to a connection: a delivery carries any issue its webhook's filter let through
+(often every issue of the site), while the connection syncs only its JQL. An issue the store already has is
+in scope (reconciliation settles one that left it); one it does not know is imported only when Jira says it
+matches the connection's JQL (one search for all the unknown issues of a batch)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from jira_console.store import models as m
+from jira_console.sync.context import SyncContext, SyncIO
+from jira_console.sync.jql import scope_filter
+
+SEARCH_CHUNK = 50
+
+
+def _unknown(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Key -> Jira id of the issues no row of the connection has (by id, else by key)."""
+    ids = {str(i["id"]) for i in issues if i.get("id") is not None}
+    keys = {str(i["key"]) for i in issues if i.get("key")}
+    with io.db.session() as s:
+        rows = s.execute(
+            select(m.Issue.jira_id, m.Issue.key).where(
+                m.Issue.connection == ctx.name, or_(m.Issue.jira_id.in_(ids), m.Issue.key.in_(keys))
+            )
+        ).all()
+    known_ids = {str(r[0]) for r in rows if r[0] is not None}
+    known_keys = {str(r[1]) for r in rows}
+    out: dict[str, str | None] = {}
+    for issue in issues:
+        key = str(issue.get("key") or "")
+        jira_id = str(issue["id"]) if issue.get("id") is not None else None
+        if key and not (jira_id in known_ids if jira_id else key in known_keys):
+            out[key] = jira_id
+    return out
+
+
+async def out_of_scope(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Keys of ``issues`` that are new to the store and that Jira does not find with the connection's JQL."""
+    filt = scope_filter(ctx.conn.jql)
+    if not filt or not issues:
+        return set()
+    unknown = await asyncio.to_thread(_unknown, io, ctx, issues)
+    if not unknown:
+        return set()
+    matched: set[str] = set()
+    items = sorted(unknown.items())
+    for start in range(0, len(items), SEARCH_CHUNK):
+        chunk = items[start : start + SEARCH_CHUNK]
+        ids = [i for _k, i in chunk if i and i.isdigit()]
+        keys = [k for k, i in chunk if not (i and i.isdigit())]
+        terms = ([f"id in ({', '.join(ids)})"] if ids else []) + (
+            [f"key in ({', '.join(_quoted(k) for k in keys)})"] if keys else []
+        )
+        jql = f"({filt}) AND ({' OR '.join(terms)})"
+        async for page in io.client.search_pages(jql, fields=["updated"], page_size=SEARCH_CHUNK):
+            for found in page.issues:
+                matched.add(str(found.get("id")))
+                matched.add(str(found.get("key")))
+    return {k for k, i in unknown.items() if k not in matched and (i is None or i not in matched)}
+
+
+def _quoted(key: str) -> str:
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'

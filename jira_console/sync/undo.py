@@ -1,0 +1,397 @@
+"""Undo from the audit log: the reverse of chosen audit lines, planned against what each side holds now and
+applied through the same compare-before-write path as any local change.
+
+An undo groups the chosen lines per issue and field: it writes the value the oldest line found (its ``old``)
+where the newest line wrote (its ``side``), provided that side still holds what the newest line left there
+(its ``new``). A value changed since is never overwritten:
+
+* a local value edited since is left alone and reported as a conflict;
+* a Jira-side undo becomes a local change of the issue (the old value, against the base Jira last agreed
+  to) and is pushed at once by the push's own steps (fresh read, three-way merge, writer, outcome), with
+  the ``manual`` strategy for the undone fields: a field Jira changed meanwhile opens a conflict in the
+  queue instead of being overwritten, and a status is walked through transitions like any status write.
+
+Every write is audited by the code that makes it, with the cause ``undo`` (the undo's own run) and the line
+it reverses (``undo_of``), so an undo can itself be undone. Changes that wrote no field (an import, a
+deletion in Jira) and issues deleted in Jira are refused: Jira deletions are final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jira_console.store import identity, repo
+from jira_console.store import issues as si
+from jira_console.store import models as m
+from jira_console.store.cause import Cause, caused_by
+from jira_console.store.issues import local_value, set_local_value
+from jira_console.store.models import utcnow
+from jira_console.sync import push as push_step
+from jira_console.sync.context import SyncContext, SyncIO
+from jira_console.sync.merge import canonical, same
+from jira_console.sync.writer import PushOutcome, write_plans
+
+Action = Literal["write", "skip", "conflict", "refused", "undone", "failed"]
+"""Planned: ``write``, ``skip`` (already as before), ``conflict`` (changed since), ``refused``. Applied:
+``undone``, ``skip``, ``conflict``, ``refused`` or ``failed`` (Jira refused the write, or may later)."""
+
+UNDO_BATCH = 100
+JIRA_CHANGED = "changed in Jira since (as last synced)"
+"""A planned Jira-side step whose field Jira changed: still pushed on apply, where the fresh compare opens
+the conflict in the queue."""
+
+
+class UndoError(ValueError):
+    """A selection that names nothing to undo (none given, an empty run)."""
+
+    exit_code = 2
+
+
+class EntriesNotFound(UndoError):
+    """Audit entry ids that name no line."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class UndoSelection:
+    """Which audit lines to undo: given ids, every line of a run, or an issue's lines since a moment."""
+
+    entry_ids: tuple[int, ...] = ()
+    run_id: int | None = None
+    issue_key: str | None = None
+    since: datetime | None = None
+    connection: str | None = None
+
+    def check(self) -> None:
+        chosen = sum((bool(self.entry_ids), self.run_id is not None, self.issue_key is not None))
+        if chosen != 1:
+            raise UndoError("give audit entry ids, or --run RUN_ID, or --key KEY --since TIME (one of them)")
+        if self.issue_key is not None and self.since is None:
+            raise UndoError("--key needs --since TIME (how far back to undo the issue's changes)")
+
+    def describe(self) -> str:
+        if self.entry_ids:
+            return "audit entries " + ", ".join(f"#{i}" for i in self.entry_ids)
+        if self.run_id is not None:
+            return f"run {self.run_id}"
+        return f"{self.issue_key} since {self.since.isoformat() if self.since else '?'}"
+
+
+@dataclass(frozen=True)
+class UndoStep:
+    """The reverse of the audit lines of one issue field: what is written where, and what became of it."""
+
+    connection: str
+    issue_key: str | None
+    field: str | None
+    side: str
+    """Where the undo writes: ``jira`` or ``local`` (where the undone change was written)."""
+    entries: tuple[int, ...]
+    """The audit lines reversed, oldest first."""
+    expected: Any
+    """What the side held after the change (the newest line's ``new``)."""
+    value: Any
+    """What the undo writes (the oldest line's ``old``)."""
+    current: Any
+    """What the side holds now (for Jira: as last synced, until the write reads it afresh)."""
+    action: Action
+    note: str = ""
+
+    @property
+    def where(self) -> str:
+        return "Jira" if self.side == "jira" else "local database"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "connection": self.connection, "issue_key": self.issue_key, "field": self.field,
+            "side": self.side, "entries": list(self.entries), "expected": self.expected,
+            "value": self.value, "current": self.current, "action": self.action, "note": self.note,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UndoStep:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "entries": tuple(known.get("entries") or ())})
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    """A planned (dry run) or applied undo."""
+
+    selection: str
+    steps: tuple[UndoStep, ...]
+    applied: bool
+    run_ids: tuple[int, ...] = ()
+    """The undo's own runs (one per connection written), whose lines undo the undo."""
+
+    def count(self, action: str) -> int:
+        return sum(1 for s in self.steps if s.action == action)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for step in self.steps:
+            out[step.action] = out.get(step.action, 0) + 1
+        return out
+
+
+# --- choosing and planning ------------------------------------------------------------------------------
+
+
+def select_entries(session: Session, selection: UndoSelection) -> list[m.AuditLog]:
+    """The audit lines a selection names, oldest first; UndoError when it names none (or unknown ids)."""
+    selection.check()
+    stmt = select(m.AuditLog)
+    if selection.connection is not None:
+        stmt = stmt.where(m.AuditLog.connection == selection.connection)
+    if selection.entry_ids:
+        stmt = stmt.where(m.AuditLog.id.in_(selection.entry_ids))
+    elif selection.run_id is not None:
+        stmt = stmt.where(m.AuditLog.run_id == selection.run_id)
+    else:
+        stmt = stmt.where(m.AuditLog.issue_key == selection.issue_key)
+        stmt = stmt.where(m.AuditLog.at >= selection.since)
+    rows = list(session.scalars(stmt.order_by(m.AuditLog.id)))
+    if selection.entry_ids:
+        missing = sorted(set(selection.entry_ids) - {int(r.id) for r in rows})
+        if missing:
+            raise EntriesNotFound("no audit entry " + ", ".join(f"#{i}" for i in missing))
+    if not rows:
+        raise UndoError(f"{selection.describe()}: no audit entries to undo")
+    return rows
+
+
+def _grouped(entries: Iterable[m.AuditLog]) -> dict[tuple[str, str | None, str | None], list[m.AuditLog]]:
+    groups: dict[tuple[str, str | None, str | None], list[m.AuditLog]] = {}
+    for entry in sorted(entries, key=lambda e: int(e.id)):
+        # Lines that wrote no field (imports, deletions) stay one step each: each is refused on its own.
+        field_key = entry.field if entry.field is not None else f"#{entry.id}"
+        groups.setdefault((entry.connection, entry.issue_key, field_key), []).append(entry)
+    return groups
+
+
+BOOKKEEPING = {
+    "key": "a move in Jira (a new key) is not undone here: move the issue back in Jira",
+    "updated": "a clamped Jira time is bookkeeping, not a value to put back",
+}
+"""Audit lines that name something other than a synced field, and why they are not undone."""
+
+
+def _refusal(first: m.AuditLog, row: m.Issue | None) -> str | None:
+    if first.field is None:
+        if "delet" in (first.reason or ""):
+            return "a deletion in Jira is final: it cannot be undone"
+        if (first.reason or "").startswith(
+            "moved in Jira"
+        ):  # a move's line names no field (the key is Jira's)
+            return BOOKKEEPING["key"]
+        return f"{first.reason or 'this change'} wrote no field value: nothing to undo"
+    if first.field in BOOKKEEPING:
+        return BOOKKEEPING[first.field]
+    if first.issue_key is None or row is None:
+        return f"no issue {first.issue_key!r} in connection {first.connection!r}"
+    if row.deleted:
+        return f"{row.key} was deleted in Jira; Jira deletions are final, so its changes cannot be undone"
+    return None
+
+
+def _decide(group: Sequence[m.AuditLog], row: m.Issue | None) -> UndoStep:
+    """The step of one issue field: refused, already as before, changed since (conflict), or a write."""
+    first, last = group[0], group[-1]
+    step = UndoStep(
+        connection=first.connection, issue_key=row.key if row is not None else first.issue_key,
+        field=first.field, side=last.side,
+        entries=tuple(int(e.id) for e in group), expected=canonical(last.new), value=canonical(first.old),
+        current=None, action="write",
+    )  # fmt: skip
+    refusal = _refusal(first, row)
+    if refusal is not None or row is None or step.field is None:
+        return replace(step, action="refused", note=refusal or "")
+    local = canonical(local_value(row, step.field))
+    jira = canonical((row.base or {}).get(step.field))
+    if step.side == "local":
+        step = replace(step, current=local)
+        if same(local, step.value):
+            return replace(step, action="skip", note="the local value is already the one before")
+        if not same(local, step.expected):
+            return replace(step, action="conflict", note="changed locally since: left as it is")
+        return step
+    step = replace(step, current=jira)
+    if not same(local, step.expected) and not same(local, step.value):
+        return replace(step, action="conflict", note="changed locally since: left as it is")
+    if same(jira, step.value) and same(local, step.value):
+        return replace(step, action="skip", note="Jira already holds the value before")
+    if not same(jira, step.expected) and not same(jira, step.value):
+        # Written anyway on apply: the push reads Jira afresh and opens the conflict in the queue.
+        return replace(step, action="conflict", note=JIRA_CHANGED)
+    return step
+
+
+def plan_undo(session: Session, entries: Sequence[m.AuditLog], *, lock: bool = False) -> list[UndoStep]:
+    """One step per issue field the lines changed, decided against what the rows hold now."""
+    groups = _grouped(entries)
+    by_conn: dict[str, set[str]] = {}
+    for conn, key, _f in groups:
+        if key is not None:
+            by_conn.setdefault(conn, set()).add(key)
+    rows: dict[tuple[str, str], m.Issue] = {}
+    for conn, keys in by_conn.items():
+        found = si.issues_by_key(session, conn, keys, lock=lock)
+        # An issue moved since (a new key in Jira, same issue): the old key names it through its alias.
+        moved = {}
+        for old_key in keys - set(found):
+            alias = identity.resolve_alias(session, conn, old_key)
+            if alias is not None:
+                moved[old_key] = alias.current_key
+        now = si.issues_by_key(session, conn, set(moved.values()), lock=lock) if moved else {}
+        found.update({old: now[new] for old, new in moved.items() if new in now})
+        rows.update({(conn, key): row for key, row in found.items()})
+    return [_decide(group, rows.get((conn, key or ""))) for (conn, key, _f), group in groups.items()]
+
+
+def undo_map(steps: Iterable[UndoStep]) -> dict[tuple[str, str, str], int]:
+    """(issue key, field, side) -> the newest line each step reverses (the audit's ``undo_of``)."""
+    return {
+        (s.issue_key or "", s.field or "", s.side): s.entries[-1]
+        for s in steps
+        if s.issue_key and s.field and s.entries
+    }
+
+
+# --- applying -------------------------------------------------------------------------------------------
+
+
+def _stage(
+    session: Session, ctx: SyncContext, entry_ids: Sequence[int], actor: str, run_id: int | None
+) -> list[UndoStep]:
+    """Decide the steps again on locked rows, write the local ones (audited) and turn the Jira ones into
+    local changes against the base Jira agreed to, for the push that follows."""
+    si.as_engine_write(session)  # the rows are flagged here, explicitly, not by the change capture
+    entries = list(session.scalars(select(m.AuditLog).where(m.AuditLog.id.in_(list(entry_ids)))))
+    steps = plan_undo(session, [e for e in entries if e.connection == ctx.name], lock=True)
+    pushable = {c.name for c in ctx.codecs if c.direction != "pull"}
+    synced = {c.name for c in ctx.codecs}
+    rows = si.issues_by_key(session, ctx.name, {s.issue_key for s in steps if s.issue_key})
+    now = utcnow()
+    out: list[UndoStep] = []
+    with caused_by(Cause("undo", run_id=run_id, undo_of=undo_map(steps))):
+        for step in steps:
+            row = rows.get(step.issue_key or "")
+            jira_conflict = step.action == "conflict" and step.note == JIRA_CHANGED
+            if row is None or step.field is None or not (step.action == "write" or jira_conflict):
+                out.append(step)
+                continue
+            if step.field not in synced:
+                out.append(replace(step, action="refused", note=f"{step.field} is not a synced field"))
+                continue
+            if step.side == "jira" and step.field not in pushable:
+                out.append(replace(step, action="refused", note=f"{step.field} is not written to Jira"))
+                continue
+            set_local_value(row, step.field, step.value)
+            row.local_dirty = True
+            row.local_changed_at = now
+            if step.side == "local":
+                repo.append_audit(
+                    session, ctx.name, "local", step.field, step.current, step.value, issue_key=row.key,
+                    reason=_reason(step), actor=actor,
+                )  # fmt: skip
+                out.append(replace(step, action="undone", note="written locally; the next sync pushes it"))
+            else:
+                out.append(step)
+    return out
+
+
+def _reason(step: UndoStep) -> str:
+    return "undo of audit " + ", ".join(f"#{i}" for i in step.entries)
+
+
+async def apply_undo(
+    io: SyncIO, ctx: SyncContext, entry_ids: Sequence[int], *, actor: str, run_id: int | None
+) -> list[UndoStep]:
+    """Undo the lines ``entry_ids`` of this connection as the run ``run_id`` (its audit lines name it).
+    Local steps are written at once; Jira steps are pushed now, through the push's compare-before-write."""
+
+    def stage() -> list[UndoStep]:
+        with si.engine_session(io.db) as s:
+            return _stage(s, ctx, entry_ids, actor, run_id)
+
+    steps = await asyncio.to_thread(stage)
+    # Only what was staged: a field edited locally since stays as it is (and is not pushed by the undo).
+    staged = [s for s in steps if s.action == "write" or s.note == JIRA_CHANGED]
+    to_push = [s for s in staged if s.side == "jira" and s.issue_key]
+    if not to_push:
+        return steps
+    fields = {s.field for s in to_push if s.field}
+    # Never a silent overwrite: whatever the connection's strategy, a field Jira changed meanwhile waits in
+    # the conflict queue. The audit names whoever asked for the undo, not the sync.
+    manual = replace(ctx, strategies={**ctx.strategies, **dict.fromkeys(fields, "manual")}, actor=actor)
+    outcomes: dict[tuple[str, str], UndoStep] = {}
+    keys = sorted({s.issue_key for s in to_push if s.issue_key})
+    cause = Cause("undo", run_id=run_id, undo_of=undo_map(to_push))
+    with caused_by(cause):
+        for start in range(0, len(keys), UNDO_BATCH):
+            batch = [s for s in to_push if s.issue_key in set(keys[start : start + UNDO_BATCH])]
+            for step in await _push_batch(io, manual, batch):
+                outcomes[(step.issue_key or "", step.field or "")] = step
+    return [outcomes.get((s.issue_key or "", s.field or ""), s) for s in steps]
+
+
+async def _push_batch(io: SyncIO, ctx: SyncContext, steps: Sequence[UndoStep]) -> list[UndoStep]:
+    """The push's own steps for these issues: fresh read, plan (merge), write, record."""
+    keys = sorted({s.issue_key for s in steps if s.issue_key})
+    fresh = {i["key"]: i for i in await io.client.bulk_fetch(keys, list(ctx.jira_fields))}
+
+    def plan() -> tuple[list[push_step.IssuePlan], list[tuple[int, str, str]]]:
+        with si.engine_session(io.db) as s:
+            return push_step.plan_push(s, ctx, keys, fresh)
+
+    plans, conflicts = await asyncio.to_thread(plan)
+    writing = [p for p in plans if p.writes]
+    outcome = await write_plans(io.client, writing) if writing else PushOutcome()
+    written = outcome.written_keys()
+    refetched: dict[str, Any] = {}
+    if written:
+        refetched = {i["key"]: i for i in await io.client.bulk_fetch(written, list(ctx.jira_fields))}
+
+    def record() -> None:
+        with si.engine_session(io.db) as s:
+            push_step.record_push_outcome(s, ctx, writing, outcome, refetched)
+
+    if writing:
+        await asyncio.to_thread(record)
+    opened = {(key, name): cid for cid, key, name in conflicts}
+    return [_outcome(s, fresh, opened, outcome, plans) for s in steps]
+
+
+def _outcome(
+    step: UndoStep,
+    fresh: Mapping[str, Any],
+    opened: Mapping[tuple[str, str], int],
+    outcome: PushOutcome,
+    plans: Sequence[push_step.IssuePlan],
+) -> UndoStep:
+    key, name = step.issue_key or "", step.field or ""
+    if key not in fresh:
+        return replace(step, action="refused", note=f"{key} no longer exists in Jira (deletions are final)")
+    if (key, name) in opened:
+        note = f"changed in Jira since: conflict #{opened[(key, name)]} in the queue"
+        return replace(step, action="conflict", note=note)
+    if name in outcome.succeeded.get(key, set()):
+        return replace(step, action="undone", note="written to Jira")
+    refused = outcome.refused.get(key, {}).get(name)
+    if refused:
+        return replace(step, action="failed", note=f"Jira refused the write: {refused}")
+    transient = outcome.transient.get(key, {}).get(name)
+    if transient:
+        return replace(step, action="failed", note=f"not written yet (the next sync retries): {transient}")
+    error = next((p.errors.get(name) for p in plans if p.key == key and name in p.errors), None)
+    if error:
+        return replace(step, action="failed", note=error)
+    return replace(step, action="skip", note="Jira already holds the value before")

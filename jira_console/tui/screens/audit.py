@@ -1,0 +1,314 @@
+"""Audit log: every change either side received, newest first, filtered by issue, run, side and field; the
+selected line in full (values, reason, who and what caused it); and undo: "undo this" (the selected line)
+and "undo this run" (every line of its run), each shown first as a dry run in a confirmation that says
+what will be written where. Reached from the Sync screen (``l``) or the command palette."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.notifications import SeverityLevel
+from textual.widgets import DataTable, Footer, Input, Static
+
+from jira_console.facade import ConsoleEngine
+from jira_console.facade.undo import AuditQuery, UndoResult, UndoSelection
+from jira_console.store.converters import AuditEntry
+from jira_console.sync.undo import UndoError
+from jira_console.tui.format import clip, json_block, literal, moment, value_inline, when
+from jira_console.tui.screens.base import ConsoleScreen
+from jira_console.tui.screens.undo_confirm import UndoConfirmScreen
+from jira_console.tui.widgets.console_table import ConsoleTable
+
+COLUMNS = ("id", "at", "issue", "side", "field", "change", "cause")
+SIDES: tuple[str | None, ...] = (None, "jira", "local")
+PAGE = 300
+CAUSE_STYLE = {"undo": "magenta", "webhook": "cyan", "operator": "yellow"}
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the log is narrowed to (every given part must match)."""
+
+    issue_key: str | None = None
+    run_id: int | None = None
+    side: str | None = None
+    field: str | None = None
+
+    def describe(self) -> str:
+        parts = [
+            f"issue {self.issue_key}" if self.issue_key else "",
+            f"run {self.run_id}" if self.run_id is not None else "",
+            f"side {self.side}" if self.side else "",
+            f"field {self.field}" if self.field else "",
+        ]
+        return " · ".join(p for p in parts if p) or "everything"
+
+    def query(self) -> AuditQuery:
+        return AuditQuery(self.issue_key, self.run_id, self.side, self.field, limit=PAGE)
+
+
+def parse_filter(text: str) -> AuditFilter:
+    """``OPS-12 run:41 side:jira field:summary`` (any of them, any order; a bare word is an issue key).
+    ValueError naming the part that does not read."""
+    found = AuditFilter()
+    for token in text.split():
+        name, sep, value = token.partition(":")
+        if not sep:
+            found = replace(found, issue_key=token)
+        elif name == "run" and value.isdigit():
+            found = replace(found, run_id=int(value))
+        elif name == "side" and value in ("jira", "local"):
+            found = replace(found, side=value)
+        elif name == "field" and value:
+            found = replace(found, field=value)
+        elif name == "issue" and value:
+            found = replace(found, issue_key=value)
+        else:
+            raise ValueError(f"cannot read {token!r}: use KEY, run:N, side:jira|local, field:NAME")
+    return found
+
+
+def cause_text(entry: AuditEntry) -> Text:
+    """``sync 41`` / ``webhook #8`` / ``undo 43 of #5`` / ``operator``."""
+    if entry.cause is None:
+        return literal(entry.actor, style="dim")
+    ref = f" {entry.run_id}" if entry.run_id is not None else f" #{entry.event_id}" if entry.event_id else ""
+    undo = f" of #{entry.undo_of}" if entry.undo_of else ""
+    return literal(f"{entry.cause}{ref}{undo}", style=CAUSE_STYLE.get(entry.cause, ""))
+
+
+class AuditScreen(ConsoleScreen):
+    """Audit lines (newest first) under a filter line, and the selected line in full."""
+
+    TITLE = "Audit log"
+    MODE = "sync"
+    CSS_PATH = "audit.tcss"
+    AUTO_FOCUS = "#audit"
+    BINDINGS = [
+        Binding("u", "undo_line", "Undo this"),
+        Binding("U", "undo_run", "Undo this run", key_display="U"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "cycle_side", "Side"),
+        Binding("n", "this_run", "This run"),
+        Binding("c", "clear_filter", "Clear", show=False),
+        Binding("escape", "leave_input", "Back", show=False),
+        Binding("r", "reload", "Reload", show=False),
+    ]
+    HELP_NOTES = (
+        "u undoes the highlighted line, U every line of its run; both show what will be written where first.",
+        "/ filters: OPS-12 run:41 side:jira field:summary (Enter applies, Esc leaves). Esc goes back.",
+    )
+
+    def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
+        super().__init__(engine, now=now)
+        self.filter = AuditFilter()
+        self.entries: list[AuditEntry] = []
+
+    def compose(self) -> ComposeResult:
+        yield self.screen_bar()
+        yield Static(id="audit-filter-line")
+        yield Input(placeholder="KEY run:N side:jira|local field:NAME", id="audit-filter")
+        yield ConsoleTable(id="audit")
+        with VerticalScroll(id="audit-detail-pane"):
+            yield Static(id="audit-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+        self.query_one("#audit-detail-pane").border_title = "change"
+        self.query_one("#audit-filter", Input).display = False
+
+    def load(self) -> tuple[AuditFilter, list[AuditEntry]]:
+        wanted = self.filter
+        return wanted, self.engine.audit_log(wanted.query())
+
+    def show(self, data: tuple[AuditFilter, list[AuditEntry]]) -> None:
+        wanted, entries = data
+        if wanted != self.filter:
+            return  # read before the filter changed
+        self.entries = entries
+        self._fill_table()
+        line = Text(f"audit log: {self.filter.describe()}", style="bold")
+        line.append(f"  {len(entries)} line(s), newest first", style="dim")
+        self.query_one("#audit-filter-line", Static).update(line)
+        self._show_selected()
+
+    def _fill_table(self) -> None:
+        """Rows for ``entries``; the change column gets what the others leave of the screen's width. The
+        columns are made anew: a DataTable column never narrows."""
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear(columns=True)
+        table.add_columns(*COLUMNS)
+        rows = [self._cells(entry) for entry in self.entries]
+        widths = [max([len(label), *(r[i].cell_len for r in rows)]) for i, label in enumerate(COLUMNS)]
+        others = sum(w + 2 * table.cell_padding for i, w in enumerate(widths) if COLUMNS[i] != "change")
+        room = max(15, self.size.width - others - 2 * table.cell_padding - 2)
+        for entry, cells in zip(self.entries, rows, strict=True):
+            table.add_row(*cells[:5], self._change(entry, room), cells[6], key=str(entry.id))
+        if self.entries:
+            table.move_cursor(row=min(max(row, 0), len(self.entries) - 1))
+
+    def on_resize(self) -> None:
+        if self.entries:
+            self._fill_table()
+
+    @staticmethod
+    def _change(entry: AuditEntry, width: int) -> Text:
+        """``old → new``, each cut to half the room."""
+        if entry.field is None:  # an import or a deletion: its reason says what happened
+            return literal(clip(entry.reason or "", width), style="dim")
+        half = max(6, (width - 3) // 2)
+        change = value_inline(entry.old, half)
+        change.append(" → ")
+        change.append_text(value_inline(entry.new, half))
+        return change
+
+    def _cells(self, entry: AuditEntry) -> tuple[Text, ...]:
+        return (
+            Text(str(entry.id)),
+            Text(moment(entry.at, self.now())),
+            literal(entry.issue_key),
+            literal(entry.side, style="bold" if entry.side == "jira" else ""),
+            literal(entry.field or "*"),
+            Text(),  # sized by _fill_table
+            cause_text(entry),
+        )
+
+    def selected(self) -> AuditEntry | None:
+        table = self.query_one(DataTable)
+        if not self.entries or table.cursor_row < 0:
+            return None
+        return self.entries[min(table.cursor_row, len(self.entries) - 1)]
+
+    def _show_selected(self) -> None:
+        entry = self.selected()
+        detail = self.query_one("#audit-detail", Static)
+        if entry is None:
+            detail.update(Text("no audit lines match", style="dim"))
+            return
+        text = Text()
+        text.append(f"#{entry.id} {when(entry.at)} ", style="bold")
+        text.append_text(literal(f"{entry.connection} {entry.issue_key or '-'} {entry.field or '*'}"))
+        text.append(f" written to {'Jira' if entry.side == 'jira' else 'the local database'}\n")
+        text.append("reason: ", style="bold")
+        text.append_text(literal(entry.reason))
+        text.append("  by: ", style="bold")
+        text.append_text(literal(entry.actor))
+        text.append("  cause: ", style="bold")
+        text.append_text(cause_text(entry))
+        text.append("\nbefore: ", style="bold")
+        text.append_text(json_block(entry.old))
+        text.append("\nafter:  ", style="bold")
+        text.append_text(json_block(entry.new))
+        detail.update(text)
+
+    @on(DataTable.RowHighlighted, "#audit")
+    def _row_highlighted(self) -> None:
+        self._show_selected()
+
+    # -- filters -------------------------------------------------------------------------------------
+
+    def _set_filter(self, wanted: AuditFilter) -> None:
+        self.filter = wanted
+        self.reload()
+
+    def action_filter(self) -> None:
+        """Type a filter (issue key, run, side, field)."""
+        box = self.query_one("#audit-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#audit-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        try:
+            wanted = parse_filter(event.value)
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        event.input.display = False
+        self.query_one("#audit", DataTable).focus()
+        self._set_filter(wanted)
+
+    def action_leave_input(self) -> None:
+        """Esc: out of the filter field; otherwise back to the screen this one was opened from."""
+        box = self.query_one("#audit-filter", Input)
+        if self.focused is box:
+            box.display = False
+            self.query_one("#audit", DataTable).focus()
+        else:
+            self.app.pop_screen()
+
+    def action_cycle_side(self) -> None:
+        """Show both sides, then only Jira, then only local."""
+        index = SIDES.index(self.filter.side) if self.filter.side in SIDES else 0
+        self._set_filter(replace(self.filter, side=SIDES[(index + 1) % len(SIDES)]))
+
+    def action_this_run(self) -> None:
+        """Show only the highlighted line's run."""
+        entry = self.selected()
+        if entry is None or entry.run_id is None:
+            self.notify("The highlighted line names no run", severity="warning")
+            return
+        self._set_filter(AuditFilter(run_id=entry.run_id))
+
+    def action_clear_filter(self) -> None:
+        self._set_filter(AuditFilter())
+
+    # -- undo ----------------------------------------------------------------------------------------
+
+    def action_undo_line(self) -> None:
+        """Undo the highlighted line (after a confirmation showing what is written where)."""
+        entry = self.selected()
+        if entry is None:
+            self.notify("Select an audit line to undo", severity="warning")
+            return
+        self._plan(UndoSelection(entry_ids=(entry.id,)), f"audit #{entry.id}")
+
+    def action_undo_run(self) -> None:
+        """Undo every line of the highlighted line's run (after a confirmation)."""
+        entry = self.selected()
+        if entry is None or entry.run_id is None:
+            self.notify("The highlighted line names no run to undo", severity="warning")
+            return
+        self._plan(UndoSelection(run_id=entry.run_id), f"run {entry.run_id}")
+
+    @work(group="undo", exclusive=True, exit_on_error=False)
+    async def _plan(self, selection: UndoSelection, what: str) -> None:
+        try:
+            plan = await self.engine.undo(selection)
+        except UndoError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+
+        def chosen(apply: bool | None) -> None:
+            if apply:
+                self._apply(selection, what)
+
+        self.app.push_screen(UndoConfirmScreen(what, plan), chosen)
+
+    @work(group="undo", exclusive=True, exit_on_error=False)
+    async def _apply(self, selection: UndoSelection, what: str) -> None:
+        self.notify(f"Undoing {what}…", markup=False)
+        result = await self.engine.undo(selection, apply=True, actor="console")
+        self.notify(describe_undo(what, result), severity=_severity(result), markup=False)
+        self.reload()
+
+
+def describe_undo(what: str, result: UndoResult) -> str:
+    counts = ", ".join(f"{n} {a}" for a, n in sorted(result.counts().items()))
+    runs = ", ".join(str(r) for r in result.run_ids)
+    return f"Undo of {what}{f' (run {runs})' if runs else ''}: {counts or 'nothing to do'}"
+
+
+def _severity(result: UndoResult) -> SeverityLevel:
+    if result.count("failed"):
+        return "error"
+    return "warning" if result.count("conflict") or result.count("refused") else "information"

@@ -1,0 +1,66 @@
+"""What the listening sockets expose, in words: shown by ``config check`` and logged when the daemon starts.
+
+A listener that takes unsigned deliveries lets anyone who reaches it forge Jira events; a short secret can
+be guessed offline from one captured delivery; a public bind without a TLS proxy sends every payload in
+clear text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+from jira_console.config import Settings
+
+MIN_SECRET_LENGTH = 16
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warnings(settings: Settings, *, missing_secret: bool = True) -> list[str]:
+    """One sentence per risky listener setting (empty when there is none); ``missing_secret=False`` leaves
+    out a required signature with no secret set (``config check`` words that one itself)."""
+    found: list[str] = []
+    wh = settings.webhooks
+    if wh.enabled:
+        secrets = wh.secrets()
+        if not secrets and not wh.require_signature:
+            found.append(
+                f"the webhook listener accepts unsigned deliveries (require_signature = false and "
+                f"{wh.secret_env or 'no secret_env'} is unset): anyone who can reach {wh.listen} can forge "
+                "Jira events; set a secret"
+            )
+        elif not secrets and missing_secret:
+            found.append(
+                f"webhooks.require_signature is on but {wh.secret_env or 'webhooks.secret_env'} is unset: "
+                "every delivery will be refused (401)"
+            )
+        short = [
+            name
+            for name, env in (("current", wh.secret_env), ("previous", wh.previous_secret_env))
+            if env and 0 < len(os.environ.get(env, "")) < MIN_SECRET_LENGTH
+        ]
+        if short:
+            found.append(
+                f"the {' and '.join(short)} webhook secret is shorter than {MIN_SECRET_LENGTH} characters: "
+                "it can be guessed from one captured delivery; use a long random one (openssl rand -hex 32)"
+            )
+        if not is_loopback(wh.host):
+            found.append(
+                f"the webhook listener binds {wh.listen}, not a loopback address: put a TLS reverse proxy "
+                "in front and bind 127.0.0.1 (see the operator guide's hardening section)"
+            )
+    api = settings.api
+    if api.listen is not None and not is_loopback(api.host):
+        found.append(
+            f"the operations API binds {api.listen}, not a loopback address: put a TLS reverse proxy in front"
+        )
+    return found

@@ -1,0 +1,96 @@
+"""Warnings for risky listener settings (config check, daemon start) and an idempotent webhooks register."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jira_console.config import ApiConfig, Settings, WebhookConfig
+from jira_console.webhooks.exposure import exposure_warnings
+from tests.cli_isolation import restore_logging  # noqa: F401 - autouse
+from tests.test_cli import SECRET_ENV, Cli, cli_env  # noqa: F401, F811 - the fixture
+
+
+def _settings(**webhooks: object) -> Settings:
+    options: dict[str, object] = {"secret_env": "JC_EXPO_SECRET", "previous_secret_env": "JC_EXPO_PREV"}
+    options.update(webhooks)
+    return Settings(webhooks=WebhookConfig(**options))  # type: ignore[arg-type]
+
+
+def test_safe_settings_give_no_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JC_EXPO_SECRET", "a" * 32)
+    assert exposure_warnings(_settings()) == []
+
+
+def test_each_risk_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JC_EXPO_SECRET", raising=False)
+    unsigned = exposure_warnings(_settings(require_signature=False))
+    assert len(unsigned) == 1 and "unsigned deliveries" in unsigned[0]
+    refused = exposure_warnings(_settings())
+    assert len(refused) == 1 and "every delivery will be refused" in refused[0]
+    monkeypatch.setenv("JC_EXPO_SECRET", "k9Zq-w")
+    weak = exposure_warnings(_settings())
+    assert len(weak) == 1 and "shorter than 16" in weak[0]
+    monkeypatch.setenv("JC_EXPO_SECRET", "b" * 40)
+    public = exposure_warnings(_settings(listen="0.0.0.0:8765"))
+    assert len(public) == 1 and "binds 0.0.0.0:8765" in public[0]
+    api = Settings(webhooks=WebhookConfig(secret_env="JC_EXPO_SECRET"), api=ApiConfig(listen="[::]:9000"))
+    assert [w for w in exposure_warnings(api) if "operations API" in w]
+
+
+def test_config_check_reports_the_warnings(cli_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    _, cli, _ = cli_env
+    assert isinstance(cli, Cli)
+    monkeypatch.setenv(SECRET_ENV, "Qx7v-2")
+    text = cli("config", "check", "--offline")
+    assert text.exit_code == 0 and "warning: the current webhook secret is shorter than 16" in text.stderr
+    data = json.loads(cli("config", "check", "--offline", "--json").stdout)
+    assert any("shorter than 16" in w for w in data["warnings"])
+
+
+def test_daemon_start_logs_the_warnings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd, caplog
+) -> None:
+    import asyncio
+
+    from jira_console.daemon import Daemon
+
+    monkeypatch.delenv("JC_EXPO_SECRET", raising=False)
+    settings = Settings(
+        database={"url": f"sqlite:///{tmp_path / 'd.db'}"},  # type: ignore[arg-type]
+        webhooks=WebhookConfig(
+            secret_env="JC_EXPO_SECRET", require_signature=False, listen="127.0.0.1:18799"
+        ),
+    )
+
+    async def run() -> None:
+        daemon = Daemon(settings, listen=False)
+        await daemon.start()
+        await daemon.shutdown(grace_seconds=1)
+
+    asyncio.run(run())
+    out, err = capfd.readouterr()
+    seen = "\n".join([out, err, caplog.text])
+    assert "daemon started" in seen  # the log was captured at all
+    assert "unsigned deliveries" in seen
+
+
+def test_webhooks_register_twice_leaves_one_webhook(cli_env) -> None:  # noqa: F811
+    sim, cli, _ = cli_env
+    first = cli.json("webhooks", "register")
+    second = cli.json("webhooks", "register")
+    assert second["id"] == first["id"] and second["existing"] is True and first["existing"] is False
+    admin = [t for t in sim.hooks.targets.values() if t.kind == "admin"]
+    assert len(admin) == 1
+    again = cli("webhooks", "register")
+    assert again.exit_code == 0 and "already registered" in again.stdout
+    other = cli.json("webhooks", "register", "--events", "jira:issue_deleted")  # other events: a new one
+    assert (
+        other["id"] != first["id"] and len([t for t in sim.hooks.targets.values() if t.kind == "admin"]) == 2
+    )
+
+    dynamic = cli.json("webhooks", "register", "--dynamic", "--jql", "project = OPS")
+    assert cli.json("webhooks", "register", "--dynamic", "--jql", "project = OPS")["id"] == dynamic["id"]
+    assert len([t for t in sim.hooks.targets.values() if t.kind == "dynamic"]) == 1

@@ -1,0 +1,154 @@
+"""Issue 13: a mapping change reaches every issue. Import after the first import back-fills every issue in
+one sync, in a fresh process (the CLI's way) as well as in the one that imported; the run says so and
+reports progress; the next sync reads incrementally again. Both flavors, both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jira_console import events as ev
+from jira_console.facade import Engine
+from jira_console.simulator.model import FIELD_IDS, TEAM_OPTIONS
+from jira_console.store import models as m
+from jira_console.store import state as st
+
+FLAVORS = ["cloud", "server"]
+
+TEAM_TOML = """
+[[mapping]]
+name = "team"
+jira_field = { schema_custom = "com.atlassian.jira.plugin.system.customfieldtypes:select", name = "Team" }
+internal_field = "team"
+steps = [{ op = "option" }]
+"""
+
+TEAM_CODES_TOML = """
+[[mapping]]
+name = "team"
+jira_field = { schema_custom = "com.atlassian.jira.plugin.system.customfieldtypes:select", name = "Team" }
+internal_field = "team"
+steps = [
+  { op = "option" },
+  { op = "value_map", table = { Backend = "be", Frontend = "fe", Platform = "pl" } },
+]
+"""
+
+
+def _local_fields(engine: Engine, connection: str) -> dict[str, dict[str, Any]]:
+    with engine.db.session() as s:
+        rows = s.query(m.Issue).filter_by(connection=connection, deleted=False).all()
+        return {r.key: dict(r.fields or {}) for r in rows}
+
+
+def _expected_team(sim: Any, key: str) -> str | None:
+    option = sim.issue(key)["team"]
+    return dict(TEAM_OPTIONS)[option] if option else None
+
+
+async def _fresh(engine: Engine, owner: str) -> Engine:
+    """A second engine on the same settings and database: what a new CLI invocation is."""
+    other = Engine(engine.settings, owner=owner)
+    await other.start(attach=False)
+    return other
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_import_after_first_import_back_fills_every_issue_in_one_sync(engine_factory, flavor) -> None:
+    engine, sim = await engine_factory(flavor, issues=45, conn={"page_size": 10})
+    name = engine.settings.jira[0].name
+    (first,) = await engine.run_sync()
+    assert first.created == 45 and not first.backfill
+    assert all("team" not in f for f in _local_fields(engine, name).values())
+
+    cli = await _fresh(engine, "cli-import")
+    try:
+        await cli.import_mappings(TEAM_TOML, connection=name, actor="cli")
+    finally:
+        await cli.stop()
+
+    cli = await _fresh(engine, "cli-sync")
+    progress: list[ev.SyncProgressed] = []
+    notices: list[str] = []
+
+    def seen(event: ev.EngineEvent) -> None:
+        if isinstance(event, ev.SyncProgressed):
+            progress.append(event)
+        elif isinstance(event, ev.Notice):
+            notices.append(event.message)
+
+    cli.subscribe(seen)
+    try:
+        (report,) = await cli.run_sync()  # incremental: nothing changed in Jira since the first import
+    finally:
+        await cli.stop()
+    assert report.backfill and report.backfilled == 45, report
+    local = _local_fields(engine, name)
+    assert len(local) == 45
+    assert {k: f.get("team") for k, f in local.items()} == {k: _expected_team(sim, k) for k in local}
+    assert any(_expected_team(sim, k) for k in local)  # the site has teams set: the check is not vacuous
+    assert progress and all(p.backfill for p in progress) and progress[-1].seen == 45
+    assert len(progress) >= 5  # page by page (page size 10)
+    assert any("back-fill" in n for n in notices)
+    with engine.db.session() as s:
+        state = st.get_sync_state(s, name, "issues")
+        assert state is not None and (state.counts or {}).get("backfilled") == 45
+
+    # The back-fill is done once: the next sync reads only what changed.
+    key = sorted(local)[3]
+    sim.edit_issue(key, {FIELD_IDS[flavor]["team"]: {"id": TEAM_OPTIONS[2][0]}})
+    (after,) = await engine.run_sync()
+    assert not after.backfill and after.updated == 1 and after.seen < 45, after
+    assert _local_fields(engine, name)[key]["team"] == "Platform"
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_new_version_of_a_mapping_back_fills_in_the_process_that_runs_the_syncs(
+    engine_factory, flavor
+) -> None:
+    engine, sim = await engine_factory(flavor, issues=30)
+    name = engine.settings.jira[0].name
+    await engine.import_mappings(TEAM_TOML, connection=name)
+    (first,) = await engine.run_sync()
+    assert not first.backfill  # a first import reads everything with the mappings it has
+    assert {f.get("team") for f in _local_fields(engine, name).values()} <= {
+        "Backend",
+        "Frontend",
+        "Platform",
+        None,
+    }
+
+    await engine.import_mappings(TEAM_CODES_TOML, connection=name)
+    (second,) = await engine.run_sync()
+    assert second.backfill and second.backfilled == 30
+    local = _local_fields(engine, name)
+    codes = {"Backend": "be", "Frontend": "fe", "Platform": "pl", None: None}
+    assert {k: f.get("team") for k, f in local.items()} == {k: codes[_expected_team(sim, k)] for k in local}
+
+    # Re-importing the same text changes nothing: no new version, no back-fill.
+    await engine.import_mappings(TEAM_CODES_TOML, connection=name)
+    (third,) = await engine.run_sync()
+    assert not third.backfill and third.updated == 0 and third.seen < 30
+
+
+@pytest.mark.parametrize("flavor", ["cloud"])
+async def test_disable_enable_and_delete_each_change_the_generation(engine_factory, flavor) -> None:
+    engine, _sim = await engine_factory(flavor, issues=5)
+    name = engine.settings.jira[0].name
+    from jira_console.mapping import repo as mrepo
+
+    await engine.import_mappings(TEAM_TOML, connection=name)
+    seen = [mrepo.generation(engine.db, name)]
+    for change in ("disable", "disable", "enable", "delete"):
+        if change == "delete":
+            assert mrepo.delete(engine.db, "team", name)
+        else:
+            assert mrepo.set_enabled(engine.db, "team", name, change == "enable") is not None
+        seen.append(mrepo.generation(engine.db, name))
+    # Disabling twice changes nothing the second time; every real change bumps.
+    assert seen[0] < seen[1] == seen[2] < seen[3] < seen[4], seen
+    # A global mapping counts for every connection.
+    before = mrepo.generation(engine.db, name)
+    mrepo.save(engine.db, {"name": "g", "jira_field": "labels", "internal_field": "g"})
+    assert mrepo.generation(engine.db, name) == before + 1

@@ -1,0 +1,146 @@
+"""Issue 13: the mapping loop from the CLI against the simulator, both flavors and both databases: import
+refuses a field the site lacks (naming the closest candidates) and an option the field does not allow
+(without --issue); validate and test take a file before it is imported; disable, enable and delete by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jira_console.cli import app
+from jira_console.mapping import repo as mrepo
+from jira_console.simulator.model import TEAM_OPTIONS
+from jira_console.store.db import Database
+from tests.fixtures.simulator import connection_for
+
+TYPO = """
+[[mapping]]
+name = "points"
+jira_field = { name = "Story Pointz" }
+internal_field = "points"
+steps = [{ op = "to_float" }]
+"""
+
+BAD_OPTION = """
+[[mapping]]
+name = "team"
+jira_field = { schema_custom = "com.atlassian.jira.plugin.system.customfieldtypes:select", name = "Team" }
+internal_field = "team"
+steps = [{ op = "option" }, { op = "value_map", table = { Backend = "be", Backnd = "bx" } }]
+"""
+
+GOOD = """
+[[mapping]]
+name = "team"
+jira_field = { schema_custom = "com.atlassian.jira.plugin.system.customfieldtypes:select", name = "Team" }
+internal_field = "team"
+steps = [
+  { op = "option" },
+  { op = "value_map", table = { Backend = "be", Frontend = "fe", Platform = "pl" } },
+]
+"""
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sim_factory, monkeypatch, db_url, request):
+    flavor = request.param
+    sim = sim_factory(flavor, issues=12)
+    conn = connection_for(sim, monkeypatch)
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        f'[database]\nurl = "{db_url}"\n[[jira]]\nname = "s"\nurl = "{conn.url}"\n'
+        f'user = "{conn.user}"\ntoken_env = "{conn.token_env}"\n'
+    )
+    cfg.chmod(0o600)
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, ["--config", str(cfg), *args])
+
+    run.sim = sim  # type: ignore[attr-defined]
+    run.db_url = db_url  # type: ignore[attr-defined]
+    return run
+
+
+def _file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / f"m{abs(hash(text))}.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def _stored(db_url: str) -> list[tuple[str, str | None, bool, int]]:
+    with Database(db_url) as db:
+        return [(r.name, r.connection, r.enabled, r.version) for r in mrepo.list_records(db)]
+
+
+@pytest.mark.parametrize("cli", ["cloud", "server"], indirect=True)
+def test_import_refuses_a_missing_field_with_candidates_and_an_unknown_option(cli, tmp_path) -> None:
+    typo = cli("mapping", "import", _file(tmp_path, TYPO), "-C", "s")
+    assert typo.exit_code == 2, typo.output
+    assert "no Jira field matches {name = 'Story Pointz'}" in typo.output
+    # The closest by name: the classic "Story Points" on both flavors (and its id, so it can be pasted).
+    assert "closest: customfield_" in typo.output and '"Story Points" (number, float)' in typo.output
+    assert _stored(cli.db_url) == []
+
+    # An option the Team field does not have, refused without --issue (a stored issue's editmeta).
+    assert cli("sync").exit_code == 0
+    bad = cli("mapping", "import", _file(tmp_path, BAD_OPTION), "-C", "s")
+    assert bad.exit_code == 2, bad.output
+    assert "'Backnd' is not an allowed value" in bad.output and "Backend" in bad.output
+    assert _stored(cli.db_url) == []
+
+    # validate FILE says the same before anything is stored, and passes the good file.
+    checked = cli("mapping", "validate", _file(tmp_path, BAD_OPTION), "-C", "s", "--json")
+    assert checked.exit_code == 1
+    assert any("Backnd" in p["message"] for p in json.loads(checked.stdout)["problems"])
+    good = cli("mapping", "validate", _file(tmp_path, GOOD), "-C", "s", "--json")
+    assert good.exit_code == 0 and json.loads(good.stdout) == {"ok": True, "checked": 1, "problems": []}
+    assert _stored(cli.db_url) == []
+
+    # test FILE: the file's mappings over issues fetched now, nothing stored.
+    tried = cli("mapping", "test", _file(tmp_path, GOOD), "-C", "s", "--limit", "6", "--json")
+    assert tried.exit_code == 0, tried.output
+    rows = json.loads(tried.stdout)["results"]
+    assert len(rows) == 6 and {r["mapping"] for r in rows} == {"team"}
+    codes = {"Backend": "be", "Frontend": "fe", "Platform": "pl"}
+    for row in rows:
+        option = cli.sim.issue(row["key"])["team"]
+        assert row["internal_value"] == (codes[dict(TEAM_OPTIONS)[option]] if option else None)
+    one = cli("mapping", "test", _file(tmp_path, GOOD), "-C", "s", "--issue", rows[0]["key"])
+    assert one.exit_code == 0 and one.output.startswith(f"team {rows[0]['key']}: ")
+    assert _stored(cli.db_url) == []
+
+    imported = cli("mapping", "import", _file(tmp_path, GOOD), "-C", "s")
+    assert imported.exit_code == 0, imported.output
+    assert imported.stdout.strip() == "team: v1 [s]"
+
+
+@pytest.mark.parametrize("cli", ["cloud", "server"], indirect=True)
+def test_disable_enable_delete_by_name(cli, tmp_path) -> None:
+    assert cli("mapping", "import", _file(tmp_path, GOOD), "-C", "s").exit_code == 0
+    with Database(cli.db_url) as db:
+        generations = [mrepo.generation(db, "s")]
+    disabled = cli("mapping", "disable", "team")
+    assert disabled.exit_code == 0, disabled.output
+    assert disabled.stdout.strip() == "team [s]: disabled; the next sync applies it"
+    assert _stored(cli.db_url) == [("team", "s", False, 1)]
+    listed = cli("mapping", "list", "-C", "s")
+    assert "(disabled)" in listed.stdout
+    assert cli("mapping", "enable", "team", "-C", "s").exit_code == 0
+    assert _stored(cli.db_url) == [("team", "s", True, 1)]
+    with Database(cli.db_url) as db:
+        generations.append(mrepo.generation(db, "s"))
+        # A global one of the same name makes the bare name ambiguous.
+        mrepo.save(db, {"name": "team", "jira_field": "labels", "internal_field": "lab"})
+    ambiguous = cli("mapping", "delete", "team")
+    assert ambiguous.exit_code == 2 and "several scopes (global, s)" in ambiguous.output
+    assert cli("mapping", "delete", "team", "-C", "s").exit_code == 0
+    assert _stored(cli.db_url) == [("team", None, True, 1)]
+    assert cli("mapping", "delete", "team", "-C", "s").exit_code == 3
+    assert cli("mapping", "disable", "nope").exit_code == 3
+    with Database(cli.db_url) as db:
+        generations.append(mrepo.generation(db, "s"))
+    assert generations[0] + 2 == generations[1] < generations[2]

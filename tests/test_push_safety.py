@@ -1,0 +1,115 @@
+"""The push side of issue 11 against the simulator (both flavors, SQLite and PostgreSQL): a refused value is
+not sent again until it changes, and a sprint move Jira refuses for one issue still moves the others."""
+
+from __future__ import annotations
+
+import pytest
+
+from jira_console.store import repo
+
+FLAVORS = ["cloud", "server"]
+
+
+def _keys(sim) -> list[str]:
+    with sim.site.lock:
+        return sorted(sim.site.issues, key=lambda k: sim.site.issues[k].sort_key)
+
+
+def _field_errors(rig) -> dict[tuple[int, str], str]:
+    with rig.db.session() as s:
+        return {
+            (e.issue_id, e.field): e.message
+            for e in repo.list_field_errors(s, connection=rig.engine.conn.name)
+        }
+
+
+def _edits_of(sim, key: str) -> int:
+    return sum(
+        1 for r in sim.requests if r["method"] == "PUT" and r["path"].rstrip("/").endswith(f"/issue/{key}")
+    )
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_refused_value_is_not_sent_again_until_it_changes(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _keys(rig.sim)[2]
+    rig.sql("UPDATE issues SET priority = 'NoSuchPriority' WHERE key = :k", k=key)
+    await rig.engine.run()
+    assert _edits_of(rig.sim, key) == 1
+    assert len(_field_errors(rig)) == 1
+    # Full syncs re-check every diverged issue: the refused value stays parked, visible, and unsent.
+    await rig.engine.run(full=True)
+    await rig.engine.run(full=True)
+    assert _edits_of(rig.sim, key) == 1
+    assert rig.local(key)["priority"] == "NoSuchPriority"
+    [(_, name)] = _field_errors(rig)
+    assert name == "priority"
+    # Another value is another attempt, and this one Jira takes.
+    other = "Lowest" if rig.sim.issue(key)["priority"] != "Lowest" else "Highest"
+    rig.sql("UPDATE issues SET priority = :p WHERE key = :k", p=other, k=key)
+    await rig.engine.run()
+    assert _edits_of(rig.sim, key) == 2
+    assert rig.sim.issue(key)["priority"] == other
+    assert _field_errors(rig) == {}
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_sprint_batch_refused_for_one_issue_moves_the_others(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    with rig.sim.site.lock:
+        target = next(s.id for s in rig.sim.site.sprints.values() if s.state in ("active", "future"))
+    keys = [k for k in _keys(rig.sim) if target not in rig.sim.issue(k)["sprints"]][:4]
+    doomed = keys[1]
+    for key in keys:
+        rig.sql("UPDATE issues SET sprint_id = :sp WHERE key = :k", sp=target, k=key)
+    original = rig.client.move_to_sprint
+
+    async def deleted_meanwhile(sprint_id, batch):
+        # Someone deletes one of the issues between the fresh compare and the move: Jira refuses the batch.
+        if doomed in batch and doomed in rig.sim.site.issues:
+            rig.sim.delete_issue(doomed)
+        await original(sprint_id, batch)
+
+    rig.client.move_to_sprint = deleted_meanwhile
+    report = await rig.engine.run()
+    moved = [k for k in keys if k != doomed]
+    assert all(target in rig.sim.issue(k)["sprints"] for k in moved)
+    assert report.pushed_fields == len(moved)
+    assert {name for (_, name) in _field_errors(rig)} == {"sprint_id"}
+    assert all(rig.local(k)["local_dirty"] is False for k in moved)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_notify_watchers_false_asks_for_silence_and_falls_back_once(
+    rig_factory, flavor, caplog
+) -> None:
+    rig = await rig_factory(flavor, conn={"notify_watchers": False})
+    await rig.engine.run(full=True)
+    first, second, third = _keys(rig.sim)[:3]
+    rig.sql("UPDATE issues SET summary = 'quietly' WHERE key = :k", k=first)
+    await rig.engine.run()
+    assert rig.sim.issue(first)["summary"] == "quietly"
+    assert rig.sim.notifications.silent == [first] and rig.sim.notifications.notified == []
+    # Without admin rights Jira refuses the silence: said once, and the edits still go through.
+    rig.sim.notifications.admin = False
+    for key in (second, third):
+        rig.sql("UPDATE issues SET summary = 'not quietly' WHERE key = :k", k=key)
+        await rig.engine.run()
+        assert rig.sim.issue(key)["summary"] == "not quietly"
+    assert rig.sim.notifications.notified == [second, third]
+    assert rig.client.notify_refused is not None and "admin" in rig.client.notify_refused
+    refusals = [r for r in rig.sim.requests if r["method"] == "PUT" and r["status"] == 403]
+    assert len(refusals) == 1
+    assert rig.engine.conn.notify_watchers is False
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_notify_watchers_defaults_to_notifying(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _keys(rig.sim)[0]
+    rig.sql("UPDATE issues SET summary = 'loudly' WHERE key = :k", k=key)
+    await rig.engine.run()
+    assert rig.sim.notifications.notified == [key] and rig.sim.notifications.silent == []

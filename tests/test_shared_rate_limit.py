@@ -1,0 +1,87 @@
+"""One rate-limit wait per Jira site across processes (issue 11, item 10), both flavors and both databases:
+a ``Retry-After`` one process receives holds every other process using the same store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from jira_console.jira.errors import JiraRateLimited
+from jira_console.jira.resilience import AdaptiveRateLimiter
+from jira_console.store.db import Database
+from jira_console.sync.connection import open_connection
+from tests.fixtures.simulator import connection_for
+
+
+@pytest.fixture(params=["cloud", "server"])
+async def site(db, db_url, sim_factory, monkeypatch, request) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """(simulator, daemon, cli): two processes, each its own database handle (pool) and its own client on
+    the same site and account, each having called Jira once."""
+    sim = sim_factory(request.param, issues=5)
+    cli_db = Database(db_url)
+    conn = connection_for(sim, monkeypatch, max_attempts=1)
+    daemon = open_connection(db, conn, owner="daemon")
+    cli = open_connection(cli_db, conn, owner="cli")
+    try:
+        await daemon.client.server_info()
+        await cli.client.server_info()
+        yield sim, daemon, cli
+    finally:
+        await daemon.client.aclose()
+        await cli.client.aclose()
+        cli_db.close()
+
+
+def _after_429(sim, before: int, wait: float) -> None:
+    """The one request sent since ``before`` succeeded and went out only once Jira's wait was over."""
+    told = max(r["at"] for r in sim.requests if r["status"] == 429)
+    [after] = sim.requests[before:]
+    assert after["status"] == 200
+    assert after["at"] - told >= wait - 0.1
+    assert sim.violations == []
+
+
+async def test_a_retry_after_seen_by_one_process_holds_the_other(site) -> None:
+    sim, daemon, cli = site
+    sim.faults.set(rate_limit_rate=1.0, retry_after=2.0)
+    with pytest.raises(JiraRateLimited):
+        await cli.client.myself()  # the CLI is told to wait (and, with one attempt, gives up)
+    sim.faults.clear()
+    before = len(sim.requests)
+    await daemon.client.myself()  # the daemon never saw that 429: the store holds it back
+    _after_429(sim, before, 2.0)
+    assert daemon.client.api_calls == 2
+
+
+class HeldLimiter(AdaptiveRateLimiter):
+    """A token bucket whose next token comes when the test says so (a slowed bucket, many callers)."""
+
+    def __init__(self) -> None:
+        super().__init__(10.0)
+        self.waiting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def acquire(self) -> None:
+        self.waiting.set()
+        await self.release.wait()
+
+
+async def test_a_retry_after_stored_while_a_request_waits_for_a_token_holds_that_request(site) -> None:
+    """The push campaign's early requests: a request read the shared deadline, then waited for a token
+    while another process received a 429, then went out without looking again."""
+    sim, daemon, cli = site
+    held = HeldLimiter()
+    cli.client.limiter = held
+    waiting = asyncio.ensure_future(cli.client.myself())
+    await held.waiting.wait()  # the CLI's request waits for its token
+    sim.faults.set(rate_limit_rate=1.0, retry_after=1.0)
+    with pytest.raises(JiraRateLimited):
+        await daemon.client.myself()  # meanwhile the daemon is told to wait (and stores it)
+    sim.faults.clear()
+    before = len(sim.requests)
+    held.release.set()
+    await waiting
+    _after_429(sim, before, 1.0)
