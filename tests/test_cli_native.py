@@ -107,10 +107,11 @@ def test_simple_commands_do_not_import_the_engine(args: list[str], tmp_path: Pat
     modules = _imported(args, tmp_path)
     # (``jira_console.jira`` itself is light: its client and models load on first use, and status reads
     # one message from ``jira.shared``; what would cost is the client, hence httpx, named below.)
-    # PostgreSQL's dialect and psutil too: the store is SQLite, and no run was left 'running' here.
+    # PostgreSQL's dialect and psutil too: the store is SQLite, and no run was left 'running' here. And the
+    # ORM classes: these commands read the tables (store/tables.py) and never pay for the class mapping.
     heavy = {"jira_console.facade", "jira_console.sync", "jira_console.jira.client", "jira_console.mapping",
              "jira_console.webhooks", "alembic", "textual", "httpx", "uvicorn", "starlette",
-             "sqlalchemy.dialects.postgresql", "psutil"}  # fmt: skip
+             "sqlalchemy.dialects.postgresql", "psutil", "jira_console.store.models"}  # fmt: skip
     assert not heavy & modules, sorted(heavy & modules)
     if args == ["--help"]:
         assert not {"sqlalchemy", "pydantic", "jira_console.config"} & modules

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Table, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
-from jira_console.store import models as m
+from jira_console.store import tables as t
 from jira_console.store.mapping_state import bump_generation
-from jira_console.store.models import utcnow
 from jira_console.store.repo import dialect_insert
+from jira_console.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from jira_console.store import models as m
 
 
 def _mapping_row(session: Session, name: str, connection: str | None) -> m.Mapping | None:
-    cond = m.Mapping.connection.is_(None) if connection is None else m.Mapping.connection == connection
-    return session.scalars(select(m.Mapping).where(m.Mapping.name == name, cond)).first()
+    from jira_console.store import models as m
+
+    cond = t.mappings.c.connection.is_(None) if connection is None else t.mappings.c.connection == connection
+    return session.scalars(select(m.Mapping).where(t.mappings.c.name == name, cond)).first()
 
 
 def save_mapping(
@@ -38,6 +43,8 @@ def save_mapping(
     ``connection`` None makes a global mapping that applies to every connection. Saving an identical
     definition does not create a new version.
     """
+    from jira_console.store import models as m
+
     if direction not in ("pull", "push", "both"):
         raise ValueError(f"direction must be pull, push or both, got {direction!r}")
     now = utcnow()
@@ -73,6 +80,8 @@ def save_mapping(
 def set_mapping_enabled(session: Session, mapping_id: int, enabled: bool) -> cv.MappingRecord | None:
     """Enable or disable a mapping (its definition and version stay); bumps the generation when that
     changes anything. None when there is no such mapping."""
+    from jira_console.store import models as m
+
     row = session.get(m.Mapping, mapping_id)
     if row is None:
         return None
@@ -97,13 +106,15 @@ def list_mappings(
 
     A connection's own mapping hides a global one of the same name.
     """
+    from jira_console.store import models as m
+
     stmt = select(m.Mapping)
     if connection is None:
-        stmt = stmt.where(m.Mapping.connection.is_(None))
+        stmt = stmt.where(t.mappings.c.connection.is_(None))
     else:
-        stmt = stmt.where(or_(m.Mapping.connection.is_(None), m.Mapping.connection == connection))
+        stmt = stmt.where(or_(t.mappings.c.connection.is_(None), t.mappings.c.connection == connection))
     if enabled_only:
-        stmt = stmt.where(m.Mapping.enabled.is_(True))
+        stmt = stmt.where(t.mappings.c.enabled.is_(True))
     chosen: dict[str, m.Mapping] = {}
     for row in session.scalars(stmt):
         if row.name not in chosen or row.connection is not None:
@@ -113,6 +124,8 @@ def list_mappings(
 
 def get_mapping_by_id(session: Session, mapping_id: int) -> cv.MappingRecord | None:
     """A mapping by its id, or None."""
+    from jira_console.store import models as m
+
     row = session.get(m.Mapping, mapping_id, populate_existing=True)
     return cv.mapping_record(row) if row else None
 
@@ -125,22 +138,26 @@ def get_exact_mapping(session: Session, name: str, connection: str | None) -> cv
 
 def delete_mapping(session: Session, mapping_id: int) -> bool:
     """Delete a mapping and its versions; False when there was none."""
+    from jira_console.store import models as m
+
     row = session.get(m.Mapping, mapping_id)
     if row is None:
         return False
     bump_generation(session, row.connection)
     # The versions explicitly, because SQLite enforces ON DELETE CASCADE only with a pragma.
-    session.execute(delete(m.MappingVersion).where(m.MappingVersion.mapping_id == mapping_id))
-    result = session.execute(delete(m.Mapping).where(m.Mapping.id == mapping_id))
+    session.execute(delete(m.MappingVersion).where(t.mapping_versions.c.mapping_id == mapping_id))
+    result = session.execute(delete(m.Mapping).where(t.mappings.c.id == mapping_id))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mapping_history(session: Session, mapping_id: int) -> list[cv.MappingVersionRecord]:
     """Every stored version of a mapping, newest first."""
+    from jira_console.store import models as m
+
     stmt = (
         select(m.MappingVersion)
-        .where(m.MappingVersion.mapping_id == mapping_id)
-        .order_by(m.MappingVersion.version.desc())
+        .where(t.mapping_versions.c.mapping_id == mapping_id)
+        .order_by(t.mapping_versions.c.version.desc())
     )
     return [cv.mapping_version_record(r) for r in session.scalars(stmt)]
 
@@ -157,7 +174,7 @@ def upsert_identity(
     """Create or update the link of a Jira user (accountId on Cloud, user name on Server)."""
     data = {"connection": connection, "jira_user": jira_user, "email": email, "internal_id": internal_id,
             "display_name": display_name}  # fmt: skip
-    stmt = dialect_insert(session, m.Identity).values(**data)
+    stmt = dialect_insert(session, t.identities).values(**data)
     # Only overwrite with known values: a partial sighting (no e-mail on Cloud) must not erase a good one.
     stmt = stmt.on_conflict_do_update(
         index_elements=["connection", "jira_user"],
@@ -176,22 +193,28 @@ def find_identity(
     internal_id: str | None = None,
 ) -> cv.IdentityRecord | None:
     """The identity matching the first given key (jira_user, then internal_id, then e-mail), or None."""
-    stmt = select(m.Identity).where(m.Identity.connection == connection)
+    from jira_console.store import models as m
+
+    stmt = select(m.Identity).where(t.identities.c.connection == connection)
     if jira_user is not None:
-        stmt = stmt.where(m.Identity.jira_user == jira_user)
+        stmt = stmt.where(t.identities.c.jira_user == jira_user)
     elif internal_id is not None:
-        stmt = stmt.where(m.Identity.internal_id == internal_id)
+        stmt = stmt.where(t.identities.c.internal_id == internal_id)
     elif email is not None:
-        stmt = stmt.where(func.lower(m.Identity.email) == email.lower())
+        stmt = stmt.where(func.lower(t.identities.c.email) == email.lower())
     else:
         raise ValueError("give jira_user, internal_id or email")
-    row = session.scalars(stmt.order_by(m.Identity.id).limit(1)).first()
+    row = session.scalars(stmt.order_by(t.identities.c.id).limit(1)).first()
     return cv.identity_record(row) if row else None
 
 
 def list_identities(session: Session, connection: str) -> list[cv.IdentityRecord]:
     """Every identity of a connection."""
-    stmt = select(m.Identity).where(m.Identity.connection == connection).order_by(m.Identity.jira_user)
+    from jira_console.store import models as m
+
+    stmt = (
+        select(m.Identity).where(t.identities.c.connection == connection).order_by(t.identities.c.jira_user)
+    )
     return [cv.identity_record(r) for r in session.scalars(stmt)]
 
 
@@ -202,7 +225,7 @@ def known_names(
     id) as far as the store knows them: the identity table first, then the name Jira gave the person on
     an issue assigned to them. Unknown ones are left out."""
     # Core reads (``issues show`` makes them; see :mod:`.state`).
-    ids_, issues, sprints_ = (cast(Table, t.__table__).c for t in (m.Identity, m.Issue, m.Sprint))
+    ids_, issues, sprints_ = (tb.c for tb in (t.identities, t.issues, t.sprints))
     names: dict[str, str] = {}
     wanted = {str(p) for p in people if p}
     if wanted:

@@ -4,18 +4,18 @@ Opening, refreshing and resolving conflicts is the repository's (:mod:`jira_cons
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
-from jira_console.store import models as m
+from jira_console.store import tables as t
 
 CONFLICT_SORTS = ("id", "connection", "key", "field", "detected", "local_edited", "jira_edited")
 """What the conflict queue can be ordered by (``-`` in front: descending)."""
 
-_CONFLICTS = cast(Table, m.Conflict.__table__)
+_CONFLICTS = t.conflicts
 _C = _CONFLICTS.c
 """Its columns: filters on them keep a count a Core query (``status`` makes one; see :mod:`.state`)."""
 
@@ -48,21 +48,21 @@ def _conflict_order(sort: str) -> list[Any]:
         raise ValueError(f"cannot sort conflicts by {name!r}; one of {', '.join(CONFLICT_SORTS)}")
     columns: dict[str, list[Any]] = {
         "id": [],
-        "connection": [m.Conflict.connection],
+        "connection": [t.conflicts.c.connection],
         # Natural order: by project (the key without its number), then ENG-9 before ENG-10 (shorter first).
         "key": [
-            func.rtrim(m.Conflict.issue_key, "0123456789"),
-            func.length(m.Conflict.issue_key),
-            m.Conflict.issue_key,
+            func.rtrim(t.conflicts.c.issue_key, "0123456789"),
+            func.length(t.conflicts.c.issue_key),
+            t.conflicts.c.issue_key,
         ],
-        "field": [m.Conflict.field],
-        "detected": [m.Conflict.detected_at],
-        "local_edited": [m.Conflict.local_edited_at],
-        "jira_edited": [m.Conflict.jira_edited_at],
+        "field": [t.conflicts.c.field],
+        "detected": [t.conflicts.c.detected_at],
+        "local_edited": [t.conflicts.c.local_edited_at],
+        "jira_edited": [t.conflicts.c.jira_edited_at],
     }
     descending = sort.startswith("-")
     order = [(c.desc() if descending else c.asc()).nulls_last() for c in columns[name]]
-    return [*order, m.Conflict.id.desc() if descending else m.Conflict.id.asc()]
+    return [*order, t.conflicts.c.id.desc() if descending else t.conflicts.c.id.asc()]
 
 
 def list_conflicts(
@@ -79,6 +79,8 @@ def list_conflicts(
 ) -> list[cv.ConflictRecord]:
     """Conflicts matching the filters (open ones by default), oldest first unless ``sort`` says otherwise
     (one of :data:`CONFLICT_SORTS`, ``-`` for descending)."""
+    from jira_console.store import models as m
+
     stmt = _conflict_filters(select(m.Conflict), connection, field, issue_key, status, contains)
     stmt = stmt.order_by(*_conflict_order(sort)).limit(limit).offset(offset)
     return [cv.conflict_record(r) for r in session.scalars(stmt)]
@@ -93,8 +95,8 @@ def open_conflict_ids(
     contains: bool = False,
 ) -> list[int]:
     """Ids of the open conflicts matching the filters, oldest first."""
-    stmt = _conflict_filters(select(m.Conflict.id), connection, field, issue_key, "open", contains)
-    return [int(i) for i in session.scalars(stmt.order_by(m.Conflict.id))]
+    stmt = _conflict_filters(select(t.conflicts.c.id), connection, field, issue_key, "open", contains)
+    return [int(i) for i in session.scalars(stmt.order_by(t.conflicts.c.id))]
 
 
 def count_conflicts(

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from jira_console.store import models as m
-
 if TYPE_CHECKING:
     from sqlalchemy import Row
+
+    from jira_console.store import models as m
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,22 +286,22 @@ def _plain(row: Any, cls: type[Any], **override: Any) -> Any:
     return cls(**values, **override)
 
 
-def sprint_record(row: m.Sprint) -> SprintRecord:
+def sprint_record(row: m.Sprint | Row[Any]) -> SprintRecord:
     """Record of a ``sprints`` row."""
     return _plain(row, SprintRecord)  # type: ignore[no-any-return]
 
 
-def conflict_record(row: m.Conflict) -> ConflictRecord:
+def conflict_record(row: m.Conflict | Row[Any]) -> ConflictRecord:
     """Record of a ``conflicts`` row."""
     return _plain(row, ConflictRecord)  # type: ignore[no-any-return]
 
 
-def audit_entry(row: m.AuditLog) -> AuditEntry:
+def audit_entry(row: m.AuditLog | Row[Any]) -> AuditEntry:
     """Record of an ``audit_log`` row."""
     return _plain(row, AuditEntry)  # type: ignore[no-any-return]
 
 
-def sync_run_record(row: m.SyncRun) -> SyncRunRecord:
+def sync_run_record(row: m.SyncRun | Row[Any]) -> SyncRunRecord:
     """Record of a ``sync_runs`` row."""
     return _plain(row, SyncRunRecord)  # type: ignore[no-any-return]
 
@@ -317,7 +317,7 @@ def sync_state_record(row: m.SyncState | Row[Any]) -> SyncStateRecord:
     )
 
 
-def webhook_event_record(row: m.WebhookEvent) -> WebhookEventRecord:
+def webhook_event_record(row: m.WebhookEvent | Row[Any]) -> WebhookEventRecord:
     """Record of a ``webhook_events`` row."""
     return _plain(row, WebhookEventRecord, headers=dict(row.headers or {}))  # type: ignore[no-any-return]
 
@@ -329,17 +329,17 @@ def daemon_record(row: m.Daemon | Row[Any]) -> DaemonRecord:
     )
 
 
-def command_record(row: m.Command) -> CommandRecord:
+def command_record(row: m.Command | Row[Any]) -> CommandRecord:
     """Record of a ``commands`` row."""
     return _plain(row, CommandRecord, args=dict(row.args or {}))  # type: ignore[no-any-return]
 
 
-def mapping_record(row: m.Mapping) -> MappingRecord:
+def mapping_record(row: m.Mapping | Row[Any]) -> MappingRecord:
     """Record of a ``mappings`` row."""
     return _plain(row, MappingRecord, enabled=bool(row.enabled))  # type: ignore[no-any-return]
 
 
-def local_change_record(row: m.LocalChange) -> LocalChangeRecord:
+def local_change_record(row: m.LocalChange | Row[Any]) -> LocalChangeRecord:
     """Record of a ``local_changes`` row."""
     return _plain(row, LocalChangeRecord)  # type: ignore[no-any-return]
 
@@ -374,11 +374,11 @@ class IdentityRecord:
     display_name: str | None
 
 
-def mapping_version_record(row: m.MappingVersion) -> MappingVersionRecord:
+def mapping_version_record(row: m.MappingVersion | Row[Any]) -> MappingVersionRecord:
     """Record of a ``mapping_versions`` row."""
     return _plain(row, MappingVersionRecord)  # type: ignore[no-any-return]
 
 
-def identity_record(row: m.Identity) -> IdentityRecord:
+def identity_record(row: m.Identity | Row[Any]) -> IdentityRecord:
     """Record of an ``identities`` row."""
     return _plain(row, IdentityRecord)  # type: ignore[no-any-return]

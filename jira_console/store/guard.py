@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from jira_console.store import models as m
-from jira_console.store.models import utcnow
+from jira_console.store import tables as t
 from jira_console.store.repo import dialect_insert
+from jira_console.store.tables import utcnow
 
-_CONNECTIONS = cast(Table, m.Connection.__table__)  # Core reads, as in :mod:`.state`
+_CONNECTIONS = t.connections  # Core reads, as in :mod:`.state`
 
 
 @dataclass(frozen=True)
@@ -32,11 +31,11 @@ def load(session: Session, connection: str) -> GuardRow:
     """One indexed read of the connection's row (cheap enough to do before every request)."""
     row = session.execute(
         select(
-            m.Connection.rate_limited_until,
-            m.Connection.auth_blocked,
-            m.Connection.auth_blocked_at,
-            m.Connection.auth_blocked_config,
-        ).where(m.Connection.name == connection)
+            t.connections.c.rate_limited_until,
+            t.connections.c.auth_blocked,
+            t.connections.c.auth_blocked_at,
+            t.connections.c.auth_blocked_config,
+        ).where(t.connections.c.name == connection)
     ).first()
     return GuardRow(*row) if row is not None else GuardRow()
 
@@ -44,15 +43,17 @@ def load(session: Session, connection: str) -> GuardRow:
 def block_auth(session: Session, connection: str, reason: str, fingerprint: str) -> None:
     """Stop every process from sending this connection's Basic credentials (creating the row if needed)."""
     values = {"auth_blocked": reason[:2000], "auth_blocked_at": utcnow(), "auth_blocked_config": fingerprint}
-    stmt = dialect_insert(session, m.Connection).values(name=connection, **values)
+    stmt = dialect_insert(session, t.connections).values(name=connection, **values)
     session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values))
 
 
 def clear_auth_block(session: Session, connection: str) -> bool:
     """Lift the block (``config check`` ran, or the configuration changed); True if one was set."""
+    from jira_console.store import models as m
+
     result = session.execute(
         update(m.Connection)
-        .where(m.Connection.name == connection, m.Connection.auth_blocked.is_not(None))
+        .where(t.connections.c.name == connection, t.connections.c.auth_blocked.is_not(None))
         .values(auth_blocked=None, auth_blocked_at=None, auth_blocked_config=None)
         .execution_options(synchronize_session=False)
     )

@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from jira_console.store import models as m
 from jira_console.store import repo
+from jira_console.store import tables as t
 from jira_console.store.converters import IssueRecord
-from jira_console.store.models import utcnow
+from jira_console.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from jira_console.store import models as m
 
 # --- identity ---------------------------------------------------------------------------------------------
 
@@ -27,10 +30,12 @@ def issues_by_jira_id(
     session: Session, connection: str, jira_ids: Iterable[str], *, lock: bool = False
 ) -> dict[str, m.Issue]:
     """The rows of the given Jira ids (deleted ones included), by id."""
+    from jira_console.store import models as m
+
     ids = [str(i) for i in jira_ids if i]
     if not ids:
         return {}
-    stmt = select(m.Issue).where(m.Issue.connection == connection, m.Issue.jira_id.in_(ids))
+    stmt = select(m.Issue).where(t.issues.c.connection == connection, t.issues.c.jira_id.in_(ids))
     if lock:
         stmt = stmt.with_for_update()
     return {str(row.jira_id): row for row in session.scalars(stmt)}
@@ -41,12 +46,14 @@ def issues_by_key_and_jira_id(
 ) -> tuple[dict[str, m.Issue], dict[str, m.Issue]]:
     """The rows of ``keys`` by key and the rows of ``jira_ids`` by Jira id (deleted ones included), read in
     one statement: a batch of versions needs both, and each row read is decoded once."""
+    from jira_console.store import models as m
+
     wanted_keys = list(keys)
     ids = [str(i) for i in jira_ids if i]
     if not wanted_keys and not ids:
         return {}, {}
     stmt = select(m.Issue).where(
-        m.Issue.connection == connection, or_(m.Issue.key.in_(wanted_keys), m.Issue.jira_id.in_(ids))
+        t.issues.c.connection == connection, or_(t.issues.c.key.in_(wanted_keys), t.issues.c.jira_id.in_(ids))
     )
     if lock:
         stmt = stmt.with_for_update()
@@ -65,13 +72,19 @@ def rekey(session: Session, row: m.Issue, new_key: str, new_project: str | None,
     """The issue now has ``new_key`` in Jira (same id): the row keeps everything it has and takes the new key
     and project; the old key becomes an alias; open conflicts and waiting outbox lines follow. Returns the
     old key."""
+    from jira_console.store import models as m
+
     old_key = row.key
     connection = row.connection
     session.execute(
-        delete(m.IssueAlias).where(m.IssueAlias.connection == connection, m.IssueAlias.old_key == new_key)
+        delete(m.IssueAlias).where(
+            t.issue_aliases.c.connection == connection, t.issue_aliases.c.old_key == new_key
+        )
     )
     session.execute(
-        delete(m.IssueAlias).where(m.IssueAlias.connection == connection, m.IssueAlias.old_key == old_key)
+        delete(m.IssueAlias).where(
+            t.issue_aliases.c.connection == connection, t.issue_aliases.c.old_key == old_key
+        )
     )
     session.add(m.IssueAlias(connection=connection, old_key=old_key, issue_id=row.id, moved_at=utcnow()))
     row.key = new_key
@@ -79,16 +92,16 @@ def rekey(session: Session, row: m.Issue, new_key: str, new_project: str | None,
         row.project_key = new_project
     session.execute(
         update(m.Conflict)
-        .where(m.Conflict.issue_id == row.id, m.Conflict.status == "open")
+        .where(t.conflicts.c.issue_id == row.id, t.conflicts.c.status == "open")
         .values(issue_key=new_key)
         .execution_options(synchronize_session=False)
     )
     session.execute(
         update(m.LocalChange)
         .where(
-            m.LocalChange.connection == connection,
-            m.LocalChange.issue_key == old_key,
-            m.LocalChange.processed_at.is_(None),
+            t.local_changes.c.connection == connection,
+            t.local_changes.c.issue_key == old_key,
+            t.local_changes.c.processed_at.is_(None),
         )
         .values(issue_key=new_key)
         .execution_options(synchronize_session=False)
@@ -113,18 +126,20 @@ class Alias:
 
 def forget_aliases(session: Session, connection: str, keys: Iterable[str]) -> None:
     """These keys name issues of their own now: they are nobody's alias any more."""
+    from jira_console.store import models as m
+
     wanted = list(keys)
     if wanted:
         session.execute(
             delete(m.IssueAlias).where(
-                m.IssueAlias.connection == connection, m.IssueAlias.old_key.in_(wanted)
+                t.issue_aliases.c.connection == connection, t.issue_aliases.c.old_key.in_(wanted)
             )
         )
 
 
 def resolve_alias(session: Session, connection: str, key: str) -> Alias | None:
     """The issue an old key now names, or None when ``key`` is no alias."""
-    aliases, issues = cast(Table, m.IssueAlias.__table__), cast(Table, m.Issue.__table__)  # a Core read
+    aliases, issues = t.issue_aliases, t.issues  # a Core read
     found = session.execute(
         select(aliases.c.old_key, issues.c.key, aliases.c.moved_at)
         .join(issues, issues.c.id == aliases.c.issue_id)
@@ -135,10 +150,12 @@ def resolve_alias(session: Session, connection: str, key: str) -> Alias | None:
 
 def issue_under_old_key(session: Session, connection: str, key: str) -> m.Issue | None:
     """The row of the issue a key it had before it moved now names, or None."""
+    from jira_console.store import models as m
+
     return session.scalars(
         select(m.Issue)
-        .join(m.IssueAlias, m.IssueAlias.issue_id == m.Issue.id)
-        .where(m.IssueAlias.connection == connection, m.IssueAlias.old_key == key)
+        .join(t.issue_aliases, t.issue_aliases.c.issue_id == t.issues.c.id)
+        .where(t.issue_aliases.c.connection == connection, t.issue_aliases.c.old_key == key)
     ).first()
 
 
@@ -146,7 +163,9 @@ def aliases_of(session: Session, issue_id: int) -> list[str]:
     """The keys an issue had before its current one, oldest move first."""
     return list(
         session.scalars(
-            select(m.IssueAlias.old_key).where(m.IssueAlias.issue_id == issue_id).order_by(m.IssueAlias.id)
+            select(t.issue_aliases.c.old_key)
+            .where(t.issue_aliases.c.issue_id == issue_id)
+            .order_by(t.issue_aliases.c.id)
         )
     )
 
@@ -154,16 +173,16 @@ def aliases_of(session: Session, issue_id: int) -> list[str]:
 def keys_of(session: Session, key: str, connection: str | None = None) -> list[str]:
     """Every key the issue ``key`` names has had (its current key and its aliases), ``key`` first; just
     ``[key]`` when it never moved."""
-    stmt = select(m.IssueAlias.issue_id).where(m.IssueAlias.old_key == key)
-    current = select(m.Issue.id).where(m.Issue.key == key)
+    stmt = select(t.issue_aliases.c.issue_id).where(t.issue_aliases.c.old_key == key)
+    current = select(t.issues.c.id).where(t.issues.c.key == key)
     if connection is not None:
-        stmt = stmt.where(m.IssueAlias.connection == connection)
-        current = current.where(m.Issue.connection == connection)
+        stmt = stmt.where(t.issue_aliases.c.connection == connection)
+        current = current.where(t.issues.c.connection == connection)
     ids = set(session.scalars(stmt)) | set(session.scalars(current))
     if not ids:
         return [key]
-    keys = set(session.scalars(select(m.Issue.key).where(m.Issue.id.in_(ids))))
-    keys |= set(session.scalars(select(m.IssueAlias.old_key).where(m.IssueAlias.issue_id.in_(ids))))
+    keys = set(session.scalars(select(t.issues.c.key).where(t.issues.c.id.in_(ids))))
+    keys |= set(session.scalars(select(t.issue_aliases.c.old_key).where(t.issue_aliases.c.issue_id.in_(ids))))
     return [key, *sorted(keys - {key})]
 
 
@@ -188,10 +207,12 @@ def quarantine(
     session: Session, connection: str, issue_key: str, *, jira_id: str | None, kind: str, cause: str
 ) -> None:
     """Set an issue aside (or count one more failed attempt)."""
+    from jira_console.store import models as m
+
     now = utcnow()
     row = session.scalars(
         select(m.QuarantinedIssue).where(
-            m.QuarantinedIssue.connection == connection, m.QuarantinedIssue.issue_key == issue_key
+            t.quarantined_issues.c.connection == connection, t.quarantined_issues.c.issue_key == issue_key
         )
     ).first()
     if row is None:
@@ -215,12 +236,14 @@ def quarantine(
 
 def release(session: Session, connection: str, keys: Iterable[str]) -> int:
     """Issues applied after all: no longer set aside. Returns how many were."""
+    from jira_console.store import models as m
+
     wanted = list(keys)
     if not wanted:
         return 0
     result = session.execute(
         delete(m.QuarantinedIssue).where(
-            m.QuarantinedIssue.connection == connection, m.QuarantinedIssue.issue_key.in_(wanted)
+            t.quarantined_issues.c.connection == connection, t.quarantined_issues.c.issue_key.in_(wanted)
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -228,7 +251,7 @@ def release(session: Session, connection: str, keys: Iterable[str]) -> int:
 
 def list_quarantined(session: Session, connection: str | None = None) -> list[Quarantined]:
     """Issues set aside (of one connection), oldest first."""
-    q = cast(Table, m.QuarantinedIssue.__table__).c  # Core read, as in :mod:`.state`
+    q = t.quarantined_issues.c  # Core read, as in :mod:`.state`
     stmt = select(q.connection, q.issue_key, q.jira_id, q.kind, q.cause, q.attempts, q.first_at, q.last_at)
     stmt = stmt.order_by(q.connection, q.first_at)
     if connection is not None:
@@ -239,7 +262,7 @@ def list_quarantined(session: Session, connection: str | None = None) -> list[Qu
 def quarantine_counts(session: Session) -> Mapping[str, int]:
     """Connection -> how many of its issues are set aside."""
     rows = session.execute(
-        select(m.QuarantinedIssue.connection, func.count()).group_by(m.QuarantinedIssue.connection)
+        select(t.quarantined_issues.c.connection, func.count()).group_by(t.quarantined_issues.c.connection)
     )
     return {str(conn): int(n) for conn, n in rows}
 
@@ -247,8 +270,8 @@ def quarantine_counts(session: Session) -> Mapping[str, int]:
 def quarantined_keys(session: Session, connection: str) -> dict[str, Any]:
     """Key -> Jira id of a connection's set-aside issues."""
     rows = session.execute(
-        select(m.QuarantinedIssue.issue_key, m.QuarantinedIssue.jira_id).where(
-            m.QuarantinedIssue.connection == connection
+        select(t.quarantined_issues.c.issue_key, t.quarantined_issues.c.jira_id).where(
+            t.quarantined_issues.c.connection == connection
         )
     )
     return {str(k): i for k, i in rows}

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import JSON, Table, event, insert, select
+from sqlalchemy import JSON, event, insert, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from jira_console.store import models as m
@@ -27,7 +27,7 @@ CORE_FIELDS: tuple[str, ...] = tuple(c for c in m.SYNCED_ISSUE_COLUMNS if c != "
 """Local column names of the synced core fields; every other synced field lives in ``issues.fields``."""
 
 _ENGINE_WRITE = "jira_console.engine_write"
-_ISSUES = cast(Table, m.Issue.__table__)
+_ISSUES = m.Issue.__table__
 
 
 # --- the engine session ---------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jira_console.store import models as m
-from jira_console.store.models import utcnow
+from jira_console.store import tables as t
 from jira_console.store.repo import dialect_insert
+from jira_console.store.tables import utcnow
 
 GLOBAL = "*"
 """The row counting changes to global mappings (no connection name can be ``*``)."""
@@ -26,12 +26,12 @@ GLOBAL = "*"
 def bump_generation(session: Session, connection: str | None) -> None:
     """A mapping of ``connection`` (None: a global one) changed."""
     now = utcnow()
-    stmt = dialect_insert(session, m.MappingState).values(
+    stmt = dialect_insert(session, t.mapping_state).values(
         connection=connection or GLOBAL, generation=1, changed_at=now
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=["connection"],
-        set_={"generation": m.MappingState.generation + 1, "changed_at": now},
+        set_={"generation": t.mapping_state.c.generation + 1, "changed_at": now},
     )
     session.execute(stmt)
 
@@ -39,8 +39,8 @@ def bump_generation(session: Session, connection: str | None) -> None:
 def generation(session: Session, connection: str) -> int:
     """The generation of the mappings that apply to ``connection`` (its own and the global ones)."""
     found = session.scalar(
-        select(func.coalesce(func.sum(m.MappingState.generation), 0)).where(
-            m.MappingState.connection.in_((connection, GLOBAL))
+        select(func.coalesce(func.sum(t.mapping_state.c.generation), 0)).where(
+            t.mapping_state.c.connection.in_((connection, GLOBAL))
         )
     )
     return int(found or 0)
@@ -48,7 +48,7 @@ def generation(session: Session, connection: str) -> int:
 
 def generations(session: Session) -> dict[str, int]:
     """Every row's own generation (``*`` included), for a cheap "did anything change" look."""
-    rows = session.execute(select(m.MappingState.connection, m.MappingState.generation))
+    rows = session.execute(select(t.mapping_state.c.connection, t.mapping_state.c.generation))
     return {name: int(gen) for name, gen in rows}
 
 
@@ -56,7 +56,7 @@ def store_field_list(session: Session, connection: str, flavor: str, field_list:
     """Keep the site's ``/field`` list (as plain dicts) as a sync just read it."""
     now = utcnow()
     data = {"flavor": flavor, "field_list": list(field_list), "fields_at": now}
-    stmt = dialect_insert(session, m.MappingState).values(connection=connection, generation=0, **data)
+    stmt = dialect_insert(session, t.mapping_state).values(connection=connection, generation=0, **data)
     stmt = stmt.on_conflict_do_update(index_elements=["connection"], set_=data)
     session.execute(stmt)
 
@@ -65,7 +65,10 @@ def cached_field_list(
     session: Session, connection: str
 ) -> tuple[str | None, list[dict[str, Any]] | None, datetime | None]:
     """(flavor, field list, when read) as the last sync stored them; Nones before any."""
-    row = session.get(m.MappingState, connection, populate_existing=True)
+    c = t.mapping_state.c
+    row = session.execute(
+        select(c.flavor, c.field_list, c.fields_at).where(c.connection == connection)
+    ).first()
     if row is None or row.field_list is None:
         return None, None, None
     return row.flavor, list(row.field_list), row.fields_at

@@ -6,23 +6,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, false
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
 
-from jira_console.store.models import Base, _now_column
+from jira_console.store import tables
+from jira_console.store.models import Base
 
 
 class Daemon(Base):
     """Heartbeat and status of one running daemon."""
 
-    __tablename__ = "daemons"
-    name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    host: Mapped[str | None] = mapped_column(String(255))
-    pid: Mapped[int | None] = mapped_column(Integer)
-    version: Mapped[str | None] = mapped_column(String(64))
+    __table__ = tables.daemons
+    name: Mapped[str]
+    host: Mapped[str | None]
+    pid: Mapped[int | None]
+    version: Mapped[str | None]
     started_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
-    stopping: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    stopping: Mapped[bool]
     status: Mapped[dict[str, Any] | None]
     stopped_at: Mapped[datetime | None]
 
@@ -30,15 +30,14 @@ class Daemon(Base):
 class Command(Base):
     """An operator action queued by a console for a running daemon."""
 
-    __tablename__ = "commands"
-    __table_args__ = (Index("ix_commands_claimed_by", "claimed_by"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(64))
+    __table__ = tables.commands
+    id: Mapped[int]
+    kind: Mapped[str]
     args: Mapped[dict[str, Any] | None]
-    created_at: Mapped[datetime] = _now_column()
-    created_by: Mapped[str | None] = mapped_column(String(255))
-    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None]
+    claimed_by: Mapped[str | None]
     claimed_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None]
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None]

@@ -21,20 +21,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
-from jira_console.store.models import WebhookEvent, utcnow
+from jira_console.store import tables
 from jira_console.store.repo import dialect_insert
+from jira_console.store.tables import utcnow
 
 EVENT_STATUSES = ("received", "processing", "applied", "ignored", "stale", "failed")
 FINAL_STATUSES = ("applied", "ignored", "stale")
 PENDING_STATUSES = ("received", "processing")
 
-_T = cast(Table, WebhookEvent.__table__)
+_T = tables.webhook_events
 
 
 def _rowcount(result: Any) -> int:
@@ -263,6 +264,8 @@ def purge_events(session: Session, older_than: datetime, *, statuses: Iterable[s
 
 def get_event(session: Session, event_id: int) -> cv.WebhookEventRecord | None:
     """One event by id, or None."""
+    from jira_console.store.models import WebhookEvent
+
     row = session.get(WebhookEvent, event_id, populate_existing=True)
     return cv.webhook_event_record(row) if row else None
 
@@ -276,13 +279,13 @@ def _event_filters(
 ) -> Any:
     if status is not None:
         statuses = [status] if isinstance(status, str) else list(status)
-        stmt = stmt.where(WebhookEvent.status.in_(statuses))
+        stmt = stmt.where(_T.c.status.in_(statuses))
     if issue_key is not None:
-        stmt = stmt.where(WebhookEvent.issue_key == issue_key)
+        stmt = stmt.where(_T.c.issue_key == issue_key)
     if connection is not None:
-        stmt = stmt.where(WebhookEvent.connection == connection)
+        stmt = stmt.where(_T.c.connection == connection)
     if since is not None:
-        stmt = stmt.where(WebhookEvent.received_at >= since)
+        stmt = stmt.where(_T.c.received_at >= since)
     return stmt
 
 
@@ -297,9 +300,9 @@ def list_events(
     offset: int = 0,
 ) -> list[cv.WebhookEventRecord]:
     """Events, newest first, optionally of some statuses / one issue / one connection / received since."""
-    stmt = _event_filters(select(WebhookEvent), status, issue_key, connection, since)
-    stmt = stmt.order_by(WebhookEvent.id.desc()).limit(limit).offset(offset)
-    return [cv.webhook_event_record(r) for r in session.scalars(stmt)]
+    stmt = _event_filters(select(_T), status, issue_key, connection, since)
+    stmt = stmt.order_by(_T.c.id.desc()).limit(limit).offset(offset)
+    return [cv.webhook_event_record(r) for r in session.execute(stmt)]
 
 
 def count_events(
@@ -311,7 +314,7 @@ def count_events(
     since: datetime | None = None,
 ) -> int:
     """How many events :func:`list_events` would page through with the same filters."""
-    stmt = select(func.count()).select_from(WebhookEvent)
+    stmt = select(func.count()).select_from(_T)
     return int(session.execute(_event_filters(stmt, status, issue_key, connection, since)).scalar_one())
 
 

@@ -11,21 +11,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Select, Table, delete, func, insert, or_, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jira_console.store import cause
 from jira_console.store import converters as cv
-from jira_console.store import models as m
-from jira_console.store.models import utcnow
+from jira_console.store import tables as t
+from jira_console.store.tables import utcnow
 
-_AUDIT = cast(Table, m.AuditLog.__table__)
+if TYPE_CHECKING:
+    from jira_console.store import models as m
+
+_AUDIT = t.audit_log
 # The reads ``issues show`` and ``issues list`` make go through the tables (Core), as in :mod:`.state`.
-_ISSUES = cast(Table, m.Issue.__table__)
-_FIELD_ERRORS = cast(Table, m.FieldError.__table__)
+_ISSUES = t.issues
+_FIELD_ERRORS = t.field_errors
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
@@ -123,7 +126,7 @@ def upsert_sprint(session: Session, connection: str, jira_id: int, values: Mappi
         "jira_id": jira_id,
         "synced_at": values.get("synced_at") or utcnow(),
     }
-    stmt = dialect_insert(session, m.Sprint).values(**data)
+    stmt = dialect_insert(session, t.sprints).values(**data)
     stmt = stmt.on_conflict_do_update(
         index_elements=["connection", "jira_id"], set_={k: stmt.excluded[k] for k in data if k != "jira_id"}
     )
@@ -134,19 +137,21 @@ def list_sprints(
     session: Session, connection: str, *, board_jira_id: int | None = None, state: str | None = None
 ) -> list[cv.SprintRecord]:
     """Sprints of a connection, optionally of one board and/or state, by start date."""
-    stmt = select(m.Sprint).where(m.Sprint.connection == connection)
+    from jira_console.store import models as m
+
+    stmt = select(m.Sprint).where(t.sprints.c.connection == connection)
     if board_jira_id is not None:
-        stmt = stmt.where(m.Sprint.board_jira_id == board_jira_id)
+        stmt = stmt.where(t.sprints.c.board_jira_id == board_jira_id)
     if state is not None:
-        stmt = stmt.where(m.Sprint.state == state)
-    stmt = stmt.order_by(m.Sprint.start_date, m.Sprint.jira_id)
+        stmt = stmt.where(t.sprints.c.state == state)
+    stmt = stmt.order_by(t.sprints.c.start_date, t.sprints.c.jira_id)
     return [cv.sprint_record(r) for r in session.scalars(stmt)]
 
 
 def upsert_board(session: Session, connection: str, jira_id: int, values: Mapping[str, Any]) -> None:
     """Create or update a board by its Jira id."""
     data = {**values, "connection": connection, "jira_id": jira_id}
-    stmt = dialect_insert(session, m.Board).values(**data)
+    stmt = dialect_insert(session, t.boards).values(**data)
     stmt = stmt.on_conflict_do_update(
         index_elements=["connection", "jira_id"], set_={k: stmt.excluded[k] for k in data if k != "jira_id"}
     )
@@ -158,7 +163,7 @@ def upsert_connection(
 ) -> None:
     """Record what was detected about a connection (flavor, URL, server version)."""
     data = {"name": name, "flavor": flavor, "base_url": base_url, "server_version": server_version}
-    stmt = dialect_insert(session, m.Connection).values(**data, detected_at=utcnow())
+    stmt = dialect_insert(session, t.connections).values(**data, detected_at=utcnow())
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"],
         set_={k: stmt.excluded[k] for k in ("flavor", "base_url", "server_version", "detected_at")},
@@ -182,7 +187,7 @@ def record_field_error(
     """Remember that mapping ``field`` of an issue failed (replacing the previous failure of that field)."""
     data = {"issue_id": issue_id, "field": field, "message": message, "mapping": mapping, "step": step,
             "value": value, "at": utcnow()}  # fmt: skip
-    stmt = dialect_insert(session, m.FieldError).values(**data)
+    stmt = dialect_insert(session, t.field_errors).values(**data)
     stmt = stmt.on_conflict_do_update(
         index_elements=["issue_id", "field"],
         set_={k: stmt.excluded[k] for k in ("message", "mapping", "step", "value", "at")},
@@ -192,15 +197,17 @@ def record_field_error(
 
 def clear_field_error(session: Session, issue_id: int, field: str | None = None) -> int:
     """Forget the failure of one field (or all fields) of an issue; returns how many were removed."""
-    stmt = delete(m.FieldError).where(m.FieldError.issue_id == issue_id)
+    from jira_console.store import models as m
+
+    stmt = delete(m.FieldError).where(t.field_errors.c.issue_id == issue_id)
     if field is not None:
-        stmt = stmt.where(m.FieldError.field == field)
+        stmt = stmt.where(t.field_errors.c.field == field)
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def issues_with_field_errors(session: Session, issue_ids: Iterable[int]) -> set[int]:
     """Which of these issues have a recorded field error."""
-    stmt = select(m.FieldError.issue_id).where(m.FieldError.issue_id.in_(list(issue_ids)))
+    stmt = select(t.field_errors.c.issue_id).where(t.field_errors.c.issue_id.in_(list(issue_ids)))
     return set(session.scalars(stmt))
 
 
@@ -236,6 +243,8 @@ def append_audit(
 ) -> None:
     """Append one line to the audit log; ``side`` is the side that was written to. Added to the session,
     not flushed: a page's audit lines go out together at commit."""
+    from jira_console.store import models as m
+
     if side not in ("jira", "local"):
         raise ValueError(f"side must be 'jira' or 'local', got {side!r}")
     line = m.AuditLog(
@@ -269,20 +278,22 @@ def list_audit(
     run_id: int | None = None,
 ) -> list[cv.AuditEntry]:
     """Audit lines matching every given filter, newest first."""
+    from jira_console.store import models as m
+
     stmt = select(m.AuditLog)
     if run_id is not None:
-        stmt = stmt.where(m.AuditLog.run_id == run_id)
+        stmt = stmt.where(t.audit_log.c.run_id == run_id)
     if connection is not None:
-        stmt = stmt.where(m.AuditLog.connection == connection)
+        stmt = stmt.where(t.audit_log.c.connection == connection)
     if issue_key is not None:
-        stmt = stmt.where(m.AuditLog.issue_key == issue_key)
+        stmt = stmt.where(t.audit_log.c.issue_key == issue_key)
     if field is not None:
-        stmt = stmt.where(m.AuditLog.field == field)
+        stmt = stmt.where(t.audit_log.c.field == field)
     if side is not None:
-        stmt = stmt.where(m.AuditLog.side == side)
+        stmt = stmt.where(t.audit_log.c.side == side)
     if since is not None:
-        stmt = stmt.where(m.AuditLog.at >= since)
-    stmt = stmt.order_by(m.AuditLog.id.desc()).limit(limit).offset(offset)
+        stmt = stmt.where(t.audit_log.c.at >= since)
+    stmt = stmt.order_by(t.audit_log.c.id.desc()).limit(limit).offset(offset)
     return [cv.audit_entry(r) for r in session.scalars(stmt)]
 
 
@@ -290,9 +301,11 @@ def list_audit(
 
 
 def _open_conflict_row(session: Session, issue_id: int, field: str) -> m.Conflict | None:
+    from jira_console.store import models as m
+
     return session.scalars(
         select(m.Conflict).where(
-            m.Conflict.issue_id == issue_id, m.Conflict.field == field, m.Conflict.status == "open"
+            t.conflicts.c.issue_id == issue_id, t.conflicts.c.field == field, t.conflicts.c.status == "open"
         )
     ).first()
 
@@ -313,6 +326,8 @@ def open_conflict(
     writers race, in which case the loser refreshes the winner's row. The local edit's time is the issue's
     last local change; ``jira_edited_at`` is the Jira version's ``updated``.
     """
+    from jira_console.store import models as m
+
     issue = session.get(m.Issue, issue_id)
     if issue is None:
         raise LookupError(f"no issue with id {issue_id}")
@@ -340,11 +355,15 @@ def open_conflict(
 def close_converged_conflicts(session: Session, issue_id: int, agreed: Mapping[str, Any], actor: str) -> None:
     """Open conflicts of an issue on fields where both sides now hold the same value (``agreed``: field ->
     that value) need no person any more: resolved as ``converged``."""
+    from jira_console.store import models as m
+
     if not agreed:
         return
     for c in session.scalars(
         select(m.Conflict).where(
-            m.Conflict.issue_id == issue_id, m.Conflict.status == "open", m.Conflict.field.in_(list(agreed))
+            t.conflicts.c.issue_id == issue_id,
+            t.conflicts.c.status == "open",
+            t.conflicts.c.field.in_(list(agreed)),
         )
     ):
         c.status = "resolved"
@@ -356,22 +375,24 @@ def close_converged_conflicts(session: Session, issue_id: int, agreed: Mapping[s
 
 def issues_with_open_conflicts(session: Session, issue_ids: Iterable[int]) -> set[int]:
     """Which of these issues have an open conflict."""
-    stmt = select(m.Conflict.issue_id).where(
-        m.Conflict.issue_id.in_(list(issue_ids)), m.Conflict.status == "open"
+    stmt = select(t.conflicts.c.issue_id).where(
+        t.conflicts.c.issue_id.in_(list(issue_ids)), t.conflicts.c.status == "open"
     )
     return set(session.scalars(stmt))
 
 
 def open_conflict_fields(session: Session, connection: str) -> set[tuple[int, str]]:
     """(issue id, field) of every open conflict of a connection."""
-    stmt = select(m.Conflict.issue_id, m.Conflict.field).where(
-        m.Conflict.connection == connection, m.Conflict.status == "open"
+    stmt = select(t.conflicts.c.issue_id, t.conflicts.c.field).where(
+        t.conflicts.c.connection == connection, t.conflicts.c.status == "open"
     )
     return {(int(i), str(f)) for i, f in session.execute(stmt)}
 
 
 def get_conflict(session: Session, conflict_id: int) -> cv.ConflictRecord | None:
     """One conflict by id, or None."""
+    from jira_console.store import models as m
+
     row = session.get(m.Conflict, conflict_id, populate_existing=True)
     return cv.conflict_record(row) if row else None
 
@@ -385,11 +406,13 @@ def resolve_conflict(
     resolved_by: str | None = None,
 ) -> cv.ConflictRecord | None:
     """Close an open conflict; None when it does not exist or was already resolved (by someone else)."""
+    from jira_console.store import models as m
+
     if resolution not in ("jira", "local", "value"):
         raise ValueError(f"resolution must be jira, local or value, got {resolution!r}")
     result = session.execute(
         update(m.Conflict)
-        .where(m.Conflict.id == conflict_id, m.Conflict.status == "open")
+        .where(t.conflicts.c.id == conflict_id, t.conflicts.c.status == "open")
         .values(
             status="resolved",
             resolution=resolution,
@@ -409,24 +432,28 @@ def resolve_conflict(
 
 def detected_sites(session: Session) -> dict[str, tuple[str | None, str | None]]:
     """What the sync detected about each Jira site: connection name -> (flavor, server version)."""
+    from jira_console.store import models as m
+
     return {row.name: (row.flavor, row.server_version) for row in session.scalars(select(m.Connection))}
 
 
 def stored_flavor(session: Session, connection: str) -> str | None:
     """The flavor detected for ``connection`` by an earlier sync, or None before the first one."""
-    return session.scalars(select(m.Connection.flavor).where(m.Connection.name == connection)).first()
+    return session.scalars(select(t.connections.c.flavor).where(t.connections.c.name == connection)).first()
 
 
 def recent_field_errors(
     session: Session, connection: str | None = None, limit: int = 50
 ) -> list[tuple[str, str, cv.FieldErrorRecord]]:
     """The newest field errors, each with its issue's connection and key, newest first."""
+    from jira_console.store import models as m
+
     stmt = (
-        select(m.FieldError, m.Issue.key, m.Issue.connection)
-        .join(m.Issue, m.Issue.id == m.FieldError.issue_id)
-        .order_by(m.FieldError.at.desc())
+        select(m.FieldError, t.issues.c.key, t.issues.c.connection)
+        .join(t.issues, t.issues.c.id == t.field_errors.c.issue_id)
+        .order_by(t.field_errors.c.at.desc())
         .limit(limit)
     )
     if connection:
-        stmt = stmt.where(m.Issue.connection == connection)
+        stmt = stmt.where(t.issues.c.connection == connection)
     return [(conn, key, cv.field_error_record(error)) for error, key, conn in session.execute(stmt)]

@@ -14,26 +14,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
-from jira_console.store import models as m
-from jira_console.store.models import utcnow
+from jira_console.store import tables as t
 from jira_console.store.repo import dialect_insert
+from jira_console.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from jira_console.store import models as m
 
 # Reads that ``status`` makes go through the tables (Core): an ORM query would first configure every mapper
 # and compile an ORM statement, a third of what that command costs beyond its libraries (bench/cli_bench.py).
-_STATES = cast(Table, m.SyncState.__table__)
-_DAEMONS = cast(Table, m.Daemon.__table__)
+_STATES = t.sync_state
+_DAEMONS = t.daemons
 
 # --- sync state -----------------------------------------------------------------------------------------
 
 
 def get_sync_state(session: Session, connection: str, scope: str) -> cv.SyncStateRecord | None:
     """Progress of one scope, or None before its first run."""
+    from jira_console.store import models as m
+
     row = session.get(m.SyncState, (connection, scope), populate_existing=True)
     return cv.sync_state_record(row) if row else None
 
@@ -47,11 +52,13 @@ def list_sync_states(session: Session, connection: str | None = None) -> list[cv
 
 
 def _ensure_row(session: Session, connection: str, scope: str) -> None:
-    stmt = dialect_insert(session, m.SyncState).values(connection=connection, scope=scope)
+    stmt = dialect_insert(session, t.sync_state).values(connection=connection, scope=scope)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["connection", "scope"]))
 
 
 def _state_row(session: Session, connection: str, scope: str) -> m.SyncState:
+    from jira_console.store import models as m
+
     row = session.get(m.SyncState, (connection, scope))
     if row is None:
         row = m.SyncState(connection=connection, scope=scope)
@@ -100,12 +107,16 @@ def mark_sync_finished(
 
 def reapply_pending(session: Session, connection: str, scope: str) -> bool:
     """Whether the next pull must apply every version again (set after a mapping change)."""
+    from jira_console.store import models as m
+
     row = session.get(m.SyncState, (connection, scope))
     return bool(row and (row.cursor or {}).get("reapply"))
 
 
 def set_reapply(session: Session, connection: str, scope: str, value: bool) -> None:
     """Ask the next pull to apply every version again (after a mapping change), or clear the request."""
+    from jira_console.store import models as m
+
     row = session.get(m.SyncState, (connection, scope))
     if row is None and not value:
         return
@@ -118,6 +129,8 @@ def set_reapply(session: Session, connection: str, scope: str, value: bool) -> N
 
 def watermark(session: Session, connection: str, scope: str) -> int | None:
     """The newest Jira ``updated`` (epoch ms) a pull of the scope has committed, or None before any."""
+    from jira_console.store import models as m
+
     row = session.get(m.SyncState, (connection, scope))
     return row.watermark_ms if row else None
 
@@ -143,19 +156,21 @@ def advance_watermark(
 def not_before(session: Session, connection: str) -> datetime | None:
     """Until when Jira asked this connection to stay away (``Retry-After``), as last stored."""
     return session.scalars(
-        select(m.Connection.rate_limited_until).where(m.Connection.name == connection)
+        select(t.connections.c.rate_limited_until).where(t.connections.c.name == connection)
     ).first()
 
 
 def store_not_before(session: Session, connection: str, until: datetime) -> None:
     """Remember Jira's ``Retry-After`` deadline across restarts (creating the connection's row if needed);
     a later deadline already stored is kept."""
-    stmt = dialect_insert(session, m.Connection).values(name=connection, rate_limited_until=until)
+    stmt = dialect_insert(session, t.connections).values(name=connection, rate_limited_until=until)
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["name"],
             set_={"rate_limited_until": stmt.excluded.rate_limited_until},
-            where=or_(m.Connection.rate_limited_until.is_(None), m.Connection.rate_limited_until < until),
+            where=or_(
+                t.connections.c.rate_limited_until.is_(None), t.connections.c.rate_limited_until < until
+            ),
         )
     )
 
@@ -167,18 +182,20 @@ def acquire_lease(
     session: Session, connection: str, scope: str, owner: str, ttl: float, *, now: datetime | None = None
 ) -> bool:
     """Take (or re-take) the lease on a scope for ``ttl`` seconds; False when another owner holds it."""
+    from jira_console.store import models as m
+
     now = now or utcnow()
     _ensure_row(session, connection, scope)
     result = session.execute(
         update(m.SyncState)
         .where(
-            m.SyncState.connection == connection,
-            m.SyncState.scope == scope,
+            t.sync_state.c.connection == connection,
+            t.sync_state.c.scope == scope,
             or_(
-                m.SyncState.lease_owner.is_(None),
-                m.SyncState.lease_owner == owner,
-                m.SyncState.lease_expires_at.is_(None),
-                m.SyncState.lease_expires_at <= now,
+                t.sync_state.c.lease_owner.is_(None),
+                t.sync_state.c.lease_owner == owner,
+                t.sync_state.c.lease_expires_at.is_(None),
+                t.sync_state.c.lease_expires_at <= now,
             ),
         )
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl))
@@ -191,11 +208,15 @@ def renew_lease(
     session: Session, connection: str, scope: str, owner: str, ttl: float, *, now: datetime | None = None
 ) -> bool:
     """Extend a lease ``owner`` still holds; False when it was lost (taken over after expiry)."""
+    from jira_console.store import models as m
+
     now = now or utcnow()
     result = session.execute(
         update(m.SyncState)
         .where(
-            m.SyncState.connection == connection, m.SyncState.scope == scope, m.SyncState.lease_owner == owner
+            t.sync_state.c.connection == connection,
+            t.sync_state.c.scope == scope,
+            t.sync_state.c.lease_owner == owner,
         )
         .values(lease_expires_at=now + timedelta(seconds=ttl))
         .execution_options(synchronize_session=False)
@@ -205,10 +226,14 @@ def renew_lease(
 
 def release_lease(session: Session, connection: str, scope: str, owner: str) -> bool:
     """Give a lease up; False when ``owner`` did not hold it."""
+    from jira_console.store import models as m
+
     result = session.execute(
         update(m.SyncState)
         .where(
-            m.SyncState.connection == connection, m.SyncState.scope == scope, m.SyncState.lease_owner == owner
+            t.sync_state.c.connection == connection,
+            t.sync_state.c.scope == scope,
+            t.sync_state.c.lease_owner == owner,
         )
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
@@ -233,7 +258,7 @@ def heartbeat(
     now = utcnow()
     data: dict[str, Any] = {"name": name, "host": host, "pid": pid, "version": version,
                             "status": dict(status or {}), "heartbeat_at": now}  # fmt: skip
-    stmt = dialect_insert(session, m.Daemon).values(**data, started_at=started_at or now, stopping=False)
+    stmt = dialect_insert(session, t.daemons).values(**data, started_at=started_at or now, stopping=False)
     update_cols = {k: stmt.excluded[k] for k in data if k != "name"}
     if started_at is not None:
         # A new start (new pid) resets the stop request and the clean stop left by the previous run.
@@ -250,18 +275,26 @@ def list_daemons(session: Session) -> list[cv.DaemonRecord]:
 def mark_stopped(session: Session, name: str) -> None:
     """A daemon's clean stop: its row stays (with the last status) but says it stopped and when, so no one
     takes its last heartbeat for a live daemon."""
-    session.execute(update(m.Daemon).where(m.Daemon.name == name).values(stopping=True, stopped_at=utcnow()))
+    from jira_console.store import models as m
+
+    session.execute(
+        update(m.Daemon).where(t.daemons.c.name == name).values(stopping=True, stopped_at=utcnow())
+    )
 
 
 def request_stop(session: Session, name: str) -> bool:
     """Ask a daemon to stop (it polls its ``stopping`` flag); False when no such daemon."""
-    result = session.execute(update(m.Daemon).where(m.Daemon.name == name).values(stopping=True))
+    from jira_console.store import models as m
+
+    result = session.execute(update(m.Daemon).where(t.daemons.c.name == name).values(stopping=True))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def remove_daemon(session: Session, name: str) -> None:
     """Forget a daemon row (on clean shutdown or when it is known dead)."""
-    session.execute(delete(m.Daemon).where(m.Daemon.name == name))
+    from jira_console.store import models as m
+
+    session.execute(delete(m.Daemon).where(t.daemons.c.name == name))
 
 
 # --- commands -------------------------------------------------------------------------------------------
@@ -271,6 +304,8 @@ def enqueue_command(
     session: Session, kind: str, args: Mapping[str, Any] | None = None, *, created_by: str | None = None
 ) -> int:
     """Queue an operator command for a daemon; returns its id."""
+    from jira_console.store import models as m
+
     row = m.Command(kind=kind, args=dict(args or {}), created_by=created_by, created_at=utcnow())
     session.add(row)
     session.flush()
@@ -281,9 +316,13 @@ def claim_command(
     session: Session, owner: str, *, kinds: Iterable[str] | None = None
 ) -> cv.CommandRecord | None:
     """Take the oldest unclaimed command (of the given kinds), or None. Two daemons never get the same one."""
-    candidates = select(m.Command.id).where(m.Command.claimed_by.is_(None)).order_by(m.Command.id).limit(1)
+    from jira_console.store import models as m
+
+    candidates = (
+        select(t.commands.c.id).where(t.commands.c.claimed_by.is_(None)).order_by(t.commands.c.id).limit(1)
+    )
     if kinds is not None:
-        candidates = candidates.where(m.Command.kind.in_(list(kinds)))
+        candidates = candidates.where(t.commands.c.kind.in_(list(kinds)))
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     command_id = session.execute(candidates).scalar()
@@ -291,7 +330,7 @@ def claim_command(
         return None
     result = session.execute(
         update(m.Command)
-        .where(m.Command.id == command_id, m.Command.claimed_by.is_(None))
+        .where(t.commands.c.id == command_id, t.commands.c.claimed_by.is_(None))
         .values(claimed_by=owner, claimed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -303,9 +342,15 @@ def claim_command(
 def release_command(session: Session, command_id: int, owner: str) -> bool:
     """Give a claimed, unfinished command back to the queue (its work cannot start yet); False when
     ``owner`` does not hold it."""
+    from jira_console.store import models as m
+
     result = session.execute(
         update(m.Command)
-        .where(m.Command.id == command_id, m.Command.claimed_by == owner, m.Command.finished_at.is_(None))
+        .where(
+            t.commands.c.id == command_id,
+            t.commands.c.claimed_by == owner,
+            t.commands.c.finished_at.is_(None),
+        )
         .values(claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -316,15 +361,19 @@ def finish_command(
     session: Session, command_id: int, *, result: Mapping[str, Any] | None = None, error: str | None = None
 ) -> None:
     """Record a command's outcome."""
+    from jira_console.store import models as m
+
     session.execute(
         update(m.Command)
-        .where(m.Command.id == command_id)
+        .where(t.commands.c.id == command_id)
         .values(finished_at=utcnow(), result=dict(result) if result is not None else None, error=error)
     )
 
 
 def get_command(session: Session, command_id: int) -> cv.CommandRecord | None:
     """One command by id (to poll for its result), or None."""
+    from jira_console.store import models as m
+
     row = session.get(m.Command, command_id, populate_existing=True)
     return cv.command_record(row) if row else None
 
@@ -333,7 +382,9 @@ def list_commands(
     session: Session, *, pending_only: bool = False, limit: int = 100
 ) -> list[cv.CommandRecord]:
     """Recent commands, newest first (only unfinished ones with ``pending_only``)."""
-    stmt = select(m.Command).order_by(m.Command.id.desc()).limit(limit)
+    from jira_console.store import models as m
+
+    stmt = select(m.Command).order_by(t.commands.c.id.desc()).limit(limit)
     if pending_only:
-        stmt = stmt.where(m.Command.finished_at.is_(None))
+        stmt = stmt.where(t.commands.c.finished_at.is_(None))
     return [cv.command_record(r) for r in session.scalars(stmt)]
