@@ -338,6 +338,21 @@ class Daemon:
             if stopping:
                 st.mark_stopped(s, self.name)
 
+    async def _record_stop(self) -> None:
+        """The last heartbeat, marking this daemon stopped (consoles attached to it say so at once). A busy
+        database (another process writing, SQLite's single writer) gets a few tries; a failure is logged, and
+        the heartbeat then goes stale as after a crash."""
+        from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
+
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.2, max=1.0), reraise=True
+            ):
+                with attempt:
+                    await asyncio.to_thread(self._heartbeat, True)
+        except Exception as exc:  # noqa: BLE001 - stopping goes on; the reason is logged
+            log.warning("daemon stop not recorded", name=self.name, error=one_line(str(exc) or repr(exc)))
+
     async def _heartbeat_job(self) -> None:
         try:
             await asyncio.to_thread(self._heartbeat)
@@ -447,8 +462,7 @@ class Daemon:
         if pending:
             await asyncio.wait(pending, timeout=grace_seconds)
         log.info("daemon drained", name=self.name, unfinished=sum(not t.done() for t in pending))
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(self._heartbeat, True)
+        await self._record_stop()
         await self.engine.stop()
         log.info("daemon stopped", name=self.name)
 

@@ -73,6 +73,7 @@ def canary_connection(sim, **overrides: Any) -> JiraConnection:
         "max_attempts": 8,
         "breaker_recovery_seconds": 0.5,
         "breaker_failure_threshold": 50,
+        "rate_limit_per_second": 200,
     }
     return JiraConnection(**(values | overrides))
 
