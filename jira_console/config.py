@@ -1,7 +1,8 @@
-"""Configuration: a TOML file read into a frozen pydantic-settings model.
+"""Configuration: a TOML file read into a frozen pydantic model.
 
 Precedence, highest first: environment variables (``JIRA_CONSOLE_`` prefix, ``__`` for nesting, e.g.
-``JIRA_CONSOLE_DATABASE__URL``), then the TOML file, then the defaults below. Secrets are never read from
+``JIRA_CONSOLE_DATABASE__URL``; read with pydantic-settings, see :mod:`jira_console.config_env`), then the
+TOML file, then the defaults below. Secrets are never read from
 the file by default: each connection names an environment variable (``token_env``) or falls back to the
 OS keyring, and every resolved secret is registered with :mod:`jira_console.redact` so logs never show it.
 """
@@ -25,10 +26,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from jira_console import redact
-from jira_console.config_env import WithoutListItems, merge_list_env
+from jira_console.config_env import env_overrides, merge_list_env
 
 ENV_PREFIX = "JIRA_CONSOLE_"
 CONFIG_ENV = "JIRA_CONSOLE_CONFIG"
@@ -301,12 +301,10 @@ class LoggingConfig(_Section):
     """Log file; stderr when unset."""
 
 
-class Settings(BaseSettings):
-    """The whole configuration."""
+class Settings(BaseModel):
+    """The whole configuration (:func:`load_config` reads it from the file and the environment)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="forbid"
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     database: DatabaseConfig = DatabaseConfig()
     rich_text_policy: Literal["preserve", "markdown_wins"] = "preserve"
@@ -316,20 +314,6 @@ class Settings(BaseSettings):
     api: ApiConfig = ApiConfig()
     daemon: DaemonConfig = DaemonConfig()
     logging: LoggingConfig = LoggingConfig()
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The file's contents arrive as init kwargs; the environment must win over them. Variables for one
-        # item of the connection list (JIRA_CONSOLE_JIRA__0__URL) are merged into the file's list by
-        # load_config; pydantic-settings would read them as a dict replacing the whole list.
-        return (WithoutListItems(settings_cls, env_settings), init_settings)
 
     @model_validator(mode="before")
     @classmethod
@@ -450,10 +434,11 @@ def load_config(path: str | os.PathLike[str] | None = None, *, require_file: boo
         raise ConfigError(f"no config file: pass --config PATH or set {CONFIG_ENV}")
     try:
         data = merge_list_env(data, os.environ)
+        effective = env_overrides(Settings, data, os.environ, ENV_PREFIX)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     try:
-        settings = Settings(**data)
+        settings = Settings(**effective)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, found)) from None
     return LoadedConfig(settings=settings, path=found, file_data=data, warnings=tuple(warnings))

@@ -10,26 +10,52 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
-class WithoutListItems(PydanticBaseSettingsSource):
-    """The environment source minus ``JIRA_CONSOLE_JIRA__<n>__…`` items (see :func:`merge_list_env`)."""
+def env_overrides(
+    model: type[BaseModel], data: dict[str, Any], environ: Mapping[str, str], prefix: str
+) -> dict[str, Any]:
+    """``data`` (the file's settings) with the process environment's ``PREFIX<FIELD>[__<KEY>…]`` variables
+    over it (``environ`` is that environment, as the caller read it).
 
-    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource) -> None:
-        super().__init__(settings_cls)
-        self.inner = inner
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        data = dict(self.inner())
-        if isinstance(data.get("jira"), dict):
-            data.pop("jira")
+    pydantic-settings reads the variables (nesting on ``__``, JSON for lists and tables, names in any case);
+    it is imported only when a variable names one of ``model``'s fields, so a run configured by its file
+    alone does not pay for it (about a tenth of a simple command's start-up). List items
+    (``JIRA_CONSOLE_JIRA__0__URL``) are :func:`merge_list_env`'s: pydantic-settings would read them as a
+    table replacing the whole list."""
+    heads = {f"{prefix}{name}".upper() for name in model.model_fields}
+    if not any(name.upper().split("__", 1)[0] in heads for name in environ):
         return data
+    from pydantic import create_model
+    from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+    class _Env(BaseSettings):
+        model_config = SettingsConfigDict(extra="ignore")
+
+    # The same fields without their validation: the source needs their names and types only.
+    fields: dict[str, Any] = {name: (f.annotation, None) for name, f in model.model_fields.items()}
+    reader = create_model("EnvironmentSettings", __base__=_Env, **fields)
+    source = EnvSettingsSource(
+        reader, case_sensitive=False, env_prefix=prefix, env_nested_delimiter="__", env_parse_none_str=None
+    )
+    found = dict(source())
+    if isinstance(found.get("jira"), dict):
+        found.pop("jira")
+    return _deep_merge(data, found)
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 _LIST_ITEM_ENV = re.compile(r"^JIRA_CONSOLE_JIRA__(\d+)__([A-Za-z0-9_]+)$", re.IGNORECASE)

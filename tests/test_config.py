@@ -59,6 +59,23 @@ def test_environment_overrides_the_file_and_says_so(tmp_path: Path, monkeypatch:
     assert sources["webhooks.max_body_bytes"] == "default"
 
 
+def test_environment_tables_top_level_values_and_any_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("jira_console_logging__level", "DEBUG")  # names in any case, as before
+    monkeypatch.setenv("JIRA_CONSOLE_DAEMON", '{"heartbeat_seconds": 7}')  # a whole table as JSON
+    monkeypatch.setenv("JIRA_CONSOLE_RICH_TEXT_POLICY", "markdown_wins")  # a top-level value
+    monkeypatch.setenv("JIRA_CONSOLE_API_TOKEN_FOR_SOMETHING_ELSE", "x")  # not a setting: ignored
+    loaded = load_config(write(tmp_path, GOOD))
+    s = loaded.settings
+    assert (s.logging.level, s.daemon.heartbeat_seconds, s.rich_text_policy) == ("DEBUG", 7, "markdown_wins")
+    assert {c.rich_text_policy for c in s.jira} == {"markdown_wins"}  # inherited by each connection
+    assert s.database.url == load_config(write(tmp_path, GOOD)).settings.database.url  # the file's, untouched
+    monkeypatch.setenv("JIRA_CONSOLE_DAEMON__HEARTBEAT_SECONDS", "-1")
+    with pytest.raises(ConfigError, match="daemon.heartbeat_seconds"):
+        load_config(write(tmp_path, GOOD))
+
+
 def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, GOOD)
     monkeypatch.setenv("JIRA_CONSOLE_CONFIG", str(path))

@@ -55,8 +55,12 @@ def test_daemon_start_logs_the_warnings(
 ) -> None:
     import asyncio
 
+    from jira_console import logs
     from jira_console.daemon import Daemon
 
+    # Logging as the daemon command sets it up, to this test's stderr (a test before may have left the root
+    # logger at WARNING, or writing to a stream since closed).
+    logs.configure("INFO", "console", None)
     monkeypatch.delenv("JC_EXPO_SECRET", raising=False)
     settings = Settings(
         database={"url": f"sqlite:///{tmp_path / 'd.db'}"},  # type: ignore[arg-type]
