@@ -88,4 +88,35 @@ _register_optional()
 
 
 def main() -> None:
-    app()
+    """The console script. After a command that set ``state.leave_quickly`` (a sync, whose process holds
+    thousands of issues' objects), the process ends without the interpreter freeing them one by one: 0.5 s
+    after a 4,000-issue sync on a quiet machine, twice that under load. Exit handlers still run and the
+    streams are flushed first; long-running commands (daemon, console, demo) never set it, so their own
+    shutdown (a daemon recording its stop) is untouched."""
+    from jira_console.cli.common import state
+
+    try:
+        app()
+    except SystemExit as done:
+        if state.leave_quickly:
+            _leave_now(done.code)
+        raise
+
+
+def _leave_now(code: object) -> None:
+    import atexit
+    import logging
+    import os
+    import sys
+
+    if isinstance(code, str):
+        sys.stderr.write(code + "\n")
+    status = code if isinstance(code, int) else 0 if code is None else 1
+    atexit._run_exitfuncs()  # what an ordinary exit runs (logging's shutdown among them)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(status)

@@ -33,6 +33,9 @@ class _State:
     verbose: bool = False
     json: bool = False
     """``--json`` was given: errors are printed as a JSON object too."""
+    leave_quickly: bool = False
+    """Set by a one-shot command once its work is stored and printed (``sync``): the console script then
+    exits without the interpreter's object-by-object teardown (see :func:`jira_console.cli.main`)."""
     _loaded: LoadedConfig | None = None
 
     def config(self) -> LoadedConfig:

@@ -72,6 +72,7 @@ def sync(
         return reports
 
     reports = with_engine(work, attach=None)
+    state.leave_quickly = True  # the engine is stopped: everything is stored; what is left is output
     if as_json:
         emit_json([asdict(r) for r in reports])
     else:
