@@ -50,6 +50,7 @@ def _root(
     state.config_path = config
     state._loaded = None
     state.verbose = verbose
+    state.leave_quickly = False
     if ctx.invoked_subcommand is None:
         from jira_console.cli.console_cmd import open_console
 
