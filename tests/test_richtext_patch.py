@@ -187,6 +187,33 @@ def test_wiki_constructs_are_never_escaped_into_literal_text() -> None:
     assert after.value == expected  # every other byte as it was
 
 
+def test_text_typed_into_the_empty_header_row_of_a_spanning_header_table_reads_back_as_written() -> None:
+    # A table whose first row is one spanning header cell shows in Markdown as an empty header row, then that
+    # cell as an ordinary row. Typing into the empty header once landed the text in the spanning cell, which
+    # still read as an ordinary row: the table came back with its rows shifted (found by the patch property).
+    def cell(kind: str, text: str, **attrs: Any) -> dict[str, Any]:
+        para: dict[str, Any] = {
+            "type": "paragraph",
+            "content": [{"type": "text", "text": text}] if text else [],
+        }
+        return {"type": kind, "attrs": attrs, "content": [para]}
+
+    spanning = cell("tableHeader", "Spanning words", colspan=2, background="#deebff")
+    table = {"type": "table", "attrs": {"layout": "wide"}, "content": [
+        {"type": "tableRow", "content": [spanning]},
+        {"type": "tableRow", "content": [cell("tableCell", "Left words"), cell("tableCell", "Right words")]},
+    ]}  # fmt: skip
+    previous = {"type": "doc", "version": 1, "content": [table, {"type": "paragraph", "content": [
+        {"type": "text", "text": "After the table"}]}]}  # fmt: skip
+    shown = to_local("cloud", previous)
+    assert shown.startswith("|  |  |\n| --- | --- |\n| Spanning words |  |\n")
+    edited = "x" + shown[1:]  # the first "|" typed over: "x  |  |", a header row of two cells
+    for policy in ("preserve", "markdown_wins"):
+        written = write_rich_text("cloud", edited, previous, policy=policy)
+        assert to_local("cloud", written.value).startswith("| x |  |\n| --- | --- |\n| Spanning words |  |\n")
+        assert written.value["content"][1] == previous["content"][1]  # the paragraph after it kept as it was
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [

@@ -36,7 +36,16 @@ def pair_container(node: Node, block: Block, ctx: Context, where: str) -> list[N
         return [patched]
     if isinstance(block, Table) and kind == "table":
         rows = _pair_children(content(node), block.rows, ctx, where, _RowOps(ctx))
-        return None if rows is None else [{**node, "content": rows}]
+        if rows is None:
+            return None
+        patched = {**node, "content": rows}
+        # Kept cells keep their kind and spans, so the patched table can read back otherwise than the Markdown
+        # says (text typed into the empty header row Markdown shows above a table whose first row is one
+        # spanning header cell lands in that cell, which still reads as an ordinary row): such a table is
+        # written afresh instead.
+        if _blocks_key(read_blocks([patched])) != key(block):
+            return NO
+        return [patched]
     return NO
 
 
