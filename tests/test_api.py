@@ -126,6 +126,16 @@ async def test_mappings_crud_through_the_api_reach_the_running_sync(api_factory)
     invalid = await rig.client.post(f"{base}/", json=PRIORITY | {"steps": [{"op": "no_such_step"}]})
     assert invalid.status_code == 422 and invalid.json()["error"].startswith("invalid request")
     assert invalid.json()["details"]
+    # Checked against the site as `mapping import` is: a field the site lacks is refused, nothing stored.
+    missing = PRIORITY | {"name": "points", "jira_field": "customfield_99999", "connection": rig.connection}
+    refused = await rig.client.post(f"{base}/", json=missing)
+    assert refused.status_code == 422, refused.text
+    assert "no such field in the Jira field list" in refused.text and "customfield_99999" in refused.text
+    assert all(m["name"] != "points" for m in (await rig.client.get(f"{base}/")).json())
+    elsewhere = PRIORITY | {"jira_field": "customfield_99999"}
+    moved = await rig.client.put(f"{base}/{mapping['id']}", json=elsewhere)
+    assert moved.status_code == 422, moved.text
+    assert (await rig.client.get(f"{base}/{mapping['id']}")).json()["version"] == 2  # unchanged
 
     assert (await rig.client.delete(f"{base}/{mapping['id']}")).status_code == 204
     assert (await rig.client.get(f"{base}/{mapping['id']}")).status_code == 404
