@@ -1,8 +1,10 @@
-"""Environment overrides for one item of a list in the configuration: ``JIRA_CONSOLE_JIRA__0__URL``.
+"""Environment overrides over the configuration file: ``JIRA_CONSOLE_<SETTING>`` variables (read with
+pydantic-settings, see :func:`env_overrides`) and items of the connection list
+(``JIRA_CONSOLE_JIRA__0__URL``).
 
 pydantic-settings reads ``JIRA_CONSOLE_JIRA__0__URL`` as a dict ``{"0": {"url": …}}`` that would replace the
 whole ``[[jira]]`` list (and fail validation); instead such variables are applied to that connection of the
-file, and a next index adds a connection.
+file, and a next index adds a connection (:func:`merge_list_env`).
 """
 
 from __future__ import annotations
