@@ -101,7 +101,13 @@ class Demo:
     """``jira-console demo --headless`` in a subprocess, its output lines read by a thread."""
 
     def __init__(self, *args: str, cwd: Path) -> None:
-        env = {**os.environ, "XDG_STATE_HOME": str(cwd / "state"), "TMPDIR": str(cwd)}
+        # PYTHONFAULTHANDLER: a demo that does not stop can be made to print every thread's stack (SIGABRT).
+        env = {
+            **os.environ,
+            "XDG_STATE_HOME": str(cwd / "state"),
+            "TMPDIR": str(cwd),
+            "PYTHONFAULTHANDLER": "1",
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jira_console", "demo", "--headless", "--issues", "10", *args],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -126,7 +132,19 @@ class Demo:
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
-        assert self.proc.wait(timeout=120) is not None
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)  # the stacks of every thread, read below
+            self.proc.wait(timeout=30)
+            output = []
+            while True:
+                line = self.lines.get(timeout=30)
+                if line == "<eof>":
+                    break
+                output.append(line)
+            stacks = "\n".join(output[-150:])
+            raise AssertionError("the demo did not stop within 120 s of SIGINT:\n" + stacks) from None
 
 
 @pytest.mark.parametrize("keep", [False, True], ids=["cleaned", "kept"])

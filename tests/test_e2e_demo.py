@@ -216,11 +216,14 @@ def _daemon_alive(db_path: Path) -> bool:
 def test_a_console_attached_to_a_daemon_that_goes_away_says_so(
     tmp_path: Path, width: int, height: int, how: signal.Signals
 ) -> None:
-    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), JC_E2E_TOKEN="unused")
+    env = dict(
+        os.environ, XDG_STATE_HOME=str(tmp_path / "state"), JC_E2E_TOKEN="unused", PYTHONFAULTHANDLER="1"
+    )
     command = ["demo", "--headless", "--issues", "30", "--workdir", str(tmp_path)]
+    errors = (tmp_path / "demo-stderr.txt").open("w")
     demo = subprocess.Popen(
         [sys.executable, "-m", "jira_console", *command],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors,
     )  # fmt: skip
     term = None
     try:
@@ -237,7 +240,14 @@ def test_a_console_attached_to_a_daemon_that_goes_away_says_so(
         )
         term.wait_for("attached to demo")
         demo.send_signal(how)
-        demo.wait(30)
+        try:
+            demo.wait(60)
+        except subprocess.TimeoutExpired:
+            demo.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack to its stderr
+            demo.wait(30)
+            errors.close()
+            stacks = (tmp_path / "demo-stderr.txt").read_text()[-8000:]
+            raise AssertionError(f"the demo did not stop within 60 s of {how.name}:\n{stacks}") from None
         gone = "stopped at" if how == signal.SIGINT else "silent for"
         screen = term.wait_for(f"daemon demo {gone}")
         assert "Run here" in screen  # offered, on screen
@@ -253,5 +263,6 @@ def test_a_console_attached_to_a_daemon_that_goes_away_says_so(
     finally:
         if demo.poll() is None:
             demo.kill()
+        errors.close()
         if term is not None:
             term.close()

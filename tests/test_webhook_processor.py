@@ -260,3 +260,23 @@ async def test_audit_lines_name_the_delivery_that_caused_them(db: Database) -> N
     with db.session() as s:
         [plain] = repo.list_audit(s, issue_key="C-9")
     assert (plain.cause, plain.event_id, plain.run_id, plain.undo_of) == (None, None, None, None)
+
+
+async def test_stop_cancels_a_batch_that_outlasts_the_grace_and_its_events_stay_claimed(db: Database) -> None:
+    # A batch stuck on Jira or on a busy database must not hold a daemon's stop without end (a demo stopped by
+    # SIGINT on a loaded machine once did not exit within 120 s).
+    store(db, [issue_event("S-1", 1)])
+    started, never = asyncio.Event(), asyncio.Event()
+
+    class Stuck(TrivialApplier):
+        async def apply_remote_issues(self, connection: str | None, items: list) -> list[str]:
+            started.set()
+            await never.wait()
+            raise AssertionError("unreachable")
+
+    processor = EventProcessor(db, Stuck(), poll_seconds=30)
+    processor.start(1)
+    await asyncio.wait_for(started.wait(), 30)
+    await asyncio.wait_for(processor.stop(grace_seconds=0.2), 10)  # returns: the batch was cancelled
+    [row] = rows(db)
+    assert row.status == "processing" and row.claimed_until is not None  # picked up again once it expires

@@ -331,11 +331,21 @@ class EventProcessor:
             self._tasks.append(loop.create_task(self._worker(i), name=f"webhook-worker-{i}"))
         return list(self._tasks)
 
-    async def stop(self) -> None:
-        """Let every worker finish its current batch, then return."""
+    async def stop(self, grace_seconds: float = 15.0) -> None:
+        """Let every worker finish its current batch, then return. A batch still running after
+        ``grace_seconds`` (waiting on Jira or on a busy database) is cancelled: its events stay claimed until
+        their claim expires, and the next worker to run (here after a restart, or another daemon) takes them,
+        so a stop never waits without end."""
         self._stopping = True
         self._wake.set()
         tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=grace_seconds)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("webhook workers cancelled at stop", workers=len(late), grace_seconds=grace_seconds)
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
