@@ -515,3 +515,22 @@ def test_adf_examples_in_the_cloud_spec_round_trip(samples: Path) -> None:
         markdown = adf_to_markdown(document)
         assert markdown_to_adf(markdown) == {"version": 1, **document}
         assert to_jira("cloud", markdown, document) is document
+
+
+def test_adjacent_text_nodes_with_the_same_marks_read_as_one_run() -> None:
+    # Jira's editor splits text nodes as it likes (and an edit-preserving write keeps a run's old pieces
+    # beside new ones): two code-marked nodes side by side once read as "`a``b`", one code span holding a
+    # double backtick, which came back as different text (found by the patch property).
+    code = [{"type": "code"}]
+    doc = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+        {"type": "text", "text": "x "},
+        {"type": "text", "text": "@[Z", "marks": code},
+        {"type": "text", "text": "](y)", "marks": code},
+        {"type": "text", "text": " and "},
+        {"type": "text", "text": "bold", "marks": [{"type": "strong"}]},
+        {"type": "text", "text": "run", "marks": [{"type": "strong"}]},
+    ]}]}  # fmt: skip
+    local = to_local("cloud", doc)
+    assert local == "x `@[Z](y)` and **boldrun**"
+    assert to_local("cloud", to_jira("cloud", local)) == local
+    assert to_local("server", to_jira("server", local)) == local

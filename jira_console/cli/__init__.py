@@ -111,7 +111,9 @@ def _leave_now(code: object) -> None:
     import sys
 
     if isinstance(code, str):
-        sys.stderr.write(code + "\n")
+        from jira_console.cli.safe_text import echo
+
+        echo(code, err=True)
     status = code if isinstance(code, int) else 0 if code is None else 1
     atexit._run_exitfuncs()  # what an ordinary exit runs (logging's shutdown among them)
     logging.shutdown()

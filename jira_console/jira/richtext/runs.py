@@ -25,16 +25,17 @@ def _link(node: Inline) -> Link | None:
 def prepare(nodes: list[Inline]) -> list[Inline]:
     """Texts and atoms only (carried nodes become their text), edge whitespace moved out of emphasis."""
     items: list[Inline] = []
-    carried = False
     for node in nodes:
         if type(node) is ForeignInline:
-            carried = True
             if node.text:
                 items.append(Text(node.text, node.marks, node.link))
         elif type(node) is not Text or node.text:
             items.append(node)
-    if carried:
-        items = merge_text(items)  # shown as text, it reads like the text beside it
+    # Adjacent texts with the same marks and link are one run: Jira's editor splits text nodes as it likes,
+    # and a patch keeps a run's old pieces beside new ones. Written apart, two code runs would read back as
+    # one code span with a double backtick inside ("`a``b`"); carried nodes shown as text join their
+    # neighbours the same way.
+    items = merge_text(items)
     if not any(type(n) is Text and n.marks and CODE not in n.marks for n in items):
         return items  # nothing emphasised: nothing to move
     out: list[Inline] = []
