@@ -239,6 +239,17 @@ def test_wiki_preserve_keeps_an_image_whose_text_was_edited() -> None:
     assert written.value == ONE_ISSUE_WIKI and "image '!screenshot.png|thumbnail!'" in written.message()
 
 
+def test_an_edit_that_would_read_back_as_other_text_is_never_written() -> None:
+    # Jira's '{code}' alone is literal text; kept byte for byte beside a new paragraph saying '{code}'
+    # (written escaped), it would open a code block the escaped one closes: other text (found by the patch
+    # property).
+    previous, markdown = "{code}", "{code}\n\n{code}"
+    wins = write_rich_text("server", markdown, previous, policy="markdown_wins")
+    assert to_local("server", wins.value) == "{code}\n\n{code}" and wins.kept == []
+    kept = write_rich_text("server", markdown, previous)
+    assert kept.value == previous and kept.kept and "read back as other text" in kept.message()
+
+
 def test_unchanged_text_is_still_the_previous_value_itself() -> None:
     document = one_issue_adf()
     assert to_jira("cloud", to_local("cloud", document), document) is document

@@ -111,6 +111,13 @@ def to_jira(
     return write_rich_text(flavor, markdown, previous_jira_value, policy).value
 
 
+UNPATCHABLE = (
+    "all of it (the edit, applied to Jira's version, would read back as other text; "
+    'rich_text_policy = "markdown_wins" writes the Markdown as it is)'
+)
+"""What :func:`write_rich_text` reports as kept when no patch of Jira's value says what the Markdown says."""
+
+
 def write_rich_text(
     flavor: Flavor, markdown: Any, previous_jira_value: Any = None, policy: Policy = "preserve"
 ) -> Patched:
@@ -133,10 +140,19 @@ def write_rich_text(
         return Patched(value)
     ctx = Context(policy)
     if flavor == "cloud" and isinstance(previous_jira_value, dict):
-        return Patched(patch_adf(previous_jira_value, parse_markdown(text), ctx) or None, ctx.kept)
-    if flavor == "server" and isinstance(previous_jira_value, str):
-        return Patched(patch_wiki(previous_jira_value, parse_markdown(text), ctx) or None, ctx.kept)
-    return Patched(value)
+        patched = Patched(patch_adf(previous_jira_value, parse_markdown(text), ctx) or None, ctx.kept)
+    elif flavor == "server" and isinstance(previous_jira_value, str):
+        patched = Patched(patch_wiki(previous_jira_value, parse_markdown(text), ctx) or None, ctx.kept)
+    else:
+        return Patched(value)
+    if patched.kept or to_local(flavor, patched.value) == canonical:
+        return patched
+    # The patch would read back as other text than the Markdown (a kept block whose meaning depends on its
+    # neighbours, such as an unclosed wiki {code}): never written. markdown_wins writes the Markdown afresh;
+    # preserve keeps Jira's value and says so, as when a construct would be lost.
+    if policy == "markdown_wins":
+        return Patched(value)
+    return Patched(previous_jira_value, [UNPATCHABLE])
 
 
 class RichTextCodec:
