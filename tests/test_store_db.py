@@ -291,3 +291,27 @@ def test_unopenable_sqlite_file(tmp_path) -> None:  # noqa: ANN001
 def test_mask_url() -> None:
     assert mask_url("postgresql+psycopg://u:pw@h/d") == "postgresql+psycopg://u:***@h/d"
     assert "pw" not in repr(Database("postgresql+psycopg://u:pw@h/d"))
+
+
+def test_json_columns_take_numbers_beyond_64_bits(db_url: str) -> None:
+    # A program calling the operations API may send any JSON number (a mapping default of 2**80 once gave a
+    # 500 on PostgreSQL: orjson stops at 64-bit integers). It is stored, and reads back as a float.
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from jira_console.store import tables
+
+    db = Database(db_url)
+    db.migrate()
+    try:
+        big = 2**80
+        value = {"n": [big], "at": datetime(2026, 1, 2, tzinfo=UTC)}
+        with db.session(write=True) as s:
+            row = {"connection": "c", "issue_key": "K-1", "field": "f", "value": value}
+            s.execute(insert(tables.local_changes).values(**row))
+        with db.session() as s:
+            stored = s.execute(select(tables.local_changes.c.value)).scalar_one()
+        assert stored == {"n": [float(big)], "at": "2026-01-02T00:00:00+00:00"}
+    finally:
+        db.close()

@@ -74,7 +74,22 @@ def _loads(value: Any) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+    # orjson stops at 64-bit integers; JSON does not, and a program calling the API may send any number
+    # (it reads back as a float, as every JSON number that large does here).
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):  # what orjson writes for datetimes, dates and times
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def migrations_dir() -> Path:
