@@ -100,7 +100,7 @@ def test_config_check_without_connections_fails(tmp_path: Path) -> None:
 class Demo:
     """``jira-console demo --headless`` in a subprocess, its output lines read by a thread."""
 
-    def __init__(self, *args: str, cwd: Path) -> None:
+    def __init__(self, *args: str, cwd: Path, sigint_ignored: bool = False) -> None:
         # PYTHONFAULTHANDLER: a demo that does not stop can be made to print every thread's stack (SIGABRT).
         env = {
             **os.environ,
@@ -108,8 +108,12 @@ class Demo:
             "TMPDIR": str(cwd),
             "PYTHONFAULTHANDLER": "1",
         }
+        # sigint_ignored: started as a shell starts a background job (`demo --headless &`, nohup), which
+        # inherits SIGINT ignored; Python then never raises KeyboardInterrupt for it.
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jira_console", "demo", "--headless", "--issues", "10", *args],
+            preexec_fn=ignore,  # noqa: PLW1509 - a signal disposition, set before exec
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
@@ -130,8 +134,8 @@ class Demo:
                 return line
             assert line != "<eof>", seen
 
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
+    def stop(self, how: signal.Signals = signal.SIGINT) -> None:
+        self.proc.send_signal(how)
         try:
             self.proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
@@ -144,7 +148,24 @@ class Demo:
                     break
                 output.append(line)
             stacks = "\n".join(output[-150:])
-            raise AssertionError("the demo did not stop within 120 s of SIGINT:\n" + stacks) from None
+            raise AssertionError(f"the demo did not stop within 120 s of {how.name}:\n" + stacks) from None
+
+
+@pytest.mark.parametrize(
+    ("how", "ignored"),
+    [(signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["sigint-in-background", "sigterm"],
+)
+def test_a_headless_demo_stops_cleanly_on_sigint_started_in_the_background_and_on_sigterm(
+    tmp_path: Path, how: signal.Signals, ignored: bool
+) -> None:
+    # Started from a background shell, the demo once ignored Ctrl-C for good (found as demos still running
+    # an hour after a test sent SIGINT); SIGTERM ended it without its clean-up.
+    demo = Demo(cwd=tmp_path, sigint_ignored=ignored)
+    folder = Path(demo.wait_for("demo files in ").removeprefix("demo files in ").split(" (")[0])
+    demo.wait_for("demo running")
+    demo.stop(how)
+    assert demo.wait_for("demo files ") == f"demo files removed from {folder}" and not folder.exists()
 
 
 @pytest.mark.parametrize("keep", [False, True], ids=["cleaned", "kept"])

@@ -4,6 +4,7 @@ This is the only CLI module that imports Textual, and only inside the commands."
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,9 @@ from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, state
 from jira_console.cli.safe_text import echo
 
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Iterator
+
     from jira_console.facade import ConsoleEngine
 
 
@@ -107,10 +111,11 @@ def register(app: typer.Typer) -> None:
             echo(f"demo files in {rig.workdir} (database demo.db)", err=True)
             try:
                 if headless:
-                    echo(f"demo running; database {rig.workdir / 'demo.db'}; Ctrl-C to stop")
-                    for name, sim in rig.sims.items():
-                        echo(f"  {name}: {sim.url}")
-                    await asyncio.Event().wait()
+                    with _stop_signals() as stopped:  # before saying it runs: a signal then is never lost
+                        echo(f"demo running; database {rig.workdir / 'demo.db'}; Ctrl-C to stop")
+                        for name, sim in rig.sims.items():
+                            echo(f"  {name}: {sim.url}")
+                        await stopped.wait()
                 else:
                     await _run_console(rig.engine, demo=True)
             finally:
@@ -121,6 +126,31 @@ def register(app: typer.Typer) -> None:
                 asyncio.run(run())
         finally:
             _clean_up(folders[0] if folders else None, created=workdir is None, keep=keep)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs (the demo then stops cleanly: its daemon
+    records its stop, its files are removed).
+
+    Installed on the loop, not left to Python's KeyboardInterrupt: a process started in the background by a
+    shell (``demo --headless &``, nohup, a test runner launched so) inherits SIGINT as ignored, and Python
+    then never turns Ctrl-C into an interrupt, so the demo would not stop at all; SIGTERM would end it with
+    no clean-up."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        yield stop
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
 
 
 def _clean_up(folder: Path | None, *, created: bool, keep: bool) -> None:
