@@ -91,6 +91,17 @@ class MappingSiteMethods:
             )
         return problems
 
+    async def refuse_site_errors(
+        self, definitions: list[MappingDefinition], connection: str | None, name: str | None = None
+    ) -> list[Problem]:
+        """:meth:`site_problems`, raising MappingDefinitionError (``name``'s, if given) when any is an error,
+        as ``mapping import`` and the API's create and update refuse them; else the warnings."""
+        problems = await self.site_problems(definitions, connection)
+        errors = [str(p) for p in problems if p.severity == "error"]
+        if errors:
+            raise MappingDefinitionError(name, errors)
+        return problems
+
     async def _sample_editmeta(self, connection: str, definitions: list[MappingDefinition]) -> Any:
         """A stored issue's editmeta, when a ``value_map`` needs allowed values and Jira can be asked."""
         wanted = any(s.op == "value_map" for d in definitions for s in d.steps)
@@ -112,10 +123,7 @@ class MappingSiteMethods:
         (nothing stored) when a definition is invalid or names a field the site lacks or an option it
         does not allow; otherwise the stored mappings and the warnings."""
         definitions = loads(text)
-        problems = await self.site_problems(definitions, connection)
-        errors = [p for p in problems if p.severity == "error"]
-        if errors:
-            raise MappingDefinitionError(None, [str(p) for p in errors])
+        problems = await self.refuse_site_errors(definitions, connection)
         records = await asyncio.to_thread(
             mrepo.import_toml, self.db, text, connection=connection, changed_by=actor
         )

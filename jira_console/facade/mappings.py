@@ -249,7 +249,7 @@ class MappingMethods(MappingSiteMethods, IdentityMethods):
                 f"a mapping named {defn.name!r} already exists {scope} (id {existing.id}); "
                 "store a new version of it instead"
             )
-        await self._refuse_site_errors(defn, defn.connection)
+        await self.refuse_site_errors([defn], defn.connection, defn.name)
         return await self.save_mapping(defn.to_data(), actor, comment)
 
     async def update_mapping(
@@ -269,18 +269,9 @@ class MappingMethods(MappingSiteMethods, IdentityMethods):
                 f"({'connection ' + repr(current.connection) if current.connection else 'global'}); "
                 "a new version keeps its name and connection (create a new mapping to rename or move it)"
             )
-        await self._refuse_site_errors(defn, current.connection)
+        await self.refuse_site_errors([defn], current.connection, defn.name)
         data = defn.to_data() | {"connection": current.connection}
         return await self.save_mapping(data, actor, comment)
-
-    async def _refuse_site_errors(self, defn: MappingDefinition, connection: str | None) -> None:
-        """MappingDefinitionError (nothing stored) when the definition names a field the sites it applies to
-        lack, or steps or options that do not fit it, as ``mapping import`` refuses them; what cannot be
-        checked (no sync has read a site's fields yet) does not stop it."""
-        problems = await self.site_problems([defn], connection)
-        errors = [str(p) for p in problems if p.severity == "error"]
-        if errors:
-            raise MappingDefinitionError(defn.name, errors)
 
     async def delete_mapping(self, mapping_id: int) -> cv.MappingRecord:
         """Delete a mapping and its history, and recompile the affected syncs; NotFound when there is none."""

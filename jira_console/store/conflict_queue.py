@@ -48,21 +48,21 @@ def _conflict_order(sort: str) -> list[Any]:
         raise ValueError(f"cannot sort conflicts by {name!r}; one of {', '.join(CONFLICT_SORTS)}")
     columns: dict[str, list[Any]] = {
         "id": [],
-        "connection": [t.conflicts.c.connection],
+        "connection": [_C.connection],
         # Natural order: by project (the key without its number), then ENG-9 before ENG-10 (shorter first).
         "key": [
-            func.rtrim(t.conflicts.c.issue_key, "0123456789"),
-            func.length(t.conflicts.c.issue_key),
-            t.conflicts.c.issue_key,
+            func.rtrim(_C.issue_key, "0123456789"),
+            func.length(_C.issue_key),
+            _C.issue_key,
         ],
-        "field": [t.conflicts.c.field],
-        "detected": [t.conflicts.c.detected_at],
-        "local_edited": [t.conflicts.c.local_edited_at],
-        "jira_edited": [t.conflicts.c.jira_edited_at],
+        "field": [_C.field],
+        "detected": [_C.detected_at],
+        "local_edited": [_C.local_edited_at],
+        "jira_edited": [_C.jira_edited_at],
     }
     descending = sort.startswith("-")
     order = [(c.desc() if descending else c.asc()).nulls_last() for c in columns[name]]
-    return [*order, t.conflicts.c.id.desc() if descending else t.conflicts.c.id.asc()]
+    return [*order, _C.id.desc() if descending else _C.id.asc()]
 
 
 def list_conflicts(
@@ -95,8 +95,8 @@ def open_conflict_ids(
     contains: bool = False,
 ) -> list[int]:
     """Ids of the open conflicts matching the filters, oldest first."""
-    stmt = _conflict_filters(select(t.conflicts.c.id), connection, field, issue_key, "open", contains)
-    return [int(i) for i in session.scalars(stmt.order_by(t.conflicts.c.id))]
+    stmt = _conflict_filters(select(_C.id), connection, field, issue_key, "open", contains)
+    return [int(i) for i in session.scalars(stmt.order_by(_C.id))]
 
 
 def count_conflicts(
