@@ -221,14 +221,18 @@ def test_a_console_attached_to_a_daemon_that_goes_away_says_so(
     )
     command = ["demo", "--headless", "--issues", "30", "--workdir", str(tmp_path)]
     errors = (tmp_path / "demo-stderr.txt").open("w")
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "jira_console", *command],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors,
-    )  # fmt: skip
+    said = tmp_path / "demo-stdout.txt"
+    with said.open("w") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "jira_console", *command],
+            cwd=ROOT, env=env, stdout=out, stderr=errors,
+        )  # fmt: skip
     term = None
     try:
         deadline = time.monotonic() + 90
-        while not _daemon_alive(tmp_path / "demo.db"):
+        # "demo running" is printed once its stop signals are handled: a signal sent earlier, while the
+        # simulators and the engine still start, could be lost (a background-started process ignores SIGINT)
+        while "demo running" not in said.read_text() or not _daemon_alive(tmp_path / "demo.db"):
             assert demo.poll() is None and time.monotonic() < deadline, "the headless demo did not come up"
             time.sleep(0.3)
         config = _write_attach_config(tmp_path)
