@@ -63,6 +63,11 @@ def pg_ok() -> bool:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema."""
+    yield from pg_schema_url()
+
+
+def pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped when the generator is closed."""
     if not pg_ok():
         if os.environ.get("JIRA_CONSOLE_REQUIRE_PG"):
             pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}")

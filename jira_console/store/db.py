@@ -2,9 +2,9 @@
 
 One :class:`Database` per process. SQLite is tuned for several processes sharing one file (WAL, a busy
 timeout, foreign keys on); PostgreSQL gets a pool that pings a connection left idle before handing it out.
-The schema is created and upgraded only by the Alembic migrations shipped in
-:mod:`jira_console.store.migrations` (never ``create_all``), so that host programs and every installed
-version of the tool agree on it.
+The schema is upgraded only by the Alembic migrations shipped in :mod:`jira_console.store.migrations`, so
+that host programs and every installed version of the tool agree on it; an empty database is created at
+the head in one step (:mod:`jira_console.store.fresh`), a schema the tests hold equal to the migrations'.
 """
 
 from __future__ import annotations
@@ -200,18 +200,27 @@ class Database:
         Safe to run from several processes at once: PostgreSQL serialises them with a transaction-level
         advisory lock (per schema), SQLite with ``BEGIN IMMEDIATE``. The whole upgrade is one transaction,
         so a failure leaves the schema as it was.
+
+        An empty database asked for ``"head"`` gets the head's schema in one step (:mod:`.fresh`, the same
+        schema as the migrations build); a named revision, ``SCHEMA_HEAD`` included, always goes through
+        the migrations.
         """
         if revision == "head" and self._at_head():
             return
-        from alembic import command
-        from alembic.config import Config
+        from jira_console.store import fresh
 
-        cfg = Config()
-        cfg.set_main_option("script_location", str(migrations_dir()))
         opts = {"sqlite_begin": "IMMEDIATE"} if self.dialect == "sqlite" else {}
         try:
             with self.engine.connect().execution_options(**opts) as conn, conn.begin():
                 self._lock_for_migration(conn)
+                if revision == "head" and fresh.is_empty(conn):
+                    fresh.create_at_head(conn, SCHEMA_HEAD)
+                    return
+                from alembic import command
+                from alembic.config import Config
+
+                cfg = Config()
+                cfg.set_main_option("script_location", str(migrations_dir()))
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
         except StoreError:

@@ -43,7 +43,6 @@ from sqlalchemy import (
     false,
     func,
     text,
-    true,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -97,6 +96,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 UTCTime = UTCDateTime()
 SERIAL_ID = BigInteger().with_variant(Integer, "sqlite")
 """A 64-bit auto-increment key (SQLite's rowid alias must be declared INTEGER)."""
+
+
+_SQL_FALSE = text("false")
+_SQL_TRUE = text("true")
+"""Boolean defaults as migration 0001 wrote them (the keyword, on SQLite too), so that a database created
+in one step (store/fresh.py) has exactly the migrated schema."""
 
 
 def _now(name: str, **kw: Any) -> Column[datetime]:
@@ -191,8 +196,8 @@ issues = Table(
     Column("pushing", JSONType),
     Column("jira_updated_ms", BigInteger),
     Column("jira_created_ms", BigInteger),
-    Column("deleted", Boolean, nullable=False, default=False, server_default=false()),
-    Column("local_dirty", Boolean, nullable=False, default=False, server_default=false()),
+    Column("deleted", Boolean, nullable=False, default=False, server_default=_SQL_FALSE),
+    Column("local_dirty", Boolean, nullable=False, default=False, server_default=_SQL_FALSE),
     Column("local_changed_at", UTCTime),
     Column("sync_stamp", Integer, nullable=False, default=0, server_default=text("0")),
     _now("created_at"),
@@ -352,7 +357,7 @@ mappings = Table(
     Column("internal_field", String(255)),
     Column("direction", String(8), nullable=False, default="both", server_default="both"),
     Column("definition", JSONType, nullable=False),
-    Column("enabled", Boolean, nullable=False, default=True, server_default=true()),
+    Column("enabled", Boolean, nullable=False, default=True, server_default=_SQL_TRUE),
     Column("version", Integer, nullable=False, default=1, server_default=text("1")),
     _now("updated_at"),
     Column("updated_by", String(255)),
@@ -430,7 +435,7 @@ daemons = Table(
     Column("version", String(64)),
     Column("started_at", UTCTime),
     Column("heartbeat_at", UTCTime),
-    Column("stopping", Boolean, nullable=False, default=False, server_default=false()),
+    Column("stopping", Boolean, nullable=False, default=False, server_default=_SQL_FALSE),
     Column("status", JSONType),
     Column("stopped_at", UTCTime),
 )

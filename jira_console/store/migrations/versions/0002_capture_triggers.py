@@ -1,8 +1,5 @@
-"""Local-change capture: triggers that mark an issue dirty when a host program edits a synced column.
-
-A host program updates ``issues`` with plain SQL and leaves ``sync_stamp`` alone; the sync engine always
-increments ``sync_stamp`` in the same UPDATE as its own writes. So "a synced column changed while
-``sync_stamp`` did not" means "a host program changed it", and only then is the row marked dirty.
+"""Local-change capture: the trigger that marks an issue dirty when a host program edits a synced column
+(see :mod:`jira_console.store.capture`).
 
 Revision ID: 0002
 Revises: 0001
@@ -13,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alembic import op
+
+from jira_console.store import capture
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -32,66 +31,12 @@ COLUMNS = (
     "parent_key",
     "fields",
 )
-NAME = "issues_capture_local_change"
-
-
-def _sqlite_upgrade() -> None:
-    differs = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in COLUMNS)
-    # AFTER UPDATE + a second UPDATE: SQLite triggers cannot assign NEW. The inner UPDATE touches no column
-    # in the OF list, so it does not fire this trigger again. The time text is exactly what SQLAlchemy
-    # writes (microseconds, 6 digits), so the engine can compare local_changed_at for equality.
-    op.execute(
-        f"""
-        CREATE TRIGGER {NAME}
-        AFTER UPDATE OF {", ".join(COLUMNS)} ON issues
-        FOR EACH ROW
-        WHEN NEW.sync_stamp IS OLD.sync_stamp AND ({differs})
-        BEGIN
-            UPDATE issues
-               SET local_dirty = 1,
-                   local_changed_at = strftime('%Y-%m-%d %H:%M:%f', 'now') || '000',
-                   updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'
-             WHERE id = NEW.id;
-        END
-        """
-    )
-
-
-def _postgresql_upgrade() -> None:
-    differs = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in COLUMNS)
-    # Unqualified names: the function and trigger land in the first schema of search_path, like the tables.
-    op.execute(
-        f"""
-        CREATE OR REPLACE FUNCTION {NAME}() RETURNS trigger
-        LANGUAGE plpgsql AS $body$
-        BEGIN
-            IF NEW.sync_stamp IS NOT DISTINCT FROM OLD.sync_stamp AND ({differs}) THEN
-                NEW.local_dirty := true;
-                NEW.local_changed_at := clock_timestamp();
-                NEW.updated_at := clock_timestamp();
-            END IF;
-            RETURN NEW;
-        END
-        $body$
-        """
-    )
-    op.execute(
-        f"""
-        CREATE TRIGGER {NAME}
-        BEFORE UPDATE OF {", ".join(COLUMNS)} ON issues
-        FOR EACH ROW EXECUTE FUNCTION {NAME}()
-        """
-    )
+NAME = capture.NAME
 
 
 def upgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    if dialect == "sqlite":
-        _sqlite_upgrade()
-    elif dialect == "postgresql":
-        _postgresql_upgrade()
-    else:
-        raise NotImplementedError(f"no change-capture trigger for {dialect}")
+    for statement in capture.trigger_statements(op.get_bind().dialect.name, COLUMNS):
+        op.execute(statement)
 
 
 def downgrade() -> None:
