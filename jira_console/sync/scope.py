@@ -9,8 +9,9 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
+from jira_console.store import identity
 from jira_console.store import models as m
 from jira_console.sync.context import SyncContext, SyncIO
 from jira_console.sync.jql import scope_filter
@@ -25,7 +26,7 @@ def _unknown(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[str, Any]]) 
     with io.db.session() as s:
         rows = s.execute(
             select(m.Issue.jira_id, m.Issue.key).where(
-                m.Issue.connection == ctx.name, or_(m.Issue.jira_id.in_(ids), m.Issue.key.in_(keys))
+                m.Issue.id.in_(identity.ids_by_key_or_jira_id(ctx.name, keys, ids))
             )
         ).all()
     known_ids = {str(r[0]) for r in rows if r[0] is not None}
