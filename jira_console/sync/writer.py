@@ -4,7 +4,7 @@ moves grouped by target sprint (the Agile API moves up to 50 issues per call); t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -100,11 +100,9 @@ async def _move_sprint(
         for member in members:
             await _guard(outcome, [member], move([member[0]]))
     except JiraError as exc:
-        for key, name in members:
-            outcome.fail(key, [name], str(exc))
+        _each(members, outcome.fail, str(exc))
     else:
-        for key, name in members:
-            outcome.wrote(key, [name])
+        _each(members, outcome.wrote)
 
 
 async def _transition(client: JiraClient, key: str, status: str) -> None:
@@ -129,14 +127,17 @@ async def _guard(outcome: PushOutcome, members: list[tuple[str, str]], op: Await
     try:
         await op
     except (JiraBadRequest, JiraNotFound) as exc:
-        for key, name in members:
-            outcome.refuse(key, [name], str(exc))
+        _each(members, outcome.refuse, str(exc))
     except JiraError as exc:
-        for key, name in members:
-            outcome.fail(key, [name], str(exc))
+        _each(members, outcome.fail, str(exc))
     else:
-        for key, name in members:
-            outcome.wrote(key, [name])
+        _each(members, outcome.wrote)
+
+
+def _each(members: list[tuple[str, str]], record: Callable[..., None], *detail: str) -> None:
+    """Record one result (``outcome.wrote``, ``.fail``, ``.refuse``) for each (key, field) member."""
+    for key, name in members:
+        record(key, [name], *detail)
 
 
 async def _edit(
