@@ -168,6 +168,24 @@ def test_a_headless_demo_stops_cleanly_on_sigint_started_in_the_background_and_o
     assert demo.wait_for("demo files ") == f"demo files removed from {folder}" and not folder.exists()
 
 
+@pytest.mark.parametrize(
+    ("how", "ignored"),
+    [(signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["sigint-in-background", "sigterm"],
+)
+def test_a_stop_asked_for_while_the_demo_starts_is_kept(
+    tmp_path: Path, how: signal.Signals, ignored: bool
+) -> None:
+    # Sent while the simulated sites and the engine start (seconds): a background-started demo once ignored
+    # SIGINT then and ran on; SIGTERM ended it without removing its files.
+    demo = Demo(cwd=tmp_path, sigint_ignored=ignored)
+    demo.wait_for("starting the demo")
+    demo.stop(how)
+    assert demo.proc.returncode == 0
+    folder = Path(demo.wait_for("demo files in ").removeprefix("demo files in ").split(" (")[0])
+    assert demo.wait_for("demo files ") == f"demo files removed from {folder}" and not folder.exists()
+
+
 @pytest.mark.parametrize("keep", [False, True], ids=["cleaned", "kept"])
 def test_demo_says_where_its_files_are_and_cleans_up(tmp_path: Path, keep: bool) -> None:
     demo = Demo(*(["--keep"] if keep else []), cwd=tmp_path)

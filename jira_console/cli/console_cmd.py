@@ -104,22 +104,29 @@ def register(app: typer.Typer) -> None:
         folders: list[Path] = [Path(workdir)] if workdir else []
 
         async def run() -> None:
-            rig = await start_demo(
-                issues=issues, activity_per_second=activity, workdir=Path(workdir) if workdir else None
-            )
-            folders[:] = [rig.workdir]
-            echo(f"demo files in {rig.workdir} (database demo.db)", err=True)
-            try:
-                if headless:
-                    with _stop_signals() as stopped:  # before saying it runs: a signal then is never lost
+            with contextlib.ExitStack() as signals:
+                # From the start: a stop asked for while the sites and the engine start is kept, and the
+                # demo stops as soon as it has started (nothing half-started is left behind).
+                stopped = signals.enter_context(_stop_signals())
+                echo("starting the demo: two simulated Jira sites, a database, the engine", err=True)
+                rig = await start_demo(
+                    issues=issues, activity_per_second=activity, workdir=Path(workdir) if workdir else None
+                )
+                folders[:] = [rig.workdir]
+                echo(f"demo files in {rig.workdir} (database demo.db)", err=True)
+                try:
+                    if stopped.is_set():
+                        return
+                    if headless:
                         echo(f"demo running; database {rig.workdir / 'demo.db'}; Ctrl-C to stop")
                         for name, sim in rig.sims.items():
                             echo(f"  {name}: {sim.url}")
                         await stopped.wait()
-                else:
-                    await _run_console(rig.engine, demo=True)
-            finally:
-                await rig.stop()
+                    else:
+                        signals.close()  # the console reads Ctrl-C as a key; signals are Python's again
+                        await _run_console(rig.engine, demo=True)
+                finally:
+                    await rig.stop()
 
         try:
             with friendly_errors():
