@@ -97,6 +97,14 @@ def test_config_check_without_connections_fails(tmp_path: Path) -> None:
     assert as_json.exit_code == 2 and json.loads(as_json.stdout)["ok"] is False
 
 
+STOP_SIGNALS = pytest.mark.parametrize(
+    ("how", "ignored"),
+    [(signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["sigint-in-background", "sigterm"],
+)
+"""SIGINT to a demo started as a background job (SIGINT inherited ignored), and SIGTERM."""
+
+
 class Demo:
     """``jira-console demo --headless`` in a subprocess, its output lines read by a thread."""
 
@@ -151,11 +159,7 @@ class Demo:
             raise AssertionError(f"the demo did not stop within 120 s of {how.name}:\n" + stacks) from None
 
 
-@pytest.mark.parametrize(
-    ("how", "ignored"),
-    [(signal.SIGINT, True), (signal.SIGTERM, False)],
-    ids=["sigint-in-background", "sigterm"],
-)
+@STOP_SIGNALS
 def test_a_headless_demo_stops_cleanly_on_sigint_started_in_the_background_and_on_sigterm(
     tmp_path: Path, how: signal.Signals, ignored: bool
 ) -> None:
@@ -168,11 +172,7 @@ def test_a_headless_demo_stops_cleanly_on_sigint_started_in_the_background_and_o
     assert demo.wait_for("demo files ") == f"demo files removed from {folder}" and not folder.exists()
 
 
-@pytest.mark.parametrize(
-    ("how", "ignored"),
-    [(signal.SIGINT, True), (signal.SIGTERM, False)],
-    ids=["sigint-in-background", "sigterm"],
-)
+@STOP_SIGNALS
 def test_a_stop_asked_for_while_the_demo_starts_is_kept(
     tmp_path: Path, how: signal.Signals, ignored: bool
 ) -> None:
