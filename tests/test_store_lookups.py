@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from jira_console.store import identity
 from jira_console.store import tables as t
 from jira_console.store.db import Database
+from tests.waiting import until_sync
 
 
 def test_rows_by_key_or_jira_id_are_found_through_the_unique_indexes(sqlite_url: str) -> None:
@@ -40,3 +44,47 @@ def test_rows_by_key_and_jira_id_come_back_by_key_and_by_id(db: Database) -> Non
         assert {k: r.jira_id for k, r in by_key.items()} == {"ENG-1": "1"}
         assert {k: r.key for k, r in by_id.items()} == {"2": "ENG-2"}
         assert all(r.connection == "c" for r in [*by_key.values(), *by_id.values()])
+
+
+def test_rows_are_locked_in_id_order_whatever_order_they_are_asked_in(pg_url: str) -> None:
+    """Two daemons applying overlapping batches on PostgreSQL wait for each other instead of deadlocking: a
+    batch asking for [B, A] while B is held has locked A (the lower id) first, as one asking [A, B] would."""
+    database = Database(pg_url)
+    database.migrate()
+    rows = [("A-1", "1"), ("B-1", "2")]
+    with database.engine.begin() as conn:
+        conn.execute(
+            t.issues.insert(), [{"connection": "c", "key": k, "jira_id": i, "sync_stamp": 1} for k, i in rows]
+        )
+        # A's newest version now lies after B's in the table: a plan reading the table meets B first
+        conn.execute(text("UPDATE issues SET sync_stamp = 2 WHERE key = 'A-1'"))
+    holder = database.engine.connect()
+    holder.begin()
+    holder.execute(text("SELECT id FROM issues WHERE key = 'B-1' FOR UPDATE"))
+    done = threading.Event()
+
+    def batch() -> None:
+        with database.session() as s:
+            identity.issues_by_key_and_jira_id(s, "c", ["B-1", "A-1"], ["2", "1"], lock=True)
+        done.set()
+
+    def a_is_locked() -> bool:
+        with database.engine.connect() as conn:
+            try:
+                conn.execute(text("SELECT id FROM issues WHERE key = 'A-1' FOR UPDATE NOWAIT"))
+            except OperationalError as exc:
+                assert "could not obtain lock" in str(exc)
+                return True
+            return False
+
+    worker = threading.Thread(target=batch, daemon=True)
+    worker.start()
+    try:
+        until_sync(a_is_locked, "the batch to lock A before it waits for B")
+        assert not done.is_set()
+    finally:
+        holder.rollback()
+        holder.close()
+        worker.join(30)
+        database.close()
+    assert done.is_set()

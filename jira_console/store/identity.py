@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CompoundSelect, delete, func, select, union_all, update
+from sqlalchemy import CompoundSelect, Select, delete, func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import repo
@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 # --- identity ---------------------------------------------------------------------------------------------
 
 
+def locked_in_id_order(stmt: Select[Any]) -> Select[Any]:
+    """``stmt`` (a select of issue rows) locking its rows for the transaction, in the order of their ids.
+
+    Two processes applying overlapping batches (two daemons sharing one webhook queue on PostgreSQL) then
+    take the row locks in the same order and wait for each other instead of deadlocking; without an order,
+    PostgreSQL locks rows as its plan meets them (for a look-up by a list of keys, the list's order)."""
+    return stmt.order_by(t.issues.c.id).with_for_update()
+
+
 def issues_by_jira_id(
     session: Session, connection: str, jira_ids: Iterable[str], *, lock: bool = False
 ) -> dict[str, m.Issue]:
@@ -37,7 +46,7 @@ def issues_by_jira_id(
         return {}
     stmt = select(m.Issue).where(t.issues.c.connection == connection, t.issues.c.jira_id.in_(ids))
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = locked_in_id_order(stmt)
     return {str(row.jira_id): row for row in session.scalars(stmt)}
 
 
@@ -69,7 +78,7 @@ def issues_by_key_and_jira_id(
         return {}, {}
     stmt = select(m.Issue).where(t.issues.c.id.in_(ids_by_key_or_jira_id(connection, wanted_keys, ids)))
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = locked_in_id_order(stmt)
     by_key: dict[str, m.Issue] = {}
     by_id: dict[str, m.Issue] = {}
     key_set, id_set = set(wanted_keys), set(ids)

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import JSON, event, insert, select
 from sqlalchemy.orm import Session, UOWTransaction
 
+from jira_console.store import identity, repo
 from jira_console.store import models as m
-from jira_console.store import repo
 from jira_console.store.db import Database
 
 CORE_FIELDS: tuple[str, ...] = tuple(c for c in m.SYNCED_ISSUE_COLUMNS if c != "fields")
@@ -98,7 +98,7 @@ def issues_by_key(
     """The rows of ``keys`` (deleted ones included); ``lock`` holds them until the session ends."""
     stmt = select(m.Issue).where(m.Issue.connection == connection, m.Issue.key.in_(list(keys)))
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = identity.locked_in_id_order(stmt)
     return {row.key: row for row in session.scalars(stmt)}
 
 
