@@ -13,8 +13,10 @@ import pytest_textual_snapshot
 from textual.pilot import Pilot
 
 from jira_console.tui.app import JiraConsoleApp
+from jira_console.tui.screens.daemon_gone import DaemonGoneScreen
 from tests.fakes import settle
 from tests.fakes.engine import FIXED_NOW, FakeEngine
+from tests.waiting import until
 
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
 
@@ -78,8 +80,10 @@ def test_health_daemon_gone(snap_compare) -> None:
         await settle(pilot, pause=0.2)
         engine.daemon_died()
         pilot.app.action_refresh_now()
+        await until(lambda: isinstance(pilot.app.screen, DaemonGoneScreen), "the daemon-gone offer")
         await settle(pilot, pause=0.2)
         await pilot.press("escape")  # keep waiting: the warning stays on the screen bar
+        await until(lambda: not isinstance(pilot.app.screen, DaemonGoneScreen), "the offer to close")
         await settle(pilot, pause=0.2)
 
     assert snap_compare(console("health", engine), run_before=run_before)

@@ -214,6 +214,8 @@ class JiraConsoleApp(App[None]):
     def action_refresh_now(self) -> None:
         """Re-read the visible screen's data in a thread worker (only the visible one: hidden screens
         reload when they are shown again), and whether the engine still runs where it did."""
+        if not self.screen_stack:
+            return  # the console is closing (its refresh timer can tick once more on a busy machine)
         if self.engine_state.mode == "attached":
             self.check_engine()
         screen = self.screen
