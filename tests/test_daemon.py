@@ -414,8 +414,11 @@ def test_two_daemons_on_postgresql_share_events_exactly_once_and_one_sync_at_a_t
     sim = sim_factory("server", issues=40)
     db = Database(pg_url)
     db.migrate()
-    one = write_config(tmp_path, sim, pg_url, name="dc", file="one.toml", rate=2)
-    two = write_config(tmp_path, sim, pg_url, name="dc", file="two.toml", rate=2)
+    # Claims leased for 30 s, not the 3 s of the other tests here: this one counts claims, and on a starved
+    # machine applying a claimed batch can outlast a short lease, whose expiry then rightly lets the other
+    # daemon claim the batch again (expiry is tested with a 2 s lease above).
+    one = write_config(tmp_path, sim, pg_url, name="dc", file="one.toml", rate=2, lease_seconds=30)
+    two = write_config(tmp_path, sim, pg_url, name="dc", file="two.toml", rate=2, lease_seconds=30)
     d1 = daemons(one, "d-one", sim)
     d2 = daemons(two, "d-two", sim, listen=False)
     both = (d1, d2)
