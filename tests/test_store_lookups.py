@@ -88,3 +88,53 @@ def test_rows_are_locked_in_id_order_whatever_order_they_are_asked_in(pg_url: st
         worker.join(30)
         database.close()
     assert done.is_set()
+
+
+def test_a_row_updated_while_the_lock_is_awaited_is_still_found(pg_url: str) -> None:
+    """Another daemon's batch updates ENG-1 and commits while this look-up waits for its lock: the look-up
+    still returns ENG-1 (a row missed here would be taken for a new issue and inserted a second time). The
+    plan is forced to the one that lost the row when the lock was taken through the key/id union (a nested
+    loop over the union made unique by hashing)."""
+    database = Database(pg_url)
+    database.migrate()
+    stored = [
+        {"connection": "c", "key": f"ENG-{n}", "jira_id": str(n), "sync_stamp": 1} for n in range(1, 2001)
+    ]
+    rows = stored[:10]
+    with database.engine.begin() as conn:
+        conn.execute(t.issues.insert(), stored)
+        conn.execute(text("ANALYZE issues"))
+    holder = database.engine.connect()
+    holder.begin()
+    holder_pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    holder.execute(text("UPDATE issues SET summary = 'edited by the other daemon' WHERE key = 'ENG-1'"))
+    found: list[set[str]] = []
+
+    def batch() -> None:
+        with database.session() as s:
+            for setting in ("enable_hashjoin", "enable_mergejoin", "enable_seqscan", "enable_material"):
+                s.execute(text(f"SET LOCAL {setting} = off"))
+            keys = [r["key"] for r in rows]
+            by_key, by_id = identity.issues_by_key_and_jira_id(
+                s, "c", keys, [r["jira_id"] for r in rows], lock=True
+            )
+            found.append(set(by_key) | {r.key for r in by_id.values()})
+
+    def waiting_on_holder() -> bool:
+        with database.engine.connect() as conn:
+            blocked = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+                {"pid": holder_pid},
+            ).scalar_one()
+        return bool(blocked)
+
+    worker = threading.Thread(target=batch, daemon=True)
+    worker.start()
+    try:
+        until_sync(waiting_on_holder, "the look-up to wait for the row lock")
+        holder.commit()
+    finally:
+        holder.close()
+        worker.join(30)
+        database.close()
+    assert found == [{r["key"] for r in rows}]

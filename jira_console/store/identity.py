@@ -76,9 +76,18 @@ def issues_by_key_and_jira_id(
     ids = [str(i) for i in jira_ids if i]
     if not wanted_keys and not ids:
         return {}, {}
-    stmt = select(m.Issue).where(t.issues.c.id.in_(ids_by_key_or_jira_id(connection, wanted_keys, ids)))
+    found = ids_by_key_or_jira_id(connection, wanted_keys, ids)
     if lock:
-        stmt = locked_in_id_order(stmt)
+        # Locked by their ids, found first: locking through the look-up itself (``id IN (union)``) can
+        # silently drop a row that another transaction updated while this one waited for its lock (with
+        # some PostgreSQL plans the recheck of the new row version does not find it in the union again),
+        # and a row dropped here is taken for a new issue.
+        row_ids = sorted(set(session.execute(found).scalars()))
+        if not row_ids:
+            return {}, {}
+        stmt = locked_in_id_order(select(m.Issue).where(t.issues.c.id.in_(row_ids)))
+    else:
+        stmt = select(m.Issue).where(t.issues.c.id.in_(found))
     by_key: dict[str, m.Issue] = {}
     by_id: dict[str, m.Issue] = {}
     key_set, id_set = set(wanted_keys), set(ids)

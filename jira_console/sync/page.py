@@ -73,9 +73,14 @@ def _one_by_one(
     checkpoint: bool,
 ) -> ApplyResult:
     total = ApplyResult()
+    newest = newest_versions(versions)
     with si.engine_session(io.db) as s:
         store_sprint_refs(s, ctx, io.sprints_written, versions)
-        for key, raw in newest_versions(versions).items():
+        # Every row the page names locked at once, in id order: the savepoints below keep each lock they
+        # take until the end, and taking them one by one in page order could deadlock with another process.
+        jira_ids = [str(raw["id"]) for raw in newest.values() if raw.get("id") is not None]
+        identity.issues_by_key_and_jira_id(s, ctx.name, newest, jira_ids, lock=True)
+        for key, raw in newest.items():
             try:
                 with s.begin_nested():
                     part = apply_issue_versions(s, ctx, [raw], mode)
