@@ -486,7 +486,9 @@ def test_two_daemons_on_postgresql_share_events_exactly_once_and_one_sync_at_a_t
     final = events(db)
     assert len(final) == sent
     assert {e.status for e in final} <= TERMINAL
-    assert [e.id for e in final if e.attempts != 1] == []  # each claimed exactly once
+    again = [e.id for e in final if e.attempts != 1]  # each claimed exactly once
+    logs = "".join(f"\n--- {d.name}:\n{d.tail()}" for d in both)
+    assert again == [], f"claimed more than once: {again}{logs}"
     assert all(e.claimed_by is None and e.processed_at is not None for e in final)
     assert seen == {"d-one", "d-two"}, f"claims seen from {seen} over {sent // 10} waves"
     local = local_summaries(db, "dc")

@@ -259,6 +259,10 @@ class EventProcessor:
                 )
                 return Outcome(event.id, "failed", error)
             delay = self.retry.delay(event.attempts)
+            log.warning(
+                "webhook event failed; will retry", event_id=event.id, attempts=event.attempts, error=error,
+                retry_in_seconds=round(delay, 1),
+            )  # fmt: skip
             return Outcome(event.id, "received", error, utcnow() + timedelta(seconds=delay))
         self._count(event, status)
         return Outcome(event.id, status, note)
