@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, event, insert, select
+from sqlalchemy import JSON, event, insert, select, text
 from sqlalchemy.orm import Session, UOWTransaction
 
 from jira_console.store import identity, repo
@@ -178,6 +178,18 @@ def insert_issues(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     of tens of thousands of issues must not pay the ORM's bookkeeping per row."""
     if rows:
         session.execute(insert(_ISSUES), list(rows))
+
+
+def refresh_statistics(db: Database) -> bool:
+    """Let PostgreSQL's planner see how many issues there are now (``ANALYZE issues``); returns whether it
+    ran. A first import grows the table faster than autovacuum re-reads its statistics, and a planner that
+    still believes it small reads the per-page look-ups through the wrong index. SQLite's plans do not
+    depend on statistics here (the look-ups name their indexes), so nothing is done there."""
+    if db.dialect != "postgresql":
+        return False
+    with db.session(write=True) as session:
+        session.execute(text("ANALYZE issues"))
+    return True
 
 
 def mark_deleted(session: Session, row: m.Issue, *, reason: str, actor: str) -> bool:

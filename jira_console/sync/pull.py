@@ -10,7 +10,8 @@ with offset paging that shifts an unread issue into an already read position and
 with key-set paging it cannot be. A group of ties larger than a page is read with ``updated = T`` by offset,
 each issue in full once, the pass confirmed without reading the group in full again (see
 :meth:`Pull._drain_tie_group`); then the search goes on from ``T + 1``. The next page is fetched while the
-current one is written.
+current one is written. As a pull creates issues (a first import), PostgreSQL's statistics are refreshed at
+a few sizes, so the per-page look-ups stay index searches while the table grows.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequen
 from typing import Any
 
 from jira_console.jira.errors import JiraError
+from jira_console.store import issues as si
 from jira_console.store import state as st
 from jira_console.sync.apply import ApplyMode, updated_of
 from jira_console.sync.context import ISSUES_SCOPE, SyncContext, SyncIO
@@ -35,6 +37,11 @@ KEYS_ONLY = ("updated",)
 SETTLED_MS = 60_000
 """How far in Jira's past a tie must be for no issue to join its group any more (an edit stamps Jira's
 current time)."""
+
+
+ANALYZE_FIRST = 2_000
+"""Issues created by one pull after which PostgreSQL's statistics are refreshed; again at five times as many,
+and so on (see :func:`jira_console.store.issues.refresh_statistics`)."""
 
 
 def _times(issues: Sequence[Mapping[str, Any]]) -> dict[str, int | None]:
@@ -94,6 +101,7 @@ class Pull:
         self.started = time.monotonic()
         self.expected: int | None = None
         """How many issues this pull expects to read (for progress), None when unknown."""
+        self.next_analyze = ANALYZE_FIRST
 
     async def run(self, *, full: bool = False) -> dict[str, int | None]:
         """Pull from the watermark, or everything when ``full``. Returns every key seen with its ``updated``
@@ -225,6 +233,9 @@ class Pull:
         result = await asyncio.to_thread(apply_page, self.io, self.ctx, issues, mode)
         self.report.pages += 1
         self.report.add_applied(result, self.io.emit)
+        if self.report.created >= self.next_analyze:
+            self.next_analyze = self.report.created * 5
+            await asyncio.to_thread(si.refresh_statistics, self.io.db)
         elapsed_ms = int((time.monotonic() - self.started) * 1000)
         progress = self.report.progressed(read=len(self.listed), total=self.expected, elapsed_ms=elapsed_ms)
         self.io.emit(progress)
