@@ -43,3 +43,17 @@ async def test_a_first_import_refreshes_the_statistics_as_the_table_grows(
     refreshed.clear()
     await rig.engine.run()  # an incremental run that creates nothing refreshes nothing
     assert refreshed == []
+
+
+def test_statistics_that_cannot_be_refreshed_do_not_stop_the_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ANALYZE refused (e.g. a role that does not own the table under a stricter server) costs only the
+    planner's figures: a warning, never a failed sync."""
+    from sqlalchemy.exc import OperationalError
+
+    class Refusing:
+        dialect = "postgresql"
+
+        def session(self, **_kw: Any) -> Any:
+            raise OperationalError("ANALYZE issues", {}, Exception("permission denied"))
+
+    assert si.refresh_statistics(Refusing()) is False  # type: ignore[arg-type]

@@ -17,11 +17,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, event, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, UOWTransaction
 
+from jira_console.logs import get_logger
 from jira_console.store import identity, repo
 from jira_console.store import models as m
 from jira_console.store.db import Database
+
+log = get_logger(__name__)
 
 CORE_FIELDS: tuple[str, ...] = tuple(c for c in m.SYNCED_ISSUE_COLUMNS if c != "fields")
 """Local column names of the synced core fields; every other synced field lives in ``issues.fields``."""
@@ -187,8 +191,12 @@ def refresh_statistics(db: Database) -> bool:
     depend on statistics here (the look-ups name their indexes), so nothing is done there."""
     if db.dialect != "postgresql":
         return False
-    with db.session(write=True) as session:
-        session.execute(text("ANALYZE issues"))
+    try:
+        with db.session(write=True) as session:
+            session.execute(text("ANALYZE issues"))
+    except SQLAlchemyError as exc:  # only the planner's figures are at stake: the sync goes on
+        log.warning("could not refresh the planner's statistics of issues", error=type(exc).__name__)
+        return False
     return True
 
 
