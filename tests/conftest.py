@@ -32,6 +32,7 @@ pytest_plugins = [
     "tests.fixtures.store",
     "tests.fixtures.sync",
     "tests.fixtures.api",
+    "tests.fixtures.heartbeat",
 ]
 
 PG_URL = os.environ.get("JIRA_CONSOLE_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")

@@ -19,7 +19,6 @@ from jira_console.store import queue as q
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.daemon_gone import DaemonGoneScreen
 from tests.fakes import screen_text, settle, wait_for
-from tests.waiting import until
 
 
 def app_for(engine, mode: str) -> JiraConsoleApp:
@@ -159,36 +158,16 @@ async def test_a_first_import_shows_count_total_rate_and_eta(engine_factory, fla
     assert counted == (1 if flavor == "cloud" else 0)
 
 
-async def _beat(engine, name: str, stop: asyncio.Event) -> None:
-    """What a daemon's heartbeat job does, until ``stop``."""
-    from jira_console.store import state as st
-
-    while not stop.is_set():
-        with engine.db.session() as s:
-            st.heartbeat(s, name, host="h", pid=1, version="x", status={"connections": []})
-        await asyncio.sleep(0.2)
-
-
-def _beats(engine, name: str) -> bool:
-    from jira_console.store import state as st
-
-    with engine.db.session() as s:
-        return any(d.name == name for d in st.list_daemons(s))
-
-
-async def test_a_dead_daemon_is_said_and_the_console_runs_the_engine_here(engine_factory) -> None:
+async def test_a_dead_daemon_is_said_and_the_console_runs_the_engine_here(engine_factory, heartbeat) -> None:
     owner, _ = await engine_factory("cloud")
-    stop = asyncio.Event()
-    beating = asyncio.ensure_future(_beat(owner, "daemon-a", stop))
-    await until(lambda: _beats(owner, "daemon-a"), "the daemon's first heartbeat")
+    beating = heartbeat(owner.db, "daemon-a")
     engine, sim = await engine_factory("cloud", attach=None)
     assert engine.mode == "attached"
     app = JiraConsoleApp(engine, refresh_interval=0.2, start_mode="sync")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert "attached to daemon-a" in screen_text(app).splitlines()[0]
-        stop.set()
-        await beating
+        beating.stop()
         # Three heartbeat intervals (3 s here) without a beat: the console says so and offers a way out.
         assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen), tries=1000)
         await settle(pilot)
@@ -204,16 +183,16 @@ async def test_a_dead_daemon_is_said_and_the_console_runs_the_engine_here(engine
     assert engine.list_issues(limit=1) and sim.request_count("/rest/api/3/search/jql") > 0
 
 
-async def test_a_daemon_that_stopped_cleanly_is_said_so(engine_factory) -> None:
+async def test_a_daemon_that_stopped_cleanly_is_said_so(engine_factory, heartbeat) -> None:
     from jira_console.store import state as st
 
     owner, _ = await engine_factory("cloud")
-    with owner.db.session() as s:
-        st.heartbeat(s, "daemon-b", host="h", pid=1, version="x", status={"connections": []})
+    beating = heartbeat(owner.db, "daemon-b")  # alive until it stops: never found silent first
     engine, _ = await engine_factory("cloud", attach=None)
     app = JiraConsoleApp(engine, refresh_interval=0.2, start_mode="health")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        beating.stop()
         with owner.db.session() as s:
             st.mark_stopped(s, "daemon-b")  # what the daemon does on SIGTERM/SIGINT
         assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen), tries=500)
@@ -224,15 +203,15 @@ async def test_a_daemon_that_stopped_cleanly_is_said_so(engine_factory) -> None:
         assert "daemon-b@h pid 1  stopped at" in screen_text(app)
 
 
-async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reported(engine_factory) -> None:
+async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reported(
+    engine_factory, heartbeat
+) -> None:
     from dataclasses import asdict
 
     from jira_console.store import state as st
 
     owner, _ = await engine_factory("cloud")
-    stop = asyncio.Event()
-    beating = asyncio.ensure_future(_beat(owner, "daemon-a", stop))
-    await until(lambda: _beats(owner, "daemon-a"), "the daemon's first heartbeat")
+    beating = heartbeat(owner.db, "daemon-a")
 
     async def carry_out() -> None:
         """The daemon's command job: claim the sync, run it against Jira, record the reports."""
@@ -263,8 +242,7 @@ async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reporte
             assert outcome.startswith("daemon daemon-a ran the incremental sync of sim-cloud: sim-cloud: ok")
             assert "seen 40" in outcome
     finally:
-        stop.set()
-        await beating
+        beating.stop()
 
 
 async def test_a_failing_connection_says_so_on_its_health_card(engine_factory) -> None:

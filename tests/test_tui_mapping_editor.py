@@ -5,9 +5,6 @@ version of the mapping being edited (same name, same connection) which the next 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import pytest
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, TextArea
@@ -16,7 +13,6 @@ from jira_console.config import Settings
 from jira_console.facade import Engine
 from jira_console.mapping import repo as mrepo
 from jira_console.simulator.model import TEAM_OPTIONS
-from jira_console.store import state as st
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.mappings import MappingsScreen
 from tests.fakes import settle, wait_for
@@ -39,13 +35,6 @@ steps = [{ op = "option" }]
 """
 
 
-async def _beat(engine: Engine, name: str, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        with engine.db.session() as s:
-            st.heartbeat(s, name, host="h", pid=1, version="x", status={"connections": []})
-        await asyncio.sleep(0.2)
-
-
 def _cells(table: DataTable) -> dict[str, str]:
     return {
         str(table.get_cell_at(Coordinate(r, 0))): str(table.get_cell_at(Coordinate(r, 2)))
@@ -55,7 +44,7 @@ def _cells(table: DataTable) -> dict[str, str]:
 
 @pytest.mark.parametrize("attached", [False, True], ids=["inprocess", "attached"])
 async def test_the_editor_previews_the_right_connection_and_saves_where_it_edits(
-    db_url, sim_factory, monkeypatch, attached
+    db_url, sim_factory, monkeypatch, heartbeat, attached
 ) -> None:
     cloud, server = sim_factory("cloud", issues=15), sim_factory("server", issues=15)
     conns = [
@@ -69,7 +58,6 @@ async def test_the_editor_previews_the_right_connection_and_saves_where_it_edits
     )
     owner = Engine(settings, owner="daemon-a")  # the daemon's engine: it syncs
     await owner.start(attach=False)
-    stop = asyncio.Event()
     beating = None
     engine = owner
     try:
@@ -78,7 +66,7 @@ async def test_the_editor_previews_the_right_connection_and_saves_where_it_edits
         await owner.import_mappings(TEAM)  # global: applies to both
         await owner.import_mappings(TEAM, connection="srv")  # the server's own, hiding the global one
         if attached:
-            beating = asyncio.ensure_future(_beat(owner, "daemon-a", stop))
+            beating = heartbeat(owner.db, "daemon-a")
             engine = Engine(settings, owner="console")
             await engine.start(attach=None)
             assert engine.mode == "attached"
@@ -147,10 +135,8 @@ async def test_the_editor_previews_the_right_connection_and_saves_where_it_edits
             name = dict(TEAM_OPTIONS)[option] if option else None
             assert team == (name.lower() if name and where == "srv" else name), (where, key)
     finally:
-        stop.set()
         if beating is not None:
-            with contextlib.suppress(Exception):
-                await beating
+            beating.stop()
         if engine is not owner:
             await engine.stop()
         await owner.stop()
