@@ -45,7 +45,7 @@ async def test_a_first_import_refreshes_the_statistics_as_the_table_grows(
     assert refreshed == []
 
 
-def test_statistics_that_cannot_be_refreshed_do_not_stop_the_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_statistics_that_cannot_be_refreshed_do_not_stop_the_sync() -> None:
     """ANALYZE refused (e.g. a role that does not own the table under a stricter server) costs only the
     planner's figures: a warning, never a failed sync."""
     from sqlalchemy.exc import OperationalError

@@ -77,12 +77,13 @@ def issues_by_key_and_jira_id(
     if not wanted_keys and not ids:
         return {}, {}
     found = ids_by_key_or_jira_id(connection, wanted_keys, ids)
-    if lock:
+    if lock and session.get_bind().dialect.name == "postgresql":
         # Locked by their ids, found first: locking through the look-up itself (``id IN (union)``) can
         # silently drop a row that another transaction updated while this one waited for its lock (with
         # some PostgreSQL plans the recheck of the new row version does not find it in the union again),
-        # and a row dropped here is taken for a new issue.
-        row_ids = sorted(set(session.execute(found).scalars()))
+        # and a row dropped here is taken for a new issue. (SQLite has no row locks: its write lock is
+        # the whole database, so one statement does there.)
+        row_ids = list(set(session.execute(found).scalars()))  # ids come twice from the union
         if not row_ids:
             return {}, {}
         stmt = locked_in_id_order(select(m.Issue).where(t.issues.c.id.in_(row_ids)))
