@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -437,29 +436,43 @@ def test_two_daemons_on_postgresql_share_events_exactly_once_and_one_sync_at_a_t
     wait_for(synced, "the first sync (by one of them)", daemons=both)
     assert issue_count(db, "dc") == 40
 
-    # Events arrive in waves while both daemons poll; a sampler notes who holds claims.
-    seen: set[str] = set()
-    stop = threading.Event()
+    # Events arrive in waves while both daemons poll; a trigger notes every claim (a sampler of the queue
+    # misses claims that begin and end between two of its looks).
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE claims_seen (event_id integer NOT NULL, owner text NOT NULL)"))
+        conn.execute(
+            text(
+                "CREATE FUNCTION note_claim() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "
+                "claims_seen VALUES (NEW.id, split_part(NEW.claimed_by, '/', 1)); RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER note_claim AFTER UPDATE OF claimed_by ON webhook_events FOR EACH ROW "
+                "WHEN (NEW.claimed_by IS NOT NULL) EXECUTE FUNCTION note_claim()"
+            )
+        )
 
-    def sample() -> None:
-        while not stop.is_set():
-            with db.engine.connect() as conn:
-                owners = conn.execute(
-                    text("SELECT DISTINCT claimed_by FROM webhook_events WHERE status = 'processing'")
-                ).scalars()
-                seen.update(o.split("/")[0] for o in owners if o)
-            time.sleep(0.005)
+    def claimers() -> set[str]:
+        with db.engine.connect() as conn:
+            return set(conn.execute(text("SELECT DISTINCT owner FROM claims_seen")).scalars())
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    # At least 30 waves of 10, and more (up to 60) until both daemons have been seen holding claims: on a
-    # starved machine one daemon can win every race for a while, or a claim can end between two samples.
+    # 30 waves of 10, each sent once the previous one is claimed. A daemon that has just applied a batch polls
+    # again at once while an idle one polls about once a second, so the busy one can win every race for the
+    # whole run; if after 20 waves only one daemon has been seen claiming, it is frozen (SIGSTOP, holding no
+    # claim) until the other has claimed a wave, then let go.
     bodies = issue_bodies(sim, 600, "pg")
     sent = 0
+    frozen: DaemonProcess | None = None
     try:
         for wave in range(60):
-            if wave >= 30 and seen == {"d-one", "d-two"}:
+            seen = claimers()
+            if wave >= 30 and seen == {"d-one", "d-two"} and frozen is None:
                 break
+            if wave == 20 and len(seen) == 1:
+                wait_for(lambda: all(e.status in TERMINAL for e in events(db)), "waves applied", daemons=both)
+                frozen = d1 if seen == {"d-one"} else d2
+                os.kill(frozen.pid, signal.SIGSTOP)
             with db.session(write=True) as s:
                 for ident, key, ts, body in bodies[wave * 10 : (wave + 1) * 10]:
                     q.insert_event(
@@ -473,16 +486,19 @@ def test_two_daemons_on_postgresql_share_events_exactly_once_and_one_sync_at_a_t
                     )
             sent += 10
             wait_for(
-                lambda: all(e.status != "pending" for e in events(db)), "the wave to be claimed", daemons=both
+                lambda: all(e.status != "received" for e in events(db)), "the wave to be claimed", daemons=both
             )
+            if frozen is not None and claimers() == {"d-one", "d-two"}:
+                os.kill(frozen.pid, signal.SIGCONT)
+                frozen = None
         wait_for(
             lambda: all(e.status in TERMINAL for e in events(db)),
             "every event to be processed",
             daemons=both,
         )
     finally:
-        stop.set()
-        sampler.join(5)
+        if frozen is not None:
+            os.kill(frozen.pid, signal.SIGCONT)
     final = events(db)
     assert len(final) == sent
     assert {e.status for e in final} <= TERMINAL
@@ -490,6 +506,10 @@ def test_two_daemons_on_postgresql_share_events_exactly_once_and_one_sync_at_a_t
     logs = "".join(f"\n--- {d.name}:\n{d.tail()}" for d in both)
     assert again == [], f"claimed more than once: {again}{logs}"
     assert all(e.claimed_by is None and e.processed_at is not None for e in final)
+    with db.engine.connect() as conn:
+        claims = conn.execute(text("SELECT event_id, count(*) FROM claims_seen GROUP BY event_id")).all()
+    assert len(claims) == sent and all(n == 1 for _, n in claims), "an event was claimed twice"
+    seen = claimers()
     assert seen == {"d-one", "d-two"}, f"claims seen from {seen} over {sent // 10} waves"
     local = local_summaries(db, "dc")
     for key, summary in newest_summaries(final).items():

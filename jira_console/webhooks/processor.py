@@ -321,8 +321,11 @@ class EventProcessor:
                 log.warning("webhook worker could not claim or finish a batch", worker=owner, error=str(exc))
                 claimed = 0
             if claimed == 0 and not self._stopping:
+                # The poll is jittered (0.5-1.5x): daemons started together would otherwise poll in
+                # lock-step, and the one whose phase falls first after each insert would claim every batch.
+                pause = self.poll_seconds * random.uniform(0.5, 1.5)
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), timeout=pause)
                 except TimeoutError:
                     pass
 
