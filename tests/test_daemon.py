@@ -485,9 +485,7 @@ def test_two_daemons_on_postgresql_share_events_exactly_once_and_one_sync_at_a_t
                         event_ts_ms=ts,
                     )
             sent += 10
-            wait_for(
-                lambda: all(e.status != "received" for e in events(db)), "the wave to be claimed", daemons=both
-            )
+            wait_for(lambda: all(e.status != "received" for e in events(db)), "a claim", daemons=both)
             if frozen is not None and claimers() == {"d-one", "d-two"}:
                 os.kill(frozen.pid, signal.SIGCONT)
                 frozen = None

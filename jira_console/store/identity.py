@@ -158,14 +158,11 @@ class Alias:
 
 def forget_aliases(session: Session, connection: str, keys: Iterable[str]) -> None:
     """These keys name issues of their own now: they are nobody's alias any more."""
-    from jira_console.store import models as m
-
     wanted = list(keys)
-    if wanted:
+    if wanted:  # a Core delete, as in :func:`release` (every page of new issues runs this)
+        aliases = t.issue_aliases
         session.execute(
-            delete(m.IssueAlias).where(
-                t.issue_aliases.c.connection == connection, t.issue_aliases.c.old_key.in_(wanted)
-            )
+            delete(aliases).where(aliases.c.connection == connection, aliases.c.old_key.in_(wanted))
         )
 
 
@@ -268,16 +265,13 @@ def quarantine(
 
 def release(session: Session, connection: str, keys: Iterable[str]) -> int:
     """Issues applied after all: no longer set aside. Returns how many were."""
-    from jira_console.store import models as m
-
     wanted = list(keys)
     if not wanted:
         return 0
-    result = session.execute(
-        delete(m.QuarantinedIssue).where(
-            t.quarantined_issues.c.connection == connection, t.quarantined_issues.c.issue_key.in_(wanted)
-        )
-    )
+    # A Core delete (every applied page runs this): the ORM's bulk delete would first look for the rows
+    # among the session's objects, and no quarantine object of an applied issue is ever loaded here.
+    q = t.quarantined_issues
+    result = session.execute(delete(q).where(q.c.connection == connection, q.c.issue_key.in_(wanted)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

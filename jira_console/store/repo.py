@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jira_console.store import cause
+from jira_console.store import bulk, cause
 from jira_console.store import converters as cv
 from jira_console.store import tables as t
 from jira_console.store.tables import utcnow
@@ -207,7 +207,10 @@ def clear_field_error(session: Session, issue_id: int, field: str | None = None)
 
 def issues_with_field_errors(session: Session, issue_ids: Iterable[int]) -> set[int]:
     """Which of these issues have a recorded field error."""
-    stmt = select(t.field_errors.c.issue_id).where(t.field_errors.c.issue_id.in_(list(issue_ids)))
+    wanted = list(issue_ids)
+    if not wanted:
+        return set()
+    stmt = select(t.field_errors.c.issue_id).where(t.field_errors.c.issue_id.in_(wanted))
     return set(session.scalars(stmt))
 
 
@@ -259,8 +262,9 @@ def append_audit_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> No
     """Append many audit lines (dicts of column values, the same keys in each) in one executemany; the
     cause in effect (:mod:`~jira_console.store.cause`) fills the cause columns the rows leave out."""
     if rows:
-        session.execute(
-            insert(_AUDIT),
+        bulk.insert_rows(
+            session,
+            _AUDIT,
             [cause.columns(r.get("issue_key"), r.get("field"), str(r.get("side"))) | dict(r) for r in rows],
         )
 
@@ -375,8 +379,11 @@ def close_converged_conflicts(session: Session, issue_id: int, agreed: Mapping[s
 
 def issues_with_open_conflicts(session: Session, issue_ids: Iterable[int]) -> set[int]:
     """Which of these issues have an open conflict."""
+    wanted = list(issue_ids)
+    if not wanted:
+        return set()
     stmt = select(t.conflicts.c.issue_id).where(
-        t.conflicts.c.issue_id.in_(list(issue_ids)), t.conflicts.c.status == "open"
+        t.conflicts.c.issue_id.in_(wanted), t.conflicts.c.status == "open"
     )
     return set(session.scalars(stmt))
 

@@ -259,6 +259,9 @@ class _VersionsApplier:
     def load(self, versions: Mapping[str, Mapping[str, Any]]) -> dict[str, Issue]:
         """The row of each version: the one with its Jira id (whatever key it has locally), else the one
         with its key when that row's Jira id is unknown or the same."""
+        versions = {key: raw for key, raw in versions.items() if key not in self.mode.unseen}
+        if not versions:
+            return {}
         jira_ids = {key: str(raw["id"]) for key, raw in versions.items() if raw.get("id") is not None}
         by_key, by_id = identity.issues_by_key_and_jira_id(
             self.session, self.ctx.name, versions, jira_ids.values(), lock=True
@@ -419,6 +422,10 @@ class ApplyMode:
     """Apply a version equal to the stored one again (after a mapping change)."""
     webhook: bool = False
     """The versions are webhook bodies, not fresh reads: they never bring a deleted issue back."""
+    unseen: frozenset[str] = frozenset()
+    """Keys known to have no row, so not looked up: a first import's pull reads each key and Jira id for the
+    first time into a store that held none of the connection's issues. A row another writer inserted
+    meanwhile makes the insert fail, and the page is applied again one issue at a time with look-ups."""
 
 
 def apply_issue_versions(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -74,6 +75,7 @@ def _one_by_one(
 ) -> ApplyResult:
     total = ApplyResult()
     newest = newest_versions(versions)
+    mode = replace(mode, unseen=frozenset())  # a row may have appeared meanwhile: look each one up
     with si.engine_session(io.db) as s:
         store_sprint_refs(s, ctx, io.sprints_written, versions)
         # Every row the page names locked at once, in id order: the savepoints below keep each lock they

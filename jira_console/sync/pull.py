@@ -44,6 +44,10 @@ ANALYZE_FIRST = 2_000
 and so on (see :func:`jira_console.store.issues.refresh_statistics`)."""
 
 
+def _holds_issues(session: Any, connection: str, _scope: str) -> bool:
+    return si.holds_issues(session, connection)
+
+
 def _times(issues: Sequence[Mapping[str, Any]]) -> dict[str, int | None]:
     return {str(i.get("key")): updated_of(i) for i in issues}
 
@@ -97,6 +101,10 @@ class Pull:
         self.listed: dict[str, int | None] = {}
         self.ids: dict[str, str] = {}
         """Key -> Jira id of every issue read (reconciliation tells a moved issue from a deleted one)."""
+        self.first_import = False
+        """The store held none of the connection's issues when the pull began: an issue whose key and id
+        this pull has not read yet has no row (see ``ApplyMode.unseen``)."""
+        self.read_ids: set[str] = set()
         self.reapply = False
         self.started = time.monotonic()
         self.expected: int | None = None
@@ -109,6 +117,7 @@ class Pull:
         # A full pull reads everything but skips versions already stored; after a mapping change every
         # version is applied again (``reapply``), since the new field's values were never read.
         self.reapply = await asyncio.to_thread(self._read_state, st.reapply_pending)
+        self.first_import = not await asyncio.to_thread(self._read_state, _holds_issues)
         watermark = None if full or self.reapply else await asyncio.to_thread(self._read_state, st.watermark)
         bound = EPOCH_FLOOR_MS if watermark is None else watermark - self.ctx.conn.overlap_seconds * 1000
         self.started = time.monotonic()
@@ -126,8 +135,7 @@ class Pull:
                     estimate = await counting
                     self.expected, counting = page.total if page.total is not None else estimate, None
                 times = _times(page.issues)
-                self.listed.update(times)
-                self.ids.update(_ids(page.issues))
+                unseen = self._note(page.issues, times)
                 newest = _next_bound(page.issues)
                 # A page with one ``updated`` throughout (the last issue aside, as for the bound) opens a tie
                 # group larger than a page: it is read whole from here.
@@ -138,7 +146,7 @@ class Pull:
                 elif not tie_group and newest is not None:
                     bound = newest
                     pending = asyncio.ensure_future(self._first_page(bound))
-                await self._apply(page.issues)
+                await self._apply(page.issues, unseen)
                 if tie_group:
                     bound = newest if whole_tie and newest is not None else bound
                     await self._drain_tie_group(bound)
@@ -210,9 +218,7 @@ class Pull:
                 totals.add(page.total)
                 in_group.update(k for k, t in times.items() if t == tie)
                 seen_in_group.update(k for k, t in times.items() if t == tie)
-                self.listed.update(times)
-                self.ids.update(_ids(page.issues))
-                await self._apply(page.issues)
+                await self._apply(page.issues, self._note(page.issues, times))
         return len(totals) == 1 and None not in totals and totals == {len(in_group)}
 
     async def _unread_in_group(self, tie: int, seen_in_group: set[str]) -> set[str]:
@@ -228,8 +234,22 @@ class Pull:
             await pages.aclose()
         return missed
 
-    async def _apply(self, issues: list[Any]) -> None:
-        mode = ApplyMode(allow_equal=self.reapply)
+    def _note(self, issues: Sequence[Mapping[str, Any]], times: Mapping[str, int | None]) -> frozenset[str]:
+        """Record a page's keys, times and ids as read; returns the keys that have no row (a first import's
+        keys read for the first time, under an id not read either), which need no look-up."""
+        ids = _ids(issues)
+        unseen: frozenset[str] = frozenset()
+        if self.first_import:
+            unseen = frozenset(
+                k for k in times if k not in self.listed and (k not in ids or ids[k] not in self.read_ids)
+            )
+        self.listed.update(times)
+        self.ids.update(ids)
+        self.read_ids.update(ids.values())
+        return unseen
+
+    async def _apply(self, issues: list[Any], unseen: frozenset[str] = frozenset()) -> None:
+        mode = ApplyMode(allow_equal=self.reapply, unseen=unseen)
         result = await asyncio.to_thread(apply_page, self.io, self.ctx, issues, mode)
         self.report.pages += 1
         self.report.add_applied(result, self.io.emit)

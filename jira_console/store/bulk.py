@@ -1,0 +1,82 @@
+"""Bulk inserts of many rows with the same columns (a first import's issues and their audit lines) at the
+driver's speed: the statement is compiled once per batch and each value goes through the bind processor the
+dialect gives its column type, exactly as SQLAlchemy's own executemany would, but without its per-row
+parameter bookkeeping (a third of the time of inserting 20,000 issues). A value repeated from the row before
+(the batch's timestamp, the connection, an unset column) is converted once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys, each a column of ``table``) in one executemany on the
+    session's connection, after flushing the session. A column left out that has a Python-side default gets
+    it (evaluated once for the batch); the others get their server default."""
+    if not rows:
+        return
+    session.flush()  # as session.execute would: the ORM's pending changes (a key moved away) come first
+    conn = session.connection()
+    dialect = conn.dialect
+    names = list(rows[0])
+    constants = _defaults(table, names)
+    keys = names + list(constants)
+    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+    processors = {key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys}
+    params = _converted(rows, names, constants, processors)
+    index = {key: i for i, key in enumerate(keys)}
+    column_of = {name: bind.key for name, bind in compiled.binds.items()}
+    values: list[Any]
+    if compiled.positional:
+        positions = [index[column_of[name]] for name in compiled.positiontup or ()]
+        values = [tuple(row[i] for i in positions) for row in params]
+    else:
+        escaped = compiled.escaped_bind_names
+        named = [(escaped.get(name, name), index[key]) for name, key in column_of.items()]
+        values = [{name: row[i] for name, i in named} for row in params]
+    conn.exec_driver_sql(compiled.string, values)
+
+
+def _defaults(table: Table, names: Sequence[str]) -> dict[str, Any]:
+    """The Python-side insert defaults of the columns not in ``names`` (a callable one called once)."""
+    out: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if column.key in names or default is None:
+            continue
+        if default.is_scalar:
+            out[column.key] = default.arg  # type: ignore[attr-defined]
+        elif default.is_callable:
+            out[column.key] = default.arg(None)  # type: ignore[attr-defined]
+    return out
+
+
+def _converted(
+    rows: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    constants: Mapping[str, Any],
+    processors: Mapping[str, Callable[[Any], Any] | None],
+) -> list[list[Any]]:
+    """Each row's values for ``names`` then ``constants``, converted for the driver; a value that is the
+    same object as the previous row's reuses its conversion."""
+    fixed = [processors[k](v) if processors[k] else v for k, v in constants.items()]  # type: ignore[misc]
+    plan = [(name, processors[name]) for name in names]
+    last_in: list[Any] = [object()] * len(plan)
+    last_out: list[Any] = [None] * len(plan)
+    out: list[list[Any]] = []
+    for row in rows:
+        values: list[Any] = []
+        for i, (name, process) in enumerate(plan):
+            value = row[name]
+            if value is last_in[i]:
+                values.append(last_out[i])
+                continue
+            converted = process(value) if process is not None else value
+            last_in[i], last_out[i] = value, converted
+            values.append(converted)
+        out.append(values + fixed)
+    return out
