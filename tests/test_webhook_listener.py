@@ -206,6 +206,24 @@ async def test_connection_from_query_and_unknown_name(app_client: httpx.AsyncCli
     assert stored["nope:q1"].status == "failed" and "unknown connection" in stored["nope:q1"].last_error
 
 
+async def test_connection_named_among_other_query_parameters(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    """Jira may add its own parameters (``user_id``, ``user_key``) to a registered URL; an encoded name is
+    decoded, and a repeated ``connection`` counts with its last value, as Starlette reads a query."""
+    await post(
+        app_client, issue_event("ENG-9", 1), identifier="q2", path=f"{PATH}?user_id=abc&connection=se%72ver"
+    )
+    await post(
+        app_client, issue_event("ENG-9", 1), identifier="q3", path=f"{PATH}?connection=nope&connection=cloud"
+    )
+    await post(app_client, issue_event("ENG-9", 1), identifier="q4", path=f"{PATH}?connection=&user_id=x")
+    stored = {r.identifier: r for r in rows(db)}
+    assert stored["server:q2"].connection == "server" and stored["server:q2"].status == "received"
+    assert stored["cloud:q3"].connection == "cloud" and stored["cloud:q3"].status == "received"
+    assert stored["cloud:q4"].status == "received"  # a blank name: the connection inferred from the links
+
+
 async def test_unknown_host_leaves_connection_null(app_client: httpx.AsyncClient, db: Database) -> None:
     event = issue_event("ENG-10", 1)
     event["issue"]["self"] = "https://elsewhere.example/rest/api/2/issue/1"
@@ -333,3 +351,28 @@ async def test_end_to_end_real_server_in_the_running_loop(db: Database, secrets_
         await server.stop()
     assert server.task.done()
     assert {r.status for r in rows(db)} == {"applied"}
+
+
+async def test_deliveries_still_being_read_join_the_commit_under_way(db: Database) -> None:
+    """The ingest writer lets the loop run a few passes before it cuts a batch, so requests already taken
+    in but a step or two short of storing (reading their body, checking the signature) share one commit
+    instead of each paying its own; a lone delivery still commits at once."""
+    from jira_console.store.models import utcnow
+    from jira_console.webhooks.ingest import IngestBatcher
+
+    commits: list[int] = []
+    batcher = IngestBatcher(db, on_commit=commits.append)
+
+    def row(n: int) -> dict[str, object]:
+        return {"connection": "cloud", "identifier": f"cloud:batch-{n}", "payload": "{}",
+                "status": "received", "attempts": 0, "received_at": utcnow(), "headers": {}}  # fmt: skip
+
+    async def delivery(n: int) -> bool:
+        for _ in range(n % 3):  # steps of a request before it stores its row
+            await asyncio.sleep(0)
+        return (await batcher.submit(row(n))).duplicate
+
+    assert await asyncio.gather(*(delivery(n) for n in range(12))) == [False] * 12
+    assert commits == [12]
+    assert (await batcher.submit(row(99))).id is not None and commits == [12, 1]
+    await batcher.close()

@@ -189,6 +189,14 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextlib.contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A Core connection in one write transaction (``BEGIN IMMEDIATE`` on SQLite, as ``session(write=
+        True)``): for a hot path of plain statements that needs no ORM session (the webhook listener's
+        commits, which wait on it before acknowledging)."""
+        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            yield conn
+
     def ping(self) -> None:
         """Open a connection and run a trivial query; raises :class:`StoreError` when unreachable."""
         with self.engine.connect() as conn:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
@@ -53,7 +53,7 @@ class InsertedEvent(NamedTuple):
     duplicate: bool
 
 
-def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> list[InsertedEvent]:
+def insert_events(session: Session | Connection, rows: Sequence[dict[str, Any]]) -> list[InsertedEvent]:
     """Insert ``rows`` (dicts of column values, the same keys in each), skipping known identifiers.
 
     Returns one result per row: the stored id, or a duplicate (already stored, or repeated earlier in the

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Connection, Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,9 +31,10 @@ _ISSUES = t.issues
 _FIELD_ERRORS = t.field_errors
 
 
-def dialect_insert(session: Session, table: Any) -> Any:
-    """``INSERT`` construct of the session's dialect (it carries ``on_conflict_do_*``)."""
-    name = session.get_bind().dialect.name  # imported here: the session's dialect is loaded already
+def dialect_insert(session: Session | Connection, table: Any) -> Any:
+    """``INSERT`` construct of the session's (or connection's) dialect (it carries ``on_conflict_do_*``)."""
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    name = bind.dialect.name  # imported here: the dialect is loaded already
     if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

@@ -4,7 +4,11 @@ A commit (an fsync on SQLite, a round trip plus WAL flush on PostgreSQL) costs f
 more row, so each request hands its row to :class:`IngestBatcher` and awaits a future; a single writer
 task commits everything queued since the last commit in one transaction (in a worker thread, so the event
 loop keeps accepting) and then resolves the futures. Batches form by themselves: while one commit runs,
-the next requests queue up; an idle listener commits a lone row at once, adding no delay.
+the next requests queue up, and before cutting a batch the writer lets the loop run a few passes, so that
+requests a step or two short of storing (their body, their signature) join it rather than wait for a commit
+of their own (at 32 concurrent senders: one batch of 32 instead of alternating halves, whose commits
+starved in their thread for the GIL). An idle listener still commits a lone row at once (the passes cost
+microseconds).
 
 A request is acknowledged only after its row's transaction committed. If a batch fails, its rows are
 retried one per transaction so that a single bad row fails alone.
@@ -68,6 +72,8 @@ class IngestBatcher:
         assert self._wake is not None
         while True:
             await self._wake.wait()
+            for _ in range(4):  # see the module docstring
+                await asyncio.sleep(0)
             self._wake.clear()
             while self._pending:
                 batch = self._pending[: self.max_batch]
@@ -97,8 +103,8 @@ class IngestBatcher:
             _settle(future, result=one)
 
     def _write(self, rows: Sequence[dict[str, Any]]) -> list[InsertedEvent]:
-        with self.db.session(write=True) as session:
-            stored = insert_events(session, rows)
+        with self.db.write_connection() as conn:
+            stored = insert_events(conn, rows)
         if self._on_commit is not None:
             self._on_commit(len(rows))
         return stored

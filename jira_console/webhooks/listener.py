@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import uvicorn
@@ -146,7 +146,14 @@ class _Listener:
 
     def _connection(self, request: Request, payload: dict[str, Any] | None) -> tuple[str | None, str | None]:
         """(connection, error): the named or inferred connection, and why it is unusable if it is."""
-        named = request.query_params.get("connection")
+        # The standard library's parser on the raw query (as Starlette decodes it): Starlette's QueryParams,
+        # a multi-dict built for every request, was a sixth of this handler's time.
+        query = request.scope.get("query_string", b"")
+        named = (
+            dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)).get("connection")
+            if query
+            else None
+        )
         if named:
             if named in self.known:
                 return named, None
@@ -187,7 +194,8 @@ class _Listener:
         status, reason = classified.status, classified.reason
         if conn_error and status == "received":
             status, reason = "failed", conn_error
-        delivered = request.headers.get(IDENTIFIER_HEADER)
+        headers = request.headers
+        delivered = headers.get(IDENTIFIER_HEADER)
         identifier = f"{connection or '-'}:" + (delivered or "sha256:" + hashlib.sha256(body).hexdigest())
         if len(identifier) > _MAX_IDENTIFIER:
             identifier = identifier[:64] + ":sha256:" + hashlib.sha256(identifier.encode()).hexdigest()
@@ -200,7 +208,7 @@ class _Listener:
             "issue_key": classified.issue_key,
             "event_ts_ms": classified.event_ts_ms,
             "received_at": now,
-            "headers": {k: request.headers[k] for k in _KEPT_HEADERS if k in request.headers},
+            "headers": {k: v for k in _KEPT_HEADERS if (v := headers.get(k)) is not None},
             "payload": body.decode("utf-8", errors="replace"),
             "status": status,
             "attempts": 0,
@@ -221,7 +229,7 @@ class _Listener:
         self.note_write(None)
         duplicate = stored.duplicate
         outcome = "duplicate" if duplicate else ("stored" if status == "received" else status)
-        self.metrics.received.labels(event_type_label(classified.event_type), outcome).inc()
+        self.metrics.count_received(event_type_label(classified.event_type), outcome)
         if self.on_event is not None:
             try:
                 self.on_event(

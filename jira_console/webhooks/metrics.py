@@ -71,6 +71,7 @@ class WebhookMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=registry,
         )
+        self._received: dict[tuple[str, str], Any] = {}
         self.snapshot = QueueStats()
         """Latest queue figures (``event_stats``), refreshed by the listener before each scrape."""
         self.breakers: Callable[[], Mapping[str, str]] | None = None
@@ -78,6 +79,13 @@ class WebhookMetrics:
         self.syncs: Mapping[str, SyncHealth] = {}
         """Latest sync health per connection, refreshed by the listener before each scrape."""
         registry.register(CallableCollector(self))
+
+    def count_received(self, event_type: str, outcome: str) -> None:
+        """One acknowledged delivery (the labelled child is kept: looking it up is most of a count's cost)."""
+        child = self._received.get((event_type, outcome))
+        if child is None:
+            child = self._received[(event_type, outcome)] = self.received.labels(event_type, outcome)
+        child.inc()
 
     @classmethod
     def for_registry(cls, registry: CollectorRegistry) -> WebhookMetrics:
