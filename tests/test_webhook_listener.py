@@ -376,3 +376,25 @@ async def test_deliveries_still_being_read_join_the_commit_under_way(db: Databas
     assert commits == [12]
     assert (await batcher.submit(row(99))).id is not None and commits == [12, 1]
     await batcher.close()
+
+
+async def test_a_sender_gone_mid_commit_loses_no_row_and_fails_no_other(db: Database) -> None:
+    """A request cancelled while its row waits for the shared commit (its client hung up) cancels only its
+    own wait: its row and the rows committed with it are stored, the others are answered."""
+    from jira_console.store.models import utcnow
+    from jira_console.webhooks.ingest import IngestBatcher
+
+    batcher = IngestBatcher(db)
+
+    def row(n: int) -> dict[str, object]:
+        return {"connection": "cloud", "identifier": f"cloud:gone-{n}", "payload": "{}",
+                "status": "received", "attempts": 0, "received_at": utcnow(), "headers": {}}  # fmt: skip
+
+    waits = [asyncio.ensure_future(batcher.submit(row(n))) for n in range(6)]
+    await asyncio.sleep(0)  # every row is queued
+    waits[2].cancel()
+    done = await asyncio.gather(*waits, return_exceptions=True)
+    assert isinstance(done[2], asyncio.CancelledError)
+    assert all(not r.duplicate and r.id is not None for i, r in enumerate(done) if i != 2)  # type: ignore[union-attr]
+    await batcher.close()
+    assert sorted(r.identifier for r in rows(db)) == [f"cloud:gone-{n}" for n in range(6)]

@@ -60,8 +60,9 @@ class IngestBatcher:
         self._ensure_writer()
         assert self._wake is not None
         self._wake.set()
-        # shield: a client that disconnects must not cancel a commit that other rows share.
-        return await asyncio.shield(future)
+        # A client that disconnects cancels only this future: the row stays queued and the shared commit
+        # goes on in the writer task (which skips a settled future).
+        return await future
 
     def _ensure_writer(self) -> None:
         if self._task is None or self._task.done():
@@ -72,10 +73,10 @@ class IngestBatcher:
         assert self._wake is not None
         while True:
             await self._wake.wait()
-            for _ in range(4):  # see the module docstring
-                await asyncio.sleep(0)
             self._wake.clear()
             while self._pending:
+                for _ in range(4):  # see the module docstring
+                    await asyncio.sleep(0)
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 await self._commit(batch)
