@@ -104,7 +104,7 @@ class IngestBatcher:
             _settle(future, result=one)
 
     def _write(self, rows: Sequence[dict[str, Any]]) -> list[InsertedEvent]:
-        with self.db.write_connection() as conn:
+        with self.db.write_connection(one_statement=True) as conn:  # insert_events: one INSERT
             stored = insert_events(conn, rows)
         if self._on_commit is not None:
             self._on_commit(len(rows))
