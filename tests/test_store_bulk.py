@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, text
 
-from jira_console.store import bulk, repo
+from jira_console.store import bulk, identity, repo
 from jira_console.store import issues as si
 from jira_console.store import tables as t
 from jira_console.store.db import Database
@@ -118,3 +118,34 @@ async def test_a_first_import_merges_a_row_another_writer_inserted_meanwhile(rig
     row = rig.sql("SELECT id, summary, jira_id FROM issues WHERE key = :k", k=planted["key"]).one()
     assert row.id == planted["id"] and row.jira_id is not None
     assert row.summary == rig.sim.issue(planted["key"])["summary"]
+
+
+async def test_a_pull_applies_a_version_it_read_again_only_once(rig_factory: Any) -> None:
+    """Key-set pages overlap: each search starts at the previous page's last ``updated`` and reads its last
+    issue or two again. The same version read again is counted (read, a duplicate) but not applied again,
+    not even looked up; a first import then looks up nothing at all."""
+    rig = await rig_factory("cloud", issues=30, max_page_size=10, tie_fraction=0.0)
+    real, lookups = pull.apply_page, []
+    applied: list[str] = []
+    real_lookup = identity.issues_by_key_and_jira_id
+
+    def apply_page(io: Any, ctx: Any, issues: Any, mode: Any = None, **kw: Any) -> Any:
+        applied.extend(i["key"] for i in issues)
+        return real(io, ctx, issues, mode, **kw)
+
+    def lookup(*args: Any, **kw: Any) -> Any:
+        lookups.append(args)
+        return real_lookup(*args, **kw)
+
+    pull.apply_page = apply_page  # type: ignore[assignment]
+    identity.issues_by_key_and_jira_id = lookup  # type: ignore[assignment]
+    try:
+        report = await rig.engine.run(full=True)
+    finally:
+        pull.apply_page = real  # type: ignore[assignment]
+        identity.issues_by_key_and_jira_id = real_lookup  # type: ignore[assignment]
+    assert report.status == "ok" and report.created == 30
+    assert sorted(applied) == sorted(set(applied)) and len(applied) == 30, applied
+    assert report.seen > 30, "the pages overlapped: re-read versions are still counted as read"
+    assert report.skipped == report.seen - 30
+    assert lookups == []

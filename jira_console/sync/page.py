@@ -31,7 +31,8 @@ from jira_console.sync.failures import describe, is_connection_failure
 
 log = get_logger(__name__)
 
-_SETTLED = frozenset({"applied", "created", "duplicate"})
+SETTLED = frozenset({"applied", "created", "duplicate"})
+"""Statuses of versions that are in the store as read (no retry needed)."""
 
 
 def apply_page(
@@ -133,7 +134,7 @@ def _finish(
 ) -> None:
     """What every applied page ends with: issues applied after all leave the quarantine, clamped times are
     flagged, and (pull) the watermark moves, never past Jira's current time."""
-    identity.release(session, ctx.name, [k for k, v in result.statuses.items() if v in _SETTLED])
+    identity.release(session, ctx.name, [k for k, v in result.statuses.items() if v in SETTLED])
     for item in clamped:
         if not io.clock.first_sighting(item.key, item.said_ms):
             continue

@@ -25,10 +25,10 @@ from typing import Any
 from jira_console.jira.errors import JiraError
 from jira_console.store import issues as si
 from jira_console.store import state as st
-from jira_console.sync.apply import ApplyMode, updated_of
+from jira_console.sync.apply import ApplyMode, ApplyResult, updated_of
 from jira_console.sync.context import ISSUES_SCOPE, SyncContext, SyncIO
 from jira_console.sync.jql import EPOCH_FLOOR_MS, bounded_jql
-from jira_console.sync.page import apply_page
+from jira_console.sync.page import SETTLED, apply_page
 from jira_console.sync.report import SyncReport
 
 TIE_PASSES = 5
@@ -46,6 +46,10 @@ and so on (see :func:`jira_console.store.issues.refresh_statistics`)."""
 
 def _holds_issues(session: Any, connection: str, _scope: str) -> bool:
     return si.holds_issues(session, connection)
+
+
+def _key(issue: Mapping[str, Any]) -> str:
+    return str(issue.get("key"))
 
 
 def _times(issues: Sequence[Mapping[str, Any]]) -> dict[str, int | None]:
@@ -105,6 +109,10 @@ class Pull:
         """The store held none of the connection's issues when the pull began: an issue whose key and id
         this pull has not read yet has no row (see ``ApplyMode.unseen``)."""
         self.read_ids: set[str] = set()
+        self.settled: dict[str, Mapping[str, Any]] = {}
+        """The versions of the page applied last that are in the store as read: a key-set page reads the
+        previous page's last issue or two again, and the same version read again needs no applying (not even
+        a look-up of its row) to be a duplicate."""
         self.reapply = False
         self.started = time.monotonic()
         self.expected: int | None = None
@@ -250,7 +258,16 @@ class Pull:
 
     async def _apply(self, issues: list[Any], unseen: frozenset[str] = frozenset()) -> None:
         mode = ApplyMode(allow_equal=self.reapply, unseen=unseen)
-        result = await asyncio.to_thread(apply_page, self.io, self.ctx, issues, mode)
+        again = [i for i in issues if self.settled.get(_key(i)) == i]
+        fresh = [i for i in issues if self.settled.get(_key(i)) != i] if again else issues
+        result = ApplyResult()
+        if fresh:
+            result = await asyncio.to_thread(apply_page, self.io, self.ctx, fresh, mode)
+        for raw in again:  # counted as applying them would have: duplicates of what this pull just stored
+            result.saw(_key(raw), updated_of(raw))
+            result.skipped += 1
+            result.statuses[_key(raw)] = "duplicate"
+        self.settled = {_key(i): i for i in issues if result.statuses.get(_key(i)) in SETTLED}
         self.report.pages += 1
         self.report.add_applied(result, self.io.emit)
         if self.report.created >= self.next_analyze:
