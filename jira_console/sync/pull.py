@@ -53,11 +53,11 @@ def _key(issue: Mapping[str, Any]) -> str:
 
 
 def _times(issues: Sequence[Mapping[str, Any]]) -> dict[str, int | None]:
-    return {str(i.get("key")): updated_of(i) for i in issues}
+    return {_key(i): updated_of(i) for i in issues}
 
 
 def _ids(issues: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    return {str(i.get("key")): str(i["id"]) for i in issues if i.get("id") is not None}
+    return {_key(i): str(i["id"]) for i in issues if i.get("id") is not None}
 
 
 def _next_bound(issues: Sequence[Mapping[str, Any]]) -> int | None:
