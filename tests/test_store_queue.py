@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from jira_console.store import outbox, queue, state
 from jira_console.store.db import Database
 from jira_console.store.models import LocalChange, utcnow
@@ -107,6 +109,41 @@ def test_duplicate_webhook_is_detected(db: Database) -> None:
         ev = queue.get_event(s, first.id)
         assert ev is not None and ev.headers == {"X-Atlassian-Webhook-Identifier": "hook-1"}
         assert queue.event_stats(s).by_status["received"] == 1
+
+
+def test_batches_of_any_size_store_every_value_and_report_duplicates(db: Database) -> None:
+    at = utcnow() - timedelta(minutes=3)
+    full = {
+        "connection": "main", "content_hash": "h", "event_type": "jira:issue_created", "issue_key": "A-1",
+        "event_ts_ms": 2**40, "received_at": at, "headers": {"X-Atlassian-Webhook-Identifier": "w"},
+        "payload": '{"a": "100% ok"}', "status": "failed", "attempts": 0, "next_attempt_at": None,
+        "last_error": "no connection", "processed_at": at,
+    }  # fmt: skip
+    with db.session() as s:
+        first = queue.insert_events(s, [{**full, "identifier": "b-0"}])
+        assert first[0].id is not None and not first[0].duplicate
+        rows = [{"identifier": f"b-{i}", "payload": "{}"} for i in range(5)] + [
+            {"identifier": "b-3", "payload": ""}
+        ]
+        got = queue.insert_events(s, rows)  # b-0 stored before; b-3 twice in the batch
+        assert [g.duplicate for g in got] == [True, False, False, False, False, True]
+        assert len({g.id for g in got if g.id is not None}) == 4
+        bigger = queue.insert_events(s, [{"identifier": f"c-{i}", "payload": "{}"} for i in range(40)])
+        assert all(not g.duplicate for g in bigger)
+        with pytest.raises(ValueError, match="no column colour"):
+            queue.insert_events(s, [{"identifier": "d-1", "payload": "{}", "colour": "red"}])
+    with db.session() as s:
+        stored = queue.get_event(s, first[0].id)
+        fresh = queue.get_event(s, got[1].id)
+    assert stored is not None and fresh is not None
+    assert (stored.connection, stored.event_type, stored.issue_key, stored.event_ts_ms, stored.status) == (
+        "main", "jira:issue_created", "A-1", 2**40, "failed",
+    )  # fmt: skip
+    assert (stored.received_at, stored.headers, stored.payload, stored.last_error) == (
+        at, {"X-Atlassian-Webhook-Identifier": "w"}, '{"a": "100% ok"}', "no connection",
+    )  # fmt: skip
+    assert (fresh.status, fresh.attempts, fresh.headers, fresh.connection) == ("received", 0, {}, None)
+    assert abs((fresh.received_at - utcnow()).total_seconds()) < 600
 
 
 def test_event_life_cycle(db: Database) -> None:
