@@ -193,10 +193,12 @@ def merge_into_row(
     *,
     updated_ms: int | None,
     may_have_open_conflicts: bool = True,
+    audit: list[dict[str, Any]] | None = None,
 ) -> RowMerge:
     """Three-way merge of Jira's ``values`` into ``row`` (shared by the pull and the push's fresh compare):
     Jira-side changes are written to the row and audited, agreed fields move the base, conflicts are opened,
-    converged conflicts closed. Fields to push are returned, not written."""
+    converged conflicts closed. Fields to push are returned, not written. ``audit``: where the audit lines
+    of the changes go, for one insert of a whole batch's (by default, to the session one by one)."""
     base = recognise_own_writes(row, values, [c.name for c in codecs if c.jira_field == "status"])
     local = local_values(row, [c.name for c in codecs])
     decisions = merge_issue(
@@ -216,7 +218,7 @@ def merge_into_row(
             if not same(local.get(d.field), d.value):
                 repo.append_audit(
                     session, ctx.name, "local", d.field, local.get(d.field), d.value,
-                    issue_key=row.key, reason=d.reason, actor=ctx.actor,
+                    issue_key=row.key, reason=d.reason, actor=ctx.actor, into=audit,
                 )  # fmt: skip
                 set_local_value(row, d.field, d.value)
                 out.pulled += 1
@@ -251,7 +253,8 @@ class _VersionsApplier:
         """Fields a version applied in this mode does not carry: not current afterwards (stale_fields)."""
         self.result = ApplyResult()
         self.new_rows: list[tuple[dict[str, Any], dict[str, str]]] = []
-        self.imported: list[dict[str, Any]] = []
+        self.audit: list[dict[str, Any]] = []
+        """The batch's audit lines, in the order they were written, for one insert at the end."""
         self.now: datetime = utcnow()
         self.with_errors: set[int] = set()
         self.with_conflicts: set[int] = set()
@@ -298,9 +301,9 @@ class _VersionsApplier:
             "created_at": self.now, "updated_at": self.now, "deleted_at": None, "stale_fields": self.partial,
         }  # fmt: skip
         self.new_rows.append((new, errors))
-        self.imported.append(
-            {"connection": self.ctx.name, "issue_key": key, "side": "local", "field": None, "old": None,
-             "new": None, "reason": "imported from Jira", "actor": self.ctx.actor, "at": self.now}
+        repo.append_audit(
+            self.session, self.ctx.name, "local", issue_key=key, reason="imported from Jira",
+            actor=self.ctx.actor, at=self.now, into=self.audit,
         )  # fmt: skip
         self.result.created += 1
         self.result.statuses[key] = "created"
@@ -311,7 +314,7 @@ class _VersionsApplier:
         values, errors = decode_issue(raw, self.codecs, self.ctx)
         merged = merge_into_row(
             self.session, self.ctx, row, values, self.codecs,
-            updated_ms=updated_ms, may_have_open_conflicts=row.id in self.with_conflicts,
+            updated_ms=updated_ms, may_have_open_conflicts=row.id in self.with_conflicts, audit=self.audit,
         )  # fmt: skip
         self.result.pulled_fields += merged.pulled
         self.result.conflicts.extend(merged.conflicts)
@@ -327,7 +330,7 @@ class _VersionsApplier:
             row.deleted, row.deleted_at = False, None
             repo.append_audit(
                 self.session, self.ctx.name, "local", issue_key=row.key, actor=self.ctx.actor,
-                reason="Jira returned the issue again after its deletion",
+                reason="Jira returned the issue again after its deletion", into=self.audit,
             )  # fmt: skip
         self.result.updated += 1
         self.result.statuses[row.key] = "applied"
@@ -360,9 +363,13 @@ class _VersionsApplier:
             return True  # nothing to compare with: the time alone decides, as it always did
         return decode_issue(stored, self.codecs, self.ctx)[0] == decode_issue(raw, self.codecs, self.ctx)[0]
 
+    def write(self) -> None:
+        """Insert the batch's new issues, then its audit lines."""
+        if self.new_rows:
+            self.insert_new()
+        repo.append_audit_rows(self.session, self.audit)
+
     def insert_new(self) -> None:
-        if not self.new_rows:
-            return
         si.insert_issues(self.session, [row for row, _ in self.new_rows])
         # A key taken again by another issue (a project key freed by a rename) no longer names the old one.
         identity.forget_aliases(self.session, self.ctx.name, [row["key"] for row, _ in self.new_rows])
@@ -370,7 +377,6 @@ class _VersionsApplier:
         if failing:
             for issue in si.issues_by_key(self.session, self.ctx.name, failing).values():
                 record_field_errors(self.session, issue, failing[issue.key], (), had_errors=False)
-        repo.append_audit_rows(self.session, self.imported)
 
 
 def newest_versions(raws: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -467,5 +473,5 @@ def apply_issue_versions(
                 result.skipped += 1
             continue
         batch.merge(row, raw, updated_ms)
-    batch.insert_new()
+    batch.write()
     return result
