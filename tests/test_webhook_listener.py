@@ -15,6 +15,7 @@ from jira_console.store import Database
 from jira_console.webhooks import listener as listener_module
 from jira_console.webhooks.listener import create_listener_app, serve_listener
 from jira_console.webhooks.processor import EventProcessor
+from jira_console.webhooks.signature import sign
 from tests.test_webhook_helpers import (
     PATH,
     PREVIOUS,
@@ -135,6 +136,27 @@ async def test_over_limit_streamed_without_length_stops_reading(
     assert response.status_code == 413
     assert consumed < 100  # 64 KiB limit / 8 KiB chunks: it stopped at the 9th
     assert rows(db) == []
+
+
+async def test_a_body_in_several_chunks_is_stored_whole_and_other_methods_are_refused(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    body = orjson.dumps(issue_event("ENG-7", 1_700_000_000_000) | {"pad": "y" * 20_000})
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    headers = {"X-Hub-Signature": sign(body, SECRET), "X-Atlassian-Webhook-Identifier": "chunked",
+               "X-Atlassian-Webhook-Identifier-Extra": "ignored"}  # fmt: skip
+    response = await app_client.post(PATH, content=chunks(), headers=headers)
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 202, response.text
+    (row,) = rows(db)
+    assert row.payload.encode() == body and row.identifier == "cloud:chunked"
+    assert set(row.headers) == {"x-atlassian-webhook-identifier", "user-agent"}
+    assert (await app_client.get(PATH)).status_code == 405
+    assert len(rows(db)) == 1
 
 
 async def test_same_delivery_three_times_is_one_event_and_one_effect(
