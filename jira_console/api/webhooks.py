@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.types import Receive, Scope
 
 from jira_console.api.deps import EngineDep, blocking, known_connection, utc_moment
 from jira_console.api.errors import ApiError
@@ -32,7 +33,7 @@ EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The stored event'
 class Receiver(Protocol):
     """The webhook listener's handler of a delivery (``webhooks.listener``)."""
 
-    async def receive(self, request: Request) -> Response: ...
+    async def receive(self, scope: Scope, receive: Receive) -> Response: ...
 
 
 @receiver_router.post(
@@ -61,7 +62,7 @@ async def receive_from_jira(
         raise ApiError(
             404, "this daemon does not receive webhooks (webhooks.enabled is false or --no-listen)"
         )
-    return await receiver.receive(request)
+    return await receiver.receive(request.scope, request.receive)
 
 
 @router.get("/events", response_model=Page[EventSummary], responses=errors(404, 422))
