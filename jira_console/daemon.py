@@ -40,7 +40,7 @@ from jira_console.webhooks.exposure import exposure_warnings, is_loopback  # noq
 from jira_console.webhooks.guard import limits_for
 
 if TYPE_CHECKING:
-    from jira_console.webhooks.listener import Delivery
+    from jira_console.webhooks.listener import Delivery, ListenerHandlers
     from jira_console.webhooks.processor import EventProcessor
 
 log = get_logger("jira_console.daemon")
@@ -81,7 +81,7 @@ class Daemon:
         self.listen = settings.webhooks.enabled if listen is None else listen
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.listener: Any = None  # a ListenerServer once started
-        self.receiver: Any = None
+        self.receiver: ListenerHandlers | None = None
         """The listener's delivery handler, which the operations API's receiver route shares."""
         self.api: Any = None
         """The operations API's server (``[api] listen``), or None."""

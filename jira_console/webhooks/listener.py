@@ -98,7 +98,7 @@ def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | Non
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-class _Listener:
+class ListenerHandlers:
     """Request handlers bound to one database and configuration."""
 
     def __init__(
@@ -349,7 +349,7 @@ class _WebhookEndpoint:
     exception-handling layer Starlette wraps a function endpoint in (about a tenth of a delivery's CPU).
     An unexpected error still reaches Starlette's error middleware (a 500, logged)."""
 
-    def __init__(self, listener: _Listener) -> None:
+    def __init__(self, listener: ListenerHandlers) -> None:
         self.listener = listener
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -379,7 +379,7 @@ def create_listener_app(
         webhook_metrics.breakers = health
     if api_calls is not None:
         webhook_metrics.api_calls = api_calls
-    listener = _Listener(db, settings, on_event, health, webhook_metrics, sync_health)
+    listener = ListenerHandlers(db, settings, on_event, health, webhook_metrics, sync_health)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
