@@ -149,3 +149,21 @@ async def test_a_pull_applies_a_version_it_read_again_only_once(rig_factory: Any
     assert report.seen > 30, "the pages overlapped: re-read versions are still counted as read"
     assert report.skipped == report.seen - 30
     assert lookups == []
+
+
+def test_among_selects_what_in_selects_for_any_number_of_values(db: Database) -> None:
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    with db.session() as s:
+        bulk.insert_rows(s, t.issues, _rows("bulk", when))
+    c = t.issues.c
+    with db.session() as s:
+        for keys in ([], ["ENG-2"], ["ENG-1", "ENG-3", "ENG-9"], [f"ENG-{i}" for i in range(200)]):
+            by_array = set(s.scalars(select(c.key).where(c.connection == "bulk", bulk.among(s, c.key, keys))))
+            by_list = set(s.scalars(select(c.key).where(c.connection == "bulk", c.key.in_(keys))))
+            assert by_array == by_list == {k for k in keys if k in {f"ENG-{i}" for i in range(1, 6)}}
+        ids = list(s.scalars(select(c.id).where(c.connection == "bulk").order_by(c.id)))
+        picked = set(s.scalars(select(c.id).where(bulk.among(s, c.id, iter(ids[1:3])))))
+        assert picked == set(ids[1:3])
+        rendered = str(select(c.id).where(bulk.among(s, c.id, ids)).compile(s.get_bind()))
+    # On PostgreSQL one bound array (the same text for any number of ids), elsewhere an IN list.
+    assert ("ANY" in rendered) == (db.dialect == "postgresql")

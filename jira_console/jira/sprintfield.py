@@ -236,10 +236,10 @@ def parse_legacy_sprint(text: str) -> dict[str, str | None] | None:
     body = m.group(1) if m else None
     if body is None:
         # tolerate a string without the class prefix, as long as it is key=value pairs
-        if not re.match(r"^\[?id=", text.strip()):
+        if not _BARE_RE.match(text.strip()):
             return None
         body = text.strip().removeprefix("[").removesuffix("]")
-    first = re.match(r"([A-Za-z][A-Za-z0-9_]*)=", body)
+    first = _FIRST_KEY_RE.match(body)
     if first is None:
         return None
     boundaries = [(b.start(), b.end(), b.group(1)) for b in _BOUNDARY_RE.finditer(body)]
@@ -273,17 +273,25 @@ def _split(body: str, boundaries: tuple[tuple[int, int, str], ...], key: str, st
     return parse(key, start, frozenset())
 
 
+# Compiled once: re's own cache is looked up on every call of re.match/re.fullmatch, and _valid runs for every
+# candidate cut of every sprint value.
+_BARE_RE = re.compile(r"^\[?id=")
+_FIRST_KEY_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*)=")
+_INT_RE = re.compile(r"-?\d+")
+_STATE_RE = re.compile(r"[A-Za-z_]+")
+
+
 def _valid(key: str, value: str) -> bool:
     if value == "<null>":
         return True
     if key in _INT_KEYS:
-        return re.fullmatch(r"-?\d+", value) is not None
+        return _INT_RE.fullmatch(value) is not None
     if key in _DATE_KEYS:
         return value == "" or _DATE_RE.fullmatch(value) is not None
     if key in _BOOL_KEYS:
         return value in ("true", "false")
     if key == "state":
-        return re.fullmatch(r"[A-Za-z_]+", value) is not None
+        return _STATE_RE.fullmatch(value) is not None
     if key in _FREE_TEXT:
         return True
     return "," not in value  # unknown fields: assume a simple value

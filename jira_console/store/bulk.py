@@ -1,16 +1,35 @@
-"""Bulk inserts of many rows with the same columns (a first import's issues and their audit lines) at the
-driver's speed: the statement is compiled once per batch and each value goes through the bind processor the
-dialect gives its column type, exactly as SQLAlchemy's own executemany would, but without its per-row
-parameter bookkeeping (a third of the time of inserting 20,000 issues). A value repeated from the row before
-(the batch's timestamp, the connection, an unset column) is converted once."""
+"""Statements over many rows at the driver's speed.
+
+Bulk inserts of many rows with the same columns (a first import's issues and their audit lines): the
+statement is compiled once per batch and each value goes through the bind processor the dialect gives its
+column type, exactly as SQLAlchemy's own executemany would, but without its per-row parameter bookkeeping
+(a third of the time of inserting 20,000 issues). A value repeated from the row before (the batch's
+timestamp, the connection, an unset column) is converted once.
+
+Conditions on many values (:func:`among`) whose statement text does not depend on how many there are."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import ARRAY, Connection, Table, any_, bindparam, insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+
+def among(
+    bind: Session | Connection, column: ColumnElement[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one bound array, so that the
+    statement's text is the same whatever the number of values. psycopg parses a statement's text in Python
+    and caches that by the text: an IN list of a hundred ids is new text for every length, and parsing it
+    was most of the driver's time in a batch's queue and look-up statements."""
+    wanted = list(values)
+    engine_bind = bind if isinstance(bind, Connection) else bind.get_bind()
+    if engine_bind.dialect.name == "postgresql":
+        return column == any_(bindparam(None, wanted, type_=ARRAY(column.type)))
+    return column.in_(wanted)
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CompoundSelect, Select, delete, func, select, union_all, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from jira_console.store import repo
 from jira_console.store import tables as t
+from jira_console.store.bulk import among
 from jira_console.store.converters import IssueRecord
 from jira_console.store.tables import utcnow
 
@@ -44,14 +45,14 @@ def issues_by_jira_id(
     ids = [str(i) for i in jira_ids if i]
     if not ids:
         return {}
-    stmt = select(m.Issue).where(t.issues.c.connection == connection, t.issues.c.jira_id.in_(ids))
+    stmt = select(m.Issue).where(t.issues.c.connection == connection, among(session, t.issues.c.jira_id, ids))
     if lock:
         stmt = locked_in_id_order(stmt)
     return {str(row.jira_id): row for row in session.scalars(stmt)}
 
 
 def ids_by_key_or_jira_id(
-    connection: str, keys: Collection[str], jira_ids: Collection[str]
+    session: Session, connection: str, keys: Collection[str], jira_ids: Collection[str]
 ) -> CompoundSelect[tuple[int]]:
     """The row ids of the connection's issues with one of ``keys`` or one of ``jira_ids``, as a subquery.
 
@@ -60,23 +61,31 @@ def ids_by_key_or_jira_id(
     first import)."""
     c = t.issues.c
     return union_all(
-        select(c.id).where(c.connection == connection, c.key.in_(list(keys))),
-        select(c.id).where(c.connection == connection, c.jira_id.in_(list(jira_ids))),
+        select(c.id).where(c.connection == connection, among(session, c.key, keys)),
+        select(c.id).where(c.connection == connection, among(session, c.jira_id, jira_ids)),
     )
 
 
 def issues_by_key_and_jira_id(
-    session: Session, connection: str, keys: Iterable[str], jira_ids: Iterable[str], *, lock: bool = False
+    session: Session,
+    connection: str,
+    keys: Iterable[str],
+    jira_ids: Iterable[str],
+    *,
+    lock: bool = False,
+    with_raw: bool = True,
 ) -> tuple[dict[str, m.Issue], dict[str, m.Issue]]:
     """The rows of ``keys`` by key and the rows of ``jira_ids`` by Jira id (deleted ones included), read in
-    one statement: a batch of versions needs both, and each row read is decoded once."""
+    one statement: a batch of versions needs both, and each row read is decoded once. ``with_raw=False``
+    leaves each row's stored Jira JSON unread until something asks for it (decoding it was a tenth of
+    applying a batch that only replaces it)."""
     from jira_console.store import models as m
 
     wanted_keys = list(keys)
     ids = [str(i) for i in jira_ids if i]
     if not wanted_keys and not ids:
         return {}, {}
-    found = ids_by_key_or_jira_id(connection, wanted_keys, ids)
+    found = ids_by_key_or_jira_id(session, connection, wanted_keys, ids)
     if lock and session.get_bind().dialect.name == "postgresql":
         # Locked by their ids, found first: locking through the look-up itself (``id IN (union)``) can
         # silently drop a row that another transaction updated while this one waited for its lock (with
@@ -86,9 +95,11 @@ def issues_by_key_and_jira_id(
         row_ids = list(set(session.execute(found).scalars()))  # ids come twice from the union
         if not row_ids:
             return {}, {}
-        stmt = locked_in_id_order(select(m.Issue).where(t.issues.c.id.in_(row_ids)))
+        stmt = locked_in_id_order(select(m.Issue).where(among(session, t.issues.c.id, row_ids)))
     else:
         stmt = select(m.Issue).where(t.issues.c.id.in_(found))
+    if not with_raw:
+        stmt = stmt.options(defer(m.Issue.raw))
     by_key: dict[str, m.Issue] = {}
     by_id: dict[str, m.Issue] = {}
     key_set, id_set = set(wanted_keys), set(ids)
@@ -162,7 +173,9 @@ def forget_aliases(session: Session, connection: str, keys: Iterable[str]) -> No
     if wanted:  # a Core delete, as in :func:`release` (every page of new issues runs this)
         aliases = t.issue_aliases
         session.execute(
-            delete(aliases).where(aliases.c.connection == connection, aliases.c.old_key.in_(wanted))
+            delete(aliases).where(
+                aliases.c.connection == connection, among(session, aliases.c.old_key, wanted)
+            )
         )
 
 
@@ -271,7 +284,9 @@ def release(session: Session, connection: str, keys: Iterable[str]) -> int:
     # A Core delete (every applied page runs this): the ORM's bulk delete would first look for the rows
     # among the session's objects, and no quarantine object of an applied issue is ever loaded here.
     q = t.quarantined_issues
-    result = session.execute(delete(q).where(q.c.connection == connection, q.c.issue_key.in_(wanted)))
+    result = session.execute(
+        delete(q).where(q.c.connection == connection, among(session, q.c.issue_key, wanted))
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

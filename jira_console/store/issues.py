@@ -108,7 +108,7 @@ def issues_by_key(
     session: Session, connection: str, keys: Iterable[str], *, lock: bool = False
 ) -> dict[str, m.Issue]:
     """The rows of ``keys`` (deleted ones included); ``lock`` holds them until the session ends."""
-    stmt = select(m.Issue).where(m.Issue.connection == connection, m.Issue.key.in_(list(keys)))
+    stmt = select(m.Issue).where(m.Issue.connection == connection, bulk.among(session, _ISSUES.c.key, keys))
     if lock:
         stmt = identity.locked_in_id_order(stmt)
     return {row.key: row for row in session.scalars(stmt)}

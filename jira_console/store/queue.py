@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
 from jira_console.store import tables
+from jira_console.store.bulk import among
 from jira_console.store.repo import dialect_insert
 from jira_console.store.tables import utcnow
 
@@ -189,7 +190,7 @@ def claim_events(
         ids = list(session.execute(due.with_for_update(skip_locked=True)).scalars())
         if not ids:
             return []
-        target = and_(_T.c.id.in_(ids), _claimable(now))
+        target = and_(among(session, _T.c.id, ids), _claimable(now))
     else:
         target = _T.c.id.in_(due.scalar_subquery())
     stmt = (
@@ -223,7 +224,7 @@ def extend_claims(session: Session, owner: str, ids: Sequence[int], lease_second
         return 0
     result = session.execute(
         update(_T)
-        .where(_T.c.id.in_(list(ids)), _T.c.claimed_by == owner, _T.c.status == "processing")
+        .where(among(session, _T.c.id, ids), _T.c.claimed_by == owner, _T.c.status == "processing")
         .values(claimed_until=utcnow() + timedelta(seconds=lease_seconds))
     )
     return _rowcount(result)
@@ -243,33 +244,32 @@ class Outcome:
 def finish_events(
     session: Session, owner: str, outcomes: Iterable[Outcome], *, now: datetime | None = None
 ) -> int:
-    """Record outcomes of events claimed by ``owner``; returns how many rows were still ours."""
+    """Record outcomes of events claimed by ``owner``; returns how many rows were still ours.
+
+    Outcomes alike (most of a batch: applied, no error) are recorded by one ``UPDATE ... WHERE id IN``."""
     now = now or utcnow()
-    params = []
+    alike: dict[tuple[str, str | None, datetime | None], list[int]] = {}
     for o in outcomes:
         if o.status not in (*FINAL_STATUSES, "received", "failed"):
             raise ValueError(f"an outcome cannot be {o.status!r}")
-        params.append(
-            {"_id": o.id, "_owner": owner, "_status": o.status, "_error": o.error, "_next": o.next_attempt_at,
-             "_done": now if o.status != "received" else None}
-        )  # fmt: skip
-    if not params:
-        return 0
-    stmt = (
-        update(_T)
-        .where(
-            _T.c.id == bindparam("_id"), _T.c.claimed_by == bindparam("_owner"), _T.c.status == "processing"
+        alike.setdefault((o.status, o.error, o.next_attempt_at), []).append(o.id)
+    conn = session.connection()
+    done = 0
+    for (status, error, next_attempt_at), ids in alike.items():
+        stmt = (
+            update(_T)
+            .where(among(conn, _T.c.id, ids), _T.c.claimed_by == owner, _T.c.status == "processing")
+            .values(
+                status=status,
+                last_error=error,
+                next_attempt_at=next_attempt_at,
+                processed_at=now if status != "received" else None,
+                claimed_by=None,
+                claimed_until=None,
+            )
         )
-        .values(
-            status=bindparam("_status"),
-            last_error=bindparam("_error"),
-            next_attempt_at=bindparam("_next"),
-            processed_at=bindparam("_done"),
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
-    return _rowcount(session.connection().execute(stmt, params))
+        done += _rowcount(conn.execute(stmt))
+    return done
 
 
 def retry_event(session: Session, event_id: int) -> bool:

@@ -211,7 +211,7 @@ def issues_with_field_errors(session: Session, issue_ids: Iterable[int]) -> set[
     wanted = list(issue_ids)
     if not wanted:
         return set()
-    stmt = select(t.field_errors.c.issue_id).where(t.field_errors.c.issue_id.in_(wanted))
+    stmt = select(t.field_errors.c.issue_id).where(bulk.among(session, t.field_errors.c.issue_id, wanted))
     return set(session.scalars(stmt))
 
 
@@ -389,7 +389,7 @@ def issues_with_open_conflicts(session: Session, issue_ids: Iterable[int]) -> se
     if not wanted:
         return set()
     stmt = select(t.conflicts.c.issue_id).where(
-        t.conflicts.c.issue_id.in_(wanted), t.conflicts.c.status == "open"
+        bulk.among(session, t.conflicts.c.issue_id, wanted), t.conflicts.c.status == "open"
     )
     return set(session.scalars(stmt))
 

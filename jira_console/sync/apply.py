@@ -266,9 +266,12 @@ class _VersionsApplier:
         if not versions:
             return {}
         jira_ids = {key: str(raw["id"]) for key, raw in versions.items() if raw.get("id") is not None}
+        # The stored raw JSON is replaced, not read, unless fields of it are kept (a version dated like the
+        # stored one reads it to compare contents).
         by_key, by_id = identity.issues_by_key_and_jira_id(
-            self.session, self.ctx.name, versions, jira_ids.values(), lock=True
-        )
+            self.session, self.ctx.name, versions, jira_ids.values(), lock=True,
+            with_raw=bool(self.keep_raw_fields),
+        )  # fmt: skip
         rows: dict[str, Issue] = {}
         for key in versions:
             jira_id = jira_ids.get(key)
@@ -322,7 +325,7 @@ class _VersionsApplier:
         record_field_errors(self.session, row, errors, names, had_errors=row.id in self.with_errors)
         _meta_from_raw(row, raw)
         row.base = merged.base
-        row.raw = merge_raw(raw, row.raw, self.keep_raw_fields)
+        row.raw = merge_raw(raw, row.raw, self.keep_raw_fields) if self.keep_raw_fields else dict(raw)
         row.jira_updated_ms = updated_ms if updated_ms is not None else row.jira_updated_ms
         row.stale_fields = self.partial
         if row.deleted:

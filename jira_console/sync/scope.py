@@ -26,7 +26,7 @@ def _unknown(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[str, Any]]) 
     with io.db.session() as s:
         rows = s.execute(
             select(m.Issue.jira_id, m.Issue.key).where(
-                m.Issue.id.in_(identity.ids_by_key_or_jira_id(ctx.name, keys, ids))
+                m.Issue.id.in_(identity.ids_by_key_or_jira_id(s, ctx.name, keys, ids))
             )
         ).all()
     known_ids = {str(r[0]) for r in rows if r[0] is not None}
