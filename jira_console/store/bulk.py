@@ -10,10 +10,12 @@ Conditions on many values (:func:`among`) whose statement text does not depend o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Table, any_, bindparam, insert
+from sqlalchemy import ARRAY, Connection, Dialect, Table, any_, bindparam, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -44,20 +46,41 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     names = list(rows[0])
     constants = _defaults(table, names)
     keys = names + list(constants)
-    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+    plan = _plan(table, tuple(keys), dialect)
+    params = _converted(rows, names, constants, plan.processors)
+    values: list[Any]
+    if plan.positions is not None:
+        values = [tuple(row[i] for i in plan.positions) for row in params]
+    else:
+        values = [{name: row[i] for name, i in plan.named} for row in params]
+    conn.exec_driver_sql(plan.sql, values)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """An INSERT of some columns of a table, compiled for a dialect, and where each value goes."""
+
+    sql: str
+    processors: Mapping[str, Callable[[Any], Any] | None]
+    positions: tuple[int, ...] | None
+    """For a positional paramstyle: the index, in a row's values, of each placeholder's value."""
+    named: tuple[tuple[str, int], ...]
+    """For a named paramstyle: each placeholder's name and the index of its value."""
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> _Plan:
+    """Compiled once per table, columns and dialect (compiling was a tenth of a webhook batch's write)."""
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
     processors = {key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys}
-    params = _converted(rows, names, constants, processors)
     index = {key: i for i, key in enumerate(keys)}
     column_of = {name: bind.key for name, bind in compiled.binds.items()}
-    values: list[Any]
     if compiled.positional:
-        positions = [index[column_of[name]] for name in compiled.positiontup or ()]
-        values = [tuple(row[i] for i in positions) for row in params]
-    else:
-        escaped = compiled.escaped_bind_names
-        named = [(escaped.get(name, name), index[key]) for name, key in column_of.items()]
-        values = [{name: row[i] for name, i in named} for row in params]
-    conn.exec_driver_sql(compiled.string, values)
+        positions = tuple(index[column_of[name]] for name in compiled.positiontup or ())
+        return _Plan(compiled.string, processors, positions, ())
+    escaped = compiled.escaped_bind_names
+    named = tuple((escaped.get(name, name), index[key]) for name, key in column_of.items())
+    return _Plan(compiled.string, processors, None, named)
 
 
 def _defaults(table: Table, names: Sequence[str]) -> dict[str, Any]:
