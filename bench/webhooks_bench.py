@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -258,6 +259,7 @@ def serve(db_url: str, port: int, http: str, loop: str) -> None:
         app, host="127.0.0.1", port=port, http=http, loop=loop, lifespan="on", log_config=None,  # type: ignore[arg-type]
         log_level="warning", access_log=False, backlog=2048, server_header=False, date_header=False,
     )  # fmt: skip
+    gc.freeze()  # what is alive now lives as long as the server, as the daemon does once started
     uvicorn.Server(config).run()
 
 
@@ -377,12 +379,13 @@ def pending(db: Any) -> int:
 
 
 async def drain(db: Any, applier: Any, *, workers: int = 2, limit_s: float = 60) -> dict[str, Any]:
-    """The queue drained by ``workers`` workers of an :class:`EventProcessor` as the daemon builds it (its
-    default claim size)."""
+    """The queue drained by ``workers`` workers of an :class:`EventProcessor` as the daemon builds it (the
+    configuration's default claim size)."""
+    from jira_console.config import WebhookConfig
     from jira_console.webhooks.processor import EventProcessor
 
     queued = pending(db)
-    processor = EventProcessor(db, applier, poll_seconds=0.05)
+    processor = EventProcessor(db, applier, poll_seconds=0.05, batch_size=WebhookConfig().batch_size)
     start = time.perf_counter()
     processor.start(workers)
     while time.perf_counter() - start < limit_s:

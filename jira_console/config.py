@@ -211,6 +211,9 @@ class WebhookConfig(_Section):
     """Larger bodies are answered 413."""
     workers: int = Field(default=2, ge=1, le=64)
     """Event-processing workers per daemon."""
+    batch_size: int = Field(default=200, ge=1, le=2000)
+    """Events a worker claims and applies together, in one transaction per connection (a batch's fixed
+    costs, claim, look-ups and commit, are shared by its events)."""
     max_attempts: int = Field(default=5, ge=1)
     """Processing attempts before an event is parked as failed."""
     retention_days: int = Field(default=14, ge=1)

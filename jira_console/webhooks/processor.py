@@ -134,7 +134,7 @@ class EventProcessor:
         *,
         owner: str | None = None,
         retry: RetryPolicy | None = None,
-        batch_size: int = 100,
+        batch_size: int = 200,
         lease_seconds: float = 60.0,
         poll_seconds: float = 1.0,
         metrics: CollectorRegistry | None = None,
