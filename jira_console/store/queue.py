@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -76,7 +77,7 @@ def insert_events(session: Session | Connection, rows: Sequence[dict[str, Any]])
         return [InsertedEvent(None, True)] * len(rows)
     bind = session if isinstance(session, Connection) else session.connection()
     if bind.dialect.name == "postgresql":
-        result: Any = bind.exec_driver_sql(_PG_INSERT, _pg_columns(bind, fresh))
+        result: Any = bind.exec_driver_sql(_PG_INSERT, _pg_rows(fresh))
     else:
         stmt = (
             dialect_insert(session, _T)
@@ -92,10 +93,12 @@ def insert_events(session: Session | Connection, rows: Sequence[dict[str, Any]])
     return out
 
 
-# PostgreSQL: the batch goes in as one array per column, unnested into rows by the server, in binary format
-# (no escaping of the payloads). The statement's text is the same whatever the batch size, so the driver
-# parses and prepares it once; a multi-row VALUES list is a new statement for every size (its conversion
-# was a third of the listener's commit time). A batch of 32 deliveries: 1.0 ms of CPU instead of 3.8 ms.
+# PostgreSQL: the whole batch is one JSON parameter, turned into rows by the server (json_to_recordset). The
+# statement's text is the same whatever the batch size, so the driver parses and prepares it once (a
+# multi-row VALUES list is a new statement for every size, and its conversion was a third of the listener's
+# commit time), and one parameter is dumped instead of one per column and row: the JSON is written by
+# orjson in one call and read by the server, on its own core. A batch of 32 deliveries: 0.5 ms of the
+# listener's CPU where a VALUES list took 3.8 ms.
 _PG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("connection", "text"), ("identifier", "text"), ("content_hash", "text"), ("event_type", "text"),
     ("issue_key", "text"), ("event_ts_ms", "bigint"), ("received_at", "timestamptz"), ("headers", "jsonb"),
@@ -105,25 +108,20 @@ _PG_COLUMNS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 _PG_INSERT = (
     f"INSERT INTO {_T.name} ({', '.join(name for name, _ in _PG_COLUMNS)}) "
-    f"SELECT * FROM unnest({', '.join(f'%({name})b::{kind}[]' for name, kind in _PG_COLUMNS)}) "
+    f"SELECT {', '.join(name for name, _ in _PG_COLUMNS)} "
+    f"FROM json_to_recordset(%s::json) AS r({', '.join(f'{name} {kind}' for name, kind in _PG_COLUMNS)}) "
     "ON CONFLICT (identifier) DO NOTHING RETURNING id, identifier"
 )
 _COLUMN_NAMES = frozenset(name for name, _ in _PG_COLUMNS)
 _PG_DEFAULTS: dict[str, Any] = {"status": "received", "attempts": 0}
 
 
-def _pg_columns(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    """``rows`` as one list per column of :data:`_PG_INSERT`, each value through its column type's bind
-    processor (a missing value: the column's Python default, else NULL)."""
-    dialect = conn.dialect
-    now = utcnow()
-    out: dict[str, list[Any]] = {}
-    for name, _ in _PG_COLUMNS:
-        default = now if name == "received_at" else _PG_DEFAULTS.get(name)
-        values = [row.get(name, default) for row in rows]
-        process = _T.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        out[name] = [None if v is None else process(v) for v in values] if process else values
-    return out
+def _pg_rows(rows: Sequence[dict[str, Any]]) -> tuple[str]:
+    """The parameter of :data:`_PG_INSERT`: ``rows`` as a JSON array, a missing value given its column's
+    Python default (else NULL); a naive time is taken to be UTC, as :class:`~.tables.UTCDateTime` does."""
+    defaults = _PG_DEFAULTS | {"received_at": utcnow()}
+    filled = [defaults | row for row in rows]
+    return (orjson.dumps(filled, option=orjson.OPT_NAIVE_UTC).decode(),)
 
 
 def insert_event(
