@@ -244,24 +244,44 @@ def append_audit(
     reason: str | None = None,
     actor: str | None = None,
     at: datetime | None = None,
-    into: list[dict[str, Any]] | None = None,
 ) -> None:
     """Append one line to the audit log; ``side`` is the side that was written to. Added to the session,
-    not flushed: a page's audit lines go out together at commit. ``into``: a list that collects a batch's
-    lines (their column values, the cause in effect now included) for one :func:`append_audit_rows`,
-    instead (the ORM's insert of a hundred lines costs three times the CPU on PostgreSQL)."""
+    not flushed: a page's audit lines go out together at commit. (A batch that writes many collects
+    :func:`audit_line` values for one :func:`append_audit_rows` instead: the ORM's insert of a hundred lines
+    costs three times the CPU on PostgreSQL.)"""
+    line = audit_line(
+        connection, side, field, old, new, issue_key=issue_key, reason=reason, actor=actor, at=at
+    )
+    add_audit_line(session, line)
+
+
+def add_audit_line(session: Session, line: Mapping[str, Any]) -> None:
+    """Add one :func:`audit_line` to the session (written at its next flush)."""
     from jira_console.store import models as m
 
+    session.add(m.AuditLog(**line))
+
+
+def audit_line(
+    connection: str,
+    side: Literal["jira", "local"],
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
+    *,
+    issue_key: str | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of one audit line, the cause in effect now included."""
     if side not in ("jira", "local"):
         raise ValueError(f"side must be 'jira' or 'local', got {side!r}")
     line = {
         "connection": connection, "issue_key": issue_key, "side": side, "field": field, "old": old,
         "new": new, "reason": reason[:255] if reason else reason, "actor": actor, "at": at or utcnow(),
     } | cause.columns(issue_key, field, side)  # fmt: skip
-    if into is not None:
-        into.append(line)
-    else:
-        session.add(m.AuditLog(**line))
+    return line
 
 
 def append_audit_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -216,10 +216,14 @@ def merge_into_row(
     for d in decisions:
         if d.action == "pull":
             if not same(local.get(d.field), d.value):
-                repo.append_audit(
-                    session, ctx.name, "local", d.field, local.get(d.field), d.value,
-                    issue_key=row.key, reason=d.reason, actor=ctx.actor, into=audit,
+                line = repo.audit_line(
+                    ctx.name, "local", d.field, local.get(d.field), d.value,
+                    issue_key=row.key, reason=d.reason, actor=ctx.actor,
                 )  # fmt: skip
+                if audit is not None:
+                    audit.append(line)
+                else:
+                    repo.add_audit_line(session, line)
                 set_local_value(row, d.field, d.value)
                 out.pulled += 1
             base[d.field] = d.value
@@ -304,9 +308,9 @@ class _VersionsApplier:
             "created_at": self.now, "updated_at": self.now, "deleted_at": None, "stale_fields": self.partial,
         }  # fmt: skip
         self.new_rows.append((new, errors))
-        repo.append_audit(
-            self.session, self.ctx.name, "local", issue_key=key, reason="imported from Jira",
-            actor=self.ctx.actor, at=self.now, into=self.audit,
+        self.audit.append(
+            repo.audit_line(self.ctx.name, "local", issue_key=key, reason="imported from Jira",
+                            actor=self.ctx.actor, at=self.now)
         )  # fmt: skip
         self.result.created += 1
         self.result.statuses[key] = "created"
@@ -331,9 +335,9 @@ class _VersionsApplier:
         if row.deleted:
             # Only a fresh read gets here (a webhook body never brings a deleted issue back).
             row.deleted, row.deleted_at = False, None
-            repo.append_audit(
-                self.session, self.ctx.name, "local", issue_key=row.key, actor=self.ctx.actor,
-                reason="Jira returned the issue again after its deletion", into=self.audit,
+            self.audit.append(
+                repo.audit_line(self.ctx.name, "local", issue_key=row.key, actor=self.ctx.actor,
+                                reason="Jira returned the issue again after its deletion")
             )  # fmt: skip
         self.result.updated += 1
         self.result.statuses[row.key] = "applied"

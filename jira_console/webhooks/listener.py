@@ -52,7 +52,7 @@ from jira_console.logs import get_logger
 from jira_console.store import Database
 from jira_console.store.models import utcnow
 from jira_console.store.queue import QueueStats, event_stats
-from jira_console.webhooks.events import classify, payload_links
+from jira_console.webhooks.events import Classified, classify, payload_links
 from jira_console.webhooks.guard import ConnectionGuard, ListenerLimits, guarded_protocol
 from jira_console.webhooks.ingest import BatcherClosed, IngestBatcher
 from jira_console.webhooks.metrics import WebhookMetrics, event_type_label
@@ -61,16 +61,10 @@ from jira_console.webhooks.signature import SIGNATURE_HEADER, verify_signature
 log = get_logger(__name__)
 
 IDENTIFIER_HEADER = "x-atlassian-webhook-identifier"
-_KEPT_HEADERS = tuple(
-    (name, name.encode("latin-1"))
-    for name in (
-        "x-atlassian-webhook-identifier",
-        "x-atlassian-webhook-retry",
-        "x-atlassian-webhook-flow",
-        "user-agent",
-        "content-type",
-    )
-)
+_KEPT_HEADERS = tuple((name, name.encode("latin-1")) for name in (
+    "x-atlassian-webhook-identifier", "x-atlassian-webhook-retry", "x-atlassian-webhook-flow", "user-agent",
+    "content-type",
+))  # fmt: skip
 _SIGNATURE = SIGNATURE_HEADER.lower().encode("latin-1")
 _IDENTIFIER = IDENTIFIER_HEADER.encode("latin-1")
 _MAX_IDENTIFIER = 255
@@ -183,6 +177,43 @@ class ListenerHandlers:
                     return self.by_host[host], None
         return None, None
 
+    def _row(
+        self,
+        headers: Mapping[bytes, bytes],
+        body: bytes,
+        classified: Classified,
+        *,
+        connection: str | None,
+        status: str,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        """The ``webhook_events`` row of one delivery (its identifier: Jira's, else the body's hash)."""
+        content_hash = hashlib.sha256(body).hexdigest()
+        delivered = headers.get(_IDENTIFIER)
+        given = delivered.decode("latin-1") if delivered else "sha256:" + content_hash
+        identifier = f"{connection or '-'}:{given}"
+        if len(identifier) > _MAX_IDENTIFIER:
+            identifier = identifier[:64] + ":sha256:" + hashlib.sha256(identifier.encode()).hexdigest()
+        now = utcnow()
+        return {
+            "connection": connection,
+            "identifier": identifier,
+            "content_hash": content_hash,
+            "event_type": classified.event_type,
+            "issue_key": classified.issue_key,
+            "event_ts_ms": classified.event_ts_ms,
+            "received_at": now,
+            "headers": {
+                k: v.decode("latin-1") for k, raw in _KEPT_HEADERS if (v := headers.get(raw)) is not None
+            },
+            "payload": body.decode("utf-8", errors="replace"),
+            "status": status,
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": reason,
+            "processed_at": None if status == "received" else now,
+        }
+
     async def receive(self, scope: Scope, receive: Receive) -> Response:
         """One delivery, from its ASGI scope and messages to the answer (see the module docstring)."""
         # Header names arrive lower-cased (ASGI); the first of repeated ones counts, as in Starlette.
@@ -213,32 +244,7 @@ class ListenerHandlers:
         status, reason = classified.status, classified.reason
         if conn_error and status == "received":
             status, reason = "failed", conn_error
-        content_hash = hashlib.sha256(body).hexdigest()
-        delivered = headers.get(_IDENTIFIER)
-        identifier = f"{connection or '-'}:" + (
-            delivered.decode("latin-1") if delivered else "sha256:" + content_hash
-        )
-        if len(identifier) > _MAX_IDENTIFIER:
-            identifier = identifier[:64] + ":sha256:" + hashlib.sha256(identifier.encode()).hexdigest()
-        now = utcnow()
-        row = {
-            "connection": connection,
-            "identifier": identifier,
-            "content_hash": content_hash,
-            "event_type": classified.event_type,
-            "issue_key": classified.issue_key,
-            "event_ts_ms": classified.event_ts_ms,
-            "received_at": now,
-            "headers": {
-                k: v.decode("latin-1") for k, raw in _KEPT_HEADERS if (v := headers.get(raw)) is not None
-            },
-            "payload": body.decode("utf-8", errors="replace"),
-            "status": status,
-            "attempts": 0,
-            "next_attempt_at": None,
-            "last_error": reason,
-            "processed_at": None if status == "received" else now,
-        }
+        row = self._row(headers, body, classified, connection=connection, status=status, reason=reason)
         try:
             stored = await self.batcher.submit(row)
         except BatcherClosed:
@@ -254,18 +260,12 @@ class ListenerHandlers:
         outcome = "duplicate" if duplicate else ("stored" if status == "received" else status)
         self.metrics.count_received(event_type_label(classified.event_type), outcome)
         if self.on_event is not None:
+            delivery = Delivery(
+                stored.id, row["identifier"], connection, classified.event_type, classified.issue_key, status,
+                duplicate,
+            )  # fmt: skip
             try:
-                self.on_event(
-                    Delivery(
-                        stored.id,
-                        identifier,
-                        connection,
-                        classified.event_type,
-                        classified.issue_key,
-                        status,
-                        duplicate,
-                    )  # fmt: skip
-                )
+                self.on_event(delivery)
             except Exception as exc:  # noqa: BLE001 - a listener hook must not undo an acknowledged commit
                 log.warning("webhook on_event hook failed", error=str(exc))
         answer: dict[str, Any] = {"status": "duplicate" if duplicate else "stored"}
