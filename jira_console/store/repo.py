@@ -233,7 +233,7 @@ def list_field_errors(
 
 
 def append_audit(
-    session: Session,
+    to: Session | list[dict[str, Any]],
     connection: str,
     side: Literal["jira", "local"],
     field: str | None = None,
@@ -245,43 +245,23 @@ def append_audit(
     actor: str | None = None,
     at: datetime | None = None,
 ) -> None:
-    """Append one line to the audit log; ``side`` is the side that was written to. Added to the session,
-    not flushed: a page's audit lines go out together at commit. (A batch that writes many collects
-    :func:`audit_line` values for one :func:`append_audit_rows` instead: the ORM's insert of a hundred lines
-    costs three times the CPU on PostgreSQL.)"""
-    line = audit_line(
-        connection, side, field, old, new, issue_key=issue_key, reason=reason, actor=actor, at=at
-    )
-    add_audit_line(session, line)
-
-
-def add_audit_line(session: Session, line: Mapping[str, Any]) -> None:
-    """Add one :func:`audit_line` to the session (written at its next flush)."""
-    from jira_console.store import models as m
-
-    session.add(m.AuditLog(**line))
-
-
-def audit_line(
-    connection: str,
-    side: Literal["jira", "local"],
-    field: str | None = None,
-    old: Any = None,
-    new: Any = None,
-    *,
-    issue_key: str | None = None,
-    reason: str | None = None,
-    actor: str | None = None,
-    at: datetime | None = None,
-) -> dict[str, Any]:
-    """The column values of one audit line, the cause in effect now included."""
+    """Append one line to the audit log; ``side`` is the side that was written to. ``to`` a session: the line
+    is added to it, not flushed (a page's lines go out together at commit). ``to`` a list: the line's column
+    values (the cause in effect now included) are collected there, for a batch's one
+    :func:`append_audit_rows` (the ORM's insert of a hundred lines costs three times the CPU on
+    PostgreSQL)."""
     if side not in ("jira", "local"):
         raise ValueError(f"side must be 'jira' or 'local', got {side!r}")
     line = {
         "connection": connection, "issue_key": issue_key, "side": side, "field": field, "old": old,
         "new": new, "reason": reason[:255] if reason else reason, "actor": actor, "at": at or utcnow(),
     } | cause.columns(issue_key, field, side)  # fmt: skip
-    return line
+    if isinstance(to, list):
+        to.append(line)
+        return
+    from jira_console.store import models as m
+
+    to.add(m.AuditLog(**line))
 
 
 def append_audit_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

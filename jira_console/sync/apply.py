@@ -216,14 +216,10 @@ def merge_into_row(
     for d in decisions:
         if d.action == "pull":
             if not same(local.get(d.field), d.value):
-                line = repo.audit_line(
-                    ctx.name, "local", d.field, local.get(d.field), d.value,
-                    issue_key=row.key, reason=d.reason, actor=ctx.actor,
+                repo.append_audit(
+                    session if audit is None else audit, ctx.name, "local", d.field, local.get(d.field),
+                    d.value, issue_key=row.key, reason=d.reason, actor=ctx.actor,
                 )  # fmt: skip
-                if audit is not None:
-                    audit.append(line)
-                else:
-                    repo.add_audit_line(session, line)
                 set_local_value(row, d.field, d.value)
                 out.pulled += 1
             base[d.field] = d.value
@@ -308,9 +304,9 @@ class _VersionsApplier:
             "created_at": self.now, "updated_at": self.now, "deleted_at": None, "stale_fields": self.partial,
         }  # fmt: skip
         self.new_rows.append((new, errors))
-        self.audit.append(
-            repo.audit_line(self.ctx.name, "local", issue_key=key, reason="imported from Jira",
-                            actor=self.ctx.actor, at=self.now)
+        repo.append_audit(
+            self.audit, self.ctx.name, "local", issue_key=key, reason="imported from Jira",
+            actor=self.ctx.actor, at=self.now,
         )  # fmt: skip
         self.result.created += 1
         self.result.statuses[key] = "created"
@@ -335,9 +331,9 @@ class _VersionsApplier:
         if row.deleted:
             # Only a fresh read gets here (a webhook body never brings a deleted issue back).
             row.deleted, row.deleted_at = False, None
-            self.audit.append(
-                repo.audit_line(self.ctx.name, "local", issue_key=row.key, actor=self.ctx.actor,
-                                reason="Jira returned the issue again after its deletion")
+            repo.append_audit(
+                self.audit, self.ctx.name, "local", issue_key=row.key, actor=self.ctx.actor,
+                reason="Jira returned the issue again after its deletion",
             )  # fmt: skip
         self.result.updated += 1
         self.result.statuses[row.key] = "applied"
