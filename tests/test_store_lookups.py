@@ -17,10 +17,9 @@ def test_rows_by_key_or_jira_id_are_found_through_the_unique_indexes(sqlite_url:
     database = Database(sqlite_url)
     try:
         database.migrate()
-        stmt = select(t.issues.c.id).where(
-            t.issues.c.id.in_(identity.ids_by_key_or_jira_id("c", ["ENG-1", "ENG-2"], ["10001"]))
-        )
         with database.engine.connect() as conn:
+            found = identity.ids_by_key_or_jira_id(conn, "c", ["ENG-1", "ENG-2"], ["10001"])
+            stmt = select(t.issues.c.id).where(t.issues.c.id.in_(found))
             compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
             plan = " | ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
     finally:

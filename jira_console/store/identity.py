@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CompoundSelect, Select, delete, func, select, union_all, update
+from sqlalchemy import CompoundSelect, Connection, Select, delete, func, select, union_all, update
 from sqlalchemy.orm import Session, defer
 
 from jira_console.store import repo
@@ -52,7 +52,7 @@ def issues_by_jira_id(
 
 
 def ids_by_key_or_jira_id(
-    session: Session, connection: str, keys: Collection[str], jira_ids: Collection[str]
+    session: Session | Connection, connection: str, keys: Collection[str], jira_ids: Collection[str]
 ) -> CompoundSelect[tuple[int]]:
     """The row ids of the connection's issues with one of ``keys`` or one of ``jira_ids``, as a subquery.
 
