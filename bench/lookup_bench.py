@@ -46,13 +46,13 @@ def measure(url: str, stored: int) -> dict[str, Any]:
         keys = [f"ENG-{i}" for i in range(stored - 100, stored)]
         ids = [str(10_000 + i) for i in range(stored - 100, stored)]
         c = t.issues.c
+        with db.engine.connect() as probe:  # the statement's form depends on the dialect only
+            union = identity.ids_by_key_or_jira_id(probe, "c", keys, ids)
         forms = {
             "or_of_in_lists": select(c.id).where(
                 c.connection == "c", or_(c.key.in_(keys), c.jira_id.in_(ids))
             ),
-            "union_of_index_searches": select(c.id).where(
-                c.id.in_(identity.ids_by_key_or_jira_id("c", keys, ids))
-            ),
+            "union_of_index_searches": select(c.id).where(c.id.in_(union)),
         }
         out: dict[str, Any] = {"stored": stored}
         rounds = [""] if db.dialect == "sqlite" else ["", "_analyzed"]
