@@ -164,6 +164,10 @@ def test_among_selects_what_in_selects_for_any_number_of_values(db: Database) ->
         ids = list(s.scalars(select(c.id).where(c.connection == "bulk").order_by(c.id)))
         picked = set(s.scalars(select(c.id).where(bulk.among(s, c.id, iter(ids[1:3])))))
         assert picked == set(ids[1:3])
+        # A value longer than the column matches nothing, not the stored value it starts with.
+        s.execute(insert(t.issues).values(connection="bulk", key="K" * 64, jira_id="64", sync_stamp=0))
+        assert list(s.scalars(select(c.key).where(bulk.among(s, c.key, ["K" * 64 + "Z"])))) == []
+        assert list(s.scalars(select(c.key).where(bulk.among(s, c.key, ["K" * 64])))) == ["K" * 64]
         rendered = str(select(c.id).where(bulk.among(s, c.id, ids)).compile(s.get_bind()))
     # On PostgreSQL one bound array (the same text for any number of ids), elsewhere an IN list.
     assert ("ANY" in rendered) == (db.dialect == "postgresql")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Dialect, Table, any_, bindparam, insert
+from sqlalchemy import ARRAY, Connection, Dialect, String, Table, any_, bindparam, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,7 +30,10 @@ def among(
     wanted = list(values)
     engine_bind = bind if isinstance(bind, Connection) else bind.get_bind()
     if engine_bind.dialect.name == "postgresql":
-        return column == any_(bindparam(None, wanted, type_=ARRAY(column.type)))
+        # Without the column's length: a cast to varchar(n)[] would cut a longer value down silently, and
+        # the cut value could match a stored one.
+        element = String() if isinstance(column.type, String) else column.type
+        return column == any_(bindparam(None, wanted, type_=ARRAY(element)))
     return column.in_(wanted)
 
 
