@@ -266,11 +266,12 @@ class _VersionsApplier:
         if not versions:
             return {}
         jira_ids = {key: str(raw["id"]) for key, raw in versions.items() if raw.get("id") is not None}
-        # The stored raw JSON is replaced, not read, unless fields of it are kept (a version dated like the
-        # stored one reads it to compare contents).
+        # A webhook body is nearly always newer than the stored version, whose raw JSON it then replaces
+        # unread (unless fields of it are kept); a read of Jira (a pull) often meets the stored version
+        # again, and compares contents with it: there the raw JSON is read with the rows, not row by row.
         by_key, by_id = identity.issues_by_key_and_jira_id(
             self.session, self.ctx.name, versions, jira_ids.values(), lock=True,
-            with_raw=bool(self.keep_raw_fields),
+            with_raw=bool(self.keep_raw_fields) or not self.mode.webhook,
         )  # fmt: skip
         rows: dict[str, Issue] = {}
         for key in versions:
