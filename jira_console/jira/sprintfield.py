@@ -228,6 +228,11 @@ _KNOWN = _FREE_TEXT | _INT_KEYS | _DATE_KEYS | _BOOL_KEYS | {"state"}
 _DATE_RE = re.compile(r"\d{4}-\d\d-\d\d(?:[T ][0-9:.]+)?(?:Z|[+-]\d\d:?\d\d)?")
 _BOUNDARY_RE = re.compile(r",([A-Za-z][A-Za-z0-9_]*)=")
 _LEGACY_RE = re.compile(r"^[\w.$]*Sprint@[0-9a-fA-F]+\[(.*)\]$", re.DOTALL)
+# Compiled once, as the ones above: _valid runs for every candidate cut of every sprint value.
+_BARE_RE = re.compile(r"^\[?id=")
+_FIRST_KEY_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*)=")
+_INT_RE = re.compile(r"-?\d+")
+_STATE_RE = re.compile(r"[A-Za-z_]+")
 
 
 def parse_legacy_sprint(text: str) -> dict[str, str | None] | None:
@@ -271,14 +276,6 @@ def _split(body: str, boundaries: tuple[tuple[int, int, str], ...], key: str, st
         return None
 
     return parse(key, start, frozenset())
-
-
-# Compiled once: re's own cache is looked up on every call of re.match/re.fullmatch, and _valid runs for every
-# candidate cut of every sprint value.
-_BARE_RE = re.compile(r"^\[?id=")
-_FIRST_KEY_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*)=")
-_INT_RE = re.compile(r"-?\d+")
-_STATE_RE = re.compile(r"[A-Za-z_]+")
 
 
 def _valid(key: str, value: str) -> bool:
