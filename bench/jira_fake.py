@@ -7,22 +7,31 @@ because both sides share a mistake).
 Strict where real Jira is strict: Basic auth required (401 otherwise); Cloud serves only the enhanced search
 (``/rest/api/3/search/jql`` with ``nextPageToken``; the old ``/search`` answers 410), returns only ``id`` and
 ``key`` unless ``fields`` names more, refuses an unbounded JQL (400); Server pages by ``startAt`` and refuses
-paging past the 10,000-result window (400); ``maxResults`` is clamped silently to 100; unset fields are left
-out of an issue (no ``parent`` on top-level issues, no story points on bugs); JQL the fake cannot read is a
-400 with Jira's error shape. Fast where a benchmark needs it: issues are pre-built, pages are serialized with
-orjson, and nothing is logged. ``--ties`` gives that share of issues one common ``updated`` (a bulk import).
+paging past the 10,000-result window (400); ``maxResults`` is clamped silently to 100 (to 5,000 on Cloud
+when only ids or keys are asked for); unset fields are left out of an issue (no ``parent`` on top-level
+issues, no story points on bugs); JQL the fake cannot read is a 400 with Jira's error shape. Fast where a
+benchmark needs it: issues are pre-built, pages are serialized with orjson, and nothing is logged. ``--ties``
+gives that share of issues one common ``updated`` (a bulk import).
+
+``--latency-ms`` holds every response back that long (an ``asyncio`` sleep, so requests in flight together
+wait together, as on a real server): the time a real site spends on a request before its first byte. 0, the
+default, measures the client's CPU alone. ``--log FILE`` appends one line per request (start and end in epoch
+seconds, method, path, the JQL's bounds or the page token) for counting round trips.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import random
 import re
 import socket
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 import uvicorn
@@ -32,6 +41,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 PAGE_CAP = 100
+KEYS_ONLY_CAP = 5_000  # Cloud, when only ids or keys are asked for (its OpenAPI: "max 5000 issues")
 SERVER_WINDOW = 10_000
 USER, TOKEN = "bench", "bench-token"
 SPRINT_FIELD, POINTS_FIELD = "customfield_10020", "customfield_10016"
@@ -181,6 +191,8 @@ def parse_jql(site: Site, jql: str) -> tuple[list[dict[str, Any]], bool]:
     order = (m.group("order") or "").lower().replace(" ", "")
     if order.startswith("key"):
         issues = sorted(issues, key=lambda i: (i["_project"], i["_number"]))
+    elif order.startswith("updateddesc"):
+        issues = issues[::-1]  # the site's order is ``updated ASC, key ASC``
     return issues, bool(m.group("bounds") or scope)
 
 
@@ -261,11 +273,12 @@ def build_app(site: Site) -> Starlette:
             return error(400, str(exc))
         if not bounded:
             return error(400, "Unbounded JQL queries are not allowed here. Please add a search restriction.")
-        size = max(1, min(int(p.get("maxResults", 50)), PAGE_CAP))
+        wanted = wanted_fields(p.get("fields"), "cloud")
+        cap = KEYS_ONLY_CAP if wanted is not None and set(wanted) <= {"id", "key"} else PAGE_CAP
+        size = max(1, min(int(p.get("maxResults", 50)), cap))
         token = p.get("nextPageToken")
         offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
         page = issues[offset : offset + size]
-        wanted = wanted_fields(p.get("fields"), "cloud")
         base = str(request.base_url).rstrip("/")
         v2 = request.path_params["v"] == 2  # REST v2 on Cloud: rich text as wiki strings, not ADF
         body: dict[str, Any] = {
@@ -348,6 +361,31 @@ def build_app(site: Site) -> Starlette:
     return Starlette(routes=routes)
 
 
+def held_back(app: Any, latency_ms: float, log_path: str | None) -> Any:
+    """``app`` with each HTTP response held back ``latency_ms``; with ``log_path``, each request logged."""
+    log = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115 - open for the server's life
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        began = time.time()
+        if latency_ms > 0:
+            await asyncio.sleep(latency_ms / 1000)
+        await app(scope, receive, send)
+        if log is not None:
+            query = parse_qs(scope.get("query_string", b"").decode())
+            jql = " ".join(query.get("jql", []))
+            detail = [f"updated{op}{n}" for op, n in re.findall(r"updated\s*([<>]?=)\s*(\d+)", jql)]
+            detail += [f"{k}={query[k][0][:12]}" for k in ("nextPageToken", "startAt") if k in query]
+            if query.get("fields") == ["updated"]:
+                detail.append("fields=updated")
+            ends = f"{began:.3f} {time.time():.3f}"
+            log.write(f"{ends} {scope['method']} {scope['path']} {' '.join(detail)}\n")
+        return None
+
+    return wrapped
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flavor", choices=["cloud", "server"], default="cloud")
@@ -355,13 +393,19 @@ def main() -> None:
     p.add_argument("--ties", type=float, default=0.15, help="share of issues with one common `updated`")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--latency-ms", type=float, default=0.0, help="hold every response back this long")
+    p.add_argument("--log", help="append a line per request to this file")
     args = p.parse_args()
     site = Site(args.flavor, args.issues, args.ties, args.seed)
     sock = socket.socket()
     sock.bind(("127.0.0.1", args.port))
     print(f"Jira fake ({args.flavor}) at http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(
-        build_app(site), log_level="error", access_log=False, loop="uvloop", http="httptools"
+        held_back(build_app(site), args.latency_ms, args.log),
+        log_level="error",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -23,8 +23,8 @@ TIE_MS = 1_700_000_000_000  # long past: no issue can join the group any more
 
 class _Renders:
     """Stands in for the ``render`` module inside the search routes: counts each issue rendered with more
-    than its ``updated``, and (``edit_after``) edits the first issue of the group once that many issues of
-    the group have been rendered in full, as a colleague's edit between two pages of the group."""
+    than its key and ``updated``, and (``edit_after``) edits the first issue of the group once that many
+    issues of the group have been rendered in full, as a colleague's edit between two pages of the group."""
 
     def __init__(self, edit_after: int | None = None) -> None:
         self.full: Counter[str] = Counter()
@@ -35,7 +35,7 @@ class _Renders:
         return getattr(render, name)
 
     def issue_json(self, site: Any, issue: Any, base: str, v: str, wanted: Any, *args: Any, **kw: Any) -> Any:
-        if wanted is None or set(wanted) - {"updated"}:
+        if wanted is None or set(wanted) - {"updated", "key", "id"}:
             self.full[issue.key] += 1
         out = render.issue_json(site, issue, base, v, wanted, *args, **kw)
         tied = sum(n for k, n in self.full.items() if site.issues[k].updated == TIE_MS)

@@ -48,6 +48,8 @@ SEARCH_PARAMS = {
     "fieldsByKeys",
 }
 MAX_RESULT_WINDOW = 10_000
+KEYS_ONLY_PAGE = 5_000
+"""Cloud's page size clamp when a search asks for ids or keys only (its OpenAPI: "max 5000 issues")."""
 
 
 def _parse_jql(text: str) -> jql.Query:
@@ -127,7 +129,9 @@ async def search_jql(request: Request) -> Response:
             ["Unbounded JQL queries are not allowed here. Please add a search restriction to your query."],
         )
     offset = _untoken(token, jql_text) if token else 0
-    size = min(max_results, sim.config.page_size)
+    # Cloud serves its largest pages when only ids or keys are asked for.
+    keys_only = fields is None or set(fields) <= {"id", "key"}
+    size = min(max_results, KEYS_ONLY_PAGE if keys_only else sim.config.page_size)
     matched = _run_search(sim, query)
     page = matched[offset : offset + size]
     base = base_of(request)
