@@ -7,8 +7,9 @@ and the search style (Cloud ``/search/jql`` with ``nextPageToken``, Server ``/se
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -65,6 +66,19 @@ def jql_key_list(keys: Sequence[str]) -> str:
         return key if _ISSUE_KEY.match(key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     return f"key in ({', '.join(q(k) for k in keys)})"
+
+
+async def together(calls: Iterable[Awaitable[Any]]) -> list[Any]:
+    """Run Jira reads at the same time (each still paced by its client's rate limit and gates); their
+    results in order. The first failure is raised as it is, once the others are cancelled."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def discover_roles(fields: Sequence[JiraField]) -> dict[str, str]:

@@ -5,12 +5,13 @@ from each page without extra requests)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from jira_console.jira.client import together
 from jira_console.jira.sprintfield import parse_sprint_value
 from jira_console.store import issues as si
 from jira_console.store import repo
@@ -85,7 +86,7 @@ async def sync_boards_and_sprints(
     if not keys:
         keys = await asyncio.to_thread(_stored_projects, io, ctx)
     boards: dict[int, Any] = {}
-    for found in await _together(io.client.boards(project) for project in keys):
+    for found in await together(io.client.boards(project) for project in keys):
         for board in found:
             boards.setdefault(board.id, board)
     gate = asyncio.Semaphore(BOARDS_AT_ONCE)
@@ -94,33 +95,20 @@ async def sync_boards_and_sprints(
         async with gate:
             # Team-managed boards are ``simple`` and have sprints too; kanban boards have none.
             scrum = board.type in (None, "scrum", "simple")
-            sprints, field_id = await _together(
+            sprints, field_id = await together(
                 [io.client.sprints(board.id) if scrum else _no_sprints(),
                  estimation.configured_field(io.client, board.id)]
             )  # fmt: skip
             return board, list(sprints), field_id
 
     count = 0
-    for board, sprints, field_id in await _together(read(board) for board in boards.values()):
+    for board, sprints, field_id in await together(read(board) for board in boards.values()):
         count += await asyncio.to_thread(_store_board, io, ctx, board, sprints, field_id)
     return count
 
 
 async def _no_sprints() -> list[Any]:
     return []
-
-
-async def _together(calls: Iterable[Awaitable[Any]]) -> list[Any]:
-    """Run Jira reads at the same time (paced by the client's rate limit); the first failure is raised
-    as it is, once the others are cancelled."""
-    tasks = [asyncio.ensure_future(c) for c in calls]
-    try:
-        return await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def _stored_projects(io: SyncIO, ctx: SyncContext) -> list[str]:

@@ -10,6 +10,7 @@ The steps themselves live in their own modules: :mod:`~jira_console.sync.pull`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from jira_console import events as ev
 from jira_console.config import JiraConnection
 from jira_console.jira import JiraClient
-from jira_console.jira.client import discover_roles
+from jira_console.jira.client import discover_roles, together
+from jira_console.jira.models import ServerInfo
 from jira_console.logs import get_logger
 from jira_console.mapping import MappingContext, MappingSet, compile_mapping
 from jira_console.mapping import repo as mrepo
@@ -72,6 +74,8 @@ class SyncEngine:
         """The connection's facts once prepared (rebuilt, never mutated, when they change)."""
         self._generation: int | None = None
         """The stored mappings' generation :attr:`context` was compiled from."""
+        self._prepared_info: ServerInfo | None = None
+        """serverInfo as the last :meth:`prepare` read it, until a run's clock reading takes it."""
 
     # ------------------------------------------------------------------------------------ context
 
@@ -116,11 +120,16 @@ class SyncEngine:
             if await asyncio.to_thread(self._generation_now) != self._generation:
                 await asyncio.to_thread(self._load_mappings, self.context)
             return self._ctx()
-        info = await self.client.server_info()
+        # The site's facts are read together; on ``auto`` the flavor (from serverInfo) comes first, since
+        # it decides which REST version the other reads use.
+        if self.conn.flavor == "auto":
+            info = await self.client.server_info()
+            field_list, _ = await together([self.client.fields(), self._discover_boards()])
+        else:
+            reads = [self.client.server_info(), self.client.fields(), self._discover_boards()]
+            info, field_list, _ = await together(reads)
         self.io.clock.observe(info.server_time)
-        field_list = await self.client.fields()
-        if not await asyncio.to_thread(estimation.boards_known, self.db, self.conn.name):
-            await estimation.discover(self.db, self.conn.name, self.client, self.conn.project_keys or ())
+        self._prepared_info = info
         per_board = await asyncio.to_thread(estimation.by_project, self.db, self.conn.name)
         site = SyncContext.build(
             self.conn, info.flavor, discover_roles(field_list), field_list, estimation=per_board
@@ -128,6 +137,10 @@ class SyncEngine:
         await asyncio.to_thread(self._record_connection, info.flavor, info.version, field_list)
         await asyncio.to_thread(self._load_mappings, site)
         return self._ctx()
+
+    async def _discover_boards(self) -> None:
+        if not await asyncio.to_thread(estimation.boards_known, self.db, self.conn.name):
+            await estimation.discover(self.db, self.conn.name, self.client, self.conn.project_keys or ())
 
     def _record_connection(self, flavor: str, version: str, field_list: Sequence[Any]) -> None:
         with self.db.session(write=True) as s:
@@ -208,8 +221,9 @@ class SyncEngine:
 
     async def _steps(self, report: SyncReport, full: bool) -> None:
         # A full sync reads the site's field list again (a field added or renamed since the last one).
+        self._prepared_info = None
         ctx = await self.prepare(refresh=full)
-        await self._read_clock()
+        await self._read_clock(self._prepared_info)
         retried = await retry_quarantined(self.io, ctx)
         if retried is not None:
             report.add_applied(retried, self.emit)
@@ -218,24 +232,40 @@ class SyncEngine:
             self.emit(ev.Notice("info", f"{self.conn.name}: {backfill.ANNOUNCEMENT}"))
             log.info("mapping back-fill", connection=self.conn.name)
         pull = Pull(self.io, ctx, report, self._keep_lease)
-        listed = await pull.run(full=full)
-        await asyncio.to_thread(backfill.done, self.db, ctx)
-        report.backfilled = len(listed) if report.backfill else 0
-        if full:
-            # A full pull has just listed every issue in scope: reconcile against that list.
-            await reconcile.reconcile(self.io, ctx, report, listed, ids=pull.ids)
-            await boards.sync_boards_and_sprints(self.io, ctx)
-            if await asyncio.to_thread(estimation.by_project, self.db, self.conn.name) != ctx.estimation:
-                # A board now estimates with another field: story points follow it from the next run on.
-                await self.prepare(refresh=True)
+        # A full sync reads the boards and their sprints while it pulls when the projects are configured
+        # (else the boards to read are those of the issues stored, known once the pull has read them).
+        early = boards.sync_boards_and_sprints(self.io, ctx) if full and self.conn.project_keys else None
+        boards_read: asyncio.Future[int] | None = asyncio.ensure_future(early) if early else None
+        try:
+            listed = await pull.run(full=full)
+            await asyncio.to_thread(backfill.done, self.db, ctx)
+            report.backfilled = len(listed) if report.backfill else 0
+            if full:
+                # A full pull has just listed every issue in scope: reconcile against that list.
+                await reconcile.reconcile(self.io, ctx, report, listed, ids=pull.ids)
+                await (boards_read or boards.sync_boards_and_sprints(self.io, ctx))
+                if await asyncio.to_thread(estimation.by_project, self.db, self.conn.name) != ctx.estimation:
+                    # A board now estimates with another field: story points follow it from the next run on.
+                    await self.prepare(refresh=True)
+        finally:
+            if boards_read is not None:  # after a failed step: not left running, nor its own failure unread
+                boards_read.cancel()
+                with contextlib.suppress(BaseException):
+                    await boards_read
         await push_step.push(self.io, ctx, report)
 
-    async def _read_clock(self) -> None:
+    async def _read_clock(self, prepared: ServerInfo | None) -> None:
         """Jira's clock at the start of a run (``serverTime``): a step back since the last run widens this
-        pull's window and brings stored times back from Jira's future (see :mod:`jira_console.sync.clock`)."""
-        info = await self.client.server_info()
-        if self.io.clock.observe(info.server_time) is None:
-            return
+        pull's window and brings stored times back from Jira's future (see :mod:`jira_console.sync.clock`).
+        ``prepared``: serverInfo just read by this run's :meth:`prepare` (its time already observed)."""
+        if prepared is None:
+            info = await self.client.server_info()
+            if self.io.clock.observe(info.server_time) is None:
+                return
+        else:
+            self._prepared_info = None
+            if not self.io.clock.known:
+                return
 
         def settle() -> clock.Settled:
             with self.db.session(write=True) as s:

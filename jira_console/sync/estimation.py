@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from jira_console.jira import JiraClient
+from jira_console.jira.client import together
 from jira_console.jira.errors import JiraError
 from jira_console.store import models as m
 from jira_console.store import repo
@@ -55,15 +56,19 @@ async def configured_field(client: JiraClient, board_id: int) -> str | None:
     return None
 
 
+async def _boards_of(client: JiraClient, project: str | None) -> list[Any]:
+    with contextlib.suppress(JiraError):
+        return list(await client.boards(project))
+    return []
+
+
 async def discover(db: Database, connection: str, client: JiraClient, projects: Iterable[str] = ()) -> None:
     """Read the boards (of ``projects``, else every board the account sees) and how each estimates, and
     store them: done once, before the first sync, so its story points come from the right fields."""
-    boards = []
     targets: list[str | None] = [*projects] or [None]
-    for project in targets:
-        with contextlib.suppress(JiraError):
-            boards.extend(await client.boards(project))
-    rows = [(b, await configured_field(client, b.id)) for b in {b.id: b for b in boards}.values()]
+    found = await together(_boards_of(client, project) for project in targets)
+    boards = list({b.id: b for listed in found for b in listed}.values())
+    rows = list(zip(boards, await together(configured_field(client, b.id) for b in boards), strict=True))
     with db.session(write=True) as s:
         for board, field_id in rows:
             values = {"name": board.name, "type": board.type, "project_key": board.project_key}
