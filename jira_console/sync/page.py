@@ -146,10 +146,21 @@ def _finish(
             session, ctx.name, "local", "updated", item.said_ms, item.kept_ms, issue_key=item.key,
             reason="Jira's updated was ahead of its clock: clamped to Jira's time", actor=ctx.actor,
         )  # fmt: skip
-    if checkpoint and result.max_updated_ms is not None:
-        newest = min(result.max_updated_ms, io.clock.limit_ms())
-        keys = result.keys_at_max if newest == result.max_updated_ms else []
-        st.advance_watermark(session, ctx.name, ISSUES_SCOPE, newest, keys)
+    if checkpoint:
+        _advance(session, io, ctx, result.max_updated_ms, result.keys_at_max)
+
+
+def _advance(session: Session, io: SyncIO, ctx: SyncContext, newest: int | None, keys: Sequence[str]) -> None:
+    """Move the watermark to ``newest`` (with the keys seen at it), never past Jira's current time."""
+    if newest is not None:
+        kept = min(newest, io.clock.limit_ms())
+        st.advance_watermark(session, ctx.name, ISSUES_SCOPE, kept, keys if kept == newest else [])
+
+
+def checkpoint(io: SyncIO, ctx: SyncContext, newest: int | None, keys: Sequence[str]) -> None:
+    """Move the pull's watermark on its own (after pages applied without ``checkpoint``)."""
+    with si.engine_session(io.db) as s:
+        _advance(s, io, ctx, newest, keys)
 
 
 async def retry_quarantined(io: SyncIO, ctx: SyncContext) -> ApplyResult | None:

@@ -10,8 +10,15 @@ with offset paging that shifts an unread issue into an already read position and
 with key-set paging it cannot be. A group of ties larger than a page is read with ``updated = T`` by offset,
 each issue in full once, the pass confirmed without reading the group in full again (see
 :meth:`Pull._drain_tie_group`); then the search goes on from ``T + 1``. The next page is fetched while the
-current one is written. As a pull creates issues (a first import), PostgreSQL's statistics are refreshed at
-a few sizes, so the per-page look-ups stay index searches while the table grows.
+current one is written.
+
+A pull that reads everything (a first import, a full sync) of :data:`STREAM_MIN` issues or more reads
+:data:`STREAMS` ranges of ``updated`` at once, each by key set as above: while one stream waits for Jira's
+answer, another's page is written. The newest range's stream, once its search runs out, waits for the older
+ranges and then searches on from where it stopped, so an issue edited meanwhile (which moves to the newest
+range) is read as it would be by one stream. The watermark moves with the oldest range's pages, and to the
+newest version read once every range is read. As a pull creates issues (a first import), PostgreSQL's
+statistics are refreshed at a few sizes, so the per-page look-ups stay index searches while the table grows.
 """
 
 from __future__ import annotations
@@ -20,24 +27,35 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from jira_console.jira.client import together
 from jira_console.jira.errors import JiraError
 from jira_console.store import issues as si
 from jira_console.store import state as st
 from jira_console.sync.apply import ApplyMode, ApplyResult, updated_of
 from jira_console.sync.context import ISSUES_SCOPE, SyncContext, SyncIO
-from jira_console.sync.jql import EPOCH_FLOOR_MS, bounded_jql
-from jira_console.sync.page import SETTLED, apply_page
+from jira_console.sync.jql import EPOCH_FLOOR_MS, bounded_jql, newest_first_jql
+from jira_console.sync.page import SETTLED, apply_page, checkpoint
 from jira_console.sync.report import SyncReport
 
 TIE_PASSES = 5
-KEYS_ONLY = ("updated",)
-"""The fields of a pass that only confirms which issues a tie group holds (Jira adds id and key)."""
+KEYS_ONLY = ("key",)
+"""The fields of a pass that only confirms which issues a tie group holds: the key alone, for which Cloud
+serves its largest pages (up to :data:`KEYS_PAGE`)."""
+KEYS_PAGE = 5_000
+"""The page size asked for by that pass (Jira clamps it to what it serves, and the client reads that back)."""
 SETTLED_MS = 60_000
 """How far in Jira's past a tie must be for no issue to join its group any more (an edit stamps Jira's
 current time)."""
 
+
+STREAMS = 4
+"""Key-set streams a pull that reads everything (a first import, a full sync) runs at once, each over its own
+range of ``updated``: one stream's next request waits for Jira's answer to its last, the others' do not."""
+STREAM_MIN = 2_000
+"""Issues (as Server counts them, or Cloud estimates) below which a pull reads in one stream."""
 
 ANALYZE_FIRST = 2_000
 """Issues created by one pull after which PostgreSQL's statistics are refreshed; again at five times as many,
@@ -76,6 +94,19 @@ async def _none() -> None:
     return None
 
 
+async def _given(value: Any) -> Any:
+    return value
+
+
+async def _settle(*tasks: asyncio.Future[Any]) -> None:
+    """Cancel what has not finished and wait for it (its failure, if any, is no longer wanted)."""
+    for task in tasks:
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
 async def _ahead(pages: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
     """The pages of a search, each next one requested while the caller works on the current one."""
     pending: asyncio.Future[Any] = asyncio.ensure_future(anext(pages, None))
@@ -89,6 +120,26 @@ async def _ahead(pages: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
         with contextlib.suppress(BaseException):
             await pending
         await pages.aclose()
+
+
+@dataclass
+class _Stream:
+    """One key-set stream of a pull: the ``updated`` range it reads (``hi`` None: up to the newest) and what
+    its pages leave behind."""
+
+    lo: int
+    hi: int | None = None
+    checkpoint: bool = True
+    """Its pages move the watermark (the oldest range's do; the others' only once every range is read)."""
+    after: asyncio.Event | None = None
+    """For the newest range of several: the older ranges' end. Once its search runs out it waits for them,
+    then searches on from where it was: an issue edited while the older ranges were read has moved here."""
+    settled: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The versions of the page applied last that are in the store as read: a key-set page reads the
+    previous page's last issue or two again, and the same version read again needs no applying (not even
+    a look-up of its row) to be a duplicate."""
+    newest: int | None = None
+    keys_at_newest: list[str] = field(default_factory=list)
 
 
 class Pull:
@@ -109,15 +160,13 @@ class Pull:
         """The store held none of the connection's issues when the pull began: an issue whose key and id
         this pull has not read yet has no row (see ``ApplyMode.unseen``)."""
         self.read_ids: set[str] = set()
-        self.settled: dict[str, Mapping[str, Any]] = {}
-        """The versions of the page applied last that are in the store as read: a key-set page reads the
-        previous page's last issue or two again, and the same version read again needs no applying (not even
-        a look-up of its row) to be a duplicate."""
         self.reapply = False
         self.started = time.monotonic()
         self.expected: int | None = None
         """How many issues this pull expects to read (for progress), None when unknown."""
         self.next_analyze = ANALYZE_FIRST
+        self.applying = asyncio.Lock()
+        """One page written at a time, whichever stream read it."""
 
     async def run(self, *, full: bool = False) -> dict[str, int | None]:
         """Pull from the watermark, or everything when ``full``. Returns every key seen with its ``updated``
@@ -128,20 +177,62 @@ class Pull:
         self.first_import = not await asyncio.to_thread(self._read_state, _holds_issues)
         watermark = None if full or self.reapply else await asyncio.to_thread(self._read_state, st.watermark)
         bound = EPOCH_FLOOR_MS if watermark is None else watermark - self.ctx.conn.overlap_seconds * 1000
+        everything = watermark is None
         self.started = time.monotonic()
-        pending: asyncio.Future[Any] = asyncio.ensure_future(self._first_page(bound))
-        counting: asyncio.Future[int | None] | None = asyncio.ensure_future(
-            self._count_expected(bound, everything=watermark is None)
+        first = asyncio.ensure_future(self._first_page(bound))
+        counting = asyncio.ensure_future(self._count_expected(bound, everything=everything))
+        top = asyncio.ensure_future(self._newest_time(bound) if everything else _none())
+        try:
+            page = await first
+            estimate = await counting
+            if page is None:
+                return self.listed
+            # The first page's ``total`` (Server) is exact for this run; else Cloud's estimate.
+            self.expected = page.total if page.total is not None else estimate
+            splits = self._splits(page, await top)
+        finally:
+            await _settle(first, counting, top)
+        if not splits:
+            await self._stream(_Stream(bound), page)
+        else:
+            await self._streams(bound, splits, page)
+        return self.listed
+
+    def _splits(self, first: Any, top: int | None) -> list[int]:
+        """Where the ranges of :data:`STREAMS` streams meet (none: one stream), evenly in time from the end
+        of the first page to the newest ``updated``; only for a pull of :data:`STREAM_MIN` issues or more."""
+        start = _next_bound(first.issues)
+        if first.is_last or top is None or start is None or (self.expected or 0) < STREAM_MIN or top <= start:
+            return []
+        return sorted({start + (top - start) * n // STREAMS for n in range(1, STREAMS)} - {start, top})
+
+    async def _streams(self, bound: int, splits: list[int], first: Any) -> None:
+        """The ranges read at once, the oldest starting with ``first``; the watermark moves with the oldest
+        range's pages, and to the newest version read once every range is read."""
+        edges = [bound, *(s + 1 for s in splits)]
+        older = [_Stream(lo, hi, checkpoint=lo == bound) for lo, hi in zip(edges, splits, strict=False)]
+        newest = _Stream(edges[-1], None, checkpoint=False, after=asyncio.Event())
+
+        async def older_ranges() -> None:
+            await together([self._stream(older[0], first), *(self._stream(s) for s in older[1:])])
+            assert newest.after is not None
+            newest.after.set()
+
+        await together([older_ranges(), self._stream(newest)])
+        read = [s for s in [*older[1:], newest] if s.newest is not None]
+        if read:
+            latest = max(read, key=lambda s: s.newest or 0)
+            await asyncio.to_thread(checkpoint, self.io, self.ctx, latest.newest, latest.keys_at_newest)
+
+    async def _stream(self, s: _Stream, first: Any = None) -> None:
+        """Read ``s``'s range page by page by key set (see the module docstring), each next page requested
+        while the current one is written."""
+        bound = s.lo
+        pending: asyncio.Future[Any] = asyncio.ensure_future(
+            _given(first) if first is not None else self._first_page(bound, s.hi)
         )
         try:
-            while True:
-                page = await pending
-                if page is None:
-                    break
-                if counting is not None:
-                    # The first page's ``total`` (Server) is exact for this run; else Cloud's estimate.
-                    estimate = await counting
-                    self.expected, counting = page.total if page.total is not None else estimate, None
+            while (page := await pending) is not None:
                 times = _times(page.issues)
                 unseen = self._note(page.issues, times)
                 newest = _next_bound(page.issues)
@@ -153,20 +244,21 @@ class Pull:
                     pending = asyncio.ensure_future(_none())
                 elif not tie_group and newest is not None:
                     bound = newest
-                    pending = asyncio.ensure_future(self._first_page(bound))
-                await self._apply(page.issues, unseen)
+                    pending = asyncio.ensure_future(self._first_page(bound, s.hi))
+                await self._apply(page.issues, s, unseen)
                 if tie_group:
                     bound = newest if whole_tie and newest is not None else bound
-                    await self._drain_tie_group(bound)
+                    await self._drain_tie_group(bound, s)
                     bound += 1
-                    pending = asyncio.ensure_future(self._first_page(bound))
+                    more = s.hi is None or bound <= s.hi
+                    pending = asyncio.ensure_future(self._first_page(bound, s.hi) if more else _none())
+                elif page.is_last and s.after is not None:
+                    await s.after.wait()
+                    s.after = None
+                    bound = max(bound, newest or bound)
+                    pending = asyncio.ensure_future(self._first_page(bound, s.hi))
         finally:
-            for task in (pending, counting):
-                if task is not None and not task.done():
-                    task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task  # type: ignore[misc]  # narrowed to a Future just above
-        return self.listed
+            await _settle(pending)
 
     async def _count_expected(self, bound: int, *, everything: bool) -> int | None:
         """Cloud's approximate count of what this pull will read, asked only when it reads everything (a
@@ -183,22 +275,38 @@ class Pull:
         with self.io.db.session() as s:
             return read(s, self.ctx.name, ISSUES_SCOPE)
 
-    def _search(self, bound: int, *, exact: bool = False, fields: Sequence[str] | None = None) -> Any:
+    def _search(
+        self, bound: int, until: int | None = None, *, exact: bool = False, keys_only: bool = False
+    ) -> Any:
         """The search's pages (an async generator: closed by the caller as soon as it has read enough)."""
-        jql = bounded_jql(self.ctx.conn.jql, bound, until_ms=bound if exact else None)
+        jql = bounded_jql(self.ctx.conn.jql, bound, until_ms=bound if exact else until)
+        if keys_only:
+            return self.io.client.search_pages(jql, fields=list(KEYS_ONLY), page_size=KEYS_PAGE)
         return self.io.client.search_pages(
-            jql, fields=list(fields or self.ctx.jira_fields), page_size=self.ctx.conn.page_size
+            jql, fields=list(self.ctx.jira_fields), page_size=self.ctx.conn.page_size
         )
 
-    async def _first_page(self, bound: int) -> Any:
-        """The first page of a fresh search from ``bound``."""
-        pages = self._search(bound)
+    async def _first_page(self, bound: int, until: int | None = None) -> Any:
+        """The first page of a fresh search from ``bound`` (to ``until``)."""
+        pages = self._search(bound, until)
         try:
             return await anext(pages, None)
         finally:
             await pages.aclose()
 
-    async def _drain_tie_group(self, tie: int) -> None:
+    async def _newest_time(self, bound: int) -> int | None:
+        """The newest ``updated`` in scope from ``bound`` (None when unknown: the pull runs one stream)."""
+        jql = newest_first_jql(self.ctx.conn.jql, bound)
+        pages: Any = self.io.client.search_pages(jql, fields=["updated"], page_size=1)
+        try:
+            page = await anext(pages, None)
+        except JiraError:
+            return None
+        finally:
+            await pages.aclose()
+        return updated_of(page.issues[0]) if page is not None and page.issues else None
+
+    async def _drain_tie_group(self, tie: int, s: _Stream) -> None:
         """Read every issue whose ``updated`` is exactly ``tie``, by offset within that group. An edit during
         the pass moves the edited issue out of the group and shifts the offsets, so an issue not read yet
         may slip into a page already read: the pass is confirmed, reading each issue in full only once.
@@ -209,13 +317,13 @@ class Pull:
         seen_in_group = {k for k, t in self.listed.items() if t == tie}
         settled_before = self.io.clock.now_ms() - SETTLED_MS
         for _pass in range(TIE_PASSES):
-            steady = await self._read_group(tie, seen_in_group)
+            steady = await self._read_group(tie, seen_in_group, s)
             if steady and tie < settled_before:
                 return
             if not await self._unread_in_group(tie, seen_in_group):
                 return
 
-    async def _read_group(self, tie: int, seen_in_group: set[str]) -> bool:
+    async def _read_group(self, tie: int, seen_in_group: set[str], s: _Stream) -> bool:
         """One pass over the group in full, each page applied. Whether the pass was steady: every page
         counted the same group (Server's ``total``) and every issue of it was read, still in the group."""
         totals: set[int | None] = set()
@@ -225,19 +333,18 @@ class Pull:
                 times = _times(page.issues)
                 totals.add(page.total)
                 in_group.update(k for k, t in times.items() if t == tie)
-                seen_in_group.update(k for k, t in times.items() if t == tie)
-                await self._apply(page.issues, self._note(page.issues, times))
+                # Read in full, in the group or not (an issue edited since the index placed it there).
+                seen_in_group.update(times)
+                await self._apply(page.issues, s, self._note(page.issues, times))
         return len(totals) == 1 and None not in totals and totals == {len(in_group)}
 
     async def _unread_in_group(self, tie: int, seen_in_group: set[str]) -> set[str]:
-        """Keys in the group now that no pass has read: the group listed with keys and ``updated`` only."""
+        """Keys in the group now that no pass has read: the group listed by key alone."""
         missed: set[str] = set()
-        pages = self._search(tie, exact=True, fields=KEYS_ONLY)
+        pages = self._search(tie, exact=True, keys_only=True)
         try:
             async for page in pages:
-                missed.update(
-                    k for k, t in _times(page.issues).items() if t == tie and k not in seen_in_group
-                )
+                missed.update(k for k in map(_key, page.issues) if k not in seen_in_group)
         finally:
             await pages.aclose()
         return missed
@@ -256,18 +363,23 @@ class Pull:
         self.read_ids.update(ids.values())
         return unseen
 
-    async def _apply(self, issues: list[Any], unseen: frozenset[str] = frozenset()) -> None:
+    async def _apply(self, issues: list[Any], s: _Stream, unseen: frozenset[str] = frozenset()) -> None:
         mode = ApplyMode(allow_equal=self.reapply, unseen=unseen)
-        again = [i for i in issues if self.settled.get(_key(i)) == i]
-        fresh = [i for i in issues if self.settled.get(_key(i)) != i] if again else issues
+        again = [i for i in issues if s.settled.get(_key(i)) == i]
+        fresh = [i for i in issues if s.settled.get(_key(i)) != i] if again else issues
         result = ApplyResult()
-        if fresh:
-            result = await asyncio.to_thread(apply_page, self.io, self.ctx, fresh, mode)
+        async with self.applying:
+            if fresh:
+                result = await asyncio.to_thread(
+                    apply_page, self.io, self.ctx, fresh, mode, checkpoint=s.checkpoint
+                )
         for raw in again:  # counted as applying them would have: duplicates of what this pull just stored
             result.saw(_key(raw), updated_of(raw))
             result.skipped += 1
             result.statuses[_key(raw)] = "duplicate"
-        self.settled = {_key(i): i for i in issues if result.statuses.get(_key(i)) in SETTLED}
+        s.settled = {_key(i): i for i in issues if result.statuses.get(_key(i)) in SETTLED}
+        if result.max_updated_ms is not None and (s.newest is None or result.max_updated_ms >= s.newest):
+            s.newest, s.keys_at_newest = result.max_updated_ms, list(result.keys_at_max)
         self.report.pages += 1
         self.report.add_applied(result, self.io.emit)
         if self.report.created >= self.next_analyze:

@@ -1,0 +1,139 @@
+"""A pull that reads everything reads several ranges of ``updated`` at once (:mod:`jira_console.sync.pull`):
+every issue is stored, the watermark ends at the newest version read, and an issue edited while the older
+ranges are still being read (after the newest range's search ran out) is read by the same pull, not left for
+the next one.
+
+The site: ``OLD`` issues one second apart, and one issue far newer, so that the ranges split evenly in time
+put every old issue in the oldest range and the newest range holds one issue: its search runs out at once,
+while the oldest range still has pages to read.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from jira_console.simulator import routes_search
+from jira_console.store import state as st
+from jira_console.sync import pull
+from jira_console.sync.context import ISSUES_SCOPE
+from jira_console.sync.jql import EPOCH_FLOOR_MS
+
+FLAVORS = ["cloud", "server"]
+PAGE = 10
+OLD = 60
+T0 = 1_700_000_000_000
+NEWEST = T0 + 10_000_000
+
+
+def _spread(rig: Any) -> list[str]:
+    """OLD issues at T0, T0 + 1 s, ...; the last one far newer. Returns the keys oldest first."""
+    site = rig.sim.site
+    keys = sorted(site.issues, key=lambda k: (site.issues[k].project, site.issues[k].number))
+    with site.lock:
+        for n, key in enumerate(keys[:OLD]):
+            site._reindex(site.issues[key], T0 + n * 1000)
+        site._reindex(site.issues[keys[OLD]], NEWEST)
+    return keys
+
+
+class _Searches:
+    """Stands in for the search routes' JQL parsing and search: records each ascending search's bounds and,
+    with ``edit``, edits the last issue of the oldest range once the newest range's search has run out
+    (a colleague's edit that moves an issue the oldest range has not read yet to the newest range)."""
+
+    def __init__(self, sim: Any, *, edit: bool) -> None:
+        self.sim = sim
+        self.edit = edit
+        self.texts: dict[int, str] = {}
+        self.ranges: set[tuple[int, int | None]] = set()
+        self.newest_ran_out = False
+        self.edited: str | None = None
+        self._parse, self._run = routes_search._parse_jql, routes_search._run_search
+
+    def parse(self, text: str) -> Any:
+        query = self._parse(text)
+        self.texts[id(query)] = text
+        return query
+
+    def run(self, sim: Any, query: Any) -> list[Any]:
+        matched = self._run(sim, query)
+        text = self.texts.get(id(query), "")
+        low = re.search(r"updated >= (\d+)", text)
+        high = re.search(r"updated <= (\d+)", text)
+        if "ORDER BY updated ASC" not in text or low is None:
+            return matched
+        lo, hi = int(low.group(1)), int(high.group(1)) if high else None
+        if hi is not None and hi == lo:
+            return matched  # a tie group's own search
+        self.ranges.add((lo, hi))
+        if hi is None and lo > EPOCH_FLOOR_MS and len(matched) <= PAGE:
+            self.newest_ran_out = True
+        elif (
+            hi is not None
+            and self.edit
+            and self.newest_ran_out
+            and self.edited is None
+            and len(matched) > PAGE
+        ):
+            last = matched[-1]
+            sim.site.commit(
+                last, {"summary": f"{last.summary} (edited while older ranges are read)"}, "other"
+            )
+            self.edited = last.key
+        return matched
+
+
+def _stored(rig: Any) -> dict[str, Any]:
+    """Key -> summary of every live issue row of the connection."""
+    query = text("SELECT key, summary FROM issues WHERE connection = :c AND deleted = :no")
+    with rig.db.session() as s:
+        return {key: summary for key, summary in s.execute(query, {"c": rig.engine.conn.name, "no": False})}
+
+
+async def _full_sync(
+    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str, *, edit: bool
+) -> tuple[Any, _Searches]:
+    """A first import (a full sync into an empty store) of the spread site, its searches watched."""
+    rig = await rig_factory(flavor, issues=OLD + 1, max_page_size=PAGE, tie_fraction=0.0)
+    _spread(rig)
+    searches = _Searches(rig.sim, edit=edit)
+    monkeypatch.setattr(routes_search, "_parse_jql", searches.parse)
+    monkeypatch.setattr(routes_search, "_run_search", searches.run)
+    monkeypatch.setattr(pull, "STREAM_MIN", OLD // 2)
+    report = await rig.engine.run(full=True)
+    assert report.status == "ok", report.errors
+    return rig, searches
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_first_import_reads_ranges_at_once_and_ends_at_the_newest_version(
+    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str
+) -> None:
+    rig, searches = await _full_sync(rig_factory, monkeypatch, flavor, edit=False)
+    # The first page, the oldest range's key-set pages (bounded above), and the other ranges' searches.
+    bounded = {r for r in searches.ranges if r[1] is not None}
+    assert len({hi for _, hi in bounded}) == pull.STREAMS - 1, searches.ranges
+    stored = _stored(rig)
+    assert set(stored) == set(rig.sim.site.issues)
+    assert stored == {k: rig.sim.issue(k)["summary"] for k in stored}
+    with rig.db.session() as s:
+        assert st.watermark(s, rig.engine.conn.name, ISSUES_SCOPE) == NEWEST
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_an_edit_while_older_ranges_are_read_is_read_by_the_same_pull(
+    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str
+) -> None:
+    rig, searches = await _full_sync(rig_factory, monkeypatch, flavor, edit=True)
+    assert searches.edited is not None, "the newest range's search never ran out before the oldest range's"
+    edited = rig.sim.issue(searches.edited)
+    assert edited["updated"] > NEWEST
+    # Read by this pull (the newest range searched again once the older ranges were read), not left for
+    # the next run: stored with the edit, and the watermark at the edit.
+    assert _stored(rig)[searches.edited] == edited["summary"]
+    with rig.db.session() as s:
+        assert st.watermark(s, rig.engine.conn.name, ISSUES_SCOPE) == edited["updated"]
