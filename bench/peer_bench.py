@@ -2,7 +2,7 @@
 
     .venv/bin/pip install -e '.[bench]'          # pycontribs `jira`, the peer (a benchmark dependency only)
     .venv/bin/python bench/peer_bench.py --flavor cloud --issues 4000
-    .venv/bin/python bench/peer_bench.py --flavor server --issues 20000 --ties 0.15 --repeat 3
+    .venv/bin/python bench/peer_bench.py --flavor server --issues 20000 --ties 0.15 --repeat 3 --latency-ms 40
 
 Three commands, each timed as wall time from process start, each in a fresh process while the fake runs in
 another:
@@ -17,6 +17,11 @@ product's field list is derived here the same way the sync derives it). Server/D
 10,000 results, so the bare loop and the peer page by ``updated`` bounds there, as the product does.
 Peak RSS of each command comes from ``wait4``. Targets (issue 16): ours <= 1.5x bare and < peer, peak RSS
 <= 150 MB.
+
+Each size and flavor is measured with the fake answering at once (``--latency-ms 0``: what is timed is the
+client's CPU alone, a floor no real site offers) and holding each answer back 40 ms (the default pair; a
+real site spends at least that on a search page: the issue's own strict fake served 3,000 issues to the bare
+loop in 1.40 s, about 45 ms a page, and 10,000 at about 85 ms a page).
 """
 
 from __future__ import annotations
@@ -126,17 +131,9 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     }
 
 
-def start_fake(flavor: str, issues: int, ties: float) -> tuple[subprocess.Popen[str], str]:
-    cmd = [
-        PY,
-        str(ROOT / "bench" / "jira_fake.py"),
-        "--flavor",
-        flavor,
-        "--issues",
-        str(issues),
-        "--ties",
-        str(ties),
-    ]
+def start_fake(flavor: str, issues: int, ties: float, latency_ms: float) -> tuple[subprocess.Popen[str], str]:
+    cmd = [PY, str(ROOT / "bench" / "jira_fake.py"), "--flavor", flavor, "--issues", str(issues)]
+    cmd += ["--ties", str(ties), "--latency-ms", str(latency_ms)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -162,8 +159,8 @@ def ours(url: str, flavor: str, workdir: Path) -> dict[str, Any]:
     return timed([str(Path(PY).parent / "jira-console"), "--config", str(config), "sync", "--full"], env)
 
 
-def measure(flavor: str, issues: int, ties: float, repeat: int) -> dict[str, Any]:
-    fake, url = start_fake(flavor, issues, ties)
+def measure(flavor: str, issues: int, ties: float, repeat: int, latency_ms: float) -> dict[str, Any]:
+    fake, url = start_fake(flavor, issues, ties, latency_ms)
     runs: dict[str, list[dict[str, Any]]] = {"bare": [], "peer": [], "ours": []}
     try:
         with tempfile.TemporaryDirectory(prefix="jira-peer-bench-") as tmp:
@@ -177,7 +174,7 @@ def measure(flavor: str, issues: int, ties: float, repeat: int) -> dict[str, Any
     best = {name: min(r, key=lambda x: x["seconds"]) for name, r in runs.items()}
     median = {name: statistics.median(x["seconds"] for x in r) for name, r in runs.items()}
     return {
-        "flavor": flavor, "issues": issues, "tie_share": ties, "repeat": repeat,
+        "flavor": flavor, "issues": issues, "tie_share": ties, "latency_ms": latency_ms, "repeat": repeat,
         "best": best, "median_seconds": median,
         "ours_vs_bare": round(best["ours"]["seconds"] / best["bare"]["seconds"], 2),
         "ours_vs_peer": round(best["ours"]["seconds"] / best["peer"]["seconds"], 2),
@@ -195,6 +192,10 @@ def main() -> None:
     p.add_argument("--issues", type=int, nargs="+", default=[4000, 20000])
     p.add_argument("--ties", type=float, default=0.15)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument(
+        "--latency-ms", type=float, nargs="+", default=[0.0, 40.0],
+        help="the fake's time per request before its answer (0: the client's CPU alone)",
+    )  # fmt: skip
     args = p.parse_args()
     try:
         import jira  # noqa: F401
@@ -207,7 +208,8 @@ def main() -> None:
 
     compileall.compile_dir(str(ROOT / "jira_console"), quiet=1)
     flavors = ["cloud", "server"] if args.flavor == "both" else [args.flavor]
-    results = [measure(f, n, args.ties, args.repeat) for f in flavors for n in args.issues]
+    runs = [(ms, f, n) for ms in args.latency_ms for f in flavors for n in args.issues]
+    results = [measure(f, n, args.ties, args.repeat, ms) for ms, f, n in runs]
     print(
         json.dumps(
             {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "runs": results}, indent=2
