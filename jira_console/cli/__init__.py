@@ -96,6 +96,7 @@ def main() -> None:
     shutdown (a daemon recording its stop) is untouched."""
     from jira_console.cli.common import state
 
+    state.own_process = True
     try:
         app()
     except SystemExit as done:

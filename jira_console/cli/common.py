@@ -36,6 +36,10 @@ class _State:
     leave_quickly: bool = False
     """Set by a one-shot command once its work is stored and printed (``sync``): the console script then
     exits without the interpreter's object-by-object teardown (see :func:`jira_console.cli.main`)."""
+    own_process: bool = False
+    """The command runs as the console script, in a process of its own (not a test's in-process run): once
+    the engine has started, what is alive then is frozen out of the garbage collector (see
+    :func:`with_engine`)."""
     _loaded: LoadedConfig | None = None
 
     def config(self) -> LoadedConfig:
@@ -125,6 +129,7 @@ def with_engine(
     is alive. ``read_only``: the command only reads, so a database that does not exist is an error (exit
     2, saying what to run) rather than created empty. Every command reaches the engine this way."""
     import asyncio
+    import gc
 
     settings = state.configure_logging().settings
     if read_only:
@@ -135,6 +140,11 @@ def with_engine(
         engine = Engine(settings)
         try:
             await engine.start(attach=attach)
+            if state.own_process:
+                # Modules, settings, the store, clients and sync engines live as long as the process: frozen
+                # out of the collector, its full collections do not walk them again and again while a sync
+                # parses and writes pages (about a tenth of a 4,000-issue first import's time).
+                gc.freeze()
             return await work(engine)
         finally:
             await engine.stop()
