@@ -123,13 +123,12 @@ class SyncEngine:
         # The site's facts are read together; on ``auto`` the flavor (from serverInfo) comes first, since
         # it decides which REST version the other reads use.
         if self.conn.flavor == "auto":
-            info = await self.client.server_info()
+            info = await self._server_info()
             field_list, _ = await together([self.client.fields(), self._discover_boards()])
         else:
-            reads = [self.client.server_info(), self.client.fields(), self._discover_boards()]
-            info, field_list, _ = await together(reads)
-        self.io.clock.observe(info.server_time)
-        self._prepared_info = info
+            info, field_list, _ = await together(
+                [self._server_info(), self.client.fields(), self._discover_boards()]
+            )
         per_board = await asyncio.to_thread(estimation.by_project, self.db, self.conn.name)
         site = SyncContext.build(
             self.conn, info.flavor, discover_roles(field_list), field_list, estimation=per_board
@@ -137,6 +136,13 @@ class SyncEngine:
         await asyncio.to_thread(self._record_connection, info.flavor, info.version, field_list)
         await asyncio.to_thread(self._load_mappings, site)
         return self._ctx()
+
+    async def _server_info(self) -> ServerInfo:
+        """serverInfo, its time observed as it arrives; kept for this run's clock reading when that time was
+        readable (else that reading asks again)."""
+        info = await self.client.server_info()
+        self._prepared_info = info if self.io.clock.observe(info.server_time) is not None else None
+        return info
 
     async def _discover_boards(self) -> None:
         if not await asyncio.to_thread(estimation.boards_known, self.db, self.conn.name):
@@ -264,8 +270,6 @@ class SyncEngine:
                 return
         else:
             self._prepared_info = None
-            if not self.io.clock.known:
-                return
 
         def settle() -> clock.Settled:
             with self.db.session(write=True) as s:
