@@ -1,7 +1,8 @@
 """A pull that reads everything reads several ranges of ``updated`` at once (:mod:`jira_console.sync.pull`):
 every issue is stored, the watermark ends at the newest version read, and an issue edited while the older
 ranges are still being read (after the newest range's search ran out) is read by the same pull, not left for
-the next one.
+the next one; a range that fails stops the pull with the watermark where the oldest range left it, and the
+next run reads the rest.
 
 The site: ``OLD`` issues one second apart, and one issue far newer, so that the ranges split evenly in time
 put every old issue in the oldest range and the newest range holds one issue: its search runs out at once,
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from jira_console.simulator import routes_search
+from jira_console.simulator.http import JiraHTTPError
 from jira_console.store import state as st
 from jira_console.sync import pull
 from jira_console.sync.context import ISSUES_SCOPE
@@ -45,9 +47,11 @@ class _Searches:
     with ``edit``, edits the last issue of the oldest range once the newest range's search has run out
     (a colleague's edit that moves an issue the oldest range has not read yet to the newest range)."""
 
-    def __init__(self, sim: Any, *, edit: bool) -> None:
+    def __init__(self, sim: Any, *, edit: bool = False, fail_middle: bool = False) -> None:
         self.sim = sim
         self.edit = edit
+        self.fail_middle = fail_middle
+        """Answer the first search of a middle range (above every old issue, bounded above) with an error."""
         self.texts: dict[int, str] = {}
         self.ranges: set[tuple[int, int | None]] = set()
         self.newest_ran_out = False
@@ -70,6 +74,9 @@ class _Searches:
         if hi is not None and hi == lo:
             return matched  # a tie group's own search
         self.ranges.add((lo, hi))
+        if self.fail_middle and hi is not None and lo > T0 + OLD * 1000:
+            self.fail_middle = False
+            raise JiraHTTPError(400, ["The search failed (the test's fault)."])
         if hi is None and lo > EPOCH_FLOOR_MS and len(matched) <= PAGE:
             self.newest_ran_out = True
         elif (
@@ -94,19 +101,32 @@ def _stored(rig: Any) -> dict[str, Any]:
         return {key: summary for key, summary in s.execute(query, {"c": rig.engine.conn.name, "no": False})}
 
 
-async def _full_sync(
-    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str, *, edit: bool
+async def _watched(
+    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str, **faults: bool
 ) -> tuple[Any, _Searches]:
-    """A first import (a full sync into an empty store) of the spread site, its searches watched."""
+    """The spread site, its searches watched, and a store that reads in ranges from its 30th issue."""
     rig = await rig_factory(flavor, issues=OLD + 1, max_page_size=PAGE, tie_fraction=0.0)
     _spread(rig)
-    searches = _Searches(rig.sim, edit=edit)
+    searches = _Searches(rig.sim, **faults)
     monkeypatch.setattr(routes_search, "_parse_jql", searches.parse)
     monkeypatch.setattr(routes_search, "_run_search", searches.run)
     monkeypatch.setattr(pull, "STREAM_MIN", OLD // 2)
+    return rig, searches
+
+
+async def _full_sync(
+    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str, *, edit: bool
+) -> tuple[Any, _Searches]:
+    """A first import (a full sync into an empty store) of the spread site."""
+    rig, searches = await _watched(rig_factory, monkeypatch, flavor, edit=edit)
     report = await rig.engine.run(full=True)
     assert report.status == "ok", report.errors
     return rig, searches
+
+
+def _watermark(rig: Any) -> int | None:
+    with rig.db.session() as s:
+        return st.watermark(s, rig.engine.conn.name, ISSUES_SCOPE)
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
@@ -120,8 +140,7 @@ async def test_a_first_import_reads_ranges_at_once_and_ends_at_the_newest_versio
     stored = _stored(rig)
     assert set(stored) == set(rig.sim.site.issues)
     assert stored == {k: rig.sim.issue(k)["summary"] for k in stored}
-    with rig.db.session() as s:
-        assert st.watermark(s, rig.engine.conn.name, ISSUES_SCOPE) == NEWEST
+    assert _watermark(rig) == NEWEST
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
@@ -135,5 +154,21 @@ async def test_an_edit_while_older_ranges_are_read_is_read_by_the_same_pull(
     # Read by this pull (the newest range searched again once the older ranges were read), not left for
     # the next run: stored with the edit, and the watermark at the edit.
     assert _stored(rig)[searches.edited] == edited["summary"]
-    with rig.db.session() as s:
-        assert st.watermark(s, rig.engine.conn.name, ISSUES_SCOPE) == edited["updated"]
+    assert _watermark(rig) == edited["updated"]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_range_that_fails_stops_the_pull_and_the_next_run_reads_what_is_left(
+    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str
+) -> None:
+    rig, searches = await _watched(rig_factory, monkeypatch, flavor, fail_middle=True)
+    with pytest.raises(Exception, match="the test's fault"):
+        await rig.engine.run(full=True)
+    # The watermark did not move past what the oldest range had read: not to the newest issue, which another
+    # range may or may not have read before the failure stopped it.
+    assert searches.fail_middle is False
+    assert (_watermark(rig) or 0) < T0 + OLD * 1000
+    report = await rig.engine.run()
+    assert report.status == "ok", report.errors
+    assert set(_stored(rig)) == set(rig.sim.site.issues)
+    assert _watermark(rig) == NEWEST
