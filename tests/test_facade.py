@@ -105,12 +105,12 @@ async def test_attached_mode_queues_a_sync_and_waits_for_the_daemons_outcome(eng
     async def daemon_a() -> None:
         """What the daemon's command job does: claim, run, record the reports."""
         while True:
-            with owner.db.session() as s:
+            with owner.db.session(write=True) as s:  # as the daemon's command job does
                 st.heartbeat(s, "daemon-a", host="h", pid=1, version="x", status={"connections": []})
                 command = st.claim_command(s, "daemon-a")
             if command is not None:
                 report = SyncReport("sim", seen=7, duration_ms=12)
-                with owner.db.session() as s:
+                with owner.db.session(write=True) as s:
                     st.finish_command(s, command.id, result={"reports": [asdict(report)]})
                 return
             await asyncio.sleep(0.05)

@@ -216,11 +216,13 @@ async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reporte
     async def carry_out() -> None:
         """The daemon's command job: claim the sync, run it against Jira, record the reports."""
         while True:
-            with owner.db.session() as s:
+            # As the daemon does: a write transaction from its start (a deferred one that read first could
+            # not take the write lock once another connection had written: "database is locked").
+            with owner.db.session(write=True) as s:
                 command = st.claim_command(s, "daemon-a")
             if command is not None:
                 reports = await owner.run_sync(command.args.get("connection"))
-                with owner.db.session() as s:
+                with owner.db.session(write=True) as s:
                     st.finish_command(s, command.id, result={"reports": [asdict(r) for r in reports]})
                 return
             await asyncio.sleep(0.05)
