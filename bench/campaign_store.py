@@ -1,5 +1,6 @@
-"""One seeded campaign run (shared by the lifecycle and push campaigns): its store, a fresh SQLite file or a
-fresh schema of a PostgreSQL database dropped when the run ends, and the run played and audited on it."""
+"""One seeded campaign run (shared by the lifecycle and push campaigns): its store, a fresh SQLite file (in a
+folder removed when the run ends) or a fresh schema of a PostgreSQL database (dropped when the run ends), and
+the run played and audited on it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from jira_console.store import Database
 def run_store(prefix: str, seed: int, db_base: str | None) -> Iterator[str]:
     """The database URL of one run; ``db_base`` a PostgreSQL URL (a schema per run) or None (SQLite)."""
     if not db_base:
-        yield f"sqlite:///{tempfile.mkdtemp(prefix=f'{prefix}-')}/store.db"
+        with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as folder:
+            yield f"sqlite:///{folder}/store.db"
         return
     schema = f"{prefix}_{seed}_{uuid.uuid4().hex[:6]}"
     admin = Database(db_base)
