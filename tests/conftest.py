@@ -41,6 +41,16 @@ SAMPLES = SHARED / "jira-samples"
 CANARY_TOKEN = "canary-7f3e9d1c-SECRET-TOKEN-do-not-log"
 
 
+@pytest.fixture(autouse=True)
+def _toasts_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console's toasts (notifications without a timeout of their own) stay for the whole test: they
+    leave after 5 s of wall clock, and on a loaded machine a test that looked for one (or a screenshot that
+    showed one) came too late."""
+    from jira_console.tui.app import JiraConsoleApp
+
+    monkeypatch.setattr(JiraConsoleApp, "NOTIFICATION_TIMEOUT", 3600)
+
+
 def _pg_available() -> bool:
     try:
         import psycopg

@@ -35,13 +35,10 @@ def _snapshot_location(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def console(mode: str, engine: FakeEngine | None = None) -> JiraConsoleApp:
-    app = JiraConsoleApp(
+    # Toasts stay until the screenshot (tests/conftest.py): a slow run_before cannot outlast them.
+    return JiraConsoleApp(
         engine or FakeEngine(), now=lambda: FIXED_NOW, refresh_interval=None, start_mode=mode
     )
-    # A toast leaves after its timeout on the wall clock (5 s): on a loaded machine a screenshot taken after
-    # a slow run_before missed the one it was meant to show. Here toasts stay until the screenshot.
-    app.NOTIFICATION_TIMEOUT = 3600
-    return app
 
 
 def settled_after(*keys: str):
