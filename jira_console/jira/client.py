@@ -8,6 +8,7 @@ and the search style (Cloud ``/search/jql`` with ``nextPageToken``, Server ``/se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from typing import Any
@@ -79,6 +80,15 @@ async def together(calls: Iterable[Awaitable[Any]]) -> list[Any]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+async def settle(*tasks: asyncio.Future[Any]) -> None:
+    """Cancel what has not finished and wait for it; its failure, if any, is no longer wanted (the step that
+    started it has failed or moved on)."""
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 def discover_roles(fields: Sequence[JiraField]) -> dict[str, str]:

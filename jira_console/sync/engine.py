@@ -10,7 +10,6 @@ The steps themselves live in their own modules: :mod:`~jira_console.sync.pull`,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from jira_console import events as ev
 from jira_console.config import JiraConnection
 from jira_console.jira import JiraClient
-from jira_console.jira.client import discover_roles, together
+from jira_console.jira.client import discover_roles, settle, together
 from jira_console.jira.models import ServerInfo
 from jira_console.logs import get_logger
 from jira_console.mapping import MappingContext, MappingSet, compile_mapping
@@ -229,7 +228,7 @@ class SyncEngine:
         # A full sync reads the site's field list again (a field added or renamed since the last one).
         self._prepared_info = None
         ctx = await self.prepare(refresh=full)
-        await self._read_clock(self._prepared_info)
+        await self._read_clock()
         retried = await retry_quarantined(self.io, ctx)
         if retried is not None:
             report.add_applied(retried, self.emit)
@@ -255,21 +254,18 @@ class SyncEngine:
                     await self.prepare(refresh=True)
         finally:
             if boards_read is not None:  # after a failed step: not left running, nor its own failure unread
-                boards_read.cancel()
-                with contextlib.suppress(BaseException):
-                    await boards_read
+                await settle(boards_read)
         await push_step.push(self.io, ctx, report)
 
-    async def _read_clock(self, prepared: ServerInfo | None) -> None:
+    async def _read_clock(self) -> None:
         """Jira's clock at the start of a run (``serverTime``): a step back since the last run widens this
         pull's window and brings stored times back from Jira's future (see :mod:`jira_console.sync.clock`).
-        ``prepared``: serverInfo just read by this run's :meth:`prepare` (its time already observed)."""
-        if prepared is None:
+        serverInfo is asked again unless this run's :meth:`prepare` has just read it (its time observed)."""
+        if self._prepared_info is None:
             info = await self.client.server_info()
             if self.io.clock.observe(info.server_time) is None:
                 return
-        else:
-            self._prepared_info = None
+        self._prepared_info = None
 
         def settle() -> clock.Settled:
             with self.db.session(write=True) as s:

@@ -30,7 +30,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequen
 from dataclasses import dataclass, field
 from typing import Any
 
-from jira_console.jira.client import together
+from jira_console.jira.client import settle, together
 from jira_console.jira.errors import JiraError
 from jira_console.store import issues as si
 from jira_console.store import state as st
@@ -98,15 +98,6 @@ async def _given(value: Any) -> Any:
     return value
 
 
-async def _settle(*tasks: asyncio.Future[Any]) -> None:
-    """Cancel what has not finished and wait for it (its failure, if any, is no longer wanted)."""
-    for task in tasks:
-        if not task.done():
-            task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-
-
 async def _ahead(pages: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
     """The pages of a search, each next one requested while the caller works on the current one."""
     pending: asyncio.Future[Any] = asyncio.ensure_future(anext(pages, None))
@@ -115,10 +106,7 @@ async def _ahead(pages: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
             pending = asyncio.ensure_future(anext(pages, None))
             yield page
     finally:
-        if not pending.done():
-            pending.cancel()
-        with contextlib.suppress(BaseException):
-            await pending
+        await settle(pending)
         await pages.aclose()
 
 
@@ -191,7 +179,7 @@ class Pull:
             self.expected = page.total if page.total is not None else estimate
             splits = self._splits(page, await top)
         finally:
-            await _settle(first, counting, top)
+            await settle(first, counting, top)
         if not splits:
             await self._stream(_Stream(bound), page)
         else:
@@ -258,7 +246,7 @@ class Pull:
                     bound = max(bound, newest or bound)
                     pending = asyncio.ensure_future(self._first_page(bound, s.hi))
         finally:
-            await _settle(pending)
+            await settle(pending)
 
     async def _count_expected(self, bound: int, *, everything: bool) -> int | None:
         """Cloud's approximate count of what this pull will read, asked only when it reads everything (a
