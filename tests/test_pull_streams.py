@@ -2,7 +2,8 @@
 every issue is stored, the watermark ends at the newest version read, and an issue edited while the older
 ranges are still being read (after the newest range's search ran out) is read by the same pull, not left for
 the next one; a range that fails stops the pull with the watermark where the oldest range left it, and the
-next run reads the rest.
+next run reads the rest. A tie group larger than a page is read beside the rest of its range, and one that
+fails leaves the watermark no further than the group.
 
 The site: ``OLD`` issues one second apart, and one issue far newer, so that the ranges split evenly in time
 put every old issue in the oldest range and the newest range holds one issue: its search runs out at once,
@@ -29,15 +30,17 @@ PAGE = 10
 OLD = 60
 T0 = 1_700_000_000_000
 NEWEST = T0 + 10_000_000
+TIE = T0 + 10_000
 
 
-def _spread(rig: Any) -> list[str]:
-    """OLD issues at T0, T0 + 1 s, ...; the last one far newer. Returns the keys oldest first."""
+def _spread(rig: Any, tie: int = 0) -> list[str]:
+    """OLD issues at T0, T0 + 1 s, ...; the last one far newer. With ``tie``, that many issues from the
+    11th on share :data:`TIE` instead. Returns the keys oldest first."""
     site = rig.sim.site
     keys = sorted(site.issues, key=lambda k: (site.issues[k].project, site.issues[k].number))
     with site.lock:
         for n, key in enumerate(keys[:OLD]):
-            site._reindex(site.issues[key], T0 + n * 1000)
+            site._reindex(site.issues[key], TIE if 10 <= n < 10 + tie else T0 + n * 1000)
         site._reindex(site.issues[keys[OLD]], NEWEST)
     return keys
 
@@ -56,6 +59,8 @@ class _Searches:
         self.ranges: set[tuple[int, int | None]] = set()
         self.newest_ran_out = False
         self.edited: str | None = None
+        self.order: list[tuple[int, int | None]] = []
+        """The bounds of every ascending search, in the order they were answered."""
         self._parse, self._run = routes_search._parse_jql, routes_search._run_search
 
     def parse(self, text: str) -> Any:
@@ -71,6 +76,7 @@ class _Searches:
         if "ORDER BY updated ASC" not in text or low is None:
             return matched
         lo, hi = int(low.group(1)), int(high.group(1)) if high else None
+        self.order.append((lo, hi))
         if hi is not None and hi == lo:
             return matched  # a tie group's own search
         self.ranges.add((lo, hi))
@@ -102,11 +108,11 @@ def _stored(rig: Any) -> dict[str, Any]:
 
 
 async def _watched(
-    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str, **faults: bool
+    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str, *, tie: int = 0, **faults: bool
 ) -> tuple[Any, _Searches]:
     """The spread site, its searches watched, and a store that reads in ranges from its 30th issue."""
     rig = await rig_factory(flavor, issues=OLD + 1, max_page_size=PAGE, tie_fraction=0.0)
-    _spread(rig)
+    _spread(rig, tie)
     searches = _Searches(rig.sim, **faults)
     monkeypatch.setattr(routes_search, "_parse_jql", searches.parse)
     monkeypatch.setattr(routes_search, "_run_search", searches.run)
@@ -122,6 +128,17 @@ async def _full_sync(
     report = await rig.engine.run(full=True)
     assert report.status == "ok", report.errors
     return rig, searches
+
+
+def _every_issue_stored_up_to_the_newest(rig: Any) -> None:
+    assert set(_stored(rig)) == set(rig.sim.site.issues)
+    assert _watermark(rig) == NEWEST
+
+
+async def _next_run_reads_the_rest(rig: Any) -> None:
+    report = await rig.engine.run()
+    assert report.status == "ok", report.errors
+    _every_issue_stored_up_to_the_newest(rig)
 
 
 def _watermark(rig: Any) -> int | None:
@@ -168,7 +185,43 @@ async def test_a_range_that_fails_stops_the_pull_and_the_next_run_reads_what_is_
     # range may or may not have read before the failure stopped it.
     assert searches.fail_middle is False
     assert (_watermark(rig) or 0) < T0 + OLD * 1000
-    report = await rig.engine.run()
+    await _next_run_reads_the_rest(rig)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_tie_group_is_read_beside_the_rest_of_its_range(
+    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str
+) -> None:
+    # A group of four pages in the oldest range: its range searches on past it while the group is read.
+    rig, searches = await _watched(rig_factory, monkeypatch, flavor, tie=4 * PAGE - 5)
+    report = await rig.engine.run(full=True)
     assert report.status == "ok", report.errors
-    assert set(_stored(rig)) == set(rig.sim.site.issues)
-    assert _watermark(rig) == NEWEST
+    group = [n for n, (lo, hi) in enumerate(searches.order) if lo == hi == TIE]
+    past = [n for n, (lo, hi) in enumerate(searches.order) if lo == TIE + 1 and hi is not None]
+    assert len(group) >= 4 and past, searches.order
+    assert past[0] < group[-1], searches.order
+    _every_issue_stored_up_to_the_newest(rig)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_tie_group_that_fails_keeps_the_watermark_from_passing_it(
+    rig_factory: Any, monkeypatch: pytest.MonkeyPatch, flavor: str
+) -> None:
+    rig, searches = await _watched(rig_factory, monkeypatch, flavor, tie=4 * PAGE - 5)
+    run = searches.run
+    failed: list[int] = []
+
+    def fail_group(sim: Any, query: Any) -> list[Any]:
+        matched = run(sim, query)
+        if searches.order and searches.order[-1] == (TIE, TIE) and not failed:
+            failed.append(len(searches.order))
+            raise JiraHTTPError(400, ["The tie group's search failed (the test's fault)."])
+        return matched
+
+    monkeypatch.setattr(routes_search, "_run_search", fail_group)
+    with pytest.raises(Exception, match="the test's fault"):
+        await rig.engine.run(full=True)
+    # Its range may have searched on past the group meanwhile, but the watermark did not pass the group (a
+    # search from it reads the whole group again).
+    assert failed and (_watermark(rig) or 0) <= TIE
+    await _next_run_reads_the_rest(rig)

@@ -16,9 +16,11 @@ A pull that reads everything (a first import, a full sync) of :data:`STREAM_MIN`
 :data:`STREAMS` ranges of ``updated`` at once, each by key set as above: while one stream waits for Jira's
 answer, another's page is written. The newest range's stream, once its search runs out, waits for the older
 ranges and then searches on from where it stopped, so an issue edited meanwhile (which moves to the newest
-range) is read as it would be by one stream. The watermark moves with the oldest range's pages, and to the
-newest version read once every range is read. As a pull creates issues (a first import), PostgreSQL's
-statistics are refreshed at a few sizes, so the per-page look-ups stay index searches while the table grows.
+range) is read as it would be by one stream. A tie group larger than a page is read in a stream of its own
+while its range searches on past it. The watermark moves with the oldest range's pages (until it meets a tie
+group), and to the newest version read once every stream is done. As a pull creates issues (a first
+import), PostgreSQL's statistics are refreshed at a few sizes, so the per-page look-ups stay index searches
+while the table grows.
 """
 
 from __future__ import annotations
@@ -128,6 +130,9 @@ class _Stream:
     a look-up of its row) to be a duplicate."""
     newest: int | None = None
     keys_at_newest: list[str] = field(default_factory=list)
+    beside: list[_Stream] | None = None
+    """For a pull of several streams: where the streams of the tie groups it drains beside this one go (see
+    :meth:`Pull._drain_beside`); None: a tie group is drained before the stream searches on."""
 
 
 class Pull:
@@ -155,6 +160,8 @@ class Pull:
         self.next_analyze = ANALYZE_FIRST
         self.applying = asyncio.Lock()
         """One page written at a time, whichever stream read it."""
+        self.streams: list[_Stream] = []
+        """Every stream of a pull of several (ranges and the tie groups drained beside them)."""
 
     async def run(self, *, full: bool = False) -> dict[str, int | None]:
         """Pull from the watermark, or everything when ``full``. Returns every key seen with its ``updated``
@@ -198,8 +205,12 @@ class Pull:
         """The ranges read at once, the oldest starting with ``first``; the watermark moves with the oldest
         range's pages, and to the newest version read once every range is read."""
         edges = [bound, *(s + 1 for s in splits)]
-        older = [_Stream(lo, hi, checkpoint=lo == bound) for lo, hi in zip(edges, splits, strict=False)]
-        newest = _Stream(edges[-1], None, checkpoint=False, after=asyncio.Event())
+        older = [
+            _Stream(lo, hi, checkpoint=lo == bound, beside=self.streams)
+            for lo, hi in zip(edges, splits, strict=False)
+        ]
+        newest = _Stream(edges[-1], None, checkpoint=False, after=asyncio.Event(), beside=self.streams)
+        self.streams.extend([*older, newest])
 
         async def older_ranges() -> None:
             await together([self._stream(older[0], first), *(self._stream(s) for s in older[1:])])
@@ -207,7 +218,7 @@ class Pull:
             newest.after.set()
 
         await together([older_ranges(), self._stream(newest)])
-        read = [s for s in [*older[1:], newest] if s.newest is not None]
+        read = [s for s in self.streams if s.newest is not None]
         if read:
             latest = max(read, key=lambda s: s.newest or 0)
             await asyncio.to_thread(checkpoint, self.io, self.ctx, latest.newest, latest.keys_at_newest)
@@ -219,8 +230,12 @@ class Pull:
         pending: asyncio.Future[Any] = asyncio.ensure_future(
             _given(first) if first is not None else self._first_page(bound, s.hi)
         )
+        drains: list[asyncio.Future[None]] = []
         try:
             while (page := await pending) is not None:
+                for drain in drains:
+                    if drain.done():
+                        drain.result()  # a tie group that failed stops the stream now
                 times = _times(page.issues)
                 unseen = self._note(page.issues, times)
                 newest = _next_bound(page.issues)
@@ -236,7 +251,10 @@ class Pull:
                 await self._apply(page.issues, s, unseen)
                 if tie_group:
                     bound = newest if whole_tie and newest is not None else bound
-                    await self._drain_tie_group(bound, s)
+                    if s.beside is not None:
+                        drains.append(self._drain_beside(bound, s, s.beside))
+                    else:
+                        await self._drain_tie_group(bound, s)
                     bound += 1
                     more = s.hi is None or bound <= s.hi
                     pending = asyncio.ensure_future(self._first_page(bound, s.hi) if more else _none())
@@ -245,8 +263,19 @@ class Pull:
                     s.after = None
                     bound = max(bound, newest or bound)
                     pending = asyncio.ensure_future(self._first_page(bound, s.hi))
+            await together(drains)
         finally:
-            await settle(pending)
+            await settle(pending, *drains)
+
+    def _drain_beside(self, tie: int, s: _Stream, streams: list[_Stream]) -> asyncio.Future[None]:
+        """Drain the tie group at ``tie`` in a stream of its own while ``s`` searches on from ``tie + 1`` (a
+        group is read page by page, so a large one would otherwise hold up its range). ``s`` no longer
+        moves the watermark: it must not pass the group before the group is read; the pull's last
+        checkpoint, once every stream is read, covers both."""
+        side = _Stream(tie, tie, checkpoint=False)
+        streams.append(side)
+        s.checkpoint = False
+        return asyncio.ensure_future(self._drain_tie_group(tie, side))
 
     async def _count_expected(self, bound: int, *, everything: bool) -> int | None:
         """Cloud's approximate count of what this pull will read, asked only when it reads everything (a
