@@ -130,9 +130,6 @@ class _Stream:
     a look-up of its row) to be a duplicate."""
     newest: int | None = None
     keys_at_newest: list[str] = field(default_factory=list)
-    beside: list[_Stream] | None = None
-    """For a pull of several streams: where the streams of the tie groups it drains beside this one go (see
-    :meth:`Pull._drain_beside`); None: a tie group is drained before the stream searches on."""
 
 
 class Pull:
@@ -161,7 +158,8 @@ class Pull:
         self.applying = asyncio.Lock()
         """One page written at a time, whichever stream read it."""
         self.streams: list[_Stream] = []
-        """Every stream of a pull of several (ranges and the tie groups drained beside them)."""
+        """Every stream of a pull of several (ranges and the tie groups drained beside them); empty for a
+        pull of one stream, which drains a tie group before it searches on."""
 
     async def run(self, *, full: bool = False) -> dict[str, int | None]:
         """Pull from the watermark, or everything when ``full``. Returns every key seen with its ``updated``
@@ -205,11 +203,8 @@ class Pull:
         """The ranges read at once, the oldest starting with ``first``; the watermark moves with the oldest
         range's pages, and to the newest version read once every range is read."""
         edges = [bound, *(s + 1 for s in splits)]
-        older = [
-            _Stream(lo, hi, checkpoint=lo == bound, beside=self.streams)
-            for lo, hi in zip(edges, splits, strict=False)
-        ]
-        newest = _Stream(edges[-1], None, checkpoint=False, after=asyncio.Event(), beside=self.streams)
+        older = [_Stream(lo, hi, checkpoint=lo == bound) for lo, hi in zip(edges, splits, strict=False)]
+        newest = _Stream(edges[-1], None, checkpoint=False, after=asyncio.Event())
         self.streams.extend([*older, newest])
 
         async def older_ranges() -> None:
@@ -251,8 +246,8 @@ class Pull:
                 await self._apply(page.issues, s, unseen)
                 if tie_group:
                     bound = newest if whole_tie and newest is not None else bound
-                    if s.beside is not None:
-                        drains.append(self._drain_beside(bound, s, s.beside))
+                    if self.streams:
+                        drains.append(self._drain_beside(bound, s))
                     else:
                         await self._drain_tie_group(bound, s)
                     bound += 1
@@ -267,13 +262,13 @@ class Pull:
         finally:
             await settle(pending, *drains)
 
-    def _drain_beside(self, tie: int, s: _Stream, streams: list[_Stream]) -> asyncio.Future[None]:
+    def _drain_beside(self, tie: int, s: _Stream) -> asyncio.Future[None]:
         """Drain the tie group at ``tie`` in a stream of its own while ``s`` searches on from ``tie + 1`` (a
         group is read page by page, so a large one would otherwise hold up its range). ``s`` no longer
         moves the watermark: it must not pass the group before the group is read; the pull's last
         checkpoint, once every stream is read, covers both."""
         side = _Stream(tie, tie, checkpoint=False)
-        streams.append(side)
+        self.streams.append(side)
         s.checkpoint = False
         return asyncio.ensure_future(self._drain_tie_group(tie, side))
 
