@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/webhooks_bench.py                      # SQLite file in a temp dir
     .venv/bin/python bench/webhooks_bench.py --db postgresql+psycopg://root@127.0.0.1:5432/test
-    .venv/bin/python bench/webhooks_bench.py --accel DIR          # also with httptools + uvloop from DIR
+    .venv/bin/python bench/webhooks_bench.py --compare-h11        # also on plain uvicorn h11 + asyncio
 
 The listener (the real app: size check, HMAC check, classification, batched durable commit) runs in a
-separate server process; the load comes from ``wrk`` (C, one thread) so the load generator does not eat the
-CPU the server needs. ``wrk`` sends pre-generated signed bodies (a Lua script cycles through them), each
-request with its own ``X-Atlassian-Webhook-Identifier``. Prints one JSON object:
+separate server process, served as the daemon serves it (``serve_listener``: uvicorn's httptools protocol
+with the connection guard, on uvloop); the load comes from ``wrk`` (C, one thread) so the load generator does
+not eat the CPU the server needs. ``wrk`` sends pre-generated signed bodies (a Lua script cycles through
+them), each request with its own ``X-Atlassian-Webhook-Identifier``. Prints one JSON object:
 
 * ``null_rps``: a route on the same server answering 202 without work (the HTTP stack's ceiling);
 * ``ack_per_s``: sustained acknowledged deliveries per second, ``wrk -t1 -c32``, five 2-second runs
@@ -240,13 +241,18 @@ def build_requests(port: int, bodies: list[tuple[bytes, str]], count: int, run: 
 # -- server process ------------------------------------------------------------------------------------
 
 
-def serve(db_url: str, port: int, http: str, loop: str) -> None:
+def serve(db_url: str, port: int, stack: str) -> None:
+    """The listener app with a null route beside it. ``daemon``: served as ``jira-console daemon`` serves it
+    (:func:`serve_listener`: uvicorn's httptools protocol with the connection guard, on uvloop); ``h11``:
+    plain uvicorn with its pure-Python h11 protocol on asyncio's loop (the stack measured before 5 December
+    2026, kept for comparison)."""
     import uvicorn
     from starlette.responses import Response
     from starlette.routing import Route
 
     from jira_console.store import Database
-    from jira_console.webhooks.listener import create_listener_app
+    from jira_console.webhooks.guard import limits_for
+    from jira_console.webhooks.listener import create_listener_app, serve_listener
 
     os.environ[SECRET_ENV] = SECRET
     db = Database(db_url)
@@ -254,12 +260,22 @@ def serve(db_url: str, port: int, http: str, loop: str) -> None:
     async def null(_request: object) -> Response:
         return Response(b'{"status":"stored"}', status_code=202, media_type="application/json")
 
-    app = create_listener_app(db, settings_for(db_url), extra_routes=[Route("/null", null, methods=["POST"])])
+    settings = settings_for(db_url)
+    app = create_listener_app(db, settings, extra_routes=[Route("/null", null, methods=["POST"])])
+    gc.freeze()  # what is alive now lives as long as the server, as the daemon does once started
+    if stack == "daemon":
+        import uvloop
+
+        async def run() -> None:
+            server = await serve_listener(app, "127.0.0.1", port, limits=limits_for(settings.webhooks))
+            await server.task
+
+        uvloop.run(run())
+        return
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, http=http, loop=loop, lifespan="on", log_config=None,  # type: ignore[arg-type]
+        app, host="127.0.0.1", port=port, http="h11", loop="asyncio", lifespan="on", log_config=None,
         log_level="warning", access_log=False, backlog=2048, server_header=False, date_header=False,
     )  # fmt: skip
-    gc.freeze()  # what is alive now lives as long as the server, as the daemon does once started
     uvicorn.Server(config).run()
 
 
@@ -269,13 +285,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db_url: str, http: str, loop: str, accel: str | None) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(db_url: str, stack: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = dict(os.environ)
-    if accel:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [accel, env.get("PYTHONPATH")]))
-    cmd = [sys.executable, __file__, "--serve", "--db", db_url, "--port", str(port), "--http", http]
-    proc = subprocess.Popen([*cmd, "--loop", loop], env=env, cwd=ROOT)
+    cmd = [sys.executable, __file__, "--serve", "--db", db_url, "--port", str(port), "--stack", stack]
+    proc = subprocess.Popen(cmd, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -315,13 +328,11 @@ def listener_round(
     tmp: Path,
     bodies: list[tuple[bytes, str]],
     *,
-    http: str,
-    loop: str,
-    accel: str | None,
+    stack: str,
 ) -> dict[str, Any]:
-    proc, port = start_server(db_url, http, loop, accel)
+    proc, port = start_server(db_url, stack)
     base = f"http://127.0.0.1:{port}"
-    run = f"r{os.getpid()}{http[:2]}{int(time.time())}"
+    run = f"r{os.getpid()}{stack[:2]}{int(time.time())}"
     try:
         null_lua = tmp / f"null-{run}.lua"
         write_lua(null_lua, bodies, run + "n", "/null")
@@ -343,8 +354,7 @@ def listener_round(
     finally:
         stop_server(proc)
     return {
-        "http": http,
-        "loop": loop,
+        "stack": stack,
         "null_rps": null["per_s"],
         "ack_per_s": ack["per_s"],
         "ack_wrk": ack,
@@ -472,15 +482,18 @@ def vacuum(db: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--db", help="database URL (default: SQLite in a temp dir)")
-    parser.add_argument("--accel", help="a directory holding httptools and uvloop: also measure with them")
+    parser.add_argument(
+        "--compare-h11",
+        action="store_true",
+        help="also measure the listener on plain uvicorn's h11 protocol and asyncio (the earlier stack)",
+    )
     parser.add_argument("--sync-events", type=int, default=3000, help="events for the real-applier drain")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--http", default="h11", help=argparse.SUPPRESS)
-    parser.add_argument("--loop", default="asyncio", help=argparse.SUPPRESS)
+    parser.add_argument("--stack", default="daemon", choices=("daemon", "h11"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.db, args.port, args.http, args.loop)
+        serve(args.db, args.port, args.stack)
         return
     if shutil.which("wrk") is None:
         print(json.dumps({"error": "wrk is not installed; install it with: apt-get install -y wrk"}))
@@ -500,13 +513,11 @@ def main() -> None:
             s.execute(text("DELETE FROM webhook_events WHERE connection IN ('bench', 'simdc')"))
         vacuum(db)
     bodies = make_bodies(200)
-    rounds = [listener_round(db, db_url, tmp_path, bodies, http="h11", loop="asyncio", accel=None)]
+    rounds = [listener_round(db, db_url, tmp_path, bodies, stack="daemon")]
     vacuum(db)
     processed = asyncio.run(drain(db, Trivial()))
-    if args.accel:
-        rounds.append(
-            listener_round(db, db_url, tmp_path, bodies, http="httptools", loop="uvloop", accel=args.accel)
-        )
+    if args.compare_h11:
+        rounds.append(listener_round(db, db_url, tmp_path, bodies, stack="h11"))
         asyncio.run(drain(db, Trivial()))
     vacuum(db)
     processed_sync = asyncio.run(sync_drain(db_url, args.sync_events)) if args.sync_events else None
