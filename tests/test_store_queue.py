@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
+from sqlalchemy import func, select
 
-from jira_console.store import outbox, queue, state
+from jira_console.store import outbox, queue, state, tables
 from jira_console.store.db import Database
 from jira_console.store.models import LocalChange, utcnow
 from jira_console.store.queue import Outcome
@@ -144,6 +145,25 @@ def test_batches_of_any_size_store_every_value_and_report_duplicates(db: Databas
     )  # fmt: skip
     assert (fresh.status, fresh.attempts, fresh.headers, fresh.connection) == ("received", 0, {}, None)
     assert abs((fresh.received_at - utcnow()).total_seconds()) < 600
+
+
+def test_inserted_times_compare_with_bound_times_to_the_microsecond(db: Database) -> None:
+    # SQLite keeps times as text, written here by insert_events and compared with values SQLAlchemy binds:
+    # both must write the same form, or a retry due now would sort after "now".
+    at = utcnow().replace(microsecond=123456)
+    elsewhere = at.astimezone(timezone(timedelta(hours=-5)))  # the same instant, given in another zone
+    with db.session() as s:
+        row = {"identifier": "t-1", "payload": "{}", "next_attempt_at": elsewhere}
+        (event,) = queue.insert_events(s, [row])
+    column = tables.webhook_events.c.next_attempt_at
+    with db.session() as s:
+        stored = queue.get_event(s, event.id)
+        due = [
+            s.execute(select(func.count()).where(column <= bound)).scalar_one()
+            for bound in (at - timedelta(microseconds=1), at, at + timedelta(microseconds=1))
+        ]
+    assert stored is not None and stored.next_attempt_at == at
+    assert due == [0, 1, 1]
 
 
 def test_event_life_cycle(db: Database) -> None:

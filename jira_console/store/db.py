@@ -73,7 +73,9 @@ def _loads(value: Any) -> Any:
     return orjson.loads(value)
 
 
-def _dumps(value: Any) -> str:
+def dump_json(value: Any) -> str:
+    """A value as the JSON text the engine stores in a JSON column (also for statements that bypass the
+    column types)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError as exc:
@@ -127,7 +129,7 @@ class Database:
         self.dialect: Literal["sqlite", "postgresql"] = backend  # type: ignore[assignment]
         kwargs: dict[str, Any] = {
             "echo": echo,
-            "json_serializer": _dumps,
+            "json_serializer": dump_json,
             "json_deserializer": _loads,
         }
         if backend == "postgresql":

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from jira_console.store import converters as cv
 from jira_console.store import tables
 from jira_console.store.bulk import among
-from jira_console.store.repo import dialect_insert
+from jira_console.store.db import dump_json
 from jira_console.store.tables import utcnow
 
 EVENT_STATUSES = ("received", "processing", "applied", "ignored", "stale", "failed")
@@ -77,14 +77,9 @@ def insert_events(session: Session | Connection, rows: Sequence[dict[str, Any]])
         return [InsertedEvent(None, True)] * len(rows)
     bind = session if isinstance(session, Connection) else session.connection()
     if bind.dialect.name == "postgresql":
-        result: Any = bind.exec_driver_sql(_PG_INSERT, _pg_rows(fresh))
+        result: Iterable[Any] = bind.exec_driver_sql(_PG_INSERT, _pg_rows(fresh))
     else:
-        stmt = (
-            dialect_insert(session, _T)
-            .on_conflict_do_nothing(index_elements=["identifier"])
-            .returning(_T.c.id, _T.c.identifier)
-        )
-        result = session.execute(stmt, fresh)
+        result = _sqlite_insert(bind, fresh)
     inserted = {ident: int(new_id) for new_id, ident in result}
     out: list[InsertedEvent] = []
     for row in rows:
@@ -122,6 +117,46 @@ def _pg_rows(rows: Sequence[dict[str, Any]]) -> tuple[str]:
     defaults = _PG_DEFAULTS | {"received_at": utcnow()}
     filled = [defaults | row for row in rows]
     return (orjson.dumps(filled, option=orjson.OPT_NAIVE_UTC).decode(),)
+
+
+# SQLite: a multi-row VALUES list with positional parameters, the values converted here as the column types
+# would (times as naive UTC text, JSON as the engine's text). Executing SQLAlchemy's insert construct took
+# 14 us a row (bind processors, a parameter dictionary per row); this takes 9.5 us, SQLite's own work
+# included (32-row batches of 2.3 KB deliveries). The listener's commits wait on it before acknowledging.
+# The driver caches the statement's text per batch size.
+_SQLITE_MAX_ROWS = 32_766 // len(_COLUMNS)  # SQLite's limit on a statement's parameters (3.32 and later)
+_SQLITE_ROW = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+
+
+def _sqlite_insert(bind: Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
+    defaults = _PG_DEFAULTS | {"received_at": utcnow()}
+    convert = [(name, _SQLITE_CONVERTERS.get(kind)) for name, kind in _COLUMNS]
+    out: list[tuple[int, str]] = []
+    for start in range(0, len(rows), _SQLITE_MAX_ROWS):
+        chunk = rows[start : start + _SQLITE_MAX_ROWS]
+        params: list[Any] = []
+        for row in chunk:
+            filled = defaults | row
+            for name, conv in convert:
+                value = filled.get(name)
+                params.append(value if conv is None or value is None else conv(value))
+        statement = (
+            f"INSERT INTO {_T.name} ({', '.join(name for name, _ in _COLUMNS)}) VALUES "
+            f"{', '.join([_SQLITE_ROW] * len(chunk))} "
+            "ON CONFLICT (identifier) DO NOTHING RETURNING id, identifier"
+        )
+        out.extend((new_id, ident) for new_id, ident in bind.exec_driver_sql(statement, tuple(params)))
+    return out
+
+
+def _sqlite_time(value: datetime) -> str:
+    """What :class:`~.tables.UTCDateTime` stores on SQLite (SQLAlchemy's text form of a naive UTC time)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+_SQLITE_CONVERTERS: dict[str, Any] = {"timestamptz": _sqlite_time, "jsonb": dump_json}
 
 
 def insert_event(
