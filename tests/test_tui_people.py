@@ -3,7 +3,7 @@ Jira's names as plain text, the e-mail Jira shows prefilled but stored only when
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input
+from textual.widgets import Button, DataTable, Input
 
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.people import PeopleScreen
@@ -39,6 +39,10 @@ async def test_unresolved_people_are_listed_and_mapped() -> None:
         await settle(pilot)
         # The other shows its e-mail from Jira, prefilled; mapping without typing anything else stores it.
         assert screen.query_one("#email", Input).value == "di@x.example"
+        # A button ignores clicks while it shows the last one (Textual's "-active" effect, 0.2 s): on a fast
+        # machine the first mapping is done and shown within that.
+        map_button = screen.query_one("#map", Button)
+        assert await wait_for(pilot, lambda: not map_button.has_class("-active"))
         await pilot.click("#map")
         assert await wait_for(pilot, lambda: len(engine.identities_set) == 2)
         assert engine.identities_set[1] == ("cloud", "acct-di", "di@x.example", None)
