@@ -37,11 +37,15 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout.strip() == f"jira-console {__version__}"
 
 
-def test_completion_is_offered() -> None:
+def test_completion_is_offered(monkeypatch: pytest.MonkeyPatch) -> None:
     result = invoke("--help")
     assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
-    shown = invoke("--show-completion", "bash", env={"SHELL": "/bin/bash"})
-    assert shown.exit_code == 0 and "complete" in shown.stdout and "jira" in shown.stdout.lower()
+    # Typer finds the user's shell among the process's ancestors (shellingham), not in $SHELL: a suite run
+    # whose shell has exited (a background run, a CI launcher) has none, and the script is refused.
+    monkeypatch.setattr("shellingham.detect_shell", lambda *_a, **_k: ("bash", "/bin/bash"))
+    shown = invoke("--show-completion")
+    assert shown.exit_code == 0, (shown.output, shown.exception)
+    assert "complete -o default -F" in shown.stdout and "jira-console" in shown.stdout
 
 
 def test_every_help_page_is_clean() -> None:
