@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from tests.test_webhook_helpers import (
     post,
     rows,
 )
-from tests.waiting import until
+from tests.waiting import until, until_sync
 
 
 @pytest.fixture
@@ -278,6 +279,26 @@ async def test_storage_failure_answers_503_so_jira_retries(sqlite_url: str, secr
     assert response.headers["retry-after"] == "5"
 
 
+async def test_postgresql_unreachable_answers_503_without_the_password(
+    secrets_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    password = "pw-" + "q7Zr" * 6
+    down = Database(f"postgresql+psycopg://root:{password}@127.0.0.1:{port}/test")
+    app = create_listener_app(down, make_settings())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
+        response = await post(client, issue_event("ENG-13", 1))
+        health = await client.get("/healthz")
+    await app.state.listener.batcher.close()
+    assert (response.status_code, response.headers["retry-after"]) == (503, "5")
+    assert health.status_code == 503
+    shown = capsys.readouterr()
+    assert "storing a webhook delivery failed" in shown.out + shown.err
+    assert password not in shown.out + shown.err + health.text + response.text
+
+
 @pytest.mark.conformance
 async def test_every_recorded_payload_is_accepted_and_applied_or_explained(
     app_client: httpx.AsyncClient, db: Database, samples: Path
@@ -420,3 +441,37 @@ async def test_a_sender_gone_mid_commit_loses_no_row_and_fails_no_other(db: Data
     assert all(not r.duplicate and r.id is not None for i, r in enumerate(done) if i != 2)  # type: ignore[union-attr]
     await batcher.close()
     assert sorted(r.identifier for r in rows(db)) == [f"cloud:gone-{n}" for n in range(6)]
+
+
+async def test_postgresql_connection_dropped_by_the_server_loses_no_delivery(
+    pg_url: str, secrets_env: None
+) -> None:
+    """On PostgreSQL the listener commits on a connection of its own (psycopg's asyncio one). When the server
+    drops it (a restart, a failover, an idle-session timeout), the next delivery is stored on a new one and
+    acknowledged; nothing is answered 202 without its row."""
+    import psycopg
+
+    db = Database(pg_url)
+    db.migrate()
+    app = create_listener_app(db, make_settings())
+    batcher = app.state.listener.batcher
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://listener") as client:
+        assert (await post(client, issue_event("ENG-1", 1), identifier="before")).status_code == 202
+        first = batcher._postgres._conn.info.backend_pid
+        with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (first,)).fetchone() == (True,)
+            until_sync(
+                lambda: (
+                    admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (first,)).fetchone()
+                    == (0,)
+                ),
+                "the server to end the listener's connection",
+            )
+        answer = await post(client, issue_event("ENG-2", 2), identifier="after")
+        assert (answer.status_code, answer.json()) == (202, {"status": "stored"})
+        assert batcher._postgres._conn.info.backend_pid != first
+    await batcher.close()
+    assert batcher._postgres._conn is None
+    assert sorted(r.identifier for r in rows(db)) == ["cloud:after", "cloud:before"]
+    db.engine.dispose()

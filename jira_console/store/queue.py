@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
@@ -32,6 +32,9 @@ from jira_console.store import tables
 from jira_console.store.bulk import among
 from jira_console.store.db import dump_json
 from jira_console.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 EVENT_STATUSES = ("received", "processing", "applied", "ignored", "stale", "failed")
 FINAL_STATUSES = ("applied", "ignored", "stale")
@@ -61,6 +64,31 @@ def insert_events(session: Session | Connection, rows: Sequence[dict[str, Any]])
     Returns one result per row: the stored id, or a duplicate (already stored, or repeated earlier in the
     same batch). One multi-row ``INSERT ... ON CONFLICT (identifier) DO NOTHING RETURNING id, identifier``.
     """
+    fresh = _fresh_rows(rows)
+    if not fresh:
+        return [InsertedEvent(None, True)] * len(rows)
+    bind = session if isinstance(session, Connection) else session.connection()
+    if bind.dialect.name == "postgresql":
+        result: Iterable[Any] = bind.exec_driver_sql(_PG_INSERT, _pg_rows(fresh))
+    else:
+        result = _sqlite_insert(bind, fresh)
+    return _outcomes(rows, result)
+
+
+async def insert_events_async(
+    conn: AsyncConnection[Any], rows: Sequence[dict[str, Any]]
+) -> list[InsertedEvent]:
+    """:func:`insert_events` on PostgreSQL through psycopg's asyncio connection, in autocommit: the one
+    statement is atomic, and durable when it returns."""
+    fresh = _fresh_rows(rows)
+    if not fresh:
+        return [InsertedEvent(None, True)] * len(rows)
+    cursor = await conn.execute(_PG_INSERT, _pg_rows(fresh))
+    return _outcomes(rows, await cursor.fetchall())
+
+
+def _fresh_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` checked, without repeats of an identifier (the first copy counts)."""
     for row in rows:
         if row.get("status", "received") not in EVENT_STATUSES:
             raise ValueError(f"unknown event status {row['status']!r}")
@@ -73,14 +101,12 @@ def insert_events(session: Session | Connection, rows: Sequence[dict[str, Any]])
         if row["identifier"] not in seen:
             seen.add(row["identifier"])
             fresh.append(row)
-    if not fresh:
-        return [InsertedEvent(None, True)] * len(rows)
-    bind = session if isinstance(session, Connection) else session.connection()
-    if bind.dialect.name == "postgresql":
-        result: Iterable[Any] = bind.exec_driver_sql(_PG_INSERT, _pg_rows(fresh))
-    else:
-        result = _sqlite_insert(bind, fresh)
-    inserted = {ident: int(new_id) for new_id, ident in result}
+    return fresh
+
+
+def _outcomes(rows: Sequence[dict[str, Any]], stored: Iterable[Any]) -> list[InsertedEvent]:
+    """One result per row from the ``(id, identifier)`` pairs the insert returned."""
+    inserted = {ident: int(new_id) for new_id, ident in stored}
     out: list[InsertedEvent] = []
     for row in rows:
         new_id = inserted.pop(row["identifier"], None)  # a second copy in the same batch is a duplicate
