@@ -192,16 +192,11 @@ class Database:
                 raise
 
     @contextlib.contextmanager
-    def write_connection(self, *, one_statement: bool = False) -> Iterator[Connection]:
+    def write_connection(self) -> Iterator[Connection]:
         """A Core connection in one write transaction (``BEGIN IMMEDIATE`` on SQLite, as ``session(write=
         True)``): for a hot path of plain statements that needs no ORM session (the webhook listener's
-        commits, which wait on it before acknowledging). ``one_statement``: the caller runs a single
-        statement, atomic by itself; on PostgreSQL it then runs in autocommit, one round trip instead of
-        three (``BEGIN``, the statement, ``COMMIT``), and is durable when it returns."""
-        if one_statement and self.dialect == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                yield conn
-            return
+        SQLite commits, which wait on it before acknowledging; on PostgreSQL the listener commits through
+        an asyncio connection of its own, see :mod:`jira_console.webhooks.ingest`)."""
         with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
             yield conn
 

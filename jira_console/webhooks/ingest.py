@@ -120,7 +120,7 @@ class IngestBatcher:
         return stored
 
     def _write(self, rows: Sequence[dict[str, Any]]) -> list[InsertedEvent]:
-        with self.db.write_connection(one_statement=True) as conn:  # insert_events: one INSERT
+        with self.db.write_connection() as conn:  # SQLite only: PostgreSQL has _AsyncPostgres
             return insert_events(conn, rows)
 
     async def close(self) -> None:
