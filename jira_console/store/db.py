@@ -167,12 +167,17 @@ class Database:
         # Only failures to open a connection become StoreError; errors of a statement stay what they are
         # so callers can catch IntegrityError and the like.
         if context.connection is None and isinstance(context.sqlalchemy_exception, DBAPIError):
-            lines = str(context.original_exception or "").strip().splitlines()
-            reason = lines[0] if lines else "unknown error"
-            if self._url.password:
-                reason = reason.replace(str(self._url.password), "***")
-            return StoreError(f"cannot connect to the database at {self.url}: {redact.scrub(reason)}")
+            reason = self.driver_reason(context.original_exception)
+            return StoreError(f"cannot connect to the database at {self.url}: {reason}")
         return None
+
+    def driver_reason(self, exc: BaseException | None) -> str:
+        """A driver error's first line, safe to show: the URL's password and registered secrets masked."""
+        lines = str(exc or "").strip().splitlines()
+        reason = lines[0] if lines else "unknown error"
+        if self._url.password:
+            reason = reason.replace(str(self._url.password), "***")
+        return redact.scrub(reason)
 
     @contextlib.contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:

@@ -127,20 +127,22 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("last_error", "text"), ("claimed_by", "text"), ("claimed_until", "timestamptz"),
     ("processed_at", "timestamptz"),
 )  # fmt: skip
+_COLUMN_LIST = ", ".join(name for name, _ in _COLUMNS)
 _PG_INSERT = (
-    f"INSERT INTO {_T.name} ({', '.join(name for name, _ in _COLUMNS)}) "
-    f"SELECT {', '.join(name for name, _ in _COLUMNS)} "
+    f"INSERT INTO {_T.name} ({_COLUMN_LIST}) "
+    f"SELECT {_COLUMN_LIST} "
     f"FROM json_to_recordset(%s::json) AS r({', '.join(f'{name} {kind}' for name, kind in _COLUMNS)}) "
     "ON CONFLICT (identifier) DO NOTHING RETURNING id, identifier"
 )
 _COLUMN_NAMES = frozenset(name for name, _ in _COLUMNS)
-_PG_DEFAULTS: dict[str, Any] = {"status": "received", "attempts": 0}
+_DEFAULTS: dict[str, Any] = {"status": "received", "attempts": 0}
+"""The columns' Python defaults (``received_at``'s, the time of the insert, is added per batch)."""
 
 
 def _pg_rows(rows: Sequence[dict[str, Any]]) -> tuple[str]:
     """The parameter of :data:`_PG_INSERT`: ``rows`` as a JSON array, a missing value given its column's
     Python default (else NULL); a naive time is taken to be UTC, as :class:`~.tables.UTCDateTime` does."""
-    defaults = _PG_DEFAULTS | {"received_at": utcnow()}
+    defaults = _DEFAULTS | {"received_at": utcnow()}
     filled = [defaults | row for row in rows]
     return (orjson.dumps(filled, option=orjson.OPT_NAIVE_UTC).decode(),)
 
@@ -155,20 +157,18 @@ _SQLITE_ROW = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
 
 
 def _sqlite_insert(bind: Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
-    defaults = _PG_DEFAULTS | {"received_at": utcnow()}
-    convert = [(name, _SQLITE_CONVERTERS.get(kind)) for name, kind in _COLUMNS]
+    defaults = _DEFAULTS | {"received_at": utcnow()}
     out: list[tuple[int, str]] = []
     for start in range(0, len(rows), _SQLITE_MAX_ROWS):
         chunk = rows[start : start + _SQLITE_MAX_ROWS]
         params: list[Any] = []
         for row in chunk:
             filled = defaults | row
-            for name, conv in convert:
+            for name, conv in _SQLITE_CONVERT:
                 value = filled.get(name)
                 params.append(value if conv is None or value is None else conv(value))
         statement = (
-            f"INSERT INTO {_T.name} ({', '.join(name for name, _ in _COLUMNS)}) VALUES "
-            f"{', '.join([_SQLITE_ROW] * len(chunk))} "
+            f"INSERT INTO {_T.name} ({_COLUMN_LIST}) VALUES {', '.join([_SQLITE_ROW] * len(chunk))} "
             "ON CONFLICT (identifier) DO NOTHING RETURNING id, identifier"
         )
         out.extend((new_id, ident) for new_id, ident in bind.exec_driver_sql(statement, tuple(params)))
@@ -183,6 +183,8 @@ def _sqlite_time(value: datetime) -> str:
 
 
 _SQLITE_CONVERTERS: dict[str, Any] = {"timestamptz": _sqlite_time, "jsonb": dump_json}
+_SQLITE_CONVERT = tuple((name, _SQLITE_CONVERTERS.get(kind)) for name, kind in _COLUMNS)
+"""Each column's name and the conversion its values need on SQLite (None: the value as it is)."""
 
 
 def insert_event(

@@ -22,7 +22,6 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jira_console import redact
 from jira_console.logs import get_logger
 from jira_console.store import Database, StoreError
 from jira_console.store.queue import InsertedEvent, insert_events, insert_events_async
@@ -146,8 +145,8 @@ class _AsyncPostgres:
     connection is gone is tried once more on a new one."""
 
     def __init__(self, db: Database) -> None:
+        self._db = db
         self._conninfo = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._password = db.engine.url.password
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def insert(self, rows: Sequence[dict[str, Any]]) -> list[InsertedEvent]:
@@ -166,15 +165,9 @@ class _AsyncPostgres:
                 # duplicates, which are acknowledged too.
                 await self.close()
                 if attempt == 2:
-                    raise StoreError(f"cannot store webhook deliveries: {self._scrubbed(exc)}") from None
+                    reason = self._db.driver_reason(exc)
+                    raise StoreError(f"cannot store webhook deliveries: {reason}") from None
         raise AssertionError("unreachable")
-
-    def _scrubbed(self, exc: BaseException) -> str:
-        lines = str(exc).strip().splitlines()
-        reason = lines[0] if lines else type(exc).__name__
-        if self._password:
-            reason = reason.replace(str(self._password), "***")
-        return redact.scrub(reason)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
