@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from jira_console.store.converters import DaemonRecord, SyncStateRecord
 
@@ -72,6 +72,18 @@ class SyncHealth:
     def failing_for(self, now: datetime) -> timedelta | None:
         """How long the syncs have been failing at ``now`` (None when they are not)."""
         return now - self.failing_since if self.failing_since is not None else None
+
+    def report(self, now: datetime) -> dict[str, Any]:
+        """This connection's sync health as ``/healthz`` shows it."""
+        failing = self.failing_for(now)
+        return {
+            "state": self.verdict,
+            "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
+            "failures": self.failures,
+            "failing_seconds": round(failing.total_seconds(), 1) if failing is not None else None,
+            "last_error": self.last_error,
+            "quarantined": self.quarantined,
+        }
 
 
 def daemon_alive(

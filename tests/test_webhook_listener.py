@@ -247,6 +247,47 @@ async def test_connection_named_among_other_query_parameters(
     assert stored["cloud:q4"].status == "received"  # a blank name: the connection inferred from the links
 
 
+async def test_a_query_seen_before_names_the_same_connection_and_unknown_names_are_not_remembered(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    handlers = app_client.app.state.listener  # type: ignore[attr-defined]
+    for n in range(3):
+        await post(app_client, issue_event("ENG-9", n), identifier=f"r{n}", path=f"{PATH}?connection=server")
+    for n in range(listener_module._MAX_REMEMBERED_QUERIES + 5):
+        await post(app_client, issue_event("ENG-9", n), identifier=f"u{n}", path=f"{PATH}?connection=x{n}")
+    stored = {r.identifier: r for r in rows(db)}
+    assert [stored[f"server:r{n}"].connection for n in range(3)] == ["server"] * 3
+    assert stored["x7:u7"].status == "failed" and "unknown connection 'x7'" in stored["x7:u7"].last_error
+    assert handlers._named_by_query == {b"connection=server": "server"}
+
+
+async def test_answers_built_once_are_not_changed_by_a_middleware_that_edits_headers(
+    db: Database, secrets_env: None
+) -> None:
+    """The common answers are shared between requests; a middleware adding a header to the list in the
+    message it passes on (as plain ASGI middleware may) must add it once to each answer, not once more to
+    every later one."""
+    app = create_listener_app(db, make_settings())
+
+    async def tagging(scope, receive, send):  # type: ignore[no-untyped-def]
+        async def tagged(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                message["headers"].append((b"x-tag", b"1"))
+            await send(message)
+
+        await app(scope, receive, tagged)
+
+    transport = httpx.ASGITransport(app=tagging)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://listener") as client:
+            answers = [await post(client, issue_event("ENG-9", 1), identifier="t1") for _ in range(3)]
+    finally:
+        await app.state.listener.batcher.close()
+    assert [a.json()["status"] for a in answers] == ["stored", "duplicate", "duplicate"]
+    assert [a.headers.get_list("x-tag") for a in answers] == [["1"], ["1"], ["1"]]
+    assert all(a.status_code == 202 and a.headers["content-type"] == "application/json" for a in answers)
+
+
 async def test_unknown_host_leaves_connection_null(app_client: httpx.AsyncClient, db: Database) -> None:
     event = issue_event("ENG-10", 1)
     event["issue"]["self"] = "https://elsewhere.example/rest/api/2/issue/1"

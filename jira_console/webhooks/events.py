@@ -46,8 +46,9 @@ class Classified:
     """The parsed object (None when the body did not parse)."""
 
 
-def parse_body(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
-    """The JSON object in ``body``, or None and the reason it is not one."""
+def parse_body(body: bytes | str) -> tuple[dict[str, Any] | None, str | None]:
+    """The JSON object in ``body`` (the raw bytes, or the text stored from them), or None and the reason it
+    is not one."""
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

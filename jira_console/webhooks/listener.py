@@ -33,11 +33,9 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
@@ -52,6 +50,7 @@ from jira_console.logs import get_logger
 from jira_console.store import Database
 from jira_console.store.models import utcnow
 from jira_console.store.queue import QueueStats, event_stats
+from jira_console.webhooks.answers import DUPLICATE, STORED, json_answer
 from jira_console.webhooks.events import Classified, classify, payload_links
 from jira_console.webhooks.guard import ConnectionGuard, ListenerLimits, guarded_protocol
 from jira_console.webhooks.ingest import BatcherClosed, IngestBatcher
@@ -68,6 +67,7 @@ _KEPT_HEADERS = tuple((name, name.encode("latin-1")) for name in (
 _SIGNATURE = SIGNATURE_HEADER.lower().encode("latin-1")
 _IDENTIFIER = IDENTIFIER_HEADER.encode("latin-1")
 _MAX_IDENTIFIER = 255
+_MAX_REMEMBERED_QUERIES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +88,6 @@ class _TooLarge(Exception):
     pass
 
 
-def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
-
-
 class ListenerHandlers:
     """Request handlers bound to one database and configuration."""
 
@@ -109,6 +105,10 @@ class ListenerHandlers:
         self.secrets = self.config.secrets()
         self.check_signature = bool(self.secrets) or self.config.require_signature
         self.known = {conn.name for conn in settings.jira}
+        self._named_by_query: dict[bytes, str] = {}
+        """Query strings seen naming a configured connection, and that name: Jira sends the same URL with
+        every delivery, and parsing it was a tenth of the handler's own time. Only known names, at most
+        :data:`_MAX_REMEMBERED_QUERIES` of them: a sender varying the query cannot grow it."""
         # Longest base URL first, so that two sites on one host (context paths) are told apart.
         self.by_prefix = sorted(
             ((conn.url.lower() + "/", conn.name) for conn in settings.jira), key=lambda p: -len(p[0])
@@ -155,6 +155,9 @@ class ListenerHandlers:
         # The standard library's parser on the raw query (as Starlette decodes it): Starlette's QueryParams,
         # a multi-dict built for every request, was a sixth of this handler's time.
         query = scope.get("query_string", b"")
+        remembered = self._named_by_query.get(query) if query else None
+        if remembered is not None:
+            return remembered, None
         named = (
             dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)).get("connection")
             if query
@@ -162,6 +165,8 @@ class ListenerHandlers:
         )
         if named:
             if named in self.known:
+                if len(self._named_by_query) < _MAX_REMEMBERED_QUERIES:
+                    self._named_by_query[query] = named
                 return named, None
             return named[:64], f"unknown connection {named[:64]!r} in ?connection= (not in the configuration)"
         if payload is not None:
@@ -224,7 +229,7 @@ class ListenerHandlers:
             body = await self._read_body(headers, receive)
         except _TooLarge:
             self.metrics.rejected.labels("too_large").inc()
-            return _json(
+            return json_answer(
                 413,
                 {"error": f"body larger than {self.config.max_body_bytes} bytes"},
                 {"Connection": "close"},
@@ -238,7 +243,7 @@ class ListenerHandlers:
             is None
         ):
             self.metrics.rejected.labels("signature").inc()
-            return _json(401, {"error": "missing or invalid X-Hub-Signature"})
+            return json_answer(401, {"error": "missing or invalid X-Hub-Signature"})
         classified = classify(body)
         connection, conn_error = self._connection(scope, classified.payload)
         status, reason = classified.status, classified.reason
@@ -249,12 +254,12 @@ class ListenerHandlers:
             stored = await self.batcher.submit(row)
         except BatcherClosed:
             self.metrics.rejected.labels("unavailable").inc()
-            return _json(503, {"error": "shutting down"}, {"Retry-After": "5"})
+            return json_answer(503, {"error": "shutting down"}, {"Retry-After": "5"})
         except Exception as exc:  # noqa: BLE001 - any storage failure: Jira must retry
             self.note_write(exc)
             self.metrics.rejected.labels("unavailable").inc()
             log.error("storing a webhook delivery failed", error=str(exc), event_type=classified.event_type)
-            return _json(503, {"error": "could not store the event"}, {"Retry-After": "5"})
+            return json_answer(503, {"error": "could not store the event"}, {"Retry-After": "5"})
         self.note_write(None)
         duplicate = stored.duplicate
         outcome = "duplicate" if duplicate else ("stored" if status == "received" else status)
@@ -268,10 +273,11 @@ class ListenerHandlers:
                 self.on_event(delivery)
             except Exception as exc:  # noqa: BLE001 - a listener hook must not undo an acknowledged commit
                 log.warning("webhook on_event hook failed", error=str(exc))
-        answer: dict[str, Any] = {"status": "duplicate" if duplicate else "stored"}
-        if reason and not duplicate:
-            answer["note"] = reason
-        return _json(202, answer)
+        if duplicate:
+            return DUPLICATE
+        if not reason:
+            return STORED
+        return json_answer(202, {"status": "stored", "note": reason})
 
     def note_write(self, error: BaseException | None) -> None:
         """Record a write's outcome (None: it went through)."""
@@ -310,7 +316,7 @@ class ListenerHandlers:
         if degraded:
             body["degraded"] = degraded
         body["status"] = "unavailable" if not ok else "degraded" if degraded else "ok"
-        return _json(200 if ok else 503, body)
+        return json_answer(200 if ok else 503, body)
 
     async def _read_sync_health(self) -> Mapping[str, SyncHealth]:
         if self.sync_health is None:
@@ -327,7 +333,7 @@ class ListenerHandlers:
             body["syncs"] = {"error": str(exc)[:200]}
             return []
         now = utcnow()
-        body["syncs"] = {name: _describe_sync(h, now) for name, h in syncs.items()}
+        body["syncs"] = {name: h.report(now) for name, h in syncs.items()}
         return [name for name, h in syncs.items() if h.degraded]
 
     async def metrics_endpoint(self, request: Request) -> Response:
@@ -485,16 +491,3 @@ async def serve_listener(
             bound = sock.getsockname()[1]
             break
     return ListenerServer(server=server, task=task, host=host, port=bound, guard=guard)
-
-
-def _describe_sync(health: SyncHealth, now: datetime) -> dict[str, Any]:
-    """One connection's sync health as ``/healthz`` shows it."""
-    failing = health.failing_for(now)
-    return {
-        "state": health.verdict,
-        "last_success_at": health.last_success_at.isoformat() if health.last_success_at else None,
-        "failures": health.failures,
-        "failing_seconds": round(failing.total_seconds(), 1) if failing is not None else None,
-        "last_error": health.last_error,
-        "quarantined": health.quarantined,
-    }

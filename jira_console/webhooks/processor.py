@@ -218,7 +218,7 @@ class EventProcessor:
         never blocks the others."""
         groups: dict[str | None, list[tuple[ClaimedEvent, dict[str, Any]]]] = {}
         for event in events:
-            payload, _error = parse_body(event.payload.encode())
+            payload, _error = parse_body(event.payload)
             if payload is None or payload.get("webhookEvent") not in ISSUE_UPSERT_EVENTS:
                 continue
             if not isinstance(payload.get("issue"), dict) or not payload["issue"].get("key"):
@@ -268,7 +268,7 @@ class EventProcessor:
         return Outcome(event.id, status, note)
 
     async def _dispatch(self, event: ClaimedEvent) -> tuple[str, str | None]:
-        payload, error = parse_body(event.payload.encode())
+        payload, error = parse_body(event.payload)
         if payload is None:
             raise PermanentEventError(error)
         raw_type = payload.get("webhookEvent")
