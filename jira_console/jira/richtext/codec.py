@@ -56,8 +56,8 @@ def wiki_to_markdown(text: Any) -> str:
     """Wiki markup (Server/DC, and v2 payloads from Cloud) as canonical Markdown; None gives ''.
 
     Every webhook delivery of an issue carries its whole description, nearly always the one the last
-    delivery carried: a text seen lately is not parsed again (a quarter of the applier's time for
-    deliveries of issues with a description went into this conversion)."""
+    delivery carried: a text seen lately is not parsed again (this conversion was a quarter of the CPU
+    time of applying a batch of such deliveries)."""
     if type(text) is str and len(text) <= MEMO_MAX_CHARS:
         return _remembered_wiki_to_markdown(text)
     return _wiki_to_markdown(text)
