@@ -49,7 +49,8 @@ def markdown_to_adf(text: Any) -> dict[str, Any] | None:
 MEMO_MAX_CHARS = 8192
 """Wiki texts up to this length are converted once and remembered (:data:`MEMO_ENTRIES` of them)."""
 MEMO_ENTRIES = 512
-"""How many conversions are remembered: at most about 8 MB of texts and their Markdown."""
+"""How many conversions are remembered: with their Markdown, about 8 MB when the texts are ASCII (Python keeps
+up to 4 bytes a character for other text)."""
 
 
 def wiki_to_markdown(text: Any) -> str:
