@@ -134,6 +134,30 @@ async def test_applier_returning_nonsense_counts_as_failure(db: Database) -> Non
     assert row.status == "failed" and "applier returned 'done'" in row.last_error
 
 
+async def test_a_failed_batch_leaves_its_events_read_afresh_for_the_one_by_one_path(db: Database) -> None:
+    """Bodies are parsed once per claim; a batch attempt that failed may have changed them, so the events it
+    held are applied one by one from their stored text."""
+
+    class SpoilsThenFails(TrivialApplier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.summaries: list[str] = []
+
+        async def apply_remote_issues(self, connection, items):  # noqa: ANN001, ANN201
+            if len(items) > 1:
+                for issue, _changelog in items:
+                    issue["fields"]["summary"] = "spoilt by the failed batch"
+                raise ConnectionError("the batch failed")
+            self.summaries += [issue["fields"]["summary"] for issue, _changelog in items]
+            return await super().apply_remote_issues(connection, items)
+
+    store(db, [issue_event("F-1", 1, summary="one"), issue_event("F-2", 2, summary="two")])
+    applier = SpoilsThenFails()
+    assert await EventProcessor(db, applier).drain() == 2
+    assert sorted(applier.summaries) == ["one", "two"]
+    assert [r.status for r in rows(db)] == ["applied", "applied"]
+
+
 async def test_expired_claim_is_taken_over(db: Database) -> None:
     store(db, [issue_event("E-1", 1)])
     with db.session(write=True) as session:

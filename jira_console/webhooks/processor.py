@@ -58,6 +58,9 @@ from jira_console.webhooks.metrics import WebhookMetrics, event_type_label
 
 log = get_logger(__name__)
 
+Parsed = tuple[dict[str, Any] | None, str | None]
+"""An event's body as :func:`parse_body` gives it: the object, or None and why."""
+
 APPLIER_RESULTS = frozenset({"applied", "stale", "ignored"})
 
 IssueItem = tuple[Mapping[str, Any], Mapping[str, Any] | None]
@@ -193,7 +196,9 @@ class EventProcessor:
         if not claimed:
             return 0
         by_id = {e.id: e for e in claimed}
-        batched = await self._apply_issue_batch(claimed)
+        # Each body parsed once, for the batch and for the events it leaves to the one-by-one path.
+        parsed = {e.id: parse_body(e.payload) for e in claimed}
+        batched = await self._apply_issue_batch(claimed, parsed)
         outcomes: list[Outcome] = list(batched.values())
         rest = [e for e in claimed if e.id not in batched]
         lease_started = time.monotonic()
@@ -204,7 +209,7 @@ class EventProcessor:
                 outcomes = []
                 await asyncio.to_thread(self._extend, owner, [e.id for e in rest[index:]])
                 lease_started = time.monotonic()
-            outcomes.append(await self._process_one(event))
+            outcomes.append(await self._process_one(event, parsed.get(event.id)))
         await self._record(owner, by_id, outcomes)
         return len(claimed)
 
@@ -212,13 +217,16 @@ class EventProcessor:
         self.metrics.processed.labels(event_type_label(event.event_type), status).inc()
         self.metrics.lag.observe(max(0.0, (utcnow() - event.received_at).total_seconds()))
 
-    async def _apply_issue_batch(self, events: Sequence[ClaimedEvent]) -> dict[int, Outcome]:
+    async def _apply_issue_batch(
+        self, events: Sequence[ClaimedEvent], parsed: dict[int, Parsed]
+    ) -> dict[int, Outcome]:
         """Issue create/update events of one connection applied together in one transaction. Anything the
         batch cannot settle, including a failing batch, goes through the one-by-one path, so one bad event
-        never blocks the others."""
+        never blocks the others. ``parsed``: each event's parsed body; those of a failed batch are dropped
+        from it (the attempt may have changed them), so the one-by-one path reads them again."""
         groups: dict[str | None, list[tuple[ClaimedEvent, dict[str, Any]]]] = {}
         for event in events:
-            payload, _error = parse_body(event.payload)
+            payload, _error = parsed[event.id]
             if payload is None or payload.get("webhookEvent") not in ISSUE_UPSERT_EVENTS:
                 continue
             if not isinstance(payload.get("issue"), dict) or not payload["issue"].get("key"):
@@ -239,16 +247,20 @@ class EventProcessor:
                     )
             except Exception as exc:  # noqa: BLE001 - fall back to one by one, where failures are recorded
                 log.warning("batch apply failed; applying one by one", connection=connection, error=str(exc))
+                for event, _payload in members:
+                    parsed.pop(event.id, None)
                 continue
             for (event, _payload), status in zip(members, results, strict=True):
                 done[event.id] = Outcome(event.id, status, None)
                 self._count(event, status)
         return done
 
-    async def _process_one(self, event: ClaimedEvent) -> Outcome:
+    async def _process_one(self, event: ClaimedEvent, body: Parsed | None) -> Outcome:
         try:
             with caused_by(Cause("webhook", event_id=event.id)):
-                status, note = await asyncio.wait_for(self._dispatch(event), timeout=self.lease_seconds / 2)
+                status, note = await asyncio.wait_for(
+                    self._dispatch(event, body), timeout=self.lease_seconds / 2
+                )
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the event, never raised
             error = f"{type(exc).__name__}: {exc}"[:2000] if str(exc) else type(exc).__name__
             parked = isinstance(exc, PermanentEventError) or event.attempts >= self.retry.max_attempts
@@ -267,8 +279,8 @@ class EventProcessor:
         self._count(event, status)
         return Outcome(event.id, status, note)
 
-    async def _dispatch(self, event: ClaimedEvent) -> tuple[str, str | None]:
-        payload, error = parse_body(event.payload)
+    async def _dispatch(self, event: ClaimedEvent, body: Parsed | None) -> tuple[str, str | None]:
+        payload, error = body if body is not None else parse_body(event.payload)
         if payload is None:
             raise PermanentEventError(error)
         raw_type = payload.get("webhookEvent")
