@@ -56,6 +56,10 @@ class SyncReport(Tally):
     run_id: int | None = None
     """The ``sync_runs`` row of this run: its audit lines name it (``audit undo --run``)."""
 
+    def __post_init__(self) -> None:
+        # Not a field (reports go out through ``asdict``): the conflicts counted so far this run.
+        self._conflict_ids: set[int] = set()
+
     def counts(self) -> dict[str, int]:
         return {
             k: getattr(self, k)
@@ -77,8 +81,12 @@ class SyncReport(Tally):
     def add_conflicts(
         self, conflicts: Iterable[tuple[int, str, str]], emit: Callable[[ev.EngineEvent], None]
     ) -> None:
-        """Count conflicts opened or refreshed ((id, issue key, field) each) and announce them."""
+        """Count conflicts opened or refreshed ((id, issue key, field) each) and announce them, each once a
+        run (the push's fresh compare meets again what the pull opened)."""
         for conflict_id, key, name in conflicts:
+            if conflict_id in self._conflict_ids:
+                continue
+            self._conflict_ids.add(conflict_id)
             self.conflicts += 1
             emit(ev.ConflictDetected(self.connection, key, name, conflict_id))
 
