@@ -120,6 +120,11 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
     assert any(a["side"] == "jira" and a["field"] == "summary" for a in audit)
     text = cli("audit", "--key", key)
     assert text.exit_code == 0 and key in text.stdout
+    lines = text.stdout.splitlines()
+    # The import is about the whole issue: its reason, no "* null -> null"; a field's change shows its values.
+    [imported] = [line for line in lines if "imported from Jira" in line]
+    assert "null" not in imported and " * " not in imported
+    assert any("summary" in line and '-> "Changed from the CLI"' in line for line in lines)
 
 
 def test_conflicts_list_show_resolve(cli_env) -> None:

@@ -76,9 +76,12 @@ def audit(
     for a in rows:
         cause = f"{a.cause} {a.run_id or a.event_id or ''}".strip() if a.cause else "-"
         undo = f", undo of #{a.undo_of}" if a.undo_of else ""
+        # A line about the whole issue (imported, deleted, moved) carries no values: its reason says it all.
+        whole = a.field is None and a.old is None and a.new is None
+        change = "" if whole else f"{a.field or '*'} {_value(a.old)} -> {_value(a.new)} "
         echo(
             f"#{a.id} {a.at:%Y-%m-%d %H:%M:%S} {a.connection} {a.issue_key or '-'} -> {a.side}: "
-            f"{a.field or '*'} {_value(a.old)} -> {_value(a.new)} ({a.reason}; {cause}{undo})"
+            f"{change}({a.reason}; {cause}{undo})"
         )
 
 
