@@ -144,3 +144,33 @@ def test_disable_enable_delete_by_name(cli, tmp_path) -> None:
     with Database(cli.db_url) as db:
         generations.append(mrepo.generation(db, "s"))
     assert generations[0] + 2 == generations[1] < generations[2]
+
+
+SUMMARY_AS_NUMBER = """
+[[mapping]]
+name = "summary_number"
+jira_field = "summary"
+internal_field = "summary_number"
+direction = "pull"
+steps = [{ op = "to_int" }]
+"""
+
+
+@pytest.mark.parametrize("cli", ["server"], indirect=True)
+def test_status_sums_up_the_fields_that_fail_to_map_until_they_map_again(cli, tmp_path) -> None:
+    assert cli("sync").exit_code == 0
+    assert json.loads(cli("status", "--json").stdout)["field_errors"] == []
+    assert cli("mapping", "import", _file(tmp_path, SUMMARY_AS_NUMBER), "-C", "s").exit_code == 0
+    assert cli("sync").exit_code == 0  # the back-fill reads every issue: no summary is a number
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["field_errors"] == [{"connection": "s", "field": "summary_number", "issues": 12}]
+    text = cli("status").stdout
+    assert "mapping errors: s summary_number on 12 issues" in text
+
+    # One issue's summary becomes a number in Jira: it maps, and leaves the count.
+    with cli.sim.site.lock:
+        key = sorted(cli.sim.site.issues)[0]
+    cli.sim.edit_issue(key, {"summary": "42"})
+    assert cli("sync").exit_code == 0
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["field_errors"] == [{"connection": "s", "field": "summary_number", "issues": 11}]

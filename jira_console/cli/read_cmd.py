@@ -63,7 +63,7 @@ def issue_view(
 
 def _status_data(db: Database) -> dict[str, Any]:
     from jira_console.health import daemon_alive, held_back_credentials, one_line, sync_health
-    from jira_console.store import conflict_queue, identity, queue
+    from jira_console.store import conflict_queue, identity, queue, repo
     from jira_console.store import guard as sg
     from jira_console.store import state as st
 
@@ -75,6 +75,7 @@ def _status_data(db: Database) -> dict[str, Any]:
         conflicts = conflict_queue.count_conflicts(s, status="open")
         stats = queue.event_stats(s, window=timedelta(minutes=1))
         blocks = sg.all_blocks(s)
+        field_errors = repo.field_error_counts(s)
         set_aside: dict[str, list[str]] = {}
         for item in identity.list_quarantined(s):
             set_aside.setdefault(item.connection, []).append(f"{item.issue_key}: {item.kind}: {item.cause}")
@@ -95,6 +96,7 @@ def _status_data(db: Database) -> dict[str, Any]:
             for name, h in health.items()
         },
         "conflicts_open": conflicts,
+        "field_errors": [{"connection": c, "field": f, "issues": n} for c, f, n in field_errors],
         "webhooks": {
             "counts": stats.by_status,
             "queue_depth": stats.depth,
@@ -137,6 +139,11 @@ def _status_lines(data: dict[str, Any]) -> list[str]:
     hooks = data["webhooks"]
     busy = ", ".join(f"{n} {k}" for k, n in hooks["counts"].items() if n) or "none stored"
     lines.append(f"open conflicts: {data['conflicts_open']}")
+    for e in data["field_errors"]:
+        lines.append(
+            f"mapping errors: {e['connection']} {e['field']} on {out.count(e['issues'], 'issue')} "
+            "(issues show KEY gives the message)"
+        )
     lines.append(f"webhook events: {busy}; {hooks['queue_depth']} waiting")
     for d in data["daemons"]:
         state_ = "alive" if d["alive"] else "stopped" if d["stopped_at"] else "not responding"

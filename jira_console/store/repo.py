@@ -470,3 +470,15 @@ def recent_field_errors(
     if connection:
         stmt = stmt.where(t.issues.c.connection == connection)
     return [(conn, key, cv.field_error_record(error)) for error, key, conn in session.execute(stmt)]
+
+
+def field_error_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(connection, field, issues failing it) of every field that fails to map somewhere, by connection and
+    field name (what ``status`` sums up; ``issues show`` gives each message)."""
+    stmt = (
+        select(t.issues.c.connection, t.field_errors.c.field, func.count())
+        .join(t.issues, t.issues.c.id == t.field_errors.c.issue_id)
+        .group_by(t.issues.c.connection, t.field_errors.c.field)
+        .order_by(t.issues.c.connection, t.field_errors.c.field)
+    )
+    return [(str(conn), str(name), int(n)) for conn, name, n in session.execute(stmt)]
