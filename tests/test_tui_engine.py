@@ -129,7 +129,25 @@ async def test_a_refused_field_shows_on_the_sync_screen(engine_factory) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         text = screen_text(app)
-        assert "field errors 1" in text and f"{key} priority" in text
+        assert "field errors 1  (priority on 1)" in text and f"{key} priority" in text
+
+
+async def test_the_sync_screen_counts_every_issue_failing_a_mapping_not_only_the_newest(
+    engine_factory,
+) -> None:
+    engine, sim = await engine_factory("server", issues=60)
+    await engine.save_mapping(
+        {"name": "as_number", "jira_field": "summary", "internal_field": "as_number", "direction": "pull",
+         "steps": [{"op": "to_int"}]},
+        actor="test",
+    )  # fmt: skip
+    await engine.run_sync(full=True)
+    assert len(engine.recent_field_errors(limit=50)) == 50  # the newest, a sample
+    assert engine.field_error_counts() == {engine.connections()[0].name: {"as_number": 60}}
+    app = app_for(engine, "sync")
+    async with app.run_test(size=(110, 30)) as pilot:
+        await settle(pilot)
+        assert await wait_for(pilot, lambda: "field errors 60  (as_number on 60)" in screen_text(app))
 
 
 @pytest.mark.parametrize("flavor", ["cloud", "server"])

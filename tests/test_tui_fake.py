@@ -37,6 +37,7 @@ def test_the_protocol_is_what_the_console_uses() -> None:
         "count_conflicts",
         "daemons",
         "engine_state",
+        "field_error_counts",
         "get_webhook_event",
         "known_names",
         "list_conflicts",

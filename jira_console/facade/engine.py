@@ -261,6 +261,15 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
             FieldErrorView(conn, key, e.field, e.mapping, e.step, e.message, e.at) for conn, key, e in found
         ]
 
+    def field_error_counts(self) -> dict[str, dict[str, int]]:
+        """connection -> field -> how many issues fail to map or write it (the newest are only a sample)."""
+        with self.db.session() as s:
+            found = repo.field_error_counts(s)
+        counts: dict[str, dict[str, int]] = {}
+        for conn, name, failing in found:
+            counts.setdefault(conn, {})[name] = failing
+        return counts
+
     def set_local(
         self, key: str, changes: dict[str, Any], *, connection: str | None = None
     ) -> cv.IssueRecord:

@@ -68,6 +68,10 @@ class ConsoleEngine(Protocol):
 
     def recent_field_errors(self, connection: str | None = None, limit: int = 50) -> list[FieldErrorView]: ...
 
+    def field_error_counts(self) -> dict[str, dict[str, int]]:
+        """connection -> field -> how many issues fail to map or write it."""
+        ...
+
     async def run_sync(self, connection: str | None = None, full: bool = False) -> list[SyncReport]: ...
 
     # conflicts

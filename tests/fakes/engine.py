@@ -153,6 +153,9 @@ class FakeEngine:
     def recent_field_errors(self, connection: str | None = None, limit: int = 50) -> list[FieldErrorView]:
         return []
 
+    def field_error_counts(self) -> dict[str, dict[str, int]]:
+        return {}
+
     async def run_sync(self, connection: str | None = None, full: bool = False) -> list[SyncReport]:
         """One report per connection, as the facade returns (its scopes run one after another)."""
         if self.mode == "attached" and not self.state.alive:

@@ -94,6 +94,7 @@ class SyncScreen(ConsoleScreen):
         super().__init__(engine, now=now)
         self.states: list[SyncStateView] = []
         self.field_errors: list[FieldErrorView] = []
+        self.field_error_counts: dict[str, dict[str, int]] = {}
         self.progress: dict[tuple[str, str], ev.SyncProgressed] = {}
 
     def compose(self) -> ComposeResult:
@@ -107,11 +108,12 @@ class SyncScreen(ConsoleScreen):
         self.query_one(DataTable).add_columns(*COLUMNS)
         self.query_one(ProgressBar).display = False
 
-    def load(self) -> tuple[list[SyncStateView], list[FieldErrorView]]:
-        return self.engine.sync_states(), self.engine.recent_field_errors(limit=50)
+    def load(self) -> tuple[list[SyncStateView], list[FieldErrorView], dict[str, dict[str, int]]]:
+        engine = self.engine
+        return engine.sync_states(), engine.recent_field_errors(limit=50), engine.field_error_counts()
 
-    def show(self, data: tuple[list[SyncStateView], list[FieldErrorView]]) -> None:
-        self.states, self.field_errors = data
+    def show(self, data: tuple[list[SyncStateView], list[FieldErrorView], dict[str, dict[str, int]]]) -> None:
+        self.states, self.field_errors, self.field_error_counts = data
         for state in self.states:
             if not state.running:
                 self.progress.pop((state.connection, state.scope), None)
@@ -195,9 +197,14 @@ class SyncScreen(ConsoleScreen):
                 text.append("\n  ")
                 text.append_text(literal(line))
         mine = [e for e in self.field_errors if e.connection == state.connection]
-        if mine:
-            # Values that could not be mapped or written: recorded on the issue, the rest keeps syncing.
-            text.append(f"\nfield errors {len(mine)}", style="bold yellow")
+        by_field = self.field_error_counts.get(state.connection, {})
+        if mine or by_field:
+            # Values that could not be mapped or written: recorded on the issue, the rest keeps syncing. The
+            # count is every issue's; the lines below are the newest few.
+            text.append(f"\nfield errors {sum(by_field.values()) or len(mine)}", style="bold yellow")
+            worst = sorted(by_field.items(), key=lambda item: -item[1])[:3]
+            if worst:
+                text.append_text(literal("  (" + ", ".join(f"{name} on {n}" for name, n in worst) + ")"))
             for e in mine[:3]:
                 text.append("\n  ")
                 text.append_text(literal(f"{e.issue_key} {e.field}: {e.message}"))
