@@ -125,7 +125,8 @@ async def test_a_project_key_rename_rekeys_every_row_and_deletes_nothing(rig_fac
     assert report.status == "ok" and report.deleted == 0 and report.created == 0
     assert _count(rig) == 24 and _count(rig, deleted=True) == 0
     # The late body names the old key for the same version: it does not move the row back.
-    assert await rig.engine.apply_remote_issues([(late, {"items": SUMMARY})]) == ["ignored"]
+    [answer] = await rig.engine.apply_remote_issues([(late, {"items": SUMMARY})])
+    assert answer == "ignored" and answer.note.startswith("the stored version is the same")
     assert _row(rig, jira_id=str(late["id"])).key == renamed[eng[1]]
     with rig.db.session() as s:
         for old, new in renamed.items():
@@ -257,8 +258,10 @@ async def test_a_webhook_body_never_brings_a_deleted_issue_back(rig_factory, fla
     # Jira delivers late, twice and out of order: delete, update, delete again, update again.
     assert await rig.engine.apply_remote_deletion(key, event_ts_ms=now, issue_id=str(late["id"])) == "applied"
     for _ in range(2):
-        assert await rig.engine.apply_remote_issues([(late, {"items": SUMMARY})]) == ["ignored"]
-        assert await rig.engine.apply_remote_deletion(key, event_ts_ms=now) == "ignored"
+        [update] = await rig.engine.apply_remote_issues([(late, {"items": SUMMARY})])
+        assert update == "ignored" and update.note.startswith("the issue is deleted here")
+        again = await rig.engine.apply_remote_deletion(key, event_ts_ms=now)
+        assert again == "ignored" and again.note == "already deleted here"
     row = _row(rig, key=key)
     assert row.deleted is True and row.deleted_at is not None
     assert (await rig.engine.run(full=True)).status == "ok" and _row(rig, key=key).deleted is True

@@ -304,3 +304,19 @@ async def test_stop_cancels_a_batch_that_outlasts_the_grace_and_its_events_stay_
     await asyncio.wait_for(processor.stop(grace_seconds=0.2), 10)  # returns: the batch was cancelled
     [row] = rows(db)
     assert row.status == "processing" and row.claimed_until is not None  # picked up again once it expires
+
+
+async def test_an_answer_that_says_why_leaves_its_note_on_the_event_batched_or_alone(db: Database) -> None:
+    from jira_console.sync.remote import Answer
+
+    class Explaining(TrivialApplier):
+        async def apply_remote_issues(self, connection: str | None, items: list) -> list[str]:
+            return [Answer("ignored", f"seen {issue['key']} before") for issue, _changelog in items]
+
+    store(db, [issue_event("N-1", 1), issue_event("N-2", 2)])  # claimed together: one batch
+    await EventProcessor(db, Explaining()).drain()
+    store(db, [issue_event("N-3", 3)])  # alone: one by one
+    await EventProcessor(db, Explaining()).drain()
+    assert [(r.issue_key, r.status, r.last_error) for r in rows(db)] == [
+        (key, "ignored", f"seen {key} before") for key in ("N-1", "N-2", "N-3")
+    ]

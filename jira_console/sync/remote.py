@@ -1,5 +1,6 @@
 """Applying what arrives outside the poll (webhook events): issue versions through the same merge as the
-pull, deletions, and sprint refreshes. Each answer is ``applied``, ``stale`` or ``ignored``."""
+pull, deletions, and sprint refreshes. Each answer is ``applied``, ``stale`` or ``ignored``; an
+:class:`Answer` other than ``applied`` says why (the event keeps it, for the operator)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,29 @@ if TYPE_CHECKING:  # the webhooks package (its HTTP server) is not loaded for a 
 
 _ANSWER = {"created": "applied", "applied": "applied", "duplicate": "ignored", "deleted": "ignored",
            "quarantined": "ignored", "unordered": "ignored"}  # fmt: skip
+_WHY = {
+    "duplicate": "the stored version is the same (a delivery seen before, or Jira's present read already)",
+    "deleted": "the issue is deleted here; a webhook body never brings it back (a read of Jira does)",
+    "quarantined": "the issue could not be applied and is set aside, tried again at each sync (see status)",
+    "unordered": "two versions share one updated time; Jira could not say which is current",
+    "stale": "older than the stored version (Jira does not order its deliveries)",
+    "outside": "outside the connection's JQL",
+    "unknown": "the sync did not apply it",
+}  # fmt: skip
+
+
+class Answer(str):
+    """An answer to the processor (``applied``, ``stale`` or ``ignored``; compares as that text) with
+    ``note``: why it was not applied."""
+
+    note: str | None
+
+    def __new__(cls, status: str, note: str | None = None) -> Answer:
+        answer = super().__new__(cls, status)
+        answer.note = note
+        return answer
+
+
 _WEBHOOK = ApplyMode(webhook=True)
 log = get_logger(__name__)
 
@@ -91,7 +115,7 @@ async def apply_remote_issues(io: SyncIO, ctx: SyncContext, items: Sequence[Issu
     if refetch:
         ids = {str(i["key"]): str(i["id"]) for i, _ in items if i.get("key") and i.get("id") is not None}
         statuses.update(await _refetch(io, ctx, report, sorted(refetch), ids))
-    return _answers(items, statuses)
+    return _answers(items, statuses, outside)
 
 
 async def _refetch(
@@ -124,20 +148,21 @@ async def _refetch(
     return statuses
 
 
-def _answers(items: Sequence[IssueItem], statuses: Mapping[str, str]) -> list[str]:
+def _answers(items: Sequence[IssueItem], statuses: Mapping[str, str], outside: set[str]) -> list[str]:
     newest: dict[str, int] = {}
     for issue, _ in items:
         t = updated_of(issue)
         if t is not None and t > newest.get(str(issue.get("key")), -1):
             newest[str(issue.get("key"))] = t
-    out = []
+    out: list[str] = []
     for issue, _ in items:
         key = str(issue.get("key") or "")
         t = updated_of(issue)
-        status = statuses.get(key, "ignored")
+        status = statuses.get(key) or ("outside" if key in outside else "unknown")
         if t is not None and t < newest.get(key, t):
             status = "stale"  # a newer version of the same issue came in the same batch
-        out.append(_ANSWER.get(status, status))
+        answer = _ANSWER.get(status, status if status in ("applied", "stale") else "ignored")
+        out.append(answer if answer == "applied" else Answer(answer, _WHY.get(status)))
     return out
 
 
@@ -152,7 +177,7 @@ async def apply_remote_deletion(
         with si.engine_session(io.db) as s:
             row = _row_of(s, ctx, issue_key, issue_id)
             if row is None or row.deleted:
-                return "ignored"
+                return Answer("ignored", "no such issue here" if row is None else "already deleted here")
             if (
                 not confirmed
                 and event_ts_ms is not None
@@ -193,11 +218,11 @@ async def refresh_sprint(
     data = payload.get("sprint") if isinstance(payload.get("sprint"), Mapping) else None
     sid = sprint_id or (data or {}).get("id")
     if sid is None:
-        return "ignored"
+        return Answer("ignored", "the event names no sprint")
     try:
         sprint = await io.client.get_sprint(int(sid))
     except JiraNotFound:
-        return "ignored"
+        return Answer("ignored", f"Jira has no sprint {sid} (any more)")
 
     def store() -> str:
         with io.db.session(write=True) as s:

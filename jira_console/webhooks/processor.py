@@ -68,9 +68,10 @@ IssueItem = tuple[Mapping[str, Any], Mapping[str, Any] | None]
 
 
 class EventApplier(Protocol):
-    """What the sync side offers the processor. Each answer is ``applied``, ``stale`` or ``ignored``; a
-    method raises on a failure worth retrying (:class:`PermanentEventError` for one that never succeeds).
-    ``connection`` is the connection the delivery was stored for (None when it could not be told)."""
+    """What the sync side offers the processor. Each answer is ``applied``, ``stale`` or ``ignored`` (a
+    ``str``; one with a ``note`` attribute says why, and the event keeps the note); a method raises on a
+    failure worth retrying (:class:`PermanentEventError` for one that never succeeds). ``connection`` is the
+    connection the delivery was stored for (None when it could not be told)."""
 
     async def apply_remote_issues(self, connection: str | None, items: Sequence[IssueItem]) -> list[str]:
         """Apply issue versions together (one transaction), one answer per item, in order."""
@@ -115,6 +116,12 @@ def backoff_delay(attempts: int, base_seconds: float, max_seconds: float) -> flo
 def default_owner() -> str:
     """A claim owner unique to this process: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _note(answer: str) -> str | None:
+    """Why an applier's answer is not ``applied``, when it says (an answer may carry a ``note``)."""
+    note = getattr(answer, "note", None)
+    return note if isinstance(note, str) and note else None
 
 
 def _checked(results: Sequence[str], expected: int) -> list[str]:
@@ -251,8 +258,8 @@ class EventProcessor:
                     parsed.pop(event.id, None)
                 continue
             for (event, _payload), status in zip(members, results, strict=True):
-                done[event.id] = Outcome(event.id, status, None)
-                self._count(event, status)
+                done[event.id] = Outcome(event.id, str(status), _note(status))
+                self._count(event, str(status))
         return done
 
     async def _process_one(self, event: ClaimedEvent, body: Parsed | None) -> Outcome:
@@ -306,7 +313,7 @@ class EventProcessor:
         else:  # ignore_reason() lets nothing else through; kept so a new event kind fails loudly
             raise PermanentEventError(f"no handler for {event_type}")
         [result] = _checked(results, 1)
-        return result, None
+        return str(result), _note(result)
 
     # -- workers -----------------------------------------------------------------------------------------
 
