@@ -9,13 +9,14 @@ OS keyring, and every resolved secret is registered with :mod:`jira_console.reda
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -404,6 +405,22 @@ def _permission_warnings(path: Path) -> list[str]:
     return []
 
 
+def _closest_key(loc: tuple[int | str, ...]) -> str | None:
+    """The known key of the same table closest to the unknown one at ``loc`` (a typo), if any is close."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an index into a list of tables ([[jira]])
+        field = model.model_fields.get(part)
+        kinds = [field.annotation, *get_args(field.annotation)] if field else []
+        inner = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+        if inner is None:
+            return None
+        model = inner
+    found = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
 def _format_validation_error(err: ValidationError, path: Path | None) -> str:
     """One line (scripts read the first line of stderr): each problem as ``key: what is wrong``."""
     where = str(path) if path else "configuration"
@@ -412,7 +429,9 @@ def _format_validation_error(err: ValidationError, path: Path | None) -> str:
         loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
         msg = " ".join(item["msg"].removeprefix("Value error, ").split())
         if item["type"] == "extra_forbidden":
-            msg = "unknown key (see config.example.toml for the keys)"
+            near = _closest_key(item["loc"])
+            msg = f"unknown key; did you mean {near}?" if near else "unknown key"
+            msg += " (see config.example.toml for the keys)"
         problems.append(f"{loc}: {msg}")
     return f"{where}: invalid configuration: " + "; ".join(problems)
 

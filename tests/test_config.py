@@ -90,7 +90,13 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
             + '\n[[jira]]\nname="x"\nurl="https://a"\nflavor="saas"\nauth="bearer"\n',
             "jira.2.flavor: Input should be 'auto', 'cloud' or 'server'",
         ),
-        ("[database]\nurll = 'x'\n", "database.urll: unknown key"),
+        ("[database]\nurll = 'x'\n", "database.urll: unknown key; did you mean url?"),
+        (
+            "[[jira]]\nname='a'\nurl='https://a'\nauth='bearer'\npage_sise=5\n",
+            "page_sise: unknown key; did you mean page_size?",
+        ),
+        ("[databse]\nurl = 'x'\n", "databse: unknown key; did you mean database?"),
+        ("[api]\nzzz = 1\n", "api.zzz: unknown key (see config.example.toml"),  # nothing close: no guess
         ("[[jira]]\nname='a'\nurl='https://a'\nuser='u'\ntoken='abc'\n", "inline 'token' is refused"),
         ("[[jira]]\nname='a'\nurl='https://a'\n", "auth = 'basic' needs 'user'"),
         ("[webhooks]\nlisten='nope'\n", "listen must be host:port"),
