@@ -93,6 +93,8 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
     assert set(listed[0]) >= {"connection", "key", "summary", "status", "local_dirty", "fields", "errors"}
     everything = cli.json("issues", "list", "--limit", "1000")
     assert sorted(i["key"] for i in everything) == keys
+    one_site = cli("issues", "list", "--limit", "2").stdout.splitlines()
+    assert one_site[0].split()[0] == keys[0]  # one connection: bare keys
 
     key = keys[3]
     shown = cli.json("issues", "show", key)
@@ -418,3 +420,20 @@ def test_audit_undo_dry_run_then_apply(cli_env) -> None:
     assert cli("audit", "undo", "999999").exit_code == 3
     spans = cli.json("audit", "undo", "--key", key, "--since", "1h")
     assert spans["applied"] is False and spans["steps"]
+
+
+def test_issues_list_names_the_connection_on_every_line_when_the_list_spans_several(cli_env) -> None:
+    from sqlalchemy import text
+
+    from jira_console.store import Database
+
+    sim, cli, url = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        last = sorted(sim.site.issues)[-1]
+    with Database(url) as db, db.session(write=True) as s:  # the same key at a second site, listed after
+        s.execute(text("UPDATE issues SET connection = 'zz-dc' WHERE key = :k"), {"k": last})
+    first_page = cli("issues", "list", "--limit", "2").stdout.splitlines()[:2]
+    # Only this connection's issues on the page, yet the list spans two: each line says which site.
+    assert [line.split()[0].split(":")[0] for line in first_page] == ["sim", "sim"]
+    assert cli("issues", "list", "-C", "zz-dc").stdout.split()[0] == last  # one connection asked: bare key

@@ -184,15 +184,17 @@ def issues_list(
         connection, status=status_, dirty=True if dirty else None, text=search, limit=limit, offset=offset
     )
 
-    def work(db: Database) -> tuple[list[IssueRecord], int]:
+    def work(db: Database) -> tuple[list[IssueRecord], int, bool]:
         with db.session() as s:
-            return repo.list_issues(s, query), repo.count_issues(s, query)
+            several = connection is None and len(repo.issue_connections(s, query)) > 1
+            return repo.list_issues(s, query), repo.count_issues(s, query), several
 
-    rows, total = read_store(work)
+    rows, total, several = read_store(work)
     if as_json:
         emit_json([issue_view(i) for i in rows])
         return
-    several = len({i.connection for i in rows}) > 1
+    # The same key can name issues of two sites: every line names its connection when the list spans several
+    # (not only on a page that happens to hold both).
     table = [
         (
             ("*" if i.local_dirty else " ") + (f"{i.connection}:" if several else "") + i.key,

@@ -116,6 +116,12 @@ def count_issues(session: Session, query: IssueQuery | None = None) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
+def issue_connections(session: Session, query: IssueQuery | None = None) -> list[str]:
+    """The connections of the issues :func:`list_issues` would return without a limit."""
+    stmt = _issue_filters(select(_ISSUES.c.connection).distinct(), query or IssueQuery())
+    return sorted(str(c) for c in session.execute(stmt).scalars())
+
+
 # --- sprints, boards, connections -----------------------------------------------------------------------
 
 
