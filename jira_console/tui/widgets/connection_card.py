@@ -110,8 +110,11 @@ class ConnectionCard(Vertical):
         text.append(s.breaker_state.upper(), style=BREAKER_STYLE.get(s.breaker_state, "bold"))
         if s.breaker_state == "open":
             if self.opens_at is not None:
-                remaining = max((self.opens_at - now).total_seconds(), 0.0)
-                text.append(f" half-open in {age(remaining + 0.999)}", style="yellow")
+                remaining = (self.opens_at - now).total_seconds()
+                if remaining > 0:
+                    text.append(f" half-open in {age(remaining + 0.999)}", style="yellow")
+                else:  # the breaker half-opens on the next call, not by itself
+                    text.append(" half-open: next call", style="yellow")
             else:
                 text.append(" half-open time unknown", style="dim")
         text.append("\n")
