@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from jira_console.cli import app
 from jira_console.simulator import Simulator
 from jira_console.store import queue as q
 from jira_console.store.db import Database
+from jira_console.store.models import WebhookEvent
 
 SECRET_ENV = "JC_CLI_TEST_WEBHOOK_SECRET"
 SECRET = "cli-test-secret-42"
@@ -217,6 +219,15 @@ def test_webhooks_list_show_retry_stats(cli_env) -> None:
     assert '  "webhookEvent": "jira:issue_updated"' in text.stdout  # pretty-printed, plain text
     assert "é" in text.stdout
     assert cli("webhooks", "show", "987654").exit_code == 3
+    with Database(db_url) as db, db.session(write=True) as s:
+        s.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_([ids["a"], ids["b"]]))
+            .values(last_error="the reason")
+        )
+    assert "\n      last_error: the reason\n" in cli("webhooks", "show", str(ids["a"])).stdout  # failed
+    assert "\n            note: the reason\n" in cli("webhooks", "show", str(ids["b"])).stdout  # settled
+    assert cli.json("webhooks", "show", str(ids["b"]))["last_error"] == "the reason"
 
     stats = cli.json("webhooks", "stats")
     assert stats["counts"]["failed"] == 2 and stats["queue_depth"] == 1

@@ -138,6 +138,8 @@ def webhooks_show(event_id: int, as_json: bool = JSON_OPT) -> None:
     from jira_console.cli import output as out
 
     for k, v in event_view(event).items():
+        if k == "last_error" and event.status in ("applied", "ignored", "stale"):
+            k = "note"  # why it was ignored or stale: not an error (the JSON keeps its one name)
         echo(f"{k:>16}: {out.text(v)}")
     for k, v in sorted(event.headers.items()):
         echo(f"{'header':>16}: {k}: {v}")
