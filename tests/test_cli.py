@@ -130,6 +130,22 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
     assert "null" not in imported and " * " not in imported
     assert any("summary" in line and '-> "Changed from the CLI"' in line for line in lines)
 
+    # A value the column cannot hold is refused, saying what it takes, and nothing is written.
+    for bad, says in (
+        ("story_points=abc", "story_points takes a number or null, not 'abc'"),
+        ("labels=x", "labels takes a list of texts or null"),
+        ("sprint_id=1.5", "sprint_id takes a sprint id (a whole number) or null"),
+    ):
+        refused = cli("local", "set", key, bad)
+        assert refused.exit_code == 2 and says in refused.stderr, refused.stderr
+    assert cli.json("issues", "show", key)["story_points"] == 5 and not cli.json("issues", "list", "--dirty")
+    assert cli.json("local", "set", key, "summary=2024")["summary"] == "2024"  # a text field: the text typed
+    typo = cli("local", "set", key, "team=fe")
+    assert (
+        typo.exit_code == 2
+        and "; to set 'team' among the issue's fields, write fields.team=fe" in typo.stderr
+    )
+
 
 def test_conflicts_list_show_resolve(cli_env) -> None:
     sim, cli, _ = cli_env

@@ -110,16 +110,23 @@ def _report_line(r: SyncReport) -> str:
 
 
 def _assignments(items: list[str]) -> dict[str, Any]:
-    """``field=value`` pairs; a value is JSON when it parses, else text."""
+    """``field=value`` pairs; a value is JSON when it parses, else text. A text field (summary, status...)
+    takes the text as typed (``summary=2024`` is "2024"), except ``null`` and a quoted JSON string."""
+    from jira_console.store.issues import TEXT_FIELDS
+
     changes: dict[str, Any] = {}
     for item in items:
         name, sep, raw = item.partition("=")
+        name = name.strip()
         if not sep or not name:
             fail(f"expected field=value, got {item!r}", EXIT_USAGE)
         try:
-            changes[name.strip()] = json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError:
-            changes[name.strip()] = raw
+            value = raw
+        if name in TEXT_FIELDS and value is not None and not isinstance(value, str):
+            value = raw
+        changes[name] = value
     return changes
 
 
@@ -128,8 +135,8 @@ def _unknown_field_hint(message: str, assignments: list[str]) -> str:
     fields (``team=fe`` -> ``fields.team=fe``)."""
     for item in assignments:
         name = item.partition("=")[0].strip()
-        if not name.startswith("fields.") and repr(name) in message:
-            return f"{message}\nhint: to set {name!r} among the issue's fields, write fields.{item.strip()}"
+        if message.startswith("unknown field") and not name.startswith("fields.") and repr(name) in message:
+            return f"{message}; to set {name!r} among the issue's fields, write fields.{item.strip()}"
     return message
 
 

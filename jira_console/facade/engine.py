@@ -282,7 +282,9 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
         for name, value in changes.items():
             if name not in known and not name.startswith("fields."):
                 raise ValueError(f"unknown field {name!r}; synced fields: {', '.join(sorted(known))}")
-            plain[name.removeprefix("fields.")] = value
+            plain[name.removeprefix("fields.")] = (
+                value if name.startswith("fields.") else issues.core_value(name, value)
+            )
         with self.db.session(write=True) as s:
             issues.set_local_values(s, issue.id, plain)
         result = self.get_issue(key, issue.connection)
