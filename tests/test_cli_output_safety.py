@@ -6,7 +6,12 @@ import ast
 import json
 from pathlib import Path
 
+import pytest
+import typer
+from sqlalchemy.exc import DataError
+
 from jira_console.cli import safe_text
+from jira_console.cli.common import friendly_errors
 from tests.cli_isolation import restore_logging  # noqa: F401 - autouse
 from tests.test_cli import Cli, cli_env  # noqa: F401, F811 - the fixture
 
@@ -97,3 +102,14 @@ def test_console_format_logs_make_controls_visible(tmp_path: Path) -> None:
     written = log_file.read_text()
     assert "sync run" in written and _is_safe(written)
     assert "\\x1b]0;PWNED-title\\x07" in written
+
+
+def test_a_database_error_says_what_the_database_said_without_the_statement_or_its_values(capsys) -> None:
+    orig = ValueError('invalid input syntax for type double precision: "abc"\nCONTEXT: portal $1')
+    with pytest.raises(typer.Exit), friendly_errors():
+        raise DataError("UPDATE issues SET summary=? WHERE id=?", ("a private summary", 7), orig)
+    said = capsys.readouterr().err
+    assert said.startswith(
+        "error: database error (ValueError): invalid input syntax for type double precision"
+    )
+    assert "UPDATE" not in said and "a private summary" not in said and "CONTEXT" not in said

@@ -116,7 +116,18 @@ def friendly_errors() -> Iterator[None]:
             import traceback
 
             echo("".join(traceback.format_exception(exc)), err=True)
-        fail(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc), code)
+        fail(_described(exc), code)
+
+
+def _described(exc: BaseException) -> str:
+    """An exception in plain words. A database error says what the database said, without the statement
+    and its parameters SQLAlchemy adds (issue contents, on the screen and in a script's logs)."""
+    from sqlalchemy.exc import StatementError
+
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        said = str(exc.orig).strip().splitlines()
+        return f"database error ({type(exc.orig).__name__}): {said[0] if said else 'no message'}"
+    return f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
 
 
 def with_engine(
