@@ -308,8 +308,12 @@ def test_usage_errors_in_plain_words(tmp_path: Path) -> None:
     empty = tmp_path / "empty.toml"
     empty.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "e.db"}"\n')
     empty.chmod(0o600)
-    assert runner.invoke(app, ["--config", str(empty), "sync"]).exit_code == 2
-    assert runner.invoke(app, ["--config", str(empty), "webhooks", "register"]).exit_code == 2
+    for command in (["sync"], ["webhooks", "register"], ["daemon"]):
+        said = runner.invoke(app, ["--config", str(empty), *command])
+        # Which file was read, that it configures no site, and what to run.
+        assert (
+            said.exit_code == 2 and f"{empty} configures none. `jira-console init` writes one" in said.stderr
+        )
     assert runner.invoke(app, ["--config", str(empty), "webhooks", "nope"]).exit_code == 2
 
 

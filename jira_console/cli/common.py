@@ -68,6 +68,16 @@ class _State:
 state = _State()
 
 
+def no_connections() -> str:
+    """Why a command that talks to Jira has nothing to do, and what to run."""
+    path = state.config().path
+    found = f"{path} configures none" if path else "no configuration file found (./jira-console.toml)"
+    return (
+        f"no [[jira]] connections configured: {found}. `jira-console init` writes one "
+        "(see config.example.toml), or try `jira-console demo`"
+    )
+
+
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     """Say what went wrong (one line on stderr; with ``--json``, a JSON object on stdout) and exit."""
     from jira_console import redact

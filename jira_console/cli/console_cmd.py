@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, state
+from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, no_connections, state
 from jira_console.cli.safe_text import echo
 
 if TYPE_CHECKING:
@@ -53,11 +53,7 @@ def open_console() -> None:
     settings = state.config().settings
     logs.configure(settings.logging.level, settings.logging.format, console_log_file(settings.logging.file))
     if not settings.jira:
-        fail(
-            "no [[jira]] connections configured. Try `jira-console demo`, or write a config "
-            "(see config.example.toml) and pass --config PATH",
-            EXIT_USAGE,
-        )
+        fail(no_connections(), EXIT_USAGE)
 
     async def run() -> None:
         engine = Engine(settings)

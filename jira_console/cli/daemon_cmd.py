@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, state
+from jira_console.cli.common import EXIT_USAGE, fail, friendly_errors, no_connections, state
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 
         settings = state.configure_logging().settings
         if not settings.jira:
-            fail("no [[jira]] connections configured; nothing to run", EXIT_USAGE)
+            fail(no_connections(), EXIT_USAGE)
         if name:
             daemon_cfg = settings.daemon.model_copy(update={"name": name})
             settings = settings.model_copy(update={"daemon": daemon_cfg})

@@ -16,6 +16,7 @@ from jira_console.cli.common import (
     EXIT_USAGE,
     emit_json,
     fail,
+    no_connections,
     state,
     with_engine,
 )
@@ -51,7 +52,7 @@ def sync(
 
     settings = state.config().settings
     if not settings.jira:
-        fail("no [[jira]] connections configured", EXIT_USAGE)
+        fail(no_connections(), EXIT_USAGE)
     if connection is not None and connection not in {c.name for c in settings.jira}:
         known = ", ".join(c.name for c in settings.jira)
         fail(f"no connection named {connection!r}; configured: {known}", EXIT_USAGE)

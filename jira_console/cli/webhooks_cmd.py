@@ -17,6 +17,7 @@ from jira_console.cli.common import (
     EXIT_USAGE,
     emit_json,
     fail,
+    no_connections,
     state,
     with_engine,
 )
@@ -273,7 +274,7 @@ def webhooks_register(
 
     settings = state.config().settings
     if not settings.jira:
-        fail("no [[jira]] connections configured", EXIT_USAGE)
+        fail(no_connections(), EXIT_USAGE)
     try:
         conn = settings.connection(connection)
     except ConfigError as exc:
