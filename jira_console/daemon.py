@@ -301,7 +301,8 @@ class Daemon:
             self.engine.next_runs[connection] = job.next_run_time
 
     async def _run_sync(self, connection: str, full: bool, trigger: str) -> SyncReport:
-        """One sync run and its one log line (INFO when it got through, WARNING when it failed)."""
+        """One sync run and its one log line (INFO when it got everything through, WARNING when it failed or
+        left some of it, a partial push)."""
         started = time.monotonic()
         try:
             [report] = await self.engine.run_sync(connection, full=full)
@@ -317,7 +318,7 @@ class Daemon:
                 duration_ms=int((time.monotonic() - started) * 1000), error=one_line(str(exc) or repr(exc)),
             )  # fmt: skip
             raise
-        log.info(
+        (log.info if report.status == "ok" else log.warning)(
             "sync run", connection=connection, full=full, trigger=trigger, status=report.status,
             duration_ms=report.duration_ms, api_calls=report.api_calls, **report.counts(),
         )  # fmt: skip

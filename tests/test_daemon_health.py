@@ -197,3 +197,21 @@ def test_a_skipped_housekeeping_run_is_not_a_warning_but_a_skipped_sync_would_be
     # (as text: a scrubbing handler another test configured may have formatted the records already)
     shown = [r.getMessage() for r in caplog.records if "maximum number of running" in r.getMessage()]
     assert len(shown) == 1 and "sync:sim" in shown[0], shown
+
+
+@pytest.mark.parametrize(("status", "level"), [("ok", "info"), ("partial", "warning")])
+async def test_a_sync_run_that_did_not_get_everything_through_is_logged_as_a_warning(status, level) -> None:
+    from structlog.testing import capture_logs
+
+    from jira_console.daemon import Daemon
+    from jira_console.sync.report import SyncReport
+
+    class Engine:
+        async def run_sync(self, connection: str, full: bool = False) -> list[SyncReport]:
+            return [SyncReport(connection, status=status)]
+
+    with capture_logs() as logged:
+        await Daemon._run_sync(SimpleNamespace(engine=Engine()), "sim", False, "schedule")  # type: ignore[arg-type]
+    assert [(line["event"], line["log_level"], line["status"]) for line in logged] == [
+        ("sync run", level, status)
+    ]
