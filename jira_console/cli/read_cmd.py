@@ -186,7 +186,7 @@ def issues_list(
 
     def work(db: Database) -> tuple[list[IssueRecord], int, bool]:
         with db.session() as s:
-            several = connection is None and len(repo.issue_connections(s, query)) > 1
+            several = connection is None and len(repo.issue_connections(s, query, limit=2)) > 1
             return repo.list_issues(s, query), repo.count_issues(s, query), several
 
     rows, total, several = read_store(work)

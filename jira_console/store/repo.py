@@ -116,9 +116,12 @@ def count_issues(session: Session, query: IssueQuery | None = None) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
-def issue_connections(session: Session, query: IssueQuery | None = None) -> list[str]:
-    """The connections of the issues :func:`list_issues` would return without a limit."""
-    stmt = _issue_filters(select(_ISSUES.c.connection).distinct(), query or IssueQuery())
+def issue_connections(
+    session: Session, query: IssueQuery | None = None, limit: int | None = None
+) -> list[str]:
+    """The connections of the issues :func:`list_issues` would return without a limit (at most ``limit``
+    of them: two tell whether a list spans several)."""
+    stmt = _issue_filters(select(_ISSUES.c.connection).distinct(), query or IssueQuery()).limit(limit)
     return sorted(str(c) for c in session.execute(stmt).scalars())
 
 
