@@ -110,3 +110,23 @@ async def test_assignee_through_the_identity_table(rig_factory, flavor) -> None:
     rig.sql("UPDATE issues SET assignee = :a WHERE key = :k", a=target.email or f"{target.name}@x", k=key)
     await rig.engine.run()
     assert rig.sim.issue(key)["assignee"] in (target.account_id, target.name)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_pull_only_mapping_of_a_pushed_field_follows_the_push(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor, issues=12)
+    await rig.engine.prepare()
+    shout = {"name": "shout", "jira_field": "summary", "internal_field": "shout", "direction": "pull",
+             "steps": [{"op": "upper"}]}  # fmt: skip
+    await asyncio.to_thread(mrepo.save, rig.db, shout, connection=rig.engine.conn.name, changed_by="test")
+    assert await asyncio.to_thread(rig.engine.reload_mappings) == []
+    await rig.engine.run(full=True)
+    key = _keys(rig.sim)[4]
+    rig.sql("UPDATE issues SET summary = 'edited here' WHERE key = :k", k=key)
+    report = await rig.engine.run()
+    assert report.pushed_fields == 1 and rig.sim.issue(key)["summary"] == "edited here"
+    # Jira's version read back after the write is the stored one now: what a mapping derives from it is
+    # taken at once, not left until Jira changes the issue again.
+    assert rig.local(key)["fields"]["shout"] == "EDITED HERE" and rig.local(key)["local_dirty"] is False
+    again = await rig.engine.run()
+    assert (again.pulled_fields, again.pushed_fields, again.conflicts) == (0, 0, 0)

@@ -382,6 +382,11 @@ def record_push_outcome(
         row.base = base
         updated_ms = updated_of(raw) if raw is not None else None
         if updated_ms is not None and (row.jira_updated_ms is None or updated_ms >= row.jira_updated_ms):
+            # The version read back becomes the stored one, so no pull applies it again: what else it holds
+            # (a pull-only mapping of a pushed field, Jira's own reaction to the write) is merged now.
+            others = {n: v for n, v in jira_values.items() if n not in plan.values}
+            if others:
+                row.base = merge_into_row(session, ctx, row, others, ctx.codecs, updated_ms=updated_ms).base
             row.jira_updated_ms = updated_ms
             row.raw = dict(raw or {})
         record_field_errors(session, row, {n: f"{TRANSIENT}{m}" for n, m in transient.items()}, list(ok))
