@@ -165,6 +165,34 @@ async def test_a_local_side_change_is_undone_locally_and_pushed_by_the_next_sync
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_pull_only_field_is_not_undone_locally_its_jira_source_is(engine_factory, flavor) -> None:
+    engine, sim = await engine_factory(flavor, issues=10)
+    await engine.save_mapping(
+        {"name": "shout", "jira_field": "summary", "internal_field": "shout", "direction": "pull",
+         "steps": [{"op": "upper"}]},
+        actor="test",
+    )  # fmt: skip
+    await engine.run_sync(full=True)
+    key = engine.list_issues(limit=5)[1].key
+    before = sim.issue(key)["summary"]
+    sim.edit_issue(key, {"summary": "pulled from Jira"})
+    [report] = await engine.run_sync()
+    lines = engine.audit_log(AuditQuery(run_id=report.run_id, issue_key=key))
+    assert {(line.field, line.new) for line in lines} == {
+        ("summary", "pulled from Jira"),
+        ("shout", "PULLED FROM JIRA"),
+    }
+    done = await engine.undo(UndoSelection(issue_key=key, since=min(line.at for line in lines)), apply=True)
+    by_field = {s.field: s for s in done.steps}
+    # The derived field would keep a value Jira does not have, pushed by nothing and pulled back by nothing.
+    assert by_field["shout"].action == "refused" and "shout is pull-only" in by_field["shout"].note
+    assert by_field["summary"].action == "undone"
+    await engine.run_sync()  # the summary goes back to Jira, and the derived field follows it
+    assert sim.issue(key)["summary"] == before
+    assert engine.get_issue(key).fields["shout"] == before.upper()
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
 async def test_deleted_issues_and_imports_are_refused_with_a_reason(engine_factory, flavor) -> None:
     engine, sim = await engine_factory(flavor, issues=10)
     keys, _before, run_id = await _bad_bulk_update(engine, sim, 3)

@@ -38,6 +38,8 @@ from jira_console.sync.context import SyncContext, SyncIO
 from jira_console.sync.merge import canonical, same
 from jira_console.sync.writer import PushOutcome, write_plans
 
+PULL_ONLY = "{} is pull-only: it follows Jira (undo the change in Jira it comes from instead)"
+
 Action = Literal["write", "skip", "conflict", "refused", "undone", "failed"]
 """Planned: ``write``, ``skip`` (already as before), ``conflict`` (changed since), ``refused``. Applied:
 ``undone``, ``skip``, ``conflict``, ``refused`` or ``failed`` (Jira refused the write, or may later)."""
@@ -291,8 +293,15 @@ def _stage(
             if step.field not in synced:
                 out.append(replace(step, action="refused", note=f"{step.field} is not a synced field"))
                 continue
-            if step.side == "jira" and step.field not in pushable:
-                out.append(replace(step, action="refused", note=f"{step.field} is not written to Jira"))
+            if step.field not in pushable:
+                # A pull-only field follows Jira: a local value of its own would never reach Jira, and no
+                # later sync would bring it back in line (Jira did not change): undo its Jira source instead.
+                note = (
+                    f"{step.field} is not written to Jira"
+                    if step.side == "jira"
+                    else PULL_ONLY.format(step.field)
+                )
+                out.append(replace(step, action="refused", note=note))
                 continue
             set_local_value(row, step.field, step.value)
             row.local_dirty = True
