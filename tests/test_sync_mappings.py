@@ -10,6 +10,7 @@ from jira_console.mapping import repo as mrepo
 from jira_console.mapping import templates
 from jira_console.mapping.compiled import field_dicts
 from jira_console.store import catalog
+from tests.fixtures.mappings import pull_only_summary
 
 FLAVORS = ["cloud", "server"]
 
@@ -116,8 +117,7 @@ async def test_assignee_through_the_identity_table(rig_factory, flavor) -> None:
 async def test_a_pull_only_mapping_of_a_pushed_field_follows_the_push(rig_factory, flavor) -> None:
     rig = await rig_factory(flavor, issues=12)
     await rig.engine.prepare()
-    shout = {"name": "shout", "jira_field": "summary", "internal_field": "shout", "direction": "pull",
-             "steps": [{"op": "upper"}]}  # fmt: skip
+    shout = pull_only_summary("shout", "upper")
     await asyncio.to_thread(mrepo.save, rig.db, shout, connection=rig.engine.conn.name, changed_by="test")
     assert await asyncio.to_thread(rig.engine.reload_mappings) == []
     await rig.engine.run(full=True)

@@ -19,6 +19,7 @@ from jira_console.store import queue as q
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.daemon_gone import DaemonGoneScreen
 from tests.fakes import screen_text, settle, wait_for
+from tests.fixtures.mappings import pull_only_summary
 
 
 def app_for(engine, mode: str) -> JiraConsoleApp:
@@ -136,11 +137,7 @@ async def test_the_sync_screen_counts_every_issue_failing_a_mapping_not_only_the
     engine_factory,
 ) -> None:
     engine, sim = await engine_factory("server", issues=60)
-    await engine.save_mapping(
-        {"name": "as_number", "jira_field": "summary", "internal_field": "as_number", "direction": "pull",
-         "steps": [{"op": "to_int"}]},
-        actor="test",
-    )  # fmt: skip
+    await engine.save_mapping(pull_only_summary("as_number", "to_int"), actor="test")
     await engine.run_sync(full=True)
     assert len(engine.recent_field_errors(limit=50)) == 50  # the newest, a sample
     assert engine.field_error_counts() == {engine.connections()[0].name: {"as_number": 60}}

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 from jira_console.facade.undo import AuditQuery, UndoSelection
 from jira_console.store import models as m
 from jira_console.sync.undo import UndoError
+from tests.fixtures.mappings import pull_only_summary
 
 FLAVORS = ["cloud", "server"]
 
@@ -167,11 +168,7 @@ async def test_a_local_side_change_is_undone_locally_and_pushed_by_the_next_sync
 @pytest.mark.parametrize("flavor", FLAVORS)
 async def test_a_pull_only_field_is_not_undone_locally_its_jira_source_is(engine_factory, flavor) -> None:
     engine, sim = await engine_factory(flavor, issues=10)
-    await engine.save_mapping(
-        {"name": "shout", "jira_field": "summary", "internal_field": "shout", "direction": "pull",
-         "steps": [{"op": "upper"}]},
-        actor="test",
-    )  # fmt: skip
+    await engine.save_mapping(pull_only_summary("shout", "upper"), actor="test")
     await engine.run_sync(full=True)
     key = engine.list_issues(limit=5)[1].key
     before = sim.issue(key)["summary"]
