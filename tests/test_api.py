@@ -17,6 +17,7 @@ from jira_console.daemon import Daemon, is_loopback
 from jira_console.simulator import render
 from jira_console.webhooks.signature import sign
 from tests.fixtures.api import API_TOKEN, API_TOKEN_ENV, WEBHOOK_SECRET, ApiRig, api_settings
+from tests.fixtures.mappings import pull_only_summary
 
 API = "/api/v1"
 SIDE_EFFECT_FREE_BODY = {"connection": "no-such-connection"}
@@ -308,7 +309,15 @@ async def test_integration_health_and_sync_state(api_factory) -> None:
     state = (await rig.client.get(f"{API}/integration/jira/sync")).json()
     issues = next(s for s in state["states"] if s["scope"] == "issues")
     assert issues["connection"] == rig.connection and issues["watermark_ms"] and issues["next_run_at"]
-    assert state["pending"] == []
+    assert state["pending"] == [] and state["field_errors"] == {}
+
+    # A mapping that fails on every issue: the overview counts them by connection and field.
+    created = await rig.client.post(f"{API}/field-mappings/", json=pull_only_summary("as_number", "to_int"))
+    assert created.status_code == 201, created.text
+    command = (await rig.client.post(f"{API}/integration/jira/sync", json={})).json()["command"]
+    assert (await rig.command_done(command["id"]))["state"] == "done"
+    state = (await rig.client.get(f"{API}/integration/jira/sync")).json()
+    assert state["field_errors"] == {rig.connection: {"as_number": 5}}
 
 
 async def test_a_triggered_sync_reaches_jira_and_a_second_trigger_gets_the_queued_command(

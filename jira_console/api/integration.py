@@ -68,10 +68,12 @@ async def health(engine: EngineDep) -> IntegrationHealth:
 
 @router.get("/sync", response_model=SyncOverview, responses=errors())
 async def sync_state(engine: EngineDep) -> SyncOverview:
-    """Every connection's sync scopes (watermark, last run, next run, running) and the pending commands."""
+    """Every connection's sync scopes (watermark, last run, next run, running), the pending commands and the
+    fields that fail to map."""
     states = await blocking(engine.sync_states)
     pending = await blocking(engine.pending_commands)
-    return SyncOverview(states=states, pending=[command_state(c) for c in pending])
+    failing = await blocking(engine.field_error_counts)
+    return SyncOverview(states=states, pending=[command_state(c) for c in pending], field_errors=failing)
 
 
 @router.post("/sync", status_code=202, response_model=SyncTriggered, responses=errors(400, 404, 422))

@@ -220,6 +220,11 @@ class IntegrationHealth(BaseModel):
 class SyncOverview(BaseModel):
     states: list[SyncStateView]
     pending: list[CommandState] = Field(description="Queued or running commands, newest first.")
+    field_errors: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Connection -> field -> how many issues fail to map or write it (each issue's message is "
+        "on the issue).",
+    )
 
 
 class SyncTrigger(BaseModel):
