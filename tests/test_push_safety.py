@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from jira_console import events as ev
 from jira_console.store import repo
+from jira_console.sync import push as push_step
+from jira_console.sync.engine import SyncEngine
 
 FLAVORS = ["cloud", "server"]
 
@@ -113,3 +116,32 @@ async def test_notify_watchers_defaults_to_notifying(rig_factory, flavor) -> Non
     rig.sql("UPDATE issues SET summary = 'loudly' WHERE key = :k", k=key)
     await rig.engine.run()
     assert rig.sim.notifications.notified == [key] and rig.sim.notifications.silent == []
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_conflict_the_version_read_back_after_a_write_opens_is_counted_and_announced(
+    rig_factory, flavor, monkeypatch
+) -> None:
+    read_back = push_step._read_back
+    edits: list[tuple[str, dict[str, str]]] = []
+
+    async def while_writing(io, ctx, keys):  # noqa: ANN001, ANN202 - the module's own signature
+        # Between the write and its read-back, a colleague changes the priority in Jira and a host program
+        # changes it here: the version read back meets a field both sides changed and the push did not write.
+        for key, fields in edits:
+            rig.sim.edit_issue(key, fields)
+            rig.sql("UPDATE issues SET priority = 'Lowest' WHERE key = :k", k=key)
+        return await read_back(io, ctx, keys)
+
+    monkeypatch.setattr(push_step, "_read_back", while_writing)
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _keys(rig.sim)[3]
+    edits.append((key, {"priority": "Highest"}))
+    rig.sql("UPDATE issues SET summary = 'pushed summary' WHERE key = :k", k=key)
+    seen: list[ev.EngineEvent] = []
+    report = await SyncEngine(rig.db, rig.engine.conn, rig.client, emit=seen.append).push()
+    assert report.pushed_fields == 1 and rig.sim.issue(key)["summary"] == "pushed summary"
+    assert report.conflicts == 1
+    assert [(e.issue_key, e.field) for e in seen if isinstance(e, ev.ConflictDetected)] == [(key, "priority")]
+    assert rig.local(key)["priority"] == "Lowest" and rig.sim.issue(key)["priority"] == "Highest"

@@ -97,7 +97,9 @@ async def push(io: SyncIO, ctx: SyncContext, report: SyncReport) -> SyncReport:
             continue
         outcome = await write_plans(io.client, plans)
         refetched = await _read_back(io, ctx, outcome.written_keys())
-        report.pushed_fields += await asyncio.to_thread(_record, io, ctx, plans, outcome, refetched)
+        opened: list[tuple[int, str, str]] = []
+        report.pushed_fields += await asyncio.to_thread(_record, io, ctx, plans, outcome, refetched, opened)
+        report.add_conflicts(opened, io.emit)
         error = outcome.first_transient()
         if error is not None:
             report.errors.append(error)
@@ -195,10 +197,15 @@ def plan_value(plan: IssuePlan, name: str) -> Any:
 
 
 def _record(
-    io: SyncIO, ctx: SyncContext, plans: Sequence[IssuePlan], outcome: PushOutcome, refetched: Any
+    io: SyncIO,
+    ctx: SyncContext,
+    plans: Sequence[IssuePlan],
+    outcome: PushOutcome,
+    refetched: Any,
+    opened: list[tuple[int, str, str]],
 ) -> int:
     with si.engine_session(io.db) as s:
-        return record_push_outcome(s, ctx, plans, outcome, refetched)
+        return record_push_outcome(s, ctx, plans, outcome, refetched, opened)
 
 
 # --- the database side ----------------------------------------------------------------------------------
@@ -348,10 +355,12 @@ def record_push_outcome(
     plans: Sequence[IssuePlan],
     outcome: PushOutcome,
     refetched: Mapping[str, Mapping[str, Any]],
+    opened: list[tuple[int, str, str]] | None = None,
 ) -> int:
     """After the writes: pushed fields become the new base (as Jira now reads them back), failures are kept
     as field errors with the local value untouched, and the issue's Jira version is recorded so the pull and
-    webhooks recognise our own write instead of echoing it. Returns how many fields were pushed."""
+    webhooks recognise our own write instead of echoing it. Returns how many fields were pushed; conflicts
+    the rest of that version opens go to ``opened`` ((id, issue key, field) each)."""
     pushed = 0
     rows = si.issues_by_key(session, ctx.name, [p.key for p in plans], lock=True)
     for plan in plans:
@@ -386,7 +395,9 @@ def record_push_outcome(
             # (a pull-only mapping of a pushed field, Jira's own reaction to the write) is merged now.
             others = {n: v for n, v in jira_values.items() if n not in plan.values}
             if others:
-                row.base = merge_into_row(session, ctx, row, others, ctx.codecs, updated_ms=updated_ms).base
+                merged = merge_into_row(session, ctx, row, others, ctx.codecs, updated_ms=updated_ms)
+                row.base = merged.base
+                (opened if opened is not None else []).extend(merged.conflicts)
             row.jira_updated_ms = updated_ms
             row.raw = dict(raw or {})
         record_field_errors(session, row, {n: f"{TRANSIENT}{m}" for n, m in transient.items()}, list(ok))
