@@ -184,7 +184,10 @@ class EventSummary(_Out):
     status: EventStatus
     attempts: int
     next_attempt_at: datetime | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description="Why the last attempt failed (received, failed), or why the event was not applied "
+        "(ignored, stale: a duplicate of the stored version, an issue deleted here, outside the JQL...)."
+    )
     processed_at: datetime | None
 
 
