@@ -179,7 +179,11 @@ async def test_a_pull_only_field_is_not_undone_locally_its_jira_source_is(engine
         ("summary", "pulled from Jira"),
         ("shout", "PULLED FROM JIRA"),
     }
-    done = await engine.undo(UndoSelection(issue_key=key, since=min(line.at for line in lines)), apply=True)
+    selection = UndoSelection(issue_key=key, since=min(line.at for line in lines))
+    planned = {s.field: (s.action, s.note) for s in (await engine.undo(selection)).steps}  # the dry run
+    assert planned["shout"][0] == "refused" and "shout is pull-only" in planned["shout"][1]
+    assert planned["summary"][0] == "write"
+    done = await engine.undo(selection, apply=True)
     by_field = {s.field: s for s in done.steps}
     # The derived field would keep a value Jira does not have, pushed by nothing and pulled back by nothing.
     assert by_field["shout"].action == "refused" and "shout is pull-only" in by_field["shout"].note

@@ -9,10 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jira_console.facade.runner import Runner
+from jira_console.store import catalog, identity, repo, runs
 from jira_console.store import converters as cv
-from jira_console.store import identity, repo, runs
 from jira_console.store.db import Database
-from jira_console.sync.undo import UndoResult, UndoSelection, UndoStep, plan_undo, select_entries
+from jira_console.sync.undo import (
+    UndoResult,
+    UndoSelection,
+    UndoStep,
+    plan_undo,
+    refuse_pull_only,
+    select_entries,
+)
 
 __all__ = ["AuditQuery", "UndoMethods", "UndoResult", "UndoSelection", "UndoStep"]
 
@@ -68,6 +75,13 @@ class UndoMethods:
         Jira's values are as last synced). UndoError when the selection names nothing."""
         with self.db.session() as s:
             steps = plan_undo(s, select_entries(s, selection))
+            # Refused as the apply refuses them (the stored mappings say which fields only follow Jira).
+            pull_only = {
+                conn: {m.internal_field or m.name for m in catalog.list_mappings(s, conn, enabled_only=True)
+                       if m.direction == "pull"}
+                for conn in {step.connection for step in steps}
+            }  # fmt: skip
+        steps = [refuse_pull_only(step, pull_only[step.connection]) or step for step in steps]
         return UndoResult(selection.describe(), tuple(steps), applied=False)
 
     async def undo(

@@ -19,7 +19,7 @@ deletion in Jira) and issues deleted in Jira are refused: Jira deletions are fin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -293,15 +293,9 @@ def _stage(
             if step.field not in synced:
                 out.append(replace(step, action="refused", note=f"{step.field} is not a synced field"))
                 continue
-            if step.field not in pushable:
-                # A pull-only field follows Jira: a local value of its own would never reach Jira, and no
-                # later sync would bring it back in line (Jira did not change): undo its Jira source instead.
-                note = (
-                    f"{step.field} is not written to Jira"
-                    if step.side == "jira"
-                    else PULL_ONLY.format(step.field)
-                )
-                out.append(replace(step, action="refused", note=note))
+            refused = refuse_pull_only(step, synced - pushable)
+            if refused is not None:
+                out.append(refused)
                 continue
             set_local_value(row, step.field, step.value)
             row.local_dirty = True
@@ -315,6 +309,17 @@ def _stage(
             else:
                 out.append(step)
     return out
+
+
+def refuse_pull_only(step: UndoStep, pull_only: Collection[str]) -> UndoStep | None:
+    """``step`` refused when it would write a pull-only field, else None. Such a field follows Jira: a local
+    value of its own would never reach Jira, and no later sync would bring it back in line (Jira did not
+    change), so its Jira source is what to undo."""
+    writes = step.action == "write" or (step.action == "conflict" and step.note == JIRA_CHANGED)
+    if not writes or step.field is None or step.field not in pull_only:
+        return None
+    note = f"{step.field} is not written to Jira" if step.side == "jira" else PULL_ONLY.format(step.field)
+    return replace(step, action="refused", note=note)
 
 
 def _reason(step: UndoStep) -> str:
