@@ -132,9 +132,9 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
 
     # A value the column cannot hold is refused, saying what it takes, and nothing is written.
     for bad, says in (
-        ("story_points=abc", "story_points takes a number or null, not 'abc'"),
-        ("labels=x", "labels takes a list of texts or null"),
-        ("sprint_id=1.5", "sprint_id takes a sprint id (a whole number) or null"),
+        ("story_points=abc", "story_points holds float values, not str"),
+        ("labels=x", "labels holds a list of texts, not str"),
+        ("sprint_id=1.5", "sprint_id holds int values, not float"),
     ):
         refused = cli("local", "set", key, bad)
         assert refused.exit_code == 2 and says in refused.stderr, refused.stderr

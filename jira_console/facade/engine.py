@@ -282,9 +282,10 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
         for name, value in changes.items():
             if name not in known and not name.startswith("fields."):
                 raise ValueError(f"unknown field {name!r}; synced fields: {', '.join(sorted(known))}")
-            plain[name.removeprefix("fields.")] = (
-                value if name.startswith("fields.") else issues.core_value(name, value)
-            )
+            problem = None if name.startswith("fields.") else issues.local_value_problem(name, value)
+            if problem is not None:
+                raise ValueError(problem)  # the check a conflict's chosen value gets
+            plain[name.removeprefix("fields.")] = value
         with self.db.session(write=True) as s:
             issues.set_local_values(s, issue.id, plain)
         result = self.get_issue(key, issue.connection)

@@ -13,11 +13,10 @@ New rows are inserted with the column's default stamp (the trigger watches updat
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Select, event, select, text
+from sqlalchemy import JSON, Select, String, event, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -31,11 +30,11 @@ log = get_logger(__name__)
 CORE_FIELDS: tuple[str, ...] = tuple(c for c in m.SYNCED_ISSUE_COLUMNS if c != "fields")
 """Local column names of the synced core fields; every other synced field lives in ``issues.fields``."""
 
-TEXT_FIELDS = frozenset({"summary", "status", "priority", "assignee", "description", "parent_key"})
-"""Core fields whose column holds text."""
-
 _ENGINE_WRITE = "jira_console.engine_write"
 _ISSUES = m.Issue.__table__
+
+TEXT_FIELDS = frozenset(c for c in CORE_FIELDS if isinstance(_ISSUES.c[c].type, String))
+"""Core fields whose column holds text."""
 
 
 # --- the engine session ---------------------------------------------------------------------------------
@@ -81,25 +80,14 @@ def set_local_value(row: m.Issue, name: str, value: Any) -> None:
         row.fields = fields
 
 
-def core_value(name: str, value: Any) -> Any:
-    """``value`` checked against core field ``name``'s column (null always fits), else ValueError saying what
-    the column takes: an edit of the wrong type would fail in PostgreSQL or be kept as given in SQLite."""
-    if value is None or name not in CORE_FIELDS:
-        return value
-    if name in TEXT_FIELDS:
-        ok = isinstance(value, str)
-    elif name == "labels":
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-    elif name == "sprint_id":
-        ok = type(value) is int or (type(value) is float and value.is_integer())
-        value = int(value) if ok else value
-    else:  # story_points
-        ok = type(value) in (int, float) and math.isfinite(value)
-    if not ok:
-        takes = {"labels": "a list of texts", "sprint_id": "a sprint id (a whole number)"}.get(name)
-        takes = takes or ("text" if name in TEXT_FIELDS else "a number")
-        raise ValueError(f"{name} takes {takes} or null, not {value!r}")
-    return value
+def local_value_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be a local edit of core field ``name`` (see :func:`issue_value_problem`; labels
+    are a list of texts besides), or None when it can: the wrong type would fail in PostgreSQL or be kept
+    as given in SQLite."""
+    labels_ok = value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    if name == "labels" and not labels_ok:
+        return f"labels holds a list of texts, not {type(value).__name__}"
+    return issue_value_problem(name, value)
 
 
 def local_values(row: m.Issue, names: Iterable[str]) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from jira_console.sync.scope import out_of_scope
 if TYPE_CHECKING:  # the webhooks package (its HTTP server) is not loaded for a sync
     from jira_console.webhooks.processor import IssueItem
 
-_ANSWER = {"created": "applied", "applied": "applied", "duplicate": "ignored", "deleted": "ignored",
-           "quarantined": "ignored", "unordered": "ignored"}  # fmt: skip
+_ANSWER = {"created": "applied", "applied": "applied", "stale": "stale"}
+"""The processor's answer to each way a version was applied; every other one is ``ignored``."""
 _WHY = {
     "duplicate": "the stored version is the same (a delivery seen before, or Jira's present read already)",
     "deleted": "the issue is deleted here; a webhook body never brings it back (a read of Jira does)",
@@ -161,7 +161,7 @@ def _answers(items: Sequence[IssueItem], statuses: Mapping[str, str], outside: s
         status = statuses.get(key) or ("outside" if key in outside else "unknown")
         if t is not None and t < newest.get(key, t):
             status = "stale"  # a newer version of the same issue came in the same batch
-        answer = _ANSWER.get(status, status if status in ("applied", "stale") else "ignored")
+        answer = _ANSWER.get(status, "ignored")
         out.append(answer if answer == "applied" else Answer(answer, _WHY.get(status)))
     return out
 

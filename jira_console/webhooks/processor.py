@@ -118,10 +118,10 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _note(answer: str) -> str | None:
-    """Why an applier's answer is not ``applied``, when it says (an answer may carry a ``note``)."""
+def _settled(answer: str) -> tuple[str, str | None]:
+    """An applier's answer as the event records it: the status, and why when the answer says (a ``note``)."""
     note = getattr(answer, "note", None)
-    return note if isinstance(note, str) and note else None
+    return str(answer), note if isinstance(note, str) and note else None
 
 
 def _checked(results: Sequence[str], expected: int) -> list[str]:
@@ -257,9 +257,10 @@ class EventProcessor:
                 for event, _payload in members:
                     parsed.pop(event.id, None)
                 continue
-            for (event, _payload), status in zip(members, results, strict=True):
-                done[event.id] = Outcome(event.id, str(status), _note(status))
-                self._count(event, str(status))
+            for (event, _payload), answer in zip(members, results, strict=True):
+                status, note = _settled(answer)
+                done[event.id] = Outcome(event.id, status, note)
+                self._count(event, status)
         return done
 
     async def _process_one(self, event: ClaimedEvent, body: Parsed | None) -> Outcome:
@@ -313,7 +314,7 @@ class EventProcessor:
         else:  # ignore_reason() lets nothing else through; kept so a new event kind fails loudly
             raise PermanentEventError(f"no handler for {event_type}")
         [result] = _checked(results, 1)
-        return str(result), _note(result)
+        return _settled(result)
 
     # -- workers -----------------------------------------------------------------------------------------
 
