@@ -5,6 +5,7 @@ webhook scope, and Jira's clock taken as evidence."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 import structlog
@@ -274,6 +275,26 @@ async def test_a_webhook_body_never_brings_a_deleted_issue_back(rig_factory, fla
     assert _row(rig, key=other).deleted is False
 
 
+async def _cloud_rich_text_change(rig_factory, index: int, text: str) -> tuple[Any, str, dict[str, Any]]:
+    """A Cloud site synced, then one issue's description changed: its v2 body, which is read afresh."""
+    rig = await rig_factory("cloud", issues=12)
+    await rig.engine.run(full=True)
+    key = _keys(rig.sim, "ENG")[index]
+    rig.sim.edit_issue(key, {"description": text})
+    return rig, key, await _v2(rig, key)
+
+
+async def test_a_body_read_afresh_and_found_deleted_says_why_it_was_ignored(rig_factory) -> None:
+    """Cloud reads a rich-text change afresh; the issue is gone in Jira and already gone here."""
+    rig, key, body = await _cloud_rich_text_change(rig_factory, 2, "changed just before the delete")
+    rig.sim.delete_issue(key)
+    assert (
+        await rig.engine.apply_remote_deletion(key, event_ts_ms=None, issue_id=str(body["id"])) == "applied"
+    )
+    [answer] = await rig.engine.apply_remote_issues([(body, {"items": [{"field": "description"}]})])
+    assert answer == "ignored" and answer.note == "already deleted here"
+
+
 @pytest.mark.parametrize("flavor", FLAVORS)
 async def test_a_late_deletion_older_than_the_stored_version_is_checked_with_jira(
     rig_factory, flavor
@@ -324,11 +345,7 @@ async def test_what_a_webhook_body_lacks_is_filled_by_the_next_poll(rig_factory,
 
 async def test_issue_errors_are_retried_not_taken_for_deletions(rig_factory) -> None:
     """Cloud's bulkfetch (Server has none: its bulk reads are searches)."""
-    rig = await rig_factory("cloud", issues=12)
-    await rig.engine.run(full=True)
-    key = _keys(rig.sim, "ENG")[3]
-    rig.sim.edit_issue(key, {"description": "needs a v3 read"})
-    body = await _v2(rig, key)
+    rig, key, body = await _cloud_rich_text_change(rig_factory, 3, "needs a v3 read")
     rig.sim.site.lifecycle.set_issue_errors({str(body["id"])})
     with pytest.raises(IssueReadLater):
         await rig.engine.apply_remote_issues([(body, {"items": [{"field": "description"}]})])

@@ -162,7 +162,8 @@ def _answers(items: Sequence[IssueItem], statuses: Mapping[str, str], outside: s
         if t is not None and t < newest.get(key, t):
             status = "stale"  # a newer version of the same issue came in the same batch
         answer = _ANSWER.get(status, "ignored")
-        out.append(answer if answer == "applied" else Answer(answer, _WHY.get(status)))
+        note = getattr(status, "note", None) or _WHY.get(status)  # a deletion's answer brings its own
+        out.append(answer if answer == "applied" else Answer(answer, note))
     return out
 
 
