@@ -159,11 +159,11 @@ steps = [{ op = "to_int" }]
 @pytest.mark.parametrize("cli", ["server"], indirect=True)
 def test_status_sums_up_the_fields_that_fail_to_map_until_they_map_again(cli, tmp_path) -> None:
     assert cli("sync").exit_code == 0
-    assert json.loads(cli("status", "--json").stdout)["field_errors"] == []
+    assert json.loads(cli("status", "--json").stdout)["field_errors"] == {}
     assert cli("mapping", "import", _file(tmp_path, SUMMARY_AS_NUMBER), "-C", "s").exit_code == 0
     assert cli("sync").exit_code == 0  # the back-fill reads every issue: no summary is a number
     status = json.loads(cli("status", "--json").stdout)
-    assert status["field_errors"] == [{"connection": "s", "field": "summary_number", "issues": 12}]
+    assert status["field_errors"] == {"s": {"summary_number": 12}}
     text = cli("status").stdout
     assert "mapping errors: s summary_number on 12 issues" in text
 
@@ -173,4 +173,4 @@ def test_status_sums_up_the_fields_that_fail_to_map_until_they_map_again(cli, tm
     cli.sim.edit_issue(key, {"summary": "42"})
     assert cli("sync").exit_code == 0
     status = json.loads(cli("status", "--json").stdout)
-    assert status["field_errors"] == [{"connection": "s", "field": "summary_number", "issues": 11}]
+    assert status["field_errors"] == {"s": {"summary_number": 11}}

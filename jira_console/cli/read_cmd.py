@@ -96,7 +96,7 @@ def _status_data(db: Database) -> dict[str, Any]:
             for name, h in health.items()
         },
         "conflicts_open": conflicts,
-        "field_errors": [{"connection": c, "field": f, "issues": n} for c, f, n in field_errors],
+        "field_errors": field_errors,  # connection -> field -> issues failing it, as the API's sync overview
         "webhooks": {
             "counts": stats.by_status,
             "queue_depth": stats.depth,
@@ -139,11 +139,11 @@ def _status_lines(data: dict[str, Any]) -> list[str]:
     hooks = data["webhooks"]
     busy = ", ".join(f"{n} {k}" for k, n in hooks["counts"].items() if n) or "none stored"
     lines.append(f"open conflicts: {data['conflicts_open']}")
-    for e in data["field_errors"]:
-        lines.append(
-            f"mapping errors: {e['connection']} {e['field']} on {out.count(e['issues'], 'issue')} "
-            "(issues show KEY gives the message)"
-        )
+    for conn, fields in data["field_errors"].items():
+        lines += [
+            f"mapping errors: {conn} {field} on {out.count(n, 'issue')} (issues show KEY gives the message)"
+            for field, n in fields.items()
+        ]
     lines.append(f"webhook events: {busy}; {hooks['queue_depth']} waiting")
     for d in data["daemons"]:
         state_ = "alive" if d["alive"] else "stopped" if d["stopped_at"] else "not responding"

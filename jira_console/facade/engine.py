@@ -264,11 +264,7 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
     def field_error_counts(self) -> dict[str, dict[str, int]]:
         """connection -> field -> how many issues fail to map or write it (the newest are only a sample)."""
         with self.db.session() as s:
-            found = repo.field_error_counts(s)
-        counts: dict[str, dict[str, int]] = {}
-        for conn, name, failing in found:
-            counts.setdefault(conn, {})[name] = failing
-        return counts
+            return repo.field_error_counts(s)
 
     def set_local(
         self, key: str, changes: dict[str, Any], *, connection: str | None = None

@@ -481,13 +481,16 @@ def recent_field_errors(
     return [(conn, key, cv.field_error_record(error)) for error, key, conn in session.execute(stmt)]
 
 
-def field_error_counts(session: Session) -> list[tuple[str, str, int]]:
-    """(connection, field, issues failing it) of every field that fails to map somewhere, by connection and
-    field name (what ``status`` sums up; ``issues show`` gives each message)."""
+def field_error_counts(session: Session) -> dict[str, dict[str, int]]:
+    """connection -> field -> issues failing it, for every field that fails to map somewhere, ordered by
+    connection and field name (what ``status`` and the API sum up; ``issues show`` gives each message)."""
     stmt = (
         select(t.issues.c.connection, t.field_errors.c.field, func.count())
         .join(t.issues, t.issues.c.id == t.field_errors.c.issue_id)
         .group_by(t.issues.c.connection, t.field_errors.c.field)
         .order_by(t.issues.c.connection, t.field_errors.c.field)
     )
-    return [(str(conn), str(name), int(n)) for conn, name, n in session.execute(stmt)]
+    counts: dict[str, dict[str, int]] = {}
+    for conn, name, n in session.execute(stmt):
+        counts.setdefault(str(conn), {})[str(name)] = int(n)
+    return counts
