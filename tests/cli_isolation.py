@@ -1,5 +1,6 @@
-"""A fixture for tests that run the CLI in process: the CLI points logging at CliRunner's stderr, which is
-closed when the command ends; later tests in the same worker would log into it. Restore what was there."""
+"""Fixtures for tests that run the CLI in process. The CLI points logging at CliRunner's stderr, which is
+closed when the command ends: later tests in the same worker would log into it. And a command leaves its
+options in the CLI's module state (``--json``): a later test calling a CLI helper directly would see them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+
+from jira_console.cli.common import state
 
 
 @pytest.fixture(autouse=True)
@@ -22,3 +25,13 @@ def restore_logging() -> Iterator[None]:
         root.addHandler(handler)
     root.setLevel(level)
     structlog.configure(**config)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cli_state() -> Iterator[None]:
+    saved = dict(vars(state))
+    for name in list(vars(state)):
+        delattr(state, name)  # the class defaults: no command has run
+    yield
+    vars(state).clear()
+    vars(state).update(saved)

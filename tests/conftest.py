@@ -25,7 +25,7 @@ from hypothesis import settings
 
 # Autouse everywhere: a CLI command run in process points logging at CliRunner's stream, and a later test in
 # the same worker (a daemon's log read through capfd) would lose its lines into it.
-from tests.cli_isolation import restore_logging  # noqa: F401
+from tests.cli_isolation import fresh_cli_state, restore_logging  # noqa: F401
 
 settings.register_profile("repeatable", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)
