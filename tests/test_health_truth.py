@@ -205,10 +205,20 @@ def test_names_the_store_knows(db: Database) -> None:
             s.add(m.Issue(connection="cloud", key=key, assignee=account, raw=raw, fields={}, base={}))
         catalog.upsert_identity(s, "cloud", "acc-2", display_name="Bo C. (HR)")
         repo.upsert_sprint(s, "cloud", 7, {"name": "Sprint 7"})
+        # Assigned locally (a host program's UPDATE) to someone Jira has not confirmed: Jira's version of the
+        # issue still names its own assignee, whose name is not this person's.
+        raw = {"key": "ENG-3", "fields": {"assignee": {"accountId": "acc-1", "displayName": "Ana Lopez"}}}
+        s.add(m.Issue(connection="cloud", key="ENG-3", assignee="acc-typo", raw=raw, fields={}, base={}))
+        raw = {"key": "OPS-1", "fields": {"assignee": {"name": "dave", "displayName": "Dave Okafor"}}}
+        s.add(m.Issue(connection="dc", key="OPS-1", assignee="dave", raw=raw, fields={}, base={}))
+        raw = {"key": "OPS-2", "fields": {"assignee": {"name": "dave", "displayName": "Dave Okafor"}}}
+        s.add(m.Issue(connection="dc", key="OPS-2", assignee="nobody", raw=raw, fields={}, base={}))
     with db.session() as s:
-        people, sprints = catalog.known_names(s, "cloud", ["acc-1", "acc-2", "acc-3"], [7, 8])
+        people, sprints = catalog.known_names(s, "cloud", ["acc-1", "acc-2", "acc-3", "acc-typo"], [7, 8])
+        server_people, _ = catalog.known_names(s, "dc", ["dave", "nobody"])
     assert people == {"acc-1": "Ana Lopez", "acc-2": "Bo C. (HR)"}  # the identity table first
     assert sprints == {7: "Sprint 7"}
+    assert server_people == {"dave": "Dave Okafor"}  # Server names people by user name
 
 
 async def test_healthz_says_degraded_but_stays_200_and_metrics_carry_the_series(db: Database) -> None:

@@ -237,10 +237,16 @@ def known_names(
         names.update({user: name for user, name in found if name})
     missing = wanted - set(names)
     if missing:
-        shown = issues.raw["fields"]["assignee"]["displayName"].as_string()
+        person = issues.raw["fields"]["assignee"]
+        shown = person["displayName"].as_string()
+        # Only a version of the issue Jira assigned to that very person names them: a local assignment
+        # not yet pushed (or refused) sits beside Jira's version naming someone else.
+        same_person = or_(
+            person["accountId"].as_string() == issues.assignee, person["name"].as_string() == issues.assignee
+        )
         found = session.execute(
             select(issues.assignee, func.max(shown))
-            .where(issues.connection == connection, issues.assignee.in_(missing))
+            .where(issues.connection == connection, issues.assignee.in_(missing), same_person)
             .group_by(issues.assignee)
         )
         names.update({user: name for user, name in found if user and name})
