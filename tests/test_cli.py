@@ -145,6 +145,12 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
         typo.exit_code == 2
         and "; to set 'team' among the issue's fields, write fields.team=fe" in typo.stderr
     )
+    # A change Jira refuses: the sync's line says it was not pushed, and where to read why.
+    cli.json("local", "set", key, "priority=NoSuchPriority")
+    ran = cli("sync")
+    assert ran.exit_code == 0 and "pushed 1, not pushed 1 (status says why)," in ran.stdout, ran.stdout
+    said = cli("status").stdout
+    assert "field errors: sim priority on 1 issue (not synced; issues show KEY says why)" in said
 
 
 def test_conflicts_list_show_resolve(cli_env) -> None:

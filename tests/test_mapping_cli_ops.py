@@ -165,7 +165,7 @@ def test_status_sums_up_the_fields_that_fail_to_map_until_they_map_again(cli, tm
     status = json.loads(cli("status", "--json").stdout)
     assert status["field_errors"] == {"s": {"summary_number": 12}}
     text = cli("status").stdout
-    assert "mapping errors: s summary_number on 12 issues" in text
+    assert "field errors: s summary_number on 12 issues" in text
 
     # One issue's summary becomes a number in Jira: it maps, and leaves the count.
     with cli.sim.site.lock:

@@ -38,11 +38,14 @@ async def test_a_refused_value_is_not_sent_again_until_it_changes(rig_factory, f
     await rig.engine.run(full=True)
     key = _keys(rig.sim)[2]
     rig.sql("UPDATE issues SET priority = 'NoSuchPriority' WHERE key = :k", k=key)
-    await rig.engine.run()
+    report = await rig.engine.run()
     assert _edits_of(rig.sim, key) == 1
     assert len(_field_errors(rig)) == 1
+    # The run says a change did not go through: an operator reading `pushed 0` alone would think none was due.
+    assert (report.pushed_fields, report.refused_fields) == (0, 1)
+    assert report.counts()["refused_fields"] == 1
     # Full syncs re-check every diverged issue: the refused value stays parked, visible, and unsent.
-    await rig.engine.run(full=True)
+    assert (await rig.engine.run(full=True)).refused_fields == 0  # parked, not refused again
     await rig.engine.run(full=True)
     assert _edits_of(rig.sim, key) == 1
     assert rig.local(key)["priority"] == "NoSuchPriority"

@@ -141,7 +141,7 @@ def _status_lines(data: dict[str, Any]) -> list[str]:
     lines.append(f"open conflicts: {data['conflicts_open']}")
     for conn, fields in data["field_errors"].items():
         lines += [
-            f"mapping errors: {conn} {field} on {out.count(n, 'issue')} (issues show KEY gives the message)"
+            f"field errors: {conn} {field} on {out.count(n, 'issue')} (not synced; issues show KEY says why)"
             for field, n in fields.items()
         ]
     lines.append(f"webhook events: {busy}; {hooks['queue_depth']} waiting")

@@ -103,10 +103,11 @@ async def _sync_one(engine: Engine, name: str, full: bool) -> list[SyncReport]:
 def _report_line(r: SyncReport) -> str:
     if r.status == "failed" and not r.api_calls and not r.seen:
         return f"{r.connection}: failed"
+    refused = f", not pushed {r.refused_fields} (status says why)" if r.refused_fields else ""
     return (
         f"{r.connection}: {r.status} in {r.duration_ms / 1000:.1f} s, {r.api_calls} API calls; "
         f"read {r.seen}, new {r.created}, pulled {r.pulled_fields} field(s), "
-        f"pushed {r.pushed_fields}, conflicts {r.conflicts}, deleted {r.deleted}"
+        f"pushed {r.pushed_fields}{refused}, conflicts {r.conflicts}, deleted {r.deleted}"
     )
 
 

@@ -92,10 +92,12 @@ async def push(io: SyncIO, ctx: SyncContext, report: SyncReport) -> SyncReport:
         if any(p.absent for p in plans):
             await resolve_absent(io.client, plans, lambda plan, changes: _plan_absent(ctx, plan, changes))
             await asyncio.to_thread(_record_absent, io, ctx, plans)
+        report.refused_fields += sum(len(p.errors) + len(p.absent_refused) for p in plans)
         plans = [p for p in plans if p.writes]
         if not plans:
             continue
         outcome = await write_plans(io.client, plans)
+        report.refused_fields += sum(len(fields) for fields in outcome.refused.values())
         refetched = await _read_back(io, ctx, outcome.written_keys())
         opened: list[tuple[int, str, str]] = []
         report.pushed_fields += await asyncio.to_thread(_record, io, ctx, plans, outcome, refetched, opened)

@@ -44,6 +44,9 @@ class SyncReport(Tally):
     """How many distinct issues that back-fill read."""
     pages: int = 0
     pushed_fields: int = 0
+    refused_fields: int = 0
+    """Local changes not written: Jira refused them, or the mappings cannot write them. Each is parked as
+    the issue's field error, its value kept locally (``status`` and ``issues show`` say why)."""
     conflicts: int = 0
     deleted: int = 0
     quarantined: int = 0
@@ -63,7 +66,8 @@ class SyncReport(Tally):
     def counts(self) -> dict[str, int]:
         return {
             k: getattr(self, k)
-            for k in ("pages", "seen", "created", "updated", "skipped", "pulled_fields", "pushed_fields")
+            for k in ("pages", "seen", "created", "updated", "skipped", "pulled_fields", "pushed_fields",
+                      "refused_fields")
         } | {"conflicts": self.conflicts, "deleted": self.deleted, "quarantined": self.quarantined,
              "moved": self.moved, "backfilled": self.backfilled}  # fmt: skip
 

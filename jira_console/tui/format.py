@@ -104,7 +104,11 @@ def age(seconds: float) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
-COUNT_NAMES = {"pulled_fields": "fields pulled", "pushed_fields": "fields pushed"}
+COUNT_NAMES = {
+    "pulled_fields": "fields pulled",
+    "pushed_fields": "fields pushed",
+    "refused_fields": "fields refused",
+}
 
 
 def counts(values: Mapping[str, Any] | None) -> str:
