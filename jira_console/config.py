@@ -294,6 +294,9 @@ class DaemonConfig(_Section):
     """How often the daemon writes its heartbeat/status row."""
     lease_seconds: float = Field(default=60.0, gt=0)
     """A sync lease or event claim not renewed for this long is taken over by another daemon."""
+    outbox_retention_days: int = Field(default=30, ge=1)
+    """Rows of the ``local_changes`` outbox taken (applied or refused) more than this long ago are deleted;
+    the audit log keeps what they changed."""
 
 
 class LoggingConfig(_Section):

@@ -433,11 +433,17 @@ class Daemon:
         return await self._start_sync(name, full, "command")
 
     async def _retention_job(self) -> None:
+        from jira_console.store.outbox import purge_outbox
         from jira_console.webhooks.processor import purge
 
         removed = await asyncio.to_thread(purge, self.engine.db, self.settings.webhooks.retention_days)
         if removed:
             log.info("webhook retention", removed=removed)
+        taken = await asyncio.to_thread(
+            purge_outbox, self.engine.db, self.settings.daemon.outbox_retention_days
+        )
+        if taken:
+            log.info("outbox retention", removed=taken)
 
     async def _refresh_webhooks_job(self) -> None:
         """Dynamic (OAuth/Connect) webhooks on Cloud expire after 30 days: refresh well before."""

@@ -474,3 +474,34 @@ def test_issues_list_names_the_connection_on_every_line_when_the_list_spans_seve
     # Only this connection's issues on the page, yet the list spans two: each line says which site.
     assert [line.split()[0].split(":")[0] for line in first_page] == ["sim", "sim"]
     assert cli("issues", "list", "-C", "zz-dc").stdout.split()[0] == last  # one connection asked: bare key
+
+
+def test_status_sums_up_the_outbox_refused_rows_and_rows_no_connection_takes(cli_env) -> None:
+    sim, cli, db_url = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        key = sorted(sim.site.issues)[0]
+    database = Database(db_url)
+    try:
+        with database.engine.begin() as conn:
+            for connection, field, value in (
+                ("sim", "summary", '"from a host program"'),
+                ("sim", "story_points", '"abc"'),
+                ("simm", "summary", '"a typo in the connection"'),
+            ):
+                conn.exec_driver_sql(
+                    "INSERT INTO local_changes (connection, issue_key, field, value, created_at) "
+                    "VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP)",
+                    (connection, key, field, value),
+                )
+    finally:
+        database.close()
+    assert "outbox: sim 2 rows waiting for the next sync" in cli("status").stdout
+    assert cli.json("sync")[0]["status"] == "ok" and sim.issue(key)["summary"] == "from a host program"
+    said = cli("status").stdout
+    assert "outbox: sim 1 row refused (SELECT * FROM local_changes WHERE error IS NOT NULL says why)" in said
+    assert "outbox: 1 row for connection 'simm', which is not configured: never taken" in said
+    assert cli.json("status")["outbox"] == {
+        "sim": {"pending": 0, "refused": 1},
+        "simm": {"pending": 1, "refused": 0},
+    }

@@ -263,6 +263,18 @@ def test_local_changes_outbox(db: Database) -> None:
         assert outbox.claim_local_changes(s, "main") == []
         assert [c.error for c in outbox.list_local_changes(s, connection="main")] == ["unknown field", None]
         assert len(outbox.list_local_changes(s, pending_only=True)) == 1
+        assert outbox.outbox_counts(s) == {
+            "main": {"pending": 0, "refused": 1},
+            "other": {"pending": 1, "refused": 0},
+        }
+    # Retention: rows taken before the cut go (applied or refused); a pending row stays whatever its age.
+    assert outbox.purge_outbox(db, retention_days=1) == 0  # the daemon's job: all were taken just now
+    with db.session() as s:
+        assert outbox.purge_local_changes(s, utcnow() - timedelta(days=1)) == 0
+        assert outbox.purge_local_changes(s, utcnow() + timedelta(seconds=1)) == 2
+    with db.session() as s:
+        assert [c.issue_key for c in outbox.list_local_changes(s)] == ["B-1"]
+        assert outbox.outbox_counts(s) == {"other": {"pending": 1, "refused": 0}}
 
 
 def test_daemon_heartbeat_and_stop(db: Database) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from jira_console import events as ev
 from jira_console.store import models as m
+from jira_console.store import outbox
 from jira_console.sync import conflicts as cf
 from jira_console.sync import push as sync_push
 from jira_console.sync.engine import SyncEngine
@@ -182,6 +183,39 @@ async def test_outbox_and_deletion_reconcile(rig_factory, flavor) -> None:
     report = await rig.engine.run(full=True)
     assert rig.sim.issue(keys[0])["summary"] == "from the outbox"
     assert report.deleted == 1 and rig.local(keys[1])["deleted"] is True
+
+
+async def test_an_outbox_row_the_column_cannot_hold_is_refused_on_its_own(rig_factory) -> None:
+    """One host program's bad value must not stop the connection's sync (PostgreSQL refused the whole
+    transaction) nor be kept as given (SQLite): the row says why, the good rows around it go through."""
+    rig = await rig_factory("server")
+    await rig.engine.run(full=True)
+    first, second = _all_sim_keys(rig.sim)[:2]
+    for key, name, value in (
+        (first, "summary", '"good, before"'),
+        (first, "story_points", '"abc"'),
+        (second, "labels", '"not a list"'),
+        (second, "status", '"%s"' % ("x" * 200)),
+        (second, "summary", '"good, after"'),
+    ):
+        rig.sql(
+            "INSERT INTO local_changes (connection, issue_key, field, value, created_at) "
+            "VALUES (:c, :k, :f, :v, CURRENT_TIMESTAMP)",
+            c=rig.engine.conn.name, k=key, f=name, v=value,
+        )  # fmt: skip
+    report = await rig.engine.run()
+    assert report.status == "ok", report.errors
+    assert rig.sim.issue(first)["summary"] == "good, before"
+    assert rig.sim.issue(second)["summary"] == "good, after"
+    assert rig.local(first)["story_points"] != "abc" and isinstance(rig.local(second)["labels"], list)
+    with rig.db.session() as s:
+        newest_first = outbox.list_local_changes(s)
+        errors = [(c.field, c.error) for c in reversed(newest_first) if c.error]
+    assert errors == [
+        ("story_points", "story_points holds float values, not str"),
+        ("labels", "labels holds a list of texts, not str"),
+        ("status", "status holds at most 128 characters, not 200"),
+    ]
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)

@@ -63,7 +63,7 @@ def issue_view(
 
 def _status_data(db: Database) -> dict[str, Any]:
     from jira_console.health import daemon_alive, held_back_credentials, one_line, sync_health
-    from jira_console.store import conflict_queue, identity, queue, repo
+    from jira_console.store import conflict_queue, identity, outbox, queue, repo
     from jira_console.store import guard as sg
     from jira_console.store import state as st
 
@@ -76,6 +76,7 @@ def _status_data(db: Database) -> dict[str, Any]:
         stats = queue.event_stats(s, window=timedelta(minutes=1))
         blocks = sg.all_blocks(s)
         field_errors = repo.field_error_counts(s)
+        waiting = outbox.outbox_counts(s)
         set_aside: dict[str, list[str]] = {}
         for item in identity.list_quarantined(s):
             set_aside.setdefault(item.connection, []).append(f"{item.issue_key}: {item.kind}: {item.cause}")
@@ -97,6 +98,7 @@ def _status_data(db: Database) -> dict[str, Any]:
         },
         "conflicts_open": conflicts,
         "field_errors": field_errors,  # connection -> field -> issues failing it, as the API's sync overview
+        "outbox": waiting,  # connection -> pending / refused rows of local_changes
         "webhooks": {
             "counts": stats.by_status,
             "queue_depth": stats.depth,
@@ -111,6 +113,24 @@ def _status_data(db: Database) -> dict[str, Any]:
         "connections": [c.name for c in settings.jira],
         "credentials_held_back": held_back_credentials(settings.jira, blocks),
     }
+
+
+def _outbox_lines(counts: dict[str, dict[str, int]], configured: list[str]) -> list[str]:
+    lines = []
+    for conn, n in counts.items():
+        if n["pending"] and conn not in configured:
+            lines.append(
+                f"outbox: {out.count(n['pending'], 'row')} for connection {conn!r}, which is not configured: "
+                "never taken"
+            )
+        elif n["pending"]:
+            lines.append(f"outbox: {conn} {out.count(n['pending'], 'row')} waiting for the next sync")
+        if n["refused"]:
+            lines.append(
+                f"outbox: {conn} {out.count(n['refused'], 'row')} refused "
+                "(SELECT * FROM local_changes WHERE error IS NOT NULL says why)"
+            )
+    return lines
 
 
 def _status_lines(data: dict[str, Any]) -> list[str]:
@@ -144,6 +164,7 @@ def _status_lines(data: dict[str, Any]) -> list[str]:
             f"field errors: {conn} {field} on {out.count(n, 'issue')} (not synced; issues show KEY says why)"
             for field, n in fields.items()
         ]
+    lines += _outbox_lines(data["outbox"], data["connections"])
     lines.append(f"webhook events: {busy}; {hooks['queue_depth']} waiting")
     for d in data["daemons"]:
         state_ = "alive" if d["alive"] else "stopped" if d["stopped_at"] else "not responding"

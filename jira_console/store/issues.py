@@ -81,9 +81,12 @@ def set_local_value(row: m.Issue, name: str, value: Any) -> None:
 
 
 def local_value_problem(name: str, value: Any) -> str | None:
-    """Why ``value`` cannot be a local edit of core field ``name`` (see :func:`issue_value_problem`; labels
-    are a list of texts besides), or None when it can: the wrong type would fail in PostgreSQL or be kept
-    as given in SQLite."""
+    """Why ``value`` cannot be a local edit of field ``name`` (a core field: see :func:`issue_value_problem`;
+    labels are a list of texts besides), or None when it can: the wrong type would fail in PostgreSQL or be
+    kept as given in SQLite. A mapped field (in ``issues.fields``, JSON) takes any JSON value here; its
+    mapping says at the push whether it can be written."""
+    if name not in CORE_FIELDS:
+        return None
     labels_ok = value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     if name == "labels" and not labels_ok:
         return f"labels holds a list of texts, not {type(value).__name__}"

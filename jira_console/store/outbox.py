@@ -3,12 +3,21 @@ the sync (which applies each one to its issue as a local edit) and listed for op
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
-from jira_console.store import models as m
-from jira_console.store.models import utcnow
+from jira_console.store import tables as t
+from jira_console.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from jira_console.store.db import Database
+
+_LC = t.local_changes.c
+"""Core columns, not the ORM class: ``status`` reads these counts without paying for the class mapping."""
 
 
 def claim_local_changes(session: Session, connection: str, limit: int = 100) -> list[cv.LocalChangeRecord]:
@@ -18,25 +27,20 @@ def claim_local_changes(session: Session, connection: str, limit: int = 100) -> 
     daemon skips them; mark each one with :func:`mark_local_change` in the same session.
     """
     stmt = (
-        select(m.LocalChange)
-        .where(m.LocalChange.connection == connection, m.LocalChange.processed_at.is_(None))
-        .order_by(m.LocalChange.id)
+        select(t.local_changes)
+        .where(_LC.connection == connection, _LC.processed_at.is_(None))
+        .order_by(_LC.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    return [
-        cv.local_change_record(r) for r in session.scalars(stmt.execution_options(populate_existing=True))
-    ]
+    return [cv.local_change_record(r) for r in session.execute(stmt)]
 
 
 def mark_local_change(session: Session, change_id: int, *, error: str | None = None) -> None:
     """Mark an outbox row processed (with the reason when it could not be applied)."""
     session.execute(
-        update(m.LocalChange)
-        .where(m.LocalChange.id == change_id)
-        .values(processed_at=utcnow(), error=error)
-        .execution_options(synchronize_session=False)
+        update(t.local_changes).where(_LC.id == change_id).values(processed_at=utcnow(), error=error)
     )
 
 
@@ -44,9 +48,37 @@ def list_local_changes(
     session: Session, *, connection: str | None = None, pending_only: bool = False, limit: int = 100
 ) -> list[cv.LocalChangeRecord]:
     """Outbox rows, newest first."""
-    stmt = select(m.LocalChange).order_by(m.LocalChange.id.desc()).limit(limit)
+    stmt = select(t.local_changes).order_by(_LC.id.desc()).limit(limit)
     if connection is not None:
-        stmt = stmt.where(m.LocalChange.connection == connection)
+        stmt = stmt.where(_LC.connection == connection)
     if pending_only:
-        stmt = stmt.where(m.LocalChange.processed_at.is_(None))
-    return [cv.local_change_record(r) for r in session.scalars(stmt)]
+        stmt = stmt.where(_LC.processed_at.is_(None))
+    return [cv.local_change_record(r) for r in session.execute(stmt)]
+
+
+def outbox_counts(session: Session) -> dict[str, dict[str, int]]:
+    """connection -> ``pending`` (not taken yet) and ``refused`` (taken, with an error) outbox rows, for the
+    connections that have any (what ``status`` sums up)."""
+    pending = func.sum(case((_LC.processed_at.is_(None), 1), else_=0))
+    refused = func.sum(case((_LC.error.is_not(None), 1), else_=0))
+    stmt = select(_LC.connection, pending, refused).group_by(_LC.connection).order_by(_LC.connection)
+    return {
+        str(conn): {"pending": int(p or 0), "refused": int(r or 0)}
+        for conn, p, r in session.execute(stmt)
+        if p or r
+    }
+
+
+def purge_local_changes(session: Session, older_than: datetime) -> int:
+    """Delete outbox rows taken before ``older_than`` (applied or refused: the audit log keeps what they
+    changed); returns how many. Pending rows stay."""
+    result = session.execute(
+        delete(t.local_changes).where(_LC.processed_at.is_not(None), _LC.processed_at < older_than)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_outbox(db: Database, retention_days: int) -> int:
+    """The daemon's retention job for the outbox (blocking: run it in a thread from async code)."""
+    with db.session(write=True) as session:
+        return purge_local_changes(session, utcnow() - timedelta(days=retention_days))

@@ -223,14 +223,17 @@ def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
             session, ctx.name, change.issue_key
         )
         error = None
+        value = canonical(change.value)
         if change.field not in names:
             error = f"unknown or pull-only field {change.field!r}; known: {', '.join(sorted(names))}"
         elif issue is None:
             error = f"no issue {change.issue_key!r} in connection {ctx.name!r}"
+        elif (problem := si.local_value_problem(change.field, value)) is not None:
+            error = problem  # refused here, on its own: the column would refuse the whole run's transaction
         else:
             # A plain local edit: the trigger marks it dirty like any host write; set it explicitly too, so
             # the outbox works where triggers were dropped.
-            set_local_value(issue, change.field, canonical(change.value))
+            set_local_value(issue, change.field, value)
             issue.local_dirty = True
             issue.local_changed_at = change.created_at or utcnow()
         outbox.mark_local_change(session, change.id, error=error)
