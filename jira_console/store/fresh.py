@@ -1,5 +1,5 @@
-"""A new database's schema at the head in one step: the tables, the change-capture trigger and Alembic's
-version row, without importing Alembic and replaying every migration.
+"""A new database's schema at the head in one step: the tables, the change-capture trigger, the guards on
+host programs' values and Alembic's version row, without importing Alembic and replaying every migration.
 
 A first ``sync`` into a new SQLite file otherwise spends a fifth of a second or more of its start-up
 importing Alembic and running the chain. The result is the schema the migrations build (tests compare the
@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect
 from sqlalchemy.engine import Connection
 
-from jira_console.store import capture, tables
+from jira_console.store import capture, host_guards, tables
 
 _version_metadata = MetaData()
 VERSION_TABLE = Table(
@@ -36,6 +36,8 @@ def create_at_head(conn: Connection, head: str) -> None:
     """Create the whole schema at revision ``head`` on ``conn`` (inside the caller's transaction)."""
     tables.metadata.create_all(conn)
     for statement in capture.trigger_statements(conn.dialect.name, tables.SYNCED_ISSUE_COLUMNS):
+        conn.exec_driver_sql(statement)
+    for statement in host_guards.guard_statements(conn.dialect.name):
         conn.exec_driver_sql(statement)
     VERSION_TABLE.create(conn)
     conn.execute(VERSION_TABLE.insert().values(version_num=head))

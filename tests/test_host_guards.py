@@ -1,0 +1,85 @@
+"""A host program's plain-SQL write that the engine could not read back is refused by the database, at that
+statement, saying what the column takes (SQLite stores anything anywhere; PostgreSQL's JSONB any JSON)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from jira_console.store.db import SCHEMA_HEAD, Database
+
+
+@pytest.fixture(params=["head", SCHEMA_HEAD])
+def database(request, db_url: str) -> Iterator[Database]:
+    """A new database created in one step ("head") or through the migrations (the named head)."""
+    db = Database(db_url)
+    db.migrate(request.param)
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issues (connection, key, summary, labels, fields, local_dirty, deleted, "
+                "sync_stamp)"
+                " VALUES ('c', 'ENG-1', 'old', '[\"a\"]', '{}', false, false, 1)"
+            )
+        )
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+REFUSED = [
+    ("labels = 'backend'", "issues.labels takes a JSON list"),  # not JSON
+    ("labels = '\"backend\"'", "issues.labels takes a JSON list"),  # JSON, not a list
+    ("fields = '[1]'", "issues.fields takes a JSON object"),
+    ("story_points = 'abc'", "issues.story_points takes a number"),
+    ("sprint_id = 'x'", "issues.sprint_id takes a sprint's Jira id"),
+]
+
+
+@pytest.mark.parametrize(("assignment", "says"), REFUSED)
+def test_a_value_the_engine_could_not_read_is_refused_at_the_hosts_statement(
+    database: Database, assignment: str, says: str
+) -> None:
+    with pytest.raises(DBAPIError) as refused, database.engine.begin() as conn:
+        conn.execute(text(f"UPDATE issues SET {assignment} WHERE key = 'ENG-1'"))
+    if database.dialect == "sqlite":
+        assert says in str(refused.value.orig)  # PostgreSQL names its type or the CHECK constraint
+    with database.engine.connect() as conn:
+        row = conn.execute(text("SELECT labels, local_dirty FROM issues WHERE key = 'ENG-1'")).one()
+    assert not row.local_dirty  # nothing was written
+
+
+def test_values_the_engine_reads_are_taken_and_captured(database: Database) -> None:
+    with database.engine.begin() as conn:
+        conn.execute(
+            text(
+                'UPDATE issues SET labels = \'["backend", "urgent"]\', fields = \'{"team": "core"}\', '
+                "story_points = 3, sprint_id = 5 WHERE key = 'ENG-1'"
+            )
+        )
+        conn.execute(text("UPDATE issues SET labels = NULL, story_points = 2.5 WHERE key = 'ENG-1'"))
+    with database.engine.connect() as conn:
+        row = conn.execute(text("SELECT story_points, sprint_id, local_dirty FROM issues")).one()
+    assert (row.story_points, row.sprint_id, bool(row.local_dirty)) == (2.5, 5, True)
+
+
+def test_an_outbox_value_must_be_json(database: Database) -> None:
+    insert = (
+        "INSERT INTO local_changes (connection, issue_key, field, value, created_at) "
+        "VALUES ('c', 'ENG-1', 'status', :v, CURRENT_TIMESTAMP)"
+    )
+    with pytest.raises(DBAPIError) as refused, database.engine.begin() as conn:
+        conn.execute(text(insert), {"v": "In Progress"})
+    if database.dialect == "sqlite":
+        assert "local_changes.value takes JSON text" in str(refused.value.orig)
+    with database.engine.begin() as conn:
+        conn.execute(text(insert), {"v": '"In Progress"'})
+        with pytest.raises(DBAPIError):
+            with conn.begin_nested():
+                conn.execute(text("UPDATE local_changes SET value = 'Done'"))
+        count = conn.execute(text("SELECT count(*) FROM local_changes")).scalar_one()
+    assert count == 1
