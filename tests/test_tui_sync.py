@@ -37,6 +37,17 @@ async def test_states_show_watermark_and_next_run() -> None:
         assert [state_cell(app, r) for r in range(3)] == ["ok", "ok", "failed ×11"]
 
 
+async def test_the_fields_failing_most_are_named_and_the_rest_counted() -> None:
+    engine = FakeEngine()
+    name = engine.sync_states()[0].connection
+    engine.error_counts = {name: {"status": 1, "labels": 7, "sprint_id": 2, "assignee": 3, "team": 1}}
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "field errors 14  (labels on 7, assignee on 3, sprint_id on 2, 2 more)" in text
+
+
 async def test_s_starts_an_incremental_sync_of_the_selected_connection() -> None:
     engine = FakeEngine()
     app = make_app(engine)

@@ -83,6 +83,8 @@ class FakeEngine:
         self.retried: list[int] = []
         self.reads: dict[str, int] = {}
         """How often each read ran (tests tell a reload from an update in place)."""
+        self.error_counts: dict[str, dict[str, int]] = {}
+        """What ``field_error_counts`` answers: connection -> field -> failing issues."""
 
     def _read(self, name: str) -> None:
         self.reads[name] = self.reads.get(name, 0) + 1
@@ -154,7 +156,7 @@ class FakeEngine:
         return []
 
     def field_error_counts(self) -> dict[str, dict[str, int]]:
-        return {}
+        return {conn: dict(fields) for conn, fields in self.error_counts.items()}
 
     async def run_sync(self, connection: str | None = None, full: bool = False) -> list[SyncReport]:
         """One report per connection, as the facade returns (its scopes run one after another)."""

@@ -204,7 +204,9 @@ class SyncScreen(ConsoleScreen):
             text.append(f"\nfield errors {sum(by_field.values()) or len(mine)}", style="bold yellow")
             worst = sorted(by_field.items(), key=lambda item: -item[1])[:3]
             if worst:
-                text.append_text(literal("  (" + ", ".join(f"{name} on {n}" for name, n in worst) + ")"))
+                more = len(by_field) - len(worst)
+                said = ", ".join(f"{name} on {n}" for name, n in worst) + (f", {more} more" if more else "")
+                text.append_text(literal(f"  ({said})"))
             for e in mine[:3]:
                 text.append("\n  ")
                 text.append_text(literal(f"{e.issue_key} {e.field}: {e.message}"))
