@@ -125,3 +125,6 @@ def test_a_card_says_in_plain_words_that_credentials_are_held_back() -> None:
     text = ConnectionCard(blocked, FIXED_NOW).render_status(FIXED_NOW).plain
     assert "auth basic blocked" in text
     assert "stopped sending its Basic credentials" in text and "[red]markup[/red]" in text  # plain text
+    # Before any call the credentials' state is not known: said so, not as the bare word "unknown".
+    fresh = ConnectionCard(status, FIXED_NOW).render_status(FIXED_NOW).plain
+    assert "auth basic not checked yet" in fresh

@@ -105,7 +105,7 @@ class ConnectionCard(Vertical):
         text.append(f"  {s.flavor or 'flavor ?'} {s.version or ''}".rstrip())
         text.append(f"  auth {s.auth} ")
         auth_style = "green" if s.auth_state == "ok" else "bold red" if s.verdict == "auth" else "dim"
-        text.append(s.auth_state, style=auth_style)
+        text.append("not checked yet" if s.auth_state == "unknown" else s.auth_state, style=auth_style)
         text.append("  breaker ")
         text.append(s.breaker_state.upper(), style=BREAKER_STYLE.get(s.breaker_state, "bold"))
         if s.breaker_state == "open":
