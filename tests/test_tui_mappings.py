@@ -124,3 +124,31 @@ async def test_choosing_another_mapping_opens_it() -> None:
         await settle(pilot, pause=WAIT)
         assert 'name = "summary"' in app.screen.query_one(TextArea).text
         assert preview(app)["OPS-3"][:3] == ('"Issue 3"', '"Issue 3"', '"Issue 3"')
+
+
+async def test_with_no_mappings_the_editor_offers_a_working_example() -> None:
+    engine = FakeEngine()
+    engine._mappings.clear()
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, pause=WAIT)
+        assert 'name = "summary_upper"' in app.screen.query_one(TextArea).text
+        assert "valid · " in validation(app)  # as it stands it validates and previews
+        assert preview(app), "the example is previewed on the first issues"
+
+
+async def test_ctrl_n_starts_a_new_mapping_saved_beside_the_others() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, pause=WAIT)
+        before = [(m.name, m.version) for m in engine.list_mappings()]
+        await pilot.press("ctrl+n")
+        await settle(pilot, pause=WAIT)
+        assert app.screen.query_one(TextArea).has_focus
+        edit(app, '"summary_upper"', '"shouted"')
+        await settle(pilot, pause=WAIT)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        after = [(m.name, m.version) for m in engine.list_mappings()]
+        assert after == [*before, ("shouted", 1)]  # a new mapping; the one open before is untouched

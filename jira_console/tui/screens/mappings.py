@@ -62,12 +62,14 @@ class MappingsScreen(ConsoleScreen):
         Binding("f2", "focus_editor", "Editor"),
         Binding("f3", "focus_list", "List"),
         Binding("f4", "people", "People"),
+        Binding("ctrl+n", "new", "New"),
         Binding("ctrl+r", "reload", "Reload list", show=False),
     ]
     HELP_NOTES = (
         "In the editor and the issue field every key types: Esc (or F3) leaves them for the list.",
         "Ctrl+S saves from anywhere on this screen, once the definition is valid.",
         "F4 lists the people the issues name whom nobody mapped yet, and maps them.",
+        "Ctrl+N starts a new mapping from a working example; Ctrl+S saves it under the name it gives.",
     )
 
     def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
@@ -114,6 +116,9 @@ class MappingsScreen(ConsoleScreen):
         def identity(items: list[MappingRecord]) -> list[tuple[Any, ...]]:
             return [(m.id, m.name, m.version, m.enabled, m.connection) for m in items]
 
+        editor = self.query_one("#editor", TextArea)
+        if not mappings and self.current is None and not editor.text.strip():
+            editor.load_text(NEW_MAPPING)  # an empty screen would not say how to begin
         if identity(mappings) == identity(self.mappings):
             return  # rebuilding would move the highlight under the operator's cursor
         self.mappings = mappings
@@ -287,6 +292,13 @@ class MappingsScreen(ConsoleScreen):
         self._render_validation(checking=False)
         self.reload()
 
+    def action_new(self) -> None:
+        """Start a new mapping in the editor from an example that validates and previews as it is."""
+        self.current, self.saved_text = None, ""
+        editor = self.query_one("#editor", TextArea)
+        editor.load_text(NEW_MAPPING)
+        editor.focus()
+
     def action_people(self) -> None:
         """Show the people nobody mapped yet (for ``user`` mappings), with a way to map them."""
         from jira_console.tui.screens.people import PeopleScreen
@@ -304,6 +316,21 @@ class MappingsScreen(ConsoleScreen):
     @on(messages.MappingChanged)
     def _changed_elsewhere(self) -> None:
         self.reload()
+
+
+NEW_MAPPING = """\
+# New mapping: a Jira field -> issues.fields
+# Previewed below as you type. Ctrl+S saves.
+# All steps and options: docs/mappings.md
+[[mapping]]
+name = "summary_upper"
+jira_field = "summary"  # or { name = "Team" }
+internal_field = "summary_upper"
+direction = "pull"      # pull | push | both
+steps = [
+  { op = "upper" },
+]
+"""
 
 
 def _label(mapping: MappingRecord) -> str:
