@@ -17,18 +17,22 @@ def database(request, db_url: str) -> Iterator[Database]:
     """A new database created in one step ("head") or through the migrations (the named head)."""
     db = Database(db_url)
     db.migrate(request.param)
-    with db.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO issues (connection, key, summary, labels, fields, local_dirty, deleted, "
-                "sync_stamp)"
-                " VALUES ('c', 'ENG-1', 'old', '[\"a\"]', '{}', false, false, 1)"
-            )
-        )
+    _insert_issue(db, "ENG-1", labels='["a"]')
     try:
         yield db
     finally:
         db.close()
+
+
+def _insert_issue(db: Database, key: str, *, labels: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issues (connection, key, summary, labels, fields, local_dirty, deleted, "
+                "sync_stamp) VALUES ('c', :k, 'old', :labels, '{}', false, false, 1)"
+            ),
+            {"k": key, "labels": labels},
+        )
 
 
 REFUSED = [
@@ -69,14 +73,8 @@ def test_values_the_engine_reads_are_taken_and_captured(database: Database) -> N
 
 
 def test_a_value_stored_before_the_guards_does_not_stop_writes_of_other_columns(database: Database) -> None:
+    _insert_issue(database, "ENG-2", labels='"x"')  # INSERTs are the engine's, not checked: a row from before
     with database.engine.begin() as conn:
-        # INSERTs of issues are the engine's and not checked: this stands for a row written before.
-        conn.execute(
-            text(
-                "INSERT INTO issues (connection, key, summary, labels, fields, local_dirty, deleted, "
-                "sync_stamp) VALUES ('c', 'ENG-2', 'old', '\"x\"', '{}', false, false, 1)"
-            )
-        )
         conn.execute(text("UPDATE issues SET summary = 'new', fields = '{\"a\": 1}' WHERE key = 'ENG-2'"))
     with pytest.raises(DBAPIError), database.engine.begin() as conn:
         conn.execute(text("UPDATE issues SET labels = '\"y\"' WHERE key = 'ENG-2'"))
