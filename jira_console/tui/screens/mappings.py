@@ -62,14 +62,13 @@ class MappingsScreen(ConsoleScreen):
         Binding("f2", "focus_editor", "Editor"),
         Binding("f3", "focus_list", "List"),
         Binding("f4", "people", "People"),
-        Binding("ctrl+n", "new", "New"),
+        Binding("ctrl+n", "new", "New", tooltip="start a new mapping from an example"),
         Binding("ctrl+r", "reload", "Reload list", show=False),
     ]
     HELP_NOTES = (
-        "In the editor and the issue field every key types: Esc (or F3) leaves them for the list.",
-        "Ctrl+S saves from anywhere on this screen, once the definition is valid.",
-        "F4 lists the people the issues name whom nobody mapped yet, and maps them.",
-        "Ctrl+N starts a new mapping from a working example; Ctrl+S saves it under the name it gives.",
+        "Editor and issue field take all keys: Esc or F3 leaves.",
+        "Ctrl+S saves from anywhere on this screen, once valid.",
+        "F4 lists the people nobody mapped yet, and maps them.",
     )
 
     def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
