@@ -12,6 +12,7 @@ from jira_console import events as ev
 from jira_console.facade import Engine
 from jira_console.simulator.model import FIELD_IDS, TEAM_OPTIONS
 from jira_console.store import models as m
+from jira_console.store import repo
 from jira_console.store import state as st
 
 FLAVORS = ["cloud", "server"]
@@ -94,6 +95,9 @@ async def test_import_after_first_import_back_fills_every_issue_in_one_sync(engi
     with engine.db.session() as s:
         state = st.get_sync_state(s, name, "issues")
         assert state is not None and (state.counts or {}).get("backfilled") == 45
+        # The audit says why each issue gained the field: not "changed in Jira", nothing changed there.
+        reasons = {a.reason for a in repo.list_audit(s, field="team", limit=1000)}
+    assert reasons == {"first read of this field"}
 
     # The back-fill is done once: the next sync reads only what changed.
     key = sorted(local)[3]

@@ -105,6 +105,10 @@ def decide_field(
     return FieldDecision(field, "conflict", None, base, local, jira, "both changed differently")
 
 
+FIRST_READ = "first read of this field"
+"""The reason of a value pulled into a field nothing was agreed on yet (no base)."""
+
+
 def merge_issue(
     fields: Iterable[str],
     base: Mapping[str, Any],
@@ -132,17 +136,20 @@ def merge_issue(
         if first_sight:
             decisions.append(FieldDecision(name, "pull", jira_value, None, None, jira_value, "new from Jira"))
             continue
-        decisions.append(
-            decide_field(
-                name,
-                base.get(name),
-                local.get(name),
-                jira_value,
-                strategy=strategies.get(name, default_strategy),
-                local_changed_ms=local_changed_ms,
-                jira_updated_ms=jira_updated_ms,
-            )
+        decision = decide_field(
+            name,
+            base.get(name),
+            local.get(name),
+            jira_value,
+            strategy=strategies.get(name, default_strategy),
+            local_changed_ms=local_changed_ms,
+            jira_updated_ms=jira_updated_ms,
         )
+        if decision.reason == "changed in Jira" and name not in base:
+            # Nothing agreed yet on this field: a mapping added since (its back-fill), or a field Jira did
+            # not return before. Not a change in Jira, which is what an audit reader would otherwise think.
+            decision = decision._replace(reason=FIRST_READ)
+        decisions.append(decision)
     return decisions
 
 
