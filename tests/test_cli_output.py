@@ -75,13 +75,15 @@ def test_issues_show_names_people_and_sprints(env) -> None:
     _, cli, _ = env
     cli("sync", "--no-progress")
     rows = json.loads(cli("issues", "list", "--limit", "1000", "--json").stdout)
-    chosen = next(i for i in rows if i["assignee"] and i["sprint"])
+    chosen = next(i for i in rows if i["assignee"] and i["sprint"] and i.get("description"))
     shown = json.loads(cli("issues", "show", chosen["key"], "--json").stdout)
     assert shown["assignee_name"] and shown["assignee_name"] != shown["assignee"]
     assert shown["sprint_name"]
     text = cli("issues", "show", chosen["key"]).stdout
     assert f"assignee: {shown['assignee_name']} ({shown['assignee']})" in text
     assert f"sprint: {shown['sprint_name']} ({shown['sprint']})" in text
+    # The description, as stored (Markdown), under its label: in the JSON for scripts, in the text too.
+    assert "\n  description:\n" in text and f"\n  {shown['description'].splitlines()[0]}" in text
     assert not TIME_WITH_MICROSECONDS.search(text) and "None" not in text
 
 

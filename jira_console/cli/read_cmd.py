@@ -49,6 +49,7 @@ def issue_view(
         "deleted": issue.deleted,
         "local_dirty": issue.local_dirty,
         "fields": issue.fields,
+        "description": issue.description,
         "errors": [{"field": e.field, "message": e.message} for e in errors or []],
     }
     if names is not None:
@@ -295,6 +296,10 @@ def _issue_lines(view: dict[str, Any]) -> list[str]:
     width = max(len(k) for k, _ in shown)
     lines = [f"{k:>{width}}: {v}" for k, v in shown]
     lines += [f"{'error':>{width}}: {e['field']}: {e['message']}" for e in view["errors"]]
+    if view["description"]:
+        # Markdown as stored (what a host program reads and writes), indented under its label.
+        lines.append(f"{'description':>{width}}:")
+        lines += [f"  {line}" for line in str(view["description"]).splitlines()]
     return lines
 
 
