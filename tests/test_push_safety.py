@@ -61,6 +61,18 @@ async def test_a_refused_value_is_not_sent_again_until_it_changes(rig_factory, f
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
+async def test_an_email_as_a_cloud_assignee_is_refused_with_what_cloud_takes(rig_factory, flavor) -> None:
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _keys(rig.sim)[3]
+    rig.sql("UPDATE issues SET assignee = 'dave@example.com' WHERE key = :k", k=key)
+    assert (await rig.engine.run()).refused_fields == 1
+    [message] = _field_errors(rig).values()
+    hint = "(on Cloud, assignee takes an accountId, not an e-mail address)"
+    assert message.endswith(hint) if flavor == "cloud" else hint not in message  # Server: user names
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
 async def test_a_sprint_batch_refused_for_one_issue_moves_the_others(rig_factory, flavor) -> None:
     rig = await rig_factory(flavor)
     await rig.engine.run(full=True)

@@ -407,9 +407,9 @@ def record_push_outcome(
             row.raw = dict(raw or {})
         record_field_errors(session, row, {n: f"{TRANSIENT}{m}" for n, m in transient.items()}, list(ok))
         for name, reason in refused.items():
-            repo.record_field_error(
-                session, row.id, name, reason[:4000], step=REFUSED_STEP, value=plan.values.get(name)
-            )
+            value = plan.values.get(name)
+            said = reason + _refusal_hint(ctx, name, value)
+            repo.record_field_error(session, row.id, name, said[:4000], step=REFUSED_STEP, value=value)
         for name in set(ok) & plan.notes.keys():  # written, but part of Jira's content was kept: say what
             repo.record_field_error(session, row.id, name, plan.notes[name][:4000], step="rich_text_policy")
         # Done with what was written or refused for good; a transient failure keeps its intent for the retry.
@@ -420,6 +420,14 @@ def record_push_outcome(
         # (the value stays local and visible) until someone edits it again or a full sync re-checks it.
         row.local_dirty = edited_meanwhile or bool(transient)
     return pushed
+
+
+def _refusal_hint(ctx: SyncContext, name: str, value: Any) -> str:
+    """What Jira's refusal does not say, for the mistake a host program makes most: an e-mail address as
+    the assignee of a Cloud site, which names people by accountId only."""
+    if name == "assignee" and ctx.flavor == "cloud" and isinstance(value, str) and "@" in value:
+        return " (on Cloud, assignee takes an accountId, not an e-mail address)"
+    return ""
 
 
 def _display_names(ctx: SyncContext) -> dict[str, str]:
