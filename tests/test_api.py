@@ -318,6 +318,15 @@ async def test_integration_health_and_sync_state(api_factory) -> None:
     assert (await rig.command_done(command["id"]))["state"] == "done"
     state = (await rig.client.get(f"{API}/integration/jira/sync")).json()
     assert state["field_errors"] == {rig.connection: {"as_number": 5}}
+    assert state["outbox"] == {}
+    # A host program's outbox row for a connection nobody configured: pending for ever, and said so.
+    with rig.daemon.engine.db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO local_changes (connection, issue_key, field, value, created_at) "
+            "VALUES ('typo', 'ENG-1', 'summary', '\"x\"', CURRENT_TIMESTAMP)"
+        )
+    state = (await rig.client.get(f"{API}/integration/jira/sync")).json()
+    assert state["outbox"] == {"typo": {"pending": 1, "refused": 0}}
 
 
 async def test_a_triggered_sync_reaches_jira_and_a_second_trigger_gets_the_queued_command(

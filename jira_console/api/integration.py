@@ -68,12 +68,15 @@ async def health(engine: EngineDep) -> IntegrationHealth:
 
 @router.get("/sync", response_model=SyncOverview, responses=errors())
 async def sync_state(engine: EngineDep) -> SyncOverview:
-    """Every connection's sync scopes (watermark, last run, next run, running), the pending commands and the
-    fields that fail to map."""
+    """Every connection's sync scopes (watermark, last run, next run, running), the pending commands, the
+    fields that fail to map and the outbox rows pending or refused."""
     states = await blocking(engine.sync_states)
     pending = await blocking(engine.pending_commands)
     failing = await blocking(engine.field_error_counts)
-    return SyncOverview(states=states, pending=[command_state(c) for c in pending], field_errors=failing)
+    waiting = await blocking(engine.outbox_counts)
+    return SyncOverview(
+        states=states, pending=[command_state(c) for c in pending], field_errors=failing, outbox=waiting
+    )
 
 
 @router.post("/sync", status_code=202, response_model=SyncTriggered, responses=errors(400, 404, 422))

@@ -228,6 +228,12 @@ class SyncOverview(BaseModel):
         description="Connection -> field -> how many issues fail to map or write it (each issue's message is "
         "on the issue).",
     )
+    outbox: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Connection -> `pending` (not taken yet) and `refused` (with `local_changes.error`) "
+        "rows of the outbox, for connections that have any; rows for a connection not configured stay "
+        "pending.",
+    )
 
 
 class SyncTrigger(BaseModel):

@@ -261,6 +261,14 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
             FieldErrorView(conn, key, e.field, e.mapping, e.step, e.message, e.at) for conn, key, e in found
         ]
 
+    def outbox_counts(self) -> dict[str, dict[str, int]]:
+        """connection -> ``pending`` and ``refused`` rows of the ``local_changes`` outbox (connections with
+        any; a connection not configured has only pending ones: nothing takes them)."""
+        from jira_console.store import outbox
+
+        with self.db.session() as s:
+            return outbox.outbox_counts(s)
+
     def field_error_counts(self) -> dict[str, dict[str, int]]:
         """connection -> field -> how many issues fail to map or write it (the newest are only a sample)."""
         with self.db.session() as s:
