@@ -40,6 +40,18 @@ def test_each_risk_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [w for w in exposure_warnings(api) if "operations API" in w]
 
 
+def test_two_connections_on_one_site_are_told_to_name_theirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JC_EXPO_SECRET", "a" * 32)
+    site = {"url": "https://jira.example.com", "auth": "bearer", "token_env": "JC_EXPO_TOKEN"}
+    teams = [{"name": "eng", "jql": "project = ENG", **site}, {"name": "ops", "jql": "project = OPS", **site}]
+    other = {"name": "dc", "url": "https://dc.example.com", "auth": "bearer", "token_env": "JC_EXPO_TOKEN"}
+    hooks = WebhookConfig(secret_env="JC_EXPO_SECRET")
+    [warning] = exposure_warnings(Settings(webhooks=hooks, jira=[*teams, other]))
+    assert warning.startswith("connections eng, ops sync the same site (https://jira.example.com)")
+    assert "is taken as eng's" in warning and "webhooks register -C NAME" in warning
+    assert exposure_warnings(Settings(webhooks=hooks, jira=[other])) == []
+
+
 def test_config_check_reports_the_warnings(cli_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     _, cli, _ = cli_env
     assert isinstance(cli, Cli)

@@ -1,4 +1,5 @@
-"""What the listening sockets expose, in words: shown by ``config check`` and logged when the daemon starts.
+"""What the listening sockets expose, and how deliveries find their connection, in words: shown by
+``config check`` and logged when the daemon starts.
 
 A listener that takes unsigned deliveries lets anyone who reaches it forge Jira events; a short secret can
 be guessed offline from one captured delivery; a public bind without a TLS proxy sends every payload in
@@ -58,9 +59,25 @@ def exposure_warnings(settings: Settings, *, missing_secret: bool = True) -> lis
                 f"the webhook listener binds {wh.listen}, not a loopback address: put a TLS reverse proxy "
                 "in front and bind 127.0.0.1 (see the operator guide's hardening section)"
             )
+        found.extend(_shared_site_warnings(settings))
     api = settings.api
     if api.listen is not None and not is_loopback(api.host):
         found.append(
             f"the operations API binds {api.listen}, not a loopback address: put a TLS reverse proxy in front"
         )
     return found
+
+
+def _shared_site_warnings(settings: Settings) -> list[str]:
+    """Connections on one site (the same base URL, e.g. one JQL per team): a delivery that does not name
+    its connection (``?connection=``) is taken as the first one's, and issues outside its JQL are ignored."""
+    by_site: dict[str, list[str]] = {}
+    for conn in settings.jira:
+        by_site.setdefault(conn.url.lower().rstrip("/"), []).append(conn.name)
+    return [
+        f"connections {', '.join(names)} sync the same site ({site}): a webhook whose URL does not end in "
+        f"?connection=NAME is taken as {names[0]}'s; give each connection its own webhook "
+        "(`jira-console webhooks register -C NAME` adds it)"
+        for site, names in by_site.items()
+        if len(names) > 1
+    ]
