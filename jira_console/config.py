@@ -158,6 +158,12 @@ class JiraConnection(_Section):
         redact.register_url(value)
         return value.rstrip("/")
 
+    @property
+    def site(self) -> str:
+        """The Jira site this connection syncs, as connections are told apart by it (several may share one:
+        a JQL per team). Its rate limit and ``Retry-After`` waits are the site's, not a connection's."""
+        return self.url.lower()
+
     def resolve_token(self) -> SecretStr | None:
         """The secret for this connection from the environment, the keyring or (if allowed) the file."""
         secret: str | None = None

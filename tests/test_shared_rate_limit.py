@@ -85,3 +85,53 @@ async def test_a_retry_after_stored_while_a_request_waits_for_a_token_holds_that
     held.release.set()
     await waiting
     _after_429(sim, before, 1.0)
+
+
+async def test_connections_to_one_site_share_its_waits_and_its_budget(
+    db, db_url, sim_factory, monkeypatch
+) -> None:
+    """A JQL per team, two connections to one site: Jira's Retry-After is the site's. In the process that
+    holds both, their clients share one gate and one token bucket; another process, which holds only the
+    second, finds the wait stored under its name too."""
+    sim = sim_factory("server", issues=5)
+    eng = connection_for(sim, monkeypatch, max_attempts=1, name="eng")
+    ops = connection_for(sim, monkeypatch, max_attempts=1, name="ops")
+    other_db = Database(db_url)
+    first = open_connection(db, eng, site_peers=["ops"])
+    second = open_connection(db, ops, site_peers=["eng"], share_with=first.client)
+    elsewhere = open_connection(other_db, ops, site_peers=["eng"])
+    try:
+        assert second.client.limiter is first.client.limiter and second.client.gate is first.client.gate
+        await elsewhere.client.server_info()
+        sim.faults.set(rate_limit_rate=1.0, retry_after=1.5)
+        with pytest.raises(JiraRateLimited):
+            await first.client.myself()
+        sim.faults.clear()
+        assert second.client.gate.remaining() > 1.0  # the same process: the same gate
+        before = len(sim.requests)
+        await elsewhere.client.myself()  # another process's ops: held by the row stored for it
+        _after_429(sim, before, 1.5)
+    finally:
+        for engine in (first, second, elsewhere):
+            await engine.client.aclose()
+        other_db.close()
+
+
+async def test_the_engine_gives_connections_to_one_site_one_budget(db_url, sim_factory, monkeypatch) -> None:
+    from jira_console.config import Settings
+    from jira_console.facade import Engine
+
+    sim = sim_factory("cloud", issues=5)
+    other = sim_factory("cloud", issues=5)
+    teams = [connection_for(sim, monkeypatch, name=n, jql=f"project = {n.upper()}") for n in ("eng", "ops")]
+    alone = connection_for(other, monkeypatch, name="elsewhere")
+    settings = Settings(database={"url": db_url}, jira=[c.model_dump() for c in (*teams, alone)])
+    engine = Engine(settings, owner="test-sites")
+    await engine.start(attach=False)
+    try:
+        clients = engine.clients
+        assert clients["eng"].limiter is clients["ops"].limiter and clients["eng"].gate is clients["ops"].gate
+        assert clients["elsewhere"].gate is not clients["eng"].gate
+        assert clients["ops"].shared.site_peers == ("eng",) and clients["elsewhere"].shared.site_peers == ()
+    finally:
+        await engine.stop()

@@ -58,6 +58,8 @@ class InProcessRunner(Runner):
             self._build(conn)
 
     def _build(self, conn: JiraConnection) -> None:
+        # Connections to one site (a JQL per team) share its rate budget and its Retry-After waits.
+        peers = [c.name for c in self.context.settings.jira if c.name != conn.name and c.site == conn.site]
         sync = open_connection(
             self.context.db,
             conn,
@@ -66,6 +68,8 @@ class InProcessRunner(Runner):
             emit=self.context.emit,
             owner=self.context.owner,
             lease_seconds=self.context.settings.daemon.lease_seconds,
+            site_peers=peers,
+            share_with=next((self._clients[p] for p in peers if p in self._clients), None),
         )
         self._clients[conn.name] = sync.client
         self._syncs[conn.name] = sync

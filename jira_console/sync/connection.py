@@ -5,7 +5,7 @@ and by the next one to open the connection, and Basic credentials Jira denied.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -35,14 +35,20 @@ def open_connection(
     emit: Callable[[ev.EngineEvent], None] | None = None,
     owner: str = "local",
     lease_seconds: float = 60.0,
+    site_peers: Sequence[str] = (),
+    share_with: JiraClient | None = None,
 ) -> SyncEngine:
     """The connection's sync engine over a new client (``engine.client``). ``on_event`` receives the client's
-    events (breaker, rate limits, health), ``emit`` the engine's."""
+    events (breaker, rate limits, health), ``emit`` the engine's. ``site_peers`` names the other connections
+    to the same site, and ``share_with`` is the client of one of them in this process: the site's rate
+    budget and ``Retry-After`` waits are one for all of them."""
 
     client = JiraClient(conn, transport=transport, on_event=on_event)
+    if share_with is not None:
+        client.limiter, client.gate = share_with.limiter, share_with.gate
     # Every request consults the store first: a Retry-After another process received, or credentials Jira
     # denied, hold this one too (and what this one learns is stored for the others).
-    client.shared = StoreGuard(db, conn)
+    client.shared = StoreGuard(db, conn, site_peers=site_peers)
     until = stored_not_before(db, conn.name)
     if until is not None and until > time.time():
         client.gate.push(until - time.time())  # shown in health from the start, before any request

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from jira_console.config import JiraConnection
@@ -31,10 +32,13 @@ class StoreGuard:
     """One connection's shared facts in the database. A failing database never fails a request: the
     process then falls back to what it knows itself."""
 
-    def __init__(self, db: Database, conn: JiraConnection) -> None:
+    def __init__(self, db: Database, conn: JiraConnection, *, site_peers: Sequence[str] = ()) -> None:
         self.db = db
         self.name = conn.name
         self.fingerprint = config_fingerprint(conn)
+        self.site_peers = tuple(site_peers)
+        """Other connections to the same site (one JQL per team): a Retry-After is Jira's for the site, so
+        it is stored for them too."""
 
     def _load(self) -> SharedFacts:
         with self.db.session() as s:
@@ -59,7 +63,8 @@ class StoreGuard:
 
     def _store_until(self, until: float) -> None:
         with self.db.session(write=True) as s:
-            st.store_not_before(s, self.name, datetime.fromtimestamp(until, UTC))
+            for name in (self.name, *self.site_peers):
+                st.store_not_before(s, name, datetime.fromtimestamp(until, UTC))
 
     async def rate_limited(self, until: float) -> None:
         try:

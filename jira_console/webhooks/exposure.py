@@ -73,7 +73,7 @@ def _shared_site_warnings(settings: Settings) -> list[str]:
     its connection (``?connection=``) is taken as the first one's, and issues outside its JQL are ignored."""
     by_site: dict[str, list[str]] = {}
     for conn in settings.jira:
-        by_site.setdefault(conn.url.lower().rstrip("/"), []).append(conn.name)
+        by_site.setdefault(conn.site, []).append(conn.name)
     return [
         f"connections {', '.join(names)} sync the same site ({site}): a webhook whose URL does not end in "
         f"?connection=NAME is taken as {names[0]}'s; give each connection its own webhook "
