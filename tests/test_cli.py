@@ -150,7 +150,16 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
     ran = cli("sync")
     assert ran.exit_code == 0 and "pushed 1, not pushed 1 (status says why)," in ran.stdout, ran.stdout
     said = cli("status").stdout
-    assert "field errors: sim priority on 1 issue (not synced; issues show KEY says why)" in said
+    assert (
+        "field errors: sim priority on 1 issue "
+        "(not synced; issues list --errors --field priority, then issues show KEY)"
+    ) in said
+    # Which issues: the list the status line names.
+    assert [i["key"] for i in cli.json("issues", "list", "--errors", "--field", "priority")] == [key]
+    assert [i["key"] for i in cli.json("issues", "list", "--errors")] == [key]
+    assert cli.json("issues", "list", "--errors", "--field", "summary") == []
+    assert "no issues match" in cli("issues", "list", "--errors", "--field", "summary").stdout
+    assert cli("issues", "list", "--field", "priority").exit_code == 2
 
 
 def test_conflicts_list_show_resolve(cli_env) -> None:

@@ -69,6 +69,15 @@ def test_list_and_count_issue_filters(db: Database) -> None:
         s.execute(text("UPDATE issues SET priority = 'High' WHERE key = 'ENG-3'"))
         assert [i.key for i in repo.list_issues(s, IssueQuery("main", dirty=True))] == ["ENG-3"]
         assert [e.reason for e in repo.list_audit(s, issue_key="ENG-4")] == ["gone"]
+        for key, name in (("ENG-1", "priority"), ("ENG-2", "team"), ("ENG-2", "priority")):
+            issue = repo.get_issue(s, "main", key)
+            assert issue is not None
+            repo.record_field_error(s, issue.id, name, "refused")
+        failing = {
+            f: [i.key for i in repo.list_issues(s, IssueQuery("main", failing=f))] for f in ("", "team")
+        }
+        assert failing == {"": ["ENG-1", "ENG-2"], "team": ["ENG-2"]}  # each issue once
+        assert repo.count_issues(s, IssueQuery("main", failing="summary")) == 0
 
 
 def test_issue_unique_constraints(db: Database) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from jira_console.cli import output as out
-from jira_console.cli.common import EXIT_NOT_FOUND, emit_json, fail, state
+from jira_console.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, emit_json, fail, state
 from jira_console.cli.safe_text import echo
 from jira_console.cli.store_reader import read_store
 
@@ -162,7 +162,8 @@ def _status_lines(data: dict[str, Any]) -> list[str]:
     lines.append(f"open conflicts: {data['conflicts_open']}")
     for conn, fields in data["field_errors"].items():
         lines += [
-            f"field errors: {conn} {field} on {out.count(n, 'issue')} (not synced; issues show KEY says why)"
+            f"field errors: {conn} {field} on {out.count(n, 'issue')} "
+            f"(not synced; issues list --errors --field {field}, then issues show KEY)"
             for field, n in fields.items()
         ]
     lines += _outbox_lines(data["outbox"], data["connections"])
@@ -195,6 +196,8 @@ def issues_list(
     search: str | None = typer.Option(None, "--search", "-s", help="Text in key or summary."),
     status_: str | None = typer.Option(None, "--status", help="Only this status."),
     dirty: bool = typer.Option(False, "--dirty", help="Only issues with unpushed local changes."),
+    errors: bool = typer.Option(False, "--errors", help="Only issues with a field that does not sync."),
+    field: str | None = typer.Option(None, "--field", help="With --errors: only errors of this field."),
     limit: int = typer.Option(100, "--limit", min=1, max=100000),
     offset: int = typer.Option(0, "--offset", min=0),
     as_json: bool = JSON_OPT,
@@ -202,9 +205,13 @@ def issues_list(
     """List issues from the local database, in key order (ENG-2 before ENG-10)."""
     from jira_console.store import repo
 
+    if field is not None and not errors:
+        fail("--field narrows --errors: give both", EXIT_USAGE)
+    failing = (field or "") if errors else None
     query = repo.IssueQuery(
-        connection, status=status_, dirty=True if dirty else None, text=search, limit=limit, offset=offset
-    )
+        connection, status=status_, dirty=True if dirty else None, text=search, failing=failing,
+        limit=limit, offset=offset,
+    )  # fmt: skip
 
     def work(db: Database) -> tuple[list[IssueRecord], int, bool]:
         with db.session() as s:
@@ -228,7 +235,7 @@ def issues_list(
     for line in out.rows(table):
         echo(line)
     if not rows:
-        echo("no issues" + (" match" if search or status_ or dirty else " in the local database"))
+        echo("no issues" + (" match" if search or status_ or dirty or errors else " in the local database"))
     elif total > len(rows) or offset:
         more = f"; --offset {offset + len(rows)} for more" if offset + len(rows) < total else ""
         echo(f"showing {offset + 1}-{offset + len(rows)} of {total}{more}")

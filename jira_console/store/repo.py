@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Connection, Select, delete, func, or_, select, update
+from sqlalchemy import Connection, Select, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,8 @@ class IssueQuery:
     include_deleted: bool = False
     text: str | None = None
     updated_since_ms: int | None = None
+    failing: str | None = None
+    """Only issues with a field error: of this field, or of any (``""``)."""
     limit: int | None = 100
     offset: int = 0
 
@@ -95,6 +97,9 @@ def _issue_filters(stmt: Select[Any], q: IssueQuery) -> Select[Any]:
         stmt = stmt.where(or_(func.lower(c.summary).like(pattern), func.lower(c.key).like(pattern)))
     if q.updated_since_ms is not None:
         stmt = stmt.where(c.jira_updated_ms >= q.updated_since_ms)
+    if q.failing is not None:
+        fe = t.field_errors.c
+        stmt = stmt.where(c.id.in_(select(fe.issue_id).where(fe.field == q.failing if q.failing else true())))
     return stmt
 
 
@@ -482,8 +487,7 @@ def recent_field_errors(
 
 
 def field_error_counts(session: Session) -> dict[str, dict[str, int]]:
-    """connection -> field -> issues failing it, for every field that fails to map somewhere, ordered by
-    connection and field name (what ``status`` and the API sum up; ``issues show`` gives each message)."""
+    """connection -> field -> issues failing it, by connection and field (``status`` and the API)."""
     stmt = (
         select(t.issues.c.connection, t.field_errors.c.field, func.count())
         .join(t.issues, t.issues.c.id == t.field_errors.c.issue_id)
