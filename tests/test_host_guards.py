@@ -98,3 +98,20 @@ def test_an_outbox_value_must_be_json(database: Database) -> None:
                 conn.execute(text("UPDATE local_changes SET value = 'Done'"))
         count = conn.execute(text("SELECT count(*) FROM local_changes")).scalar_one()
     assert count == 1
+
+
+def test_text_stored_before_the_guards_that_is_not_json_is_named_when_read(sqlite_url: str) -> None:
+    """SQLite only (PostgreSQL's JSONB never holds such text): the read fails saying what and where to look,
+    not with the JSON parser's 'invalid literal'."""
+    from jira_console.store import repo
+    from jira_console.store.db import NOT_JSON
+
+    db = Database(sqlite_url)
+    try:
+        db.migrate()
+        _insert_issue(db, "ENG-3", labels="backend")  # INSERTs are not checked: as a row from before
+        with pytest.raises(ValueError) as failed, db.session() as s:
+            repo.get_issue(s, "c", "ENG-3")
+        assert str(failed.value) == NOT_JSON and "backend" not in str(failed.value)
+    finally:
+        db.close()

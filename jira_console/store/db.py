@@ -70,7 +70,18 @@ def _loads(value: Any) -> Any:
     # returned as the number itself, not as text. It already is the decoded value.
     if isinstance(value, int | float):
         return value
-    return orjson.loads(value)
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        # Only SQLite stores such text (PostgreSQL's JSONB refuses it): a plain-SQL write from before the
+        # guards of migration 0010. The message names no value (issue data stays out of logs).
+        raise ValueError(NOT_JSON) from exc
+
+
+NOT_JSON = (
+    "text that is not JSON in a JSON column (plain SQL before migration 0010?); find it: SELECT key FROM "
+    "issues WHERE NOT json_valid(labels) OR NOT json_valid(fields)"
+)
 
 
 def dump_json(value: Any) -> str:
