@@ -514,3 +514,15 @@ def test_status_sums_up_the_outbox_refused_rows_and_rows_no_connection_takes(cli
         "sim": {"pending": 0, "refused": 1},
         "simm": {"pending": 1, "refused": 0},
     }
+    # Without a daemon, `sync` does the outbox's retention: rows taken long ago go, a pending one stays.
+    database = Database(db_url)
+    try:
+        with database.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE local_changes SET processed_at = '2020-01-01 00:00:00.000000' "
+                "WHERE processed_at IS NOT NULL"
+            )
+    finally:
+        database.close()
+    cli.json("sync")
+    assert cli.json("status")["outbox"] == {"simm": {"pending": 1, "refused": 0}}

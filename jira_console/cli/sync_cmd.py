@@ -46,9 +46,11 @@ def sync(
     """Run one two-way sync now (pull, then push; --full adds the reconciliation sweep) on every
     connection, or one; every connection's result is printed, and the exit code is 1 if any failed. While a
     daemon is alive it runs the sync (one client per site, one rate-limit budget) and this waits for it."""
+    import asyncio
     import sys
 
     from jira_console.cli.progress import SyncProgress
+    from jira_console.store.outbox import purge_outbox
 
     settings = state.config().settings
     if not settings.jira:
@@ -70,6 +72,8 @@ def sync(
                     reports.extend(await _sync_one(engine, name, full))
             finally:
                 unsubscribe()
+        if engine.mode != "attached":  # without a daemon, its outbox retention is this command's to do
+            await asyncio.to_thread(purge_outbox, engine.db, settings.daemon.outbox_retention_days)
         return reports
 
     reports = with_engine(work, attach=None)
