@@ -152,3 +152,19 @@ async def test_ctrl_n_starts_a_new_mapping_saved_beside_the_others() -> None:
         await settle(pilot)
         after = [(m.name, m.version) for m in engine.list_mappings()]
         assert after == [*before, ("shouted", 1)]  # a new mapping; the one open before is untouched
+
+
+async def test_ctrl_n_over_unsaved_edits_keeps_them_until_pressed_again() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, pause=WAIT)
+        edit(app, "factor = 1.0", "factor = 3.0")
+        await settle(pilot, pause=WAIT)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        editor = app.screen.query_one(TextArea)
+        assert "factor = 3.0" in editor.text  # kept, and the operator told how to keep or drop them
+        assert any("Ctrl+N again drops them" in n.message for n in app._notifications)
+        await pilot.press("ctrl+n")
+        await settle(pilot, pause=WAIT)
+        assert 'name = "summary_upper"' in editor.text

@@ -78,6 +78,8 @@ class MappingsScreen(ConsoleScreen):
         self.saved_text = ""
         self.result: PreviewResult | None = None
         self._timer: Timer | None = None
+        self._drop_armed = False
+        """Ctrl+N was pressed over unsaved edits: pressed again next, it drops them."""
 
     def compose(self) -> ComposeResult:
         yield self.screen_bar()
@@ -159,6 +161,7 @@ class MappingsScreen(ConsoleScreen):
     @on(TextArea.Changed, "#editor")
     @on(Input.Changed, "#issues")
     def _edited(self) -> None:
+        self._drop_armed = False
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(self.VALIDATE_DELAY, self.validate)
@@ -292,9 +295,16 @@ class MappingsScreen(ConsoleScreen):
         self.reload()
 
     def action_new(self) -> None:
-        """Start a new mapping in the editor from an example that validates and previews as it is."""
-        self.current, self.saved_text = None, ""
+        """Start a new mapping in the editor from an example that validates and previews as it is. Unsaved
+        edits of the mapping open are kept unless Ctrl+N is pressed again right away."""
         editor = self.query_one("#editor", TextArea)
+        unsaved = self.current is not None and editor.text != self.saved_text
+        if unsaved and not self._drop_armed:
+            self._drop_armed = True
+            self.notify("Unsaved edits: Ctrl+S saves them, Ctrl+N again drops them", severity="warning")
+            return
+        self._drop_armed = False
+        self.current, self.saved_text = None, ""
         editor.load_text(NEW_MAPPING)
         editor.focus()
 
