@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, TextArea
 
@@ -154,17 +155,30 @@ async def test_ctrl_n_starts_a_new_mapping_saved_beside_the_others() -> None:
         assert after == [*before, ("shouted", 1)]  # a new mapping; the one open before is untouched
 
 
-async def test_ctrl_n_over_unsaved_edits_keeps_them_until_pressed_again() -> None:
+@pytest.mark.parametrize(
+    ("step", "again", "then"),
+    [("ctrl+n", "Ctrl+N again", 'name = "summary_upper"'), ("enter", "choosing again", 'name = "summary"')],
+    ids=["new", "choose"],
+)
+async def test_unsaved_edits_are_kept_until_the_step_that_replaces_them_comes_twice(
+    step: str, again: str, then: str
+) -> None:
+    from textual.widgets import OptionList
+
     app = make_app(FakeEngine())
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, pause=WAIT)
-        edit(app, "factor = 1.0", "factor = 3.0")
+        edit(app, "factor = 1.0", "factor = 5.0")
         await settle(pilot, pause=WAIT)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
+        if step == "enter":  # choosing the other mapping in the list
+            options = app.screen.query_one("#mapping-list", OptionList)
+            options.focus()
+            options.highlighted = 1
+        await pilot.press(step)
+        await settle(pilot, pause=WAIT)
         editor = app.screen.query_one(TextArea)
-        assert "factor = 3.0" in editor.text  # kept, and the operator told how to keep or drop them
-        assert any("Ctrl+N again drops them" in n.message for n in app._notifications)
-        await pilot.press("ctrl+n")
+        assert "factor = 5.0" in editor.text  # kept, and the operator told how to keep or drop them
+        assert any(f"Ctrl+S saves them, {again} drops them" in n.message for n in app._notifications)
+        await pilot.press(step)
         await settle(pilot, pause=WAIT)
-        assert 'name = "summary_upper"' in editor.text
+        assert "factor = 5.0" not in editor.text and then in editor.text

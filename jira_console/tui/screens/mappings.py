@@ -119,6 +119,7 @@ class MappingsScreen(ConsoleScreen):
 
         editor = self.query_one("#editor", TextArea)
         if not mappings and self.current is None and not editor.text.strip():
+            self.saved_text = NEW_MAPPING
             editor.load_text(NEW_MAPPING)  # an empty screen would not say how to begin
         if identity(mappings) == identity(self.mappings):
             return  # rebuilding would move the highlight under the operator's cursor
@@ -153,8 +154,19 @@ class MappingsScreen(ConsoleScreen):
     @on(OptionList.OptionSelected, "#mapping-list")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         for mapping in self.mappings:
-            if str(mapping.id) == event.option.id:
+            if str(mapping.id) == event.option.id and not self._keep_unsaved("choosing again"):
                 self.open_mapping(mapping)
+
+    def _keep_unsaved(self, again: str) -> bool:
+        """Whether unsaved edits hold back replacing the editor's text: the first time they do, and the
+        operator is told how to save or drop them; ``again`` (the same step once more) drops them."""
+        unsaved = self.query_one("#editor", TextArea).text != self.saved_text
+        if unsaved and not self._drop_armed:
+            self._drop_armed = True
+            self.notify(f"Unsaved edits: Ctrl+S saves them, {again} drops them", severity="warning")
+            return True
+        self._drop_armed = False
+        return False
 
     # -- validation and preview ---------------------------------------------------------------------
 
@@ -295,16 +307,12 @@ class MappingsScreen(ConsoleScreen):
         self.reload()
 
     def action_new(self) -> None:
-        """Start a new mapping in the editor from an example that validates and previews as it is. Unsaved
-        edits of the mapping open are kept unless Ctrl+N is pressed again right away."""
-        editor = self.query_one("#editor", TextArea)
-        unsaved = self.current is not None and editor.text != self.saved_text
-        if unsaved and not self._drop_armed:
-            self._drop_armed = True
-            self.notify("Unsaved edits: Ctrl+S saves them, Ctrl+N again drops them", severity="warning")
+        """Start a new mapping in the editor from an example that validates and previews as it is (unsaved
+        edits are kept unless Ctrl+N is pressed again)."""
+        if self._keep_unsaved("Ctrl+N again"):
             return
-        self._drop_armed = False
-        self.current, self.saved_text = None, ""
+        self.current, self.saved_text = None, NEW_MAPPING
+        editor = self.query_one("#editor", TextArea)
         editor.load_text(NEW_MAPPING)
         editor.focus()
 
