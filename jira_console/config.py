@@ -349,6 +349,10 @@ class Settings(BaseModel):
             raise ValueError(f"connection names must be unique; repeated: {', '.join(dupes)}")
         return self
 
+    def site_peers(self, conn: JiraConnection) -> list[str]:
+        """The other connections to ``conn``'s site (a JQL per team): they share its rate budget and waits."""
+        return [c.name for c in self.jira if c.name != conn.name and c.site == conn.site]
+
     def connection(self, name: str | None) -> JiraConnection:
         """The connection called ``name`` (the only one when ``name`` is None and there is one)."""
         if name is None:

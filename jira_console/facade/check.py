@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from jira_console.config import JiraConnection, Settings
+from jira_console.config import Settings
 
 if TYPE_CHECKING:
     from jira_console.store.db import Database
@@ -22,12 +22,11 @@ async def check_connections(settings: Settings, db: Database | None = None) -> l
     lifted: set[str] = set()
     if db is not None:
         lifted = set(await asyncio.to_thread(clear_auth_blocks, db, [c.name for c in settings.jira]))
-
-    def guard(c: JiraConnection) -> StoreGuard | None:
-        peers = [o.name for o in settings.jira if o.name != c.name and o.site == c.site]
-        return StoreGuard(db, c, site_peers=peers) if db is not None else None
-
-    sent = [(c, guard(c), bounded_jql(c.jql, None)) for c in settings.jira]
+    sent = [
+        (c, StoreGuard(db, c, site_peers=settings.site_peers(c)) if db is not None else None,
+         bounded_jql(c.jql, None))
+        for c in settings.jira
+    ]  # fmt: skip
     results = await asyncio.gather(*(check_connection(*one) for one in sent))  # Jira parses what a sync sends
     for result in results:
         if result["name"] in lifted:

@@ -286,7 +286,7 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
         for name, value in changes.items():
             if name not in known and not name.startswith("fields."):
                 raise ValueError(f"unknown field {name!r}; synced fields: {', '.join(sorted(known))}")
-            problem = None if name.startswith("fields.") else issues.local_value_problem(name, value)
+            problem = issues.local_value_problem(name, value)  # None for a mapped field (fields.x)
             if problem is not None:
                 raise ValueError(problem)  # the check a conflict's chosen value gets
             plain[name.removeprefix("fields.")] = value

@@ -58,8 +58,7 @@ class InProcessRunner(Runner):
             self._build(conn)
 
     def _build(self, conn: JiraConnection) -> None:
-        # Connections to one site (a JQL per team) share its rate budget and its Retry-After waits.
-        peers = [c.name for c in self.context.settings.jira if c.name != conn.name and c.site == conn.site]
+        peers = self.context.settings.site_peers(conn)
         sync = open_connection(
             self.context.db,
             conn,
