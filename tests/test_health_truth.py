@@ -21,6 +21,7 @@ from jira_console.facade import ConnectionStatus, NoLiveDaemon
 from jira_console.health import SyncHealth, one_line, sync_health
 from jira_console.store import catalog, conflict_queue, repo
 from jira_console.store import models as m
+from jira_console.store import sprints as store_sprints
 from jira_console.store import state as st
 from jira_console.store.converters import SyncStateRecord
 from jira_console.store.db import Database
@@ -204,7 +205,7 @@ def test_names_the_store_knows(db: Database) -> None:
             raw = {"key": key, "fields": {"assignee": {"accountId": account, "displayName": name}}}
             s.add(m.Issue(connection="cloud", key=key, assignee=account, raw=raw, fields={}, base={}))
         catalog.upsert_identity(s, "cloud", "acc-2", display_name="Bo C. (HR)")
-        repo.upsert_sprint(s, "cloud", 7, {"name": "Sprint 7"})
+        store_sprints.upsert_sprint(s, "cloud", 7, {"name": "Sprint 7"})
         # Assigned locally (a host program's UPDATE) to someone Jira has not confirmed: Jira's version of the
         # issue still names its own assignee, whose name is not this person's.
         raw = {"key": "ENG-3", "fields": {"assignee": {"accountId": "acc-1", "displayName": "Ana Lopez"}}}

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jira_console.store import catalog, conflict_queue, repo
 from jira_console.store import issues as si
+from jira_console.store import sprints as store_sprints
 from jira_console.store.converters import IssueRecord
 from jira_console.store.db import Database
 from jira_console.store.models import Issue
@@ -141,16 +142,18 @@ def test_open_conflict_index_rejects_second_open_row(db: Database) -> None:
 
 def test_sprints_upsert_and_list(db: Database) -> None:
     with db.session() as s:
-        repo.upsert_sprint(
+        store_sprints.upsert_sprint(
             s, "main", 10, {"name": "S1", "state": "active", "board_jira_id": 3, "raw": NESTED}
         )
-        repo.upsert_sprint(s, "main", 10, {"name": "S1 renamed", "state": "closed", "board_jira_id": 3})
-        repo.upsert_sprint(s, "main", 11, {"name": "S2", "state": "future", "board_jira_id": 4})
-        repo.upsert_board(s, "main", 3, {"name": "Board", "type": "scrum"})
+        store_sprints.upsert_sprint(
+            s, "main", 10, {"name": "S1 renamed", "state": "closed", "board_jira_id": 3}
+        )
+        store_sprints.upsert_sprint(s, "main", 11, {"name": "S2", "state": "future", "board_jira_id": 4})
+        store_sprints.upsert_board(s, "main", 3, {"name": "Board", "type": "scrum"})
         repo.upsert_connection(s, "main", flavor="cloud", base_url="https://x", server_version="1001")
         repo.upsert_connection(s, "main", flavor="cloud", base_url="https://x", server_version="1002")
     with db.session() as s:
-        sprints = repo.list_sprints(s, "main", board_jira_id=3)
+        sprints = store_sprints.list_sprints(s, "main", board_jira_id=3)
     assert [(sp.name, sp.state) for sp in sprints] == [("S1 renamed", "closed")]
 
 

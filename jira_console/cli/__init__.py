@@ -68,6 +68,7 @@ def _register_optional() -> None:
         "jira_console.cli.init_cmd",
         "jira_console.cli.simulate_cmd",
         "jira_console.cli.read_cmd",
+        "jira_console.cli.sprints_cmd",
         "jira_console.cli.sync_cmd",
         "jira_console.cli.audit_cmd",
         "jira_console.cli.mapping_cmd",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -198,6 +198,7 @@ def issues_list(
     dirty: bool = typer.Option(False, "--dirty", help="Only issues with unpushed local changes."),
     errors: bool = typer.Option(False, "--errors", help="Only issues with a field that does not sync."),
     field: str | None = typer.Option(None, "--field", help="With --errors: only errors of this field."),
+    sprint: str | None = typer.Option(None, "--sprint", help="Only issues of this sprint (its id or name)."),
     limit: int = typer.Option(100, "--limit", min=1, max=100000),
     offset: int = typer.Option(0, "--offset", min=0),
     as_json: bool = JSON_OPT,
@@ -214,6 +215,12 @@ def issues_list(
     )  # fmt: skip
 
     def work(db: Database) -> tuple[list[IssueRecord], int, bool]:
+        nonlocal query
+        if sprint is not None:
+            from jira_console.cli.sprints_cmd import resolve_sprint
+
+            where, sprint_id = resolve_sprint(db, sprint, connection)
+            query = replace(query, connection=where, sprint_id=sprint_id)
         with db.session() as s:
             several = connection is None and len(repo.issue_connections(s, query, limit=2)) > 1
             return repo.list_issues(s, query), repo.count_issues(s, query), several
@@ -235,7 +242,8 @@ def issues_list(
     for line in out.rows(table):
         echo(line)
     if not rows:
-        echo("no issues" + (" match" if search or status_ or dirty or errors else " in the local database"))
+        filtered = search or status_ or dirty or errors or sprint
+        echo("no issues" + (" match" if filtered else " in the local database"))
     elif total > len(rows) or offset:
         more = f"; --offset {offset + len(rows)} for more" if offset + len(rows) < total else ""
         echo(f"showing {offset + 1}-{offset + len(rows)} of {total}{more}")

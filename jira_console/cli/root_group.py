@@ -20,8 +20,8 @@ _BACKTICKS = re.compile(r"``(.+?)``", re.DOTALL)
 _LINE_BREAK = re.compile(r"(?<!\n)[ \t]*\n[ \t]*(?!\n)")
 
 ORDER = (
-    "init", "sync", "status", "issues", "local", "conflicts", "audit", "mapping", "webhooks", "config",
-    "daemon", "console", "demo", "simulate",
+    "init", "sync", "status", "issues", "sprints", "local", "conflicts", "audit", "mapping", "webhooks",
+    "config", "daemon", "console", "demo", "simulate",
 )  # fmt: skip
 """The order commands are listed in (first what a new operator runs, last the tools around it)."""
 

@@ -1,5 +1,4 @@
-"""Repository functions for issues (reading), sprints, boards, connections, field errors, the audit log
-and conflicts.
+"""Repository functions for issues (reading), connections, field errors, the audit log and conflicts.
 
 Every function takes an open :class:`~sqlalchemy.orm.Session` (the caller owns the transaction, normally
 through :meth:`Database.session`) and returns records from :mod:`jira_console.store.converters`. The sync
@@ -130,47 +129,7 @@ def issue_connections(
     return sorted(str(c) for c in session.execute(stmt).scalars())
 
 
-# --- sprints, boards, connections -----------------------------------------------------------------------
-
-
-def upsert_sprint(session: Session, connection: str, jira_id: int, values: Mapping[str, Any]) -> None:
-    """Create or update a sprint by its Jira id."""
-    data = {
-        **values,
-        "connection": connection,
-        "jira_id": jira_id,
-        "synced_at": values.get("synced_at") or utcnow(),
-    }
-    stmt = dialect_insert(session, t.sprints).values(**data)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["connection", "jira_id"], set_={k: stmt.excluded[k] for k in data if k != "jira_id"}
-    )
-    session.execute(stmt)
-
-
-def list_sprints(
-    session: Session, connection: str, *, board_jira_id: int | None = None, state: str | None = None
-) -> list[cv.SprintRecord]:
-    """Sprints of a connection, optionally of one board and/or state, by start date."""
-    from jira_console.store import models as m
-
-    stmt = select(m.Sprint).where(t.sprints.c.connection == connection)
-    if board_jira_id is not None:
-        stmt = stmt.where(t.sprints.c.board_jira_id == board_jira_id)
-    if state is not None:
-        stmt = stmt.where(t.sprints.c.state == state)
-    stmt = stmt.order_by(t.sprints.c.start_date, t.sprints.c.jira_id)
-    return [cv.sprint_record(r) for r in session.scalars(stmt)]
-
-
-def upsert_board(session: Session, connection: str, jira_id: int, values: Mapping[str, Any]) -> None:
-    """Create or update a board by its Jira id."""
-    data = {**values, "connection": connection, "jira_id": jira_id}
-    stmt = dialect_insert(session, t.boards).values(**data)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["connection", "jira_id"], set_={k: stmt.excluded[k] for k in data if k != "jira_id"}
-    )
-    session.execute(stmt)
+# --- connections (sprints and boards: :mod:`jira_console.store.sprints`) ----------------------------
 
 
 def upsert_connection(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from jira_console.jira.client import together
 from jira_console.jira.sprintfield import parse_sprint_value
 from jira_console.store import issues as si
-from jira_console.store import repo
+from jira_console.store import sprints as sprint_rows
 from jira_console.sync import estimation
 from jira_console.sync.context import SyncContext, SyncIO
 
@@ -32,7 +32,7 @@ def _when(value: Any) -> datetime | None:
 
 def store_sprint(session: Session, connection: str, sprint: Any, board_id: int | None) -> None:
     """Create or update a sprint (an Agile API sprint or a sprint reference from an issue field)."""
-    repo.upsert_sprint(
+    sprint_rows.upsert_sprint(
         session,
         connection,
         sprint.id,
@@ -121,7 +121,7 @@ def _store_board(
 ) -> int:
     with io.db.session(write=True) as s:
         values = {"name": board.name, "type": board.type, "project_key": board.project_key}
-        repo.upsert_board(s, ctx.name, board.id, values | {"estimation_field": estimation_field})
+        sprint_rows.upsert_board(s, ctx.name, board.id, values | {"estimation_field": estimation_field})
         for sprint in sprints:
             store_sprint(s, ctx.name, sprint, board.id)
     return len(sprints)

@@ -19,7 +19,7 @@ from jira_console.jira import JiraClient
 from jira_console.jira.client import together
 from jira_console.jira.errors import JiraError
 from jira_console.store import models as m
-from jira_console.store import repo
+from jira_console.store import sprints as sprint_rows
 from jira_console.store.db import Database
 
 
@@ -72,4 +72,4 @@ async def discover(db: Database, connection: str, client: JiraClient, projects: 
     with db.session(write=True) as s:
         for board, field_id in rows:
             values = {"name": board.name, "type": board.type, "project_key": board.project_key}
-            repo.upsert_board(s, connection, board.id, values | {"estimation_field": field_id})
+            sprint_rows.upsert_board(s, connection, board.id, values | {"estimation_field": field_id})

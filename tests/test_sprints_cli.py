@@ -1,0 +1,127 @@
+"""``sprints list`` and ``issues list --sprint``, end to end against a served Server
+simulator, on SQLite and PostgreSQL: the counts are checked against the stored issues and the sprints
+against the simulator's own."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from jira_console.simulator.model import STATUS_BY_NAME
+from jira_console.store import Database
+from tests.test_cli import Cli, write_config
+
+
+@pytest.fixture
+def synced(sim_factory, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    sim = sim_factory("server", issues=80)
+    monkeypatch.setenv("JIRA_SIM_TOKEN", sim.credentials["basic"][1])
+    monkeypatch.delenv("JIRA_CONSOLE_CONFIG", raising=False)
+    cli = Cli(write_config(tmp_path, sim, db_url, name="dc"))
+    assert cli.json("sync")[0]["status"] == "ok"
+    return sim, cli, db_url
+
+
+def _stored(db_url: str) -> list[dict[str, Any]]:
+    with Database(db_url) as db, db.session() as s:
+        rows = s.execute(text("SELECT key, sprint_id, story_points, status, deleted FROM issues"))
+        return [dict(r._mapping) for r in rows]
+
+
+def test_sprints_list_counts_each_sprints_issues_done_issues_and_points(synced) -> None:
+    sim, cli, db_url = synced
+    listed = cli.json("sprints", "list")
+    with sim.site.lock:
+        site_sprints = {sp.id: (sp.name, sp.state, sp.board_id) for sp in sim.site.sprints.values()}
+        done_keys = {
+            i.key for i in sim.site.issues.values() if STATUS_BY_NAME[i.status].category_key == "done"
+        }
+    assert {x["id"]: (x["name"], x["state"], x["board"]) for x in listed} == site_sprints
+    expected: dict[int, list[Any]] = defaultdict(lambda: [0, 0, None])
+    for row in _stored(db_url):
+        if row["sprint_id"] is None or row["deleted"]:
+            continue
+        entry = expected[row["sprint_id"]]
+        entry[0] += 1
+        entry[1] += row["key"] in done_keys
+        if row["story_points"] is not None:
+            entry[2] = (entry[2] or 0) + row["story_points"]
+    got = {x["id"]: [x["issues"], x["done"], x["points"]] for x in listed}
+    assert got == {sid: expected.get(sid, [0, 0, None]) for sid in site_sprints}
+    assert sum(x["issues"] for x in listed) > 0 and sum(x["done"] for x in listed) > 0
+    # Started sprints by start date, those not started after them.
+    starts = [x["start"] for x in listed]
+    started = [s for s in starts if s is not None]
+    assert started == sorted(started) and starts == started + [None] * (len(starts) - len(started))
+
+    active = cli.json("sprints", "list", "--state", "active")
+    assert active and {x["state"] for x in active} == {"active"}
+    board = listed[0]["board"]
+    assert {x["board"] for x in cli.json("sprints", "list", "--board", str(board))} == {board}
+    bad = cli("sprints", "list", "--state", "running")
+    assert bad.exit_code == 2 and "active, future, closed" in bad.stderr
+
+
+def test_a_deleted_issue_leaves_its_sprints_counts_and_a_sprint_without_points_has_none(synced) -> None:
+    _sim, cli, db_url = synced
+    before = {x["id"]: x for x in cli.json("sprints", "list")}
+    sprint = next(x for x in before.values() if x["issues"] >= 2)
+    with Database(db_url) as db, db.session(write=True) as s:
+        key = s.execute(
+            text("SELECT key FROM issues WHERE sprint_id = :s ORDER BY key LIMIT 1"), {"s": sprint["id"]}
+        ).scalar_one()
+        s.execute(text("UPDATE issues SET deleted = true WHERE key = :k"), {"k": key})
+        s.execute(text("UPDATE issues SET story_points = NULL WHERE sprint_id = :s"), {"s": sprint["id"]})
+    after = {x["id"]: x for x in cli.json("sprints", "list")}
+    assert after[sprint["id"]]["issues"] == sprint["issues"] - 1
+    assert after[sprint["id"]]["points"] is None
+    assert {k: v for k, v in after.items() if k != sprint["id"]} == {
+        k: v for k, v in before.items() if k != sprint["id"]
+    }
+
+
+def test_sprints_list_in_text_names_each_sprint_with_its_dates(synced) -> None:
+    sim, cli, _ = synced
+    lines = cli("sprints", "list").stdout.splitlines()
+    assert lines[0].split() == ["id", "state", "name", "start", "end", "issues", "done", "points", "board"]
+    with sim.site.lock:
+        active = next(sp for sp in sim.site.sprints.values() if sp.state == "active")
+    line = next(line for line in lines[1:] if line.split()[0] == str(active.id))
+    assert active.name in line and "active" in line
+    assert json.dumps(cli.json("sprints", "list", "--connection", "nope")) == "[]"
+    assert "no sprints match" in cli("sprints", "list", "-C", "nope").stdout
+
+
+def test_issues_list_by_sprint_id_or_name(synced) -> None:
+    sim, cli, db_url = synced
+    stored = [r for r in _stored(db_url) if not r["deleted"]]
+    listed = cli.json("sprints", "list")
+    sprint = max(listed, key=lambda x: x["issues"])
+    members = sorted(r["key"] for r in stored if r["sprint_id"] == sprint["id"])
+    by_id = [i["key"] for i in cli.json("issues", "list", "--sprint", str(sprint["id"]), "--limit", "1000")]
+    assert sorted(by_id) == members and len(members) == sprint["issues"]
+    by_name = cli.json("issues", "list", "--sprint", sprint["name"].upper(), "--limit", "1000")
+    assert sorted(i["key"] for i in by_name) == members
+    assert {i["sprint"] for i in by_name} == {sprint["id"]}
+
+    missing = cli("issues", "list", "--sprint", "No Such Sprint")
+    assert missing.exit_code == 3 and "no sprint 'No Such Sprint'" in missing.stderr
+
+
+def test_a_sprint_name_two_sprints_share_asks_for_the_id(synced) -> None:
+    _sim, cli, db_url = synced
+    first, second = cli.json("sprints", "list")[:2]
+    with Database(db_url) as db, db.session(write=True) as s:
+        s.execute(
+            text("UPDATE sprints SET name = 'Shared' WHERE jira_id IN (:a, :b)"),
+            {"a": first["id"], "b": second["id"]},
+        )
+    result = cli("issues", "list", "--sprint", "shared")
+    assert result.exit_code == 2
+    assert f"dc {first['id']}" in result.stderr and f"dc {second['id']}" in result.stderr
+    assert "give its id" in result.stderr
