@@ -27,7 +27,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jira_console.store import identity, repo
+from jira_console.store import host_repair, identity, repo
 from jira_console.store import issues as si
 from jira_console.store import models as m
 from jira_console.store.cause import Cause, caused_by
@@ -187,6 +187,8 @@ BOOKKEEPING = {
 
 
 def _refusal(first: m.AuditLog, row: m.Issue | None) -> str | None:
+    if first.reason == host_repair.REASON:
+        return "a value the engine cannot read, set aside by migration 0011: putting it back would stop syncs"
     if first.field is None:
         if "delet" in (first.reason or ""):
             return "a deletion in Jira is final: it cannot be undone"
