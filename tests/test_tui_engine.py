@@ -133,6 +133,25 @@ async def test_a_refused_field_shows_on_the_sync_screen(engine_factory) -> None:
         assert "field errors 1  (priority on 1)" in text and f"{key} priority" in text
 
 
+async def test_a_connection_never_synced_is_listed_and_s_starts_its_first_sync(engine_factory) -> None:
+    # A new database holds no sync state: the Sync screen listed nothing, so s said "No connection selected"
+    # and a new operator could not start the first sync from the screen made for it.
+    engine, sim = await engine_factory("cloud", issues=30)
+    name = engine.connections()[0].name
+    [view] = engine.sync_states()
+    assert (view.connection, view.scope, view.last_status, view.watermark_ms) == (name, "issues", None, None)
+    app = app_for(engine, "sync")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1 and str(table.get_cell_at(Coordinate(0, 2))) == "never run"
+        await pilot.press("s")
+        assert await wait_for(pilot, lambda: str(table.get_cell_at(Coordinate(0, 2))) == "ok")
+        assert "No connection selected" not in [n.message for n in app._notifications]
+    assert len(engine.list_issues(limit=100)) == 30
+    assert [v.connection for v in engine.sync_states() if v.scope == "issues"] == [name]  # not listed twice
+
+
 async def test_the_sync_screen_counts_every_issue_failing_a_mapping_not_only_the_newest(
     engine_factory,
 ) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from dataclasses import replace
 
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar
 
+from jira_console import events as ev
+from jira_console.tui import messages
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.sync import SyncScreen
 from tests.fakes import screen_text, settle, wait_for
@@ -91,6 +95,23 @@ async def test_progress_events_show_on_the_running_row() -> None:
         assert await wait_for(pilot, lambda: state_cell(app, 0) == "ok" and state_cell(app, 1) == "ok")
         await settle(pilot)
         assert "reading" not in screen_text(app) and not bar.display
+
+
+async def test_the_progress_cell_widens_its_column_when_no_state_was_as_wide() -> None:
+    # Every row "ok": the column is as wide as its header, and a progress report updates its cell in place;
+    # "running 12,345" was cut to the column's width.
+    engine = FakeEngine()
+    engine._sync = {k: replace(v, failures=0, last_status="ok") for k, v in engine._sync.items()}
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        event = ev.SyncProgressed("cloud", "issues", pages=3, seen=12345, pulled=0, pushed=0, conflicts=0)
+        app.screen.post_message(messages.SyncProgressed(event))
+        await settle(pilot)
+        assert state_cell(app, 0) == "running 12,345"
+        assert re.search(r"^ cloud +issues +running 12,345 ", screen_text(app), re.MULTILINE), screen_text(
+            app
+        )
 
 
 async def test_quarantined_issues_show_in_the_detail_as_plain_text() -> None:

@@ -203,7 +203,7 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
                     f"{item.issue_key}: {item.kind}: {item.cause}"
                 )
         shown = shown_statuses(records, set(running), utcnow())
-        return [
+        views = [
             SyncStateView(
                 connection=r.connection,
                 scope=r.scope,
@@ -223,6 +223,12 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
             )
             for r in records
         ]
+        # A connection never synced has no state yet: listed all the same, so its first sync can be asked for
+        # where every other one is (the console's Sync screen starts the highlighted row's).
+        synced = {r.connection for r in records if r.scope == ISSUES_SCOPE}
+        names = [c.name for c in self.settings.jira if c.name not in synced]
+        views += [SyncStateView.never_run(n, ISSUES_SCOPE, n in running, next_runs.get(n)) for n in names]
+        return views
 
     # ------------------------------------------------------------------------------------ issues
 

@@ -171,6 +171,15 @@ class SyncStateView:
     """Issues set aside because they could not be applied, one line each: key, kind and cause (no field
     values); later syncs try them again."""
 
+    @classmethod
+    def never_run(
+        cls, connection: str, scope: str, running: bool, next_run_at: datetime | None
+    ) -> SyncStateView:
+        """A configured connection's scope with no state yet: it has never been synced (or runs now, for
+        the first time)."""
+        status = "running" if running else None
+        return cls(connection, scope, None, None, None, status, None, {}, None, None, next_run_at, running)
+
 
 @dataclass(frozen=True)
 class FieldErrorView:

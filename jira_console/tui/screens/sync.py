@@ -252,5 +252,6 @@ class SyncScreen(ConsoleScreen):
         table = self.query_one(DataTable)
         for index, state in enumerate(self.states):
             if (state.connection, state.scope) == (event.connection, event.scope):
-                table.update_cell_at(Coordinate(index, COLUMNS.index("state")), self._state_text(state))
+                cell = Coordinate(index, COLUMNS.index("state"))
+                table.update_cell_at(cell, self._state_text(state), update_width=True)
         self._render_detail()
