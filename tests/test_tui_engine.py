@@ -145,6 +145,7 @@ async def test_a_connection_never_synced_is_listed_and_s_starts_its_first_sync(e
         await settle(pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1 and str(table.get_cell_at(Coordinate(0, 2))) == "never run"
+        assert str(table.get_cell_at(Coordinate(0, 4))) == "on request"  # no daemon here: no schedule
         await pilot.press("s")
         assert await wait_for(pilot, lambda: str(table.get_cell_at(Coordinate(0, 2))) == "ok")
         assert "No connection selected" not in [n.message for n in app._notifications]

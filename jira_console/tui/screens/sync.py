@@ -143,7 +143,8 @@ class SyncScreen(ConsoleScreen):
 
     def _next_run(self, state: SyncStateView) -> Text:
         if state.next_run_at is None:
-            return Text("—", style="dim")
+            # In this process without a schedule (no daemon): a sync runs when the operator asks for one.
+            return Text("on request" if self.engine.mode != "attached" else "—", style="dim")
         seconds = (state.next_run_at - self.now()).total_seconds()
         return Text(f"in {age(seconds)}" if seconds > 0 else "due")
 
