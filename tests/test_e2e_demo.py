@@ -149,7 +149,7 @@ def test_demo_for_a_new_operator(tmp_path: Path, width: int, height: int) -> Non
         term.keys("F2")
         term.wait_for("typing · Esc leaves")
         term.keys("2")  # typed into the definition: the editor does not navigate
-        term.wait_for(" modified ")
+        term.wait_for(" · modified · ")
         term.keys("Escape")
         term.wait_gone("typing · Esc leaves")
         term.keys("2")

@@ -69,7 +69,7 @@ async def test_editing_the_definition_changes_the_preview() -> None:
         app.screen.query_one("#preview", DataTable).move_cursor(row=5)  # OPS-6
         await settle(pilot)
         assert "OPS-6: 24.0 is above the maximum 20" in validation(app)
-        assert "story-points modified" in validation(app)
+        assert "story-points · modified ·" in validation(app)
 
 
 async def test_invalid_definition_is_reported_and_cannot_be_saved() -> None:
@@ -81,7 +81,7 @@ async def test_invalid_definition_is_reported_and_cannot_be_saved() -> None:
             app, 'internal_field = "story_points"', 'internal_field = "story_points"\ndirection = "sideways"'
         )
         await settle(pilot, pause=WAIT)
-        assert validation(app).startswith("story-points modified invalid: ")
+        assert validation(app).startswith("story-points · modified · invalid: ")
         assert "'story-points': direction: Input should be 'pull', 'push' or 'both'" in validation(app)
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -113,7 +113,7 @@ async def test_save_stores_a_new_version() -> None:
         assert saved.version == 2 and saved.definition["steps"][1] == {"op": "scale", "factor": 2.0}
         assert saved.updated_by == "console"
         assert "story-points v2" in screen_text(app)
-        assert "story-points saved" in validation(app)
+        assert "story-points · saved ·" in validation(app)
 
 
 async def test_choosing_another_mapping_opens_it() -> None:

@@ -252,7 +252,9 @@ class MappingsScreen(ConsoleScreen):
         text = Text()
         if self.current is not None:
             text.append_text(literal(self.current.name, style="bold"))
-            text.append(" modified " if editor.text != self.saved_text else " saved ", style="italic")
+            text.append(" · ")
+            text.append("modified" if editor.text != self.saved_text else "saved", style="italic")
+            text.append(" · ")
         if checking:
             text.append("checking…", style="dim")
         elif self.result is not None and self.result.error:
