@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.health import HealthScreen
 from tests.fakes import screen_text, settle, wait_for
@@ -82,6 +84,20 @@ async def test_listener_and_inprocess_engine() -> None:
         text = screen_text(app)
         assert "listener ● 0.0.0.0:8787/webhooks" in text and "failed 2" in text
         assert "in-process" in text
+
+
+@pytest.mark.parametrize(
+    ("mode", "says"),
+    [("inprocess", "listener none in this console (jira-console daemon receives webhooks)"),
+     ("attached", "listener not listening")],
+)  # fmt: skip
+async def test_no_listener_is_an_alarm_only_where_a_daemon_should_listen(mode, says) -> None:
+    engine = FakeEngine(mode=mode)
+    engine.listening = False
+    app = JiraConsoleApp(engine, now=Clock(), refresh_interval=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert says in screen_text(app)
 
 
 async def test_attached_mode_shows_daemon_heartbeat() -> None:

@@ -60,6 +60,7 @@ class FakeEngine:
 
     def __init__(self, *, conflicts: int = 40, mode: Mode = "inprocess") -> None:
         self.mode: Mode = mode
+        self.listening = True
         self.state = EngineState(mode, "syncd", FIXED_NOW) if mode == "attached" else EngineState(mode)
         self.sync_gate: asyncio.Event | None = None
         self._subscribers: list[Callable[[ev.EngineEvent], None]] = []
@@ -136,10 +137,9 @@ class FakeEngine:
 
     def listener_status(self) -> ListenerStatus:
         stats = self.webhook_stats()
-        return ListenerStatus(
-            True, "0.0.0.0:8787/webhooks", sum(stats.counts.values()), stats.counts.get("failed", 0),
-            stats.queue_depth,
-        )  # fmt: skip
+        address = "0.0.0.0:8787/webhooks" if self.listening else None
+        received, failed = sum(stats.counts.values()), stats.counts.get("failed", 0)
+        return ListenerStatus(self.listening, address, received, failed, stats.queue_depth)
 
     def daemons(self) -> list[DaemonRecord]:
         if self.mode != "attached":

@@ -81,6 +81,9 @@ class HealthScreen(ConsoleScreen):
         if listener.listening:
             text.append("● ", style="green")
             text.append_text(literal(listener.address))
+        elif self.engine.mode != "attached":
+            # Expected here: the daemon listens (the demo's machinery too); a console on its own does not.
+            text.append("none in this console (jira-console daemon receives webhooks)", style="dim")
         else:
             text.append("not listening", style="bold red")
         text.append(f"  received {listener.received}  failed {listener.failed}  queue {listener.queue_depth}")
