@@ -125,3 +125,27 @@ def test_a_sprint_name_two_sprints_share_asks_for_the_id(synced) -> None:
     assert result.exit_code == 2
     assert f"dc {first['id']}" in result.stderr and f"dc {second['id']}" in result.stderr
     assert "give its id" in result.stderr
+
+
+def test_local_set_takes_a_sprint_by_name_and_the_push_moves_the_issue_there(synced) -> None:
+    sim, cli, db_url = synced
+    with sim.site.lock:
+        target = next(sp for sp in sim.site.sprints.values() if sp.state == "future")
+        key = next(i.key for i in sim.site.issues.values() if target.id not in i.sprints)
+    done = cli("local", "set", key, f"sprint_id={target.name.lower()}", "--push")
+    assert done.exit_code == 0, done.stderr
+    assert cli.json("issues", "show", key)["sprint"] == target.id
+    with sim.site.lock:
+        assert target.id in sim.site.issues[key].sprints  # Jira has it in that sprint now
+
+    unknown = cli("local", "set", key, "sprint_id=No Such Sprint")
+    assert unknown.exit_code == 2 and "no sprint named 'No Such Sprint' in dc" in unknown.stderr
+    first, second = cli.json("sprints", "list")[:2]
+    with Database(db_url) as db, db.session(write=True) as s:
+        s.execute(
+            text("UPDATE sprints SET name = 'Twice' WHERE jira_id IN (:a, :b)"),
+            {"a": first["id"], "b": second["id"]},
+        )
+    twice = cli("local", "set", key, "sprint_id=Twice")
+    assert twice.exit_code == 2 and "names 2 sprints of dc" in twice.stderr and "give the id" in twice.stderr
+    assert cli.json("issues", "show", key)["sprint"] == target.id  # nothing was written by the refusals

@@ -41,6 +41,7 @@ from jira_console.logs import get_logger
 from jira_console.store import catalog, conflict_queue, identity, issues, repo
 from jira_console.store import converters as cv
 from jira_console.store import queue as q
+from jira_console.store import sprints as sprint_rows
 from jira_console.store import state as st
 from jira_console.store.cause import Cause, caused_by
 from jira_console.store.db import Database
@@ -289,6 +290,8 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
             raise LookupError(f"no issue {key}")
         known = set(issues.CORE_FIELDS) | self.runner.writable_fields(issue.connection)
         plain: dict[str, Any] = {}
+        with self.db.session() as s:  # a sprint may be named: sprint_id="ENG Sprint 5"
+            changes = sprint_rows.with_sprint_id(s, issue.connection, changes)
         for name, value in changes.items():
             if name not in known and not name.startswith("fields."):
                 raise ValueError(f"unknown field {name!r}; synced fields: {', '.join(sorted(known))}")

@@ -129,11 +129,37 @@ def find_sprints(session: Session, ident: str, connection: str | None = None) ->
     return [cv.sprint_record(r) for r in session.execute(stmt.order_by(_S.connection, _S.jira_id))]
 
 
+def with_sprint_id(session: Session, connection: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Local changes with a ``sprint_id`` given by name resolved (see :func:`named_sprint_id`)."""
+    if "sprint_id" not in changes:
+        return dict(changes)
+    return {**changes, "sprint_id": named_sprint_id(session, connection, changes["sprint_id"])}
+
+
+def named_sprint_id(session: Session, connection: str, value: Any) -> Any:
+    """``value`` for ``issues.sprint_id`` with a sprint's name (any case) or id given as text turned into its
+    Jira id; any other value as given. Raises ValueError when the name names no sprint of ``connection``, or
+    several."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    found = find_sprints(session, value, connection)
+    if len(found) == 1:
+        return found[0].jira_id
+    if value.strip().isdigit():
+        return int(value)  # an id the store has not read yet: the push says whether Jira knows it
+    if not found:
+        raise ValueError(f"no sprint named {value!r} in {connection} (sprints list shows them)")
+    ids = ", ".join(str(s.jira_id) for s in found)
+    raise ValueError(f"{value!r} names {len(found)} sprints of {connection} ({ids}): give the id")
+
+
 __all__ = [
     "SprintSummary",
     "find_sprints",
     "list_sprints",
+    "named_sprint_id",
     "sprint_summaries",
+    "with_sprint_id",
     "upsert_board",
     "upsert_sprint",
 ]
