@@ -426,7 +426,10 @@ class Daemon:
 
     async def _sync_for_command(self, connection: str, full: bool) -> SyncReport:
         """An operator's sync: after the one already running on that connection, if any."""
-        name = self.settings.connection(connection).name
+        try:
+            name = self.settings.connection(connection).name
+        except ConfigError as exc:  # e.g. added to the file since: a daemon reads its configuration at start
+            raise ConfigError(f"{exc} (in this daemon's configuration, read when it started)") from None
         while (running := self._syncs.get(name)) is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(running)

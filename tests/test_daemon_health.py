@@ -215,3 +215,37 @@ async def test_a_sync_run_that_did_not_get_everything_through_is_logged_as_a_war
     assert [(line["event"], line["log_level"], line["status"]) for line in logged] == [
         ("sync run", level, status)
     ]
+
+
+async def test_a_sync_asked_for_a_connection_the_daemon_was_not_started_with_says_so(
+    sim_factory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A connection added to the file after the daemon started: an attached console lists it (its own config
+    # has it) and queues its sync; the daemon's answer says where its list of connections comes from.
+    import asyncio
+
+    from jira_console.config import Settings
+    from jira_console.daemon import Daemon
+    from tests.fixtures.simulator import connection_for
+
+    sim = sim_factory("cloud", issues=2)
+    conn = connection_for(sim, monkeypatch, overlap_seconds=0)
+    settings = Settings(database={"url": db_url}, jira=[conn.model_dump()])  # type: ignore[arg-type]
+    daemon = Daemon(settings, listen=False)
+    await daemon.start()
+    try:
+        with daemon.engine.db.session(write=True) as s:
+            command_id = st.enqueue_command(
+                s, "sync", {"connection": "later", "full": False}, created_by="test"
+            )
+        for _ in range(600):  # the commands job runs every second
+            with daemon.engine.db.session() as s:
+                command = st.get_command(s, command_id)
+            if command is not None and command.finished_at is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert command is not None and command.finished_at is not None
+        assert "no connection named 'later'" in (command.error or "")
+        assert "read when it started" in (command.error or "")
+    finally:
+        await daemon.shutdown(grace_seconds=5)
