@@ -149,3 +149,27 @@ def test_local_set_takes_a_sprint_by_name_and_the_push_moves_the_issue_there(syn
     twice = cli("local", "set", key, "sprint_id=Twice")
     assert twice.exit_code == 2 and "names 2 sprints of dc" in twice.stderr and "give the id" in twice.stderr
     assert cli.json("issues", "show", key)["sprint"] == target.id  # nothing was written by the refusals
+
+
+def test_a_host_programs_outbox_row_may_name_its_sprint(synced) -> None:
+    sim, cli, db_url = synced
+    with sim.site.lock:
+        target = next(sp for sp in sim.site.sprints.values() if sp.state == "future")
+        first, second = sorted(i.key for i in sim.site.issues.values() if target.id not in i.sprints)[:2]
+    with Database(db_url) as db, db.engine.begin() as conn:
+        for key, value in ((first, json.dumps(target.name)), (second, '"No Such Sprint"')):
+            conn.execute(
+                text(
+                    "INSERT INTO local_changes (connection, issue_key, field, value) "
+                    "VALUES ('dc', :k, 'sprint_id', :v)"
+                ),
+                {"k": key, "v": value},
+            )
+    assert cli.json("sync")[0]["status"] == "ok"
+    with sim.site.lock:
+        assert target.id in sim.site.issues[first].sprints
+        assert target.id not in sim.site.issues[second].sprints
+    with Database(db_url) as db, db.session() as s:
+        errors = dict(s.execute(text("SELECT issue_key, error FROM local_changes")).all())
+    assert errors[first] is None
+    assert errors[second] == "no sprint named 'No Such Sprint' in dc (sprints list shows them)"

@@ -20,6 +20,7 @@ from jira_console.logs import get_logger
 from jira_console.mapping.compiled import JiraWrite as Write
 from jira_console.store import identity, outbox, repo
 from jira_console.store import issues as si
+from jira_console.store import sprints as sprint_rows
 from jira_console.store.issues import local_value, set_local_value
 from jira_console.store.models import FieldError, utcnow
 from jira_console.sync.absent import AbsentChange, absent_changes, resolve_absent
@@ -228,9 +229,14 @@ def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
             error = f"unknown or pull-only field {change.field!r}; known: {', '.join(sorted(names))}"
         elif issue is None:
             error = f"no issue {change.issue_key!r} in connection {ctx.name!r}"
-        elif (problem := si.local_value_problem(change.field, value)) is not None:
-            error = problem  # refused here, on its own: the column would refuse the whole run's transaction
         else:
+            try:  # a sprint by its name too, as ``local set`` takes it
+                value = sprint_rows.with_sprint_id(session, ctx.name, {change.field: value})[change.field]
+                # Refused here, on its own: the column would refuse the whole run's transaction.
+                error = si.local_value_problem(change.field, value)
+            except ValueError as exc:
+                error = str(exc)
+        if issue is not None and error is None:
             # A plain local edit: the trigger marks it dirty like any host write; set it explicitly too, so
             # the outbox works where triggers were dropped.
             set_local_value(issue, change.field, value)
