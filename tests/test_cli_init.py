@@ -81,7 +81,7 @@ def test_init_from_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert (conn.name, conn.auth, conn.token_env, conn.jql) == (
         "jira",
         "bearer",
-        "JIRA_JIRA_TOKEN",
+        "JIRA_TOKEN",
         "project = OPS",
     )
     assert "jira-console config check" in result.stdout and "-c " not in result.stdout

@@ -101,9 +101,9 @@ def register(app: typer.Typer) -> None:
             fail(f"--auth must be basic or bearer, not {auth!r}", EXIT_USAGE)
         if auth == "basic":
             user = _ask(user, "--user", "User (e-mail on Cloud)", None)
-        token_env = _ask(
-            token_env, "--token-env", "Token variable", "JIRA_" + re.sub(r"\W", "_", name.upper()) + "_TOKEN"
-        )
+        word = re.sub(r"\W", "_", name.upper())
+        default_env = "JIRA_TOKEN" if word == "JIRA" else f"JIRA_{word}_TOKEN"  # not JIRA_JIRA_TOKEN
+        token_env = _ask(token_env, "--token-env", "Token variable", default_env)
         jql = _ask(jql, "--jql", "JQL of the issues to sync", "order by updated")
         text = render_config(
             name=name, url=url, flavor=flavor, auth=auth, user=user, token_env=token_env, jql=jql,
