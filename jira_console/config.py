@@ -9,14 +9,13 @@ OS keyring, and every resolved secret is registered with :mod:`jira_console.reda
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -30,6 +29,7 @@ from pydantic import (
 
 from jira_console import redact
 from jira_console.config_env import env_overrides, merge_list_env
+from jira_console.config_messages import validation_message
 
 ENV_PREFIX = "JIRA_CONSOLE_"
 CONFIG_ENV = "JIRA_CONSOLE_CONFIG"
@@ -350,8 +350,14 @@ class Settings(BaseModel):
         return self
 
     def site_peers(self, conn: JiraConnection) -> list[str]:
-        """The other connections to ``conn``'s site (a JQL per team): they share its rate budget and waits."""
-        return [c.name for c in self.jira if c.name != conn.name and c.site == conn.site]
+        """The other connections to ``conn``'s site (a JQL per team) that share its rate budget and waits:
+        all of them, except on a site pinned as Server/DC where two connections log in as different users
+        (its limit is a token bucket per user; Cloud's quotas count the whole site)."""
+        return [
+            c.name
+            for c in self.jira
+            if c.name != conn.name and c.site == conn.site and not _own_budgets(c, conn)
+        ]
 
     def connection(self, name: str | None) -> JiraConnection:
         """The connection called ``name`` (the only one when ``name`` is None and there is one)."""
@@ -368,6 +374,17 @@ class Settings(BaseModel):
         raise ConfigError(
             f"no connection named {name!r}; configured: {', '.join(c.name for c in self.jira) or 'none'}"
         )
+
+
+def _own_budgets(a: JiraConnection, b: JiraConnection) -> bool:
+    """Whether Jira counts ``a``'s and ``b``'s requests apart: Server/DC users named by basic auth and not
+    the same user. A bearer token's user is not known here, nor the flavor left to detection: shared then,
+    which is the safe side (waiting more than Jira asks, never less)."""
+
+    def user(c: JiraConnection) -> str | None:
+        return c.user.lower() if c.flavor == "server" and c.auth == "basic" and c.user else None
+
+    return user(a) is not None and user(b) is not None and user(a) != user(b)
 
 
 @dataclass(frozen=True)
@@ -418,37 +435,6 @@ def _permission_warnings(path: Path) -> list[str]:
     return []
 
 
-def _closest_key(loc: tuple[int | str, ...]) -> str | None:
-    """The known key of the same table closest to the unknown one at ``loc`` (a typo), if any is close."""
-    model: type[BaseModel] = Settings
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue  # an index into a list of tables ([[jira]])
-        field = model.model_fields.get(part)
-        kinds = [field.annotation, *get_args(field.annotation)] if field else []
-        inner = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
-        if inner is None:
-            return None
-        model = inner
-    found = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.75)
-    return found[0] if found else None
-
-
-def _format_validation_error(err: ValidationError, path: Path | None) -> str:
-    """One line (scripts read the first line of stderr): each problem as ``key: what is wrong``."""
-    where = str(path) if path else "configuration"
-    problems = []
-    for item in err.errors():
-        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        msg = " ".join(item["msg"].removeprefix("Value error, ").split())
-        if item["type"] == "extra_forbidden":
-            near = _closest_key(item["loc"])
-            msg = f"unknown key; did you mean {near}?" if near else "unknown key"
-            msg += " (see config.example.toml for the keys)"
-        problems.append(f"{loc}: {msg}")
-    return f"{where}: invalid configuration: " + "; ".join(problems)
-
-
 def load_config(path: str | os.PathLike[str] | None = None, *, require_file: bool = False) -> LoadedConfig:
     """Read, validate and freeze the configuration. Raises :class:`ConfigError` with a readable message."""
     found = find_config_path(path)
@@ -475,7 +461,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, require_file: boo
     try:
         settings = Settings(**effective)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, found)) from None
+        raise ConfigError(validation_message(exc, found, Settings)) from None
     return LoadedConfig(settings=settings, path=found, file_data=data, warnings=tuple(warnings))
 
 

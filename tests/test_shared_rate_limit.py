@@ -135,3 +135,37 @@ async def test_the_engine_gives_connections_to_one_site_one_budget(db_url, sim_f
         assert clients["ops"].shared.site_peers == ("eng",) and clients["elsewhere"].shared.site_peers == ()
     finally:
         await engine.stop()
+
+
+def test_on_a_server_site_connections_logging_in_as_other_users_keep_their_own_budgets() -> None:
+    # Server/DC counts requests in a token bucket per user; Cloud's quotas count the whole site. A bearer
+    # token's user is not known from the configuration, nor the flavor left to detection: shared then.
+    from jira_console.config import Settings
+
+    def conn(name: str, **values: str) -> dict[str, str]:
+        return {"name": name, "url": "https://jira.example.com", "token_env": "T"} | values
+
+    settings = Settings(
+        jira=[
+            conn("alice", flavor="server", user="alice"),
+            conn("alice2", flavor="server", user="Alice"),
+            conn("bob", flavor="server", user="bob"),
+            conn("pat", flavor="server", auth="bearer"),
+            conn("auto", user="carol"),
+        ]
+    )
+    peers = {c.name: settings.site_peers(c) for c in settings.jira}
+    assert peers == {
+        "alice": ["alice2", "pat", "auto"],
+        "alice2": ["alice", "pat", "auto"],
+        "bob": ["pat", "auto"],
+        "pat": ["alice", "alice2", "bob", "auto"],
+        "auto": ["alice", "alice2", "bob", "pat"],
+    }
+    cloud = Settings(
+        jira=[
+            {"name": n, "url": "https://acme.atlassian.net", "flavor": "cloud", "user": f"{n}@acme.test"}
+            for n in ("one", "two")
+        ]
+    )
+    assert cloud.site_peers(cloud.jira[0]) == ["two"]  # a Cloud site's quota is the site's
