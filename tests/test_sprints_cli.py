@@ -173,3 +173,22 @@ def test_a_host_programs_outbox_row_may_name_its_sprint(synced) -> None:
         errors = dict(s.execute(text("SELECT issue_key, error FROM local_changes")).all())
     assert errors[first] is None
     assert errors[second] == "no sprint named 'No Such Sprint' in dc (sprints list shows them)"
+
+
+def test_audit_names_the_sprints_and_people_its_values_are(synced) -> None:
+    sim, cli, _ = synced
+    with sim.site.lock:
+        target = next(sp for sp in sim.site.sprints.values() if sp.state == "future")
+        issue = next(i for i in sim.site.issues.values() if target.id not in i.sprints and i.assignee)
+        key, before = issue.key, cli.json("issues", "show", issue.key)
+        person = next(u for u in sim.site.users if u.name != issue.assignee and u.active)
+    assert (
+        cli("local", "set", key, f"sprint_id={target.id}", f"assignee={person.name}", "--push").exit_code == 0
+    )
+    lines = cli("audit", "--key", key, "--side", "jira").stdout.splitlines()
+    sprint_line = next(line for line in lines if " sprint_id " in line)
+    old = f'{before["sprint"]} ("{before["sprint_name"]}")' if before["sprint"] is not None else "null"
+    assert f'sprint_id {old} -> {target.id} ("{target.name}")' in sprint_line, sprint_line
+    person_line = next(line for line in lines if " assignee " in line)
+    assert f'-> "{person.name}" ("{person.display_name}")' in person_line, person_line
+    assert all("(" not in json.dumps(a["new"]) for a in cli.json("audit", "--key", key))  # JSON: values only

@@ -46,6 +46,31 @@ def _value(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _names(engine: Engine, rows: list[Any]) -> dict[str, Any]:
+    """Per connection, the names of the people and sprints the lines' assignee and sprint values are."""
+    wanted: dict[str, tuple[set[str], set[int]]] = {}
+    for a in rows:
+        people, sprints = wanted.setdefault(a.connection, (set(), set()))
+        for value in (a.old, a.new):
+            if a.field == "assignee" and isinstance(value, str):
+                people.add(value)
+            elif a.field == "sprint_id" and isinstance(value, int) and not isinstance(value, bool):
+                sprints.add(value)
+    return {
+        conn: engine.known_names(conn, people, ids) for conn, (people, ids) in wanted.items() if people or ids
+    }
+
+
+def _named(field: str | None, value: Any, known: Any) -> str:
+    """A value as :func:`_value` gives it, with the name of the person or sprint it is when known."""
+    name = None
+    if known is not None and field == "assignee" and isinstance(value, str):
+        name = known.people.get(value)
+    elif known is not None and field == "sprint_id" and isinstance(value, int):
+        name = known.sprints.get(value)
+    return _value(value) + (f" ({_value(name)})" if name else "")
+
+
 def audit(
     ctx: typer.Context,
     *,
@@ -67,9 +92,10 @@ def audit(
     query = AuditQuery(key, run, side, field, connection, limit=limit)
 
     async def work(engine: Engine) -> Any:
-        return engine.audit_log(query)
+        rows = engine.audit_log(query)
+        return rows, {} if as_json else _names(engine, rows)
 
-    rows = with_engine(work, attach=True, read_only=True)
+    rows, names = with_engine(work, attach=True, read_only=True)
     if as_json:
         emit_json([asdict(a) for a in rows])
         return
@@ -78,7 +104,9 @@ def audit(
         undo = f", undo of #{a.undo_of}" if a.undo_of else ""
         # A line about the whole issue (imported, deleted, moved) carries no values: its reason says it all.
         whole = a.field is None and a.old is None and a.new is None
-        change = "" if whole else f"{a.field or '*'} {_value(a.old)} -> {_value(a.new)} "
+        known = names.get(a.connection)
+        old_value, new_value = _named(a.field, a.old, known), _named(a.field, a.new, known)
+        change = "" if whole else f"{a.field or '*'} {old_value} -> {new_value} "
         echo(
             f"#{a.id} {a.at:%Y-%m-%d %H:%M:%S} {a.connection} {a.issue_key or '-'} -> {a.side}: "
             f"{change}({a.reason}; {cause}{undo})"
