@@ -47,27 +47,16 @@ def _value(value: Any) -> str:
 
 
 def _names(engine: Engine, rows: list[Any]) -> dict[str, Any]:
-    """Per connection, the names of the people and sprints the lines' assignee and sprint values are."""
-    wanted: dict[str, tuple[set[str], set[int]]] = {}
-    for a in rows:
-        people, sprints = wanted.setdefault(a.connection, (set(), set()))
-        for value in (a.old, a.new):
-            if a.field == "assignee" and isinstance(value, str):
-                people.add(value)
-            elif a.field == "sprint_id" and isinstance(value, int) and not isinstance(value, bool):
-                sprints.add(value)
-    return {
-        conn: engine.known_names(conn, people, ids) for conn, (people, ids) in wanted.items() if people or ids
-    }
+    """Per connection, the names of the people and sprints the lines' values are."""
+    from jira_console.facade import names_wanted
+
+    wanted = names_wanted((a.connection, a.field, v) for a in rows for v in (a.old, a.new))
+    return {conn: engine.known_names(conn, people, ids) for conn, (people, ids) in wanted.items()}
 
 
 def _named(field: str | None, value: Any, known: Any) -> str:
     """A value as :func:`_value` gives it, with the name of the person or sprint it is when known."""
-    name = None
-    if known is not None and field == "assignee" and isinstance(value, str):
-        name = known.people.get(value)
-    elif known is not None and field == "sprint_id" and isinstance(value, int):
-        name = known.sprints.get(value)
+    name = known.name_of(field, value) if known is not None else None
     return _value(value) + (f" ({_value(name)})" if name else "")
 
 

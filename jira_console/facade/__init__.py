@@ -28,6 +28,7 @@ from jira_console.facade.views import (
     SyncReport,
     SyncStateView,
     WebhookStats,
+    names_wanted,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "WebhookStats",
     "check_connections",
     "default_owner",
+    "names_wanted",
 ]
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ traffic and mapping trials. Frozen dataclasses, so a screen can hold one without
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -135,6 +135,33 @@ class KnownNames:
     """accountId (Cloud) or user name (Server) -> display name."""
     sprints: dict[int, str] = field(default_factory=dict)
     """Sprint id -> sprint name."""
+
+    def name_of(self, field_name: str | None, value: Any) -> str | None:
+        """The name ``value`` of field ``field_name`` stands for (a person, a sprint), when known."""
+        if field_name in PEOPLE_FIELDS and isinstance(value, str | int) and not isinstance(value, bool):
+            return self.people.get(str(value))
+        if field_name in SPRINT_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+            return self.sprints.get(value)
+        return None
+
+
+PEOPLE_FIELDS = frozenset({"assignee", "reporter"})
+SPRINT_FIELDS = frozenset({"sprint_id", "sprint"})
+
+
+def names_wanted(values: Iterable[tuple[str, str | None, Any]]) -> dict[str, tuple[set[str], set[int]]]:
+    """Per connection, the people and sprint ids among ``(connection, field, value)`` (values of people and
+    sprint fields): what to ask :meth:`known_names` for."""
+    wanted: dict[str, tuple[set[str], set[int]]] = {}
+    for connection, field_name, value in values:
+        people, sprints = wanted.setdefault(connection, (set(), set()))
+        if value is None or isinstance(value, bool | dict | list):
+            continue
+        if field_name in PEOPLE_FIELDS:
+            people.add(str(value))
+        elif field_name in SPRINT_FIELDS and isinstance(value, int):
+            sprints.add(value)
+    return {conn: found for conn, found in wanted.items() if found[0] or found[1]}
 
 
 @dataclass(frozen=True)

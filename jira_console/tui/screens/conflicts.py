@@ -23,7 +23,7 @@ from textual.coordinate import Coordinate
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from jira_console.facade import ConsoleEngine, KnownNames
+from jira_console.facade import ConsoleEngine, KnownNames, names_wanted
 from jira_console.store.converters import ConflictRecord
 from jira_console.sync.conflicts import Take
 from jira_console.tui import messages
@@ -60,8 +60,6 @@ SORTS: dict[str, str] = {
 """The orders ``o`` cycles through (the store's names) and how the status line names them."""
 COLUMNS = ("id", "conn", "key", "field", "local", "jira")
 SORT_OF_COLUMN = {"id": "id", "conn": "connection", "key": "key", "field": "field"}
-PEOPLE_FIELDS = frozenset({"assignee", "reporter"})
-SPRINT_FIELDS = frozenset({"sprint_id", "sprint"})
 
 
 @dataclass(frozen=True)
@@ -152,20 +150,10 @@ class ConflictsScreen(ConsoleScreen):
 
     def _names(self, records: list[ConflictRecord]) -> dict[str, KnownNames]:
         """Names of the people and sprints the page's values mention, per connection."""
-        wanted: dict[str, tuple[set[str], set[int]]] = {}
-        for r in records:
-            people, sprints = wanted.setdefault(r.connection, (set(), set()))
-            values = [
-                v for v in (r.base, r.local, r.jira) if v is not None and not isinstance(v, dict | list)
-            ]
-            if r.field in PEOPLE_FIELDS:
-                people.update(str(v) for v in values)
-            elif r.field in SPRINT_FIELDS:
-                sprints.update(v for v in values if isinstance(v, int))
+        values = ((r.connection, r.field, v) for r in records for v in (r.base, r.local, r.jira))
+        wanted = names_wanted(values)
         return {
-            conn: self.engine.known_names(conn, people, sprints)
-            for conn, (people, sprints) in wanted.items()
-            if people or sprints
+            conn: self.engine.known_names(conn, people, sprints) for conn, (people, sprints) in wanted.items()
         }
 
     def load(self) -> ConflictPage:
@@ -230,13 +218,8 @@ class ConflictsScreen(ConsoleScreen):
     def shown(self, record: ConflictRecord, value: object) -> object:
         """A person or sprint value as its name when the store knows it (the id stays in the detail)."""
         names = self.names.get(record.connection)
-        if names is None or value is None or isinstance(value, dict | list):
-            return value
-        if record.field in PEOPLE_FIELDS:
-            return names.people.get(str(value), value)
-        if record.field in SPRINT_FIELDS and isinstance(value, int):
-            return names.sprints.get(value, value)
-        return value
+        name = names.name_of(record.field, value) if names is not None else None
+        return value if name is None else name
 
     def _cells(self, record: ConflictRecord) -> tuple[Text, ...]:
         width = self.value_width()
