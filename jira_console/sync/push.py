@@ -230,8 +230,9 @@ def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
         elif issue is None:
             error = f"no issue {change.issue_key!r} in connection {ctx.name!r}"
         else:
-            try:  # a sprint by its name too, as ``local set`` takes it
-                value = sprint_rows.with_sprint_id(session, ctx.name, {change.field: value})[change.field]
+            try:
+                if change.field == "sprint_id":  # by its name too, as ``local set`` takes it
+                    value = sprint_rows.named_sprint_id(session, ctx.name, value)
                 # Refused here, on its own: the column would refuse the whole run's transaction.
                 error = si.local_value_problem(change.field, value)
             except ValueError as exc:
