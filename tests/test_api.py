@@ -61,6 +61,23 @@ async def test_every_route_but_jiras_receiver_needs_the_token(api_factory) -> No
     assert r.status_code == 200 and set(r.json()["counts"]) >= {"received", "failed"}
 
 
+async def test_a_path_or_method_no_route_takes_says_where_the_routes_are(api_factory) -> None:
+    rig: ApiRig = await api_factory()
+    missing = await rig.client.get(f"{API}/health")  # the health route is /integration/jira/health
+    assert missing.status_code == 404
+    where = f"the routes are listed at {API}/docs (OpenAPI: {API}/openapi.json)"
+    assert missing.json() == {"error": f"no route GET {API}/health; {where}"}
+    # Without the token too: the answer tells nothing stored, only where the API is described.
+    assert (await rig.anon.get(f"{API}/")).json()["error"].startswith(f"no route GET {API}/;")
+    wrong_method = await rig.client.delete(f"{API}/integration/jira/health")
+    assert wrong_method.status_code == 405
+    expected = f"DELETE is not allowed on {API}/integration/jira/health; it takes GET"
+    assert wrong_method.json() == {"error": expected}
+    # A route's own 404 (nothing under that id) keeps its words.
+    gone = await rig.client.get(f"{API}/webhooks/events/999999")
+    assert gone.status_code == 404 and "999999" in gone.json()["error"]
+
+
 async def test_jiras_receiver_checks_the_signature_not_the_token(api_factory) -> None:
     rig: ApiRig = await api_factory()
     body = orjson.dumps({"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": {"key": "ENG-1"}})
@@ -465,9 +482,11 @@ async def test_bodies_a_database_cannot_keep_are_refused_not_stored(api_factory)
         assert r.status_code == 413 and r.json() == {"error": "the body is larger than 1048576 bytes"}
     assert (await rig.client.get(base)).json() == []
     unknown_route = await rig.client.get(f"{API}/nothing-here")
-    assert unknown_route.status_code == 404 and unknown_route.json() == {"error": "Not Found"}
+    assert unknown_route.status_code == 404
+    assert unknown_route.json()["error"].startswith(f"no route GET {API}/nothing-here;")
     wrong_method = await rig.client.patch(f"{API}/webhooks/stats")
-    assert wrong_method.status_code == 405 and wrong_method.json() == {"error": "Method Not Allowed"}
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == {"error": f"PATCH is not allowed on {API}/webhooks/stats; it takes GET"}
 
 
 async def test_the_token_never_reaches_a_log_or_an_answer(api_factory, capfd, caplog) -> None:

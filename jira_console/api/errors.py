@@ -90,6 +90,24 @@ def _jira_status(exc: JiraError) -> int:
     return 502  # auth refused, rate limited, unavailable, breaker open: Jira's side, not the caller's
 
 
+def _routing_message(request: Request, exc: HTTPException) -> str:
+    """What a refusal by the router itself says: a path no route has names where the routes are listed, and
+    a method a route does not take names those it does (Starlette's own words are "Not Found" and "Method
+    Not Allowed", which leave a caller guessing whether the id, the path or the method is wrong)."""
+    detail = str(exc.detail)
+    path = request.url.path[:200]
+    prefix = getattr(request.app.state, "prefix", "")
+    if exc.status_code == 404 and detail == "Not Found":
+        return (
+            f"no route {request.method} {path}; the routes are listed at {prefix}/docs "
+            f"(OpenAPI: {prefix}/openapi.json)"
+        )
+    if exc.status_code == 405 and detail == "Method Not Allowed":
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"{request.method} is not allowed on {path}" + (f"; it takes {allowed}" if allowed else "")
+    return detail
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register one handler per refusal the engine can raise (see the module docstring)."""
 
@@ -97,9 +115,9 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ApiError)
         return error_response(exc.status, exc.message, exc.details, exc.headers)
 
-    async def http_error(_: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+        return error_response(exc.status_code, _routing_message(request, exc), headers=exc.headers)
 
     async def invalid_request(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
