@@ -133,7 +133,7 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
     # A value the column cannot hold is refused, saying what it takes, and nothing is written.
     for bad, says in (
         ("story_points=abc", "story_points holds float values, not str"),
-        ("labels=x", "labels holds a list of texts, not str"),
+        ("labels=x", 'labels holds a list of texts (JSON: ["a", "b"]), not str'),
         ("sprint_id=1.5", "sprint_id holds int values, not float"),
     ):
         refused = cli("local", "set", key, bad)
@@ -156,10 +156,33 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
     ) in said
     # Which issues: the list the status line names.
     assert [i["key"] for i in cli.json("issues", "list", "--errors", "--field", "priority")] == [key]
-    assert [i["key"] for i in cli.json("issues", "list", "--errors")] == [key]
+    [failing] = cli.json("issues", "list", "--errors")
+    assert failing["key"] == key
+    # Each listed issue carries its errors, as `issues show` does (the list had them empty).
+    assert failing["errors"] == cli.json("issues", "show", key)["errors"]
+    assert [e["field"] for e in failing["errors"]] == ["priority"] and "NoSuchPriority" in str(failing)
     assert cli.json("issues", "list", "--errors", "--field", "summary") == []
     assert "no issues match" in cli("issues", "list", "--errors", "--field", "summary").stdout
     assert cli("issues", "list", "--field", "priority").exit_code == 2
+
+
+def test_keys_and_statuses_are_read_in_any_case_as_jira_reads_them(cli_env) -> None:
+    sim, cli, _ = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        key = sorted(sim.site.issues)[2]
+    typed = key.lower()
+    shown = cli.json("issues", "show", typed)
+    assert shown["key"] == key and "moved_from" not in shown
+    assert "moved" not in cli("issues", "show", typed).stdout
+    assert cli.json("local", "set", typed, 'summary="Typed in lower case"')["key"] == key
+    cli.json("sync")  # pushed: the audit line of the push names the issue by its key
+    assert [a["issue_key"] for a in cli.json("audit", "--key", typed, "--field", "summary")] == [key]
+    status = shown["status"]
+    exact = cli.json("issues", "list", "--status", status, "--limit", "1000")
+    assert exact and all(i["status"] == status for i in exact)
+    for spelled in (status.lower(), status.upper()):
+        assert cli.json("issues", "list", "--status", spelled, "--limit", "1000") == exact
 
 
 def test_conflicts_list_show_resolve(cli_env) -> None:

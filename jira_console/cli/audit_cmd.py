@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from jira_console.cli.common import EXIT_FAILURE, EXIT_USAGE, emit_json, fail, with_engine
+from jira_console.cli.common import EXIT_FAILURE, EXIT_USAGE, emit_json, fail, issue_key, with_engine
 from jira_console.cli.safe_text import echo
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _named(field: str | None, value: Any, known: Any) -> str:
 def audit(
     ctx: typer.Context,
     *,
-    key: str | None = typer.Option(None, "--key", help="Only this issue."),
+    key: str | None = typer.Option(None, "--key", help="Only this issue.", callback=issue_key),
     run: int | None = typer.Option(None, "--run", help="Only lines of this run (a sync, push or undo)."),
     side: str | None = typer.Option(None, "--side", help="Only lines written to jira or local."),
     field: str | None = typer.Option(None, "--field", help="Only this field."),
@@ -106,7 +106,9 @@ def undo(
     entries: list[int] = typer.Argument(None, help="Audit entry ids (see `audit`)."),
     *,
     run: int | None = typer.Option(None, "--run", help="Undo every line of this run (see `audit`)."),
-    key: str | None = typer.Option(None, "--key", help="Undo this issue's changes (with --since)."),
+    key: str | None = typer.Option(
+        None, "--key", help="Undo this issue's changes (with --since).", callback=issue_key
+    ),
     since: str | None = typer.Option(None, "--since", help="ISO 8601 time, or a span back: 90m, 2h, 1d."),
     connection: str | None = CONN_OPT,
     apply: bool = typer.Option(False, "--apply", help="Write the reverse changes (default: dry run)."),

@@ -68,6 +68,12 @@ class _State:
 state = _State()
 
 
+def issue_key(value: str | None) -> str | None:
+    """An issue key as typed, in Jira's case (a Typer callback): project keys are upper case, and Jira reads
+    ``eng-1`` as ENG-1 wherever a key is given, so the local database does too."""
+    return value.strip().upper() if value else value
+
+
 def no_connections() -> str:
     """Why a command that talks to Jira has nothing to do, and what to run."""
     path = state.config().path

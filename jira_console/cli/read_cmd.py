@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from jira_console.cli import output as out
-from jira_console.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, emit_json, fail, state
+from jira_console.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, emit_json, fail, issue_key, state
 from jira_console.cli.safe_text import echo
 from jira_console.cli.store_reader import read_store
 
@@ -214,7 +214,7 @@ def issues_list(
         limit=limit, offset=offset,
     )  # fmt: skip
 
-    def work(db: Database) -> tuple[list[IssueRecord], int, bool]:
+    def work(db: Database) -> tuple[list[IssueRecord], int, bool, dict[int, list[FieldErrorRecord]]]:
         nonlocal query
         if sprint is not None:
             from jira_console.cli.sprints_cmd import resolve_sprint
@@ -223,11 +223,13 @@ def issues_list(
             query = replace(query, connection=where, sprint_id=sprint_id)
         with db.session() as s:
             several = connection is None and len(repo.issue_connections(s, query, limit=2)) > 1
-            return repo.list_issues(s, query), repo.count_issues(s, query), several
+            rows = repo.list_issues(s, query)
+            errors_of = repo.field_errors_of(s, [i.id for i in rows]) if as_json else {}
+            return rows, repo.count_issues(s, query), several, errors_of
 
-    rows, total, several = read_store(work)
-    if as_json:
-        emit_json([issue_view(i) for i in rows])
+    rows, total, several, errors_of = read_store(work)
+    if as_json:  # each issue's errors too, as `issues show` gives them
+        emit_json([issue_view(i, errors_of.get(i.id)) for i in rows])
         return
     # The same key can name issues of two sites: every line names its connection when the list spans several
     # (not only on a page that happens to hold both).
@@ -251,7 +253,11 @@ def issues_list(
         echo(f"showing {len(rows)} of {total}")
 
 
-def issues_show(key: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
+def issues_show(
+    key: str = typer.Argument(..., callback=issue_key),
+    connection: str | None = CONN_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
     """One issue: core fields (people and sprints by name where known), mapped fields, sync state and
     mapping errors."""
     from jira_console.store import catalog, identity, repo

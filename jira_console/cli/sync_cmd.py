@@ -16,6 +16,7 @@ from jira_console.cli.common import (
     EXIT_USAGE,
     emit_json,
     fail,
+    issue_key,
     no_connections,
     state,
     with_engine,
@@ -147,7 +148,7 @@ def _unknown_field_hint(message: str, assignments: list[str]) -> str:
 
 
 def local_set(
-    key: str,
+    key: str = typer.Argument(..., callback=issue_key),
     assignments: list[str] = typer.Argument(
         ..., help="field=value; value is JSON when it parses, else text."
     ),
@@ -185,7 +186,7 @@ def local_set(
 def conflicts_list(
     connection: str | None = CONN_OPT,
     field: str | None = typer.Option(None, "--field"),
-    key: str | None = typer.Option(None, "--key"),
+    key: str | None = typer.Option(None, "--key", callback=issue_key),
     all_: bool = typer.Option(False, "--all", help="Resolved ones too."),
     limit: int = typer.Option(200, "--limit", min=1),
     as_json: bool = JSON_OPT,

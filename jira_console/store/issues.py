@@ -89,7 +89,7 @@ def local_value_problem(name: str, value: Any) -> str | None:
         return None
     labels_ok = value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     if name == "labels" and not labels_ok:
-        return f"labels holds a list of texts, not {type(value).__name__}"
+        return f'labels holds a list of texts (JSON: ["a", "b"]), not {type(value).__name__}'
     return issue_value_problem(name, value)
 
 

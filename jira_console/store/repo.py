@@ -58,7 +58,8 @@ def get_issue(session: Session, connection: str, key: str) -> cv.IssueRecord | N
 @dataclass(frozen=True)
 class IssueQuery:
     """Which issues :func:`list_issues` and :func:`count_issues` return: every given filter must match.
-    ``text`` searches summary and key, case-insensitively; deleted issues only with ``include_deleted``."""
+    ``text`` searches summary and key and ``status`` matches a name, both case-insensitively; deleted
+    issues only with ``include_deleted``."""
 
     connection: str | None = None
     keys: Sequence[str] | None = None
@@ -79,12 +80,14 @@ class IssueQuery:
 def _issue_filters(stmt: Select[Any], q: IssueQuery) -> Select[Any]:
     c = _ISSUES.c
     equal = {
-        c.connection: q.connection, c.project_key: q.project_key, c.status: q.status,
-        c.assignee: q.assignee, c.sprint_id: q.sprint_id,
+        c.connection: q.connection, c.project_key: q.project_key, c.assignee: q.assignee,
+        c.sprint_id: q.sprint_id,
     }  # fmt: skip
     for column, value in equal.items():
         if value is not None:
             stmt = stmt.where(column == value)
+    if q.status is not None:  # a status name in any case, as JQL reads it ("done" is Done)
+        stmt = stmt.where(func.lower(c.status) == q.status.lower())
     if q.keys is not None:
         stmt = stmt.where(c.key.in_(list(q.keys)))
     if q.dirty is not None:
@@ -200,6 +203,18 @@ def list_field_errors(
         stmt = stmt.join(_ISSUES, _ISSUES.c.id == e.issue_id).where(_ISSUES.c.connection == connection)
     stmt = stmt.order_by(e.at.desc(), e.id.desc()).limit(limit)
     return [cv.field_error_record(r) for r in session.execute(stmt)]
+
+
+def field_errors_of(session: Session, issue_ids: Sequence[int]) -> dict[int, list[cv.FieldErrorRecord]]:
+    """Issue id -> its recorded field errors (by field), for a page of issues at once."""
+    found: dict[int, list[cv.FieldErrorRecord]] = {}
+    if not issue_ids:
+        return found
+    e = _FIELD_ERRORS.c
+    stmt = select(_FIELD_ERRORS).where(bulk.among(session, e.issue_id, list(issue_ids))).order_by(e.field)
+    for row in session.execute(stmt):
+        found.setdefault(int(row.issue_id), []).append(cv.field_error_record(row))
+    return found
 
 
 # --- audit log ------------------------------------------------------------------------------------------
