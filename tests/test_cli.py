@@ -135,6 +135,9 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
         ("story_points=abc", "story_points holds float values, not str"),
         ("labels=x", 'labels holds a list of texts (JSON: ["a", "b"]), not str'),
         ("sprint_id=1.5", "sprint_id holds int values, not float"),
+        # Held by the column, refused by Jira on every site: said now, not found at the push.
+        ("summary=", "summary must be a non-empty string, got ''"),
+        ('labels=["two words"]', "labels must be a list of non-empty strings without spaces"),
     ):
         refused = cli("local", "set", key, bad)
         assert refused.exit_code == 2 and says in refused.stderr, refused.stderr

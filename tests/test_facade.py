@@ -7,6 +7,7 @@ import pytest
 from jira_console import events as ev
 from jira_console.mapping import templates
 from jira_console.mapping.compiled import field_dicts
+from jira_console.sync import conflicts as cf
 from tests.waiting import until
 
 
@@ -27,6 +28,10 @@ async def test_resolve_conflict_end_to_end_reaches_jira_and_is_audited(engine_fa
         "theirs",
     )
     assert any(isinstance(e, ev.ConflictDetected) for e in seen)
+    # A value Jira refuses on every site settles nothing: the conflict stays open.
+    with pytest.raises(cf.ResolutionError, match="summary must be a non-empty string"):
+        await engine.resolve_conflict(conflict.id, "value", "", actor="tester")
+    assert engine.count_conflicts() == 1
     resolved = await engine.resolve_conflict(conflict.id, "value", "agreed title", actor="tester")
     assert resolved.status == "resolved" and resolved.resolution == "value"
     assert sim.issue(key)["summary"] == "agreed title"

@@ -196,6 +196,9 @@ async def test_an_outbox_row_the_column_cannot_hold_is_refused_on_its_own(rig_fa
         (first, "story_points", '"abc"'),
         (second, "labels", '"not a list"'),
         (second, "status", '"%s"' % ("x" * 200)),
+        # Values the columns hold but Jira refuses on every site: said at intake, not found at the push.
+        (first, "summary", '"  "'),
+        (second, "labels", '["two words"]'),
         (second, "summary", '"good, after"'),
     ):
         rig.sql(
@@ -215,6 +218,8 @@ async def test_an_outbox_row_the_column_cannot_hold_is_refused_on_its_own(rig_fa
         ("story_points", "story_points holds float values, not str"),
         ("labels", 'labels holds a list of texts (JSON: ["a", "b"]), not str'),
         ("status", "status holds at most 128 characters, not 200"),
+        ("summary", "summary must be a non-empty string, got '  '"),
+        ("labels", "labels must be a list of non-empty strings without spaces, got ['two words']"),
     ]
 
 

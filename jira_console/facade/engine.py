@@ -49,6 +49,7 @@ from jira_console.store.liveness import shown_statuses
 from jira_console.store.models import utcnow
 from jira_console.sync import conflicts as cf
 from jira_console.sync.context import ISSUES_SCOPE
+from jira_console.sync.fields import checked_local_edits
 
 if TYPE_CHECKING:
     from jira_console.jira import JiraClient
@@ -289,16 +290,9 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
         if issue is None:
             raise LookupError(f"no issue {key}")
         known = set(issues.CORE_FIELDS) | self.runner.writable_fields(issue.connection)
-        plain: dict[str, Any] = {}
         with self.db.session() as s:  # a sprint may be named: sprint_id="ENG Sprint 5"
             changes = sprint_rows.with_sprint_id(s, issue.connection, changes)
-        for name, value in changes.items():
-            if name not in known and not name.startswith("fields."):
-                raise ValueError(f"unknown field {name!r}; synced fields: {', '.join(sorted(known))}")
-            problem = issues.local_value_problem(name, value)  # None for a mapped field (fields.x)
-            if problem is not None:
-                raise ValueError(problem)  # the check a conflict's chosen value gets
-            plain[name.removeprefix("fields.")] = value
+        plain = checked_local_edits(changes, known)
         with self.db.session(write=True) as s:
             issues.set_local_values(s, issue.id, plain)
         result = self.get_issue(key, issue.connection)

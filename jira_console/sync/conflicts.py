@@ -12,13 +12,8 @@ from sqlalchemy.orm import Session
 
 from jira_console.store import models as m
 from jira_console.store import repo
-from jira_console.store.issues import (
-    CORE_FIELDS,
-    as_engine_write,
-    issue_value_problem,
-    local_value,
-    set_local_value,
-)
+from jira_console.store.issues import as_engine_write, local_value, set_local_value
+from jira_console.sync.fields import local_edit_problem
 from jira_console.sync.merge import canonical, same
 
 Take = Literal["jira", "local", "value"]
@@ -60,7 +55,7 @@ def resolve(
         chosen = local_value(issue, conflict.field)
     elif take == "value":
         chosen = canonical(value)
-        problem = issue_value_problem(conflict.field, chosen) if conflict.field in CORE_FIELDS else None
+        problem = local_edit_problem(conflict.field, chosen)  # as a local edit is checked
         if problem is not None:
             raise ResolutionError(f"cannot resolve conflict {conflict_id} with that value: {problem}")
     else:

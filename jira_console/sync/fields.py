@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from jira_console.jira import richtext
 from jira_console.jira.sprintfield import current_sprint, parse_sprint_value
 from jira_console.mapping.compiled import JiraWrite as Write
+from jira_console.store.issues import local_value_problem
 
 Flavor = Literal["cloud", "server"]
 
@@ -272,6 +273,41 @@ class ParentCodec(_Core):
         if self.jira_field == "parent":
             return Write("field", "parent", None if value is None else {"key": str(value)})
         return Write("field", self.jira_field, value)
+
+
+_WRITE_RULES: dict[str, type[_Core]] = {"summary": SummaryCodec, "status": StatusCodec, "labels": LabelsCodec}
+"""Core fields whose values Jira refuses on every site whatever its configuration (their codecs' checks)."""
+
+
+def local_edit_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be a local edit of the synced field ``name``, or None: the column cannot hold it
+    (:func:`~jira_console.store.issues.local_value_problem`), or Jira refuses it on every site (an empty
+    summary or status, a label with a space). Said when the edit is made, not found at its push."""
+    problem = local_value_problem(name, value)
+    rule = _WRITE_RULES.get(name)
+    if problem is not None or rule is None:
+        return problem
+    try:
+        rule(name, name).to_jira(value, CodecContext("server"))
+    except CodecError as exc:
+        return str(exc)
+    return None
+
+
+def checked_local_edits(changes: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
+    """``changes`` (field name -> value; ``fields.x`` for a mapped field not among ``known``) as a row's
+    local values, or ValueError saying which change cannot be made and why (see :func:`local_edit_problem`;
+    a mapped field takes any JSON value here: its mapping says at the push whether it can be written)."""
+    names = set(known)
+    plain: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in names and not name.startswith("fields."):
+            raise ValueError(f"unknown field {name!r}; synced fields: {', '.join(sorted(names))}")
+        problem = local_edit_problem(name, value)
+        if problem is not None:
+            raise ValueError(problem)
+        plain[name.removeprefix("fields.")] = value
+    return plain
 
 
 def core_codecs(

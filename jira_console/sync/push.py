@@ -27,7 +27,7 @@ from jira_console.sync.absent import AbsentChange, absent_changes, resolve_absen
 from jira_console.sync.apply import decode_issue, merge_into_row, record_field_errors, updated_of
 from jira_console.sync.context import SyncContext, SyncIO
 from jira_console.sync.crash_window import INTENT_AT, Contest, find_contests, intent_fields
-from jira_console.sync.fields import MappedField
+from jira_console.sync.fields import MappedField, local_edit_problem
 from jira_console.sync.follow import fetch_following
 from jira_console.sync.merge import canonical, same
 from jira_console.sync.report import SyncReport
@@ -233,8 +233,9 @@ def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
             try:
                 if change.field == "sprint_id":  # by its name too, as ``local set`` takes it
                     value = sprint_rows.named_sprint_id(session, ctx.name, value)
-                # Refused here, on its own: the column would refuse the whole run's transaction.
-                error = si.local_value_problem(change.field, value)
+                # Refused here, on its own: the column would refuse the whole run's transaction, and Jira
+                # a value it never takes (an empty summary) only at the push.
+                error = local_edit_problem(change.field, value)
             except ValueError as exc:
                 error = str(exc)
         if issue is not None and error is None:
