@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from jira_console.store.converters import ConflictRecord
+from jira_console.sync.conflicts import ResolutionError
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.conflicts import ConflictsScreen
 from jira_console.tui.screens.edit_value import EditValueScreen
@@ -212,3 +216,31 @@ async def test_scrolling_without_the_cursor_also_loads_more() -> None:
         table.scroll_to(y=table.max_scroll_y, animate=False)
         assert await wait_for(pilot, lambda: table.row_count == 1000)
         assert table.cursor_row == 0
+
+
+class RefusingEngine(FakeEngine):
+    """Settles nothing: every resolution is refused, as the engine refuses a value Jira never takes."""
+
+    async def resolve_conflict(self, conflict_id: int, take: Any, value: Any = None, **_kw: Any) -> Any:
+        await asyncio.sleep(0)
+        raise ResolutionError(f"cannot resolve conflict {conflict_id} with that value: summary is empty")
+
+
+async def test_a_refused_resolution_is_said_and_the_conflict_stays_in_the_queue() -> None:
+    engine = RefusingEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#value").value = ""
+        await pilot.press("enter")
+        why = "cannot resolve conflict 1 with that value: summary is empty"
+        expected = f"Resolving the conflict failed: {why}"
+        # A screen's worker reports to the screen alone: this pressed Enter and saw nothing happen.
+        assert await wait_for(pilot, lambda: any(n.message == expected for n in app._notifications))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConflictsScreen)
+        assert screen.query_one(LazyTable).row_count == 40 and screen.pending == set()
+        assert conflict(engine, 1).status == "open"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, TextArea
 
+from jira_console.store import StoreError
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.mappings import MappingsScreen
-from tests.fakes import screen_text, settle
+from tests.fakes import screen_text, settle, wait_for
 from tests.fakes.engine import FIXED_NOW, FakeEngine
 
 WAIT = MappingsScreen.VALIDATE_DELAY + 0.1
@@ -100,14 +104,19 @@ async def test_issue_keys_choose_the_preview_rows() -> None:
         assert rows["OPS-7"][3] == "a value is required"
 
 
+async def edit_and_save(pilot: Any, app: JiraConsoleApp) -> None:
+    """Change the opened mapping's factor, as typing would, and press Ctrl+S."""
+    await settle(pilot, pause=WAIT)
+    edit(app, "factor = 1.0", "factor = 2.0")
+    await settle(pilot, pause=WAIT)
+    await pilot.press("ctrl+s")
+
+
 async def test_save_stores_a_new_version() -> None:
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, pause=WAIT)
-        edit(app, "factor = 1.0", "factor = 2.0")
-        await settle(pilot, pause=WAIT)
-        await pilot.press("ctrl+s")
+        await edit_and_save(pilot, app)
         await settle(pilot)
         saved = engine.list_mappings()[0]
         assert saved.version == 2 and saved.definition["steps"][1] == {"op": "scale", "factor": 2.0}
@@ -182,3 +191,22 @@ async def test_unsaved_edits_are_kept_until_the_step_that_replaces_them_comes_tw
         await pilot.press(step)
         await settle(pilot, pause=WAIT)
         assert "factor = 5.0" not in editor.text and then in editor.text
+
+
+class RefusingEngine(FakeEngine):
+    async def save_mapping(self, definition: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0)
+        raise StoreError("the database is unreachable; the mapping was not saved")
+
+
+async def test_a_save_the_engine_refuses_is_said_and_the_edit_stays_unsaved() -> None:
+    engine = RefusingEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await edit_and_save(pilot, app)
+        expected = "Saving the mapping failed: the database is unreachable; the mapping was not saved"
+        assert await wait_for(pilot, lambda: any(n.message == expected for n in app._notifications))
+        await settle(pilot)
+        assert engine.list_mappings()[0].version == 1
+        assert validation(app).startswith("story-points · modified · ")
+        assert "factor = 2.0" in app.screen.query_one(TextArea).text  # nothing typed is lost

@@ -26,7 +26,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from jira_console.facade import ConsoleEngine, EngineState, NoLiveDaemon, SyncReport
 from jira_console.health import one_line
@@ -34,7 +34,7 @@ from jira_console.tui import messages
 from jira_console.tui.bridge import EngineBridge
 from jira_console.tui.commands import ConsoleCommands
 from jira_console.tui.format import counts, duration
-from jira_console.tui.screens.base import ConsoleScreen
+from jira_console.tui.screens.base import ConsoleScreen, report_failed_worker
 from jira_console.tui.screens.conflicts import ConflictsScreen
 from jira_console.tui.screens.daemon_gone import DaemonGoneScreen, describe_gone
 from jira_console.tui.screens.health import HealthScreen
@@ -150,7 +150,10 @@ class JiraConsoleApp(App[None]):
             if not get_current_worker().is_cancelled:
                 self.post_message(self.EngineStateRead(state))
 
-        self.run_worker(read, thread=True, group="engine-state", exclusive=True, exit_on_error=False)
+        self.run_worker(
+            read, name="Reading the daemon's state", thread=True, group="engine-state", exclusive=True,
+            exit_on_error=False,
+        )  # fmt: skip
 
     @on(EngineStateRead)
     def _engine_state_read(self, message: EngineStateRead) -> None:
@@ -194,7 +197,7 @@ class JiraConsoleApp(App[None]):
 
         self.push_screen(DaemonGoneScreen(state, self.now()), chosen)
 
-    @work(group="run-here", exclusive=True, exit_on_error=False)
+    @work(name="Running the engine here", group="run-here", exclusive=True, exit_on_error=False)
     async def _run_here(self) -> None:
         await self.engine.run_here()
         self._show_engine_state(self.engine.engine_state())
@@ -222,6 +225,7 @@ class JiraConsoleApp(App[None]):
         if isinstance(screen, ConsoleScreen):
             self.run_worker(
                 lambda: screen.fetch(screen.poll),
+                name=f"Refreshing {screen.TITLE}",
                 thread=True,
                 group=f"refresh-{type(screen).__name__}",
                 exclusive=True,
@@ -296,8 +300,4 @@ class JiraConsoleApp(App[None]):
             )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Every worker (the App's or a screen's) that fails ends up here, as a notification."""
-        if event.state is WorkerState.ERROR:
-            worker = event.worker
-            what = worker.name or worker.group
-            self.notify(f"{what} failed: {worker.error}", severity="error", timeout=8, markup=False)
+        report_failed_worker(self, event)

@@ -280,7 +280,7 @@ class AuditScreen(ConsoleScreen):
             return
         self._plan(UndoSelection(run_id=entry.run_id), f"run {entry.run_id}")
 
-    @work(group="undo", exclusive=True, exit_on_error=False)
+    @work(name="Planning the undo", group="undo", exclusive=True, exit_on_error=False)
     async def _plan(self, selection: UndoSelection, what: str) -> None:
         try:
             plan = await self.engine.undo(selection)
@@ -294,7 +294,7 @@ class AuditScreen(ConsoleScreen):
 
         self.app.push_screen(UndoConfirmScreen(what, plan), chosen)
 
-    @work(group="undo", exclusive=True, exit_on_error=False)
+    @work(name="The undo", group="undo", exclusive=True, exit_on_error=False)
     async def _apply(self, selection: UndoSelection, what: str) -> None:
         self.notify(f"Undoing {what}…", markup=False)
         result = await self.engine.undo(selection, apply=True, actor="console")

@@ -19,17 +19,28 @@ from typing import Any, ClassVar
 from textual.binding import Binding
 from textual.events import DescendantBlur, DescendantFocus
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from jira_console.facade import ConsoleEngine
 from jira_console.tui.widgets.screen_bar import BarState, ScreenBar
 
 TEXT_FIELDS = (Input, TextArea)
 """Widgets that take printable keys (and so the screen keys) while they have the focus."""
+
+
+def report_failed_worker(node: MessagePump, event: Worker.StateChanged) -> None:
+    """A failed worker as an error notification, saying what failed (its name) and why. A worker's state
+    changes reach only the node that started it (they do not bubble), so the App and every screen that
+    starts workers call this from their own handler: otherwise a refused action just did nothing."""
+    if event.state is WorkerState.ERROR:
+        worker = event.worker
+        what = worker.name or worker.group
+        node.app.notify(f"{what} failed: {worker.error}", severity="error", timeout=8, markup=False)
 
 
 class ConsoleScreen(Screen[None]):
@@ -109,6 +120,9 @@ class ConsoleScreen(Screen[None]):
             else:
                 self.set_focus(None)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failed_worker(self, event)
+
     def load(self) -> Any:
         """Read what the screen shows. Runs in a thread: facade calls only, no widgets."""
         raise NotImplementedError
@@ -130,7 +144,12 @@ class ConsoleScreen(Screen[None]):
     def reload(self) -> None:
         """Start a full reload in a thread worker."""
         self.run_worker(
-            lambda: self.fetch(self.load), thread=True, group="load", exclusive=True, exit_on_error=False
+            lambda: self.fetch(self.load),
+            name=f"Reading {self.TITLE}",
+            thread=True,
+            group="load",
+            exclusive=True,
+            exit_on_error=False,
         )
 
     def reload_soon(self) -> None:

@@ -175,6 +175,7 @@ class ConflictsScreen(ConsoleScreen):
         self.run_worker(
             lambda: self.fetch(self._load_more),
             thread=True,
+            name="Reading more conflicts",
             group="more",
             exclusive=True,
             exit_on_error=False,
@@ -372,7 +373,7 @@ class ConflictsScreen(ConsoleScreen):
         self.app.push_screen(EditValueScreen(record), chosen)
 
     # Not exclusive: resolving one row then the next must not cancel the first mid-write.
-    @work(group="resolve", exit_on_error=False)
+    @work(name="Resolving the conflict", group="resolve", exit_on_error=False)
     async def _resolve(self, record: ConflictRecord, take: Take, value: Any) -> None:
         self.pending.add(record.id)
         self._render_status()
@@ -403,7 +404,7 @@ class ConflictsScreen(ConsoleScreen):
 
         self.app.push_screen(ResolveAllScreen(self.total, filters.describe()), chosen)
 
-    @work(group="resolve-all", exclusive=True, exit_on_error=False)
+    @work(name="Resolving the conflicts", group="resolve-all", exclusive=True, exit_on_error=False)
     async def _resolve_all(self, filters: Filters, take: Literal["jira", "local"]) -> None:
         count = await self.engine.resolve_conflicts(
             take,
@@ -427,5 +428,10 @@ class ConflictsScreen(ConsoleScreen):
     @on(messages.ConflictDetected)
     def _detected(self) -> None:
         self.run_worker(
-            lambda: self.fetch(self.poll), thread=True, group="poll", exclusive=True, exit_on_error=False
+            lambda: self.fetch(self.poll),
+            name="Counting the conflicts",
+            thread=True,
+            group="poll",
+            exclusive=True,
+            exit_on_error=False,
         )

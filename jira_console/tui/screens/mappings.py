@@ -141,6 +141,7 @@ class MappingsScreen(ConsoleScreen):
                 lambda: MappingOpened(mapping, self.engine.mapping_to_toml(mapping.definition))
             ),
             thread=True,
+            name="Opening the mapping",
             group="open",
             exclusive=True,
             exit_on_error=False,
@@ -198,7 +199,12 @@ class MappingsScreen(ConsoleScreen):
             return PreviewResult(text, definition, rows, None)
 
         self.run_worker(
-            lambda: self.fetch(read), thread=True, group="preview", exclusive=True, exit_on_error=False
+            lambda: self.fetch(read),
+            name="The preview",
+            thread=True,
+            group="preview",
+            exclusive=True,
+            exit_on_error=False,
         )
 
     def _previewed(self, result: PreviewResult) -> None:
@@ -297,7 +303,7 @@ class MappingsScreen(ConsoleScreen):
             return
         self._save(result.definition, text)
 
-    @work(group="save", exclusive=True, exit_on_error=False)
+    @work(name="Saving the mapping", group="save", exclusive=True, exit_on_error=False)
     async def _save(self, definition: dict[str, Any], text: str) -> None:
         # A new version of the mapping being edited: same connection (the TOML does not carry it), so the
         # edit is not stored as a global mapping the connection's own would hide.

@@ -12,10 +12,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Static
+from textual.worker import Worker
 
 from jira_console.facade import ConsoleEngine
 from jira_console.mapping.people import JiraPerson
 from jira_console.tui.format import literal
+from jira_console.tui.screens.base import report_failed_worker
 
 COLUMNS = ("connection", "name", "jira user", "e-mail Jira shows")
 
@@ -48,11 +50,14 @@ class PeopleScreen(ModalScreen[None]):
                 yield Button("Map", variant="primary", id="map")
                 yield Button("Close", id="close")
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failed_worker(self, event)
+
     def on_mount(self) -> None:
         self.query_one("#people", DataTable).add_columns(*COLUMNS)
         self.reload()
 
-    @work(thread=True, group="people", exclusive=True, exit_on_error=False)
+    @work(name="Reading the people to link", thread=True, group="people", exclusive=True, exit_on_error=False)
     def reload(self) -> None:
         found = [
             Pending(c.name, p)
@@ -97,7 +102,7 @@ class PeopleScreen(ModalScreen[None]):
             return
         self._store(row, email, internal_id)
 
-    @work(group="map", exclusive=True, exit_on_error=False)
+    @work(name="Linking the person", group="map", exclusive=True, exit_on_error=False)
     async def _store(self, row: Pending, email: str | None, internal_id: str | None) -> None:
         p = row.person
         await self.engine.set_identity(

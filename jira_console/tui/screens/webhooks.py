@@ -220,7 +220,7 @@ class WebhooksScreen(ConsoleScreen):
             return
         self._retry(event.id)
 
-    @work(group="retry", exit_on_error=False)
+    @work(name="Retrying the event", group="retry", exit_on_error=False)
     async def _retry(self, event_id: int) -> None:
         if await self.engine.retry_webhook_event(event_id):
             self.notify(f"Retried webhook event #{event_id}")
@@ -270,7 +270,7 @@ class WebhooksScreen(ConsoleScreen):
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # A failed re-read is reported by the App; the next event must still start one.
+        # A failed re-read is reported (ConsoleScreen's handler runs too); the next event must start one.
         if event.worker.group == "reread" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             self._rereading = False
 
