@@ -13,7 +13,13 @@ from pydantic import SecretStr
 
 from jira_console.config import JiraConnection
 from jira_console.jira import BreakerStateChanged, JiraClient
-from jira_console.jira.errors import CircuitOpenError, JiraNotFound, JiraRateLimited, JiraUnavailable
+from jira_console.jira.errors import (
+    CircuitOpenError,
+    JiraNotFound,
+    JiraRateLimited,
+    JiraUnavailable,
+    transport_failure,
+)
 from jira_console.jira.resilience import AdaptiveRateLimiter, path_template, retry_after_seconds
 from tests.waiting import until
 
@@ -317,3 +323,48 @@ async def test_limiter_spaces_requests() -> None:
 def test_path_template_groups_keys_and_ids() -> None:
     assert path_template("/rest/api/3/issue/ENG-12/transitions") == "/rest/api/3/issue/{key}/transitions"
     assert path_template("/rest/agile/1.0/sprint/42/issue") == "/rest/agile/1.0/sprint/{id}/issue"
+
+
+async def test_an_open_breaker_says_the_failure_that_opened_it() -> None:
+    def script(n: int, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("All connection attempts failed", request=request)
+
+    client = make_client(
+        Recorder(script), max_attempts=1, breaker_failure_threshold=2, breaker_recovery_seconds=60.0
+    )
+    refused = "ConnectError: All connection attempts failed — nothing accepts connections at the URL's host"
+    async with client:
+        for _ in range(2):
+            with pytest.raises(JiraUnavailable) as failed:
+                await client.request("GET", "/rest/api/2/serverInfo")
+            assert refused in str(failed.value)
+        assert client.health.breaker_state == "open"
+        with pytest.raises(CircuitOpenError) as info:
+            await client.request("GET", "/rest/api/2/serverInfo")
+    # What the operator has to fix, not only that the breaker is open (config check printed only that).
+    assert info.value.last_failure is not None and info.value.last_failure.startswith(refused)
+    assert str(info.value).endswith(f"; the last failure: {info.value.last_failure}")
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail", "says"),
+    [
+        (
+            "ConnectError",
+            "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)",
+            "start with http://",
+        ),
+        ("ConnectError", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "not trusted"),
+        ("ConnectError", "[Errno -2] Name or service not known", "host name does not resolve"),
+        ("ConnectError", "[Errno 111] Connection refused", "nothing accepts connections"),
+        ("ConnectTimeout", "timed out", "got no answer"),
+    ],
+)
+def test_a_request_without_answer_says_what_its_cause_means(kind: str, detail: str, says: str) -> None:
+    text = transport_failure(kind, detail)
+    assert text.startswith(f"{kind}: {detail} — ") and says in text
+
+
+def test_a_transport_failure_without_a_known_cause_is_given_as_it_came() -> None:
+    assert transport_failure("ReadError", "") == "ReadError: no detail"
+    assert transport_failure("RemoteProtocolError", "peer closed") == "RemoteProtocolError: peer closed"

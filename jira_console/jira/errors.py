@@ -70,18 +70,52 @@ class JiraUnavailable(JiraError):
 class CircuitOpenError(JiraUnavailable):
     """The connection's circuit breaker is open: the call failed fast without touching Jira."""
 
-    def __init__(self, connection: str, method: str, path: str, opens_in: float) -> None:
+    def __init__(
+        self, connection: str, method: str, path: str, opens_in: float, last_failure: str | None = None
+    ) -> None:
         self.connection = connection
         self.opens_in = max(0.0, opens_in)
+        self.last_failure = last_failure
+        """The failure that last counted against the breaker (what the operator has to fix), if known."""
+        last = f"; the last failure: {last_failure}" if last_failure else ""
         super().__init__(
             0,
             method,
             path,
             [
                 f"circuit breaker for connection {connection!r} is open after repeated failures; "
-                f"it half-opens in {self.opens_in:.1f}s"
+                f"it half-opens in {self.opens_in:.1f}s{last}"
             ],
         )
+
+
+_UNRESOLVED = (
+    "name or service not known",
+    "nodename nor servname",
+    "getaddrinfo failed",
+    "temporary failure in name resolution",
+    "no address associated",
+)
+"""How the resolvers of Linux, macOS and Windows say that a host name has no address."""
+
+
+def transport_failure(kind: str, detail: str) -> str:
+    """A request that got no answer, in words: ``kind`` (httpx's exception class) and ``detail`` (its
+    text), with what the common causes usually mean (a wrong scheme, host or port, an untrusted
+    certificate), since the network library's own words rarely say what to fix."""
+    text = detail.lower()
+    hint = None
+    if "wrong_version_number" in text or "wrong version number" in text:
+        hint = "the server did not answer in TLS: should the URL start with http://, or use another port?"
+    elif "certificate_verify_failed" in text:
+        hint = "the server's TLS certificate is not trusted on this machine (install its CA, or fix the URL)"
+    elif any(s in text for s in _UNRESOLVED):
+        hint = "the URL's host name does not resolve"
+    elif kind == "ConnectError" and ("all connection attempts failed" in text or "refused" in text):
+        hint = "nothing accepts connections at the URL's host and port: is it right, and is Jira up?"
+    elif kind == "ConnectTimeout":
+        hint = "the connection got no answer: a wrong address, a firewall or a proxy in the way?"
+    return f"{kind}: {detail or 'no detail'}" + (f" — {hint}" if hint else "")
 
 
 def parse_error_body(body: Any) -> tuple[list[str], dict[str, str]]:

@@ -29,6 +29,7 @@ from jira_console.jira.errors import (
     JiraRateLimited,
     JiraUnavailable,
     error_for_status,
+    transport_failure,
 )
 from jira_console.jira.models import CallRecord, ConnectionHealth, Flavor, ServerInfo
 from jira_console.jira.resilience import (
@@ -336,7 +337,7 @@ class JiraHttp:
                 self._health.record(
                     CallRecord(method, template, 0, latency, None, datetime.now(UTC), error=kind)
                 )
-                err = JiraUnavailable(0, method, path, [f"{kind}: {redact.scrub(str(exc)) or 'no detail'}"])
+                err = JiraUnavailable(0, method, path, [transport_failure(kind, redact.scrub(str(exc)))])
                 err.reached_server = False if isinstance(exc, _UNSENT) else None  # type: ignore[attr-defined]
                 raise err from None
             latency = (time.monotonic() - started) * 1000

@@ -213,6 +213,14 @@ class AdaptiveRateLimiter:
 # --------------------------------------------------------------------------------------------- breaker
 
 
+def _failure_words(exc: BaseException) -> str:
+    """A failure as the breaker's refusals quote it: Jira's words without the request line (the refusal
+    names its own request), or the exception's class and text."""
+    if isinstance(exc, JiraError):
+        return "; ".join(exc.messages) or (f"HTTP {exc.status}" if exc.status else "no response")
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _not_a_failure(exc: BaseException) -> bool:
     # Jira answered: a 4xx (including 429) says nothing about the health of the site.
     return isinstance(exc, JiraError) and 0 < exc.status < 500
@@ -245,6 +253,8 @@ class Breaker:
         self.connection = connection
         self._on_event = on_event
         self._probe_in_flight = False
+        self.last_failure: str | None = None
+        """What the last failure counted against the breaker was (said while it is open)."""
         self._cb = pybreaker.CircuitBreaker(
             fail_max=failure_threshold,
             reset_timeout=recovery_seconds,
@@ -289,9 +299,9 @@ class Breaker:
         if state == pybreaker.STATE_OPEN:
             left = self.opens_in() or 0.0
             if left > 0:
-                raise CircuitOpenError(self.connection, method, path, left)
+                raise CircuitOpenError(self.connection, method, path, left, self.last_failure)
         if self._probe_in_flight:
-            raise CircuitOpenError(self.connection, method, path, 0.0)
+            raise CircuitOpenError(self.connection, method, path, 0.0, self.last_failure)
         self._probe_in_flight = True
         return True
 
@@ -303,7 +313,12 @@ class Breaker:
             with self._cb.calling():
                 yield
         except pybreaker.CircuitBreakerError:
-            raise CircuitOpenError(self.connection, method, path, self.opens_in() or 0.0) from None
+            opens_in = self.opens_in() or 0.0
+            raise CircuitOpenError(self.connection, method, path, opens_in, self.last_failure) from None
+        except Exception as exc:
+            if not _not_a_failure(exc):
+                self.last_failure = _failure_words(exc)
+            raise
         finally:
             if probe:
                 self._probe_in_flight = False
