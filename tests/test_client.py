@@ -282,3 +282,16 @@ async def test_check_reports_missing_token_by_env_name(monkeypatch) -> None:
     result = await check_connection(conn())
     assert result["ok"] is False
     assert "JIRA_TEST_TOKEN" in result["problems"][0]
+
+
+async def test_check_says_when_no_jira_answers_under_the_url(sim_factory, monkeypatch) -> None:
+    sim = sim_factory("server", issues=1)
+    user, token = sim.credentials["basic"]
+    monkeypatch.setenv("JIRA_TEST_TOKEN", token)
+    result = await check_connection(conn(url=f"{sim.url}/jira", user=user, flavor="server"))
+    assert result["ok"] is False
+    first = result["problems"][0]
+    assert first.startswith("serverInfo: GET /rest/api/2/serverInfo -> 404")
+    assert f"no Jira REST API answers under {sim.url}/jira: give the address Jira opens at" in first
+    right = await check_connection(conn(url=sim.url, user=user, flavor="server"))
+    assert right["ok"] is True, right["problems"]

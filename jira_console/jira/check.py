@@ -12,6 +12,11 @@ from jira_console.jira.shared import CredentialsBlocked, SharedGuard
 
 PERMISSIONS = ("BROWSE_PROJECTS", "EDIT_ISSUES", "TRANSITION_ISSUES")
 
+_NOT_JIRA = (
+    " — no Jira REST API answers under {url}: give the address Jira opens at in a browser, with its context"
+    " path if it has one (such as https://host/jira)"
+)
+
 
 async def _probe_jql(client: JiraClient, jql: str) -> None:
     """One search of one issue with ``jql`` (the caller passes it as the sync will send it: the scope
@@ -56,7 +61,8 @@ async def check_connection(
             except JiraAuthError:
                 raise
             except JiraError as exc:
-                problems.append(f"serverInfo: {exc}")
+                hint = _NOT_JIRA.format(url=conn.url) if exc.status == 404 else ""
+                problems.append(f"serverInfo: {exc}{hint}")
                 await client.ensure_flavor()
                 result["flavor"] = client.flavor
             me = await client.myself()
