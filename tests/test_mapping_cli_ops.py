@@ -112,6 +112,9 @@ def test_import_refuses_a_missing_field_with_candidates_and_an_unknown_option(cl
     one = cli("mapping", "test", _file(tmp_path, GOOD), "-C", "s", "--issue", rows[0]["key"])
     assert one.exit_code == 0 and one.output.startswith(f"team {rows[0]['key']}: ")
     assert _stored(cli.db_url) == []
+    # Nothing stored yet: trying the stored mappings says so (it printed nothing at all).
+    none = cli("mapping", "test", rows[0]["key"], "-C", "s")
+    assert none.exit_code == 0 and none.output.startswith("nothing to try: no stored mapping applies to s ")
 
     imported = cli("mapping", "import", _file(tmp_path, GOOD), "-C", "s")
     assert imported.exit_code == 0, imported.output

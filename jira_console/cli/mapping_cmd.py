@@ -292,6 +292,9 @@ def test_cmd(
             echo(f"    ! {line}")
     for person in unresolved:
         echo(f"unresolved person: {person} (map them with `jira-console identities`)")
+    if not results:
+        why = "the file holds no [[mapping]]" if text is not None else f"no stored mapping applies to {conn}"
+        echo(f"nothing to try: {why} (mapping import FILE stores some; mapping test FILE tries one first)")
 
 
 def register(root: typer.Typer) -> None:
