@@ -103,6 +103,12 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
     assert shown["key"] == key and shown["summary"] == sim.issue(key)["summary"]
     assert shown["local_dirty"] is False
 
+    # A connection no configuration names (a typo) is said, not shown as an empty store.
+    for command in (("issues", "list"), ("sprints", "list"), ("conflicts", "list"), ("audit",)):
+        said = cli(*command, "-C", "nope").stdout
+        assert "no connection named 'nope' is configured (sim)" in said, (command, said)
+    assert cli("audit", "--key", "NOPE-1").stdout.strip() == "no audit lines match"  # it printed nothing
+    assert cli("conflicts", "list").stdout.strip() == "no open conflicts"
     missing = cli("issues", "show", "NOPE-9999")
     assert missing.exit_code == 3 and "NOPE-9999" in missing.stderr
     assert cli("issues", "list", "--limit", "0").exit_code == 2

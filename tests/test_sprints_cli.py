@@ -94,7 +94,9 @@ def test_sprints_list_in_text_names_each_sprint_with_its_dates(synced) -> None:
     line = next(line for line in lines[1:] if line.split()[0] == str(active.id))
     assert active.name in line and "active" in line
     assert json.dumps(cli.json("sprints", "list", "--connection", "nope")) == "[]"
-    assert "no sprints match" in cli("sprints", "list", "-C", "nope").stdout
+    typo = cli("sprints", "list", "-C", "nope").stdout
+    assert "no sprints: no connection named 'nope' is configured" in typo
+    assert cli("sprints", "list", "--board", "999").stdout.strip() == "no sprints match"
 
 
 def test_issues_list_by_sprint_id_or_name(synced) -> None:

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from jira_console.cli.common import EXIT_FAILURE, EXIT_USAGE, emit_json, fail, issue_key, with_engine
+from jira_console.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    emit_json,
+    fail,
+    issue_key,
+    none_found,
+    with_engine,
+)
 from jira_console.cli.safe_text import echo
 
 if TYPE_CHECKING:
@@ -88,6 +96,9 @@ def audit(
     if as_json:
         emit_json([asdict(a) for a in rows])
         return
+    if not rows:
+        filtered = key is not None or run is not None or side is not None or field is not None
+        echo(none_found("audit lines", connection, filtered, " yet (a sync writes them)"))
     for a in rows:
         cause = f"{a.cause} {a.run_id or a.event_id or ''}".strip() if a.cause else "-"
         undo = f", undo of #{a.undo_of}" if a.undo_of else ""

@@ -74,6 +74,19 @@ def issue_key(value: str | None) -> str | None:
     return value.strip().upper() if value else value
 
 
+def none_found(
+    what: str, connection: str | None, filtered: bool, empty: str = " in the local database"
+) -> str:
+    """What an empty read says: ``no <what>`` that match, or none stored; and, for a connection that no
+    configuration names (a typo, where the read would otherwise just look empty), the ones there are."""
+    if connection is not None:
+        names = [c.name for c in state.config().settings.jira]
+        if connection not in names:
+            configured = ", ".join(names) or "none"
+            return f"no {what}: no connection named {connection!r} is configured ({configured})"
+    return f"no {what}" + (" match" if filtered or connection is not None else empty)
+
+
 def no_connections() -> str:
     """Why a command that talks to Jira has nothing to do, and what to run."""
     path = state.config().path

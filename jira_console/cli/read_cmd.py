@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from jira_console.cli import output as out
-from jira_console.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, emit_json, fail, issue_key, state
+from jira_console.cli.common import (
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    emit_json,
+    fail,
+    issue_key,
+    none_found,
+    state,
+)
 from jira_console.cli.safe_text import echo
 from jira_console.cli.store_reader import read_store
 
@@ -244,8 +252,8 @@ def issues_list(
     for line in out.rows(table):
         echo(line)
     if not rows:
-        filtered = search or status_ or dirty or errors or sprint
-        echo("no issues" + (" match" if filtered else " in the local database"))
+        filtered = bool(search or status_ or dirty or errors or sprint)
+        echo(none_found("issues", connection, filtered))
     elif total > len(rows) or offset:
         more = f"; --offset {offset + len(rows)} for more" if offset + len(rows) < total else ""
         echo(f"showing {offset + 1}-{offset + len(rows)} of {total}{more}")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from jira_console.cli import output as out
-from jira_console.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, emit_json, fail
+from jira_console.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, emit_json, fail, none_found
 from jira_console.cli.safe_text import echo
 from jira_console.cli.store_reader import read_store
 
@@ -75,8 +75,8 @@ def sprints_list(
         emit_json([sprint_view(x) for x in summaries])
         return
     if not summaries:
-        filtered = connection or state_ or board is not None
-        echo("no sprints" + (" match" if filtered else " in the local database (a sync reads them)"))
+        filtered = state_ is not None or board is not None
+        echo(none_found("sprints", connection, filtered, " in the local database (a sync reads them)"))
         return
     several = len({x.sprint.connection for x in summaries}) > 1
     table = [("id", "state", "name", "start", "end", "issues", "done", "points", "board")]

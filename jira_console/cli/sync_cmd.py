@@ -18,6 +18,7 @@ from jira_console.cli.common import (
     fail,
     issue_key,
     no_connections,
+    none_found,
     state,
     with_engine,
 )
@@ -201,7 +202,7 @@ def conflicts_list(
         emit_json([asdict(c) for c in rows])
         return
     if not rows:
-        echo("no conflicts")
+        echo(none_found("conflicts" if all_ else "open conflicts", connection, bool(field or key), ""))
     for c in rows:
         echo(
             f"#{c.id} {c.issue_key} {c.field}: local={json.dumps(c.local, ensure_ascii=False)} "
