@@ -3,7 +3,8 @@
 It runs the engine's own asyncio loop (no Textual). APScheduler drives the periodic work: an incremental
 sync per connection, the reconciliation sweep, retention, dynamic-webhook refresh, the heartbeat and the
 operator command queue. SIGTERM/SIGINT drain: the listener stops accepting (in-flight deliveries still
-commit), workers finish their batch, a running sync finishes its page, then the daemon leaves.
+commit), workers finish their batch, a running sync finishes its page, then the daemon leaves. SIGHUP
+reloads the configuration (see :mod:`jira_console.reload`).
 
 Several daemons can share one PostgreSQL database: sync runs are serialised per connection by an expiring
 lease, webhook events are claimed with ``FOR UPDATE SKIP LOCKED``, and a killed daemon's lease or claims
@@ -17,7 +18,6 @@ import contextlib
 import gc
 import logging
 import os
-import signal
 import socket
 import time
 from collections.abc import Callable
@@ -34,6 +34,7 @@ from jira_console.config import ConfigError, Settings
 from jira_console.facade import Engine, SyncReport
 from jira_console.health import one_line
 from jira_console.logs import get_logger
+from jira_console.reload import ReloadCheck, install_signal_handlers, reload_wanted
 from jira_console.store import state as st
 from jira_console.sync.report import SyncBusy
 from jira_console.sync.router import ConnectionRouter
@@ -77,6 +78,8 @@ class Daemon:
         self, settings: Settings, *, engine: Engine | None = None, listen: bool | None = None
     ) -> None:
         self.settings = settings
+        self.reload_check: ReloadCheck | None = None  # what SIGHUP reads (see jira_console.reload)
+        self.restart_requested = False  # a SIGHUP with a valid configuration: start again once drained
         self.name = settings.daemon.name or f"{socket.gethostname()}:{os.getpid()}"
         self.engine = engine or Engine(settings, owner=self.name)
         self.listen = settings.webhooks.enabled if listen is None else listen
@@ -97,6 +100,11 @@ class Daemon:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+    def request_reload(self) -> None:
+        if reload_wanted(self.reload_check):
+            self.restart_requested = True
+            self._stop.set()
 
     async def start(self) -> None:
         api_token = self._api_token()
@@ -121,10 +129,7 @@ class Daemon:
         )
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.request_stop)
+        install_signal_handlers(asyncio.get_running_loop(), self.request_stop, self.request_reload)
         await self.start()
         # Everything alive now (modules, settings, the engine, the apps) lives as long as the daemon: frozen
         # out of the collector, so that a full collection does not walk it again and again (on the webhook
@@ -178,18 +183,7 @@ class Daemon:
         self.engine.listener = _ListenerInfo(f"{self.listener.url}{wh.path}")
 
     def _api_token(self) -> str | None:
-        """The operations API's bearer token; None when the API is off. Checked before anything starts, so a
-        missing token stops the daemon with a clear message instead of serving an API nobody can use."""
-        api = self.settings.api
-        if api.listen is None:
-            return None
-        token = api.token()
-        if not token:
-            raise ConfigError(
-                f"[api] listen is set but the environment variable {api.token_env} (the API's bearer token) "
-                "is empty; set it, or remove [api] listen to run without the API"
-            )
-        return token
+        return api_token(self.settings)
 
     async def _start_api(self, token: str) -> None:
         from jira_console.api import create_api_app
@@ -436,17 +430,11 @@ class Daemon:
         return await self._start_sync(name, full, "command")
 
     async def _retention_job(self) -> None:
-        from jira_console.store.outbox import purge_outbox
-        from jira_console.webhooks.processor import purge
+        from jira_console.housekeeping import retention
 
-        removed = await asyncio.to_thread(purge, self.engine.db, self.settings.webhooks.retention_days)
-        if removed:
-            log.info("webhook retention", removed=removed)
-        taken = await asyncio.to_thread(
-            purge_outbox, self.engine.db, self.settings.daemon.outbox_retention_days
-        )
-        if taken:
-            log.info("outbox retention", removed=taken)
+        removed = await asyncio.to_thread(retention, self.engine.db, self.settings)
+        if any(removed.values()):
+            log.info("retention", **removed)
 
     async def _refresh_webhooks_job(self) -> None:
         """Dynamic (OAuth/Connect) webhooks on Cloud expire after 30 days: refresh well before."""
@@ -486,3 +474,19 @@ class Daemon:
 class _ListenerInfo:
     def __init__(self, address: str) -> None:
         self.address = address
+
+
+def api_token(settings: Settings) -> str | None:
+    """The operations API's bearer token; None when the API is off. Checked before anything starts (and
+    before a SIGHUP restart), so a missing token stops the daemon with a clear message instead of serving
+    an API nobody can use."""
+    api = settings.api
+    if api.listen is None:
+        return None
+    token = api.token()
+    if not token:
+        raise ConfigError(
+            f"[api] listen is set but the environment variable {api.token_env} (the API's bearer token) "
+            "is empty; set it, or remove [api] listen to run without the API"
+        )
+    return token

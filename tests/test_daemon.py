@@ -338,6 +338,31 @@ async def post_all(
     return acked
 
 
+def test_sighup_reloads_a_valid_configuration_in_place_and_runs_on_past_an_invalid_one(
+    sim_factory, sqlite_url: str, tmp_path: Path, daemons
+) -> None:
+    sim = sim_factory("server", issues=5)
+    config = write_config(tmp_path, sim, sqlite_url)
+    first, second = port_of(config), free_port()
+    d = daemons(config, "d-hup", sim)
+    wait_for(lambda: listener_up(first), "the listener", daemons=(d,))
+    good = config.read_text()
+
+    # A typo: logged, and the daemon runs on as it was (it used to die at once: SIGHUP's default).
+    config.write_text(good.replace("[daemon]", "[daemon]\nheartbeat_secnds = 1"))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration not reloaded" in d.tail(), "the refusal in the log", daemons=(d,))
+    assert "heartbeat_secnds" in d.tail() and listener_up(first)
+
+    # A valid change: drained, then the same process starts again with it (the listener moves).
+    config.write_text(good.replace(f"127.0.0.1:{first}", f"127.0.0.1:{second}"))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: listener_up(second), "the listener on its new port", daemons=(d,))
+    assert not listener_up(first)
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=45) == 0, d.tail()
+
+
 @pytest.mark.timing
 def test_kill_9_right_after_acknowledgements_loses_nothing(
     sim_factory, sqlite_url: str, tmp_path: Path, daemons

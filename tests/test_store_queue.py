@@ -8,6 +8,8 @@ from datetime import timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from jira_console.config import Settings
+from jira_console.housekeeping import retention
 from jira_console.store import outbox, queue, state, tables
 from jira_console.store.db import Database
 from jira_console.store.models import LocalChange, utcnow
@@ -288,8 +290,24 @@ def test_daemon_heartbeat_and_stop(db: Database) -> None:
         assert d.stopping is True and d.status == {"ok": False} and d.heartbeat_at is not None
         state.heartbeat(s, "d1", pid=2, started_at=utcnow())  # restarted: stop request cleared
         assert state.list_daemons(s)[0].stopping is False
-        state.remove_daemon(s, "d1")
-        assert state.list_daemons(s) == []
+
+
+def test_the_retention_job_forgets_daemons_silent_for_a_week(db: Database) -> None:
+    """A daemon named host:pid gets a row at every start: the rows of those long gone go, so `status` and
+    the console do not list every daemon that ever ran."""
+    with db.session() as s:
+        for name in ("stopped-long-ago", "killed-long-ago", "stopped-yesterday", "alive"):
+            state.heartbeat(s, name, host="h", pid=1, started_at=utcnow())
+        state.mark_stopped(s, "stopped-long-ago")
+        state.mark_stopped(s, "stopped-yesterday")
+        beats = {"stopped-long-ago": 8, "killed-long-ago": 30, "stopped-yesterday": 1}
+        for name, days in beats.items():
+            when = utcnow() - timedelta(days=days)
+            s.execute(tables.daemons.update().where(tables.daemons.c.name == name).values(heartbeat_at=when))
+    removed = retention(db, Settings())
+    assert removed == {"webhook_events": 0, "outbox_rows": 0, "daemon_rows": 2}
+    with db.session() as s:
+        assert sorted(d.name for d in state.list_daemons(s)) == ["alive", "stopped-yesterday"]
 
 
 def test_commands_queue(db: Database) -> None:

@@ -290,11 +290,13 @@ def request_stop(session: Session, name: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def remove_daemon(session: Session, name: str) -> None:
-    """Forget a daemon row (on clean shutdown or when it is known dead)."""
+def forget_gone_daemons(session: Session, silent_since: datetime) -> int:
+    """Forget the rows of daemons whose last heartbeat is older than ``silent_since`` (stopped cleanly or
+    killed); returns how many."""
     from jira_console.store import models as m
 
-    session.execute(delete(m.Daemon).where(t.daemons.c.name == name))
+    result = session.execute(delete(m.Daemon).where(t.daemons.c.heartbeat_at < silent_since))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # --- commands -------------------------------------------------------------------------------------------
