@@ -137,6 +137,13 @@ def test_identities_match_set_and_round_trip(cli, tmp_path) -> None:
     bad.write_text("jira_user,mail\nx,y\n")
     refused = cli("identities", "import", str(bad))
     assert refused.exit_code == 2 and "unknown: mail" in refused.output
+    # An e-mail with a typo would match nobody, silently: refused, by hand and in a file (all or nothing).
+    typo = cli("identities", "set", "someone-new", "--email", "new at example.com")
+    assert typo.exit_code == 2 and "'new at example.com' is not an e-mail address" in typo.output
+    bad.write_text("jira_user,email\nfirst,first@example.com\nsecond,second@\n")
+    refused = cli("identities", "import", str(bad))
+    assert refused.exit_code == 2 and "line 3: 'second@' is not an e-mail address" in refused.output
+    assert cli("identities", "list", "--csv").stdout == exported  # nothing of either was stored
 
 
 def test_matching_never_guesses() -> None:

@@ -19,6 +19,7 @@ from jira_console.mapping.people import (
     LocalPerson,
     MatchResult,
     as_person,
+    email_problem,
     match,
     merge,
     people_in,
@@ -89,6 +90,8 @@ class IdentityMethods:
             raise ValueError("the Jira user (accountId or user name) must not be empty")
         if email is None and internal_id is None and display_name is None:
             raise ValueError("give an e-mail, an internal id or a display name to store")
+        if (problem := email_problem(email)) is not None:
+            raise ValueError(problem)
 
         def write() -> cv.IdentityRecord:
             with self.db.session(write=True) as s:

@@ -106,6 +106,17 @@ def match(people: Iterable[JiraPerson], local: Iterable[LocalPerson] = ()) -> Ma
     return result
 
 
+def email_problem(email: str | None) -> str | None:
+    """Why ``email`` cannot be an e-mail address (one ``@`` between a name and a domain, no spaces), or None
+    (None too when there is none). Identities are matched on it: a typo would silently match nobody."""
+    if email is None:
+        return None
+    name, at, domain = email.partition("@")
+    if not (name and at and domain) or "@" in domain or any(c.isspace() for c in email):
+        return f"{email!r} is not an e-mail address"
+    return None
+
+
 def read_csv(text: str, columns: tuple[str, ...], required: str) -> list[dict[str, str | None]]:
     """Rows of a CSV file with a header naming some of ``columns`` (``required`` among them); ValueError
     naming the line for anything else."""
@@ -124,6 +135,8 @@ def read_csv(text: str, columns: tuple[str, ...], required: str) -> list[dict[st
             raise ValueError(f"line {line}: more values than columns")
         if not row.get(required):
             raise ValueError(f"line {line}: {required} is empty")
+        if (problem := email_problem(row.get("email"))) is not None:
+            raise ValueError(f"line {line}: {problem}")
         rows.append({c: row.get(c) for c in columns})
     return rows
 
