@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jira_console import events as ev
 from jira_console.activity import Activity, ActivityRecorder
+from jira_console.cli.sync_cmd import _sync_one
 from jira_console.config import Settings
 from jira_console.facade import ConnectionStatus, NoLiveDaemon
 from jira_console.health import SyncHealth, one_line, sync_health
@@ -26,6 +27,7 @@ from jira_console.store import state as st
 from jira_console.store.converters import SyncStateRecord
 from jira_console.store.db import Database
 from jira_console.webhooks.listener import create_listener_app
+from tests.waiting import until
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
@@ -161,6 +163,27 @@ async def test_a_queued_sync_fails_when_its_daemon_dies_waiting(engine_factory) 
         st.mark_stopped(s, "daemon-a")
     with pytest.raises(NoLiveDaemon, match="stopped before finishing"):
         await asyncio.wait_for(waiting, timeout=10)
+
+
+async def test_cli_sync_runs_here_when_its_daemon_dies_while_it_waits(engine_factory, capsys) -> None:
+    owner, _ = await engine_factory("cloud")
+    with owner.db.session() as s:
+        st.heartbeat(s, "daemon-a", host="h", pid=1, version="x", status={"connections": []})
+    engine, _ = await engine_factory("cloud", attach=None)
+    name = engine.settings.jira[0].name
+    waiting = asyncio.ensure_future(_sync_one(engine, name, False))
+
+    def queued() -> bool:
+        with owner.db.session() as s:
+            return bool(st.list_commands(s))
+
+    await until(queued, "the sync queued for the daemon")
+    with owner.db.session() as s:
+        st.mark_stopped(s, "daemon-a")  # as a daemon that dies takes its sync with it
+    [report] = await asyncio.wait_for(waiting, timeout=30)
+    # `jira-console sync` syncs: it said "failed" before, and the operator had to run it again.
+    assert report.status == "ok" and report.connection == name and engine.mode == "inprocess"
+    assert "daemon daemon-a stopped before finishing" in capsys.readouterr().err
 
 
 def seed_conflicts(db: Database) -> None:

@@ -47,7 +47,8 @@ def sync(
 ) -> None:
     """Run one two-way sync now (pull, then push; --full adds the reconciliation sweep) on every
     connection, or one; every connection's result is printed, and the exit code is 1 if any failed. While a
-    daemon is alive it runs the sync (one client per site, one rate-limit budget) and this waits for it."""
+    daemon is alive it runs the sync (one client per site, one rate-limit budget) and this waits for it (and
+    runs it itself if the daemon dies meanwhile)."""
     import asyncio
     import sys
 
@@ -96,11 +97,18 @@ def sync(
 async def _sync_one(engine: Engine, name: str, full: bool) -> list[SyncReport]:
     """One connection's sync; a failure becomes that connection's failed report (the others still run)."""
     from jira_console import redact
+    from jira_console.facade import NoLiveDaemon
     from jira_console.health import one_line
     from jira_console.sync.report import SyncReport
 
     try:
         return await engine.run_sync(name, full=full)
+    except NoLiveDaemon as exc:
+        # The daemon this waited for is gone: the sync is this command's to run. (Its queued command stays
+        # for the next daemon to start, where it is one more sync.)
+        echo(f"{exc}; running the sync here", err=True)
+        await engine.run_here()
+        return await _sync_one(engine, name, full)
     except Exception as exc:  # noqa: BLE001 - reported per connection; the next one still syncs
         message = one_line(redact.scrub(str(exc))) or type(exc).__name__
         return [SyncReport(connection=name, status="failed", full=full, errors=[message])]
