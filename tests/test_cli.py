@@ -485,12 +485,16 @@ def test_audit_undo_dry_run_then_apply(cli_env) -> None:
     assert sim.issue(key)["summary"] == before
     [undo_line] = cli.json("audit", "--run", str(done["run_ids"][0]))
     assert (undo_line["cause"], undo_line["undo_of"]) == ("undo", line["id"])
+    quiet = cli.json("sync")[0]["run_id"]  # nothing left to change: a run without audit lines
     listed_runs = cli.json("audit", "runs")
-    assert [(r["id"], r["kind"], r["status"]) for r in listed_runs[:2]] == [
-        (done["run_ids"][0], "undo", "ok"),
-        (int(run), "sync", "ok"),
+    assert [(r["id"], r["kind"], r["status"], r["changes"]) for r in listed_runs[:2]] == [
+        (done["run_ids"][0], "undo", "ok", 1),
+        (int(run), "sync", "ok", 1),
     ]
-    assert f"run {run} " in cli("audit", "runs").stdout
+    # Runs that changed nothing (most of a daemon's scheduled syncs) are left out unless asked for.
+    assert quiet not in [r["id"] for r in listed_runs]
+    assert [(r["id"], r["changes"]) for r in cli.json("audit", "runs", "--all")][0] == (quiet, 0)
+    assert f"run {run} " in cli("audit", "runs").stdout and ": ok, 1 change" in cli("audit", "runs").stdout
 
     assert cli("audit", "undo").exit_code == 2
     assert cli("audit", "undo", "--key", key).exit_code == 2  # --since missing

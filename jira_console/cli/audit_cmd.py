@@ -152,22 +152,27 @@ def undo(
 def runs(
     connection: str | None = CONN_OPT,
     limit: int = typer.Option(20, "--limit", min=1),
+    all_: bool = typer.Option(False, "--all", help="Runs that changed nothing too."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """The runs that wrote (syncs, pushes, undos), newest first: the ids ``audit --run`` and
-    ``audit undo --run`` take."""
+    """The runs that wrote (syncs, pushes, undos), newest first, with how many changes each made: the ids
+    ``audit --run`` and ``audit undo --run`` take."""
 
     async def work(engine: Engine) -> Any:
-        return engine.sync_runs(connection, limit)
+        return engine.sync_runs(connection, limit, changed_only=not all_)
 
     found = with_engine(work, attach=True, read_only=True)
     if as_json:
-        emit_json([asdict(r) for r in found])
+        emit_json([asdict(r) | {"changes": n} for r, n in found])
         return
-    for r in found:
+    for r, n in found:
         kind = "full sync" if r.kind == "sync" and r.full else r.kind
         note = f" -- {r.note}" if r.note else ""
-        echo(f"run {r.id} {r.started_at:%Y-%m-%d %H:%M:%S} {r.connection} {kind}: {r.status}{note}")
+        changes = f"{n} change{'s' if n != 1 else ''}" if n else "no change"
+        when = f"{r.started_at:%Y-%m-%d %H:%M:%S}"
+        echo(f"run {r.id} {when} {r.connection} {kind}: {r.status}, {changes}{note}")
+    if not found:
+        echo(none_found("runs", connection, False, " that changed anything" if not all_ else " yet"))
 
 
 def print_result(result: UndoResult) -> None:

@@ -65,10 +65,15 @@ class UndoMethods:
         lines.sort(key=lambda line: line.id, reverse=True)
         return lines[query.offset : query.offset + query.limit]
 
-    def sync_runs(self, connection: str | None = None, limit: int = 50) -> list[cv.SyncRunRecord]:
-        """Runs that wrote (syncs, pushes, undos), newest first."""
+    def sync_runs(
+        self, connection: str | None = None, limit: int = 50, *, changed_only: bool = True
+    ) -> list[tuple[cv.SyncRunRecord, int]]:
+        """Runs (syncs, pushes, undos) with how many audit lines each wrote, newest first; by default only
+        those that changed something."""
         with self.db.session() as s:
-            return runs.list_runs(s, connection=connection, limit=limit)
+            found = runs.list_runs(s, connection=connection, limit=limit, changed_only=changed_only)
+            counts = runs.changes_of(s, [r.id for r in found])
+        return [(r, counts.get(r.id, 0)) for r in found]
 
     def plan_undo(self, selection: UndoSelection) -> UndoResult:
         """What undoing ``selection`` would write where (a dry run: nothing is written, Jira is not read;

@@ -3,11 +3,14 @@ whose id the audit lines of the run carry (see :mod:`jira_console.store.cause`).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
 from jira_console.store import models as m
+from jira_console.store import tables as t
 from jira_console.store.models import utcnow
 
 
@@ -44,13 +47,30 @@ def get_run(session: Session, run_id: int) -> cv.SyncRunRecord | None:
 
 
 def list_runs(
-    session: Session, *, connection: str | None = None, kind: str | None = None, limit: int = 50
+    session: Session,
+    *,
+    connection: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    changed_only: bool = False,
 ) -> list[cv.SyncRunRecord]:
-    """Runs, newest first."""
+    """Runs, newest first; ``changed_only``: those with audit lines (a daemon's scheduled syncs mostly find
+    nothing to change, and would bury the runs an undo is after)."""
     stmt = select(m.SyncRun)
+    if changed_only:
+        stmt = stmt.where(exists().where(t.audit_log.c.run_id == m.SyncRun.id))
     if connection is not None:
         stmt = stmt.where(m.SyncRun.connection == connection)
     if kind is not None:
         stmt = stmt.where(m.SyncRun.kind == kind)
     stmt = stmt.order_by(m.SyncRun.id.desc()).limit(limit)
     return [cv.sync_run_record(r) for r in session.scalars(stmt)]
+
+
+def changes_of(session: Session, run_ids: Sequence[int]) -> dict[int, int]:
+    """Run id -> how many audit lines the run wrote (runs without any are left out)."""
+    if not run_ids:
+        return {}
+    c = t.audit_log.c
+    stmt = select(c.run_id, func.count()).where(c.run_id.in_(list(run_ids))).group_by(c.run_id)
+    return {int(run_id): int(n) for run_id, n in session.execute(stmt)}
