@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from jira_console.config import Settings
 from jira_console.housekeeping import retention
-from jira_console.store import outbox, queue, state, tables
+from jira_console.store import cause, outbox, queue, repo, runs, state, tables
 from jira_console.store.db import Database
 from jira_console.store.models import LocalChange, utcnow
 from jira_console.store.queue import Outcome
@@ -305,9 +305,31 @@ def test_the_retention_job_forgets_daemons_silent_for_a_week(db: Database) -> No
             when = utcnow() - timedelta(days=days)
             s.execute(tables.daemons.update().where(tables.daemons.c.name == name).values(heartbeat_at=when))
     removed = retention(db, Settings())
-    assert removed == {"webhook_events": 0, "outbox_rows": 0, "daemon_rows": 2}
+    assert removed == {"webhook_events": 0, "outbox_rows": 0, "daemon_rows": 2, "quiet_runs": 0}
     with db.session() as s:
         assert sorted(d.name for d in state.list_daemons(s)) == ["alive", "stopped-yesterday"]
+
+
+def test_the_retention_job_forgets_old_runs_that_changed_nothing(db: Database) -> None:
+    """A daemon's scheduled syncs add a run a connection every interval, nearly all changing nothing."""
+    with db.session() as s:
+        names = ("old-quiet", "new-quiet", "old-wrote", "open")
+        ids = {name: runs.start_run(s, "c", "sync") for name in names}
+        for name in ("old-quiet", "new-quiet", "old-wrote"):
+            runs.finish_run(s, ids[name], "ok")
+        with cause.caused_by(cause.Cause("sync", run_id=ids["old-wrote"])):
+            repo.append_audit(s, "c", "local", "summary", "a", "b", issue_key="C-1", actor="sync:c")
+        old = utcnow() - timedelta(days=8)
+        row = tables.sync_runs.c.id
+        for name in ("old-quiet", "old-wrote", "open"):
+            s.execute(tables.sync_runs.update().where(row == ids[name]).values(started_at=old))
+        for name in ("old-quiet", "old-wrote"):
+            s.execute(tables.sync_runs.update().where(row == ids[name]).values(finished_at=old))
+    assert retention(db, Settings())["quiet_runs"] == 1
+    with db.session() as s:
+        left = {r.id for r in runs.list_runs(s)}
+        assert left == {ids["new-quiet"], ids["old-wrote"], ids["open"]}  # a run still open is never taken
+        assert [r.id for r in runs.list_runs(s, changed_only=True)] == [ids["old-wrote"]]
 
 
 def test_commands_queue(db: Database) -> None:

@@ -4,8 +4,9 @@ whose id the audit lines of the run carry (see :mod:`jira_console.store.cause`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
@@ -65,6 +66,14 @@ def list_runs(
         stmt = stmt.where(m.SyncRun.kind == kind)
     stmt = stmt.order_by(m.SyncRun.id.desc()).limit(limit)
     return [cv.sync_run_record(r) for r in session.scalars(stmt)]
+
+
+def forget_quiet_runs(session: Session, finished_before: datetime) -> int:
+    """Delete the runs that finished before ``finished_before`` without writing an audit line (a daemon's
+    scheduled syncs, most of them): nothing names them. Returns how many."""
+    quiet = ~exists().where(t.audit_log.c.run_id == m.SyncRun.id)
+    stmt = delete(m.SyncRun).where(m.SyncRun.finished_at < finished_before, quiet)
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def changes_of(session: Session, run_ids: Sequence[int]) -> dict[int, int]:
