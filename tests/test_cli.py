@@ -112,6 +112,8 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
     missing = cli("issues", "show", "NOPE-9999")
     assert missing.exit_code == 3 and "NOPE-9999" in missing.stderr
     assert cli("issues", "list", "--limit", "0").exit_code == 2
+    past = cli("issues", "list", "--offset", "1000").stdout.strip()
+    assert past == "none at --offset 1000: 30 issues in all"  # it said "no issues in the local database"
     assert cli("issues", "show").exit_code == 2
 
     changed = cli.json("local", "set", key, 'summary="Changed from the CLI"', "story_points=5")
@@ -362,6 +364,10 @@ def test_usage_errors_in_plain_words(tmp_path: Path) -> None:
             said.exit_code == 2 and f"{empty} configures none. `jira-console init` writes one" in said.stderr
         )
     assert runner.invoke(app, ["--config", str(empty), "webhooks", "nope"]).exit_code == 2
+    # A group named without its command: its help, and no "error:" line with nothing after it.
+    bare = runner.invoke(app, ["--config", str(empty), "issues"])
+    assert bare.exit_code == 2 and "list" in bare.stdout and "show" in bare.stdout
+    assert "error:" not in bare.stderr, bare.stderr
 
 
 def test_issues_show_an_old_key_finds_the_moved_issue_and_status_lists_quarantine(cli_env) -> None:

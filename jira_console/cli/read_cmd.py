@@ -251,7 +251,9 @@ def issues_list(
     ]
     for line in out.rows(table):
         echo(line)
-    if not rows:
+    if not rows and total:  # a page past the end
+        echo(f"none at --offset {offset}: {out.count(total, 'issue')} in all")
+    elif not rows:
         filtered = bool(search or status_ or dirty or errors or sprint)
         echo(none_found("issues", connection, filtered))
     elif total > len(rows) or offset:

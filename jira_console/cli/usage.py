@@ -14,9 +14,13 @@ from jira_console.cli.root_group import RootGroup
 from jira_console.cli.safe_text import echo, one_line
 
 try:  # typer 0.2x vendors Click and raises its own copies of Click's exceptions
-    from typer._click.exceptions import ClickException, UsageError
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer runs on Click itself
-    from click.exceptions import ClickException, UsageError  # type: ignore[assignment]
+    from click.exceptions import (  # type: ignore[assignment]
+        ClickException,
+        NoArgsIsHelpError,
+        UsageError,
+    )
 
 
 def _leave(message: str, code: int) -> NoReturn:
@@ -40,6 +44,12 @@ class OneLineErrors(RootGroup):
             return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
         try:
             outcome = super().main(argv, prog_name, complete_var, False, **extra)
+        except NoArgsIsHelpError as exc:
+            # A group named without its command: the help is the answer (typer has printed it already when
+            # it formats it itself), not an "error:" line with nothing after it.
+            if exc.format_message().strip():
+                echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
         except UsageError as exc:
             where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
             _leave(exc.format_message() + where, exc.exit_code)
