@@ -274,6 +274,9 @@ def test_webhooks_list_show_retry_stats(cli_env) -> None:
     failed = cli.json("webhooks", "list", "--status", "failed")
     assert sorted(e["id"] for e in failed) == sorted([ids["a"], ids["c"]])
     assert len(cli.json("webhooks", "list", "--limit", "1")) == 1
+    assert cli.json("webhooks", "list", "-C", "sim") == listed  # -C, as every other list takes it
+    other = cli("webhooks", "list", "-C", "nope")
+    assert other.stdout.strip() == "no webhook events: no connection named 'nope' is configured (sim)"
     bad = cli("webhooks", "list", "--status", "bogus")
     assert bad.exit_code == 2 and "bogus" in bad.stderr
 

@@ -18,6 +18,7 @@ from jira_console.cli.common import (
     emit_json,
     fail,
     no_connections,
+    none_found,
     state,
     with_engine,
 )
@@ -100,6 +101,7 @@ def split_events(values: Sequence[str] | None, dynamic: bool) -> list[str]:
 
 def webhooks_list(
     status: str | None = typer.Option(None, "--status", help=f"Only this status ({', '.join(STATUSES)})."),
+    connection: str | None = typer.Option(None, "--connection", "-C", help="Only this connection's."),
     limit: int = typer.Option(50, "--limit", min=1, max=100000),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -108,14 +110,15 @@ def webhooks_list(
         fail(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", EXIT_USAGE)
 
     async def work(engine: Engine) -> list[WebhookEventRecord]:
-        return engine.list_webhook_events(status, limit)
+        return engine.list_webhook_events(status, limit, connection=connection)
 
     rows = with_engine(work, attach=True, read_only=True)
     if as_json:
         emit_json([event_view(e) for e in rows])
         return
     if not rows:
-        echo("no webhook events" + (f" with status {status}" if status else ""))
+        what = "webhook events" + (f" with status {status}" if status else "")
+        echo(none_found(what, connection, False, "") if connection else f"no {what}")
     for e in rows:
         echo(
             f"#{e.id} {e.received_at:%Y-%m-%d %H:%M:%S} {e.connection or '-'} "
