@@ -130,7 +130,12 @@ class Daemon:
 
     async def run(self) -> None:
         install_signal_handlers(asyncio.get_running_loop(), self.request_stop, self.request_reload)
-        await self.start()
+        try:
+            await self.start()
+        except Exception:
+            with contextlib.suppress(Exception):  # nothing left half-started: servers, the heartbeat row
+                await self.shutdown(grace_seconds=5)
+            raise
         # Everything alive now (modules, settings, the engine, the apps) lives as long as the daemon: frozen
         # out of the collector, so that a full collection does not walk it again and again (on the webhook
         # benchmark, a 60 ms pause every few hundred deliveries, which set the p99 acknowledgement time).
@@ -191,7 +196,8 @@ class Daemon:
 
         api = self.settings.api  # a public bind is warned about at start (exposure_warnings)
         app = create_api_app(self.engine, token, receiver=self.receiver)
-        self.api = await serve_listener(app, api.host, api.port, limits=limits_for(self.settings.webhooks))
+        limits = limits_for(self.settings.webhooks)
+        self.api = await serve_listener(app, api.host, api.port, limits=limits, what="the operations API")
 
     def _start_processor(self) -> None:
         from jira_console.webhooks.processor import EventProcessor, RetryPolicy

@@ -363,6 +363,25 @@ def test_sighup_reloads_a_valid_configuration_in_place_and_runs_on_past_an_inval
     assert d.proc.wait(timeout=45) == 0, d.tail()
 
 
+def test_a_listen_address_already_taken_stops_the_daemon_in_one_line_marked_stopped(
+    sim_factory, sqlite_url: str, tmp_path: Path, daemons
+) -> None:
+    sim = sim_factory("server", issues=5)
+    config = write_config(tmp_path, sim, sqlite_url)
+    with socket.socket() as taken:  # another program on the webhook listener's port
+        taken.bind(("127.0.0.1", port_of(config)))
+        taken.listen()
+        d = daemons(config, "d-taken", sim)
+        assert d.proc.wait(timeout=60) == 1
+    said = d.tail()
+    assert f"error: the webhook listener cannot listen on 127.0.0.1:{port_of(config)}: " in said, said
+    assert "Traceback" not in said  # it was uvicorn's sys.exit() stopping the event loop
+    db = Database(sqlite_url)
+    with db.session() as s:
+        [row] = s.scalars(select(m.Daemon).where(m.Daemon.name == "d-taken")).all()
+        assert row.stopped_at is not None  # not taken for a live daemon until its heartbeat went stale
+
+
 @pytest.mark.timing
 def test_kill_9_right_after_acknowledgements_loses_nothing(
     sim_factory, sqlite_url: str, tmp_path: Path, daemons

@@ -16,6 +16,7 @@ from jira_console.store import Database
 from jira_console.webhooks import listener as listener_module
 from jira_console.webhooks.listener import create_listener_app, serve_listener
 from jira_console.webhooks.processor import EventProcessor
+from jira_console.webhooks.server import ListenerStartError
 from jira_console.webhooks.signature import sign
 from tests.test_webhook_helpers import (
     PATH,
@@ -517,3 +518,21 @@ async def test_postgresql_connection_dropped_by_the_server_loses_no_delivery(
     assert batcher._postgres._conn is None
     assert sorted(r.identifier for r in rows(db)) == ["cloud:after", "cloud:before"]
     db.engine.dispose()
+
+
+async def test_a_port_already_taken_is_said_and_the_event_loop_runs_on(
+    db: Database, secrets_env: None
+) -> None:
+    first = await serve_listener(create_listener_app(db, make_settings()), "127.0.0.1", 0)
+    second_app = create_listener_app(db, make_settings())
+    try:
+        # uvicorn ends a failed bind with sys.exit(): in a task that stopped the whole loop, with a traceback.
+        with pytest.raises(ListenerStartError) as refused:
+            await serve_listener(second_app, "127.0.0.1", first.port, what="the operations API")
+        assert str(refused.value).startswith(f"the operations API cannot listen on 127.0.0.1:{first.port}: ")
+        assert "another program or daemon listens there" in str(refused.value)
+        async with httpx.AsyncClient(base_url=first.url) as client:  # this loop and the first server live on
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        await first.stop()
+        await second_app.state.listener.batcher.close()

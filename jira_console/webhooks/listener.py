@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -52,9 +51,10 @@ from jira_console.store.models import utcnow
 from jira_console.store.queue import QueueStats, event_stats
 from jira_console.webhooks.answers import DUPLICATE, STORED, json_answer
 from jira_console.webhooks.events import Classified, classify, payload_links
-from jira_console.webhooks.guard import ConnectionGuard, ListenerLimits, guarded_protocol
 from jira_console.webhooks.ingest import BatcherClosed, IngestBatcher
 from jira_console.webhooks.metrics import WebhookMetrics, event_type_label
+from jira_console.webhooks.server import ListenerServer as ListenerServer  # re-exported
+from jira_console.webhooks.server import serve_listener as serve_listener  # re-exported
 from jira_console.webhooks.signature import SIGNATURE_HEADER, verify_signature
 
 log = get_logger(__name__)
@@ -404,90 +404,3 @@ def create_listener_app(
     app.state.listener = listener
     app.state.metrics = webhook_metrics
     return app
-
-
-class _InLoopServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the host program owns SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Any:
-        yield
-
-
-@dataclass
-class ListenerServer:
-    """A running in-loop uvicorn server."""
-
-    server: uvicorn.Server
-    task: asyncio.Task[None]
-    host: str
-    port: int
-    guard: ConnectionGuard | None = None
-    """The connection limits' counts (tests and diagnostics)."""
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    async def stop(self, grace_seconds: float = 10.0) -> None:
-        """Stop accepting, finish in-flight requests (and their commits), wait for the task."""
-        self.server.should_exit = True
-        try:
-            await asyncio.wait_for(asyncio.shield(self.task), grace_seconds)
-        except TimeoutError:
-            self.server.force_exit = True
-            await self.task
-
-
-async def serve_listener(
-    app: Starlette,
-    host: str = "127.0.0.1",
-    port: int = 8765,
-    *,
-    log_level: str = "warning",
-    backlog: int = 2048,
-    limits: ListenerLimits | None = None,
-) -> ListenerServer:
-    """Start uvicorn as a task of the running event loop (never a second loop) and wait until it listens.
-
-    ``port=0`` picks a free port (see ``.port``). Stop with ``await server.stop()``. ``limits``: the
-    connection ceilings (:mod:`jira_console.webhooks.guard`); dropped connections are counted into the app's
-    ``/metrics`` when it has them (``app.state.metrics``).
-    """
-    limits = limits or ListenerLimits()
-    counted = getattr(app.state, "metrics", None)
-    guard = ConnectionGuard(
-        limits, on_drop=(lambda reason: counted.dropped.labels(reason).inc()) if counted else None
-    )
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        lifespan="on",
-        log_config=None,
-        log_level=log_level,
-        access_log=False,
-        backlog=backlog,
-        server_header=False,
-        date_header=False,
-        http=guarded_protocol(guard),
-        timeout_keep_alive=max(1, round(limits.keep_alive)),
-        # uvicorn's own backstop (503): the guard keeps connections at its cap, but an evicted connection
-        # stays in uvicorn's count until the loop reports it lost, so leave room for a burst of evictions.
-        limit_concurrency=limits.max_connections * 2,
-        h11_max_incomplete_event_size=limits.max_header_bytes,
-    )
-    server = _InLoopServer(config)
-    task = asyncio.get_running_loop().create_task(server.serve(), name="webhook-listener")
-    while not server.started:
-        if task.done():
-            error = task.exception() if not task.cancelled() else None
-            raise RuntimeError(f"webhook listener failed to start on {host}:{port}: {error!r}")
-        await asyncio.sleep(0.01)
-    bound = port
-    for srv in server.servers:
-        for sock in srv.sockets:
-            bound = sock.getsockname()[1]
-            break
-    return ListenerServer(server=server, task=task, host=host, port=bound, guard=guard)
