@@ -33,6 +33,7 @@ from jira_console import events as ev
 from jira_console.config import ConfigError, Settings
 from jira_console.facade import Engine, SyncReport
 from jira_console.health import one_line
+from jira_console.housekeeping import NameTaken, refuse_taken_name
 from jira_console.logs import get_logger
 from jira_console.reload import ReloadCheck, install_signal_handlers, reload_wanted
 from jira_console.store import state as st
@@ -107,16 +108,17 @@ class Daemon:
             self._stop.set()
 
     async def start(self) -> None:
-        api_token = self._api_token()
+        token = api_token(self.settings)
         for warning in exposure_warnings(self.settings):
             log.warning(warning)
         await self.engine.start(attach=False)
+        await asyncio.to_thread(refuse_taken_name, self.engine.db, self.name, self.settings.daemon)
         await self.engine.refresh_mappings()  # what the syncs compile from here on; later saves reload them
         await asyncio.to_thread(self._heartbeat)
         if self.listen:
             await self._start_listener()
-        if api_token is not None:
-            await self._start_api(api_token)
+        if token is not None:
+            await self._start_api(token)
         self._start_processor()
         self._schedule()
         self.scheduler.start()
@@ -132,9 +134,10 @@ class Daemon:
         install_signal_handlers(asyncio.get_running_loop(), self.request_stop, self.request_reload)
         try:
             await self.start()
-        except Exception:
-            with contextlib.suppress(Exception):  # nothing left half-started: servers, the heartbeat row
-                await self.shutdown(grace_seconds=5)
+        except Exception as exc:
+            if not isinstance(exc, NameTaken):  # (that name's row is another daemon's: left as it is)
+                with contextlib.suppress(Exception):  # nothing left half-started: servers, the heartbeat row
+                    await self.shutdown(grace_seconds=5)
             raise
         # Everything alive now (modules, settings, the engine, the apps) lives as long as the daemon: frozen
         # out of the collector, so that a full collection does not walk it again and again (on the webhook
@@ -186,9 +189,6 @@ class Daemon:
         self.receiver = app.state.listener
         self.listener = await serve_listener(app, wh.host, wh.port, limits=limits_for(wh))
         self.engine.listener = _ListenerInfo(f"{self.listener.url}{wh.path}")
-
-    def _api_token(self) -> str | None:
-        return api_token(self.settings)
 
     async def _start_api(self, token: str) -> None:
         from jira_console.api import create_api_app

@@ -1,4 +1,5 @@
-"""The daemon's retention job: what it deletes, and after how long (run it in a thread: blocking).
+"""The daemon's bookkeeping rows: its name, claimed at start (:func:`refuse_taken_name`), and the retention
+job: what it deletes, and after how long (blocking functions: run them in a thread).
 
 * webhook events processed more than ``[webhooks] retention_days`` ago (parked failures stay);
 * outbox rows taken more than ``[daemon] outbox_retention_days`` ago;
@@ -11,14 +12,51 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import timedelta
 
-from jira_console.config import Settings
+import psutil
+
+from jira_console.config import DaemonConfig, Settings
+from jira_console.health import daemon_alive
 from jira_console.store import Database, runs
 from jira_console.store import state as st
 from jira_console.store.models import utcnow
 from jira_console.store.outbox import purge_outbox
 from jira_console.webhooks.processor import purge
+
+
+class NameTaken(RuntimeError):
+    """Another process runs under the name a daemon would start with."""
+
+    exit_code = 2
+
+
+def refuse_taken_name(db: Database, name: str, config: DaemonConfig) -> None:
+    """NameTaken while a daemon named ``name`` runs elsewhere: its heartbeat is fresh and it did not stop.
+    Two daemons under one name would each overwrite the other's heartbeat. The name is free when its row is
+    this very process (a SIGHUP restart in place) or a process of this host that no longer exists (a daemon
+    restarted right after a crash, before its heartbeat went stale)."""
+    with db.session() as session:
+        row = next((d for d in st.list_daemons(session) if d.name == name), None)
+    if row is None or not daemon_alive(row, config.heartbeat_seconds):
+        return
+    if row.host == socket.gethostname() and (row.pid == os.getpid() or _gone(row.pid or 0)):
+        return
+    raise NameTaken(
+        f"a daemon named {name!r} runs on {row.host} (pid {row.pid}); give this one another name "
+        "(daemon --name, or [daemon] name), or stop that one first"
+    )
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` of this host no longer runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
 
 GONE_DAEMON_DAYS = 7
 """How long the row of a daemon that no longer beats is kept (``status`` shows it meanwhile)."""

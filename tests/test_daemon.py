@@ -382,6 +382,23 @@ def test_a_listen_address_already_taken_stops_the_daemon_in_one_line_marked_stop
         assert row.stopped_at is not None  # not taken for a live daemon until its heartbeat went stale
 
 
+def test_a_second_daemon_under_a_name_in_use_is_refused_and_leaves_the_first_alone(
+    sim_factory, sqlite_url: str, tmp_path: Path, daemons
+) -> None:
+    sim = sim_factory("server", issues=5)
+    first_config = write_config(tmp_path, sim, sqlite_url)
+    first = daemons(first_config, "d-same", sim)
+    wait_for(lambda: listener_up(port_of(first_config)), "the first daemon", daemons=(first,))
+    second = daemons(write_config(tmp_path, sim, sqlite_url, file="second.toml"), "d-same", sim)
+    assert second.proc.wait(timeout=60) == 2
+    # Both would overwrite one heartbeat row (and a failed second start marked the first stopped).
+    assert "error: a daemon named 'd-same' runs on" in second.tail() and "Traceback" not in second.tail()
+    first.alive()
+    with Database(sqlite_url).session() as s:
+        [row] = s.scalars(select(m.Daemon).where(m.Daemon.name == "d-same")).all()
+        assert row.pid == first.pid and row.stopped_at is None
+
+
 @pytest.mark.timing
 def test_kill_9_right_after_acknowledgements_loses_nothing(
     sim_factory, sqlite_url: str, tmp_path: Path, daemons
