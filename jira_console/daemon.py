@@ -33,7 +33,7 @@ from jira_console import events as ev
 from jira_console.config import ConfigError, Settings
 from jira_console.facade import Engine, SyncReport
 from jira_console.health import one_line
-from jira_console.housekeeping import NameTaken, refuse_taken_name
+from jira_console.housekeeping import NameTaken, refuse_taken_name, retention
 from jira_console.logs import get_logger
 from jira_console.reload import ReloadCheck, install_signal_handlers, reload_wanted
 from jira_console.store import state as st
@@ -436,8 +436,6 @@ class Daemon:
         return await self._start_sync(name, full, "command")
 
     async def _retention_job(self) -> None:
-        from jira_console.housekeeping import retention
-
         removed = await asyncio.to_thread(retention, self.engine.db, self.settings)
         if any(removed.values()):
             log.info("retention", **removed)

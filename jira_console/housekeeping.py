@@ -16,12 +16,11 @@ import os
 import socket
 from datetime import timedelta
 
-import psutil
-
 from jira_console.config import DaemonConfig, Settings
 from jira_console.health import daemon_alive
 from jira_console.store import Database, runs
 from jira_console.store import state as st
+from jira_console.store.liveness import owner_is_dead
 from jira_console.store.models import utcnow
 from jira_console.store.outbox import purge_outbox
 from jira_console.webhooks.processor import purge
@@ -42,20 +41,13 @@ def refuse_taken_name(db: Database, name: str, config: DaemonConfig) -> None:
         row = next((d for d in st.list_daemons(session) if d.name == name), None)
     if row is None or not daemon_alive(row, config.heartbeat_seconds):
         return
-    if row.host == socket.gethostname() and (row.pid == os.getpid() or _gone(row.pid or 0)):
+    this_process = row.pid == os.getpid() and row.host == socket.gethostname()
+    if this_process or owner_is_dead(f"{row.host}:{row.pid}"):
         return
     raise NameTaken(
         f"a daemon named {name!r} runs on {row.host} (pid {row.pid}); give this one another name "
         "(daemon --name, or [daemon] name), or stop that one first"
     )
-
-
-def _gone(pid: int) -> bool:
-    """Whether process ``pid`` of this host no longer runs (a zombie waiting to be reaped counts as gone)."""
-    try:
-        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return True
 
 
 GONE_DAEMON_DAYS = 7

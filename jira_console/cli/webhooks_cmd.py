@@ -118,7 +118,7 @@ def webhooks_list(
         return
     if not rows:
         what = "webhook events" + (f" with status {status}" if status else "")
-        echo(none_found(what, connection, False, "") if connection else f"no {what}")
+        echo(none_found(what, connection, False, ""))
     for e in rows:
         echo(
             f"#{e.id} {e.received_at:%Y-%m-%d %H:%M:%S} {e.connection or '-'} "

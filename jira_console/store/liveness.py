@@ -20,13 +20,17 @@ def _aware(moment: datetime) -> datetime:
 
 
 def owner_is_dead(owner: str) -> bool:
-    """True when ``owner`` names a process of this host (``host:pid``) that no longer exists."""
+    """True when ``owner`` names a process of this host (``host:pid``) that no longer exists (a zombie
+    waiting to be reaped counts as gone: it runs nothing)."""
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False
     import psutil  # here: only a run left ``running`` by this host needs it, not every ``status``
 
-    return not psutil.pid_exists(int(pid))
+    try:
+        return bool(psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
 
 
 def shown_status(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import Exists, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
@@ -47,6 +47,11 @@ def get_run(session: Session, run_id: int) -> cv.SyncRunRecord | None:
     return cv.sync_run_record(row) if row else None
 
 
+def _wrote() -> Exists:
+    """A run that wrote: an audit line names it."""
+    return exists().where(t.audit_log.c.run_id == m.SyncRun.id)
+
+
 def list_runs(
     session: Session,
     *,
@@ -59,7 +64,7 @@ def list_runs(
     nothing to change, and would bury the runs an undo is after)."""
     stmt = select(m.SyncRun)
     if changed_only:
-        stmt = stmt.where(exists().where(t.audit_log.c.run_id == m.SyncRun.id))
+        stmt = stmt.where(_wrote())
     if connection is not None:
         stmt = stmt.where(m.SyncRun.connection == connection)
     if kind is not None:
@@ -71,8 +76,7 @@ def list_runs(
 def forget_quiet_runs(session: Session, finished_before: datetime) -> int:
     """Delete the runs that finished before ``finished_before`` without writing an audit line (a daemon's
     scheduled syncs, most of them): nothing names them. Returns how many."""
-    quiet = ~exists().where(t.audit_log.c.run_id == m.SyncRun.id)
-    stmt = delete(m.SyncRun).where(m.SyncRun.finished_at < finished_before, quiet)
+    stmt = delete(m.SyncRun).where(m.SyncRun.finished_at < finished_before, ~_wrote())
     return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
