@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from jira_console.facade.combined import combine
 from jira_console.facade.runner import Runner, RunnerContext, enqueue
 from jira_console.facade.views import ConnectionStatus, EngineState, Flavor, SyncReport
 from jira_console.health import daemon_alive as daemon_alive  # re-exported: the rule lives in health
@@ -136,29 +137,31 @@ class AttachedRunner(Runner):
         return live_daemons(self.context)
 
     def connections(self, last_webhooks: Mapping[str, datetime]) -> list[ConnectionStatus]:
-        """As the attached daemon last reported them (its status may be stale: ``reported_at`` says)."""
+        """As the live daemons last reported them, combined (several daemons share a connection's work:
+        see :mod:`~jira_console.facade.combined`), the attached one first; with none alive, as the one that
+        reported last did (its figures may be stale: ``reported_at`` says)."""
         with self.context.db.session() as s:
             daemons = [d for d in st.list_daemons(s) if d.name != self.context.owner]
         # The daemon attached to first, then live ones, then whatever reported last.
         daemons.sort(key=lambda d: (d.name != self.daemon, not _alive(self.context, d)))
-        reported: dict[str, tuple[cv.DaemonRecord, dict[str, Any]]] = {}
-        for d in daemons:
+        live = [d for d in daemons if _alive(self.context, d)]
+        reported: dict[str, list[tuple[cv.DaemonRecord, dict[str, Any]]]] = {}
+        for d in live or daemons:
             for c in (d.status or {}).get("connections", []):
-                reported.setdefault(c.get("name"), (d, c))
+                reported.setdefault(c.get("name"), []).append((d, c))
         out = []
         for conn in self.context.settings.jira:
-            daemon, data = reported.get(conn.name, (None, {}))
-            status = ConnectionStatus.from_json(
-                {**data, "name": conn.name, "url": conn.url, "auth": conn.auth}
-            )
-            out.append(
+            ours = {"name": conn.name, "url": conn.url, "auth": conn.auth}
+            reports = [
                 replace(
-                    status,
-                    last_webhook_at=last_webhooks.get(conn.name),
-                    reported_by=daemon.name if daemon else None,
-                    reported_at=daemon.heartbeat_at if daemon else None,
+                    ConnectionStatus.from_json({**data, **ours}),
+                    reported_by=(daemon.name,),
+                    reported_at=daemon.heartbeat_at,
                 )
-            )
+                for daemon, data in reported.get(conn.name, [])[: None if live else 1]
+            ]
+            status = combine(reports) if reports else ConnectionStatus(conn.name, conn.url, conn.auth)
+            out.append(replace(status, last_webhook_at=last_webhooks.get(conn.name)))
         return out
 
     def upcoming_runs(self) -> dict[str, datetime]:
@@ -171,11 +174,11 @@ class AttachedRunner(Runner):
         return out
 
     def listener_address(self) -> str | None:
-        for d in self._reporting():
-            address = (d.status or {}).get("listener")
-            if address:
-                return str(address)
-        return None
+        """Where the live daemons listen (several daemons each have a listener: all of them, the attached
+        daemon's first)."""
+        daemons = sorted(self._reporting(), key=lambda d: d.name != self.daemon)
+        addresses = [str(a) for d in daemons if (a := (d.status or {}).get("listener"))]
+        return ", ".join(dict.fromkeys(addresses)) or None
 
     def client(self, connection: str) -> JiraClient:
         raise self._refuse(f"the Jira client of {connection!r}")
