@@ -88,15 +88,40 @@ level = "WARNING"
 class DaemonProcess:
     """One ``jira-console daemon`` subprocess, its stderr kept in a file for failure messages."""
 
-    def __init__(self, config: Path, name: str, sim: Simulator, *, listen: bool = True) -> None:
+    def __init__(
+        self, config: Path, name: str, sim: Simulator, *, listen: bool = True, terminal: bool = False
+    ) -> None:
         self.name = name
         self.log = config.parent / f"{name}.log"
         env = dict(os.environ, JIRA_SIM_TOKEN=sim.credentials["basic"][1], **{SECRET_ENV: SECRET})
         cmd = [sys.executable, "-m", "jira_console", "--config", str(config), "daemon", "--name", name]
         if not listen:
             cmd.append("--no-listen")
+        self.terminal: int | None = None
+        """With ``terminal``: the master side of the pseudo-terminal the daemon runs in."""
+        stdin: int | None = None
+        if terminal:
+            # As in a terminal window: a session of its own whose controlling terminal is a pty (taken in
+            # the child, before the daemon starts, with TIOCSCTTY on its stdin).
+            self.terminal, stdin = os.openpty()
+            take = (
+                "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+                "os.execv(sys.executable, sys.argv[1:])"
+            )
+            cmd = [sys.executable, "-c", take, *cmd]
         with self.log.open("ab") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+            self.proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=err,
+                start_new_session=terminal,
+            )  # fmt: skip
+        if stdin is not None:
+            os.close(stdin)
+
+    def hang_up(self) -> None:
+        """Close the daemon's terminal, as closing its window does (the kernel sends it SIGHUP)."""
+        assert self.terminal is not None
+        os.close(self.terminal)
+        self.terminal = None
 
     @property
     def pid(self) -> int:
@@ -112,14 +137,19 @@ class DaemonProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        if self.terminal is not None:
+            os.close(self.terminal)
+            self.terminal = None
 
 
 @pytest.fixture
 def daemons() -> Iterator[Callable[..., DaemonProcess]]:
     started: list[DaemonProcess] = []
 
-    def start(config: Path, name: str, sim: Simulator, *, listen: bool = True) -> DaemonProcess:
-        d = DaemonProcess(config, name, sim, listen=listen)
+    def start(
+        config: Path, name: str, sim: Simulator, *, listen: bool = True, terminal: bool = False
+    ) -> DaemonProcess:
+        d = DaemonProcess(config, name, sim, listen=listen, terminal=terminal)
         started.append(d)
         return d
 
@@ -361,6 +391,31 @@ def test_sighup_reloads_a_valid_configuration_in_place_and_runs_on_past_an_inval
     assert not listener_up(first)
     d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=45) == 0, d.tail()
+
+
+def test_a_daemon_whose_terminal_closes_drains_and_stops_but_kill_hup_there_still_reloads(
+    sim_factory, sqlite_url: str, tmp_path: Path, daemons
+) -> None:
+    """SIGHUP from the kernel (the terminal window closed, the SSH session dropped) means stop, as it always
+    did: a daemon that reloaded then ran on unseen, its log going nowhere."""
+    sim = sim_factory("server", issues=5)
+    config = write_config(tmp_path, sim, sqlite_url)
+    d = daemons(config, "d-tty", sim, terminal=True)
+    wait_for(lambda: listener_up(port_of(config)), "the listener", daemons=(d,))
+    db = Database(sqlite_url)
+
+    def started_at() -> datetime:
+        with db.session() as s:
+            return s.scalars(select(m.Daemon.started_at).where(m.Daemon.name == "d-tty")).one()
+
+    first = started_at()
+    d.proc.send_signal(signal.SIGHUP)  # an operator's reload, the terminal still open
+    wait_for(lambda: started_at() != first and listener_up(port_of(config)), "the restart", daemons=(d,))
+    d.hang_up()
+    assert d.proc.wait(timeout=45) == 0, d.tail()
+    assert "the terminal closed: draining and stopping" in d.tail(), d.tail()
+    with db.session() as s:
+        assert s.scalars(select(m.Daemon.stopped_at).where(m.Daemon.name == "d-tty")).one() is not None
 
 
 def test_a_listen_address_already_taken_stops_the_daemon_in_one_line_marked_stopped(
