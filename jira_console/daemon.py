@@ -80,7 +80,8 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.reload_check: ReloadCheck | None = None  # what SIGHUP reads (see jira_console.reload)
-        self.restart_requested = False  # a SIGHUP with a valid configuration: start again once drained
+        self.restart_requested: bool | None = False
+        """A SIGHUP with a valid configuration: start again once drained (None: a stop was asked for)."""
         self.name = settings.daemon.name or f"{socket.gethostname()}:{os.getpid()}"
         self.engine = engine or Engine(settings, owner=self.name)
         self.listen = settings.webhooks.enabled if listen is None else listen
@@ -100,10 +101,11 @@ class Daemon:
         self.started_at = datetime.now(UTC)
 
     def request_stop(self) -> None:
+        self.restart_requested = None  # a stop wins over a reload asked for before it or after it
         self._stop.set()
 
     def request_reload(self) -> None:
-        if reload_wanted(self.reload_check):
+        if self.restart_requested is not None and reload_wanted(self.reload_check):
             self.restart_requested = True
             self._stop.set()
 
