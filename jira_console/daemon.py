@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from jira_console.housekeeping import NameTaken, refuse_taken_name, retention
 from jira_console.logs import get_logger
 from jira_console.reload import ReloadCheck, install_signal_handlers, reload_wanted
 from jira_console.store import state as st
+from jira_console.store.outage import DatabaseOutage
 from jira_console.sync.report import SyncBusy
 from jira_console.sync.router import ConnectionRouter
 from jira_console.webhooks.exposure import exposure_warnings, is_loopback  # noqa: F401 - re-exported
@@ -47,29 +47,6 @@ if TYPE_CHECKING:
     from jira_console.webhooks.processor import EventProcessor
 
 log = get_logger("jira_console.daemon")
-
-HOUSEKEEPING_JOBS = frozenset({"heartbeat", "commands", "mappings"})
-"""Short jobs run every second or few: when one overruns its interval (a slow database), skipping the next
-run is what is wanted."""
-
-
-class _SkippedHousekeeping(logging.Filter):
-    """APScheduler warns at every run it skips because the previous one still runs; for the housekeeping
-    jobs that would flood the log of a daemon whose database is slow, so those become debug lines. Skipped
-    syncs never happen (a sync runs as a task of its own, see ``Daemon._sync_job``) and stay warnings."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        job = record.args[0] if isinstance(record.args, tuple) and record.args else None
-        if "maximum number of running instances" in str(record.msg) and getattr(job, "id", None) in (
-            HOUSEKEEPING_JOBS
-        ):
-            log.debug("housekeeping run skipped: the previous one still runs", job=getattr(job, "id", None))
-            return False
-        return True
-
-
-_SKIPPED_FILTER = _SkippedHousekeeping()
-logging.getLogger("apscheduler.scheduler").addFilter(_SKIPPED_FILTER)
 
 
 class Daemon:
@@ -98,6 +75,7 @@ class Daemon:
         # One registry for the listener and the workers, so /metrics shows both.
         self.metrics = CollectorRegistry()
         self._commands: set[asyncio.Task[None]] = set()
+        self.outage = DatabaseOutage()
         self.started_at = datetime.now(UTC)
 
     def request_stop(self) -> None:
@@ -214,6 +192,7 @@ class Daemon:
             lease_seconds=self.settings.daemon.lease_seconds,
             metrics=self.metrics,
             on_processed=self.engine.emit,
+            outage=self.outage,
         )
         self.processor.start(wh.workers)
 
@@ -240,20 +219,18 @@ class Daemon:
                 max_instances=1,
                 coalesce=True,
             )
-        self.scheduler.add_job(
-            self._heartbeat_job, "interval", seconds=self.settings.daemon.heartbeat_seconds, id="heartbeat",
-            max_instances=1, coalesce=True,
-        )  # fmt: skip
-        self.scheduler.add_job(
-            self._commands_job, "interval", seconds=1, id="commands", max_instances=1, coalesce=True
-        )
-        self.scheduler.add_job(
-            self.engine.refresh_mappings, "interval", seconds=self.settings.daemon.heartbeat_seconds,
-            id="mappings", max_instances=1, coalesce=True,
-        )  # fmt: skip
-        self.scheduler.add_job(
-            self._retention_job, "interval", hours=6, id="retention", max_instances=1, coalesce=True
-        )
+        guarded = self.outage.guarded  # a database outage said once, not a traceback every run
+        beat = self.settings.daemon.heartbeat_seconds
+        jobs: list[tuple[str, Callable[[], Awaitable[Any]], dict[str, float]]] = [
+            ("heartbeat", self._heartbeat_job, {"seconds": beat}),
+            ("commands", self._commands_job, {"seconds": 1}),
+            ("mappings", self.engine.refresh_mappings, {"seconds": beat}),
+            ("retention", self._retention_job, {"hours": 6}),
+        ]
+        for job_id, job, every in jobs:
+            self.scheduler.add_job(
+                guarded(job_id, job), "interval", **every, id=job_id, max_instances=1, coalesce=True
+            )
         self.scheduler.add_job(
             self._refresh_webhooks_job,
             "interval",

@@ -8,22 +8,52 @@ job: what it deletes, and after how long (blocking functions: run them in a thre
   every daemon that ever ran on the database;
 * runs that changed nothing (no audit line names them), finished more than :data:`QUIET_RUN_DAYS` days
   ago: a daemon's scheduled syncs add one a connection every interval.
+
+Importing it also quiets APScheduler's "skipped" warnings for the short housekeeping jobs
+(:data:`HOUSEKEEPING_JOBS`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import timedelta
 
 from jira_console.config import DaemonConfig, Settings
 from jira_console.health import daemon_alive
+from jira_console.logs import get_logger
 from jira_console.store import Database, runs
 from jira_console.store import state as st
 from jira_console.store.liveness import owner_is_dead
 from jira_console.store.models import utcnow
 from jira_console.store.outbox import purge_outbox
 from jira_console.webhooks.processor import purge
+
+log = get_logger(__name__)
+
+HOUSEKEEPING_JOBS = frozenset({"heartbeat", "commands", "mappings"})
+"""Short jobs run every second or few: when one overruns its interval (a slow database), skipping the next
+run is what is wanted."""
+
+
+class _SkippedHousekeeping(logging.Filter):
+    """APScheduler warns at every run it skips because the previous one still runs; for the housekeeping
+    jobs that would flood the log of a daemon whose database is slow, so those become debug lines. Skipped
+    syncs never happen (a sync runs as a task of its own, see ``Daemon._sync_job``) and stay warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        if "maximum number of running instances" in str(record.msg) and getattr(job, "id", None) in (
+            HOUSEKEEPING_JOBS
+        ):
+            log.debug("housekeeping run skipped: the previous one still runs", job=getattr(job, "id", None))
+            return False
+        return True
+
+
+_SKIPPED_FILTER = _SkippedHousekeeping()
+logging.getLogger("apscheduler.scheduler").addFilter(_SKIPPED_FILTER)
 
 
 class NameTaken(RuntimeError):

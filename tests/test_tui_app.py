@@ -7,6 +7,7 @@ from textual.widgets import DataTable
 
 from jira_console import events as ev
 from jira_console.facade import SyncReport
+from jira_console.store.db import StoreError
 from jira_console.tui.app import MODE_SCREENS, JiraConsoleApp, describe_sync
 from jira_console.tui.commands import ConsoleCommands
 from jira_console.tui.screens.health import HealthScreen
@@ -116,6 +117,30 @@ async def test_failed_worker_becomes_a_notification() -> None:
         messages = [n.message for n in app._notifications]
         assert any("unknown connection 'nowhere'" in m and "failed" in m for m in messages)
         assert app.is_running
+
+
+async def test_a_database_that_does_not_answer_is_one_notification_not_one_per_read() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+
+        def down(*_args: object, **_kw: object) -> None:
+            raise StoreError("cannot connect to the database at postgresql://db/x: Connection refused")
+
+        engine.engine_state = down  # type: ignore[method-assign]
+        engine.connections = down  # type: ignore[method-assign]
+        for _ in range(4):  # four refreshes: two failing reads each (where the engine runs, the screen)
+            app.action_refresh_now()
+            app.check_engine()
+            await settle(pilot)
+        said = [n.message for n in app._notifications if "database" in n.message]
+        assert len(said) == 1, said
+        assert said[0].startswith("The database does not answer; the console tries again at every refresh.")
+        assert "Connection refused" in said[0]
+        app.start_sync("nowhere", False)  # another failure is still said
+        await settle(pilot)
+        assert any("unknown connection 'nowhere'" in n.message for n in app._notifications)
 
 
 async def test_notice_event_is_shown_literally() -> None:

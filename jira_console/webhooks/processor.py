@@ -38,6 +38,7 @@ from jira_console.logs import get_logger
 from jira_console.store import Database
 from jira_console.store.cause import Cause, caused_by
 from jira_console.store.models import utcnow
+from jira_console.store.outage import DatabaseOutage
 from jira_console.store.queue import (
     ClaimedEvent,
     Outcome,
@@ -149,6 +150,7 @@ class EventProcessor:
         poll_seconds: float = 1.0,
         metrics: CollectorRegistry | None = None,
         on_processed: Callable[[ev.WebhookProcessed], None] | None = None,
+        outage: DatabaseOutage | None = None,
     ) -> None:
         self.db = db
         self.applier = applier
@@ -159,6 +161,8 @@ class EventProcessor:
         self.poll_seconds = poll_seconds
         self.metrics = WebhookMetrics.for_registry(metrics if metrics is not None else CollectorRegistry())
         self.on_processed = on_processed
+        self.outage = outage
+        """Where a database that does not answer is said (once per outage), not a warning every poll."""
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -338,8 +342,14 @@ class EventProcessor:
             try:
                 claimed = await self.process_batch(owner)
             except Exception as exc:  # noqa: BLE001 - a database hiccup: wait and try again
-                log.warning("webhook worker could not claim or finish a batch", worker=owner, error=str(exc))
+                if self.outage is None or not self.outage.failed(exc, "webhook processing"):
+                    log.warning(
+                        "webhook worker could not claim or finish a batch", worker=owner, error=str(exc)
+                    )
                 claimed = 0
+            else:
+                if self.outage is not None:
+                    self.outage.answered()
             if claimed == 0 and not self._stopping:
                 # The poll is jittered (0.5-1.5x): daemons started together would otherwise poll in
                 # lock-step, and the one whose phase falls first after each insert would claim every batch.

@@ -12,10 +12,13 @@ screen bar says so: the number keys and screen keys type into it until then.
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
+from textual.app import App
 from textual.binding import Binding
 from textual.events import DescendantBlur, DescendantFocus
 from textual.message import Message
@@ -27,20 +30,45 @@ from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from jira_console.facade import ConsoleEngine
+from jira_console.store.outage import database_down, outage_reason
 from jira_console.tui.widgets.screen_bar import BarState, ScreenBar
 
 TEXT_FIELDS = (Input, TextArea)
 """Widgets that take printable keys (and so the screen keys) while they have the focus."""
 
 
+READ_GROUPS = frozenset({"load", "engine-state", "poll", "reread"})
+"""Worker groups of the console's own reads (a screen's load, where the engine runs, a re-read after an
+event), besides the refresh loop's ``refresh-<screen>``."""
+FAILURE_SECONDS = 8.0
+"""How long a failure's notification stays; the same words are not shown again meanwhile."""
+_SHOWN: weakref.WeakKeyDictionary[App[Any], dict[str, float]] = weakref.WeakKeyDictionary()
+
+
 def report_failed_worker(node: MessagePump, event: Worker.StateChanged) -> None:
     """A failed worker as an error notification, saying what failed (its name) and why. A worker's state
     changes reach only the node that started it (they do not bubble), so the App and every screen that
-    starts workers call this from their own handler: otherwise a refused action just did nothing."""
-    if event.state is WorkerState.ERROR:
-        worker = event.worker
-        what = worker.name or worker.group
-        node.app.notify(f"{what} failed: {worker.error}", severity="error", timeout=8, markup=False)
+    starts workers call this from their own handler: otherwise a refused action just did nothing.
+
+    A database that does not answer fails every read of every refresh (two a second or so): that is said
+    as one notification, in the same words whatever read met it, and not again while it is still shown.
+    An operator's action that meets it (a save, a resolution) says what failed, as any other failure."""
+    if event.state is not WorkerState.ERROR:
+        return
+    worker = event.worker
+    error = worker.error
+    background = worker.group in READ_GROUPS or worker.group.startswith("refresh-")
+    if error is not None and background and database_down(error):
+        reason = outage_reason(error)
+        text = f"The database does not answer; the console tries again at every refresh. {reason}"
+    else:
+        text = f"{worker.name or worker.group} failed: {error}"
+    now = time.monotonic()
+    shown = _SHOWN.setdefault(node.app, {})
+    if now - shown.get(text, -FAILURE_SECONDS) < FAILURE_SECONDS:
+        return
+    shown[text] = now
+    node.app.notify(text, severity="error", timeout=FAILURE_SECONDS, markup=False)
 
 
 class ConsoleScreen(Screen[None]):

@@ -1,0 +1,92 @@
+"""A database that stops answering, as the daemon's periodic work meets it.
+
+The daemon's housekeeping jobs run every second or few (the operator commands every second, the heartbeat
+and the mapping check every heartbeat), and its webhook workers poll the queue. While the database is down,
+each of them failed at every run: APScheduler logged a traceback a second, some thirty lines each. An
+outage is one condition, so it is said as one: an error when the database first fails to answer (with the
+driver's reason), a reminder every :data:`REMIND_SECONDS` while it lasts, and one line when it answers again.
+Failures that are not the database's (a bug, a refused statement) are raised as before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from jira_console import redact
+from jira_console.logs import get_logger
+from jira_console.store.db import StoreError
+
+log = get_logger(__name__)
+
+REMIND_SECONDS = 60.0
+"""How often a lasting outage is said again."""
+
+
+def database_down(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database did not answer (no connection, connection lost, locked) rather
+    than refusing one statement."""
+    return isinstance(exc, StoreError | OperationalError | InterfaceError)
+
+
+def outage_reason(exc: BaseException) -> str:
+    """The driver's first line (no statement, no parameters), secrets masked."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    lines = str(exc).strip().splitlines()
+    return redact.scrub(lines[0] if lines else type(exc).__name__)[:300]
+
+
+class DatabaseOutage:
+    """What the daemon's jobs and workers know of the database's answering (all on the event loop)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.since: float | None = None
+        """When the current outage was first met (None: the database answers)."""
+        self._said_at = 0.0
+
+    def failed(self, exc: BaseException, during: str) -> bool:
+        """Note a failure met ``during`` some work: True when it is the database not answering (said here,
+        once per outage and then every :data:`REMIND_SECONDS`), False for any other failure (the caller
+        handles it)."""
+        if not database_down(exc):
+            return False
+        now = self._clock()
+        if self.since is None:
+            self.since = self._said_at = now
+            log.error(
+                "the database does not answer; the daemon's work waits for it and is tried again on schedule "
+                "(webhook deliveries are answered 503, which Jira retries)",
+                during=during, reason=outage_reason(exc),
+            )  # fmt: skip
+        elif now - self._said_at >= REMIND_SECONDS:
+            self._said_at = now
+            log.error(
+                "the database still does not answer", for_seconds=round(now - self.since), during=during,
+                reason=outage_reason(exc),
+            )  # fmt: skip
+        return True
+
+    def answered(self) -> None:
+        """Some work went through: an outage in course is over."""
+        if self.since is not None:
+            log.info("the database answers again", after_seconds=round(self._clock() - self.since, 1))
+            self.since = None
+
+    def guarded(self, during: str, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
+        """``job`` for the scheduler: its database outages said here instead of raised (a traceback a run)."""
+
+        async def run(*args: Any) -> None:
+            try:
+                await job(*args)
+            except Exception as exc:
+                if not self.failed(exc, during):
+                    raise
+            else:
+                self.answered()
+
+        return run

@@ -1,0 +1,102 @@
+"""A database that stops answering is said once (then a reminder a minute, and once when it is back), not
+a traceback at every run of every daemon job and a warning at every poll of every webhook worker."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from jira_console.store.db import Database, StoreError
+from jira_console.store.outage import REMIND_SECONDS, DatabaseOutage, database_down, outage_reason
+from jira_console.webhooks.processor import EventProcessor
+from tests.waiting import until
+
+
+def _said(capsys: pytest.CaptureFixture[str]) -> str:
+    """What the log printed so far (the tests' logging prints to the captured stdout and stderr)."""
+    out, err = capsys.readouterr()
+    return out + err
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_outage_is_said_once_then_every_minute_and_its_end_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock = Clock()
+    outage = DatabaseOutage(clock)
+    down = StoreError("cannot connect to the database at postgresql://u:***@db/x: connection refused")
+    for _ in range(30):  # half a minute of a job every second
+        assert outage.failed(down, "commands")
+        clock.now += 1
+    said = _said(capsys)
+    assert said.count("the database does not answer; the daemon's work waits for it") == 1
+    assert "during=commands" in said and "connection refused" in said and "still" not in said
+    clock.now += REMIND_SECONDS
+    assert outage.failed(down, "heartbeat")
+    said = _said(capsys)
+    assert said.count("the database still does not answer") == 1 and "for_seconds=90" in said
+    outage.answered()
+    outage.answered()
+    assert _said(capsys).count("the database answers again") == 1
+    assert outage.since is None
+
+
+def test_only_the_database_not_answering_counts_as_an_outage() -> None:
+    lost = OperationalError(
+        "SELECT secret FROM t WHERE v = %s", ("hunter2",), Exception("server closed the connection")
+    )
+    assert database_down(lost) and database_down(StoreError("x"))
+    assert outage_reason(lost) == "server closed the connection"  # not the statement, not its parameters
+    refused = IntegrityError("INSERT", {}, Exception("duplicate key"))
+    assert not database_down(refused) and not database_down(ValueError("a bug"))
+    assert not DatabaseOutage().failed(refused, "commands")
+
+
+async def test_a_guarded_job_says_an_outage_and_still_raises_a_bug() -> None:
+    outage = DatabaseOutage()
+
+    async def down() -> None:
+        raise StoreError("cannot connect")
+
+    async def bug() -> None:
+        raise ValueError("a bug stays loud")
+
+    await outage.guarded("heartbeat", down)()
+    assert outage.since is not None
+    with pytest.raises(ValueError, match="stays loud"):
+        await outage.guarded("heartbeat", bug)()
+
+
+async def test_webhook_workers_of_a_database_that_does_not_answer_say_so_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = Database(f"postgresql+psycopg://nobody@127.0.0.1:{port}/none?connect_timeout=2")
+    outage = DatabaseOutage()
+    applier: Any = object()  # never reached: nothing can be claimed
+    processor = EventProcessor(db, applier, poll_seconds=0.02, outage=outage)
+    processor.start(2)
+    try:
+        await until(lambda: outage.since is not None, "the workers to meet the outage", limit=20)
+        for _ in range(20):  # several more failed polls of both workers
+            processor.wake()
+            await asyncio.sleep(0.02)
+    finally:
+        await processor.stop()
+        db.close()
+    said = _said(capsys)
+    assert said.count("webhook worker could not claim or finish a batch") == 0
+    assert said.count("the database does not answer") == 1 and "during='webhook processing'" in said
