@@ -5,6 +5,8 @@ offer to run the engine here. Toasts say what really happened."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from textual.widgets import DataTable, Input, Sparkline, TextArea
 
@@ -259,6 +261,24 @@ async def test_a_dead_daemon_is_said_on_screen_with_the_offer_to_run_here(size: 
         await pilot.press("s")
         await settle(pilot)
         assert engine.sync_calls == [("cloud", False)]
+
+
+async def test_the_offer_to_run_here_goes_away_when_the_daemon_beats_again() -> None:
+    """A database outage longer than three heartbeats makes a live daemon look gone for a moment."""
+    engine = FakeEngine(mode="attached")
+    app = make_app(engine, "health")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        engine.daemon_died()
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen))
+        engine.state = replace(engine.state, alive=True)  # its next heartbeat got through
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: not isinstance(app.screen, DaemonGoneScreen))
+        await settle(pilot)
+        assert "attached to syncd" in lines(app)[0] and "⚠" not in screen_text(app)
+        assert any(n.message == "Daemon syncd is beating again" for n in app._notifications)
+        assert engine.mode == "attached"
 
 
 async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reported() -> None:

@@ -182,6 +182,11 @@ class JiraConsoleApp(App[None]):
             )
             self.action_offer_run_here()
         elif state.alive:
+            if self._offered_run_here and isinstance(self.screen, DaemonGoneScreen):
+                # Back before anyone chose (its heartbeat waited out a database outage, a restart):
+                # the offer no longer stands.
+                self.screen.dismiss(False)
+                self.notify(f"Daemon {state.daemon} is beating again", severity="information", markup=False)
             self._offered_run_here = False
 
     def action_offer_run_here(self) -> None:
