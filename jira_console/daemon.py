@@ -167,6 +167,7 @@ class Daemon:
         )
         wh = self.settings.webhooks
         self.receiver = app.state.listener
+        self.receiver.outage = self.outage
         self.listener = await serve_listener(app, wh.host, wh.port, limits=limits_for(wh))
         self.engine.listener = _ListenerInfo(f"{self.listener.url}{wh.path}")
 

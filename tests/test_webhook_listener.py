@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from jira_console.store import Database
+from jira_console.store.outage import DatabaseOutage
 from jira_console.webhooks import listener as listener_module
 from jira_console.webhooks.listener import create_listener_app, serve_listener
 from jira_console.webhooks.processor import EventProcessor
@@ -340,6 +341,28 @@ async def test_postgresql_unreachable_answers_503_without_the_password(
     logged = shown.out + shown.err + caplog.text  # the console renderer, or the stdlib handlers once set up
     assert "storing a webhook delivery failed" in logged and "Connection refused" in logged
     assert password not in logged + health.text + response.text
+
+
+async def test_a_daemons_listener_says_an_outage_once_not_at_every_refused_delivery(
+    secrets_env: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    password = "pw-" + "k3Vx" * 6
+    down = Database(f"postgresql+psycopg://root:{password}@127.0.0.1:{port}/test")
+    app = create_listener_app(down, make_settings())
+    app.state.listener.outage = outage = DatabaseOutage()  # as the daemon sets it
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
+        answers = [
+            (await post(client, issue_event("ENG-14", n), identifier=f"o{n}")).status_code for n in range(5)
+        ]
+    await app.state.listener.batcher.close()
+    assert answers == [503] * 5 and outage.since is not None
+    shown = capsys.readouterr()
+    logged = shown.out + shown.err + caplog.text
+    assert logged.count("the database does not answer") == 1 and "storing webhook deliveries" in logged
+    assert "storing a webhook delivery failed" not in logged and password not in logged
 
 
 @pytest.mark.conformance

@@ -48,6 +48,7 @@ from jira_console.health import SyncHealth, one_line
 from jira_console.logs import get_logger
 from jira_console.store import Database
 from jira_console.store.models import utcnow
+from jira_console.store.outage import DatabaseOutage
 from jira_console.store.queue import QueueStats, event_stats
 from jira_console.webhooks.answers import DUPLICATE, STORED, json_answer
 from jira_console.webhooks.events import Classified, classify, payload_links
@@ -121,6 +122,8 @@ class ListenerHandlers:
         self.sync_health = sync_health
         self.metrics = metrics
         self.batcher = IngestBatcher(db, on_commit=lambda n: metrics.commit_batch.observe(n))
+        self.outage: DatabaseOutage | None = None
+        """Where the daemon says a database that does not answer (once per outage, not per delivery)."""
         self.write_error: str | None = None
         """The last database write's failure (a delivery's commit, the daemon's heartbeat), None once a
         write goes through again: a full disk still answers reads, so ``/healthz`` must hear of it here."""
@@ -258,9 +261,14 @@ class ListenerHandlers:
         except Exception as exc:  # noqa: BLE001 - any storage failure: Jira must retry
             self.note_write(exc)
             self.metrics.rejected.labels("unavailable").inc()
-            log.error("storing a webhook delivery failed", error=str(exc), event_type=classified.event_type)
+            if self.outage is None or not self.outage.failed(exc, "storing webhook deliveries"):
+                log.error(
+                    "storing a webhook delivery failed", error=str(exc), event_type=classified.event_type
+                )
             return json_answer(503, {"error": "could not store the event"}, {"Retry-After": "5"})
         self.note_write(None)
+        if self.outage is not None and self.outage.since is not None:
+            self.outage.answered()
         duplicate = stored.duplicate
         outcome = "duplicate" if duplicate else ("stored" if status == "received" else status)
         self.metrics.count_received(event_type_label(classified.event_type), outcome)
