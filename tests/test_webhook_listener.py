@@ -322,14 +322,19 @@ async def test_storage_failure_answers_503_so_jira_retries(sqlite_url: str, secr
     assert response.headers["retry-after"] == "5"
 
 
+def _unreachable_postgres(password: str) -> Database:
+    """A PostgreSQL database on a port nothing listens on, its URL carrying ``password``."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return Database(f"postgresql+psycopg://root:{password}@127.0.0.1:{port}/test")
+
+
 async def test_postgresql_unreachable_answers_503_without_the_password(
     secrets_env: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     password = "pw-" + "q7Zr" * 6
-    down = Database(f"postgresql+psycopg://root:{password}@127.0.0.1:{port}/test")
+    down = _unreachable_postgres(password)
     app = create_listener_app(down, make_settings())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
         response = await post(client, issue_event("ENG-13", 1))
@@ -346,11 +351,8 @@ async def test_postgresql_unreachable_answers_503_without_the_password(
 async def test_a_daemons_listener_says_an_outage_once_not_at_every_refused_delivery(
     secrets_env: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     password = "pw-" + "k3Vx" * 6
-    down = Database(f"postgresql+psycopg://root:{password}@127.0.0.1:{port}/test")
+    down = _unreachable_postgres(password)
     app = create_listener_app(down, make_settings())
     app.state.listener.outage = outage = DatabaseOutage()  # as the daemon sets it
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
