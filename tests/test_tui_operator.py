@@ -279,6 +279,21 @@ async def test_the_offer_to_run_here_goes_away_when_the_daemon_beats_again() -> 
         assert "attached to syncd" in lines(app)[0] and "⚠" not in screen_text(app)
         assert any(n.message == "Daemon syncd is beating again" for n in app._notifications)
         assert engine.mode == "attached"
+        # Gone again while the key reference covers the offer: one offer, never two stacked.
+        engine.daemon_died()
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen))
+        await pilot.press("f1")
+        await settle(pilot)
+        engine.state = replace(engine.state, alive=True)
+        app.action_refresh_now()
+        await settle(pilot)
+        engine.daemon_died()
+        app.action_refresh_now()
+        await settle(pilot)
+        app.action_offer_run_here()
+        await settle(pilot)
+        assert sum(isinstance(s, DaemonGoneScreen) for s in app.screen_stack) == 1
 
 
 async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reported() -> None:

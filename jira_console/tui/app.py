@@ -196,6 +196,9 @@ class JiraConsoleApp(App[None]):
             self.notify("The engine is running; nothing to take over", severity="information")
             return
 
+        if any(isinstance(screen, DaemonGoneScreen) for screen in self.screen_stack):
+            return  # asked already (a second one under it would stay when this one is answered)
+
         def chosen(here: bool | None) -> None:
             if here:
                 self._run_here()
