@@ -363,7 +363,7 @@ async def test_a_daemons_listener_says_an_outage_once_not_at_every_refused_deliv
     assert answers == [503] * 5 and outage.since is not None
     shown = capsys.readouterr()
     logged = shown.out + shown.err + caplog.text
-    assert logged.count("the database does not answer") == 1 and "storing webhook deliveries" in logged
+    assert logged.count("the database is unavailable") == 1 and "storing webhook deliveries" in logged
     assert "storing a webhook delivery failed" not in logged and password not in logged
 
 

@@ -3,9 +3,11 @@
 The daemon's housekeeping jobs run every second or few (the operator commands every second, the heartbeat
 and the mapping check every heartbeat), and its webhook workers poll the queue. While the database is down,
 each of them failed at every run: APScheduler logged a traceback a second, some thirty lines each. An
-outage is one condition, so it is said as one: an error when the database first fails to answer (with the
-driver's reason), a reminder every :data:`REMIND_SECONDS` while it lasts, and one line when it answers again.
-Failures that are not the database's (a bug, a refused statement) are raised as before.
+outage is one condition, so it is said as one: an error when the database first fails (with the driver's
+reason: no connection, a connection lost, SQLite's write lock held by another process for longer than the
+busy timeout), a reminder every :data:`REMIND_SECONDS` while it lasts, and one line when work it failed goes
+through again (not any work: under another process's write lock, reads still go through). Failures that are
+not the database's (a bug, a refused statement) are raised as before.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class DatabaseOutage:
         self.since: float | None = None
         """When the current outage was first met (None: the database answers)."""
         self._said_at = 0.0
+        self._failing: set[str] = set()
+        """The work the outage failed: only that work going through again ends it (while another process
+        holds SQLite's write lock, reads still go through and writes do not)."""
 
     def failed(self, exc: BaseException, during: str) -> bool:
         """Note a failure met ``during`` some work: True when it is the database not answering (said here,
@@ -55,27 +60,29 @@ class DatabaseOutage:
         handles it)."""
         if not database_down(exc):
             return False
+        self._failing.add(during)
         now = self._clock()
         if self.since is None:
             self.since = self._said_at = now
             log.error(
-                "the database does not answer; the daemon's work waits for it and is tried again on schedule "
+                "the database is unavailable; the daemon's work waits for it and is tried again on schedule "
                 "(webhook deliveries are answered 503, which Jira retries)",
                 during=during, reason=outage_reason(exc),
             )  # fmt: skip
         elif now - self._said_at >= REMIND_SECONDS:
             self._said_at = now
             log.error(
-                "the database still does not answer", for_seconds=round(now - self.since), during=during,
+                "the database is still unavailable", for_seconds=round(now - self.since), during=during,
                 reason=outage_reason(exc),
             )  # fmt: skip
         return True
 
-    def answered(self) -> None:
-        """Some work went through: an outage in course is over."""
-        if self.since is not None:
-            log.info("the database answers again", after_seconds=round(self._clock() - self.since, 1))
+    def answered(self, during: str) -> None:
+        """Work went through: an outage in course is over if this work had failed in it."""
+        if self.since is not None and during in self._failing:
+            log.info("the database is available again", after_seconds=round(self._clock() - self.since, 1))
             self.since = None
+            self._failing.clear()
 
     def guarded(self, during: str, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
         """``job`` for the scheduler: its database outages said here instead of raised (a traceback a run)."""
@@ -87,6 +94,6 @@ class DatabaseOutage:
                 if not self.failed(exc, during):
                     raise
             else:
-                self.answered()
+                self.answered(during)
 
         return run

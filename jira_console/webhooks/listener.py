@@ -268,7 +268,7 @@ class ListenerHandlers:
             return json_answer(503, {"error": "could not store the event"}, {"Retry-After": "5"})
         self.note_write(None)
         if self.outage is not None and self.outage.since is not None:
-            self.outage.answered()
+            self.outage.answered("storing webhook deliveries")
         duplicate = stored.duplicate
         outcome = "duplicate" if duplicate else ("stored" if status == "received" else status)
         self.metrics.count_received(event_type_label(classified.event_type), outcome)

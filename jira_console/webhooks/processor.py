@@ -349,7 +349,7 @@ class EventProcessor:
                 claimed = 0
             else:
                 if self.outage is not None:
-                    self.outage.answered()
+                    self.outage.answered("webhook processing")
             if claimed == 0 and not self._stopping:
                 # The poll is jittered (0.5-1.5x): daemons started together would otherwise poll in
                 # lock-step, and the one whose phase falls first after each insert would claim every batch.
