@@ -54,6 +54,20 @@ def test_an_outage_is_said_once_then_every_minute_and_its_end_once(
     assert outage.since is None
 
 
+def test_an_outage_met_only_by_a_rare_job_ends_after_a_quiet_minute(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock = Clock()
+    outage = DatabaseOutage(clock)
+    outage.failed(StoreError("connection refused"), "retention")  # runs every six hours
+    clock.now += 5
+    outage.answered("heartbeat")
+    assert outage.since is not None  # a moment later: too soon to tell
+    clock.now += REMIND_SECONDS
+    outage.answered("heartbeat")
+    assert outage.since is None and "the database is available again" in _said(capsys)
+
+
 def test_only_the_database_not_answering_counts_as_an_outage() -> None:
     lost = OperationalError(
         "SELECT secret FROM t WHERE v = %s", ("hunter2",), Exception("server closed the connection")

@@ -49,7 +49,7 @@ class DatabaseOutage:
         self._clock = clock
         self.since: float | None = None
         """When the current outage was first met (None: the database answers)."""
-        self._said_at = 0.0
+        self._said_at = self._failed_at = 0.0
         self._failing: set[str] = set()
         """The work the outage failed: only that work going through again ends it (while another process
         holds SQLite's write lock, reads still go through and writes do not)."""
@@ -61,7 +61,7 @@ class DatabaseOutage:
         if not database_down(exc):
             return False
         self._failing.add(during)
-        now = self._clock()
+        now = self._failed_at = self._clock()
         if self.since is None:
             self.since = self._said_at = now
             log.error(
@@ -78,8 +78,11 @@ class DatabaseOutage:
         return True
 
     def answered(self, during: str) -> None:
-        """Work went through: an outage in course is over if this work had failed in it."""
-        if self.since is not None and during in self._failing:
+        """Work went through: an outage in course is over if this work had failed in it, or if nothing
+        failed for :data:`REMIND_SECONDS` (the work it failed may run only every few hours)."""
+        if self.since is None:
+            return
+        if during in self._failing or self._clock() - self._failed_at >= REMIND_SECONDS:
             log.info("the database is available again", after_seconds=round(self._clock() - self.since, 1))
             self.since = None
             self._failing.clear()
