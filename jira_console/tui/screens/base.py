@@ -65,7 +65,9 @@ def report_failed_worker(node: MessagePump, event: Worker.StateChanged) -> None:
         text = f"{worker.name or worker.group} failed: {error}"
     now = time.monotonic()
     shown = _SHOWN.setdefault(node.app, {})
-    if now - shown.get(text, -FAILURE_SECONDS) < FAILURE_SECONDS:
+    for gone in [t for t, at in shown.items() if now - at >= FAILURE_SECONDS]:
+        del shown[gone]  # only what is on screen is remembered
+    if text in shown:
         return
     shown[text] = now
     node.app.notify(text, severity="error", timeout=FAILURE_SECONDS, markup=False)
