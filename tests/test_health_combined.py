@@ -19,7 +19,7 @@ T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
 def _status(name: str, **kw: object) -> ConnectionStatus:
-    fields: dict[str, object] = {"reported_by": (name,), "reported_at": T0, **kw}
+    fields: dict[str, object] = {"reported_by": name, "reported_at": T0, **kw}
     return replace(ConnectionStatus("sim", "http://jira", "basic"), **fields)  # type: ignore[arg-type]
 
 
@@ -65,7 +65,8 @@ def test_the_daemon_that_calls_jira_gives_the_figures_and_the_worst_verdicts_win
     assert (both.total_calls, both.calls_by_status) == (5, {"200": 4, "429": 1})
     assert both.activity.requests == (3, 2) and both.activity.webhooks == (0, 2)
     assert both.recent_errors == ["d2: ReadTimeout: no answer"]
-    assert both.reported_by == ("d2", "d1") and both.reported_at == T0 - timedelta(seconds=4)
+    assert both.combined_from == ("d2", "d1") and both.reported_by == "d2"
+    assert both.reported_at == T0 - timedelta(seconds=4)
     assert both.verdict == attached.sync.verdict  # the breakers are closed, the credentials work
 
     opened = combine([attached, replace(worker, breaker_state="open", opens_in_seconds=12.0, ok=False)])
@@ -109,12 +110,12 @@ async def test_an_attached_console_shows_the_work_of_every_live_daemon(engine_fa
         )
     engine, _ = await engine_factory("cloud", attach=None)
     [status] = engine.connections()
-    assert set(status.reported_by) == {"d-idle", "d-busy"}  # the dead one's old report is left out
-    assert status.reported_by[0] == engine.engine_state().daemon
+    assert set(status.combined_from) == {"d-idle", "d-busy"}  # the dead one's old report is left out
+    assert status.combined_from[0] == status.reported_by == engine.engine_state().daemon
     assert (status.auth_state, status.total_calls, status.last_latency_ms) == ("ok", 7, 9.0)
     assert status.activity.requests == (3, 4)
-    assert json.loads(json.dumps(_jsonable(asdict(status))))["reported_by"] == list(status.reported_by)
+    assert ConnectionStatus.from_json(json.loads(json.dumps(_jsonable(asdict(status))))) == status
     # Each live daemon listens for webhooks (a load balancer in front): the console names every listener.
     listeners = engine.listener_status().address or ""
     assert sorted(listeners.split(", ")) == ["http://h1:8765/hook", "http://h2:8765/hook"]
-    assert listeners.startswith({"d-idle": "http://h1", "d-busy": "http://h2"}[status.reported_by[0]])
+    assert listeners.startswith({"d-idle": "http://h1", "d-busy": "http://h2"}[status.reported_by])

@@ -37,7 +37,7 @@ def poisoned_engine() -> FakeEngine:
     engine.update_connection("dc", recent_errors=[INJECTION])
     dc = engine.connections()[1]
     engine.update_connection(
-        "dc", sync=replace(dc.sync, last_error=INJECTION), reported_by=(INJECTION,), reported_at=FIXED_NOW
+        "dc", sync=replace(dc.sync, last_error=INJECTION), reported_by=INJECTION, reported_at=FIXED_NOW
     )
     return engine
 

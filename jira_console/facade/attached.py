@@ -155,7 +155,7 @@ class AttachedRunner(Runner):
             reports = [
                 replace(
                     ConnectionStatus.from_json({**data, **ours}),
-                    reported_by=(daemon.name,),
+                    reported_by=daemon.name,
                     reported_at=daemon.heartbeat_at,
                 )
                 for daemon, data in reported.get(conn.name, [])[: None if live else 1]

@@ -45,7 +45,7 @@ def combine(reports: Sequence[ConnectionStatus]) -> ConnectionStatus:
     for r in reports:
         for code, n in r.calls_by_status.items():
             calls[code] = calls.get(code, 0) + n
-    errors = [f"{r.reported_by[0]}: {e}" if r.reported_by else e for r in reports for e in r.recent_errors]
+    errors = [f"{r.reported_by}: {e}" if r.reported_by else e for r in reports for e in r.recent_errors]
     times = [r.reported_at for r in reports]
     return replace(
         first,
@@ -62,7 +62,7 @@ def combine(reports: Sequence[ConnectionStatus]) -> ConnectionStatus:
         auth_state=auth.auth_state,
         auth_note=auth.auth_note,
         activity=combine_activity([r.activity for r in reports]),
-        reported_by=tuple(name for r in reports for name in r.reported_by),
+        combined_from=tuple(r.reported_by for r in reports if r.reported_by),
         reported_at=None if any(t is None for t in times) else min(t for t in times if t is not None),
     )
 

@@ -75,11 +75,13 @@ class ConnectionStatus:
     """The plain words about the credentials when they are held back (see ``auth_state``)."""
     sync: SyncHealth = field(default_factory=SyncHealth)
     activity: Activity = field(default_factory=Activity)
-    reported_by: tuple[str, ...] = ()
-    """The daemons whose heartbeats carried this status, the attached one first (none: this process runs
-    the engine); several daemons' reports are combined (:mod:`jira_console.facade.combined`)."""
+    reported_by: str | None = None
+    """The daemon whose heartbeat carried this status (None: this process runs the engine)."""
     reported_at: datetime | None = None
     """That heartbeat's time (of several, the oldest): the client's figures are as of then."""
+    combined_from: tuple[str, ...] = ()
+    """When several daemons share the connection's work: each of them, ``reported_by`` first; their
+    reports are combined (:mod:`jira_console.facade.combined`)."""
 
     @property
     def verdict(self) -> ConnectionVerdict:
@@ -101,8 +103,7 @@ class ConnectionStatus:
             sync[name] = _parse_time(sync.get(name))
         known["sync"] = SyncHealth(**{k: v for k, v in sync.items() if k in SyncHealth.__dataclass_fields__})
         known["activity"] = Activity.from_json(known.get("activity"))
-        reporters = known.get("reported_by")
-        known["reported_by"] = (reporters,) if isinstance(reporters, str) else tuple(reporters or ())
+        known["combined_from"] = tuple(known.get("combined_from") or ())
         return cls(**known)
 
 

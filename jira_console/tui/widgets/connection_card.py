@@ -123,7 +123,7 @@ class ConnectionCard(Vertical):
         calls = " ".join(f"{code}:{n}" for code, n in sorted(s.calls_by_status.items())) or "none"
         text.append(f"\nlatency {duration(s.last_latency_ms)}  rate budget {budget}  calls {calls}")
         text.append(f"  last webhook {moment(s.last_webhook_at, now)}")
-        if s.reported_by:
+        if s.reported_by is not None:
             text.append_text(self._reporter_line(now))
         if s.auth_note:
             text.append("\n! ", style="bold red")
@@ -163,8 +163,9 @@ class ConnectionCard(Vertical):
         s = self.status
         seen = (now - s.reported_at).total_seconds() if s.reported_at else None
         stale = seen is None or seen > STALE_REPORT_SECONDS
-        text = Text("\nvia daemon " if len(s.reported_by) == 1 else "\nvia daemons ", style="dim")
-        text.append_text(literal(", ".join(s.reported_by), style="dim"))
+        names = s.combined_from or (s.reported_by or "",)
+        text = Text("\nvia daemon " if len(names) == 1 else "\nvia daemons ", style="dim")
+        text.append_text(literal(", ".join(names), style="dim"))
         reported = f" reported {age(seen)} ago" if seen is not None else " never reported"
         text.append(
             reported + (" — figures are stale" if stale else ""), style="bold red" if stale else "dim"
