@@ -14,6 +14,7 @@ from jira_console.facade.health import _jsonable
 from jira_console.health import SyncHealth
 from jira_console.store import models as m
 from jira_console.store import state as st
+from jira_console.tui.widgets.connection_card import ConnectionCard
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -68,6 +69,12 @@ def test_the_daemon_that_calls_jira_gives_the_figures_and_the_worst_verdicts_win
     assert both.combined_from == ("d2", "d1") and both.reported_by == "d2"
     assert both.reported_at == T0 - timedelta(seconds=4)
     assert both.verdict == attached.sync.verdict  # the breakers are closed, the credentials work
+    card = ConnectionCard(both, T0)
+    assert "via daemons d2, d1 reported 4s ago" in card.render_status(T0).plain
+    assert (
+        "via daemon d1 reported 0s ago"
+        in ConnectionCard(worker, T0).render_status(T0 - timedelta(seconds=4)).plain
+    )
 
     opened = combine([attached, replace(worker, breaker_state="open", opens_in_seconds=12.0, ok=False)])
     assert (opened.breaker_state, opened.opens_in_seconds, opened.verdict) == ("open", 12.0, "down")
