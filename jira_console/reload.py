@@ -44,11 +44,16 @@ def install_signal_handlers(
     sighup = getattr(signal, "SIGHUP", None)
     if sighup is not None and not _HUP_AT_START:
         _HUP_AT_START.append(signal.getsignal(sighup))
-    hangup = Hangup(stop, reload, ignored=bool(_HUP_AT_START) and _HUP_AT_START[0] == signal.SIG_IGN)
+    hangup = Hangup(stop, reload, ignored=_hup_ignored_at_start())
     for sig, handler in ((signal.SIGTERM, stop), (signal.SIGINT, stop), (sighup, hangup)):
         if sig is not None:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, handler)
+
+
+def _hup_ignored_at_start() -> bool:
+    """Whether SIGHUP was ignored when the daemon started (``nohup``)."""
+    return bool(_HUP_AT_START) and _HUP_AT_START[0] == signal.SIG_IGN
 
 
 def has_terminal() -> bool:
@@ -111,7 +116,7 @@ def restart_in_place() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    if _HUP_AT_START and _HUP_AT_START[0] == signal.SIG_IGN:
+    if _hup_ignored_at_start():
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # kept across exec, as nohup set it
     script = sys.argv[0]
     if os.path.isfile(script) and os.access(script, os.X_OK) and not script.endswith(".py"):

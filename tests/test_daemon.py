@@ -29,17 +29,12 @@ from jira_console.store import models as m
 from jira_console.store import queue as q
 from jira_console.store.db import Database
 from jira_console.webhooks.signature import sign
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "daemon-test-secret-7"
 SECRET_ENV = "JC_DAEMON_TEST_SECRET"
 TERMINAL = {"applied", "ignored", "stale"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(

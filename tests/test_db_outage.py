@@ -4,15 +4,15 @@ a traceback at every run of every daemon job and a warning at every poll of ever
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from jira_console.store.db import Database, StoreError
+from jira_console.store.db import StoreError
 from jira_console.store.outage import REMIND_SECONDS, DatabaseOutage, database_down, outage_reason
 from jira_console.webhooks.processor import EventProcessor
+from tests.ports import unreachable_postgres
 from tests.waiting import until
 
 
@@ -97,10 +97,7 @@ async def test_a_guarded_job_says_an_outage_and_still_raises_a_bug() -> None:
 async def test_webhook_workers_of_a_database_that_does_not_answer_say_so_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    db = Database(f"postgresql+psycopg://nobody@127.0.0.1:{port}/none?connect_timeout=2")
+    db = unreachable_postgres(query="?connect_timeout=2")
     outage = DatabaseOutage()
     applier: Any = object()  # never reached: nothing can be claimed
     processor = EventProcessor(db, applier, poll_seconds=0.02, outage=outage)

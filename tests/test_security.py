@@ -10,7 +10,6 @@ import hmac
 import json
 import logging
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from sqlalchemy import select, text
 from jira_console.config import JiraConnection, Settings, WebhookConfig, load_config
 from jira_console.store import models as m
 from jira_console.store.db import Database
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_USER = {"cloud": "ops@example.com", "server": "ops"}
@@ -477,9 +477,7 @@ def test_listener_binds_loopback_by_default(db_url: str) -> None:
 
     from jira_console.daemon import Daemon
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     # Default host, a free port (the default 8765 may be taken on a test machine).
     cfg = Settings(database={"url": db_url}, webhooks={"listen": f"{default.host}:{port}"})
 

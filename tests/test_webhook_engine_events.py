@@ -5,7 +5,6 @@ subscribers (the console listens for both)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 
 import httpx
@@ -20,13 +19,8 @@ from jira_console.store import Database
 from jira_console.webhooks.listener import Delivery, create_listener_app
 from jira_console.webhooks.processor import EventProcessor, RetryPolicy
 from tests.fixtures.simulator import connection_for
+from tests.ports import free_port
 from tests.test_webhook_helpers import SECRET, SECRET_ENV, FakeApplier, issue_event, make_settings, post, rows
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_listener_tells_the_stored_event_id(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,7 +83,7 @@ async def test_daemon_announces_received_and_processed_events_with_their_ids(
     settings = Settings(
         database={"url": db_url},
         jira=[conn.model_dump()],
-        webhooks={"listen": f"127.0.0.1:{_free_port()}", "secret_env": SECRET_ENV, "path": "/hooks"},
+        webhooks={"listen": f"127.0.0.1:{free_port()}", "secret_env": SECRET_ENV, "path": "/hooks"},
         daemon={"heartbeat_seconds": 1, "name": "events-test"},
     )
     daemon = Daemon(settings, listen=True)

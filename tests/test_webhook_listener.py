@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from jira_console.webhooks.listener import create_listener_app, serve_listener
 from jira_console.webhooks.processor import EventProcessor
 from jira_console.webhooks.server import ListenerStartError
 from jira_console.webhooks.signature import sign
+from tests.ports import unreachable_postgres
 from tests.test_webhook_helpers import (
     PATH,
     PREVIOUS,
@@ -322,19 +322,11 @@ async def test_storage_failure_answers_503_so_jira_retries(sqlite_url: str, secr
     assert response.headers["retry-after"] == "5"
 
 
-def _unreachable_postgres(password: str) -> Database:
-    """A PostgreSQL database on a port nothing listens on, its URL carrying ``password``."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return Database(f"postgresql+psycopg://root:{password}@127.0.0.1:{port}/test")
-
-
 async def test_postgresql_unreachable_answers_503_without_the_password(
     secrets_env: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     password = "pw-" + "q7Zr" * 6
-    down = _unreachable_postgres(password)
+    down = unreachable_postgres(password)
     app = create_listener_app(down, make_settings())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:
         response = await post(client, issue_event("ENG-13", 1))
@@ -352,7 +344,7 @@ async def test_a_daemons_listener_says_an_outage_once_not_at_every_refused_deliv
     secrets_env: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     password = "pw-" + "k3Vx" * 6
-    down = _unreachable_postgres(password)
+    down = unreachable_postgres(password)
     app = create_listener_app(down, make_settings())
     app.state.listener.outage = outage = DatabaseOutage()  # as the daemon sets it
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://l") as client:

@@ -142,9 +142,10 @@ class AttachedRunner(Runner):
         reported last did (its figures may be stale: ``reported_at`` says)."""
         with self.context.db.session() as s:
             daemons = [d for d in st.list_daemons(s) if d.name != self.context.owner]
+        alive = {d.name for d in daemons if _alive(self.context, d)}
         # The daemon attached to first, then live ones, then whatever reported last.
-        daemons.sort(key=lambda d: (d.name != self.daemon, not _alive(self.context, d)))
-        live = [d for d in daemons if _alive(self.context, d)]
+        daemons.sort(key=lambda d: (d.name != self.daemon, d.name not in alive))
+        live = [d for d in daemons if d.name in alive]
         reported: dict[str, list[tuple[cv.DaemonRecord, dict[str, Any]]]] = {}
         for d in live or daemons:
             for c in (d.status or {}).get("connections", []):
