@@ -24,6 +24,7 @@ from jira_console.simulator.http import (
     sim_of,
     version_of,
 )
+from jira_console.simulator.routes_properties import attach, property_list, property_wanted
 
 ISSUE_GET_PARAMS = {"fields", "fieldsByKeys", "expand", "properties", "updateHistory", "failFast"}
 ISSUE_PUT_PARAMS = {"notifyUsers", "overrideScreenSecurity", "overrideEditableFlag", "returnIssue", "expand"}
@@ -129,6 +130,7 @@ async def issue_get(request: Request) -> Response:
     sim = sim_of(request)
     v = version_of(request)
     check_params(request, ISSUE_GET_PARAMS)
+    wanted = property_wanted(request.query_params.getlist("properties") or None, limit=None)
     issue = _issue_or_404(sim, request.path_params["key"])
     with sim.site.lock:
         body = render.issue_json(
@@ -140,6 +142,7 @@ async def issue_get(request: Request) -> Response:
             expand_set(request.query_params.get("expand")),
             navigable_default=True,
         )
+        attach(sim, issue, body, wanted)
     return ok(body)
 
 
@@ -150,11 +153,17 @@ async def issue_put(request: Request) -> Response:
     body = await json_body(
         request, allowed={"fields", "update", "historyMetadata", "properties", "transition"}
     )
+    props = property_list(body.get("properties"))
     issue = _issue_or_404(sim, request.path_params["key"])
     notify = sim.notifications.check(request.query_params.get("notifyUsers"))
     try:
         sim.site.edit(
-            request.path_params["key"], body.get("fields"), body.get("update"), version=v, by=sim.site.me.name
+            request.path_params["key"],
+            body.get("fields"),
+            body.get("update"),
+            version=v,
+            by=sim.site.me.name,
+            props=props,
         )
     except EditError as exc:
         raise JiraHTTPError(400, exc.messages, exc.errors) from None
@@ -179,6 +188,7 @@ async def issue_create(request: Request) -> Response:
         request, allowed={"fields", "update", "historyMetadata", "properties", "transition"}
     )
     fields = body.get("fields") or {}
+    props = property_list(body.get("properties"))
     project = fields.get("project") or {}
     key = project.get("key") if isinstance(project, dict) else None
     if key is None and isinstance(project, dict) and "id" in project:
@@ -187,7 +197,7 @@ async def issue_create(request: Request) -> Response:
     if key is None:
         raise JiraHTTPError(400, [], {"project": "Specify a valid project ID or key"})
     try:
-        issue = sim.site.create(key, fields, version=v, by=sim.site.me.name)
+        issue = sim.site.create(key, fields, version=v, by=sim.site.me.name, props=props)
     except EditError as exc:
         raise JiraHTTPError(400, exc.messages, exc.errors) from None
     return ok(
@@ -214,6 +224,7 @@ async def bulkfetch(request: Request) -> Response:
     if not isinstance(expand, list):
         sim.violate("bad_body", request, "bulkfetch expand must be a list")
         raise JiraHTTPError(400, ["expand must be an array of strings."])
+    wanted = property_wanted(body.get("properties"))
     issues: list[dict[str, Any]] = []
     errors: list[str] = []
     base = base_of(request)
@@ -225,11 +236,10 @@ async def bulkfetch(request: Request) -> Response:
             if sim.site.lifecycle.fails(issue):
                 errors.append(str(issue.id))
                 continue
-            issues.append(
-                render.issue_json(
-                    sim.site, issue, base, v, body.get("fields"), set(expand), navigable_default=True
-                )
+            rendered = render.issue_json(
+                sim.site, issue, base, v, body.get("fields"), set(expand), navigable_default=True
             )
+            issues.append(attach(sim, issue, rendered, wanted))
     return ok(
         {
             "expand": "schema,names",
@@ -266,6 +276,7 @@ async def transitions_post(request: Request) -> Response:
         request, allowed={"transition", "fields", "update", "historyMetadata", "properties"}
     )
     _issue_or_404(sim, request.path_params["key"])
+    props = property_list(body.get("properties"))
     transition = body.get("transition")
     if not isinstance(transition, dict) or "id" not in transition:
         raise JiraHTTPError(400, ["Missing 'transition' identifier"])
@@ -276,6 +287,7 @@ async def transitions_post(request: Request) -> Response:
             body.get("fields"),
             version=v,
             by=sim.site.me.name,
+            props=props,
         )
     except EditError as exc:
         raise JiraHTTPError(400, exc.messages, exc.errors) from None

@@ -25,6 +25,7 @@ from jira_console.simulator.http import (
     sim_of,
     version_of,
 )
+from jira_console.simulator.routes_properties import attach, property_wanted
 
 SEARCH_JQL_PARAMS = {
     "jql",
@@ -109,6 +110,7 @@ async def search_jql(request: Request) -> Response:
         fields = body.get("fields")
         expand = expand_set(body.get("expand"))
         reconcile = body.get("reconcileIssues") or []
+        wanted = property_wanted(body.get("properties"))
         if fields is not None and not isinstance(fields, list):
             raise JiraHTTPError(400, ["fields must be a list of strings"])
     else:
@@ -118,6 +120,7 @@ async def search_jql(request: Request) -> Response:
         fields = csv_param(request, "fields")
         expand = expand_set(request.query_params.get("expand"))
         reconcile = csv_param(request, "reconcileIssues") or []
+        wanted = property_wanted(csv_param(request, "properties"))
     if not isinstance(max_results, int) or max_results < 0:
         raise JiraHTTPError(400, ["maxResults must be a non-negative integer."])
     if len(reconcile) > 50:
@@ -137,10 +140,16 @@ async def search_jql(request: Request) -> Response:
     base = base_of(request)
     with sim.site.lock:
         if fields is None:
-            issues = [{"id": str(i.id)} for i in page]
+            issues = [attach(sim, i, {"id": str(i.id)}, wanted) for i in page]
         else:
             issues = [
-                render.issue_json(sim.site, i, base, v, fields, expand, navigable_default=False) for i in page
+                attach(
+                    sim,
+                    i,
+                    render.issue_json(sim.site, i, base, v, fields, expand, navigable_default=False),
+                    wanted,
+                )
+                for i in page
             ]
     is_last = offset + len(page) >= len(matched)
     out: dict[str, Any] = {"issues": issues, "isLast": is_last}
@@ -172,12 +181,14 @@ async def search_legacy(request: Request) -> Response:
         max_results = body.get("maxResults", 50)
         fields = body.get("fields")
         expand = expand_set(body.get("expand"))
+        wanted = property_wanted(body.get("properties"))
     else:
         jql_text = request.query_params.get("jql", "")
         start_at = int_param(request, "startAt", 0)
         max_results = int_param(request, "maxResults", 50)
         fields = csv_param(request, "fields")
         expand = expand_set(request.query_params.get("expand"))
+        wanted = property_wanted(csv_param(request, "properties"))
     if not isinstance(start_at, int) or start_at < 0 or not isinstance(max_results, int) or max_results < 0:
         raise JiraHTTPError(400, ["startAt and maxResults must be non-negative integers."])
     query = _parse_jql(jql_text)
@@ -195,7 +206,13 @@ async def search_legacy(request: Request) -> Response:
     base = base_of(request)
     with sim.site.lock:
         issues = [
-            render.issue_json(sim.site, i, base, v, fields, expand, navigable_default=True) for i in page
+            attach(
+                sim,
+                i,
+                render.issue_json(sim.site, i, base, v, fields, expand, navigable_default=True),
+                wanted,
+            )
+            for i in page
         ]
     out: dict[str, Any] = {
         "expand": "names,schema",

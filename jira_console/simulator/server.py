@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import dataclasses
 import json
 import random
@@ -24,9 +25,11 @@ from jira_console.simulator import (
     control,
     routes_agile,
     routes_platform,
+    routes_properties,
     routes_search,
     routes_workflow,
 )
+from jira_console.simulator import properties as entity_props
 from jira_console.simulator.edits import EditError
 from jira_console.simulator.faults import Faults, Violations
 from jira_console.simulator.http import JiraHTTPError
@@ -258,6 +261,7 @@ class Simulator:
         routes = [
             *control.ROUTES,
             *routes_platform.ROUTES,
+            *routes_properties.ROUTES,
             *routes_search.ROUTES,
             *routes_agile.ROUTES,
             *routes_workflow.ROUTES,
@@ -385,9 +389,32 @@ class Simulator:
         version = "3" if self.config.flavor == "cloud" else "2"
         self.site.edit(key, fields, None, version=version, by=by, lenient=True)
 
-    def create_issue(self, project: str, fields: dict[str, Any], by: str = "other") -> str:
+    def create_issue(
+        self,
+        project: str,
+        fields: dict[str, Any],
+        by: str = "other",
+        properties: dict[str, Any] | None = None,
+    ) -> str:
+        """Another user creates an issue with entity ``properties`` (key -> JSON value); returns its key."""
         version = "3" if self.config.flavor == "cloud" else "2"
-        return self.site.create(project, fields, version=version, by=by, lenient=True).key
+        props = entity_props.check_all(properties or {})
+        return self.site.create(project, fields, version=version, by=by, lenient=True, props=props).key
+
+    def issue_properties(self, key: str) -> dict[str, Any]:
+        """The entity properties of an issue (a copy: property key -> JSON value). KeyError when absent."""
+        with self.site.lock:
+            return copy.deepcopy(entity_props.of(self.site, entity_props.find(self.site, key)))
+
+    def set_issue_property(self, key: str, prop_key: str, value: Any) -> bool:
+        """An app sets a property (True: created); as in Jira, ``updated`` stays and no webhook fires."""
+        with self.site.lock:
+            return entity_props.put(self.site, entity_props.find(self.site, key), prop_key, value)
+
+    def delete_issue_property(self, key: str, prop_key: str) -> bool:
+        """An app deletes a property; False when the issue did not have it. KeyError when no such issue."""
+        with self.site.lock:
+            return entity_props.remove(self.site, entity_props.find(self.site, key), prop_key)
 
     def delete_issue(self, key: str, by: str = "other") -> None:
         self.site.delete(key, by)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jira_console.simulator import jql, jql_eval
+from jira_console.simulator import jql, jql_eval, properties
 from jira_console.simulator.boards_config import configure_boards
 from jira_console.simulator.contexts import out_of_context_errors
 from jira_console.simulator.edits import EditError, EditPlanner
@@ -58,6 +58,8 @@ class Site:
         self.issues: dict[str, Issue] = {}
         self._by_id: dict[str, Issue] = {}
         self._index: list[tuple[int, str, int, str]] = []  # (updated, project, number, key)
+        self.properties: dict[int, dict[str, Any]] = {}
+        """Issue entity properties: issue id -> property key -> JSON value (see ``properties``)."""
         self.sprints: dict[int, Sprint] = {}
         self.boards: dict[int, Board] = {}
         self._next_number = {p: 1 for p in self.projects}
@@ -267,8 +269,10 @@ class Site:
         version: str,
         by: str,
         lenient: bool = False,
+        props: dict[str, Any] | None = None,
     ) -> Issue:
-        """Validate and apply an edit; raises :class:`EditError` or KeyError."""
+        """Validate and apply an edit; raises :class:`EditError` or KeyError. ``props`` (validated entity
+        properties) are set too, without touching ``updated``."""
         with self.lock:
             issue = self.find(key)
             if issue is None:
@@ -278,10 +282,18 @@ class Site:
                 raise EditError(errors=outside)
             changes = EditPlanner(self, issue, version, lenient=lenient).plan(fields, update)
             self.commit(issue, changes, by, "issue_generic" if "status" in changes else "issue_updated")
+            properties.set_all(self, issue, props or {})
             return issue
 
     def transition(
-        self, key: str, transition_id: str, fields: dict[str, Any] | None, *, version: str, by: str
+        self,
+        key: str,
+        transition_id: str,
+        fields: dict[str, Any] | None,
+        *,
+        version: str,
+        by: str,
+        props: dict[str, Any] | None = None,
     ) -> Issue:
         with self.lock:
             issue = self.find(key)
@@ -295,12 +307,21 @@ class Site:
             changes = EditPlanner(self, issue, version).plan(fields, None) if fields else {}
             changes["status"] = step.target
             self.commit(issue, changes, by, "issue_generic")
+            properties.set_all(self, issue, props or {})
             return issue
 
     def create(
-        self, project: str, fields: dict[str, Any], *, version: str, by: str, lenient: bool = False
+        self,
+        project: str,
+        fields: dict[str, Any],
+        *,
+        version: str,
+        by: str,
+        lenient: bool = False,
+        props: dict[str, Any] | None = None,
     ) -> Issue:
-        """Create an issue in ``project`` from request-style ``fields``."""
+        """Create an issue in ``project`` from request-style ``fields`` holding the validated entity
+        properties ``props``."""
         with self.lock:
             project = project.upper()
             if project not in self.projects:
@@ -339,6 +360,7 @@ class Site:
                 setattr(issue, attr, value)
             self.issues[issue.key] = issue
             self._by_id[str(issue.id)] = issue
+            properties.set_all(self, issue, props or {})
             bisect.insort(self._index, (issue.updated, issue.project, issue.number, issue.key))
             self._emit(
                 "jira:issue_created",
@@ -357,6 +379,7 @@ class Site:
                 del self._index[pos]
             del self.issues[issue.key]
             del self._by_id[str(issue.id)]
+            self.properties.pop(issue.id, None)
             self._emit(
                 "jira:issue_deleted",
                 {"issue": issue, "history": None, "user": by, "event_type": "issue_deleted"},
