@@ -14,7 +14,7 @@ from jira_console.store.models import Base
 ALL_TABLES = {
     "connections", "boards", "sprints", "issues", "field_errors", "sync_state", "conflicts", "audit_log",
     "local_changes", "mappings", "mapping_versions", "identities", "webhook_events", "daemons", "commands",
-    "mapping_state", "issue_aliases", "quarantined_issues", "sync_runs",
+    "mapping_state", "issue_aliases", "quarantined_issues", "sync_runs", "new_issues",
 }  # fmt: skip
 
 

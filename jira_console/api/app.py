@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from jira_console import __version__
-from jira_console.api import audit, integration, mappings, webhooks
+from jira_console.api import audit, creations, integration, mappings, webhooks
 from jira_console.api.auth import BearerToken
 from jira_console.api.deps import storable_body
 from jira_console.api.errors import install_error_handlers
@@ -51,6 +51,9 @@ def create_api_app(engine: Engine, token: str, *, receiver: Receiver | None = No
     app.include_router(webhooks.receiver_router, prefix=f"{API_PREFIX}/webhooks")
     app.include_router(webhooks.router, prefix=f"{API_PREFIX}/webhooks", dependencies=protected)
     app.include_router(integration.router, prefix=f"{API_PREFIX}/integration/jira", dependencies=protected)
+    app.include_router(
+        creations.router, prefix=f"{API_PREFIX}/integration/jira/issue-requests", dependencies=protected
+    )
     app.include_router(audit.router, prefix=f"{API_PREFIX}/audit", dependencies=protected)
     names = [c.name for c in engine.settings.jira]
 

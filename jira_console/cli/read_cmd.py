@@ -72,7 +72,7 @@ def issue_view(
 
 def _status_data(db: Database) -> dict[str, Any]:
     from jira_console.health import daemon_alive, held_back_credentials, one_line, sync_health
-    from jira_console.store import conflict_queue, identity, outbox, queue, repo
+    from jira_console.store import conflict_queue, creations, identity, outbox, queue, repo
     from jira_console.store import guard as sg
     from jira_console.store import state as st
 
@@ -86,6 +86,7 @@ def _status_data(db: Database) -> dict[str, Any]:
         blocks = sg.all_blocks(s)
         field_errors = repo.field_error_counts(s)
         waiting = outbox.outbox_counts(s)
+        to_create = creations.creation_counts(s)
         set_aside: dict[str, list[str]] = {}
         for item in identity.list_quarantined(s):
             set_aside.setdefault(item.connection, []).append(f"{item.issue_key}: {item.kind}: {item.cause}")
@@ -108,6 +109,7 @@ def _status_data(db: Database) -> dict[str, Any]:
         "conflicts_open": conflicts,
         "field_errors": field_errors,  # connection -> field -> issues failing it, as the API's sync overview
         "outbox": waiting,  # connection -> pending / refused rows of local_changes
+        "creations": to_create,  # connection -> waiting / failed rows of new_issues
         "webhooks": {
             "counts": stats.by_status,
             "queue_depth": stats.depth,
@@ -138,6 +140,20 @@ def _outbox_lines(counts: dict[str, dict[str, int]], configured: list[str]) -> l
             lines.append(
                 f"outbox: {conn} {out.count(n['refused'], 'row')} refused "
                 "(SELECT * FROM local_changes WHERE error IS NOT NULL says why)"
+            )
+    return lines
+
+
+def _creation_lines(counts: dict[str, dict[str, int]], configured: list[str]) -> list[str]:
+    lines = []
+    for conn, n in counts.items():
+        if n["waiting"]:
+            never = ", which is not configured: never taken" if conn not in configured else ""
+            lines.append(f"creations: {conn} {out.count(n['waiting'], 'issue')} to create in Jira{never}")
+        if n["failed"]:
+            lines.append(
+                f"creations: {conn} {out.count(n['failed'], 'request')} refused "
+                "(jira-console local creations --state failed says why)"
             )
     return lines
 
@@ -175,6 +191,7 @@ def _status_lines(data: dict[str, Any]) -> list[str]:
             for field, n in fields.items()
         ]
     lines += _outbox_lines(data["outbox"], data["connections"])
+    lines += _creation_lines(data["creations"], data["connections"])
     lines.append(f"webhook events: {busy}; {hooks['queue_depth']} waiting")
     for d in data["daemons"]:
         state_ = "alive" if d["alive"] else "stopped" if d["stopped_at"] else "not responding"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from jira_console.cli import create_cmd
 from jira_console.cli import output as out
 from jira_console.cli.common import (
     EXIT_FAILURE,
@@ -118,10 +119,13 @@ def _report_line(r: SyncReport) -> str:
     if r.status == "failed" and not r.api_calls and not r.seen:
         return f"{r.connection}: failed"
     refused = f", not pushed {r.refused_fields} (status says why)" if r.refused_fields else ""
+    created = f", created in Jira {r.created_in_jira}" if r.created_in_jira else ""
+    if r.creations_refused:
+        created += f", not created {r.creations_refused} (local creations --state failed says why)"
     return (
         f"{r.connection}: {r.status} in {r.duration_ms / 1000:.1f} s, {r.api_calls} API calls; "
         f"read {r.seen}, new {r.created}, pulled {r.pulled_fields} field(s), "
-        f"pushed {r.pushed_fields}{refused}, conflicts {r.conflicts}, deleted {r.deleted}"
+        f"pushed {r.pushed_fields}{refused}{created}, conflicts {r.conflicts}, deleted {r.deleted}"
     )
 
 
@@ -275,8 +279,12 @@ def conflicts_resolve(
 def register(app: typer.Typer) -> None:
     """Add these commands (and the ``local`` and ``conflicts`` groups) to the root app."""
     app.command("sync")(sync)
-    local = typer.Typer(help="Change issues locally (pushed on the next sync).", no_args_is_help=True)
+    local = typer.Typer(
+        help="Change issues locally, or ask for new ones (sent to Jira at the next sync).",
+        no_args_is_help=True,
+    )
     local.command("set")(local_set)
+    create_cmd.add_to(local)
     app.add_typer(local, name="local")
     conflicts = typer.Typer(help="The conflict queue.", no_args_is_help=True)
     conflicts.command("list")(conflicts_list)

@@ -23,6 +23,7 @@ from jira_console import events as ev
 from jira_console.config import Settings
 from jira_console.facade.attached import AttachedRunner
 from jira_console.facade.commands import CommandMethods
+from jira_console.facade.creations import CreationMethods
 from jira_console.facade.health import HealthMethods
 from jira_console.facade.inprocess import InProcessRunner
 from jira_console.facade.mappings import MappingMethods
@@ -64,7 +65,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods):
+class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods, CreationMethods):
     """Facade over the store, the Jira clients and the sync engines of every configured connection."""
 
     def __init__(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -148,24 +148,23 @@ class JiraClient(AgileMixin):
         fields: Sequence[str] | None = None,
         page_size: int | None = None,
         expand: Sequence[str] | str | None = None,
+        properties: Sequence[str] = (),
     ) -> AsyncIterator[SearchPage]:
         """Yield every page of a JQL search, in the paging style of the flavor.
 
         The page size Jira really used is read back (it clamps silently); Server pages advance by the
-        number of issues actually returned.
+        number of issues actually returned. ``properties``: issue property keys (at most 5) each issue
+        carries back in its ``properties`` object.
         """
         flavor = await self.ensure_flavor()
         size = page_size or self.conn.page_size
         wanted = list(fields) if fields else list(DEFAULT_FIELDS)
-        if flavor == "cloud":
-            async for page in self._search_cloud(jql, wanted, size, expand):
-                yield page
-        else:
-            async for page in self._search_server(jql, wanted, size, expand):
-                yield page
+        search = self._search_cloud if flavor == "cloud" else self._search_server
+        async for page in search(jql, wanted, size, expand, list(properties)):
+            yield page
 
     async def _search_cloud(
-        self, jql: str, fields: list[str], size: int, expand: Sequence[str] | str | None
+        self, jql: str, fields: list[str], size: int, expand: Sequence[str] | str | None, props: list[str]
     ) -> AsyncIterator[SearchPage]:
         path = f"{self.api}/search/jql"
         token: str | None = None
@@ -174,6 +173,8 @@ class JiraClient(AgileMixin):
                 body: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": fields}
                 if expand:
                     body["expand"] = _csv(expand)  # a comma string here, unlike bulkfetch
+                if props:
+                    body["properties"] = props
                 if token:
                     body["nextPageToken"] = token
                 resp = await self.request("POST", path, json=body, idempotent=True)
@@ -181,6 +182,8 @@ class JiraClient(AgileMixin):
                 params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
                 if expand:
                     params["expand"] = _csv(expand)
+                if props:
+                    params["properties"] = ",".join(props)
                 if token:
                     params["nextPageToken"] = token
                 resp = await self.request("GET", path, params=params)
@@ -204,7 +207,7 @@ class JiraClient(AgileMixin):
             token = next_token
 
     async def _search_server(
-        self, jql: str, fields: list[str], size: int, expand: Sequence[str] | str | None
+        self, jql: str, fields: list[str], size: int, expand: Sequence[str] | str | None, props: list[str]
     ) -> AsyncIterator[SearchPage]:
         path = f"{self.api}/search"
         start = 0
@@ -213,6 +216,8 @@ class JiraClient(AgileMixin):
                 body: dict[str, Any] = {"jql": jql, "startAt": start, "maxResults": size, "fields": fields}
                 if expand:
                     body["expand"] = _list(expand)
+                if props:
+                    body["properties"] = props
                 resp = await self.request("POST", path, json=body, idempotent=True)
             else:
                 params: dict[str, Any] = {
@@ -223,6 +228,8 @@ class JiraClient(AgileMixin):
                 }
                 if expand:
                     params["expand"] = _csv(expand)
+                if props:
+                    params["properties"] = ",".join(props)
                 resp = await self.request("GET", path, params=params)
             data = orjson.loads(resp.content)  # pages are large: orjson parses them several times faster
             issues = list(data.get("issues") or [])
@@ -370,13 +377,19 @@ class JiraClient(AgileMixin):
         return dict(resp.json().get("fields") or {})
 
     async def create_issue(
-        self, fields: dict[str, Any], update: dict[str, Any] | None = None
+        self,
+        fields: dict[str, Any],
+        update: dict[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Create an issue; returns ``{id, key, self}``. Never retried unless Jira provably did not act."""
+        """Create an issue; returns ``{id, key, self}``. Never retried unless Jira provably did not act.
+        ``properties``: issue entity properties (key -> JSON value) the new issue is created with."""
         await self.ensure_flavor()
         body: dict[str, Any] = {"fields": fields}
         if update:
             body["update"] = update
+        if properties:
+            body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
         return dict((await self.request("POST", f"{self.api}/issue", json=body, idempotent=False)).json())
 
     async def delete_issue(self, key: str) -> None:

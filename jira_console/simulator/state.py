@@ -334,6 +334,9 @@ class Site:
                     raise EditError({"issuetype": "Specify an issue type"})
                 data["issuetype"] = "Task"
             changes = EditPlanner(self, None, version, lenient=lenient, creating=True).plan(data, None)
+            outside = out_of_context_errors(self, str(changes.get("issuetype") or "Task"), data)
+            if outside and not lenient:  # like an edit, a create cannot set a field outside its context
+                raise EditError(errors=outside)
             number = self._next_number[project]
             self._next_number[project] += 1
             now = self.lifecycle.now_ms()

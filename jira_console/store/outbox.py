@@ -79,6 +79,10 @@ def purge_local_changes(session: Session, older_than: datetime) -> int:
 
 
 def purge_outbox(db: Database, retention_days: int) -> int:
-    """The daemon's retention job for the outbox (blocking: run it in a thread from async code)."""
+    """The daemon's retention job for the outbox and the settled creation requests (blocking: run it in a
+    thread from async code)."""
+    from jira_console.store.creations import purge_requests
+
+    older_than = utcnow() - timedelta(days=retention_days)
     with db.session(write=True) as session:
-        return purge_local_changes(session, utcnow() - timedelta(days=retention_days))
+        return purge_local_changes(session, older_than) + purge_requests(session, older_than)

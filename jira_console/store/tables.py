@@ -347,6 +347,28 @@ local_changes = Table(
     Index("ix_local_changes_connection_processed_at", "connection", "processed_at"),
 )
 
+new_issues = Table(
+    "new_issues",
+    metadata,
+    Column("id", SERIAL_ID, primary_key=True),
+    Column("connection", String(64), nullable=False),
+    Column("project_key", String(64), nullable=False),
+    Column("issue_type", String(64), nullable=False),
+    Column("fields", JSONType, nullable=False),
+    _now("requested_at"),
+    Column("requested_by", String(255)),
+    Column("state", String(16), nullable=False, default="pending", server_default="pending"),
+    Column("token", String(64)),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("attempted_at", UTCTime),
+    Column("issue_key", String(64)),
+    Column("jira_id", String(32)),
+    Column("error", Text),
+    Column("done_at", UTCTime),
+    Index("ix_new_issues_connection_state", "connection", "state"),
+)
+"""Issues a host program asks to create in Jira (see docs/schema.md and :mod:`jira_console.sync.create`)."""
+
 mappings = Table(
     "mappings",
     metadata,

@@ -27,6 +27,7 @@ from jira_console.sync.absent import AbsentChange, absent_changes, resolve_absen
 from jira_console.sync.apply import decode_issue, merge_into_row, record_field_errors, updated_of
 from jira_console.sync.context import SyncContext, SyncIO
 from jira_console.sync.crash_window import INTENT_AT, Contest, find_contests, intent_fields
+from jira_console.sync.create import create_requested
 from jira_console.sync.fields import MappedField, local_edit_problem
 from jira_console.sync.follow import fetch_following
 from jira_console.sync.merge import canonical, same
@@ -75,7 +76,9 @@ class IssuePlan:
 async def push(io: SyncIO, ctx: SyncContext, report: SyncReport) -> SyncReport:
     """Write local changes to Jira after a fresh compare, a batch of dirty issues at a time. A failure that
     may pass stops the push and leaves the changes queued; a change Jira refuses is parked as a field error
-    on that issue."""
+    on that issue. Issues requested in ``new_issues`` are created first, so that what a create cannot set
+    (a status, a sprint) goes out with this push."""
+    await create_requested(io, ctx, report)
     await asyncio.to_thread(_drain_outbox, io, ctx)
     after_id = 0
     while True:

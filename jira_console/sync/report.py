@@ -49,6 +49,10 @@ class SyncReport(Tally):
     the issue's field error, its value kept locally (``status`` and ``issues show`` say why)."""
     conflicts: int = 0
     deleted: int = 0
+    created_in_jira: int = 0
+    """Issues created in Jira from ``new_issues`` requests (see :mod:`jira_console.sync.create`)."""
+    creations_refused: int = 0
+    """``new_issues`` requests that failed: Jira refused them, or they could not be sent as they are."""
     quarantined: int = 0
     """Issue versions set aside because they could not be applied (see :mod:`jira_console.sync.page`)."""
     moved: int = 0
@@ -69,7 +73,8 @@ class SyncReport(Tally):
             for k in ("pages", "seen", "created", "updated", "skipped", "pulled_fields", "pushed_fields",
                       "refused_fields")
         } | {"conflicts": self.conflicts, "deleted": self.deleted, "quarantined": self.quarantined,
-             "moved": self.moved, "backfilled": self.backfilled}  # fmt: skip
+             "moved": self.moved, "backfilled": self.backfilled, "created_in_jira": self.created_in_jira,
+             "creations_refused": self.creations_refused}  # fmt: skip
 
     def add_applied(self, result: ApplyResult, emit: Callable[[ev.EngineEvent], None]) -> None:
         """Count a batch of applied Jira versions and announce the conflicts it opened."""

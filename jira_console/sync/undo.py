@@ -27,7 +27,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jira_console.store import host_repair, identity, repo
+from jira_console.store import creations, host_repair, identity, repo
 from jira_console.store import issues as si
 from jira_console.store import models as m
 from jira_console.store.cause import Cause, caused_by
@@ -192,6 +192,8 @@ def _refusal(first: m.AuditLog, row: m.Issue | None) -> str | None:
     if first.field is None:
         if "delet" in (first.reason or ""):
             return "a deletion in Jira is final: it cannot be undone"
+        if (first.reason or "").startswith(creations.CREATED_IN_JIRA):
+            return "a creation in Jira is not undone here: delete the issue in Jira if it should go"
         if (first.reason or "").startswith(
             "moved in Jira"
         ):  # a move's line names no field (the key is Jira's)

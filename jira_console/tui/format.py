@@ -108,6 +108,8 @@ COUNT_NAMES = {
     "pulled_fields": "fields pulled",
     "pushed_fields": "fields pushed",
     "refused_fields": "fields refused",
+    "created_in_jira": "created in Jira",
+    "creations_refused": "creations refused",
 }
 
 

@@ -1,0 +1,53 @@
+"""Issues created in Jira through the operations API (``/integration/jira/issue-requests``), against a
+running daemon and the simulator, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from tests.fixtures.api import ApiRig
+
+BASE = "/api/v1/integration/jira/issue-requests"
+
+
+async def test_a_requested_issue_is_created_by_the_daemon_and_followed_to_its_key(api_factory) -> None:
+    rig: ApiRig = await api_factory(issues=4)
+    await rig.synced()
+    asked = await rig.client.post(
+        BASE,
+        json={
+            "project": "ENG",
+            "issue_type": "Task",
+            "fields": {"summary": "Asked for through the API", "status": "Done"},
+            "sync_now": True,
+        },
+    )
+    assert asked.status_code == 202, asked.text
+    body = asked.json()
+    assert (body["state"], body["requested_by"], body["connection"]) == ("pending", "api", rig.connection)
+    assert body["sync"]["kind"] == "sync" and "token" not in body
+
+    async def created() -> dict | None:
+        now = (await rig.client.get(f"{BASE}/{body['id']}")).json()
+        return now if now["state"] == "created" else None
+
+    done = await rig.wait(created, "the request created")
+    assert rig.sim.issue(done["issue_key"])["summary"] == "Asked for through the API"
+    await rig.command_done(body["sync"]["id"])
+    assert rig.sim.issue(done["issue_key"])["status"] == "Done"
+    listed = (await rig.client.get(BASE, params={"state": "created"})).json()
+    assert [r["id"] for r in listed] == [body["id"]]
+    assert (await rig.client.get(BASE, params={"state": "failed"})).json() == []
+
+    # Refused before anything is queued; an unknown request or connection is 404.
+    for bad, status in (
+        ({"project": "ENG", "issue_type": "Task", "fields": {"labels": ["x"]}}, 400),  # no summary
+        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x", "colour": "red"}}, 400),
+        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x"}, "connection": "nope"}, 404),
+        ({"project": "ENG", "issue_type": "", "fields": {"summary": "x"}}, 422),
+        ({"project": "ENG", "fields": {"summary": "x"}}, 422),
+        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x"}, "extra": 1}, 422),
+    ):
+        r = await rig.client.post(BASE, json=bad)
+        assert r.status_code == status, (bad, r.text)
+        assert set(r.json()) == {"error"} or set(r.json()) == {"error", "details"}
+    assert len((await rig.client.get(BASE)).json()) == 1
+    assert (await rig.client.get(f"{BASE}/999999")).status_code == 404

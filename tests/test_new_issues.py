@@ -1,0 +1,237 @@
+"""Issues created in Jira from the database (``new_issues``), both flavors, SQLite and PostgreSQL: the
+fields a create carries, what the push sets after it (status, sprint), refusals said on the request, and a
+request that never creates two issues (a crash after the create, an unanswered create)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from jira_console.jira.errors import JiraUnavailable
+from jira_console.store import creations
+from jira_console.store import models as m
+from jira_console.store.models import utcnow
+from jira_console.sync import create as create_step
+
+FLAVORS = ["cloud", "server"]
+
+
+def _request(rig, fields: dict[str, Any] | str, project: str = "ENG", issue_type: str = "Task") -> int:
+    """Insert a request as a host program does, with plain SQL."""
+    value = fields if isinstance(fields, str) else json.dumps(fields)
+    rig.sql(
+        "INSERT INTO new_issues (connection, project_key, issue_type, fields) VALUES (:c, :p, :t, :f)",
+        c=rig.engine.conn.name, p=project, t=issue_type, f=value,
+    )  # fmt: skip
+    return int(rig.sql("SELECT max(id) FROM new_issues").scalar_one())
+
+
+def _state(rig, request_id: int) -> creations.CreationRecord:
+    with rig.db.session() as s:
+        found = creations.get_request(s, request_id)
+    assert found is not None
+    return found
+
+
+def _sim_keys_with_summary(rig, summary: str) -> list[str]:
+    with rig.sim.site.lock:
+        return sorted(k for k, i in rig.sim.site.issues.items() if i.summary == summary and i.key == k)
+
+
+def _open_sprint(rig) -> tuple[int, str]:
+    with rig.sim.site.lock:
+        sprint = next(s for s in rig.sim.site.sprints.values() if s.state in ("active", "future"))
+        return sprint.id, sprint.name
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_requested_issue_is_created_with_its_fields_then_its_status_and_sprint(rig_factory, flavor):
+    rig = await rig_factory(flavor, issues=20)
+    await rig.engine.run(full=True)
+    sprint_id, sprint_name = _open_sprint(rig)
+    request_id = _request(
+        rig,
+        {
+            "summary": "Created from our database",
+            "description": "Steps:\n\n1. open the page\n2. wait",
+            "labels": ["backend", "from-db"],
+            "priority": "High",
+            "story_points": 5,
+            "status": "In Progress",
+            "sprint_id": sprint_name,  # by its name, as local set takes it
+        },
+    )
+
+    report = await rig.engine.run()
+
+    assert report.status == "ok", report.errors
+    assert (report.created_in_jira, report.creations_refused) == (1, 0)
+    request = _state(rig, request_id)
+    assert request.state == "created" and request.error is None and request.attempts == 1
+    assert request.issue_key is not None and request.issue_key.startswith("ENG-")
+    jira = rig.sim.issue(request.issue_key)
+    assert str(jira["id"]) == request.jira_id
+    assert jira["summary"] == "Created from our database"
+    assert sorted(jira["labels"]) == ["backend", "from-db"]
+    assert (jira["priority"], jira["story_points"] or jira["classic_story_points"]) == ("High", 5)
+    assert jira["status"] == "In Progress" and sprint_id in jira["sprints"]  # written by the push after it
+    assert rig.sim.issue_properties(request.issue_key) == {"jira-console": {"request": request.token}}
+    local = rig.local(request.issue_key)
+    assert (local["summary"], local["status"], local["sprint_id"], local["local_dirty"]) == (
+        "Created from our database", "In Progress", sprint_id, False,
+    )  # fmt: skip
+    assert "open the page" in (local["description"] or "")
+    with rig.db.session() as s:
+        lines = s.scalars(select(m.AuditLog).where(m.AuditLog.issue_key == request.issue_key)).all()
+        created = [a for a in lines if (a.reason or "").startswith("created in Jira")]
+        assert len(created) == 1 and created[0].side == "jira" and created[0].run_id == report.run_id
+        assert created[0].new["summary"] == "Created from our database"
+
+    again = await rig.engine.run()  # nothing is created twice
+    assert again.created_in_jira == 0 and _sim_keys_with_summary(rig, "Created from our database") == [
+        request.issue_key
+    ]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_refused_requests_say_why_and_hold_up_nothing(rig_factory, flavor):
+    rig = await rig_factory(flavor, issues=10)
+    await rig.engine.run(full=True)
+    no_project = _request(rig, {"summary": "nowhere"}, project="NOPE")
+    no_summary = _request(rig, {"labels": ["x"]})
+    not_an_object = _request(rig, '["summary"]')
+    unknown_field = _request(rig, {"summary": "x", "colour": "red"})
+    bad_points = _request(rig, {"summary": "x", "story_points": "many"})
+    good = _request(rig, {"summary": "the one that works"})
+    calls_before = rig.client.api_calls
+
+    report = await rig.engine.run()
+
+    assert (report.created_in_jira, report.creations_refused) == (1, 5)
+    assert _state(rig, good).state == "created"
+    ids = (no_project, no_summary, not_an_object, unknown_field, bad_points)
+    refused = {rid: _state(rig, rid) for rid in ids}
+    assert {r.state for r in refused.values()} == {"failed"}
+    assert refused[no_project].error.startswith("Jira refused the creation: ")
+    assert "project" in refused[no_project].error.lower()
+    assert refused[no_summary].error == "a creation needs summary in fields"
+    assert refused[not_an_object].error.startswith("new_issues.fields takes a JSON object")
+    assert refused[unknown_field].error.startswith("unknown or pull-only field(s) colour; known: ")
+    assert refused[bad_points].error.startswith("story_points: ")
+    # Only the two requests that reached the point of sending made a create (plus the new issue's read).
+    assert not _sim_keys_with_summary(rig, "nowhere")
+    assert rig.client.api_calls > calls_before
+
+    # A host program sets a refused request back to pending once it is fixed: it is then created.
+    rig.sql("UPDATE new_issues SET state = 'pending', project_key = 'ENG' WHERE id = :i", i=no_project)
+    await rig.engine.run()
+    assert _state(rig, no_project).state == "created"
+    assert len(_sim_keys_with_summary(rig, "nowhere")) == 1
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_crash_after_the_create_adopts_the_issue_instead_of_creating_it_again(
+    rig_factory, flavor, monkeypatch
+):
+    rig = await rig_factory(flavor, issues=10)
+    await rig.engine.run(full=True)
+    request_id = _request(rig, {"summary": "created once only", "status": "Done"})
+    real = create_step._mark_created
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("killed between the create and its record")
+
+    monkeypatch.setattr(create_step, "_mark_created", crash)
+    with pytest.raises(RuntimeError):
+        await rig.engine.run()
+    assert _state(rig, request_id).state == "creating"
+    assert len(_sim_keys_with_summary(rig, "created once only")) == 1  # Jira did create it
+
+    monkeypatch.setattr(create_step, "_mark_created", real)
+    report = await rig.engine.run()
+
+    request = _state(rig, request_id)
+    assert request.state == "created" and report.created_in_jira == 1
+    assert _sim_keys_with_summary(rig, "created once only") == [request.issue_key]
+    assert rig.sim.issue(request.issue_key)["status"] == "Done"  # what the create could not set, pushed
+    assert rig.local(request.issue_key)["status"] == "Done"
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_an_unanswered_create_is_looked_for_then_sent_again_only_after_the_grace(
+    rig_factory, flavor, monkeypatch
+):
+    rig = await rig_factory(flavor, issues=10)
+    await rig.engine.run(full=True)
+    request_id = _request(rig, {"summary": "sent when Jira answers"})
+    real_create = rig.client.create_issue
+    sent: list[dict[str, Any]] = []
+
+    async def unanswered(fields: dict[str, Any], update: Any = None, properties: Any = None) -> Any:
+        sent.append(fields)
+        raise JiraUnavailable(0, "POST", "/rest/api/2/issue", ["read timed out"])
+
+    monkeypatch.setattr(rig.client, "create_issue", unanswered)
+    report = await rig.engine.run()
+    assert report.status == "partial" and len(sent) == 1
+    first = _state(rig, request_id)
+    assert first.state == "creating" and "read timed out" in (first.error or "")
+
+    monkeypatch.setattr(rig.client, "create_issue", real_create)
+    await rig.engine.run()  # within the grace: looked for, not found, not sent again
+    assert _state(rig, request_id).state == "creating" and not _sim_keys_with_summary(
+        rig, "sent when Jira answers"
+    )
+
+    old = utcnow() - create_step.INDEX_GRACE - timedelta(seconds=1)
+    with rig.db.session(write=True) as s:
+        s.execute(m.Base.metadata.tables["new_issues"].update().values(attempted_at=old))
+    report = await rig.engine.run()
+    request = _state(rig, request_id)
+    assert request.state == "created" and request.attempts == 2 and report.created_in_jira == 1
+    assert request.token == first.token  # the same request, the same token
+    assert _sim_keys_with_summary(rig, "sent when Jira answers") == [request.issue_key]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_field_the_create_cannot_set_is_left_out_of_it_and_parked_on_the_new_issue(
+    rig_factory, flavor
+):
+    rig = await rig_factory(flavor, issues=10, out_of_context=(("story_points", "Bug"),))
+    await rig.engine.run(full=True)
+    request_id = _request(rig, {"summary": "a bug with points", "story_points": 3}, issue_type="Bug")
+
+    report = await rig.engine.run()
+
+    request = _state(rig, request_id)
+    assert request.state == "created" and request.attempts == 2  # refused with the points, then without
+    assert report.created_in_jira == 1
+    jira = rig.sim.issue(request.issue_key)
+    assert (jira["summary"], jira["issuetype"], jira["story_points"], jira["classic_story_points"]) == (
+        "a bug with points", "Bug", None, None,
+    )  # fmt: skip
+    local = rig.local(request.issue_key)
+    assert local["story_points"] == 3  # kept locally, not silently dropped
+    with rig.db.session() as s:
+        errors = s.scalars(select(m.FieldError).where(m.FieldError.issue_id == local["id"])).all()
+    assert [e.field for e in errors] == ["story_points"]
+
+
+async def test_settled_requests_go_after_the_retention_open_ones_stay(rig_factory):
+    from jira_console.store.outbox import purge_outbox
+
+    rig = await rig_factory("cloud", issues=3)
+    kept_open = _request(rig, {"summary": "still pending"})
+    settled = [_request(rig, {"summary": f"done {n}"}) for n in range(2)]
+    rig.sql("UPDATE new_issues SET state = 'created', done_at = :t WHERE id = :i",
+            t=utcnow() - timedelta(days=40), i=settled[0])  # fmt: skip
+    rig.sql("UPDATE new_issues SET state = 'failed', done_at = :t WHERE id = :i",
+            t=utcnow() - timedelta(days=2), i=settled[1])  # fmt: skip
+    assert purge_outbox(rig.db, retention_days=30) == 1
+    with rig.db.session() as s:
+        left = [r.id for r in creations.list_requests(s)]
+    assert left == [settled[1], kept_open]
