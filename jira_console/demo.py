@@ -163,7 +163,8 @@ async def _apply_templates(rig: DemoRig) -> None:
 
 
 async def _make_conflicts(rig: DemoRig, seed: int) -> None:
-    """Edit the same fields on both sides of a few issues, then sync: the conflict queue fills."""
+    """Edit the same fields on both sides of a few issues, then sync: the conflict queue fills (and an
+    issue requested from the database is created in Jira)."""
     rng = random.Random(seed)
     for name, sim in rig.sims.items():
         keys = [i.key for i in rig.engine.list_issues(name, limit=40)]
@@ -173,4 +174,9 @@ async def _make_conflicts(rig: DemoRig, seed: int) -> None:
         for key in rng.sample(keys, min(2, len(keys))):
             rig.engine.set_local(key, {"story_points": 8}, connection=name)
             sim.edit_issue(key, {FIELD_IDS[sim.config.flavor]["story_points"]: 3}, by="other")
+        # An issue the team's database asks Jira to create (a host program inserts into new_issues).
+        rig.engine.request_issue(
+            "ENG", "Task", {"summary": "Asked for by the team's database", "status": "In Progress"},
+            connection=name, requested_by="demo",
+        )  # fmt: skip
     await rig.engine.run_sync()

@@ -33,13 +33,16 @@ async def test_a_requested_issue_is_created_by_the_daemon_and_followed_to_its_ke
     assert rig.sim.issue(done["issue_key"])["summary"] == "Asked for through the API"
     await rig.command_done(body["sync"]["id"])
     assert rig.sim.issue(done["issue_key"])["status"] == "Done"
+    overview = (await rig.client.get("/api/v1/integration/jira/sync")).json()
+    assert overview["creations"] == {}  # none waiting, none refused
     listed = (await rig.client.get(BASE, params={"state": "created"})).json()
     assert [r["id"] for r in listed] == [body["id"]]
     assert (await rig.client.get(BASE, params={"state": "failed"})).json() == []
 
     # Refused before anything is queued; an unknown request or connection is 404.
     for bad, status in (
-        ({"project": "ENG", "issue_type": "Task", "fields": {"labels": ["x"]}}, 400),  # no summary
+        ({"project": "ENG", "issue_type": "Task", "fields": {"labels": ["x"]}}, 422),  # no summary
+        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x", "story_points": "many"}}, 400),
         ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x", "colour": "red"}}, 400),
         ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x"}, "connection": "nope"}, 404),
         ({"project": "ENG", "issue_type": "", "fields": {"summary": "x"}}, 422),
@@ -51,3 +54,12 @@ async def test_a_requested_issue_is_created_by_the_daemon_and_followed_to_its_ke
         assert set(r.json()) == {"error"} or set(r.json()) == {"error", "details"}
     assert len((await rig.client.get(BASE)).json()) == 1
     assert (await rig.client.get(f"{BASE}/999999")).status_code == 404
+
+    # Jira refuses one: it is failed with Jira's reason, and the sync overview counts it.
+    nowhere = {"project": "NOPE", "issue_type": "Task", "fields": {"summary": "nowhere"}, "sync_now": True}
+    asked = (await rig.client.post(BASE, json=nowhere)).json()
+    await rig.command_done(asked["sync"]["id"])
+    refused = (await rig.client.get(f"{BASE}/{asked['id']}")).json()
+    assert refused["state"] == "failed" and refused["error"].startswith("Jira refused the creation: project")
+    overview = (await rig.client.get("/api/v1/integration/jira/sync")).json()
+    assert overview["creations"] == {rig.connection: {"waiting": 0, "failed": 1}}

@@ -235,3 +235,29 @@ async def test_settled_requests_go_after_the_retention_open_ones_stay(rig_factor
     with rig.db.session() as s:
         left = [r.id for r in creations.list_requests(s)]
     assert left == [settled[1], kept_open]
+
+
+async def test_two_pushes_taking_the_same_request_at_once_create_one_issue(rig_factory, monkeypatch):
+    """Pushes run outside the sync lease (``local set --push`` beside a daemon): both may read the same
+    pending request; only the one whose claim moves the attempt count sends it."""
+    import asyncio
+    import threading
+
+    rig = await rig_factory("cloud", issues=5)
+    await rig.engine.run(full=True)
+    request_id = _request(rig, {"summary": "wanted once"})
+    both_read = threading.Barrier(2, timeout=30)
+    real_open = creations.open_requests
+
+    def read_together(*args: Any, **kwargs: Any) -> list[creations.CreationRecord]:
+        found = real_open(*args, **kwargs)
+        both_read.wait()  # neither goes on before the other has read the same pending request
+        return found
+
+    monkeypatch.setattr(creations, "open_requests", read_together)
+    first, second = await asyncio.gather(rig.engine.push(), rig.engine.push())
+
+    assert sorted([first.created_in_jira, second.created_in_jira]) == [0, 1]
+    request = _state(rig, request_id)
+    assert (request.state, request.attempts) == ("created", 1)
+    assert _sim_keys_with_summary(rig, "wanted once") == [request.issue_key]

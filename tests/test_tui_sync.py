@@ -52,6 +52,31 @@ async def test_the_fields_failing_most_are_named_and_the_rest_counted() -> None:
         assert "field errors 14  (labels on 7, assignee on 3, sprint_id on 2, 2 more)" in text
 
 
+async def test_requests_to_create_issues_are_counted_and_the_refused_ones_say_why() -> None:
+    from jira_console.store.creations import CreationRecord
+
+    engine = FakeEngine()
+    name = engine.sync_states()[0].connection
+    other = engine.sync_states()[2].connection
+    engine.creations = [
+        CreationRecord(1, name, "ENG", "Task", {"summary": "made"}, "created", issue_key="ENG-9"),
+        CreationRecord(2, name, "ENG", "Task", {"summary": "waits"}, "pending"),
+        CreationRecord(3, name, "NOPE", "Task", {"summary": "[bold]nowhere[/bold]"}, "failed",
+                       error="Jira refused the creation: project: Specify a valid project ID or key"),
+        CreationRecord(4, other, "ENG", "Task", {"summary": "elsewhere"}, "creating"),
+    ]  # fmt: skip
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "creations 1 waiting, 1 refused" in text
+        refusal = "Jira refused the creation: project: Specify a valid project ID or key"
+        assert f"#3 NOPE [bold]nowhere[/bold]: {refusal}" in text  # plain text, never markup
+        await pilot.press("down", "down")  # the other connection: one waiting, none refused
+        assert await wait_for(pilot, lambda: "creations 1 waiting, 0 refused" in screen_text(app))
+        assert "nowhere" not in screen_text(app)
+
+
 async def test_s_starts_an_incremental_sync_of_the_selected_connection() -> None:
     engine = FakeEngine()
     app = make_app(engine)

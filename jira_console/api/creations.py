@@ -22,13 +22,23 @@ RequestId = Annotated[int, Path(ge=1, le=MAX_ID, description="The request's id."
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
+class CreationFields(BaseModel):
+    """The new issue's synced fields; ``summary`` is required, any other synced field may be given."""
+
+    model_config = ConfigDict(extra="allow")
+
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=255)] = Field(
+        description="The issue's summary (Jira takes at most 255 characters)."
+    )
+
+
 class CreationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connection: ConnectionName | None = Field(None, description="Required when several are configured.")
     project: Name = Field(description="The project key, e.g. `ENG`.")
     issue_type: Name = Field(description="The issue type's name, e.g. `Task`.")
-    fields: dict[str, Any] = Field(
+    fields: CreationFields = Field(
         description="Synced field -> value, as `issues` holds it (`summary` required; `status`, `sprint_id` "
         "by id or name, `story_points`, `labels`, mapped fields by their internal name)."
     )
@@ -76,7 +86,7 @@ async def request_issue(engine: EngineDep, request: Request, body: CreationIn) -
     connection = connection_name(engine, wanted.connection)
     try:
         record = await blocking(
-            engine.request_issue, wanted.project, wanted.issue_type, dict(wanted.fields),
+            engine.request_issue, wanted.project, wanted.issue_type, wanted.fields.model_dump(),
             connection=connection, requested_by=ACTOR,
         )  # fmt: skip
     except ValueError as exc:

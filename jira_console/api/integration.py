@@ -69,13 +69,18 @@ async def health(engine: EngineDep) -> IntegrationHealth:
 @router.get("/sync", response_model=SyncOverview, responses=errors())
 async def sync_state(engine: EngineDep) -> SyncOverview:
     """Every connection's sync scopes (watermark, last run, next run, running), the pending commands, the
-    fields that fail to map and the outbox rows pending or refused."""
+    fields that fail to map, the outbox rows pending or refused and the issue creations waiting or refused."""
     states = await blocking(engine.sync_states)
     pending = await blocking(engine.pending_commands)
     failing = await blocking(engine.field_error_counts)
     waiting = await blocking(engine.outbox_counts)
+    to_create = await blocking(engine.creation_counts)
     return SyncOverview(
-        states=states, pending=[command_state(c) for c in pending], field_errors=failing, outbox=waiting
+        states=states,
+        pending=[command_state(c) for c in pending],
+        field_errors=failing,
+        outbox=waiting,
+        creations=to_create,
     )
 
 

@@ -234,6 +234,12 @@ class SyncOverview(BaseModel):
         "rows of the outbox, for connections that have any; rows for a connection not configured stay "
         "pending.",
     )
+    creations: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Connection -> `waiting` (pending or being created) and `failed` requests to create "
+        "an issue in Jira (`new_issues`; see `/integration/jira/issue-requests`), for connections that have "
+        "any.",
+    )
 
 
 class SyncTrigger(BaseModel):

@@ -32,6 +32,7 @@ from jira_console.store.converters import (
     MappingRecord,
     WebhookEventRecord,
 )
+from jira_console.store.creations import CreationRecord
 from jira_console.sync.conflicts import Take
 
 __all__ = ["ConsoleEngine"]
@@ -71,6 +72,14 @@ class ConsoleEngine(Protocol):
     def field_error_counts(self) -> dict[str, dict[str, int]]:
         """connection -> field -> how many issues fail to map or write it."""
         ...
+
+    def creation_counts(self) -> dict[str, dict[str, int]]:
+        """connection -> ``waiting`` and ``failed`` requests to create issues in Jira (``new_issues``)."""
+        ...
+
+    def list_creations(
+        self, connection: str | None = None, state: str | None = None, limit: int = 100
+    ) -> list[CreationRecord]: ...
 
     async def run_sync(self, connection: str | None = None, full: bool = False) -> list[SyncReport]: ...
 

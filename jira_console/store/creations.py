@@ -132,21 +132,27 @@ def list_requests(
     return [_record(r) for r in session.execute(stmt)]
 
 
-def mark_sending(session: Session, request_id: int, token: str) -> None:
-    """Record, before the create is sent, that it may reach Jira (with the token it carries)."""
-    session.execute(
+def mark_sending(session: Session, request_id: int, token: str, attempts: int) -> bool:
+    """Take the request for one more create, recorded before it is sent (with the token it carries).
+    ``attempts`` is how many the caller saw: False when another process took the request meanwhile (the
+    count moved), so that two processes never send the same request."""
+    result = session.execute(
         update(t.new_issues)
-        .where(_NI.id == request_id)
-        .values(state="creating", token=token, attempts=_NI.attempts + 1, attempted_at=utcnow(), error=None)
+        .where(_NI.id == request_id, _NI.attempts == attempts, _NI.state.in_(OPEN_STATES))
+        .values(state="creating", token=token, attempts=attempts + 1, attempted_at=utcnow(), error=None)
     )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
-def mark_created(session: Session, request_id: int, issue_key: str, jira_id: str | None) -> None:
-    session.execute(
+def mark_created(session: Session, request_id: int, issue_key: str, jira_id: str | None) -> bool:
+    """Record the created issue; False when the request was recorded as created already (by another
+    process that found the same issue)."""
+    result = session.execute(
         update(t.new_issues)
-        .where(_NI.id == request_id)
+        .where(_NI.id == request_id, _NI.state != "created")
         .values(state="created", issue_key=issue_key, jira_id=jira_id, error=None, done_at=utcnow())
     )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 def mark_failed(session: Session, request_id: int, error: str) -> None:

@@ -91,7 +91,7 @@ async def _handle(io: SyncIO, ctx: SyncContext, request: creations.CreationRecor
             return "waiting"
     problem = await asyncio.to_thread(_problem, io, ctx, request)
     if problem is not None:
-        await asyncio.to_thread(_fail, io, request.id, problem)
+        await asyncio.to_thread(_fail, io, ctx, request.id, problem)
         return "failed"
     return await _create(io, ctx, request)
 
@@ -157,11 +157,14 @@ async def _create(io: SyncIO, ctx: SyncContext, request: creations.CreationRecor
     try:
         body, sources, later = _split(ctx, request)
     except Exception as exc:  # noqa: BLE001 - a value the mapping cannot write is said on its request
-        await asyncio.to_thread(_fail, io, request.id, f"cannot write the fields: {exc}")
+        await asyncio.to_thread(_fail, io, ctx, request.id, f"cannot write the fields: {exc}")
         return "failed"
     token = request.token or uuid.uuid4().hex
+    attempts = request.attempts
     for _attempt in range(2):
-        await asyncio.to_thread(_mark_sending, io, request.id, token)
+        if not await asyncio.to_thread(_mark_sending, io, request.id, token, attempts):
+            return "waiting"  # another process took it meanwhile
+        attempts += 1
         try:
             created = await io.client.create_issue(body, properties={PROPERTY_KEY: {"request": token}})
         except JiraBadRequest as exc:
@@ -175,11 +178,11 @@ async def _create(io: SyncIO, ctx: SyncContext, request: creations.CreationRecor
                     later[name] = (request.fields or {})[name]
                 continue
             await asyncio.to_thread(
-                _fail, io, request.id, f"Jira refused the creation: {_words(exc, sources)}"
+                _fail, io, ctx, request.id, f"Jira refused the creation: {_words(exc, sources)}"
             )
             return "failed"
         except (JiraNotFound, JiraAuthError) as exc:
-            await asyncio.to_thread(_fail, io, request.id, f"Jira refused the creation: {exc}")
+            await asyncio.to_thread(_fail, io, ctx, request.id, f"Jira refused the creation: {exc}")
             return "failed"
         except (CircuitOpenError, JiraRateLimited):
             await asyncio.to_thread(_reopen, io, request.id)  # Jira did not act: nothing to look for
@@ -187,7 +190,7 @@ async def _create(io: SyncIO, ctx: SyncContext, request: creations.CreationRecor
         # Any other failure leaves it ``creating``: it may have reached Jira, so the next run looks first.
         await _adopt(io, ctx, request, created, later)
         return "created"
-    await asyncio.to_thread(_fail, io, request.id, "Jira refused the creation twice")
+    await asyncio.to_thread(_fail, io, ctx, request.id, "Jira refused the creation twice")
     return "failed"
 
 
@@ -203,11 +206,14 @@ async def _find(io: SyncIO, ctx: SyncContext, request: creations.CreationRecord)
     since = request.attempted_at or request.requested_at or utcnow()
     since_ms = int((since.timestamp() - 60) * 1000)
     jql = f'project = "{request.project_key}" AND created >= {since_ms} ORDER BY created ASC'
-    async for page in io.client.search_pages(jql, fields=["created"], properties=[PROPERTY_KEY]):
-        for issue in page.issues:
-            prop = (issue.get("properties") or {}).get(PROPERTY_KEY)
-            if isinstance(prop, Mapping) and prop.get("request") == request.token:
-                return {"id": issue.get("id"), "key": issue.get("key")}
+    try:
+        async for page in io.client.search_pages(jql, fields=["created"], properties=[PROPERTY_KEY]):
+            for issue in page.issues:
+                prop = (issue.get("properties") or {}).get(PROPERTY_KEY)
+                if isinstance(prop, Mapping) and prop.get("request") == request.token:
+                    return {"id": issue.get("id"), "key": issue.get("key")}
+    except JiraBadRequest:
+        return None  # a project Jira no longer knows (renamed, deleted): the create says what it is now
     return None
 
 
@@ -221,7 +227,8 @@ async def _adopt(
     """Record the created issue on its request, read it into the local store and queue what the create
     could not set as local edits of it."""
     key, jira_id = str(created["key"]), str(created.get("id") or "") or None
-    await asyncio.to_thread(_mark_created, io, ctx, request, key, jira_id)
+    if not await asyncio.to_thread(_mark_created, io, ctx, request, key, jira_id):
+        return  # another process found it and recorded it first
     log.info("issue created in Jira", connection=ctx.name, request=request.id, issue=key)
     fresh = await io.client.get_issue(key, fields=list(ctx.jira_fields))
     await asyncio.to_thread(apply_page, io, ctx, [fresh], checkpoint=False)
@@ -229,21 +236,23 @@ async def _adopt(
         await asyncio.to_thread(_queue_later, io, ctx, str(fresh.get("key") or key), later)
 
 
-def _mark_sending(io: SyncIO, request_id: int, token: str) -> None:
+def _mark_sending(io: SyncIO, request_id: int, token: str, attempts: int) -> bool:
     with io.db.session(write=True) as s:
-        creations.mark_sending(s, request_id, token)
+        return creations.mark_sending(s, request_id, token, attempts)
 
 
 def _mark_created(
     io: SyncIO, ctx: SyncContext, request: creations.CreationRecord, key: str, jira_id: str | None
-) -> None:
+) -> bool:
     with io.db.session(write=True) as s:
-        creations.mark_created(s, request.id, key, jira_id)
+        if not creations.mark_created(s, request.id, key, jira_id):
+            return False
         reason = f"{creations.CREATED_IN_JIRA} from new_issues #{request.id}"
         repo.append_audit(
             s, ctx.name, "jira", None, None, dict(request.fields or {}), issue_key=key, reason=reason,
             actor=request.requested_by or ctx.actor,
         )  # fmt: skip
+    return True
 
 
 def _queue_later(io: SyncIO, ctx: SyncContext, key: str, later: Mapping[str, Any]) -> None:
@@ -257,8 +266,8 @@ def _queue_later(io: SyncIO, ctx: SyncContext, key: str, later: Mapping[str, Any
         si.set_local_values(s, int(row.id), values)
 
 
-def _fail(io: SyncIO, request_id: int, error: str) -> None:
-    log.warning("issue not created", request=request_id, error=error)
+def _fail(io: SyncIO, ctx: SyncContext, request_id: int, error: str) -> None:
+    log.warning("issue not created", connection=ctx.name, request=request_id, error=error)
     with io.db.session(write=True) as s:
         creations.mark_failed(s, request_id, error)
 

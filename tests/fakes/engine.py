@@ -46,6 +46,7 @@ from jira_console.store.converters import (
     MappingRecord,
     WebhookEventRecord,
 )
+from jira_console.store.creations import CreationRecord
 from jira_console.sync.conflicts import ConflictNotFound, ResolutionError, Take
 from jira_console.sync.undo import EntriesNotFound, UndoError
 from tests.fakes import seed
@@ -85,6 +86,8 @@ class FakeEngine:
         self.reads: dict[str, int] = {}
         """How often each read ran (tests tell a reload from an update in place)."""
         self.error_counts: dict[str, dict[str, int]] = {}
+        self.creations: list[CreationRecord] = []
+        """What ``creation_counts`` and ``list_creations`` answer (oldest first)."""
         """What ``field_error_counts`` answers: connection -> field -> failing issues."""
 
     def _read(self, name: str) -> None:
@@ -157,6 +160,22 @@ class FakeEngine:
 
     def field_error_counts(self) -> dict[str, dict[str, int]]:
         return {conn: dict(fields) for conn, fields in self.error_counts.items()}
+
+    def creation_counts(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for r in self.creations:
+            bucket = (
+                "failed" if r.state == "failed" else "waiting" if r.state in ("pending", "creating") else None
+            )
+            if bucket is not None:
+                counts.setdefault(r.connection, {"waiting": 0, "failed": 0})[bucket] += 1
+        return counts
+
+    def list_creations(
+        self, connection: str | None = None, state: str | None = None, limit: int = 100
+    ) -> list[CreationRecord]:
+        rows = [r for r in reversed(self.creations) if connection in (None, r.connection)]
+        return [r for r in rows if state in (None, r.state)][:limit]
 
     async def run_sync(self, connection: str | None = None, full: bool = False) -> list[SyncReport]:
         """One report per connection, as the facade returns (its scopes run one after another)."""

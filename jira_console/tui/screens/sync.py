@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, ProgressBar, Static
 
 from jira_console import events as ev
-from jira_console.facade import ConsoleEngine, FieldErrorView, SyncStateView
+from jira_console.facade import ConsoleEngine, CreationRecord, FieldErrorView, SyncStateView
 from jira_console.tui import messages
 from jira_console.tui.format import age, ago, counts, duration, literal, moment
 from jira_console.tui.screens.audit import AuditScreen
@@ -25,6 +25,8 @@ from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.widgets.console_table import ConsoleTable
 
 COLUMNS = ("connection", "scope", "state", "watermark", "next run")
+SyncCreations = tuple[dict[str, dict[str, int]], list[CreationRecord]]
+SyncData = tuple[list[SyncStateView], list[FieldErrorView], dict[str, dict[str, int]], SyncCreations]
 
 
 def rate_and_eta(progress: ev.SyncProgressed) -> tuple[float | None, float | None]:
@@ -95,6 +97,7 @@ class SyncScreen(ConsoleScreen):
         self.states: list[SyncStateView] = []
         self.field_errors: list[FieldErrorView] = []
         self.field_error_counts: dict[str, dict[str, int]] = {}
+        self.creations: SyncCreations = ({}, [])
         self.progress: dict[tuple[str, str], ev.SyncProgressed] = {}
 
     def compose(self) -> ComposeResult:
@@ -108,12 +111,19 @@ class SyncScreen(ConsoleScreen):
         self.query_one(DataTable).add_columns(*COLUMNS)
         self.query_one(ProgressBar).display = False
 
-    def load(self) -> tuple[list[SyncStateView], list[FieldErrorView], dict[str, dict[str, int]]]:
+    def load(self) -> SyncData:
         engine = self.engine
-        return engine.sync_states(), engine.recent_field_errors(limit=50), engine.field_error_counts()
+        waiting = engine.creation_counts()
+        refused = engine.list_creations(state="failed", limit=20) if waiting else []
+        return (
+            engine.sync_states(),
+            engine.recent_field_errors(limit=50),
+            engine.field_error_counts(),
+            (waiting, refused),
+        )
 
-    def show(self, data: tuple[list[SyncStateView], list[FieldErrorView], dict[str, dict[str, int]]]) -> None:
-        self.states, self.field_errors, self.field_error_counts = data
+    def show(self, data: SyncData) -> None:
+        self.states, self.field_errors, self.field_error_counts, self.creations = data
         for state in self.states:
             if not state.running:
                 self.progress.pop((state.connection, state.scope), None)
@@ -211,8 +221,23 @@ class SyncScreen(ConsoleScreen):
             for e in mine[:3]:
                 text.append("\n  ")
                 text.append_text(literal(f"{e.issue_key} {e.field}: {e.message}"))
+        self._render_creations(text, state.connection)
         detail.update(text)
         self._render_progress_bar(progress)
+
+    def _render_creations(self, text: Text, connection: str) -> None:
+        """Issues a host program asked to create in Jira (``new_issues``): how many wait, how many Jira or
+        the request itself refused, and why the newest refusals were refused."""
+        counts_by_connection, refused = self.creations
+        waiting = counts_by_connection.get(connection, {})
+        if not waiting.get("waiting") and not waiting.get("failed"):
+            return
+        text.append("\ncreations ", style="bold yellow" if waiting.get("failed") else "")
+        text.append(f"{waiting.get('waiting', 0)} waiting, {waiting.get('failed', 0)} refused")
+        for r in [r for r in refused if r.connection == connection][:3]:
+            text.append("\n  ")
+            summary = (r.fields or {}).get("summary")
+            text.append_text(literal(f"#{r.id} {r.project_key} {summary}: {r.error}"))
 
     def _render_progress_bar(self, progress: ev.SyncProgressed | None) -> None:
         bar = self.query_one(ProgressBar)
