@@ -261,3 +261,35 @@ async def test_two_pushes_taking_the_same_request_at_once_create_one_issue(rig_f
     request = _state(rig, request_id)
     assert (request.state, request.attempts) == ("created", 1)
     assert _sim_keys_with_summary(rig, "wanted once") == [request.issue_key]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_created_issue_the_index_does_not_show_yet_is_waited_for_not_created_again(
+    rig_factory, flavor, monkeypatch
+):
+    """Jira answered the create, the process died before recording it, and search's index is behind:
+    the look-up finds nothing for now, and the request waits instead of sending a second create."""
+    rig = await rig_factory(flavor, issues=10)
+    await rig.engine.run(full=True)
+    request_id = _request(rig, {"summary": "indexed late"})
+    rig.sim.faults.set(index_lag_ms=600_000)
+    real = create_step._mark_created
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("killed between the create and its record")
+
+    monkeypatch.setattr(create_step, "_mark_created", crash)
+    with pytest.raises(RuntimeError):
+        await rig.engine.run()
+    monkeypatch.setattr(create_step, "_mark_created", real)
+
+    for _ in range(2):  # not found by its token yet: within the grace, nothing is sent
+        report = await rig.engine.run()
+        assert report.created_in_jira == 0 and _state(rig, request_id).state == "creating"
+    assert len(_sim_keys_with_summary(rig, "indexed late")) == 1
+
+    rig.sim.faults.set(index_lag_ms=0)  # the index caught up
+    report = await rig.engine.run()
+    request = _state(rig, request_id)
+    assert (request.state, request.attempts, report.created_in_jira) == ("created", 1, 1)
+    assert _sim_keys_with_summary(rig, "indexed late") == [request.issue_key]

@@ -246,3 +246,22 @@ def test_thread_safety_under_concurrent_edits_and_searches(sim_factory: Any) -> 
     index = sim.site._index
     assert index == sorted(index) and len(index) == len(sim.site.issues)
     assert all(sim.site.issues[row[3]].updated == row[0] for row in index)
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "server"])
+def test_an_index_behind_the_database_hides_new_issues_from_search_not_from_reads(
+    sim_factory, flavor
+) -> None:
+    sim = sim_factory(flavor, issues=3)
+    v = "3" if flavor == "cloud" else "2"
+    path = "/rest/api/3/search/jql" if flavor == "cloud" else "/rest/api/2/search"
+    sim.faults.set(index_lag_ms=60_000)
+    key = sim.create_issue("ENG", {"summary": "not indexed yet", "issuetype": "Task"})
+    with client(sim) as c:
+        jql = 'project = ENG AND summary ~ "indexed"'
+        assert c.get(path, params={"jql": jql, "fields": "summary"}).json()["issues"] == []
+        assert c.get(path, params={"jql": "project = ENG", "fields": "summary"}).json()["issues"]  # the older
+        assert c.get(f"/rest/api/{v}/issue/{key}").json()["key"] == key  # a read by key finds it at once
+        sim.faults.set(index_lag_ms=0)
+        [found] = c.get(path, params={"jql": jql, "fields": "summary"}).json()["issues"]
+        assert found["key"] == key

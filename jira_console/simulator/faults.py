@@ -23,6 +23,9 @@ class FaultSettings:
     outage: bool = False
     requests_per_second: float | None = None
     timeout_seconds: float = 5.0
+    index_lag_ms: int = 0
+    """Search's index behind the database: an issue created less than this long ago is not found by a
+    search yet (reading it by key or id works at once), as Cloud's eventually consistent index does."""
 
 
 @dataclass(frozen=True)

@@ -62,9 +62,14 @@ def _parse_jql(text: str) -> jql.Query:
 
 def _run_search(sim: Any, query: jql.Query) -> list[Any]:
     try:
-        return list(sim.site.search(query))
+        found = list(sim.site.search(query))
     except jql.JqlError as exc:
         raise JiraHTTPError(400, [str(exc)]) from None
+    lag = sim.faults.settings.index_lag_ms
+    if lag > 0:  # issues created lately are not indexed yet
+        indexed_before = sim.site.lifecycle.now_ms() - lag
+        found = [i for i in found if i.created <= indexed_before]
+    return found
 
 
 def _token(offset: int, jql_text: str) -> str:
