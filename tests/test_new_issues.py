@@ -42,6 +42,18 @@ def _sim_keys_with_summary(rig, summary: str) -> list[str]:
         return sorted(k for k, i in rig.sim.site.issues.items() if i.summary == summary and i.key == k)
 
 
+async def _run_killed_after_the_create(rig, monkeypatch) -> None:
+    """One sync that dies between Jira's answer to a create and the request's record of it."""
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("killed between the create and its record")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(create_step, "_mark_created", crash)
+        with pytest.raises(RuntimeError):
+            await rig.engine.run()
+
+
 def _open_sprint(rig) -> tuple[int, str]:
     with rig.sim.site.lock:
         sprint = next(s for s in rig.sim.site.sprints.values() if s.state in ("active", "future"))
@@ -140,18 +152,10 @@ async def test_a_crash_after_the_create_adopts_the_issue_instead_of_creating_it_
     rig = await rig_factory(flavor, issues=10)
     await rig.engine.run(full=True)
     request_id = _request(rig, {"summary": "created once only", "status": "Done"})
-    real = create_step._mark_created
-
-    def crash(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("killed between the create and its record")
-
-    monkeypatch.setattr(create_step, "_mark_created", crash)
-    with pytest.raises(RuntimeError):
-        await rig.engine.run()
+    await _run_killed_after_the_create(rig, monkeypatch)
     assert _state(rig, request_id).state == "creating"
     assert len(_sim_keys_with_summary(rig, "created once only")) == 1  # Jira did create it
 
-    monkeypatch.setattr(create_step, "_mark_created", real)
     report = await rig.engine.run()
 
     request = _state(rig, request_id)
@@ -273,15 +277,7 @@ async def test_a_created_issue_the_index_does_not_show_yet_is_waited_for_not_cre
     await rig.engine.run(full=True)
     request_id = _request(rig, {"summary": "indexed late"})
     rig.sim.faults.set(index_lag_ms=600_000)
-    real = create_step._mark_created
-
-    def crash(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("killed between the create and its record")
-
-    monkeypatch.setattr(create_step, "_mark_created", crash)
-    with pytest.raises(RuntimeError):
-        await rig.engine.run()
-    monkeypatch.setattr(create_step, "_mark_created", real)
+    await _run_killed_after_the_create(rig, monkeypatch)
 
     for _ in range(2):  # not found by its token yet: within the grace, nothing is sent
         report = await rig.engine.run()
