@@ -180,30 +180,99 @@ async def issue_delete(request: Request) -> Response:
     return no_content()
 
 
-async def issue_create(request: Request) -> Response:
-    sim = sim_of(request)
-    v = version_of(request)
-    check_params(request, {"updateHistory"})
-    body = await json_body(
-        request, allowed={"fields", "update", "historyMetadata", "properties", "transition"}
-    )
+CREATE_KEYS = {"fields", "update", "historyMetadata", "properties", "transition"}
+"""What an issue create body (``IssueUpdateDetails``) may hold, alone or as an element of a bulk create."""
+BULK_CREATE_LIMIT = 50
+
+
+def _create_body_problem(body: Any) -> str | None:
+    """Why Jira could not even read ``body`` as an ``IssueUpdateDetails`` (None when it can)."""
+    if not isinstance(body, dict):
+        return "an issue to create must be a JSON object"
+    extra = sorted(set(body) - CREATE_KEYS)
+    if extra:
+        return f'Unrecognized field "{extra[0]}" (Class IssueUpdateBean), not marked as ignorable'
+    for name in ("fields", "update"):
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            return f"{name} must be a JSON object"
+    return None
+
+
+def _unreadable(sim: Any, request: Request, problem: str) -> JiraHTTPError:
+    """Record a body Jira cannot deserialize (``bad_body``) and the 400 that answers it."""
+    sim.violate("bad_body", request, problem)
+    if problem.startswith("Unrecognized field"):
+        return JiraHTTPError(400, [problem])
+    return JiraHTTPError(400, [f"Can not deserialize the request body: {problem}."])
+
+
+def create_one(sim: Any, body: dict[str, Any], v: str, base: str) -> dict[str, str]:
+    """Create one issue from a readable create body (``POST /issue`` or one bulk element): the
+    ``CreatedIssue`` ``{id, key, self}``. Jira's refusals are a :class:`JiraHTTPError` 400."""
     fields = body.get("fields") or {}
     props = property_list(body.get("properties"))
     project = fields.get("project") or {}
     key = project.get("key") if isinstance(project, dict) else None
     if key is None and isinstance(project, dict) and "id" in project:
-        idx = int(project["id"]) - 10000
+        idx = int(project["id"]) - 10000 if str(project["id"]).isdigit() else -1
         key = sim.site.projects[idx] if 0 <= idx < len(sim.site.projects) else None
-    if key is None:
+    if not isinstance(key, str):
         raise JiraHTTPError(400, [], {"project": "Specify a valid project ID or key"})
     try:
         issue = sim.site.create(key, fields, version=v, by=sim.site.me.name, props=props)
     except EditError as exc:
         raise JiraHTTPError(400, exc.messages, exc.errors) from None
-    return ok(
-        {"id": str(issue.id), "key": issue.key, "self": f"{base_of(request)}/rest/api/{v}/issue/{issue.id}"},
-        201,
-    )
+    return {"id": str(issue.id), "key": issue.key, "self": f"{base}/rest/api/{v}/issue/{issue.id}"}
+
+
+async def issue_create(request: Request) -> Response:
+    sim = sim_of(request)
+    v = version_of(request)
+    check_params(request, {"updateHistory"})
+    body = await json_body(request, allowed=CREATE_KEYS)
+    problem = _create_body_problem(body)
+    if problem is not None:
+        raise _unreadable(sim, request, problem)
+    return ok(create_one(sim, body, v, base_of(request)), 201)
+
+
+async def issue_bulk_create(request: Request) -> Response:
+    """``POST /issue/bulk``: up to 50 creates, each exactly as ``POST /issue`` makes it. Elements Jira
+    refuses are reported by their index and do not stop the others; 201 when any was created, else 400."""
+    sim = sim_of(request)
+    v = version_of(request)
+    check_params(request, set())
+    body = await json_body(request, allowed={"issueUpdates"})
+    updates = body.get("issueUpdates")
+    if not isinstance(updates, list):
+        raise _unreadable(sim, request, "issueUpdates must be a JSON array")
+    for element in updates:
+        problem = _create_body_problem(element)
+        if problem is not None:
+            raise _unreadable(sim, request, problem)
+    if not updates:
+        raise JiraHTTPError(400, ["No issues to create were supplied: issueUpdates is empty."])
+    if len(updates) > BULK_CREATE_LIMIT:
+        raise JiraHTTPError(
+            400,
+            [f"You can create at most {BULK_CREATE_LIMIT} issues in one request; {len(updates)} were sent."],
+        )
+    base = base_of(request)
+    issues: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
+    with sim.site.lock:
+        for number, element in enumerate(updates):
+            try:
+                issues.append(create_one(sim, element, v, base))
+            except JiraHTTPError as exc:
+                errors.append(
+                    {
+                        "status": exc.status,
+                        "elementErrors": {"errorMessages": exc.messages, "errors": exc.errors},
+                        "failedElementNumber": number,
+                    }
+                )
+    return ok({"issues": issues, "errors": errors}, 201 if issues else 400)
 
 
 async def bulkfetch(request: Request) -> Response:
@@ -333,6 +402,7 @@ ROUTES = [
     Route("/rest/api/{v}/user", user),
     Route("/rest/api/{v}/field", fields_list),
     Route("/rest/api/{v}/issue", issue_create, methods=["POST"]),
+    Route("/rest/api/{v}/issue/bulk", issue_bulk_create, methods=["POST"]),
     Route("/rest/api/{v}/issue/bulkfetch", bulkfetch, methods=["POST"]),
     Route("/rest/api/{v}/issue/{key}", issue_get, methods=["GET"]),
     Route("/rest/api/{v}/issue/{key}", issue_put, methods=["PUT"]),
