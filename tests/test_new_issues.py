@@ -289,3 +289,66 @@ async def test_a_created_issue_the_index_does_not_show_yet_is_waited_for_not_cre
     request = _state(rig, request_id)
     assert (request.state, request.attempts, report.created_in_jira) == ("created", 1, 1)
     assert _sim_keys_with_summary(rig, "indexed late") == [request.issue_key]
+
+
+def _posts(rig, path: str) -> int:
+    """POSTs the simulator served on exactly ``path`` (the request log records paths without queries)."""
+    return sum(1 for r in rig.sim.requests if r["method"] == "POST" and r["path"] == path)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_many_requests_go_fifty_to_a_bulk_create_and_each_gets_its_own_issue(rig_factory, flavor):
+    rig = await rig_factory(flavor, issues=5, out_of_context=(("story_points", "Bug"),))
+    await rig.engine.run(full=True)
+    api = f"/rest/api/{'3' if flavor == 'cloud' else '2'}/issue"
+    ids = [_request(rig, {"summary": f"bulk {n}", "labels": [f"n{n}"]}) for n in range(118)]
+    nowhere = _request(rig, {"summary": "nowhere"}, project="NOPE")
+    bug = _request(rig, {"summary": "a bug with points", "story_points": 2}, issue_type="Bug")
+
+    report = await rig.engine.run()
+
+    assert (report.created_in_jira, report.creations_refused) == (119, 1), report.errors
+    assert _posts(rig, f"{api}/bulk") == 3  # 120 requests: 50 + 50 + 20
+    assert _posts(rig, api) == 1  # the bug again, without the points its create screen lacks
+    for n, request_id in enumerate(ids):
+        request = _state(rig, request_id)
+        jira = rig.sim.issue(request.issue_key)
+        assert (request.state, jira["summary"], jira["labels"]) == ("created", f"bulk {n}", [f"n{n}"])
+        assert rig.sim.issue_properties(request.issue_key) == {"jira-console": {"request": request.token}}
+        assert rig.local(request.issue_key)["summary"] == f"bulk {n}"
+    refused = _state(rig, nowhere)
+    assert refused.state == "failed" and refused.error == (
+        "Jira refused the creation: project: Specify a valid project ID or key"
+    )
+    assert _state(rig, bug).state == "created" and rig.local(_state(rig, bug).issue_key)["story_points"] == 2
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_bulk_create_whose_answer_is_lost_is_found_by_one_search_and_never_sent_again(
+    rig_factory, flavor, monkeypatch
+):
+    rig = await rig_factory(flavor, issues=5)
+    await rig.engine.run(full=True)
+    ids = [_request(rig, {"summary": f"answer lost {n}"}) for n in range(30)]
+    real = rig.client.create_issues
+
+    async def answer_lost(elements: Any) -> Any:
+        await real(elements)  # Jira creates them all; the answer never arrives
+        raise JiraUnavailable(0, "POST", "/issue/bulk", ["read timed out"])
+
+    monkeypatch.setattr(rig.client, "create_issues", answer_lost)
+    report = await rig.engine.run()
+    assert report.status == "partial" and report.created_in_jira == 0
+    assert {_state(rig, i).state for i in ids} == {"creating"}
+    monkeypatch.setattr(rig.client, "create_issues", real)
+    searches_before = rig.sim.request_count("/rest/api/")
+
+    report = await rig.engine.run()
+
+    assert report.created_in_jira == 30 and report.status == "ok"
+    for n, request_id in enumerate(ids):
+        request = _state(rig, request_id)
+        assert request.state == "created" and request.attempts == 1
+        assert _sim_keys_with_summary(rig, f"answer lost {n}") == [request.issue_key]
+    # One look-up for the thirty (a search of the project since the attempt), one read-back, the pull.
+    assert rig.sim.request_count("/rest/api/") - searches_before <= 6

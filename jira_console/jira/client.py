@@ -15,15 +15,18 @@ from typing import Any
 
 import orjson
 
+from jira_console import redact
 from jira_console.jira.agile import AgileMixin, chunks
 from jira_console.jira.errors import JiraAuthError, JiraBadRequest, JiraNotFound
-from jira_console.jira.models import BulkFetch, JiraField, SearchPage, Transition
+from jira_console.jira.models import BulkCreated, BulkFetch, ElementError, JiraField, SearchPage, Transition
 from jira_console.jira.shared import CredentialsBlocked
 from jira_console.logs import get_logger
 
 log = get_logger(__name__)
 
 BULK_CHUNK = 100
+BULK_CREATE = 50
+"""Jira's limit on the issues of one ``POST /issue/bulk``."""
 """Cloud bulkfetch takes at most 100 issues per call."""
 LONG_JQL = 1500
 """JQL longer than this goes in a POST body (URLs have practical length limits)."""
@@ -287,29 +290,43 @@ class JiraClient(AgileMixin):
     # ----------------------------------------------------------------------------------------- issues
 
     async def get_issue(
-        self, key: str, fields: Sequence[str] | None = None, expand: Sequence[str] | str | None = None
+        self,
+        key: str,
+        fields: Sequence[str] | None = None,
+        expand: Sequence[str] | str | None = None,
+        properties: Sequence[str] = (),
     ) -> dict[str, Any]:
         """One issue (``fields`` defaults to all navigable fields)."""
         await self.ensure_flavor()
         params: dict[str, Any] = {}
         if fields:
             params["fields"] = ",".join(fields)
+        if properties:
+            params["properties"] = ",".join(properties)
         if expand:
             params["expand"] = _csv(expand)
         return dict((await self.request("GET", f"{self.api}/issue/{key}", params=params)).json())
 
     async def bulk_fetch(
-        self, keys: Sequence[str], fields: Sequence[str] | None = None, expand: Sequence[str] | None = None
+        self,
+        keys: Sequence[str],
+        fields: Sequence[str] | None = None,
+        expand: Sequence[str] | None = None,
+        properties: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         """Many issues at once: Cloud ``bulkfetch`` (100 per call), Server a ``key in (...)`` search.
 
         Keys that do not exist (or are not visible) are left out, and so are those Jira could not read this
         time (see :meth:`bulk_fetch_report` to tell the two apart).
         """
-        return (await self.bulk_fetch_report(keys, fields, expand)).issues
+        return (await self.bulk_fetch_report(keys, fields, expand, properties)).issues
 
     async def bulk_fetch_report(
-        self, keys: Sequence[str], fields: Sequence[str] | None = None, expand: Sequence[str] | None = None
+        self,
+        keys: Sequence[str],
+        fields: Sequence[str] | None = None,
+        expand: Sequence[str] | None = None,
+        properties: Sequence[str] = (),
     ) -> BulkFetch:
         """:meth:`bulk_fetch` with the ids Jira answered with ``issueErrors`` (a retriable failure, not a
         deletion)."""
@@ -322,6 +339,8 @@ class JiraClient(AgileMixin):
                 body: dict[str, Any] = {"issueIdsOrKeys": chunk, "fields": wanted}
                 if expand:
                     body["expand"] = list(expand)  # bulkfetch wants a list, not a comma string
+                if properties:
+                    body["properties"] = list(properties)
                 resp = await self.request("POST", f"{self.api}/issue/bulkfetch", json=body, idempotent=True)
                 data = orjson.loads(resp.content)
                 found.extend(data.get("issues") or [])
@@ -330,13 +349,17 @@ class JiraClient(AgileMixin):
                 )
                 continue
             try:
-                async for page in self.search_pages(jql_key_list(chunk), fields=wanted, expand=expand):
+                async for page in self.search_pages(
+                    jql_key_list(chunk), fields=wanted, expand=expand, properties=properties
+                ):
                     found.extend(page.issues)
             except JiraBadRequest:
                 # Server rejects the whole JQL when one key does not exist: fetch one by one instead.
                 for key in chunk:
                     try:
-                        found.append(await self.get_issue(key, fields=wanted, expand=expand))
+                        found.append(
+                            await self.get_issue(key, fields=wanted, expand=expand, properties=properties)
+                        )
                     except JiraNotFound:
                         continue
         return BulkFetch(found, errors)
@@ -391,6 +414,28 @@ class JiraClient(AgileMixin):
         if properties:
             body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
         return dict((await self.request("POST", f"{self.api}/issue", json=body, idempotent=False)).json())
+
+    async def create_issues(self, elements: Sequence[Mapping[str, Any]]) -> BulkCreated:
+        """Create up to ``BULK_CREATE`` issues in one request (``POST /issue/bulk``); each element is what
+        :meth:`create_issue` sends (``fields``, ``update``, ``properties``). Elements Jira refuses do not stop
+        the others. When it refuses every one, Jira answers 400 and this raises :class:`JiraBadRequest`.
+        Never retried unless Jira provably did not act."""
+        if not 0 < len(elements) <= BULK_CREATE:
+            raise ValueError(f"a bulk create takes 1 to {BULK_CREATE} issues, not {len(elements)}")
+        await self.ensure_flavor()
+        body = {"issueUpdates": [dict(e) for e in elements]}
+        data = (await self.request("POST", f"{self.api}/issue/bulk", json=body, idempotent=False)).json()
+        failed: dict[int, ElementError] = {}
+        for entry in data.get("errors") or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("failedElementNumber"), int):
+                continue
+            detail = entry.get("elementErrors") or {}
+            failed[int(entry["failedElementNumber"])] = ElementError(
+                int(entry.get("status") or 400),
+                [redact.scrub(str(m)) for m in detail.get("errorMessages") or []],
+                {str(k): redact.scrub(str(v)) for k, v in (detail.get("errors") or {}).items()},
+            )
+        return BulkCreated([dict(i) for i in data.get("issues") or [] if isinstance(i, dict)], failed)
 
     async def delete_issue(self, key: str) -> None:
         """Delete an issue."""

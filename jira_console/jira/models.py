@@ -53,6 +53,28 @@ class BulkFetch:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass
+class BulkCreated:
+    """What a bulk create did: the issues created (``{id, key, self}``, in the order of the elements that
+    succeeded) and, per element that failed (its 0-based index), Jira's reasons."""
+
+    issues: list[dict[str, Any]]
+    failed: dict[int, ElementError] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ElementError:
+    """Why Jira refused one element of a bulk request (its ``elementErrors``)."""
+
+    status: int
+    messages: list[str] = field(default_factory=list)
+    field_errors: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = list(self.messages) + [f"{k}: {v}" for k, v in self.field_errors.items()]
+        return "; ".join(parts) or f"refused ({self.status})"
+
+
 @dataclass(frozen=True)
 class SearchPage:
     """One page of search results; ``max_results`` is the page size Jira actually used."""

@@ -104,11 +104,14 @@ def request_creation(
     return int(result.scalar_one())
 
 
-def open_requests(session: Session, connection: str, limit: int = 50) -> list[CreationRecord]:
-    """Requests of a connection still to be taken (``pending``) or confirmed (``creating``), oldest first."""
+def open_requests(
+    session: Session, connection: str, limit: int = 50, *, after: int = 0
+) -> list[CreationRecord]:
+    """Requests of a connection still to be taken (``pending``) or confirmed (``creating``), oldest first
+    (those with an id above ``after``)."""
     stmt = (
         _select()
-        .where(_NI.connection == connection, _NI.state.in_(OPEN_STATES))
+        .where(_NI.connection == connection, _NI.state.in_(OPEN_STATES), _NI.id > after)
         .order_by(_NI.id)
         .limit(limit)
     )
@@ -167,9 +170,11 @@ def reopen(session: Session, request_id: int) -> None:
     session.execute(update(t.new_issues).where(_NI.id == request_id).values(state="pending"))
 
 
-def note_waiting(session: Session, request_id: int, note: str) -> None:
-    """Keep the request open with a note saying what it waits for (an unanswered create, an outage)."""
-    session.execute(update(t.new_issues).where(_NI.id == request_id).values(error=note))
+def note_waiting(session: Session, request_ids: list[int], note: str) -> None:
+    """Say on the requests still open what they wait for (an unanswered create, Jira unavailable)."""
+    session.execute(
+        update(t.new_issues).where(_NI.id.in_(request_ids), _NI.state.in_(OPEN_STATES)).values(error=note)
+    )
 
 
 def creation_counts(session: Session) -> dict[str, dict[str, int]]:

@@ -1,8 +1,11 @@
 """Creating in Jira the issues a host program asked for in ``new_issues`` (see
 :mod:`jira_console.store.creations` for the states a request goes through).
 
-Each request becomes one ``POST /issue`` carrying the plain field values (summary, description, priority,
-labels, mapped fields, ...) and an entity property with the request's token. What a create cannot set
+Requests go to Jira fifty at a time in one ``POST /issue/bulk``, each element carrying the plain field
+values (summary, description, priority, labels, mapped fields, ...) and an entity property with the
+request's token; the created issues are read back in one bulk fetch and matched to their requests by that
+token. A batch Jira refuses whole, and an element it refuses only for fields the create screen lacks, go
+again one ``POST /issue`` at a time. What a create cannot set
 (the status: Jira starts an issue in its workflow's first status; the sprint: moved through the Agile API)
 is set on the new issue's local row as a local edit, which the push that follows in the same run writes
 like any other, with its compare, refusals and audit.
@@ -18,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from jira_console.jira.errors import (
     CircuitOpenError,
@@ -30,6 +33,7 @@ from jira_console.jira.errors import (
     JiraNotFound,
     JiraRateLimited,
 )
+from jira_console.jira.models import ElementError
 from jira_console.logs import get_logger
 from jira_console.store import creations, repo
 from jira_console.store import issues as si
@@ -46,7 +50,8 @@ PROPERTY_KEY = "jira-console"
 """The entity property a created issue carries: ``{"request": token}``."""
 INDEX_GRACE = timedelta(minutes=2)
 """How long after an unanswered create its issue may still be missing from Jira's search."""
-REQUESTS_PER_RUN = 50
+BATCH = 50
+"""Requests sent in one bulk create (Jira's limit)."""
 REQUIRED = ("summary",)
 AFTER_CREATE = ("status", "sprint_id")
 """Fields a create does not set: written to the new issue by the push that follows."""
@@ -54,46 +59,164 @@ CORE_CREATE_FIELDS = frozenset({"summary", "project", "issuetype"})
 """Jira fields without which there is no issue: a create refused for one of them is not tried without it."""
 
 
+Adopted = tuple[creations.CreationRecord, Mapping[str, Any], dict[str, Any]]
+"""A request, its created issue as read back, and what the push sets after the create."""
+
+
+@dataclass
+class Prepared:
+    """A request ready to send: the create's fields, the local field each Jira field came from, what the
+    push sets after the create, the token, and the attempt count its claim moved to."""
+
+    request: creations.CreationRecord
+    body: dict[str, Any]
+    sources: dict[str, str]
+    later: dict[str, Any]
+    token: str
+    attempts: int = 0
+
+    def element(self) -> dict[str, Any]:
+        return {"fields": self.body, "properties": [{"key": PROPERTY_KEY, "value": {"request": self.token}}]}
+
+
+class Found(NamedTuple):
+    """A request whose issue Jira created (its key as the create or the look-up said), the token that
+    issue carries, and what the push sets after the create."""
+
+    request: creations.CreationRecord
+    key: str
+    token: str
+    later: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What one batch came to: requests whose issue is found (to adopt), and the refused count."""
+
+    found: list[Found] = field(default_factory=list)
+    failed: int = 0
+
+
 async def create_requested(io: SyncIO, ctx: SyncContext, report: SyncReport) -> None:
-    """Take the connection's open creation requests, oldest first; count what became of them."""
-    requests = await asyncio.to_thread(_open_requests, io, ctx)
-    for request in requests:
+    """Take the connection's open creation requests, oldest first, a batch at a time; count what became
+    of them. A failure that may pass (Jira unavailable) stops here: the rest waits for the next run."""
+    after = 0
+    while batch := await asyncio.to_thread(_open_requests, io, ctx, after):
+        after = batch[-1].id
+        outcome = Outcome()
         try:
-            outcome = await _handle(io, ctx, request)
-        except JiraError as exc:  # a read (the look-up, the new issue) that may pass: next run
-            await asyncio.to_thread(_note, io, request.id, f"waiting for the next run: {exc}")
-            report.errors.append(f"creating request #{request.id}: {exc}")
+            await _send_batch(io, ctx, batch, outcome)
+            report.created_in_jira += await _adopt(io, ctx, outcome.found)
+        except JiraError as exc:
+            await asyncio.to_thread(_note, io, [r.id for r in batch], f"waiting for the next run: {exc}")
+            report.errors.append(f"creating issues: {exc}")
             report.status = "partial"
             return
-        if outcome == "created":
-            report.created_in_jira += 1
-        elif outcome == "failed":
-            report.creations_refused += 1
+        finally:
+            report.creations_refused += outcome.failed
 
 
-def _open_requests(io: SyncIO, ctx: SyncContext) -> list[creations.CreationRecord]:
+def _open_requests(io: SyncIO, ctx: SyncContext, after: int) -> list[creations.CreationRecord]:
     with io.db.session() as s:
-        return creations.open_requests(s, ctx.name, REQUESTS_PER_RUN)
+        return creations.open_requests(s, ctx.name, BATCH, after=after)
 
 
-async def _handle(io: SyncIO, ctx: SyncContext, request: creations.CreationRecord) -> str:
-    """``created``, ``failed`` or ``waiting`` (left open for a later run)."""
-    if request.state == "creating" and request.token:
-        found = await _find(io, ctx, request)
-        if found is not None:
-            try:
-                later = _split(ctx, request)[2]
-            except Exception:  # noqa: BLE001 - the fields were writable when it was sent; set what the create set
-                later = {}
-            await _adopt(io, ctx, request, found, later)
-            return "created"
-        if request.attempted_at is not None and utcnow() - request.attempted_at < INDEX_GRACE:
-            return "waiting"
-    problem = await asyncio.to_thread(_problem, io, ctx, request)
+async def _send_batch(
+    io: SyncIO, ctx: SyncContext, batch: list[creations.CreationRecord], outcome: Outcome
+) -> None:
+    """Look for the issues of requests whose create went unanswered, then send the rest."""
+    ready: list[Prepared] = []
+    found = await _find(io, [r for r in batch if r.state == "creating" and r.token])
+    for request in batch:
+        if request.state == "creating" and request.token:
+            if request.token in found:
+                later = _later_of(ctx, request)
+                outcome.found.append(Found(request, found[request.token], request.token, later))
+                continue
+            if request.attempted_at is not None and utcnow() - request.attempted_at < INDEX_GRACE:
+                continue  # Jira's index may not show it yet: sending again could make a second issue
+        prepared = await asyncio.to_thread(_prepare, io, ctx, request)
+        if isinstance(prepared, str):
+            await asyncio.to_thread(_fail, io, ctx, request.id, prepared)
+            outcome.failed += 1
+        else:
+            ready.append(prepared)
+    taken = await asyncio.to_thread(_take, io, ready)
+    if len(taken) == 1:
+        await _create_one(io, ctx, taken[0], outcome)
+    elif taken:
+        await _create_bulk(io, ctx, taken, outcome)
+
+
+def _later_of(ctx: SyncContext, request: creations.CreationRecord) -> dict[str, Any]:
+    try:
+        return _split(ctx, request)[2]
+    except Exception:  # noqa: BLE001 - writable when it was sent; then nothing is left to set
+        return {}
+
+
+def _prepare(io: SyncIO, ctx: SyncContext, request: creations.CreationRecord) -> Prepared | str:
+    """The request ready to send, or why it cannot be sent as it is."""
+    problem = _problem(io, ctx, request)
     if problem is not None:
-        await asyncio.to_thread(_fail, io, ctx, request.id, problem)
-        return "failed"
-    return await _create(io, ctx, request)
+        return problem
+    try:
+        body, sources, later = _split(ctx, request)
+    except Exception as exc:  # noqa: BLE001 - a value the mapping cannot write is said on its request
+        return f"cannot write the fields: {exc}"
+    return Prepared(request, body, sources, later, request.token or uuid.uuid4().hex, request.attempts)
+
+
+def _take(io: SyncIO, ready: list[Prepared]) -> list[Prepared]:
+    """Claim each request for one more create (recorded before anything is sent); those another process
+    claimed meanwhile are left to it."""
+    taken = []
+    with io.db.session(write=True) as s:
+        for p in ready:
+            if creations.mark_sending(s, p.request.id, p.token, p.attempts):
+                p.attempts += 1
+                taken.append(p)
+    return taken
+
+
+async def _create_bulk(io: SyncIO, ctx: SyncContext, taken: list[Prepared], outcome: Outcome) -> None:
+    try:
+        result = await io.client.create_issues([p.element() for p in taken])
+    except (JiraBadRequest, JiraNotFound):
+        # Refused whole (Jira answers 400 when every element fails; a site without bulk create, 404): one
+        # at a time says why for each.
+        for p in taken:
+            await _create_one(io, ctx, p, outcome)
+        return
+    except (CircuitOpenError, JiraRateLimited):
+        await asyncio.to_thread(_reopen, io, [p.request.id for p in taken])  # Jira did not act
+        raise
+    succeeded = [p for i, p in enumerate(taken) if i not in result.failed]
+    # Matched by order here; the read-back checks each one's token before it is recorded (_adopt).
+    for p, created in zip(succeeded, result.issues, strict=False):
+        outcome.found.append(Found(p.request, str(created["key"]), p.token, p.later))
+    for index, error in sorted(result.failed.items()):
+        p = taken[index]
+        if _drop_unsettable(p, error.field_errors):
+            await _create_one(io, ctx, p, outcome, claimed=False)
+        else:
+            await asyncio.to_thread(
+                _fail, io, ctx, p.request.id, f"Jira refused the creation: {_words(error, p.sources)}"
+            )
+            outcome.failed += 1
+
+
+def _drop_unsettable(p: Prepared, field_errors: Mapping[str, str]) -> bool:
+    """When Jira refused only fields the create screen lacks (not the summary, project or type), take them
+    out of the create and leave them to the push after it; False when that would not help."""
+    dropped = {f: p.sources[f] for f in field_errors if f in p.sources and f not in CORE_CREATE_FIELDS}
+    if not dropped or len(dropped) != len(field_errors):
+        return False
+    for field_id, name in dropped.items():
+        p.body.pop(field_id, None)
+        p.sources.pop(field_id, None)
+        p.later[name] = (p.request.fields or {})[name]
+    return True
 
 
 def _problem(io: SyncIO, ctx: SyncContext, request: creations.CreationRecord) -> str | None:
@@ -153,117 +276,136 @@ def _split(
     return body, sources, later
 
 
-async def _create(io: SyncIO, ctx: SyncContext, request: creations.CreationRecord) -> str:
-    try:
-        body, sources, later = _split(ctx, request)
-    except Exception as exc:  # noqa: BLE001 - a value the mapping cannot write is said on its request
-        await asyncio.to_thread(_fail, io, ctx, request.id, f"cannot write the fields: {exc}")
-        return "failed"
-    token = request.token or uuid.uuid4().hex
-    attempts = request.attempts
+async def _create_one(
+    io: SyncIO, ctx: SyncContext, p: Prepared, outcome: Outcome, *, claimed: bool = True
+) -> None:
+    """One ``POST /issue``, and once more without the fields the create screen lacks if Jira names only
+    those. ``claimed``: the request is claimed for this attempt already."""
     for _attempt in range(2):
-        if not await asyncio.to_thread(_mark_sending, io, request.id, token, attempts):
-            return "waiting"  # another process took it meanwhile
-        attempts += 1
+        if not claimed and not await asyncio.to_thread(_take, io, [p]):
+            return  # another process took it meanwhile
+        claimed = False
         try:
-            created = await io.client.create_issue(body, properties={PROPERTY_KEY: {"request": token}})
+            created = await io.client.create_issue(p.body, properties={PROPERTY_KEY: {"request": p.token}})
         except JiraBadRequest as exc:
-            dropped = {
-                f: sources[f] for f in exc.field_errors if f in sources and f not in CORE_CREATE_FIELDS
-            }
-            if dropped and len(dropped) == len(exc.field_errors):
-                # Fields the create screen lacks: created without them, then edited like any local change.
-                for field_id, name in dropped.items():
-                    body.pop(field_id, None)
-                    later[name] = (request.fields or {})[name]
+            if _drop_unsettable(p, exc.field_errors):
                 continue
             await asyncio.to_thread(
-                _fail, io, ctx, request.id, f"Jira refused the creation: {_words(exc, sources)}"
+                _fail, io, ctx, p.request.id, f"Jira refused the creation: {_words(exc, p.sources)}"
             )
-            return "failed"
+            outcome.failed += 1
+            return
         except (JiraNotFound, JiraAuthError) as exc:
-            await asyncio.to_thread(_fail, io, ctx, request.id, f"Jira refused the creation: {exc}")
-            return "failed"
+            await asyncio.to_thread(_fail, io, ctx, p.request.id, f"Jira refused the creation: {exc}")
+            outcome.failed += 1
+            return
         except (CircuitOpenError, JiraRateLimited):
-            await asyncio.to_thread(_reopen, io, request.id)  # Jira did not act: nothing to look for
+            await asyncio.to_thread(_reopen, io, [p.request.id])  # Jira did not act: nothing to look for
             raise
         # Any other failure leaves it ``creating``: it may have reached Jira, so the next run looks first.
-        await _adopt(io, ctx, request, created, later)
-        return "created"
-    await asyncio.to_thread(_fail, io, ctx, request.id, "Jira refused the creation twice")
-    return "failed"
+        outcome.found.append(Found(p.request, str(created["key"]), p.token, p.later))
+        return
+    await asyncio.to_thread(_fail, io, ctx, p.request.id, "Jira refused the creation twice")
+    outcome.failed += 1
 
 
-def _words(exc: JiraBadRequest, sources: Mapping[str, str]) -> str:
+def _words(exc: JiraBadRequest | ElementError, sources: Mapping[str, str]) -> str:
     """Jira's reasons, each under the local field name it concerns."""
     parts = list(exc.messages) + [f"{sources.get(f, f)}: {msg}" for f, msg in exc.field_errors.items()]
     return "; ".join(parts) or str(exc)
 
 
-async def _find(io: SyncIO, ctx: SyncContext, request: creations.CreationRecord) -> dict[str, Any] | None:
-    """The issue an earlier attempt of ``request`` created, looked for by its token among the project's
-    issues created since a minute before that attempt (Jira's clock may be behind ours), or None."""
-    since = request.attempted_at or request.requested_at or utcnow()
-    since_ms = int((since.timestamp() - 60) * 1000)
-    jql = f'project = "{request.project_key}" AND created >= {since_ms} ORDER BY created ASC'
-    try:
-        async for page in io.client.search_pages(jql, fields=["created"], properties=[PROPERTY_KEY]):
-            for issue in page.issues:
-                prop = (issue.get("properties") or {}).get(PROPERTY_KEY)
-                if isinstance(prop, Mapping) and prop.get("request") == request.token:
-                    return {"id": issue.get("id"), "key": issue.get("key")}
-    except JiraBadRequest:
-        return None  # a project Jira no longer knows (renamed, deleted): the create says what it is now
-    return None
+async def _find(io: SyncIO, unanswered: list[creations.CreationRecord]) -> dict[str, str]:
+    """Token -> key of the issues earlier attempts of ``unanswered`` requests created: one search per
+    project, among its issues created since a minute before the earliest attempt (Jira's clock may be
+    behind ours), reading each issue's token property."""
+    by_project: dict[str, list[creations.CreationRecord]] = {}
+    for request in unanswered:
+        by_project.setdefault(request.project_key, []).append(request)
+    found: dict[str, str] = {}
+    for project, requests in by_project.items():
+        wanted = {str(r.token) for r in requests}
+        since = min((r.attempted_at or r.requested_at or utcnow()).timestamp() for r in requests)
+        jql = f'project = "{project}" AND created >= {int((since - 60) * 1000)} ORDER BY created ASC'
+        try:
+            async for page in io.client.search_pages(jql, fields=["created"], properties=[PROPERTY_KEY]):
+                for issue in page.issues:
+                    prop = (issue.get("properties") or {}).get(PROPERTY_KEY)
+                    token = prop.get("request") if isinstance(prop, Mapping) else None
+                    if token in wanted:
+                        found[str(token)] = str(issue.get("key"))
+                if wanted <= found.keys():
+                    break
+        except JiraBadRequest:
+            continue  # a project Jira no longer knows (renamed, deleted): the create says what it is now
+    return found
 
 
-async def _adopt(
-    io: SyncIO,
-    ctx: SyncContext,
-    request: creations.CreationRecord,
-    created: Mapping[str, Any],
-    later: dict[str, Any],
-) -> None:
-    """Record the created issue on its request, read it into the local store and queue what the create
-    could not set as local edits of it."""
-    key, jira_id = str(created["key"]), str(created.get("id") or "") or None
-    if not await asyncio.to_thread(_mark_created, io, ctx, request, key, jira_id):
-        return  # another process found it and recorded it first
-    log.info("issue created in Jira", connection=ctx.name, request=request.id, issue=key)
-    fresh = await io.client.get_issue(key, fields=list(ctx.jira_fields))
-    await asyncio.to_thread(apply_page, io, ctx, [fresh], checkpoint=False)
-    if later:
-        await asyncio.to_thread(_queue_later, io, ctx, str(fresh.get("key") or key), later)
-
-
-def _mark_sending(io: SyncIO, request_id: int, token: str, attempts: int) -> bool:
-    with io.db.session(write=True) as s:
-        return creations.mark_sending(s, request_id, token, attempts)
+async def _adopt(io: SyncIO, ctx: SyncContext, found: list[Found]) -> int:
+    """Read the created issues back (one bulk fetch, with their tokens), record each on its request, apply
+    them to the local store and queue what the creates could not set as local edits; returns how many were
+    recorded. One whose read-back does not carry its request's token stays ``creating``: the next run looks
+    for it by the token."""
+    if not found:
+        return 0
+    fetched = await io.client.bulk_fetch(
+        [f.key for f in found], list(ctx.jira_fields), properties=[PROPERTY_KEY]
+    )
+    by_token = {
+        prop.get("request"): issue
+        for issue in fetched
+        if isinstance(prop := (issue.get("properties") or {}).get(PROPERTY_KEY), Mapping)
+    }
+    matched: list[Adopted] = [(f.request, by_token[f.token], f.later) for f in found if f.token in by_token]
+    recorded = await asyncio.to_thread(_mark_created, io, ctx, matched)
+    if not recorded:
+        return 0
+    versions = [{k: v for k, v in issue.items() if k != "properties"} for _, issue, _ in recorded]
+    await asyncio.to_thread(apply_page, io, ctx, versions, checkpoint=False)
+    await asyncio.to_thread(
+        _queue_later, io, ctx, [(str(i["key"]), later) for _, i, later in recorded if later]
+    )
+    for request, issue, _ in recorded:
+        log.info("issue created in Jira", connection=ctx.name, request=request.id, issue=str(issue["key"]))
+    return len(recorded)
 
 
 def _mark_created(
-    io: SyncIO, ctx: SyncContext, request: creations.CreationRecord, key: str, jira_id: str | None
-) -> bool:
+    io: SyncIO,
+    ctx: SyncContext,
+    matched: list[tuple[creations.CreationRecord, Mapping[str, Any], dict[str, Any]]],
+) -> list[tuple[creations.CreationRecord, Mapping[str, Any], dict[str, Any]]]:
+    """Record each created issue on its request, with the audit line; those another process recorded
+    first are left out."""
+    recorded = []
     with io.db.session(write=True) as s:
-        if not creations.mark_created(s, request.id, key, jira_id):
-            return False
-        reason = f"{creations.CREATED_IN_JIRA} from new_issues #{request.id}"
-        repo.append_audit(
-            s, ctx.name, "jira", None, None, dict(request.fields or {}), issue_key=key, reason=reason,
-            actor=request.requested_by or ctx.actor,
-        )  # fmt: skip
-    return True
+        for request, issue, later in matched:
+            key = str(issue["key"])
+            if not creations.mark_created(s, request.id, key, str(issue.get("id") or "") or None):
+                continue
+            reason = f"{creations.CREATED_IN_JIRA} from new_issues #{request.id}"
+            repo.append_audit(
+                s, ctx.name, "jira", None, None, dict(request.fields or {}), issue_key=key, reason=reason,
+                actor=request.requested_by or ctx.actor,
+            )  # fmt: skip
+            recorded.append((request, issue, later))
+    return recorded
 
 
-def _queue_later(io: SyncIO, ctx: SyncContext, key: str, later: Mapping[str, Any]) -> None:
+def _queue_later(io: SyncIO, ctx: SyncContext, edits: list[tuple[str, Mapping[str, Any]]]) -> None:
+    """What the creates could not set, as local edits of the new issues (the push writes them)."""
+    if not edits:
+        return
     with io.db.session(write=True) as s:
-        row = si.issues_by_key(s, ctx.name, [key]).get(key)
-        if row is None:
-            return
-        values = dict(later)
-        if values.get("sprint_id") is not None:
-            values["sprint_id"] = sprint_rows.named_sprint_id(s, ctx.name, values["sprint_id"])
-        si.set_local_values(s, int(row.id), values)
+        rows = si.issues_by_key(s, ctx.name, [key for key, _ in edits])
+        for key, later in edits:
+            row = rows.get(key)
+            if row is None:
+                continue
+            values = dict(later)
+            if values.get("sprint_id") is not None:
+                values["sprint_id"] = sprint_rows.named_sprint_id(s, ctx.name, values["sprint_id"])
+            si.set_local_values(s, int(row.id), values)
 
 
 def _fail(io: SyncIO, ctx: SyncContext, request_id: int, error: str) -> None:
@@ -272,11 +414,12 @@ def _fail(io: SyncIO, ctx: SyncContext, request_id: int, error: str) -> None:
         creations.mark_failed(s, request_id, error)
 
 
-def _note(io: SyncIO, request_id: int, note: str) -> None:
+def _note(io: SyncIO, request_ids: list[int], note: str) -> None:
     with io.db.session(write=True) as s:
-        creations.note_waiting(s, request_id, note)
+        creations.note_waiting(s, request_ids, note)
 
 
-def _reopen(io: SyncIO, request_id: int) -> None:
+def _reopen(io: SyncIO, request_ids: list[int]) -> None:
     with io.db.session(write=True) as s:
-        creations.reopen(s, request_id)
+        for request_id in request_ids:
+            creations.reopen(s, request_id)
