@@ -94,3 +94,30 @@ async def test_a_transition_needing_a_field_says_so_before_anything_moves(
     assert rig.sim.issue(key)["status"] == "To Do"
     message = _errors(rig, key)["status"]
     assert "Resolution" in message and "Approve" in message
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_many_issues_moved_at_once_read_the_workflow_once(rig_factory, flavor) -> None:
+    """A host program moves twenty issues to Done: each walks its own path, but the project's statuses and
+    the transitions out of the statuses on the way are read once for the push, not once per issue."""
+    rig = await rig_factory(flavor, issues=300)
+    await rig.engine.run(full=True)
+    keys = [k for k in _in_status(rig.sim, "To Do") if k.startswith("ENG-")][:20]
+    assert len(keys) == 20
+    types = {rig.sim.issue(k)["issuetype"] for k in keys}
+    api = f"/rest/api/{'3' if flavor == 'cloud' else '2'}"
+    before = len(rig.sim.requests)
+    rig.sql(f"UPDATE issues SET status = 'Done' WHERE key IN ({', '.join(repr(k) for k in keys)})")
+
+    report = await rig.engine.run()
+
+    assert report.conflicts == 0 and report.refused_fields == 0
+    for key in keys:
+        assert _statuses_seen(rig.sim, key)[-3:] == ["In Progress", "In Review", "Done"] and not _errors(
+            rig, key
+        )
+    made = rig.sim.requests[before:]
+    statuses = sum(1 for r in made if r["path"] == f"{api}/project/ENG/statuses")
+    assert statuses == len(types) < len(keys)  # once per issue type, where it was once per issue
+    reads = sum(1 for r in made if r["method"] == "GET" and r["path"].endswith("/transitions"))
+    assert reads <= len(keys) + 3 * len(types)  # its own, and a sample or two per type on the way

@@ -8,6 +8,11 @@ happen until a complete path is known; then it is walked. An unknown or unreacha
 says which statuses can be reached. A path never passes through a status of a category the target does not
 need: a detour through Done (resolution set, people notified) is refused unless the target is done itself.
 A transition whose screen needs a field Jira has no default for says so, and nothing moves.
+
+One planner serves a whole push: the statuses of a project's type and the transitions out of each status
+it learnt (from another issue sitting there, or from an issue that arrived there) are remembered, so a
+hundred issues moved to Done read the workflow once, not a hundred times. An issue's own transitions from
+where it stands are always read from that issue.
 """
 
 from __future__ import annotations
@@ -78,6 +83,9 @@ class WorkflowPlanner:
 
     def __init__(self, client: JiraClient) -> None:
         self.http = client
+        self._statuses: dict[tuple[str, str], dict[str, tuple[str, str | None]]] = {}
+        self._edges: dict[tuple[str, str, str], list[Transition]] = {}
+        """(project, issue type, casefolded status) -> the transitions out of that status, as learnt."""
 
     async def _issue(self, key: str) -> tuple[str, str, str]:
         data = await self.http.get_issue(key, fields=["status", "project", "issuetype"])
@@ -89,6 +97,12 @@ class WorkflowPlanner:
 
     async def statuses(self, project: str, issuetype: str) -> dict[str, tuple[str, str | None]]:
         """casefolded name -> (name, category key) of the statuses ``issuetype`` may have in ``project``."""
+        known = self._statuses.get((project, issuetype))
+        if known is None:
+            known = self._statuses[(project, issuetype)] = await self._read_statuses(project, issuetype)
+        return known
+
+    async def _read_statuses(self, project: str, issuetype: str) -> dict[str, tuple[str, str | None]]:
         await self.http.ensure_flavor()
         resp = await self.http.request("GET", f"{self.http.api}/project/{project}/statuses")
         out: dict[str, tuple[str, str | None]] = {}
@@ -126,7 +140,9 @@ class WorkflowPlanner:
                 key, f"status {target!r} does not exist for {issuetype} in {project}; its statuses: {choices}"
             )
         wanted, category = known[_fold(target)]
-        edges: dict[str, list[Transition]] = {_fold(current): list(await self.http.transitions(key))}
+        own = list(await self.http.transitions(key))
+        self._edges.setdefault((project, issuetype, _fold(current)), own)  # a sample for the next issue
+        edges: dict[str, list[Transition]] = {_fold(current): own}
         goal = _Goal(key, project, issuetype, wanted, category, known)
         steps, frontier = await self._search(goal, current, edges)
         if steps is None and frontier is not None:
@@ -152,13 +168,18 @@ class WorkflowPlanner:
         while queue:
             status, path = queue.popleft()
             here = _fold(status)
-            if here not in edges:
+            learnt = self._edges.get((g.project, g.issuetype, here))
+            if here not in edges and learnt is not None:
+                edges[here] = learnt
+            elif here not in edges:
                 if expanded >= MAX_EXPANDED:
                     continue
                 expanded += 1
                 sampled = await self._sample_transitions(g.project, g.issuetype, status, g.key)
                 if sampled is None and frontier is None and path:
                     frontier = path  # nothing sits there to read from: the way on is learnt by going
+                if sampled is not None:
+                    self._edges[(g.project, g.issuetype, here)] = sampled
                 edges[here] = sampled or []
             for t in edges[here]:
                 step = _fold(t.to_status)

@@ -365,9 +365,14 @@ async def _adopt(io: SyncIO, ctx: SyncContext, found: list[Found]) -> int:
     await asyncio.to_thread(
         _queue_later, io, ctx, [(str(i["key"]), later) for _, i, later in recorded if later]
     )
-    for request, issue, _ in recorded:
-        log.info("issue created in Jira", connection=ctx.name, request=request.id, issue=str(issue["key"]))
+    keys = [str(issue["key"]) for _, issue, _ in recorded]
+    log.info("issues created in Jira", connection=ctx.name, count=len(keys), keys=_span(keys))
     return len(recorded)
+
+
+def _span(keys: list[str]) -> str:
+    """A batch's keys for a log line: all of a few, the first and last of many."""
+    return ", ".join(keys) if len(keys) <= 3 else f"{keys[0]} … {keys[-1]}"
 
 
 def _mark_created(

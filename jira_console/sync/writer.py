@@ -60,6 +60,7 @@ class PushOutcome:
 async def write_plans(client: JiraClient, plans: Sequence[Planned]) -> PushOutcome:
     """Send the planned writes of every issue and tell what happened to each field."""
     outcome = PushOutcome.for_keys(p.key for p in plans)
+    planner = WorkflowPlanner(client)  # one for the push: what it learns of a workflow serves every issue
     sprint_moves: dict[int | None, list[tuple[str, str]]] = {}
     for plan in plans:
         field_writes: dict[str, Write] = {}
@@ -68,7 +69,7 @@ async def write_plans(client: JiraClient, plans: Sequence[Planned]) -> PushOutco
             if w.kind == "sprint":
                 sprint_moves.setdefault(w.value, []).append((plan.key, name))
             elif w.kind == "transition":
-                await _guard(outcome, [(plan.key, name)], _transition(client, plan.key, w.value))
+                await _guard(outcome, [(plan.key, name)], _transition(planner, plan.key, w.value))
             elif w.kind == "update":
                 update_writes[name] = w
             else:
@@ -105,11 +106,10 @@ async def _move_sprint(
         _each(members, outcome.wrote)
 
 
-async def _transition(client: JiraClient, key: str, status: str) -> None:
+async def _transition(planner: WorkflowPlanner, key: str, status: str) -> None:
     """Plan the whole path first (reads only), then walk it; a status Jira cannot reach moves nothing and
     is refused with the reachable choices (see :mod:`jira_console.jira.workflow`). Where the workflow is
     only partly known, the known part is walked and the rest planned from there."""
-    planner = WorkflowPlanner(client)
     plan = await planner.plan(key, status)
     await planner.walk(plan)
     for _ in range(PARTIAL_PLANS):  # a status no other issue sits in: its transitions are read on arrival
