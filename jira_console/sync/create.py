@@ -233,7 +233,9 @@ def _problem(io: SyncIO, ctx: SyncContext, request: creations.CreationRecord) ->
     if unknown:
         return f"unknown or pull-only field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
     for name, value in request.fields.items():
-        if name == "sprint_id" and value is not None:
+        if value is None:
+            continue  # not set: the issue starts without it
+        if name == "sprint_id":
             try:
                 with io.db.session() as s:
                     sprint_rows.named_sprint_id(s, ctx.name, value)
