@@ -182,9 +182,9 @@ def _take(io: SyncIO, ready: list[Prepared]) -> list[Prepared]:
 async def _create_bulk(io: SyncIO, ctx: SyncContext, taken: list[Prepared], outcome: Outcome) -> None:
     try:
         result = await io.client.create_issues([p.element() for p in taken])
-    except (JiraBadRequest, JiraNotFound):
-        # Refused whole (Jira answers 400 when every element fails; a site without bulk create, 404): one
-        # at a time says why for each.
+    except (JiraBadRequest, JiraNotFound, JiraAuthError):
+        # Refused whole (Jira answers 400 when every element fails; a site without bulk create, 404; no
+        # permission in a project, 403): one at a time says why for each.
         for p in taken:
             await _create_one(io, ctx, p, outcome)
         return
