@@ -66,6 +66,8 @@ class SyncProgressed(EngineEvent):
     elapsed_ms: int = 0
     backfill: bool = False
     """The run re-reads every issue once because the mappings changed."""
+    created: int = 0
+    """Issues created in Jira so far from ``new_issues`` requests (after the pull, with the push)."""
 
 
 @dataclass(frozen=True)

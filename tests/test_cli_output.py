@@ -140,4 +140,6 @@ def test_progress_figures() -> None:
     assert figures(event) == "100/s · ETA 8 s"
     unknown = SyncProgressed("c", "issues", 1, 50, 0, 0, 0, None, 500)
     assert figures(unknown) == "100/s · total unknown"
+    creating = SyncProgressed("c", "issues", 2, 200, 0, 0, 0, 1000, 2000, created=150)
+    assert figures(creating) == "100/s · ETA 8 s · 150 created in Jira"
     assert rate_and_eta(0, None, 0) == (None, None)

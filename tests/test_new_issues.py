@@ -410,3 +410,28 @@ async def test_under_failing_requests_every_request_ends_with_exactly_one_issue(
         request = _state(rig, request_id)
         assert request.state == "created", (n, request)
         assert _sim_keys_with_summary(rig, f"campaign {n}") == [request.issue_key]
+
+
+async def test_the_run_reports_its_creations_as_they_go_with_the_pulls_figures_kept(rig_factory):
+    """The console's progress line and the CLI's bar hear of each batch created, after the pull's last page,
+    without the pull's figures (its read count and total) being replaced."""
+    from jira_console import events as ev
+
+    rig = await rig_factory("cloud", issues=30)
+    await rig.engine.run(full=True)
+    for n in range(120):
+        _request(rig, {"summary": f"seen created {n}"})
+    heard: list[ev.SyncProgressed] = []
+    from dataclasses import replace
+
+    rig.engine.emit = lambda event: heard.append(event) if isinstance(event, ev.SyncProgressed) else None
+    rig.engine.io = replace(rig.engine.io, emit=rig.engine.emit)
+
+    await rig.engine.run()
+
+    created = [e.created for e in heard if e.created]
+    assert created == [50, 100, 120]  # one event a batch, counting up
+    pulled = [e for e in heard if not e.created][-1]
+    assert all(
+        (e.seen, e.total, e.elapsed_ms) == (pulled.seen, pulled.total, pulled.elapsed_ms) for e in heard[-3:]
+    )

@@ -153,3 +153,12 @@ async def test_quarantined_issues_show_in_the_detail_as_plain_text() -> None:
         await settle(pilot)
         text = screen_text(app)
         assert "quarantined 1" in text and "ENG-9: UniqueViolation: [b]broke[/b] a rule" in text
+
+
+def test_the_progress_line_counts_the_issues_created_in_jira() -> None:
+    from jira_console.tui.screens.sync import progress_text
+
+    reading = ev.SyncProgressed("cloud", "issues", 2, 200, 3, 1, 0, 200, 2000)
+    assert progress_text(reading) == "200 of 200 issues (100%) · 100/s · ETA 0s · page 2 · ↓3 ↑1 ⚠0"
+    creating = replace(reading, created=1250)
+    assert progress_text(creating).endswith("page 2 · ↓3 ↑1 ⚠0 · 1,250 created in Jira")

@@ -32,6 +32,8 @@ def figures(event: ev.SyncProgressed) -> str:
         parts.append(f"ETA {int(eta + 0.999)} s" if eta < 120 else f"ETA {int(eta // 60)} min")
     if event.total is None:
         parts.append("total unknown")
+    if event.created:
+        parts.append(f"{event.created:,} created in Jira")
     return " · ".join(parts)
 
 

@@ -114,6 +114,7 @@ async def create_requested(io: SyncIO, ctx: SyncContext, report: SyncReport) -> 
             return
         finally:
             report.creations_refused += outcome.failed
+        io.emit(report.progressed())
 
 
 def _open_requests(io: SyncIO, ctx: SyncContext, after: int) -> list[creations.CreationRecord]:

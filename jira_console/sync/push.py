@@ -106,6 +106,7 @@ async def push(io: SyncIO, ctx: SyncContext, report: SyncReport) -> SyncReport:
         opened: list[tuple[int, str, str]] = []
         report.pushed_fields += await asyncio.to_thread(_record, io, ctx, plans, outcome, refetched, opened)
         report.add_conflicts(opened, io.emit)
+        io.emit(report.progressed())  # a long push moves the console's ↑ count
         error = outcome.first_transient()
         if error is not None:
             report.errors.append(error)

@@ -64,8 +64,12 @@ class SyncReport(Tally):
     """The ``sync_runs`` row of this run: its audit lines name it (``audit undo --run``)."""
 
     def __post_init__(self) -> None:
-        # Not a field (reports go out through ``asdict``): the conflicts counted so far this run.
+        # Not fields (reports go out through ``asdict``): the conflicts counted so far this run, and the
+        # figures of the last progress event.
         self._conflict_ids: set[int] = set()
+        self._last_read: int | None = None
+        self._last_total: int | None = None
+        self._last_elapsed_ms = 0
 
     def counts(self) -> dict[str, int]:
         return {
@@ -105,7 +109,12 @@ class SyncReport(Tally):
         """The progress event for the console after a page: ``read`` is how many distinct issues the pull
         has read (versions re-read at a page boundary count once; default: every version seen), ``total``
         how many it expects (never below ``read``), ``elapsed_ms`` how long it has been reading."""
+        # After the pull (creations, pushes), the pull's last figures stand: the bar stays where it was.
+        read = self._last_read if read is None and self._last_read is not None else read
+        total = self._last_total if total is None else total
+        elapsed_ms = elapsed_ms or self._last_elapsed_ms
         read = self.seen if read is None else read
+        self._last_read, self._last_total, self._last_elapsed_ms = read, total, elapsed_ms
         return ev.SyncProgressed(
             self.connection,
             ISSUES_SCOPE,
@@ -117,6 +126,7 @@ class SyncReport(Tally):
             total=max(total, read) if total is not None else None,
             elapsed_ms=elapsed_ms,
             backfill=self.backfill,
+            created=self.created_in_jira,
         )
 
     def finished(self) -> ev.SyncFinished:

@@ -40,7 +40,8 @@ def rate_and_eta(progress: ev.SyncProgressed) -> tuple[float | None, float | Non
 
 
 def progress_text(progress: ev.SyncProgressed) -> str:
-    """``1,200 of 5,000 issues (24%) · 310/s · ETA 12s · page 12 · ↓40 ↑3 ⚠1``."""
+    """``1,200 of 5,000 issues (24%) · 310/s · ETA 12s · page 12 · ↓40 ↑3 ⚠1`` (and ``· 50 created in
+    Jira`` once requests in ``new_issues`` are being created)."""
     parts = [f"{progress.seen:,} issues"]
     if progress.total:
         share = min(progress.seen / progress.total, 1.0)
@@ -51,6 +52,8 @@ def progress_text(progress: ev.SyncProgressed) -> str:
     if eta is not None:
         parts.append(f"ETA {age(eta + 0.999)}")
     parts.append(f"page {progress.pages} · ↓{progress.pulled} ↑{progress.pushed} ⚠{progress.conflicts}")
+    if progress.created:
+        parts.append(f"{progress.created:,} created in Jira")
     if progress.backfill:
         parts.insert(0, "back-fill (mappings changed)")
     return " · ".join(parts)
