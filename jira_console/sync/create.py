@@ -369,7 +369,7 @@ async def _adopt(io: SyncIO, ctx: SyncContext, found: list[Found]) -> int:
         _queue_later, io, ctx, [(str(i["key"]), later) for _, i, later in recorded if later]
     )
     keys = [str(issue["key"]) for _, issue, _ in recorded]
-    log.info("issues created in Jira", connection=ctx.name, count=len(keys), keys=_span(keys))
+    log.debug("issues created in Jira", connection=ctx.name, count=len(keys), keys=_span(keys))
     return len(recorded)
 
 
