@@ -32,9 +32,9 @@ def local_create(
 ) -> None:
     """Ask for an issue to be created in Jira, e.g. local create ENG Task summary="Fix login"
     priority=High status="In Progress" (created at the next sync, or now with --push)."""
-    from jira_console.cli.sync_cmd import _assignments
+    from jira_console.cli.sync_cmd import parse_assignments
 
-    fields = _assignments(assignments)
+    fields = parse_assignments(assignments)
 
     async def work(engine: Engine) -> CreationRecord | None:
         try:

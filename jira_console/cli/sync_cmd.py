@@ -129,7 +129,7 @@ def _report_line(r: SyncReport) -> str:
     )
 
 
-def _assignments(items: list[str]) -> dict[str, Any]:
+def parse_assignments(items: list[str]) -> dict[str, Any]:
     """``field=value`` pairs; a value is JSON when it parses, else text. A text field (summary, status...)
     takes the text as typed (``summary=2024`` is "2024"), except ``null`` and a quoted JSON string."""
     from jira_console.store.issues import TEXT_FIELDS
@@ -171,7 +171,7 @@ def local_set(
 ) -> None:
     """Set synced fields of an issue, e.g. local set ENG-1 summary="New title" fields.team=fe (pushed at
     the next sync, or now with --push)."""
-    changes = _assignments(assignments)
+    changes = parse_assignments(assignments)
 
     async def work(engine: Engine) -> IssueRecord | None:
         try:

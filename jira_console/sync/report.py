@@ -110,10 +110,10 @@ class SyncReport(Tally):
         has read (versions re-read at a page boundary count once; default: every version seen), ``total``
         how many it expects (never below ``read``), ``elapsed_ms`` how long it has been reading."""
         # After the pull (creations, pushes), the pull's last figures stand: the bar stays where it was.
-        read = self._last_read if read is None and self._last_read is not None else read
+        if read is None:
+            read = self.seen if self._last_read is None else self._last_read
         total = self._last_total if total is None else total
         elapsed_ms = elapsed_ms or self._last_elapsed_ms
-        read = self.seen if read is None else read
         self._last_read, self._last_total, self._last_elapsed_ms = read, total, elapsed_ms
         return ev.SyncProgressed(
             self.connection,
