@@ -36,6 +36,7 @@ from jira_console.housekeeping import NameTaken, refuse_taken_name, retention
 from jira_console.logs import get_logger
 from jira_console.reload import ReloadCheck, install_signal_handlers, reload_wanted
 from jira_console.store import state as st
+from jira_console.store.local_work import LocalWatch
 from jira_console.store.outage import DatabaseOutage
 from jira_console.sync.report import SyncBusy
 from jira_console.sync.router import ConnectionRouter
@@ -76,6 +77,7 @@ class Daemon:
         self.metrics = CollectorRegistry()
         self._commands: set[asyncio.Task[None]] = set()
         self.outage = DatabaseOutage()
+        self.local_watch = LocalWatch(self.engine.db, [c.name for c in settings.jira])
         self.started_at = datetime.now(UTC)
 
     def request_stop(self) -> None:
@@ -228,6 +230,8 @@ class Daemon:
             ("mappings", self.engine.refresh_mappings, {"seconds": beat}),
             ("retention", self._retention_job, {"hours": 6}),
         ]
+        if check := self.settings.daemon.local_check_seconds:
+            jobs.append(("local-work", self._local_work_job, {"seconds": check}))
         for job_id, job, every in jobs:
             self.scheduler.add_job(
                 guarded(job_id, job), "interval", **every, id=job_id, max_instances=1, coalesce=True
@@ -285,11 +289,12 @@ class Daemon:
         left some of it, a partial push)."""
         started = time.monotonic()
         try:
+            await asyncio.to_thread(self.local_watch.began, connection)
             [report] = await self.engine.run_sync(connection, full=full)
         except SyncBusy:
-            # A command goes back to the queue and is tried again each second until the lease is free: not
-            # a line per try at INFO.
-            level = log.debug if trigger == "command" else log.info
+            # A command goes back to the queue and is tried again each second until the lease is free, and
+            # local work is looked for every few seconds: not a line per try at INFO.
+            level = log.info if trigger in ("schedule", "reconcile") else log.debug
             level("sync skipped: another daemon holds the lease", connection=connection, trigger=trigger)
             raise
         except Exception as exc:
@@ -349,6 +354,14 @@ class Daemon:
             raise
         if self.receiver is not None:
             self.receiver.note_write(None)
+
+    async def _local_work_job(self) -> None:
+        """Sync at once a connection that host programs have given work since its last sync began."""
+        marks = await asyncio.to_thread(self.local_watch.read)
+        idle = [c.name for c in self.settings.jira if c.name not in self._syncs]
+        for name in self.local_watch.due(marks, idle):
+            if not self._stop.is_set():
+                self._start_sync(name, False, "local change")
 
     async def _commands_job(self) -> None:
         """Operator actions queued by an attached console, the CLI or the operations API. A sync that

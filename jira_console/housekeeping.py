@@ -32,7 +32,7 @@ from jira_console.webhooks.processor import purge
 
 log = get_logger(__name__)
 
-HOUSEKEEPING_JOBS = frozenset({"heartbeat", "commands", "mappings"})
+HOUSEKEEPING_JOBS = frozenset({"heartbeat", "commands", "mappings", "local-work"})
 """Short jobs run every second or few: when one overruns its interval (a slow database), skipping the next
 run is what is wanted."""
 

@@ -211,7 +211,8 @@ async def test_a_sync_run_that_did_not_get_everything_through_is_logged_as_a_war
             return [SyncReport(connection, status=status)]
 
     with capture_logs() as logged:
-        await Daemon._run_sync(SimpleNamespace(engine=Engine()), "sim", False, "schedule")  # type: ignore[arg-type]
+        daemon = SimpleNamespace(engine=Engine(), local_watch=SimpleNamespace(began=lambda _name: None))
+        await Daemon._run_sync(daemon, "sim", False, "schedule")  # type: ignore[arg-type]
     assert [(line["event"], line["log_level"], line["status"]) for line in logged] == [
         ("sync run", level, status)
     ]
