@@ -11,7 +11,9 @@ def test_local_create_queues_then_the_sync_creates_and_status_counts_refusals(cl
     cli.json("sync")
     queued = cli("local", "create", "ENG", "Task", "summary=Made by the CLI", 'labels=["cli"]')
     assert queued.exit_code == 0, queued.stderr
-    assert queued.stdout.strip() == "request #1 queued: created in Jira at the next sync"
+    assert queued.stdout.strip() == (
+        "request #1 queued: sent to Jira at the next sync (jira-console sync, or --push)"
+    )
     assert "creations: sim 1 issue to create in Jira" in cli("status").stdout
 
     [report] = cli.json("sync")
@@ -62,3 +64,20 @@ def test_local_create_queues_then_the_sync_creates_and_status_counts_refusals(cl
     assert [(s["action"], s["note"]) for s in dry["steps"]] == [
         ("refused", "a creation in Jira is not undone here: delete the issue in Jira if it should go")
     ]
+
+
+def test_with_a_daemon_running_local_work_is_said_to_go_within_seconds(cli_env, heartbeat) -> None:  # noqa: F811
+    from jira_console.store.db import Database
+
+    sim, cli, url = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        key = sorted(sim.site.issues)[0]
+    beating = heartbeat(Database(url), "elsewhere:1")
+    queued = cli("local", "create", "ENG", "Task", "summary=For the daemon")
+    assert queued.stdout.strip() == "request #1 queued: the running daemon sends it to Jira within seconds"
+    edited = cli("local", "set", key, "summary=For the daemon too")
+    assert edited.stdout.strip() == (
+        f"{key}: summary set locally; queued: the running daemon sends it to Jira within seconds"
+    )
+    beating.stop()

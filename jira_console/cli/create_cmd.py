@@ -46,8 +46,10 @@ def local_create(
         if push:
             await engine.push(request.connection)
             return engine.get_creation(request.id)
+        queued.append(when_sent(engine))
         return request
 
+    queued: list[str] = []
     request = with_engine(work, attach=None if not push else False)
     assert request is not None  # queued above; a push does not delete it
     if as_json:
@@ -59,7 +61,14 @@ def local_create(
     elif push:
         echo(f"request #{request.id} not created yet: {request.error or request.state}")
     else:
-        echo(f"request #{request.id} queued: created in Jira at the next sync")
+        echo(f"request #{request.id} queued: {queued[0]}")
+
+
+def when_sent(engine: Engine) -> str:
+    """When queued local work reaches Jira: a running daemon looks for it every few seconds."""
+    if engine.mode == "attached" and engine.settings.daemon.local_check_seconds:
+        return "the running daemon sends it to Jira within seconds"
+    return "sent to Jira at the next sync (jira-console sync, or --push)"
 
 
 def local_creations(

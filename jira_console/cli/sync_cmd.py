@@ -183,14 +183,17 @@ def local_set(
         if push:
             await engine.push(issue.connection)
             return engine.get_issue(key, issue.connection)
+        queued.append(create_cmd.when_sent(engine))
         return issue
 
+    queued: list[str] = []
     issue = with_engine(work, attach=None if not push else False)
     assert issue is not None  # set_local returned it; a push does not delete it
     if as_json:
         emit_json(issue_view(issue))
     else:
-        echo(f"{issue.key}: {', '.join(changes)} set locally" + ("; pushed" if push else "; queued"))
+        then = "pushed" if push else f"queued: {queued[0]}"
+        echo(f"{issue.key}: {', '.join(changes)} set locally; {then}")
 
 
 # ------------------------------------------------------------------------------------ conflicts

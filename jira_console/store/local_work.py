@@ -67,9 +67,7 @@ def _newest(session: Session, connections: Sequence[str], column: Any, waiting: 
     each table has an index on (connection, the column ``waiting`` tests)."""
     connection = column.table.c.connection
     stmt = (
-        select(connection, func.max(column))
-        .where(connection.in_(connections), waiting)
-        .group_by(connection)
+        select(connection, func.max(column)).where(connection.in_(connections), waiting).group_by(connection)
     )
     return {str(name): newest for name, newest in session.execute(stmt)}
 
