@@ -91,7 +91,7 @@ class Daemon:
 
     async def start(self) -> None:
         token = api_token(self.settings)
-        for warning in exposure_warnings(self.settings):
+        for warning in exposure_warnings(self.settings, missing_secret=False):  # the listener says that one
             log.warning(warning)
         await self.engine.start(attach=False)
         await asyncio.to_thread(refuse_taken_name, self.engine.db, self.name, self.settings.daemon)

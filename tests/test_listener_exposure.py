@@ -62,27 +62,19 @@ def test_config_check_reports_the_warnings(cli_env, monkeypatch: pytest.MonkeyPa
     assert any("shorter than 16" in w for w in data["warnings"])
 
 
-def test_daemon_start_logs_the_warnings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd, caplog
-) -> None:
+def _daemon_start_log(tmp_path: Path, capfd, caplog, webhooks: WebhookConfig, *, listen: bool) -> str:
+    """What a daemon logs while it starts and stops, with logging as the daemon command sets it up (a test
+    before may have left the root logger at WARNING, or writing to a stream since closed)."""
     import asyncio
 
     from jira_console import logs
     from jira_console.daemon import Daemon
 
-    # Logging as the daemon command sets it up, to this test's stderr (a test before may have left the root
-    # logger at WARNING, or writing to a stream since closed).
     logs.configure("INFO", "console", None)
-    monkeypatch.delenv("JC_EXPO_SECRET", raising=False)
-    settings = Settings(
-        database={"url": f"sqlite:///{tmp_path / 'd.db'}"},  # type: ignore[arg-type]
-        webhooks=WebhookConfig(
-            secret_env="JC_EXPO_SECRET", require_signature=False, listen="127.0.0.1:18799"
-        ),
-    )
+    settings = Settings(database={"url": f"sqlite:///{tmp_path / 'd.db'}"}, webhooks=webhooks)  # type: ignore[arg-type]
 
     async def run() -> None:
-        daemon = Daemon(settings, listen=False)
+        daemon = Daemon(settings, listen=listen)
         await daemon.start()
         await daemon.shutdown(grace_seconds=1)
 
@@ -90,7 +82,28 @@ def test_daemon_start_logs_the_warnings(
     out, err = capfd.readouterr()
     seen = "\n".join([out, err, caplog.text])
     assert "daemon started" in seen  # the log was captured at all
-    assert "unsigned deliveries" in seen
+    return seen
+
+
+def test_daemon_start_logs_the_warnings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd, caplog
+) -> None:
+    monkeypatch.delenv("JC_EXPO_SECRET", raising=False)
+    hooks = WebhookConfig(secret_env="JC_EXPO_SECRET", require_signature=False, listen="127.0.0.1:18799")
+    assert "unsigned deliveries" in _daemon_start_log(tmp_path, capfd, caplog, hooks, listen=False)
+
+
+def test_a_daemon_without_its_webhook_secret_says_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd, caplog
+) -> None:
+    from tests.ports import free_port
+
+    monkeypatch.delenv("JC_EXPO_SECRET", raising=False)
+    hooks = WebhookConfig(secret_env="JC_EXPO_SECRET", listen=f"127.0.0.1:{free_port()}")
+    seen = _daemon_start_log(tmp_path, capfd, caplog, hooks, listen=True)
+    said = [line for line in seen.splitlines() if "will be refused" in line]
+    assert len(said) == 1, said
+    assert "JC_EXPO_SECRET is unset: every delivery will be refused (401)" in said[0]
 
 
 def test_webhooks_register_twice_leaves_one_webhook(cli_env) -> None:  # noqa: F811

@@ -128,9 +128,10 @@ class ListenerHandlers:
         """The last database write's failure (a delivery's commit, the daemon's heartbeat), None once a
         write goes through again: a full disk still answers reads, so ``/healthz`` must hear of it here."""
         if self.check_signature and not self.secrets:
+            env = self.config.secret_env or "webhooks.secret_env"
             log.error(
-                "webhook signatures are required but no secret is set; every delivery will be refused",
-                secret_env=self.config.secret_env,
+                f"webhooks.require_signature is on but {env} is unset: every delivery will be refused (401); "
+                "set it to the secret Jira signs deliveries with"
             )
 
     async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive) -> bytes:
