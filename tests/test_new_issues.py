@@ -17,6 +17,7 @@ from jira_console.store import creations
 from jira_console.store import models as m
 from jira_console.store.models import utcnow
 from jira_console.sync import create as create_step
+from jira_console.sync import create_lookup
 
 FLAVORS = ["cloud", "server"]
 
@@ -209,7 +210,7 @@ async def test_an_unanswered_create_is_looked_for_then_sent_again_only_after_the
         rig, "sent when Jira answers"
     )
 
-    old = utcnow() - create_step.INDEX_GRACE - timedelta(seconds=1)
+    old = utcnow() - create_lookup.INDEX_GRACE - timedelta(seconds=1)
     with rig.db.session(write=True) as s:
         s.execute(m.Base.metadata.tables["new_issues"].update().values(attempted_at=old))
     report = await rig.engine.run()
@@ -309,6 +310,33 @@ async def test_a_created_issue_the_index_does_not_show_yet_is_waited_for_not_cre
     assert _sim_keys_with_summary(rig, "indexed late") == [request.issue_key]
 
 
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_an_issue_the_index_hides_past_the_grace_is_read_by_its_key_not_created_again(
+    rig_factory, flavor, monkeypatch
+):
+    """As above, with the index still behind once the grace has passed: before sending again, the keys
+    after the newest one known are read one by one (no index delays a read by key), past issues other
+    people created meanwhile, and the issue is adopted; on Server the read-back, a search, misses it too."""
+    rig = await rig_factory(flavor, issues=10)
+    await rig.engine.run(full=True)
+    rig.sim.faults.set(index_lag_ms=600_000)
+    before = [rig.sim.create_issue("ENG", {"summary": f"someone else's {n}"}) for n in range(2)]
+    request_id = _request(rig, {"summary": "hidden long"})
+    await _run_killed_after_the_create(rig, monkeypatch)
+    after = rig.sim.create_issue("ENG", {"summary": "someone else's, after"})
+    old = utcnow() - create_lookup.INDEX_GRACE - timedelta(seconds=1)
+    with rig.db.session(write=True) as s:
+        s.execute(m.Base.metadata.tables["new_issues"].update().values(attempted_at=old))
+
+    report = await rig.engine.run()
+
+    request = _state(rig, request_id)
+    assert (request.state, request.attempts, report.created_in_jira) == ("created", 1, 1)
+    assert _sim_keys_with_summary(rig, "hidden long") == [request.issue_key]
+    assert int(before[-1].split("-")[1]) < int(request.issue_key.split("-")[1]) < int(after.split("-")[1])
+    assert rig.local(request.issue_key)["summary"] == "hidden long"
+
+
 def _posts(rig, path: str) -> int:
     """POSTs the simulator served on exactly ``path`` (the request log records paths without queries)."""
     return sum(1 for r in rig.sim.requests if r["method"] == "POST" and r["path"] == path)
@@ -385,7 +413,7 @@ async def test_under_failing_requests_every_request_ends_with_exactly_one_issue(
         conn={"max_attempts": 1, "breaker_failure_threshold": 1000},
     )
     await rig.engine.run(full=True)
-    monkeypatch.setattr(create_step, "INDEX_GRACE", timedelta(0))
+    monkeypatch.setattr(create_lookup, "INDEX_GRACE", timedelta(0))
     ids = [
         _request(rig, {"summary": f"campaign {n}", "status": "Done" if n % 3 == 0 else None})
         for n in range(60)

@@ -209,6 +209,14 @@ def project_keys(session: Session, connection: str) -> list[str]:
     return sorted(str(k) for k in rows)
 
 
+def project_issue_keys(session: Session, connection: str, project: str) -> list[str]:
+    """The keys of a connection's stored issues in ``project`` (deleted ones too: their numbers were used)."""
+    rows = session.scalars(
+        select(m.Issue.key).where(m.Issue.connection == connection, m.Issue.project_key == project)
+    )
+    return [str(k) for k in rows]
+
+
 # --- writing rows ---------------------------------------------------------------------------------------
 
 

@@ -13,16 +13,17 @@ like any other, with its compare, refusals and audit.
 A request never creates two issues: the token is stored before the create is sent, and a request whose
 create went unanswered (a timeout, a crash) is looked for by that token, among the project's issues created
 since, before anything is sent again. Jira's search index may lag behind a create it answered, so a request
-whose token is not found is sent again only once ``INDEX_GRACE`` has passed since its last attempt.
+whose token is not found is sent again only once ``INDEX_GRACE`` has passed since its last attempt, and the
+project's keys after the newest one known do not carry it either (see :mod:`jira_console.sync.create_lookup`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import Any, NamedTuple
 
 from jira_console.jira.errors import (
@@ -38,18 +39,14 @@ from jira_console.logs import get_logger
 from jira_console.store import creations, repo
 from jira_console.store import issues as si
 from jira_console.store import sprints as sprint_rows
-from jira_console.store.models import utcnow
 from jira_console.sync.context import SyncContext, SyncIO
+from jira_console.sync.create_lookup import PROPERTY_KEY, find, probe, token_of, within_grace
 from jira_console.sync.fields import MappedField, local_edit_problem
 from jira_console.sync.page import apply_page
 from jira_console.sync.report import SyncReport
 
 log = get_logger(__name__)
 
-PROPERTY_KEY = "jira-console"
-"""The entity property a created issue carries: ``{"request": token}``."""
-INDEX_GRACE = timedelta(minutes=2)
-"""How long after an unanswered create its issue may still be missing from Jira's search."""
 BATCH = 50
 """Requests sent in one bulk create (Jira's limit)."""
 REQUIRED = ("summary",)
@@ -127,14 +124,18 @@ async def _send_batch(
 ) -> None:
     """Look for the issues of requests whose create went unanswered, then send the rest."""
     ready: list[Prepared] = []
-    found = await _find(io, [r for r in batch if r.state == "creating" and r.token])
+    unanswered = [r for r in batch if r.state == "creating" and r.token]
+    found, newest = await find(io, unanswered)
+    overdue = [r for r in unanswered if r.token not in found and not within_grace(r)]
+    if overdue:  # the index may lag longer than the grace: read the keys after the newest one known
+        found.update(await probe(io, ctx, overdue, newest))
     for request in batch:
         if request.state == "creating" and request.token:
             if request.token in found:
                 later = _later_of(ctx, request)
                 outcome.found.append(Found(request, found[request.token], request.token, later))
                 continue
-            if request.attempted_at is not None and utcnow() - request.attempted_at < INDEX_GRACE:
+            if within_grace(request):
                 continue  # Jira's index may not show it yet: sending again could make a second issue
         prepared = await asyncio.to_thread(_prepare, io, ctx, request)
         if isinstance(prepared, str):
@@ -318,32 +319,6 @@ def _words(exc: JiraBadRequest | ElementError, sources: Mapping[str, str]) -> st
     return "; ".join(parts) or str(exc)
 
 
-async def _find(io: SyncIO, unanswered: list[creations.CreationRecord]) -> dict[str, str]:
-    """Token -> key of the issues earlier attempts of ``unanswered`` requests created: one search per
-    project, among its issues created since a minute before the earliest attempt (Jira's clock may be
-    behind ours), reading each issue's token property."""
-    by_project: dict[str, list[creations.CreationRecord]] = {}
-    for request in unanswered:
-        by_project.setdefault(request.project_key, []).append(request)
-    found: dict[str, str] = {}
-    for project, requests in by_project.items():
-        wanted = {str(r.token) for r in requests}
-        since = min((r.attempted_at or r.requested_at or utcnow()).timestamp() for r in requests)
-        jql = f'project = "{project}" AND created >= {int((since - 60) * 1000)} ORDER BY created ASC'
-        try:
-            async for page in io.client.search_pages(jql, fields=["created"], properties=[PROPERTY_KEY]):
-                for issue in page.issues:
-                    prop = (issue.get("properties") or {}).get(PROPERTY_KEY)
-                    token = prop.get("request") if isinstance(prop, Mapping) else None
-                    if token in wanted:
-                        found[str(token)] = str(issue.get("key"))
-                if wanted <= found.keys():
-                    break
-        except JiraBadRequest:
-            continue  # a project Jira no longer knows (renamed, deleted): the create says what it is now
-    return found
-
-
 async def _adopt(io: SyncIO, ctx: SyncContext, found: list[Found]) -> int:
     """Read the created issues back (one bulk fetch, with their tokens), record each on its request, apply
     them to the local store and queue what the creates could not set as local edits; returns how many were
@@ -354,11 +329,13 @@ async def _adopt(io: SyncIO, ctx: SyncContext, found: list[Found]) -> int:
     fetched = await io.client.bulk_fetch(
         [f.key for f in found], list(ctx.jira_fields), properties=[PROPERTY_KEY]
     )
-    by_token = {
-        prop.get("request"): issue
-        for issue in fetched
-        if isinstance(prop := (issue.get("properties") or {}).get(PROPERTY_KEY), Mapping)
-    }
+    by_token = {token_of(issue): issue for issue in fetched if token_of(issue) is not None}
+    for f in found:
+        if f.token not in by_token:  # Server's bulk read is a search, whose index may not show it yet
+            with contextlib.suppress(JiraNotFound):
+                issue = await io.client.get_issue(f.key, list(ctx.jira_fields), properties=[PROPERTY_KEY])
+                if token_of(issue) == f.token:
+                    by_token[f.token] = issue
     matched: list[Adopted] = [(f.request, by_token[f.token], f.later) for f in found if f.token in by_token]
     recorded = await asyncio.to_thread(_mark_created, io, ctx, matched)
     if not recorded:
