@@ -17,6 +17,7 @@ from jira_console.store import creations
 from jira_console.store import tables as t
 from jira_console.store.local_work import LocalWatch
 from tests.fixtures.simulator import connection_for
+from tests.test_cli import cli_env  # noqa: F401 - the fixture
 from tests.waiting import until
 
 
@@ -154,3 +155,24 @@ async def test_work_a_run_left_behind_starts_no_more_runs_and_zero_turns_the_che
         assert _runs(daemon) == runs
     finally:
         await daemon.shutdown(grace_seconds=5)
+
+
+def test_status_counts_the_issues_waiting_to_be_pushed(cli_env) -> None:  # noqa: F811
+    sim, cli, _ = cli_env
+    cli.json("sync")
+    key = _keys(sim)[0]
+    assert "local edits" not in cli("status").stdout
+    cli("local", "set", key, "summary=waiting here")
+    assert "local edits: sim 1 issue waiting to be pushed (issues list --dirty)" in cli("status").stdout
+    assert cli.json("status")["local_edits"] == {"sim": 1}
+    cli.json("sync")
+    assert cli.json("status")["local_edits"] == {}
+
+
+async def test_the_apis_sync_overview_counts_the_issues_waiting_to_be_pushed(api_factory) -> None:
+    rig = await api_factory(issues=6)
+    await rig.synced()
+    for key in _keys(rig.sim)[:2]:
+        rig.local_edit(key, summary="not pushed yet")
+    overview = (await rig.client.get("/api/v1/integration/jira/sync")).json()
+    assert overview["local_edits"] == {rig.daemon.settings.jira[0].name: 2}

@@ -77,6 +77,21 @@ async def test_requests_to_create_issues_are_counted_and_the_refused_ones_say_wh
         assert "nowhere" not in screen_text(app)
 
 
+async def test_local_edits_and_outbox_rows_waiting_for_the_push_are_counted() -> None:
+    engine = FakeEngine()
+    name = engine.sync_states()[0].connection
+    other = engine.sync_states()[2].connection
+    engine.local_edits = {name: 2}
+    engine.outbox = {name: {"pending": 1, "refused": 3}, other: {"pending": 4, "refused": 0}}
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert "local edits 2 to push, outbox 1 waiting, 3 refused" in screen_text(app)
+        await pilot.press("down", "down")
+        assert await wait_for(pilot, lambda: "local edits 0 to push, outbox 4 waiting" in screen_text(app))
+        assert "refused" not in screen_text(app)
+
+
 async def test_s_starts_an_incremental_sync_of_the_selected_connection() -> None:
     engine = FakeEngine()
     app = make_app(engine)

@@ -69,16 +69,19 @@ async def health(engine: EngineDep) -> IntegrationHealth:
 @router.get("/sync", response_model=SyncOverview, responses=errors())
 async def sync_state(engine: EngineDep) -> SyncOverview:
     """Every connection's sync scopes (watermark, last run, next run, running), the pending commands, the
-    fields that fail to map, the outbox rows pending or refused and the issue creations waiting or refused."""
+    fields that fail to map, the issues edited locally and not pushed yet, the outbox rows pending or
+    refused and the issue creations waiting or refused."""
     states = await blocking(engine.sync_states)
     pending = await blocking(engine.pending_commands)
     failing = await blocking(engine.field_error_counts)
+    edited = await blocking(engine.local_edit_counts)
     waiting = await blocking(engine.outbox_counts)
     to_create = await blocking(engine.creation_counts)
     return SyncOverview(
         states=states,
         pending=[command_state(c) for c in pending],
         field_errors=failing,
+        local_edits=edited,
         outbox=waiting,
         creations=to_create,
     )

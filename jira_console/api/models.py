@@ -228,6 +228,11 @@ class SyncOverview(BaseModel):
         description="Connection -> field -> how many issues fail to map or write it (each issue's message is "
         "on the issue).",
     )
+    local_edits: dict[str, int] = Field(
+        default_factory=dict,
+        description="Connection -> issues edited locally (a host program's UPDATE, `local set`) that the "
+        "push has not written to Jira yet, for connections that have any.",
+    )
     outbox: dict[str, dict[str, int]] = Field(
         default_factory=dict,
         description="Connection -> `pending` (not taken yet) and `refused` (with `local_changes.error`) "

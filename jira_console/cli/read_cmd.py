@@ -72,7 +72,7 @@ def issue_view(
 
 def _status_data(db: Database) -> dict[str, Any]:
     from jira_console.health import daemon_alive, held_back_credentials, one_line, sync_health
-    from jira_console.store import conflict_queue, creations, identity, outbox, queue, repo
+    from jira_console.store import conflict_queue, creations, identity, local_work, outbox, queue, repo
     from jira_console.store import guard as sg
     from jira_console.store import state as st
 
@@ -86,6 +86,7 @@ def _status_data(db: Database) -> dict[str, Any]:
         blocks = sg.all_blocks(s)
         field_errors = repo.field_error_counts(s)
         waiting = outbox.outbox_counts(s)
+        edited = local_work.dirty_counts(s)
         to_create = creations.creation_counts(s)
         set_aside: dict[str, list[str]] = {}
         for item in identity.list_quarantined(s):
@@ -108,6 +109,7 @@ def _status_data(db: Database) -> dict[str, Any]:
         },
         "conflicts_open": conflicts,
         "field_errors": field_errors,  # connection -> field -> issues failing it, as the API's sync overview
+        "local_edits": edited,  # connection -> issues edited here, not pushed yet
         "outbox": waiting,  # connection -> pending / refused rows of local_changes
         "creations": to_create,  # connection -> waiting / failed rows of new_issues
         "webhooks": {
@@ -127,7 +129,7 @@ def _status_data(db: Database) -> dict[str, Any]:
 
 
 def _outbox_lines(counts: dict[str, dict[str, int]], configured: list[str]) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for conn, n in counts.items():
         if n["pending"] and conn not in configured:
             lines.append(
@@ -190,6 +192,11 @@ def _status_lines(data: dict[str, Any]) -> list[str]:
             f"(not synced; issues list --errors --field {field}, then issues show KEY)"
             for field, n in fields.items()
         ]
+    for conn, n in data["local_edits"].items():
+        never = ", which is not configured: never pushed" if conn not in data["connections"] else ""
+        lines.append(
+            f"local edits: {conn} {out.count(n, 'issue')} waiting to be pushed{never} (issues list --dirty)"
+        )
     lines += _outbox_lines(data["outbox"], data["connections"])
     lines += _creation_lines(data["creations"], data["connections"])
     lines.append(f"webhook events: {busy}; {hooks['queue_depth']} waiting")

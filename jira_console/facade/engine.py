@@ -26,6 +26,7 @@ from jira_console.facade.commands import CommandMethods
 from jira_console.facade.creations import CreationMethods
 from jira_console.facade.health import HealthMethods
 from jira_console.facade.inprocess import InProcessRunner
+from jira_console.facade.local_work import LocalWorkMethods
 from jira_console.facade.mappings import MappingMethods
 from jira_console.facade.runner import Addressed, Runner, RunnerContext, enqueue
 from jira_console.facade.undo import AuditQuery, UndoMethods
@@ -65,7 +66,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods, CreationMethods):
+class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods, CreationMethods, LocalWorkMethods):
     """Facade over the store, the Jira clients and the sync engines of every configured connection."""
 
     def __init__(
@@ -269,14 +270,6 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods, Creatio
         return [
             FieldErrorView(conn, key, e.field, e.mapping, e.step, e.message, e.at) for conn, key, e in found
         ]
-
-    def outbox_counts(self) -> dict[str, dict[str, int]]:
-        """connection -> ``pending`` and ``refused`` rows of the ``local_changes`` outbox (connections with
-        any; a connection not configured has only pending ones: nothing takes them)."""
-        from jira_console.store import outbox
-
-        with self.db.session() as s:
-            return outbox.outbox_counts(s)
 
     def field_error_counts(self) -> dict[str, dict[str, int]]:
         """connection -> field -> how many issues fail to map or write it (the newest are only a sample)."""

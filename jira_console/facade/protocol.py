@@ -77,6 +77,14 @@ class ConsoleEngine(Protocol):
         """connection -> ``waiting`` and ``failed`` requests to create issues in Jira (``new_issues``)."""
         ...
 
+    def local_edit_counts(self) -> dict[str, int]:
+        """connection -> issues edited here that the push has not written to Jira yet."""
+        ...
+
+    def outbox_counts(self) -> dict[str, dict[str, int]]:
+        """connection -> ``pending`` and ``refused`` rows of the ``local_changes`` outbox."""
+        ...
+
     def list_creations(
         self, connection: str | None = None, state: str | None = None, limit: int = 100
     ) -> list[CreationRecord]: ...

@@ -93,3 +93,15 @@ class LocalWatch:
         """Of the ``idle`` connections (no sync running), those with work added since their last sync
         began (any waiting work, for one that has not synced since this process started)."""
         return [name for name in idle if marks.get(name, NOTHING).moved_past(self._began.get(name))]
+
+
+def dirty_counts(session: Session) -> dict[str, int]:
+    """connection -> issues a host program (or an operator) edited that the push has not written yet."""
+    issues = t.issues.c
+    stmt = (
+        select(issues.connection, func.count())
+        .where(issues.local_dirty == True)  # noqa: E712 - "= true" can use the (connection, local_dirty) index
+        .group_by(issues.connection)
+        .order_by(issues.connection)
+    )
+    return {str(name): int(n) for name, n in session.execute(stmt)}

@@ -86,9 +86,12 @@ class FakeEngine:
         self.reads: dict[str, int] = {}
         """How often each read ran (tests tell a reload from an update in place)."""
         self.error_counts: dict[str, dict[str, int]] = {}
+        """What ``field_error_counts`` answers: connection -> field -> failing issues."""
         self.creations: list[CreationRecord] = []
         """What ``creation_counts`` and ``list_creations`` answer (oldest first)."""
-        """What ``field_error_counts`` answers: connection -> field -> failing issues."""
+        self.local_edits: dict[str, int] = {}
+        self.outbox: dict[str, dict[str, int]] = {}
+        """What ``local_edit_counts`` and ``outbox_counts`` answer."""
 
     def _read(self, name: str) -> None:
         self.reads[name] = self.reads.get(name, 0) + 1
@@ -160,6 +163,12 @@ class FakeEngine:
 
     def field_error_counts(self) -> dict[str, dict[str, int]]:
         return {conn: dict(fields) for conn, fields in self.error_counts.items()}
+
+    def local_edit_counts(self) -> dict[str, int]:
+        return dict(self.local_edits)
+
+    def outbox_counts(self) -> dict[str, dict[str, int]]:
+        return {conn: dict(n) for conn, n in self.outbox.items()}
 
     def creation_counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from rich.text import Text
 from textual import on
@@ -25,8 +26,20 @@ from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.widgets.console_table import ConsoleTable
 
 COLUMNS = ("connection", "scope", "state", "watermark", "next run")
-SyncCreations = tuple[dict[str, dict[str, int]], list[CreationRecord]]
-SyncData = tuple[list[SyncStateView], list[FieldErrorView], dict[str, dict[str, int]], SyncCreations]
+
+
+class LocalWork(NamedTuple):
+    """What host programs left for the push, per connection: issues edited here, outbox rows (pending and
+    refused), creation requests (waiting and failed) and the newest refused requests."""
+
+    edited: dict[str, int]
+    outbox: dict[str, dict[str, int]]
+    creations: dict[str, dict[str, int]]
+    refused: list[CreationRecord]
+
+
+NO_LOCAL_WORK = LocalWork({}, {}, {}, [])
+SyncData = tuple[list[SyncStateView], list[FieldErrorView], dict[str, dict[str, int]], LocalWork]
 
 
 def rate_and_eta(progress: ev.SyncProgressed) -> tuple[float | None, float | None]:
@@ -100,7 +113,7 @@ class SyncScreen(ConsoleScreen):
         self.states: list[SyncStateView] = []
         self.field_errors: list[FieldErrorView] = []
         self.field_error_counts: dict[str, dict[str, int]] = {}
-        self.creations: SyncCreations = ({}, [])
+        self.local_work = NO_LOCAL_WORK
         self.progress: dict[tuple[str, str], ev.SyncProgressed] = {}
 
     def compose(self) -> ComposeResult:
@@ -118,15 +131,11 @@ class SyncScreen(ConsoleScreen):
         engine = self.engine
         waiting = engine.creation_counts()
         refused = engine.list_creations(state="failed", limit=20) if waiting else []
-        return (
-            engine.sync_states(),
-            engine.recent_field_errors(limit=50),
-            engine.field_error_counts(),
-            (waiting, refused),
-        )
+        local = LocalWork(engine.local_edit_counts(), engine.outbox_counts(), waiting, refused)
+        return engine.sync_states(), engine.recent_field_errors(limit=50), engine.field_error_counts(), local
 
     def show(self, data: SyncData) -> None:
-        self.states, self.field_errors, self.field_error_counts, self.creations = data
+        self.states, self.field_errors, self.field_error_counts, self.local_work = data
         for state in self.states:
             if not state.running:
                 self.progress.pop((state.connection, state.scope), None)
@@ -224,20 +233,27 @@ class SyncScreen(ConsoleScreen):
             for e in mine[:3]:
                 text.append("\n  ")
                 text.append_text(literal(f"{e.issue_key} {e.field}: {e.message}"))
-        self._render_creations(text, state.connection)
+        self._render_local_work(text, state.connection)
         detail.update(text)
         self._render_progress_bar(progress)
 
-    def _render_creations(self, text: Text, connection: str) -> None:
-        """Issues a host program asked to create in Jira (``new_issues``): how many wait, how many Jira or
-        the request itself refused, and why the newest refusals were refused."""
-        counts_by_connection, refused = self.creations
-        waiting = counts_by_connection.get(connection, {})
+    def _render_local_work(self, text: Text, connection: str) -> None:
+        """What host programs left for the push: issues edited here, outbox rows, and issues asked to be
+        created in Jira (``new_issues``): how many wait, how many Jira or the request itself refused, and
+        why the newest refusals were refused."""
+        work = self.local_work
+        edited = work.edited.get(connection, 0)
+        rows = work.outbox.get(connection, {})
+        if edited or rows.get("pending") or rows.get("refused"):
+            text.append("\nlocal edits ", style="bold yellow" if rows.get("refused") else "")
+            text.append(f"{edited} to push, outbox {rows.get('pending', 0)} waiting")
+            text.append(f", {rows.get('refused', 0)} refused" if rows.get("refused") else "")
+        waiting = work.creations.get(connection, {})
         if not waiting.get("waiting") and not waiting.get("failed"):
             return
         text.append("\ncreations ", style="bold yellow" if waiting.get("failed") else "")
         text.append(f"{waiting.get('waiting', 0)} waiting, {waiting.get('failed', 0)} refused")
-        for r in [r for r in refused if r.connection == connection][:3]:
+        for r in [r for r in work.refused if r.connection == connection][:3]:
             text.append("\n  ")
             summary = (r.fields or {}).get("summary")
             text.append_text(literal(f"#{r.id} {r.project_key} {summary}: {r.error}"))
