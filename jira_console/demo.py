@@ -2,12 +2,15 @@
 
 Two simulated sites (Cloud and Server/DC) on loopback, a temporary SQLite database, the mapping templates
 applied, a first full sync, a few conflicts made on purpose (both sides editing the same field), webhooks
-flowing from the simulators into the in-process listener, and other users editing issues in the
-background. Engine side only: the console is opened by the CLI on top of :func:`start_demo`.
+flowing from the simulators into the in-process listener, other users editing issues in the background,
+and the team's own program changing an issue's priority in the database now and then (pushed within
+seconds). Engine side only: the console is opened by the CLI on top of :func:`start_demo`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import random
 import secrets
@@ -15,11 +18,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import func, select, update
+
 from jira_console.config import Settings
 from jira_console.daemon import Daemon
 from jira_console.facade import Engine
 from jira_console.logs import get_logger
 from jira_console.simulator import FIELD_IDS, SimConfig, Simulator
+from jira_console.store import tables as t
 
 log = get_logger("jira_console.demo")
 DEMO_TOKEN_ENV = "JIRA_CONSOLE_DEMO_TOKEN"
@@ -36,12 +42,18 @@ class DemoRig:
     workdir: Path
     settings: Settings
     notes: list[str] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    """The team's program (see :func:`_host_program`)."""
 
     @property
     def engine(self) -> Engine:
         return self.daemon.engine
 
     async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for sim in self.sims.values():
             sim.stop_activity()
         await self.daemon.shutdown(grace_seconds=5)
@@ -109,8 +121,10 @@ async def start_demo(
     workdir: Path | None = None,
     api: bool = False,
     database_url: str | None = None,
+    host_edit_seconds: float = 0.0,
 ) -> DemoRig:
-    """Start everything and return once the first sync has run and conflicts are waiting. ``api`` also
+    """Start everything and return once the first sync has run and conflicts are waiting;
+    ``host_edit_seconds`` (0: never) is how often the team's program edits an issue. ``api`` also
     serves the operations API (``rig.daemon.api.url``; the token in ``JIRA_CONSOLE_API_TOKEN``, made up
     when unset); ``database_url`` replaces the temporary SQLite file (an empty database)."""
     if workdir is None:
@@ -143,7 +157,45 @@ async def start_demo(
         )
         if activity_per_second > 0:
             sim.start_activity(activity_per_second)
+    if host_edit_seconds > 0:
+        rig.tasks.append(asyncio.ensure_future(_host_program(rig, host_edit_seconds, seed)))
     return rig
+
+
+DEMO_PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
+
+
+async def _host_program(rig: DemoRig, every_seconds: float, seed: int) -> None:
+    """The team's own program: every ``every_seconds`` it sets an issue's priority with a plain SQL UPDATE,
+    as a host program does (docs/schema.md). The capture trigger marks the issue, the daemon finds it within
+    ``local_check_seconds`` and pushes it: the Sync screen's "local change" run, the audit log's line. Jira's
+    simulated users never edit the priority, so these edits make no conflicts."""
+    rng = random.Random(seed ^ 0x4057)
+    names = [c.name for c in rig.settings.jira]
+    issues = t.issues.c
+
+    def edit() -> None:
+        name = rng.choice(names)
+        with rig.engine.db.engine.begin() as conn:
+            key = conn.execute(
+                select(issues.key)
+                .where(issues.connection == name, issues.deleted.is_(False))
+                .order_by(func.random())
+                .limit(1)
+            ).scalar()
+            if key is not None:
+                conn.execute(
+                    update(t.issues)
+                    .where(issues.connection == name, issues.key == key)
+                    .values(priority=rng.choice(DEMO_PRIORITIES))
+                )
+
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await asyncio.to_thread(edit)
+        except Exception as exc:  # noqa: BLE001 - a busy database: the next edit comes all the same
+            log.warning("the demo's host program could not edit an issue", error=str(exc))
 
 
 async def _apply_templates(rig: DemoRig) -> None:

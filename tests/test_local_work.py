@@ -176,3 +176,26 @@ async def test_the_apis_sync_overview_counts_the_issues_waiting_to_be_pushed(api
         rig.local_edit(key, summary="not pushed yet")
     overview = (await rig.client.get("/api/v1/integration/jira/sync")).json()
     assert overview["local_edits"] == {rig.daemon.settings.jira[0].name: 2}
+
+
+async def test_the_demos_host_program_edits_the_database_and_the_daemon_pushes_it(tmp_path) -> None:
+    """The demo's own host program: a plain UPDATE of an issue's priority every so often, which the demo's
+    daemon finds and writes to the simulated site within seconds (its audit line on the Jira side)."""
+    from jira_console.demo import start_demo
+    from jira_console.store import models as m
+
+    rig = await start_demo(issues=20, activity_per_second=0, workdir=tmp_path, host_edit_seconds=0.1)
+    try:
+
+        def pushed() -> list[tuple[str, str, Any]]:
+            with rig.engine.db.session() as s:
+                lines = s.scalars(
+                    select(m.AuditLog).where(m.AuditLog.side == "jira", m.AuditLog.field == "priority")
+                ).all()
+                return [(a.connection, a.issue_key, a.new) for a in lines if a.issue_key]
+
+        found = await until(lambda: pushed(), "a priority the host program set, pushed to Jira")
+        connection, key, value = found[0]
+        assert rig.sims[connection].issue(key)["priority"] == value
+    finally:
+        await rig.stop()

@@ -77,7 +77,11 @@ def register(app: typer.Typer) -> None:
     def demo(
         issues: int = typer.Option(300, "--issues", min=10, max=100_000, help="Issues per simulated site."),
         activity: float = typer.Option(
-            0.5, "--activity", min=0.0, help="Background edits per second per site."
+            0.5,
+            "--activity",
+            min=0.0,
+            help="Background edits per second per site by Jira's users (0 also stops the team's program, "
+            "which sets an issue's priority in the database every 15 s).",
         ),
         headless: bool = typer.Option(False, "--headless", help="Run the demo engine without the console."),
         workdir: str | None = typer.Option(
@@ -106,7 +110,10 @@ def register(app: typer.Typer) -> None:
                 stopped = signals.enter_context(_stop_signals())
                 echo("starting the demo: two simulated Jira sites, a database, the engine", err=True)
                 rig = await start_demo(
-                    issues=issues, activity_per_second=activity, workdir=Path(workdir) if workdir else None
+                    issues=issues,
+                    activity_per_second=activity,
+                    workdir=Path(workdir) if workdir else None,
+                    host_edit_seconds=15.0 if activity > 0 else 0.0,
                 )
                 folders[:] = [rig.workdir]
                 echo(f"demo files in {rig.workdir} (database demo.db)", err=True)
