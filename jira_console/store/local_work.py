@@ -3,9 +3,10 @@ them every few seconds and starts a sync of a connection whose marks moved since
 :class:`jira_console.daemon.Daemon`), so a local edit reaches Jira in seconds, not at the next scheduled run.
 
 A mark is the newest local edit of a dirty issue, the newest waiting outbox row and the newest waiting
-creation request. Work a run leaves behind (a conflict, a refusal) does not move a mark, so it never starts
-runs over and over; anything added after a run began does, so nothing added during a run waits for the
-schedule. Each query reads only waiting rows, through the indexes those tables already have."""
+creation request. Work a run leaves behind (a write Jira timed out, a request waiting for Jira's index) does
+not move a mark, so it never starts runs over and over; anything added after a run began does, so nothing
+added during a run waits for the schedule. Each query reads only waiting rows, through the indexes those
+tables already have."""
 
 from __future__ import annotations
 
