@@ -304,7 +304,7 @@ class Daemon:
             )  # fmt: skip
             raise
         (log.info if report.status == "ok" else log.warning)(
-            "sync run", connection=connection, full=full, trigger=trigger, status=report.status,
+            "sync run", connection=connection, full=report.full, trigger=trigger, status=report.status,
             duration_ms=report.duration_ms, api_calls=report.api_calls, **report.counts(),
         )  # fmt: skip
         return report

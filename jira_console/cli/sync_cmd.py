@@ -126,6 +126,7 @@ def _report_line(r: SyncReport) -> str:
         f"{r.connection}: {r.status} in {r.duration_ms / 1000:.1f} s, {r.api_calls} API calls; "
         f"read {r.seen}, new {r.created}, pulled {r.pulled_fields} field(s), "
         f"pushed {r.pushed_fields}{refused}{created}, conflicts {r.conflicts}, deleted {r.deleted}"
+        + (f", outside the JQL now {r.left_scope}" if r.left_scope else "")
     )
 
 

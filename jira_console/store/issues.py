@@ -243,8 +243,8 @@ def refresh_statistics(db: Database) -> bool:
 
 
 def mark_deleted(session: Session, row: m.Issue, *, reason: str, actor: str) -> bool:
-    """Flag an issue deleted in Jira (the row stays for the host program's references) and audit it; False
-    when it already was."""
+    """Flag an issue deleted in Jira, or no longer selected by the connection's JQL (``reason`` says which;
+    the row stays for the host program's references), and audit it; False when it already was."""
     if row.deleted:
         return False
     row.deleted = True

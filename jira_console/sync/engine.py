@@ -30,7 +30,7 @@ from jira_console.store import repo, runs
 from jira_console.store import state as st
 from jira_console.store.cause import Cause, caused_by
 from jira_console.store.db import Database
-from jira_console.sync import backfill, boards, clock, estimation, reconcile, remote
+from jira_console.sync import backfill, boards, clock, estimation, reconcile, remote, scope_change
 from jira_console.sync import push as push_step
 from jira_console.sync import undo as undo_step
 from jira_console.sync.context import ISSUES_SCOPE, SyncContext, SyncIO
@@ -229,6 +229,10 @@ class SyncEngine:
         self._prepared_info = None
         ctx = await self.prepare(refresh=full)
         await self._read_clock()
+        if not full and await asyncio.to_thread(scope_change.changed, self.db, ctx):
+            full = report.full = True
+            self.emit(ev.Notice("info", f"{self.conn.name}: {scope_change.ANNOUNCEMENT}"))
+            log.info("the JQL changed; full sync", connection=self.conn.name)
         retried = await retry_quarantined(self.io, ctx)
         if retried is not None:
             report.add_applied(retried, self.emit)
@@ -244,6 +248,7 @@ class SyncEngine:
         try:
             listed = await pull.run(full=full)
             await asyncio.to_thread(backfill.done, self.db, ctx)
+            await asyncio.to_thread(scope_change.record, self.db, ctx)
             report.backfilled = len(listed) if report.backfill else 0
             if full:
                 # A full pull has just listed every issue in scope: reconcile against that list.

@@ -1,8 +1,10 @@
-"""Reconciliation (part of a full sync): every key in scope against the store. Local issues Jira no longer
-has are marked deleted (an issue listed under a new key with the same Jira id moved: it is fetched and its
-row takes the new key), anything a cursor missed or a webhook left partial is fetched and applied, and rows
-whose local values diverge from the base without being flagged (a host program that bypassed the trigger, a
-change parked after a failed write) are flagged for the push again."""
+"""Reconciliation (part of a full sync): every key in scope against the store. Local issues the JQL no longer
+lists are marked deleted, with the reason Jira gives when asked for them: gone (deleted in Jira), or still
+there but outside the connection's JQL. An issue listed under a new key with the same Jira id moved: it is
+fetched and its row takes the new key; one Jira could not read this time stays as it is. Anything a cursor
+missed or a webhook left partial is fetched and applied, and rows whose local values diverge from the base
+without being flagged (a host program that bypassed the trigger, a change parked after a failed write) are
+flagged for the push again."""
 
 from __future__ import annotations
 
@@ -46,7 +48,10 @@ async def reconcile(
                 if issue.get("id") is not None:
                     seen_ids[issue["key"]] = str(issue["id"])
     missing, newer = await asyncio.to_thread(_compare_keys, io, ctx, seen, set(seen_ids.values()))
-    report.deleted += len(missing)
+    gone, outside = await _ask_jira(io, missing)
+    await asyncio.to_thread(_mark_missing, io, ctx, gone, outside)
+    report.deleted += len(gone)
+    report.left_scope += len(outside)
     for start in range(0, len(newer), FETCH_BATCH):
         fetched = await io.client.bulk_fetch_report(newer[start : start + FETCH_BATCH], list(ctx.jira_fields))
         # An issue Jira could not return this time (issueErrors) stays as it is: the next full sync asks.
@@ -54,21 +59,48 @@ async def reconcile(
         report.add_applied(result, io.emit)
 
 
+async def _ask_jira(io: SyncIO, missing: Mapping[str, str | None]) -> tuple[list[str], list[str]]:
+    """Of the local issues the JQL no longer lists (key -> Jira id), (those Jira no longer has, those it still
+    has outside the JQL); those it could not read this time (``issueErrors``) are in neither."""
+    gone: list[str] = []
+    outside: list[str] = []
+    keys = sorted(missing)
+    for start in range(0, len(keys), FETCH_BATCH):
+        chunk = keys[start : start + FETCH_BATCH]
+        fetched = await io.client.bulk_fetch_report(chunk, ["updated"])
+        there = {str(i.get("key")) for i in fetched.issues} | {str(i.get("id")) for i in fetched.issues}
+        unread = set(fetched.errors)
+        for key in chunk:
+            if key in there or missing[key] in there:
+                outside.append(key)
+            elif missing[key] not in unread:
+                gone.append(key)
+    return gone, outside
+
+
+def _mark_missing(io: SyncIO, ctx: SyncContext, gone: list[str], outside: list[str]) -> None:
+    with si.engine_session(io.db) as s:
+        for keys, reason in (
+            (gone, "deleted in Jira (reconciliation)"),
+            (outside, "outside the connection's JQL, still in Jira (reconciliation)"),
+        ):
+            for row in si.issues_by_key(s, ctx.name, keys).values():
+                si.mark_deleted(s, row, reason=reason, actor=ctx.actor)
+
+
 def _compare_keys(
     io: SyncIO, ctx: SyncContext, seen: Mapping[str, int | None], seen_ids: set[str]
-) -> tuple[list[str], list[str]]:
-    """(keys deleted in Jira, now marked so; keys to fetch: new, newer than stored, marked deleted, or
-    stored without some fields). Quarantined issues no longer in scope leave the quarantine."""
+) -> tuple[dict[str, str | None], list[str]]:
+    """(local issues the JQL no longer lists, key -> Jira id; keys to fetch: new, newer than stored, marked
+    deleted, or stored without some fields). Quarantined issues no longer in scope leave the quarantine."""
     with si.engine_session(io.db) as s:
         local = si.issue_versions(s, ctx.name)
         local_ids = si.jira_ids(s, ctx.name)
-        missing = [
-            k
+        missing = {
+            k: local_ids.get(k)
             for k, (_u, deleted) in local.items()
             if k not in seen and not deleted and local_ids.get(k) not in seen_ids
-        ]
-        for row in si.issues_by_key(s, ctx.name, missing).values():
-            si.mark_deleted(s, row, reason="deleted in Jira (reconciliation)", actor=ctx.actor)
+        }
         partial = si.partial_keys(s, ctx.name)
         newer = [
             k

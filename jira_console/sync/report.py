@@ -49,6 +49,9 @@ class SyncReport(Tally):
     the issue's field error, its value kept locally (``status`` and ``issues show`` say why)."""
     conflicts: int = 0
     deleted: int = 0
+    """Local issues marked deleted: Jira no longer has them."""
+    left_scope: int = 0
+    """Local issues marked deleted because the connection's JQL no longer selects them (Jira has them)."""
     created_in_jira: int = 0
     """Issues created in Jira from ``new_issues`` requests (see :mod:`jira_console.sync.create`)."""
     creations_refused: int = 0
@@ -76,7 +79,8 @@ class SyncReport(Tally):
             k: getattr(self, k)
             for k in ("pages", "seen", "created", "updated", "skipped", "pulled_fields", "pushed_fields",
                       "refused_fields")
-        } | {"conflicts": self.conflicts, "deleted": self.deleted, "quarantined": self.quarantined,
+        } | {"conflicts": self.conflicts, "deleted": self.deleted, "left_scope": self.left_scope,
+             "quarantined": self.quarantined,
              "moved": self.moved, "backfilled": self.backfilled, "created_in_jira": self.created_in_jira,
              "creations_refused": self.creations_refused}  # fmt: skip
 
