@@ -177,3 +177,9 @@ def test_the_progress_line_counts_the_issues_created_in_jira() -> None:
     assert progress_text(reading) == "200 of 200 issues (100%) · 100/s · ETA 0s · page 2 · ↓3 ↑1 ⚠0"
     creating = replace(reading, created=1250)
     assert progress_text(creating).endswith("page 2 · ↓3 ↑1 ⚠0 · 1,250 created in Jira")
+
+
+def test_a_run_that_found_issues_outside_a_changed_jql_says_so_in_words() -> None:
+    from jira_console.tui.format import counts
+
+    assert counts({"seen": 40, "deleted": 0, "left_scope": 12}) == "seen 40 · outside the JQL now 12"

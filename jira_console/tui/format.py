@@ -110,6 +110,7 @@ COUNT_NAMES = {
     "refused_fields": "fields refused",
     "created_in_jira": "created in Jira",
     "creations_refused": "creations refused",
+    "left_scope": "outside the JQL now",
 }
 
 
