@@ -131,7 +131,8 @@ class ListenerHandlers:
             env = self.config.secret_env or "webhooks.secret_env"
             log.error(
                 f"webhooks.require_signature is on but {env} is unset: every delivery will be refused (401); "
-                "set it to the secret Jira signs deliveries with"
+                "set it to the secret Jira signs deliveries with, or set [webhooks] enabled = false to run "
+                "without the listener (the scheduled syncs go on)"
             )
 
     async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive) -> bytes:
