@@ -123,3 +123,20 @@ def test_webhooks_register_twice_leaves_one_webhook(cli_env) -> None:  # noqa: F
     dynamic = cli.json("webhooks", "register", "--dynamic", "--jql", "project = OPS")
     assert cli.json("webhooks", "register", "--dynamic", "--jql", "project = OPS")["id"] == dynamic["id"]
     assert len([t for t in sim.hooks.targets.values() if t.kind == "dynamic"]) == 1
+
+
+def test_registering_again_after_the_jql_changed_updates_the_webhooks_filter(cli_env) -> None:  # noqa: F811
+    sim, cli, _ = cli_env
+    first = cli.json("webhooks", "register")
+    [hook] = [t for t in sim.hooks.targets.values() if t.kind == "admin"]
+    assert hook.jql == "project in (ENG, OPS)" and hook.secret
+    was = 'jql = "project in (ENG, OPS) order by updated"'
+    cli.config.write_text(cli.config.read_text().replace(was, 'jql = "project = ENG"'))
+
+    again = cli("webhooks", "register")
+
+    assert again.exit_code == 0, again.stderr
+    assert "its filter updated to project = ENG (was project in (ENG, OPS))" in again.stdout
+    [updated] = [t for t in sim.hooks.targets.values() if t.kind == "admin"]
+    assert (updated.id, updated.jql, updated.secret) == (first["id"], "project = ENG", hook.secret)
+    assert cli.json("webhooks", "register")["filter_was"] is None  # up to date: nothing changed

@@ -239,7 +239,12 @@ def _registered(hook: RegisteredWebhook, conn: JiraConnection, data: dict[str, A
         echo(
             f"already registered: {hook.kind} webhook #{hook.id} on {conn.name}: {hook.url} (nothing created)"
         )
-        if (hook.jql or None) != (data["jql"] or None):
+        if hook.filter_was is not None:
+            echo(
+                f"  its filter updated to {one_line(data['jql'] or '(none)')} "
+                f"(was {one_line(hook.filter_was or '(none)')})"
+            )
+        elif (hook.jql or None) != (data["jql"] or None):
             echo(
                 f"  note: its filter is {one_line(hook.jql or '(none)')}, "
                 f"not {one_line(data['jql'] or '(none)')}; delete it in Jira and register again to change it"

@@ -222,18 +222,23 @@ def _admin_json(base: str, t: Any) -> dict[str, Any]:
     }
 
 
+_ADMIN_BODY = {"name", "url", "events", "filters", "secret", "enabled", "excludeBody", "description"}
+
+
+async def _admin_body(request: Request) -> tuple[dict[str, Any], str | None]:
+    """A registration's or an update's body, and its JQL filter (None: none)."""
+    body = await json_body(request, allowed=_ADMIN_BODY)
+    if not body.get("url") or not isinstance(body.get("events", []), list):
+        raise JiraHTTPError(400, ["A webhook needs 'url' and a list of 'events'."])
+    return body, (body.get("filters") or {}).get("issue-related-events-section") or None
+
+
 async def admin_webhooks(request: Request) -> Response:
     sim = sim_of(request)
     base = base_of(request)
     if request.method == "GET":
         return ok([_admin_json(base, t) for t in sim.hooks.targets.values() if t.kind == "admin"])
-    body = await json_body(
-        request,
-        allowed={"name", "url", "events", "filters", "secret", "enabled", "excludeBody", "description"},
-    )
-    if not body.get("url") or not isinstance(body.get("events", []), list):
-        raise JiraHTTPError(400, ["A webhook needs 'url' and a list of 'events'."])
-    filt = (body.get("filters") or {}).get("issue-related-events-section") or None
+    body, filt = await _admin_body(request)
     try:
         target = sim.hooks.add(
             body["url"],
@@ -257,6 +262,15 @@ async def admin_webhook_one(request: Request) -> Response:
     if request.method == "DELETE":
         sim.hooks.remove(tid)
         return no_content()
+    if request.method == "PUT":  # an update replaces what the body gives; a secret left out is kept
+        body, filt = await _admin_body(request)
+        try:
+            target = sim.hooks.update(
+                tid, url=body["url"], events=body.get("events", []), jql=filt,
+                name=body.get("name", target.name), secret=body.get("secret", target.secret),
+            )  # fmt: skip
+        except jql.JqlError as exc:
+            raise JiraHTTPError(400, [str(exc)]) from None
     return ok(_admin_json(base_of(request), target))
 
 
@@ -328,7 +342,7 @@ ROUTES = [
     Route("/rest/agile/1.0/sprint/{sprint_id:int}/issue", sprint_move, methods=["POST"]),
     Route("/rest/agile/1.0/backlog/issue", backlog_move, methods=["POST"]),
     Route("/rest/webhooks/1.0/webhook", admin_webhooks, methods=["GET", "POST"]),
-    Route("/rest/webhooks/1.0/webhook/{hook_id:int}", admin_webhook_one, methods=["GET", "DELETE"]),
+    Route("/rest/webhooks/1.0/webhook/{hook_id:int}", admin_webhook_one, methods=["GET", "PUT", "DELETE"]),
     Route("/rest/api/{v}/webhook", dynamic_webhooks, methods=["GET", "POST", "DELETE"]),
     Route("/rest/api/{v}/webhook/refresh", dynamic_refresh, methods=["PUT"]),
 ]

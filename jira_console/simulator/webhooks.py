@@ -6,6 +6,7 @@ delivered later by one worker thread with httpx, so request handling never waits
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -97,6 +98,17 @@ class WebhookHub:
                 jql.parse(target.jql)  # refuse a bad filter at registration, as Jira does
             self.targets[target.id] = target
             self._next_id += 1
+            return target
+
+    def update(self, target_id: int, **changes: Any) -> WebhookTarget:
+        """Replace some settings of a registered target (KeyError when there is none)."""
+        if changes.get("jql"):
+            from jira_console.simulator import jql
+
+            jql.parse(changes["jql"])  # refused as at registration
+        with self._lock:
+            target = dataclasses.replace(self.targets[target_id], **changes)
+            self.targets[target_id] = target
             return target
 
     def remove(self, target_id: int) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -53,7 +53,10 @@ class RegisteredWebhook:
     existing: bool = False
     """Found already registered for the same URL and events (nothing was created)."""
     jql: str | None = None
-    """The filter Jira holds for it (as listed; for an existing webhook it may differ from the one asked)."""
+    """The filter Jira holds for it (as listed; for an existing dynamic webhook it may differ from the one
+    asked)."""
+    filter_was: str | None = None
+    """An existing admin webhook whose filter this registration changed: the filter it had (``""``: none)."""
 
 
 def _admin_id(body: dict[str, Any]) -> int:
@@ -82,14 +85,18 @@ async def register_webhook(
     if not events:
         raise ValueError("register at least one event, e.g. jira:issue_updated")
     found = await find_webhook(client, url=url, events=events, kind=kind)
-    if found is not None:
-        return found  # registering twice would deliver every event twice
+    body: dict[str, Any] = {"name": name, "url": url, "events": list(events), "excludeBody": False}
+    if jql or found is not None:  # an update to no filter sends an empty one
+        body["filters"] = {"issue-related-events-section": jql or ""}
+    if secret:
+        body["secret"] = secret
+    if found is not None:  # registering twice would deliver every event twice
+        if kind == "admin" and (found.jql or None) != (jql or None):
+            # The connection's JQL changed since: the same webhook, its filter brought up to date.
+            await client.request("PUT", f"{ADMIN_PATH}/{found.id}", json=body, idempotent=True)
+            return replace(found, jql=jql, filter_was=found.jql or "")
+        return found
     if kind == "admin":
-        body: dict[str, Any] = {"name": name, "url": url, "events": list(events), "excludeBody": False}
-        if jql:
-            body["filters"] = {"issue-related-events-section": jql}
-        if secret:
-            body["secret"] = secret
         response = await client.request("POST", ADMIN_PATH, json=body, idempotent=False)
         return RegisteredWebhook("admin", _admin_id(response.json()), url)
     if secret:
