@@ -140,3 +140,23 @@ def test_registering_again_after_the_jql_changed_updates_the_webhooks_filter(cli
     [updated] = [t for t in sim.hooks.targets.values() if t.kind == "admin"]
     assert (updated.id, updated.jql, updated.secret) == (first["id"], "project = ENG", hook.secret)
     assert cli.json("webhooks", "register")["filter_was"] is None  # up to date: nothing changed
+
+
+def test_config_check_tells_of_a_webhook_whose_filter_the_jql_left_behind(cli_env) -> None:  # noqa: F811
+    _sim, cli, _ = cli_env
+    hook = cli.json("webhooks", "register")
+    assert not cli.json("config", "check")["warnings"]
+    was = 'jql = "project in (ENG, OPS) order by updated"'
+    cli.config.write_text(cli.config.read_text().replace(was, 'jql = "project = ENG"'))
+
+    checked = cli("config", "check")
+
+    assert checked.exit_code == 0, checked.stderr  # a warning, not a failure
+    said = (
+        f"warning: sim: Jira's webhook #{hook['id']} filters by project in (ENG, OPS), not by the "
+        "connection's JQL project = ENG: events of issues the JQL now selects are not delivered; "
+        "`jira-console webhooks register -C sim` updates it"
+    )
+    assert said in checked.stderr.splitlines(), checked.stderr
+    cli("webhooks", "register")
+    assert not cli.json("config", "check")["warnings"]

@@ -73,7 +73,7 @@ def check(
         with friendly_errors():
             results = asyncio.run(check_connections(loaded.settings, _database(loaded.settings)))
     ok = bool(loaded.settings.jira) and all(r.get("ok") for r in results)
-    warnings = check_warnings(loaded)
+    warnings = check_warnings(loaded) + [w for r in results for w in r.pop("warnings", [])]
     if as_json:
         emit_json(
             {

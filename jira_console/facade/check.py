@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from jira_console.config import Settings
+from jira_console.config import JiraConnection, Settings
 
 if TYPE_CHECKING:
     from jira_console.store.db import Database
@@ -31,4 +31,31 @@ async def check_connections(settings: Settings, db: Database | None = None) -> l
     for result in results:
         if result["name"] in lifted:
             result["resumed"] = "credentials were held back after Jira denied them; tried again now"
+    if settings.webhooks.enabled:
+        reachable = [c for c, r in zip(settings.jira, results, strict=True) if r["ok"]]
+        stale = await asyncio.gather(*(_stale_webhooks(c) for c in reachable))
+        for conn, said in zip(reachable, stale, strict=True):
+            next(r for r in results if r["name"] == conn.name)["warnings"] = said
     return list(results)
+
+
+async def _stale_webhooks(conn: JiraConnection) -> list[str]:
+    """Why Jira's webhooks for ``conn`` deliver another scope than its JQL (its JQL changed since they were
+    registered); empty when they do not, or when the account may not list them. Never raises."""
+    from jira_console.jira import JiraClient
+    from jira_console.jql_scope import scope_filter
+    from jira_console.redact import scrub
+    from jira_console.webhooks.registration import stale_filters
+
+    wanted = scope_filter(conn.jql) or None
+    try:
+        async with JiraClient(conn) as client:
+            stale = await stale_filters(client, conn.name, wanted)
+    except Exception as exc:  # noqa: BLE001 - the check reports, it does not crash the CLI
+        return [scrub(f"{conn.name}: the registered webhooks could not be listed: {exc}")]
+    return [
+        f"{conn.name}: Jira's webhook #{hook.id} filters by {hook.jql or '(nothing)'}, not by the "
+        f"connection's JQL {wanted or '(nothing)'}: events of issues the JQL now selects are not delivered; "
+        f"`jira-console webhooks register -C {conn.name}` updates it"
+        for hook in stale
+    ]

@@ -137,6 +137,26 @@ async def list_admin_webhooks(client: WebhookClient) -> list[tuple[RegisteredWeb
     return found
 
 
+async def stale_filters(client: WebhookClient, connection: str, jql: str | None) -> list[RegisteredWebhook]:
+    """The admin webhooks registered for ``connection`` (their URL names it: ``?connection=NAME``) whose
+    filter is not ``jql``: Jira delivers another scope's events to them. Empty when the account may not list
+    webhooks (only administrators may) or the site has no such list."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        hooks = await list_admin_webhooks(client)
+    except Exception as exc:  # noqa: BLE001 - not an administrator, or no such list: nothing known
+        if getattr(exc, "status", None) not in (401, 403, 404):
+            raise
+        return []
+    return [
+        hook
+        for hook, _events in hooks
+        if parse_qs(urlsplit(hook.url).query).get("connection") == [connection]
+        and (hook.jql or None) != (jql or None)
+    ]
+
+
 async def find_webhook(
     client: WebhookClient, *, url: str, events: Sequence[str], kind: Literal["admin", "dynamic"] = "admin"
 ) -> RegisteredWebhook | None:
