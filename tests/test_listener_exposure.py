@@ -154,7 +154,7 @@ def test_config_check_tells_of_a_webhook_whose_filter_the_jql_left_behind(cli_en
     assert checked.exit_code == 0, checked.stderr  # a warning, not a failure
     said = (
         f"warning: sim: Jira's webhook #{hook['id']} filters by project in (ENG, OPS), not by the "
-        "connection's JQL project = ENG: events of issues the JQL now selects are not delivered; "
+        "connection's JQL project = ENG (changes to issues only the JQL selects wait for the next poll); "
         "`jira-console webhooks register -C sim` updates it"
     )
     assert said in checked.stderr.splitlines(), checked.stderr

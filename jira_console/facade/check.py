@@ -55,7 +55,7 @@ async def _stale_webhooks(conn: JiraConnection) -> list[str]:
         return [scrub(f"{conn.name}: the registered webhooks could not be listed: {exc}")]
     return [
         f"{conn.name}: Jira's webhook #{hook.id} filters by {hook.jql or '(nothing)'}, not by the "
-        f"connection's JQL {wanted or '(nothing)'}: events of issues the JQL now selects are not delivered; "
-        f"`jira-console webhooks register -C {conn.name}` updates it"
+        f"connection's JQL {wanted or '(nothing)'} (changes to issues only the JQL selects wait for the next "
+        f"poll); `jira-console webhooks register -C {conn.name}` updates it"
         for hook in stale
     ]
