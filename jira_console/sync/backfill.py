@@ -16,6 +16,7 @@ from typing import Any
 from jira_console.store import models as m
 from jira_console.store import state as st
 from jira_console.store.db import Database
+from jira_console.sync import scope_change
 from jira_console.sync.context import ISSUES_SCOPE, SyncContext
 
 ANNOUNCEMENT = "the mappings changed since the last sync: re-reading every issue once (back-fill)"
@@ -60,10 +61,11 @@ def needed(db: Database, ctx: SyncContext) -> bool:
 
 
 def done(db: Database, ctx: SyncContext) -> None:
-    """A pull completed with ``ctx``'s mappings: remember them and clear the back-fill request."""
-    current = digest(ctx)
+    """A pull completed with ``ctx``: remember its mappings and its JQL (see
+    :mod:`jira_console.sync.scope_change`) and clear the back-fill request, in one transaction."""
+    used = {CURSOR_KEY: digest(ctx), scope_change.CURSOR_KEY: scope_change.digest(ctx)}
     with db.session(write=True) as s:
         st.set_reapply(s, ctx.name, ISSUES_SCOPE, False)
         row = s.get(m.SyncState, (ctx.name, ISSUES_SCOPE))
-        if row is not None and (row.cursor or {}).get(CURSOR_KEY) != current:
-            row.cursor = {**(row.cursor or {}), CURSOR_KEY: current}
+        if row is not None and any((row.cursor or {}).get(k) != v for k, v in used.items()):
+            row.cursor = {**(row.cursor or {}), **used}

@@ -247,8 +247,7 @@ class SyncEngine:
         boards_read: asyncio.Future[int] | None = asyncio.ensure_future(early) if early else None
         try:
             listed = await pull.run(full=full)
-            await asyncio.to_thread(backfill.done, self.db, ctx)
-            await asyncio.to_thread(scope_change.record, self.db, ctx)
+            await asyncio.to_thread(backfill.done, self.db, ctx)  # remembers the JQL too
             report.backfilled = len(listed) if report.backfill else 0
             if full:
                 # A full pull has just listed every issue in scope: reconcile against that list.

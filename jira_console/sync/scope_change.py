@@ -3,8 +3,9 @@ sync) instead of what changed since the watermark, which would miss the issues t
 the ones it leaves out.
 
 The JQL the last completed pull used is kept as a digest in the issue scope's ``sync_state.cursor``
-(``jql``), like the mappings' digest of :mod:`jira_console.sync.backfill`, so the decision survives the
-process. A store from before this digest existed takes the current JQL as its own (no full sync for it).
+(``jql``), written with the mappings' digest by :func:`jira_console.sync.backfill.done`, so the decision
+survives the process. A store from before this digest existed takes the current JQL as its own (no full
+sync for it).
 """
 
 from __future__ import annotations
@@ -34,12 +35,3 @@ def changed(db: Database, ctx: SyncContext) -> bool:
             return False  # nothing read yet: this pull reads everything the JQL selects anyway
         stored = (row.cursor or {}).get(CURSOR_KEY)
     return stored is not None and stored != digest(ctx)
-
-
-def record(db: Database, ctx: SyncContext) -> None:
-    """A pull completed with ``ctx``'s JQL: remember it."""
-    current = digest(ctx)
-    with db.session(write=True) as s:
-        row = s.get(m.SyncState, (ctx.name, ISSUES_SCOPE))
-        if row is not None and (row.cursor or {}).get(CURSOR_KEY) != current:
-            row.cursor = {**(row.cursor or {}), CURSOR_KEY: current}
