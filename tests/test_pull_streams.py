@@ -68,8 +68,8 @@ class _Searches:
         self.texts[id(query)] = text
         return query
 
-    def run(self, sim: Any, query: Any) -> list[Any]:
-        matched = self._run(sim, query)
+    def run(self, sim: Any, query: Any, **options: Any) -> list[Any]:
+        matched = self._run(sim, query, **options)
         text = self.texts.get(id(query), "")
         low = re.search(r"updated >= (\d+)", text)
         high = re.search(r"updated <= (\d+)", text)
@@ -211,8 +211,8 @@ async def test_a_tie_group_that_fails_keeps_the_watermark_from_passing_it(
     run = searches.run
     failed: list[int] = []
 
-    def fail_group(sim: Any, query: Any) -> list[Any]:
-        matched = run(sim, query)
+    def fail_group(sim: Any, query: Any, **options: Any) -> list[Any]:
+        matched = run(sim, query, **options)
         if searches.order and searches.order[-1] == (TIE, TIE) and not failed:
             failed.append(len(searches.order))
             raise JiraHTTPError(400, ["The tie group's search failed (the test's fault)."])

@@ -1,4 +1,4 @@
-"""The async Jira client: search, fields, issues and transitions on top of the resilient core.
+"""The async Jira client: fields, issues, bulk reads and transitions on top of the resilient core.
 
 One :class:`JiraClient` per connection; it keeps one ``httpx.AsyncClient`` (HTTP keep-alive) and its own
 rate limiter, not-before gate and circuit breaker. The flavor decides the REST version (Cloud v3, Server v2)
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -18,19 +18,17 @@ import orjson
 from jira_console import redact
 from jira_console.jira.agile import AgileMixin, chunks
 from jira_console.jira.errors import JiraAuthError, JiraBadRequest, JiraNotFound
-from jira_console.jira.models import BulkCreated, BulkFetch, ElementError, JiraField, SearchPage, Transition
+from jira_console.jira.models import BulkCreated, BulkFetch, ElementError, JiraField, Transition
+from jira_console.jira.search import DEFAULT_FIELDS, SearchMixin, _csv, jql_key_list, refused_keys
 from jira_console.jira.shared import CredentialsBlocked
 from jira_console.logs import get_logger
 
 log = get_logger(__name__)
 
 BULK_CHUNK = 100
+"""Cloud bulkfetch takes at most 100 issues per call (and Server's key lists are cut alike)."""
 BULK_CREATE = 50
 """Jira's limit on the issues of one ``POST /issue/bulk``."""
-"""Cloud bulkfetch takes at most 100 issues per call."""
-LONG_JQL = 1500
-"""JQL longer than this goes in a POST body (URLs have practical length limits)."""
-DEFAULT_FIELDS = ("*navigable",)
 MAX_TRANSITION_HOPS = 8
 
 STORY_POINTS_TYPE = "com.pyxis.greenhopper.jira:jsw-story-points"
@@ -48,28 +46,6 @@ OPTION_TYPES = (
     "com.atlassian.jira.plugin.system.customfieldtypes:radiobuttons",
 )
 _STORY_POINTS_NAME = re.compile(r"story\s*points?", re.IGNORECASE)
-_ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$|^\d+$")
-
-
-def _csv(values: Sequence[str] | str | None) -> str | None:
-    if values is None:
-        return None
-    return values if isinstance(values, str) else ",".join(values)
-
-
-def _list(values: Sequence[str] | str | None) -> list[str] | None:
-    if values is None:
-        return None
-    return [v for v in values.split(",") if v] if isinstance(values, str) else list(values)
-
-
-def jql_key_list(keys: Sequence[str]) -> str:
-    """``key in (A-1, "odd key")`` with anything that is not a plain key or id quoted."""
-
-    def q(key: str) -> str:
-        return key if _ISSUE_KEY.match(key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    return f"key in ({', '.join(q(k) for k in keys)})"
 
 
 async def together(calls: Iterable[Awaitable[Any]]) -> list[Any]:
@@ -128,7 +104,7 @@ def discover_roles(fields: Sequence[JiraField]) -> dict[str, str]:
     return roles
 
 
-class JiraClient(AgileMixin):
+class JiraClient(SearchMixin, AgileMixin):
     """Async client for one Jira connection (Cloud REST v3 or Server/DC REST v2).
 
     ``async with JiraClient(conn) as client: ...``; every call goes through the same retries, rate
@@ -142,138 +118,6 @@ class JiraClient(AgileMixin):
         """The authenticated user."""
         await self.ensure_flavor()
         return dict((await self.request("GET", f"{self.api}/myself")).json())
-
-    # ----------------------------------------------------------------------------------------- search
-
-    async def search_pages(
-        self,
-        jql: str,
-        fields: Sequence[str] | None = None,
-        page_size: int | None = None,
-        expand: Sequence[str] | str | None = None,
-        properties: Sequence[str] = (),
-    ) -> AsyncIterator[SearchPage]:
-        """Yield every page of a JQL search, in the paging style of the flavor.
-
-        The page size Jira really used is read back (it clamps silently); Server pages advance by the
-        number of issues actually returned. ``properties``: issue property keys (at most 5) each issue
-        carries back in its ``properties`` object.
-        """
-        flavor = await self.ensure_flavor()
-        size = page_size or self.conn.page_size
-        wanted = list(fields) if fields else list(DEFAULT_FIELDS)
-        search = self._search_cloud if flavor == "cloud" else self._search_server
-        async for page in search(jql, wanted, size, expand, list(properties)):
-            yield page
-
-    async def _search_cloud(
-        self, jql: str, fields: list[str], size: int, expand: Sequence[str] | str | None, props: list[str]
-    ) -> AsyncIterator[SearchPage]:
-        path = f"{self.api}/search/jql"
-        token: str | None = None
-        while True:
-            if len(jql) > LONG_JQL:
-                body: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": fields}
-                if expand:
-                    body["expand"] = _csv(expand)  # a comma string here, unlike bulkfetch
-                if props:
-                    body["properties"] = props
-                if token:
-                    body["nextPageToken"] = token
-                resp = await self.request("POST", path, json=body, idempotent=True)
-            else:
-                params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
-                if expand:
-                    params["expand"] = _csv(expand)
-                if props:
-                    params["properties"] = ",".join(props)
-                if token:
-                    params["nextPageToken"] = token
-                resp = await self.request("GET", path, params=params)
-            data = orjson.loads(resp.content)  # pages are large: orjson parses them several times faster
-            issues = list(data.get("issues") or [])
-            next_token = data.get("nextPageToken") or None
-            is_last = bool(data.get("isLast", next_token is None)) or next_token is None
-            if next_token is not None and next_token == token:
-                log.warning("jira.search.stuck_token", connection=self.name)
-                is_last = True
-            yield SearchPage(
-                issues=issues,
-                start_at=None,
-                max_results=int(data.get("maxResults", len(issues))),
-                total=data.get("total"),
-                next_page_token=None if is_last else next_token,
-                is_last=is_last,
-            )
-            if is_last:
-                return
-            token = next_token
-
-    async def _search_server(
-        self, jql: str, fields: list[str], size: int, expand: Sequence[str] | str | None, props: list[str]
-    ) -> AsyncIterator[SearchPage]:
-        path = f"{self.api}/search"
-        start = 0
-        while True:
-            if len(jql) > LONG_JQL:
-                body: dict[str, Any] = {"jql": jql, "startAt": start, "maxResults": size, "fields": fields}
-                if expand:
-                    body["expand"] = _list(expand)
-                if props:
-                    body["properties"] = props
-                resp = await self.request("POST", path, json=body, idempotent=True)
-            else:
-                params: dict[str, Any] = {
-                    "jql": jql,
-                    "startAt": start,
-                    "maxResults": size,
-                    "fields": ",".join(fields),
-                }
-                if expand:
-                    params["expand"] = _csv(expand)
-                if props:
-                    params["properties"] = ",".join(props)
-                resp = await self.request("GET", path, params=params)
-            data = orjson.loads(resp.content)  # pages are large: orjson parses them several times faster
-            issues = list(data.get("issues") or [])
-            page_start = int(data.get("startAt", start))
-            total = data.get("total")
-            nxt = page_start + len(issues)
-            is_last = not issues or (total is not None and nxt >= int(total))
-            yield SearchPage(
-                issues=issues,
-                start_at=page_start,
-                max_results=int(data.get("maxResults", len(issues))),
-                total=int(total) if total is not None else None,
-                next_page_token=None,
-                is_last=is_last,
-            )
-            if is_last:
-                return
-            start = nxt
-
-    async def approximate_count(self, jql: str) -> int | None:
-        """How many issues a (bounded) JQL search matches, as Cloud estimates it
-        (``POST /rest/api/3/search/approximate-count``; recent edits may not be counted yet). None on
-        Server/DC, whose search pages carry an exact ``total`` instead."""
-        if await self.ensure_flavor() != "cloud":
-            return None
-        resp = await self.request(
-            "POST", f"{self.api}/search/approximate-count", json={"jql": jql}, idempotent=True
-        )
-        count = orjson.loads(resp.content).get("count")
-        return int(count) if isinstance(count, int) else None
-
-    async def search(
-        self, jql: str, fields: Sequence[str] | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
-        """All issues of a search as one list (at most ``limit``)."""
-        found: list[dict[str, Any]] = []
-        async for page in self.search_pages(jql, fields=fields):
-            found.extend(page.issues)
-            if limit is not None and len(found) >= limit:
-                return found[:limit]
-        return found
 
     # ----------------------------------------------------------------------------------------- fields
 
@@ -348,21 +192,39 @@ class JiraClient(AgileMixin):
                     str(e["id"]) for e in data.get("issueErrors") or [] if isinstance(e, dict) and e.get("id")
                 )
                 continue
-            try:
-                async for page in self.search_pages(
-                    jql_key_list(chunk), fields=wanted, expand=expand, properties=properties
-                ):
-                    found.extend(page.issues)
-            except JiraBadRequest:
-                # Server rejects the whole JQL when one key does not exist: fetch one by one instead.
-                for key in chunk:
-                    try:
-                        found.append(
-                            await self.get_issue(key, fields=wanted, expand=expand, properties=properties)
-                        )
-                    except JiraNotFound:
-                        continue
+            found.extend(await self._search_keys(chunk, wanted, expand, properties))
         return BulkFetch(found, errors)
+
+    async def _search_keys(
+        self, keys: list[str], fields: list[str], expand: Sequence[str] | None, properties: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Server: the issues of ``keys`` by one ``key in (...)`` search. Jira's validation refuses the
+        whole query when one key names no issue (deleted, or not visible), so the search asks it to warn
+        instead (``validateQuery=false``). A Jira that refuses anyway names each key it does not know: the
+        search is asked once more without them, and only a refusal that names none of the keys falls back
+        to reading them one by one."""
+        asked = keys
+        for _ in range(2):
+            try:
+                pages = self.search_pages(
+                    jql_key_list(asked), fields=fields, expand=expand, properties=properties, validate=False
+                )
+                return [issue async for page in pages for issue in page.issues]
+            except JiraBadRequest as exc:
+                unknown = refused_keys(exc.messages)
+                rest = [k for k in asked if k.upper() not in unknown]
+                if not rest:
+                    return []
+                if len(rest) == len(asked):
+                    break
+                asked = rest
+        found: list[dict[str, Any]] = []
+        for key in asked:
+            try:
+                found.append(await self.get_issue(key, fields=fields, expand=expand, properties=properties))
+            except JiraNotFound:
+                continue
+        return found
 
     async def edit_issue(
         self, key: str, fields: dict[str, Any] | None = None, update: dict[str, Any] | None = None

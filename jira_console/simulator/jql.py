@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 
 
 class JqlError(ValueError):
-    """A query Jira would answer with 400; ``str()`` is Jira's wording."""
+    """A query Jira would answer with 400; ``str()`` is Jira's wording, ``messages`` every message of the
+    answer (several when one clause names several unknown values)."""
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__(messages[0] if messages else "")
+        self.messages = list(messages)
 
 
 _TOKEN = re.compile(

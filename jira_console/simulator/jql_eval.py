@@ -30,6 +30,8 @@ class SiteView(Protocol):
 
     def resolve_user(self, ident: str) -> str | None: ...
 
+    def find(self, id_or_key: str) -> Issue | None: ...
+
 
 _DATE_FORMATS = ("%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y-%m-%d")
 _RELATIVE = re.compile(r"^([+-]?)(\d+)([wdhm])$")
@@ -72,6 +74,7 @@ _FIELD_ALIASES = {
     "customfield_10020": "sprint",
     "customfield_10104": "sprint",
 }
+_ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
 _SORTABLE = {"updated", "created", "key", "issuekey", "id", "priority", "status", "summary", "rank"}
 
 
@@ -88,11 +91,17 @@ class Bounds:
 class Compiler:
     """Turns a parsed query into a predicate over :class:`Issue` for one site and user time zone."""
 
-    def __init__(self, site: SiteView, tz: ZoneInfo, me: str, now_ms: int | None = None) -> None:
+    def __init__(
+        self, site: SiteView, tz: ZoneInfo, me: str, now_ms: int | None = None, *, validate: bool = True
+    ) -> None:
         self.site = site
         self.tz = tz
         self.me = me
         self.now_ms = now_ms
+        self.validate = validate
+        """Jira's strict validation (a 400 naming each key no issue has); off (Server's
+        ``validateQuery=false``), those keys match nothing and are told in :attr:`warnings`."""
+        self.warnings: list[str] = []
 
     def compile(self, node: Node | None) -> Predicate:
         if node is None:
@@ -162,6 +171,7 @@ class Compiler:
 
             return self._membership(clause, lambda i: i.project, norm_project)
         if name == "key":
+            self._check_keys(clause)
             # A key an issue had before it moved still finds it (the site's lifecycle knows the old keys).
             current = getattr(getattr(self.site, "lifecycle", None), "current_key", str.upper)
             return self._membership(clause, lambda i: i.key, current)
@@ -201,6 +211,21 @@ class Compiler:
             hit = clause.op == "~"
             return lambda issue: (needle in issue.summary.lower()) == hit
         raise JqlError(f"Field '{clause.field}' does not exist or you do not have permission to view it.")
+
+    def _check_keys(self, clause: Clause) -> None:
+        """Jira validates the keys a ``key`` clause names: one message per key of no issue (deleted, never
+        made, or not visible) or not shaped like a key, and the whole query fails with all of them."""
+        if clause.op in ("is", "is not"):
+            return
+        problems: list[str] = []
+        for value in self._values(clause):
+            if not (_ISSUE_KEY.fullmatch(value) or value.isdigit()):
+                problems.append(f"The issue key '{value}' for field 'key' is invalid.")
+            elif self.site.find(value) is None:
+                problems.append(f"An issue with key '{value}' does not exist for field 'key'.")
+        if problems and self.validate:
+            raise JqlError(*problems)
+        self.warnings.extend(problems)
 
     def _sprint(self, clause: Clause) -> Predicate:
         if clause.op in ("is", "is not"):

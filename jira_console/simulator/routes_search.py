@@ -57,14 +57,16 @@ def _parse_jql(text: str) -> jql.Query:
     try:
         return jql.parse(text)
     except jql.JqlError as exc:
-        raise JiraHTTPError(400, [str(exc)]) from None
+        raise JiraHTTPError(400, exc.messages) from None
 
 
-def _run_search(sim: Any, query: jql.Query) -> list[Any]:
+def _run_search(
+    sim: Any, query: jql.Query, *, validate: bool = True, warnings: list[str] | None = None
+) -> list[Any]:
     try:
-        found = list(sim.site.search(query))
+        found = list(sim.site.search(query, validate=validate, warnings=warnings))
     except jql.JqlError as exc:
-        raise JiraHTTPError(400, [str(exc)]) from None
+        raise JiraHTTPError(400, exc.messages) from None
     lag = sim.faults.settings.index_lag_ms
     if lag > 0:  # issues created lately are not indexed yet
         indexed_before = sim.site.lifecycle.now_ms() - lag
@@ -187,6 +189,7 @@ async def search_legacy(request: Request) -> Response:
         fields = body.get("fields")
         expand = expand_set(body.get("expand"))
         wanted = property_wanted(body.get("properties"))
+        validate = body.get("validateQuery", True)
     else:
         jql_text = request.query_params.get("jql", "")
         start_at = int_param(request, "startAt", 0)
@@ -194,6 +197,7 @@ async def search_legacy(request: Request) -> Response:
         fields = csv_param(request, "fields")
         expand = expand_set(request.query_params.get("expand"))
         wanted = property_wanted(csv_param(request, "properties"))
+        validate = request.query_params.get("validateQuery", "true")
     if not isinstance(start_at, int) or start_at < 0 or not isinstance(max_results, int) or max_results < 0:
         raise JiraHTTPError(400, ["startAt and maxResults must be non-negative integers."])
     query = _parse_jql(jql_text)
@@ -206,7 +210,10 @@ async def search_legacy(request: Request) -> Response:
             ],
         )
     size = min(max_results, sim.config.page_size, MAX_RESULT_WINDOW - start_at)
-    matched = _run_search(sim, query)
+    # validateQuery=false: what strict validation refuses (a key of no issue) becomes a warning.
+    warnings: list[str] = []
+    lenient = str(validate).lower() in ("false", "warn", "none")
+    matched = _run_search(sim, query, validate=not lenient, warnings=warnings)
     page = matched[start_at : start_at + size]
     base = base_of(request)
     with sim.site.lock:
@@ -226,6 +233,8 @@ async def search_legacy(request: Request) -> Response:
         "total": len(matched),
         "issues": issues,
     }
+    if warnings:
+        out["warningMessages"] = warnings
     out.update(_envelope_extras(sim, issues, expand))
     return ok(out)
 

@@ -120,9 +120,13 @@ class Site:
         self._index = sorted((i.updated, i.project, i.number, i.key) for i in seed.issues)
 
     # ------------------------------------------------------------------ search
-    def search(self, query: jql.Query) -> list[Issue]:
-        """All issues matching ``query`` in its ORDER BY order (Jira's default: key DESC... here updated)."""
-        compiler = jql_eval.Compiler(self, self.tz, self.me.name)
+    def search(
+        self, query: jql.Query, *, validate: bool = True, warnings: list[str] | None = None
+    ) -> list[Issue]:
+        """All issues matching ``query`` in its ORDER BY order (Jira's default: key DESC... here updated).
+        ``validate=False``: keys of no issue match nothing instead of failing the query; what strict
+        validation would have refused is appended to ``warnings``."""
+        compiler = jql_eval.Compiler(self, self.tz, self.me.name, validate=validate)
         with self.lock:
             pred = compiler.compile(query.where)
             bounds = compiler.bounds(query.where)
@@ -147,12 +151,15 @@ class Site:
                 matched.sort(key=keyfunc, reverse=desc)
         elif not sort_keys:
             matched.sort(key=lambda i: i.sort_key, reverse=True)
+        if warnings is not None:
+            warnings.extend(compiler.warnings)
         return matched
 
     def matches(self, jql_text: str, issue: Issue) -> bool:
         """Does ``issue`` satisfy a JQL filter (webhook filters)?"""
         query = jql.parse(jql_text)
-        return jql_eval.Compiler(self, self.tz, self.me.name).compile(query.where)(issue)
+        # A filter naming a key that has since gone matches nothing rather than failing every delivery.
+        return jql_eval.Compiler(self, self.tz, self.me.name, validate=False).compile(query.where)(issue)
 
     # ------------------------------------------------------------------ writes
     def _reindex(self, issue: Issue, new_updated: int) -> None:
