@@ -7,12 +7,14 @@ sparklines) and a console attached to a daemon that goes away. Skipped only wher
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,6 +49,15 @@ class Tmux:
                 return screen
             time.sleep(0.3)
         raise AssertionError(f"{text!r} did not appear; screen:\n{screen}")
+
+    def wait_until(self, check: Callable[[str], bool], what: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = self.screen()
+        while not check(screen) and time.monotonic() < deadline:
+            time.sleep(0.3)
+            screen = self.screen()
+        assert check(screen), f"no {what}; screen:\n{screen}"
+        return screen
 
     def wait_gone(self, text: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -153,8 +164,11 @@ def test_demo_for_a_new_operator(tmp_path: Path, width: int, height: int) -> Non
         term.keys("Escape")
         term.wait_gone("typing · Esc leaves")
         term.keys("2")
-        screen = term.wait_for("next run")
-        assert "in " in screen  # the next run is a countdown, in full even at 80 columns
+        term.wait_for("next run")
+        # The next run is a countdown, in full even at 80 columns. The rows load after the header, and on a
+        # busy machine a run can be "due" for a moment before it starts: wait for a countdown to show.
+        screen = term.wait_until(lambda text: re.search(r"\bin \d+", text) is not None, "a countdown")
+        assert re.search(r"\bin \d+\s*[smh]", screen), screen
         term.keys("5")
         screen = term.wait_for("issue_")  # the events' rows, once loaded (the header shows first)
         assert " conn " in screen and " note" in screen, screen

@@ -19,7 +19,7 @@ from jira_console import redact
 from jira_console.jira.agile import AgileMixin, chunks
 from jira_console.jira.errors import JiraAuthError, JiraBadRequest, JiraNotFound
 from jira_console.jira.models import BulkCreated, BulkFetch, ElementError, JiraField, Transition
-from jira_console.jira.search import DEFAULT_FIELDS, SearchMixin, _csv, jql_key_list, refused_keys
+from jira_console.jira.search import DEFAULT_FIELDS, SearchMixin, _csv, jql_key_list
 from jira_console.jira.shared import CredentialsBlocked
 from jira_console.logs import get_logger
 
@@ -198,28 +198,16 @@ class JiraClient(SearchMixin, AgileMixin):
     async def _search_keys(
         self, keys: list[str], fields: list[str], expand: Sequence[str] | None, properties: Sequence[str]
     ) -> list[dict[str, Any]]:
-        """Server: the issues of ``keys`` by one ``key in (...)`` search. Jira's validation refuses the
-        whole query when one key names no issue (deleted, or not visible), so the search asks it to warn
-        instead (``validateQuery=false``). A Jira that refuses anyway names each key it does not know: the
-        search is asked once more without them, and only a refusal that names none of the keys falls back
-        to reading them one by one."""
-        asked = keys
-        for _ in range(2):
-            try:
-                pages = self.search_pages(
-                    jql_key_list(asked), fields=fields, expand=expand, properties=properties, validate=False
-                )
-                return [issue async for page in pages for issue in page.issues]
-            except JiraBadRequest as exc:
-                unknown = refused_keys(exc.messages)
-                rest = [k for k in asked if k.upper() not in unknown]
-                if not rest:
-                    return []
-                if len(rest) == len(asked):
-                    break
-                asked = rest
-        found: list[dict[str, Any]] = []
-        for key in asked:
+        """Server: the issues of ``keys`` by one ``key in (...)`` search (keys of deleted issues left out,
+        see :meth:`search_known`); read one by one when Jira refuses the search without saying which key
+        it could not take."""
+        try:
+            found, _gone = await self.search_known(keys, jql_key_list, fields, expand, properties)
+            return found
+        except JiraBadRequest:
+            pass
+        found = []
+        for key in keys:
             try:
                 found.append(await self.get_issue(key, fields=fields, expand=expand, properties=properties))
             except JiraNotFound:

@@ -9,11 +9,12 @@ fail the other ninety-nine."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
 
+from jira_console.jira.errors import JiraBadRequest
 from jira_console.jira.http import JiraHttp
 from jira_console.jira.models import SearchPage
 from jira_console.logs import get_logger
@@ -25,8 +26,8 @@ LONG_JQL = 1500
 DEFAULT_FIELDS = ("*navigable",)
 _ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$|^\d+$")
 _REFUSED_KEY = re.compile(
-    r"An issue with key '([^']+)' does not exist for field 'key'"
-    r"|The issue key '([^']+)' for field 'key' is invalid"
+    r"An issue with key '([^']+)' does not exist for field '(?:key|id)'"
+    r"|The issue key '([^']+)' for field '(?:key|id)' is invalid"
 )
 
 
@@ -52,7 +53,8 @@ def jql_key_list(keys: Sequence[str]) -> str:
 
 
 def refused_keys(messages: Iterable[str]) -> set[str]:
-    """The keys (upper-cased) a refused JQL search names as unknown or malformed, from Jira's messages."""
+    """The keys and ids (keys upper-cased) a refused JQL search names as unknown or malformed, from Jira's
+    messages (which say "key" for an id too)."""
     out: set[str] = set()
     for message in messages:
         for match in _REFUSED_KEY.finditer(message):
@@ -209,3 +211,35 @@ class SearchMixin(JiraHttp):
             if limit is not None and len(found) >= limit:
                 return found[:limit]
         return found
+
+    async def search_known(
+        self,
+        values: Sequence[str],
+        jql_for: Callable[[list[str]], str],
+        fields: Sequence[str] | None = None,
+        expand: Sequence[str] | None = None,
+        properties: Sequence[str] = (),
+    ) -> tuple[list[dict[str, Any]], set[str]]:
+        """The issues a search naming ``values`` (keys or ids, written into the JQL by ``jql_for``) finds,
+        and the values Jira refused as naming no issue (deleted, or not visible).
+
+        Jira's validation refuses the whole query for one such value. Server is asked to warn instead
+        (``validateQuery=false``); Cloud's search cannot be, so a refusal that names some of the values is
+        answered by searching again without them. A refusal that names none of them is raised."""
+        asked = list(values)
+        refused: set[str] = set()
+        while True:
+            try:
+                pages = self.search_pages(
+                    jql_for(asked), fields=fields, expand=expand, properties=properties, validate=False
+                )
+                return [issue async for page in pages for issue in page.issues], refused
+            except JiraBadRequest as exc:
+                named = refused_keys(exc.messages)
+                gone = {value for value in asked if value.upper() in named}
+                if not gone:
+                    raise
+                refused |= gone
+                asked = [value for value in asked if value not in gone]
+                if not asked:
+                    return [], refused

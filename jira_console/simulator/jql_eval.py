@@ -176,6 +176,7 @@ class Compiler:
             current = getattr(getattr(self.site, "lifecycle", None), "current_key", str.upper)
             return self._membership(clause, lambda i: i.key, current)
         if name == "id":
+            self._check_keys(clause, "id")
             return self._membership(clause, lambda i: str(i.id), str)
         if name == "status":
             from jira_console.simulator.model import STATUS_BY_ID, STATUS_BY_NAME
@@ -212,17 +213,19 @@ class Compiler:
             return lambda issue: (needle in issue.summary.lower()) == hit
         raise JqlError(f"Field '{clause.field}' does not exist or you do not have permission to view it.")
 
-    def _check_keys(self, clause: Clause) -> None:
-        """Jira validates the keys a ``key`` clause names: one message per key of no issue (deleted, never
-        made, or not visible) or not shaped like a key, and the whole query fails with all of them."""
+    def _check_keys(self, clause: Clause, field: str = "key") -> None:
+        """Jira validates the issues a ``key`` or ``id`` clause names: one message per key or id of no issue
+        (deleted, never made, or not visible) or of the wrong shape, and the whole query fails with all of
+        them (the messages say "key" for ids too)."""
         if clause.op in ("is", "is not"):
             return
+        shaped = str.isdigit if field == "id" else (lambda v: bool(_ISSUE_KEY.fullmatch(v)) or v.isdigit())
         problems: list[str] = []
         for value in self._values(clause):
-            if not (_ISSUE_KEY.fullmatch(value) or value.isdigit()):
-                problems.append(f"The issue key '{value}' for field 'key' is invalid.")
+            if not shaped(value):
+                problems.append(f"The issue key '{value}' for field '{field}' is invalid.")
             elif self.site.find(value) is None:
-                problems.append(f"An issue with key '{value}' does not exist for field 'key'.")
+                problems.append(f"An issue with key '{value}' does not exist for field '{field}'.")
         if problems and self.validate:
             raise JqlError(*problems)
         self.warnings.extend(problems)

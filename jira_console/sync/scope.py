@@ -1,7 +1,8 @@
 """Which webhook issues belong to a connection: a delivery carries any issue its webhook's filter let through
 (often every issue of the site), while the connection syncs only its JQL. An issue the store already has is
 in scope (reconciliation settles one that left it); one it does not know is imported only when Jira says it
-matches the connection's JQL (one search for all the unknown issues of a batch)."""
+matches the connection's JQL (one search for all the unknown issues of a batch; one deleted since its
+delivery, which Jira's validation refuses the search for, is left out of it and not imported)."""
 
 from __future__ import annotations
 
@@ -50,18 +51,24 @@ async def out_of_scope(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[st
         return set()
     matched: set[str] = set()
     items = sorted(unknown.items())
-    for start in range(0, len(items), SEARCH_CHUNK):
-        chunk = items[start : start + SEARCH_CHUNK]
-        ids = [i for _k, i in chunk if i and i.isdigit()]
-        keys = [k for k, i in chunk if not (i and i.isdigit())]
+
+    def jql_for(values: list[str]) -> str:
+        ids = [v for v in values if v.isdigit()]
+        keys = [v for v in values if not v.isdigit()]
         terms = ([f"id in ({', '.join(ids)})"] if ids else []) + (
             [f"key in ({', '.join(_quoted(k) for k in keys)})"] if keys else []
         )
-        jql = f"({filt}) AND ({' OR '.join(terms)})"
-        async for page in io.client.search_pages(jql, fields=["updated"], page_size=SEARCH_CHUNK):
-            for found in page.issues:
-                matched.add(str(found.get("id")))
-                matched.add(str(found.get("key")))
+        return f"({filt}) AND ({' OR '.join(terms)})"
+
+    for start in range(0, len(items), SEARCH_CHUNK):
+        chunk = items[start : start + SEARCH_CHUNK]
+        # By id where the body has one (a key may have moved on since), else by key. An issue deleted since
+        # its delivery is left out of the search (Jira refuses a query naming it): not in scope.
+        values = [i if i and i.isdigit() else k for k, i in chunk]
+        found, _gone = await io.client.search_known(values, jql_for, fields=["updated"])
+        for issue in found:
+            matched.add(str(issue.get("id")))
+            matched.add(str(issue.get("key")))
     return {k for k, i in unknown.items() if k not in matched and (i is None or i not in matched)}
 
 
