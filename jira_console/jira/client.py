@@ -19,7 +19,7 @@ from jira_console import redact
 from jira_console.jira.agile import AgileMixin, chunks
 from jira_console.jira.errors import JiraAuthError, JiraBadRequest, JiraNotFound
 from jira_console.jira.models import BulkCreated, BulkFetch, ElementError, JiraField, Transition
-from jira_console.jira.search import DEFAULT_FIELDS, SearchMixin, _csv, jql_key_list
+from jira_console.jira.search import DEFAULT_FIELDS, SearchMixin, comma_list, jql_key_list
 from jira_console.jira.shared import CredentialsBlocked
 from jira_console.logs import get_logger
 
@@ -148,7 +148,7 @@ class JiraClient(SearchMixin, AgileMixin):
         if properties:
             params["properties"] = ",".join(properties)
         if expand:
-            params["expand"] = _csv(expand)
+            params["expand"] = comma_list(expand)
         return dict((await self.request("GET", f"{self.api}/issue/{key}", params=params)).json())
 
     async def bulk_fetch(

@@ -31,7 +31,8 @@ _REFUSED_KEY = re.compile(
 )
 
 
-def _csv(values: Sequence[str] | str | None) -> str | None:
+def comma_list(values: Sequence[str] | str | None) -> str | None:
+    """Values as one comma-separated query parameter (``expand``, ``fields``), None for None."""
     if values is None:
         return None
     return values if isinstance(values, str) else ",".join(values)
@@ -102,7 +103,7 @@ class SearchMixin(JiraHttp):
             if len(jql) > LONG_JQL:
                 body: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": fields}
                 if expand:
-                    body["expand"] = _csv(expand)  # a comma string here, unlike bulkfetch
+                    body["expand"] = comma_list(expand)  # a comma string here, unlike bulkfetch
                 if props:
                     body["properties"] = props
                 if token:
@@ -111,7 +112,7 @@ class SearchMixin(JiraHttp):
             else:
                 params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
                 if expand:
-                    params["expand"] = _csv(expand)
+                    params["expand"] = comma_list(expand)
                 if props:
                     params["properties"] = ",".join(props)
                 if token:
@@ -165,7 +166,7 @@ class SearchMixin(JiraHttp):
                     "fields": ",".join(fields),
                 }
                 if expand:
-                    params["expand"] = _csv(expand)
+                    params["expand"] = comma_list(expand)
                 if props:
                     params["properties"] = ",".join(props)
                 if not validate:
