@@ -220,19 +220,23 @@ class SearchMixin(JiraHttp):
         fields: Sequence[str] | None = None,
         expand: Sequence[str] | None = None,
         properties: Sequence[str] = (),
+        *,
+        strict: bool = False,
     ) -> tuple[list[dict[str, Any]], set[str]]:
         """The issues a search naming ``values`` (keys or ids, written into the JQL by ``jql_for``) finds,
         and the values Jira refused as naming no issue (deleted, or not visible).
 
         Jira's validation refuses the whole query for one such value. Server is asked to warn instead
-        (``validateQuery=false``); Cloud's search cannot be, so a refusal that names some of the values is
-        answered by searching again without them. A refusal that names none of them is raised."""
+        (``validateQuery=false``) unless ``strict`` (a JQL that holds more than the values, such as a
+        connection's own filter, whose mistakes must not be waved through); Cloud's search cannot be asked.
+        A refusal that names some of the values is answered by searching again without them; one that names
+        none of them is raised."""
         asked = list(values)
         refused: set[str] = set()
         while True:
             try:
                 pages = self.search_pages(
-                    jql_for(asked), fields=fields, expand=expand, properties=properties, validate=False
+                    jql_for(asked), fields=fields, expand=expand, properties=properties, validate=strict
                 )
                 return [issue async for page in pages for issue in page.issues], refused
             except JiraBadRequest as exc:

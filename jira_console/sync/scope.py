@@ -63,9 +63,10 @@ async def out_of_scope(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[st
     for start in range(0, len(items), SEARCH_CHUNK):
         chunk = items[start : start + SEARCH_CHUNK]
         # By id where the body has one (a key may have moved on since), else by key. An issue deleted since
-        # its delivery is left out of the search (Jira refuses a query naming it): not in scope.
+        # its delivery is left out of the search (Jira refuses a query naming it): not in scope. Strict: the
+        # connection's filter is validated as the sync's own searches validate it.
         values = [i if i and i.isdigit() else k for k, i in chunk]
-        found, _gone = await io.client.search_known(values, jql_for, fields=["updated"])
+        found, _gone = await io.client.search_known(values, jql_for, fields=["updated"], strict=True)
         for issue in found:
             matched.add(str(issue.get("id")))
             matched.add(str(issue.get("key")))
