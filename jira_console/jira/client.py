@@ -202,8 +202,7 @@ class JiraClient(SearchMixin, AgileMixin):
         see :meth:`search_known`); read one by one when Jira refuses the search without saying which key
         it could not take."""
         try:
-            found, _gone = await self.search_known(keys, jql_key_list, fields, expand, properties)
-            return found
+            return await self.search_known(keys, jql_key_list, fields, expand, properties)
         except JiraBadRequest:
             pass
         found = []

@@ -222,9 +222,9 @@ class SearchMixin(JiraHttp):
         properties: Sequence[str] = (),
         *,
         strict: bool = False,
-    ) -> tuple[list[dict[str, Any]], set[str]]:
-        """The issues a search naming ``values`` (keys or ids, written into the JQL by ``jql_for``) finds,
-        and the values Jira refused as naming no issue (deleted, or not visible).
+    ) -> list[dict[str, Any]]:
+        """The issues a search naming ``values`` (keys or ids, written into the JQL by ``jql_for``) finds;
+        values naming no issue (deleted, or not visible) find nothing.
 
         Jira's validation refuses the whole query for one such value. Server is asked to warn instead
         (``validateQuery=false``) unless ``strict`` (a JQL that holds more than the values, such as a
@@ -232,19 +232,17 @@ class SearchMixin(JiraHttp):
         A refusal that names some of the values is answered by searching again without them; one that names
         none of them is raised."""
         asked = list(values)
-        refused: set[str] = set()
         while True:
             try:
                 pages = self.search_pages(
                     jql_for(asked), fields=fields, expand=expand, properties=properties, validate=strict
                 )
-                return [issue async for page in pages for issue in page.issues], refused
+                return [issue async for page in pages for issue in page.issues]
             except JiraBadRequest as exc:
                 named = refused_keys(exc.messages)
                 gone = {value for value in asked if value.upper() in named}
                 if not gone:
                     raise
-                refused |= gone
                 asked = [value for value in asked if value not in gone]
                 if not asked:
-                    return [], refused
+                    return []

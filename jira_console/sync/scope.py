@@ -66,8 +66,7 @@ async def out_of_scope(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[st
         # its delivery is left out of the search (Jira refuses a query naming it): not in scope. Strict: the
         # connection's filter is validated as the sync's own searches validate it.
         values = [i if i and i.isdigit() else k for k, i in chunk]
-        found, _gone = await io.client.search_known(values, jql_for, fields=["updated"], strict=True)
-        for issue in found:
+        for issue in await io.client.search_known(values, jql_for, fields=["updated"], strict=True):
             matched.add(str(issue.get("id")))
             matched.add(str(issue.get("key")))
     return {k for k, i in unknown.items() if k not in matched and (i is None or i not in matched)}
