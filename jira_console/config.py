@@ -3,16 +3,16 @@
 Precedence, highest first: environment variables (``JIRA_CONSOLE_`` prefix, ``__`` for nesting, e.g.
 ``JIRA_CONSOLE_DATABASE__URL``; read with pydantic-settings, see :mod:`jira_console.config_env`), then the
 TOML file, then the defaults below. Secrets are never read from
-the file by default: each connection names an environment variable (``token_env``) or falls back to the
-OS keyring, and every resolved secret is registered with :mod:`jira_console.redact` so logs never show it.
+the file by default: each connection names an environment variable (``token_env``), a file holding the token
+(``token_file``, :mod:`jira_console.secret_files`) or the OS keyring, and every resolved secret is registered
+with :mod:`jira_console.redact` so logs never show it.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +30,7 @@ from pydantic import (
 from jira_console import redact
 from jira_console.config_env import env_overrides, merge_list_env
 from jira_console.config_messages import validation_message
+from jira_console.secret_files import permission_warnings, secret_file_problem, secret_from_file
 
 ENV_PREFIX = "JIRA_CONSOLE_"
 CONFIG_ENV = "JIRA_CONSOLE_CONFIG"
@@ -77,8 +78,11 @@ class JiraConnection(_Section):
     """E-mail (Cloud) or user name (Server/DC) for basic auth."""
     token_env: str | None = None
     """Name of the environment variable holding the token/password."""
+    token_file: str | None = None
+    """File holding the token, used when ``token_env`` gives none: e.g. ``${CREDENTIALS_DIRECTORY}/jira``
+    (systemd) or a mounted secret. Read again at every SIGHUP, so a rotated token needs no restart."""
     keyring_service: str | None = None
-    """OS keyring service to read the token from when ``token_env`` is unset or empty
+    """OS keyring service to read the token from when neither ``token_env`` nor ``token_file`` gives one
     (looked up with ``user`` as the user name)."""
     token: SecretStr | None = None
     """Inline token. Refused unless ``allow_inline_token = true``: secrets belong in the environment."""
@@ -165,10 +169,13 @@ class JiraConnection(_Section):
         return self.url.lower()
 
     def resolve_token(self) -> SecretStr | None:
-        """The secret for this connection from the environment, the keyring or (if allowed) the file."""
+        """The secret for this connection from the environment, its token file, the keyring or (if allowed)
+        the configuration file, in that order."""
         secret: str | None = None
         if self.token_env:
             secret = os.environ.get(self.token_env) or None
+        if secret is None:
+            secret = secret_from_file(self.token_file)
         if secret is None and self.keyring_service:
             try:
                 import keyring
@@ -187,11 +194,26 @@ class JiraConnection(_Section):
         """Where the secret comes from, for ``config show`` (never the secret itself)."""
         if self.token_env and os.environ.get(self.token_env):
             return f"env {self.token_env}"
+        if self.token_file:
+            problem = secret_file_problem(self.token_file)
+            if problem is None or not (self.keyring_service or self.token is not None):
+                return f"file {self.token_file}" + (f" (unusable: {problem})" if problem else "")
         if self.keyring_service:
             return f"keyring {self.keyring_service}"
         if self.token is not None:
             return "inline (file, or JIRA_CONSOLE_JIRA__<n>__TOKEN)"
         return f"missing (set {self.token_env})" if self.token_env else "missing"
+
+    def token_hint(self) -> str:
+        """What to do when no token was found, naming every source configured and why a file gives none."""
+        problem = secret_file_problem(self.token_file)
+        if problem:
+            return f"token_file: {problem}"
+        sources = [f"the environment variable {self.token_env}" if self.token_env else None]
+        sources += [f"the file {self.token_file}" if self.token_file else None]
+        sources += [f"keyring service {self.keyring_service!r}" if self.keyring_service else None]
+        named = [s for s in sources if s]
+        return "set " + " or ".join(named) if named else "configure token_env, token_file or keyring_service"
 
 
 def _check_host_port(value: str) -> str:
@@ -212,6 +234,10 @@ class WebhookConfig(_Section):
     """Environment variable with the HMAC secret (``X-Hub-Signature``)."""
     previous_secret_env: str | None = "JIRA_WEBHOOK_SECRET_PREVIOUS"
     """Environment variable with the previous secret, also accepted during a rotation."""
+    secret_file: str | None = None
+    """File holding the secret, used when ``secret_env`` gives none (read again at every SIGHUP)."""
+    previous_secret_file: str | None = None
+    """File holding the previous secret, used when ``previous_secret_env`` gives none."""
     require_signature: bool = True
     """Refuse unsigned deliveries (set false only for Jira setups that cannot sign)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -256,12 +282,23 @@ class WebhookConfig(_Section):
     def secrets(self) -> list[bytes]:
         """The accepted HMAC secrets, current first."""
         found: list[bytes] = []
-        for name in (self.secret_env, self.previous_secret_env):
-            value = os.environ.get(name) if name else None
+        for name, path in (
+            (self.secret_env, self.secret_file),
+            (self.previous_secret_env, self.previous_secret_file),
+        ):
+            value = (os.environ.get(name) if name else None) or secret_from_file(path)
             if value:
                 redact.register(value)
                 found.append(value.encode())
         return found
+
+    def secret_hint(self) -> str:
+        """Where the current secret should come from, and why its file gives none."""
+        problem = secret_file_problem(self.secret_file)
+        if problem:
+            return f"webhooks.secret_file: {problem}"
+        variable = self.secret_env or "the variable named by webhooks.secret_env"
+        return f"set {variable}" + (f" or write the file {self.secret_file}" if self.secret_file else "")
 
 
 class ApiConfig(_Section):
@@ -271,6 +308,8 @@ class ApiConfig(_Section):
     token_env: str = "JIRA_CONSOLE_API_TOKEN"
     """Environment variable with the bearer token every API call must send (``Authorization: Bearer``);
     the daemon refuses to start the API without it."""
+    token_file: str | None = None
+    """File holding that token, used when ``token_env`` gives none (read again at every SIGHUP)."""
 
     @field_validator("listen")
     @classmethod
@@ -286,8 +325,9 @@ class ApiConfig(_Section):
         return int((self.listen or ":0").rpartition(":")[2])
 
     def token(self) -> str | None:
-        """The bearer token from the environment (registered with :mod:`jira_console.redact`), or None."""
-        value = os.environ.get(self.token_env) or None
+        """The bearer token from the environment or the token file (registered with
+        :mod:`jira_console.redact`), or None."""
+        value = os.environ.get(self.token_env) or secret_from_file(self.token_file)
         if value:
             redact.register(value)
         return value
@@ -428,16 +468,6 @@ def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
     return None
 
 
-def _permission_warnings(path: Path) -> list[str]:
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return []
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return [f"{path} is readable by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"]
-    return []
-
-
 def load_config(path: str | os.PathLike[str] | None = None, *, require_file: bool = False) -> LoadedConfig:
     """Read, validate and freeze the configuration. Raises :class:`ConfigError` with a readable message."""
     found = find_config_path(path)
@@ -453,7 +483,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, require_file: boo
             raise ConfigError(f"{found}: not valid TOML: {exc}") from None
         except OSError as exc:
             raise ConfigError(f"{found}: cannot read: {exc.strerror}") from None
-        warnings.extend(_permission_warnings(found))
+        warnings.extend(permission_warnings(found))
     elif require_file:
         raise ConfigError(f"no config file: pass --config PATH or set {CONFIG_ENV}")
     try:
@@ -466,24 +496,3 @@ def load_config(path: str | os.PathLike[str] | None = None, *, require_file: boo
     except ValidationError as exc:
         raise ConfigError(validation_message(exc, found, Settings)) from None
     return LoadedConfig(settings=settings, path=found, file_data=data, warnings=tuple(warnings))
-
-
-def iter_effective(loaded: LoadedConfig) -> Iterator[tuple[str, Any, str]]:
-    """(dotted key, display value, source) for every leaf of the effective config, secrets masked."""
-
-    def walk(prefix: str, model: BaseModel) -> Iterator[tuple[str, Any, str]]:
-        for name in type(model).model_fields:
-            value = getattr(model, name)
-            key = f"{prefix}{name}"
-            if isinstance(value, BaseModel):
-                yield from walk(key + ".", value)
-            elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
-                for i, item in enumerate(value):
-                    yield from walk(f"{key}.{i}.", item)
-            else:
-                shown = redact.mask_value(name, value)
-                yield key, shown, loaded.source_of(key)
-        if isinstance(model, JiraConnection):
-            yield f"{prefix}token (resolved)", "****" if model.resolve_token() else None, model.token_source()
-
-    yield from walk("", loaded.settings)

@@ -35,6 +35,7 @@ from jira_console.health import one_line
 from jira_console.housekeeping import NameTaken, refuse_taken_name, retention
 from jira_console.logs import get_logger
 from jira_console.reload import ReloadCheck, install_signal_handlers, reload_wanted
+from jira_console.secret_files import secret_file_problem
 from jira_console.store import state as st
 from jira_console.store.local_work import LocalWatch
 from jira_console.store.outage import DatabaseOutage
@@ -482,8 +483,13 @@ def api_token(settings: Settings) -> str | None:
         return None
     token = api.token()
     if not token:
+        problem = secret_file_problem(api.token_file)
+        source = (
+            f"its token_file cannot be used ({problem})"
+            if problem
+            else f"the environment variable {api.token_env} (the API's bearer token) is empty"
+        )
         raise ConfigError(
-            f"[api] listen is set but the environment variable {api.token_env} (the API's bearer token) "
-            "is empty; set it, or remove [api] listen to run without the API"
+            f"[api] listen is set but {source}; set it, or remove [api] listen to run without the API"
         )
     return token

@@ -65,7 +65,7 @@ def scrub_any(value: Any) -> Any:
 
 def is_secret_key(name: str) -> bool:
     lowered = name.lower()
-    if lowered.endswith(("_env", "_service")):  # names of variables, not values
+    if lowered.endswith(("_env", "_service", "_file")):  # names of variables and paths, not values
         return False
     return any(h in lowered for h in _SECRET_KEY_HINTS)
 

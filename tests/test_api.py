@@ -3,6 +3,7 @@ the token, field mappings, webhook events, health, sync triggers and conflict re
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -491,6 +492,7 @@ async def test_bodies_a_database_cannot_keep_are_refused_not_stored(api_factory)
 
 
 async def test_the_token_never_reaches_a_log_or_an_answer(api_factory, capfd, caplog) -> None:
+    caplog.set_level(logging.INFO)  # whatever level an earlier test in this worker left the root logger at
     rig: ApiRig = await api_factory(issues=3)
     await rig.synced()
     answers = []

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jira_console.cli import app
-from jira_console.config import ConfigError, Settings, iter_effective, load_config
+from jira_console.cli.config_cmd import iter_effective
+from jira_console.config import ConfigError, Settings, load_config
 
 GOOD = """
 [database]

@@ -11,6 +11,8 @@ from jira_console.cli.common import EXIT_FAILURE, EXIT_USAGE, emit_json, friendl
 from jira_console.cli.safe_text import echo
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from jira_console.config import LoadedConfig
 
 app = typer.Typer(help="Show or check the configuration.", no_args_is_help=True)
@@ -19,8 +21,6 @@ app = typer.Typer(help="Show or check the configuration.", no_args_is_help=True)
 @app.command("show")
 def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Print the effective configuration, where each value came from, secrets masked."""
-    from jira_console.config import iter_effective
-
     loaded = state.config()
     rows = list(iter_effective(loaded))
     if as_json:
@@ -37,6 +37,55 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         echo(f"{key:<{width}}  {value!s:<40}  [{source}]")
 
 
+def iter_effective(loaded: LoadedConfig) -> Iterator[tuple[str, Any, str]]:
+    """(dotted key, display value, source) for every leaf of the effective config, secrets masked."""
+    from pydantic import BaseModel
+
+    from jira_console import redact
+    from jira_console.config import JiraConnection
+
+    def walk(prefix: str, model: BaseModel) -> Iterator[tuple[str, Any, str]]:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            key = f"{prefix}{name}"
+            if isinstance(value, BaseModel):
+                yield from walk(key + ".", value)
+            elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+                for i, item in enumerate(value):
+                    yield from walk(f"{key}.{i}.", item)
+            else:
+                shown = redact.mask_value(name, value)
+                yield key, shown, loaded.source_of(key)
+        if isinstance(model, JiraConnection):
+            yield f"{prefix}token (resolved)", "****" if model.resolve_token() else None, model.token_source()
+
+    yield from walk("", loaded.settings)
+
+
+def _secret_file_warnings(loaded: LoadedConfig) -> list[str]:
+    """Secret files other users can read, and those that give no secret where one is needed (not those
+    whose environment variable gives the secret: the file is not read then)."""
+    import os
+
+    from jira_console.secret_files import expand, permission_warnings, secret_file_problem
+
+    settings = loaded.settings
+    hooks = settings.webhooks
+    named = [(f"jira[{c.name}].token_file", c.token_env, c.token_file) for c in settings.jira]
+    named += [
+        ("webhooks.secret_file", hooks.secret_env, hooks.secret_file),
+        ("webhooks.previous_secret_file", hooks.previous_secret_env, hooks.previous_secret_file),
+        ("api.token_file", settings.api.token_env, settings.api.token_file),
+    ]
+    found: list[str] = []
+    for key, env, path in named:
+        if not path or (env and os.environ.get(env)):
+            continue
+        problem = secret_file_problem(path)
+        found.extend([f"{key}: {problem}"] if problem else permission_warnings(expand(path)))
+    return found
+
+
 def check_warnings(loaded: LoadedConfig) -> list[str]:
     """What the file allows but will hurt: the loader's warnings, and a webhook listener that will turn
     every delivery away because the secret's variable is not set."""
@@ -44,10 +93,12 @@ def check_warnings(loaded: LoadedConfig) -> list[str]:
     hooks = loaded.settings.webhooks
     if hooks.enabled and hooks.require_signature and not hooks.secrets():
         variable = hooks.secret_env or "the variable named by webhooks.secret_env"
+        hint = hooks.secret_hint() if hooks.secret_file else f"export {variable}"
         warnings.append(
-            f"webhook secret not set: export {variable} "
+            f"webhook secret not set: {hint} "
             "(the listener refuses unsigned deliveries while webhooks.require_signature is on)"
         )
+    warnings.extend(w for w in _secret_file_warnings(loaded) if not any(w in said for said in warnings))
     from jira_console.webhooks.exposure import exposure_warnings  # (loads the webhooks package: not at start)
 
     warnings.extend(exposure_warnings(loaded.settings, missing_secret=False))  # unsigned, weak, public

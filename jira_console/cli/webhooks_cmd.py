@@ -227,8 +227,8 @@ def _registration_secret(settings: Settings, dynamic: bool) -> str | None:
     secret = secrets[0].decode() if secrets and not dynamic else None
     if not dynamic and secret is None and settings.webhooks.require_signature:
         fail(
-            f"no webhook secret: set {settings.webhooks.secret_env or 'webhooks.secret_env'} so Jira "
-            "signs deliveries (the listener refuses unsigned ones while webhooks.require_signature is on)",
+            f"no webhook secret: {settings.webhooks.secret_hint()} so Jira signs deliveries (the listener "
+            "refuses unsigned ones while webhooks.require_signature is on)",
             EXIT_USAGE,
         )
     return secret

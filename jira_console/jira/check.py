@@ -46,10 +46,7 @@ async def check_connection(
     problems: list[str] = result["problems"]
     token = conn.resolve_token()
     if token is None:
-        where = f"the environment variable {conn.token_env}" if conn.token_env else "token_env"
-        if conn.keyring_service:
-            where += f" or keyring service {conn.keyring_service!r}"
-        problems.append(f"no token found: set {where}")
+        problems.append(f"no token found: {conn.token_hint()}")
         result["summary"] = "no token"
         return result
     try:

@@ -228,11 +228,7 @@ class JiraHttp:
         """
         method = method.upper()
         if not self._has_token:
-            hint = (
-                f"set the environment variable {self.conn.token_env}"
-                if self.conn.token_env
-                else ("configure token_env or keyring_service")
-            )
+            hint = self.conn.token_hint()
             raise JiraAuthError(0, method, path, [f"no token for connection {self.name!r}: {hint}"])
         if self.auth_blocked and self.shared is None:
             raise CredentialsBlocked(self.name, method, path, str(self.auth_block))

@@ -25,6 +25,8 @@ def config_fingerprint(conn: JiraConnection) -> str:
     """What identifies the credentials in use, without the secret itself: a block recorded under another
     fingerprint belongs to a configuration that is no longer in force."""
     parts = [conn.url, conn.auth, conn.user, conn.token_env, conn.keyring_service]
+    if conn.token_file:  # appended only when set: the fingerprints recorded before it existed still match
+        parts.append(conn.token_file)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 

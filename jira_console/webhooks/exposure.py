@@ -12,6 +12,7 @@ import ipaddress
 import os
 
 from jira_console.config import Settings
+from jira_console.secret_files import secret_from_file
 
 MIN_SECRET_LENGTH = 16
 
@@ -40,14 +41,24 @@ def exposure_warnings(settings: Settings, *, missing_secret: bool = True) -> lis
                 "Jira events; set a secret"
             )
         elif not secrets and missing_secret:
-            found.append(
-                f"webhooks.require_signature is on but {wh.secret_env or 'webhooks.secret_env'} is unset: "
-                "every delivery will be refused (401)"
+            unset = (
+                f"no webhook secret is set ({wh.secret_hint()})"
+                if wh.secret_file
+                else f"{wh.secret_env or 'webhooks.secret_env'} is unset"
             )
+            found.append(
+                f"webhooks.require_signature is on but {unset}: every delivery will be refused (401)"
+            )
+        pairs = (
+            ("current", wh.secret_env, wh.secret_file),
+            ("previous", wh.previous_secret_env, wh.previous_secret_file),
+        )
         short = [
             name
-            for name, env in (("current", wh.secret_env), ("previous", wh.previous_secret_env))
-            if env and 0 < len(os.environ.get(env, "")) < MIN_SECRET_LENGTH
+            for name, env, path in pairs
+            if 0
+            < len((os.environ.get(env) if env else None) or secret_from_file(path) or "")
+            < MIN_SECRET_LENGTH
         ]
         if short:
             found.append(

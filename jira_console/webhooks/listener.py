@@ -128,11 +128,15 @@ class ListenerHandlers:
         """The last database write's failure (a delivery's commit, the daemon's heartbeat), None once a
         write goes through again: a full disk still answers reads, so ``/healthz`` must hear of it here."""
         if self.check_signature and not self.secrets:
-            env = self.config.secret_env or "webhooks.secret_env"
+            unset = (
+                f"no webhook secret is set ({self.config.secret_hint()})"
+                if self.config.secret_file
+                else f"{self.config.secret_env or 'webhooks.secret_env'} is unset"
+            )
             log.error(
-                f"webhooks.require_signature is on but {env} is unset: every delivery will be refused (401); "
-                "set it to the secret Jira signs deliveries with, or set [webhooks] enabled = false to run "
-                "without the listener (the scheduled syncs go on)"
+                f"webhooks.require_signature is on but {unset}: every delivery will be refused (401); give "
+                "it the secret Jira signs deliveries with, or set [webhooks] enabled = false to run without "
+                "the listener (the scheduled syncs go on)"
             )
 
     async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive) -> bytes:
