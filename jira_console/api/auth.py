@@ -1,5 +1,6 @@
-"""Bearer-token authentication for the operations API: one shared token from the environment, compared in
-constant time, never echoed (registered with :mod:`jira_console.redact`, so no log line can show it)."""
+"""Bearer-token authentication for the operations API: one shared token from the environment (or the file
+``[api] token_file``), compared in constant time, never echoed (registered with :mod:`jira_console.redact`,
+so no log line can show it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from jira_console.api.errors import ApiError
 _bearer = HTTPBearer(
     auto_error=False,
     description="The token in the environment variable named by `[api] token_env` "
-    "(default `JIRA_CONSOLE_API_TOKEN`).",
+    "(default `JIRA_CONSOLE_API_TOKEN`), or else in the file `[api] token_file`.",
 )
 
 
