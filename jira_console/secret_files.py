@@ -79,6 +79,14 @@ def secret_file_problem(path: str | None) -> str | None:
     return None
 
 
+def modified_at(path: str) -> float | None:
+    """When the file at ``path`` was last written (epoch seconds), or None when it cannot be read."""
+    try:
+        return expand(path).stat().st_mtime
+    except OSError:
+        return None
+
+
 def permission_warnings(path: Path) -> list[str]:
     """A sentence when a file holding secrets can be read by other users (group or others bits)."""
     try:

@@ -230,3 +230,58 @@ def test_a_changed_token_file_path_lifts_a_credentials_block_and_no_file_keeps_e
     assert config_fingerprint(plain) == hashlib.sha256(recorded_before).hexdigest()[:32]
     one, other = connection(token_env="JC_T", token_file="/a"), connection(token_env="JC_T", token_file="/b")
     assert len({config_fingerprint(plain), config_fingerprint(one), config_fingerprint(other)}) == 3
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "server"])
+async def test_a_token_file_written_after_jira_denied_the_token_lets_a_reloaded_process_try_the_new_one(
+    engine_factory, db_url: str, flavor: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from jira_console.facade import Engine
+    from jira_console.jira.errors import JiraAuthError
+
+    monkeypatch.delenv("JC_NO_TOKEN", raising=False)
+    token = secret_file(tmp_path, "token", "not-the-token\n")
+    engine, sim = await engine_factory(flavor, conn={"token_env": "JC_NO_TOKEN", "token_file": str(token)})
+    denied = lambda: sum(1 for r in sim.requests if r["status"] in (401, 403))  # noqa: E731
+    with pytest.raises(JiraAuthError):
+        await engine.run_sync()
+    assert denied() == 1
+    from jira_console.store import guard as sg
+
+    with engine.db.session() as s:
+        [(_reason, blocked_at)] = sg.all_blocks(s).values()
+    assert blocked_at is not None
+    if blocked_at.tzinfo is None:  # SQLite keeps naive UTC
+        from datetime import UTC
+
+        blocked_at = blocked_at.replace(tzinfo=UTC)
+
+    async def reloaded() -> Engine:
+        process = Engine(engine.settings, owner=f"reloaded-{os.urandom(3).hex()}")
+        await process.start(attach=False)
+        return process
+
+    # A reload with the file as it was when Jira denied it: still held back, nothing sent.
+    os.utime(token, (blocked_at.timestamp() - 5,) * 2)
+    same = await reloaded()
+    try:
+        with pytest.raises(JiraAuthError, match="stopped sending its Basic credentials"):
+            await same.run_sync()
+    finally:
+        await same.stop()
+    assert denied() == 1
+
+    # The operator's fix: the right token written into the file, then a reload.
+    token.write_text(sim.credentials["basic"][1] + "\n")
+    os.utime(token, (blocked_at.timestamp() + 1,) * 2)
+    with pytest.raises(JiraAuthError, match="stopped sending"):  # read its token before the fix: holds back
+        await engine.run_sync()
+    fixed = await reloaded()
+    try:
+        [report] = await fixed.run_sync()
+        assert report.status == "ok" and fixed.auth_blocks() == {}
+    finally:
+        await fixed.stop()
+    assert denied() == 1

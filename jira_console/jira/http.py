@@ -8,6 +8,7 @@ Headers are never copied into exceptions or logs, and the client's repr shows no
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
@@ -45,6 +46,7 @@ from jira_console.jira.resilience import (
 )
 from jira_console.jira.shared import CredentialsBlocked, SharedGuard, auth_denial
 from jira_console.logs import get_logger
+from jira_console.secret_files import modified_at
 
 log = get_logger(__name__)
 
@@ -88,6 +90,14 @@ def base_url_for(conn: JiraConnection) -> str:
     return conn.url
 
 
+def _token_file_written_at(conn: JiraConnection) -> float | None:
+    """The token file's modification time when the connection's token comes from it (the variable
+    ``token_env`` names gives none), else None."""
+    if not conn.token_file or (conn.token_env and os.environ.get(conn.token_env)):
+        return None
+    return modified_at(conn.token_file)
+
+
 class JiraHttp:
     """Connection-level plumbing shared by every API method (see :class:`jira_console.jira.JiraClient`)."""
 
@@ -102,6 +112,9 @@ class JiraHttp:
         self.conn = conn
         self.name = conn.name
         self.base_url = base_url_for(conn)
+        self.token_written_at = _token_file_written_at(conn) if token is None else None
+        """When the token file this client's token came from was last written (stat before reading it, so
+        never later than the token in use); None for a token from anywhere else."""
         secret = token if token is not None else conn.resolve_token()
         self._has_token = secret is not None and bool(secret.get_secret_value())
         auth: httpx.Auth | None = None
@@ -292,8 +305,14 @@ class JiraHttp:
             return
         facts = await self.shared.load()
         # The store is the authority: a block any process recorded holds here too, and one lifted (by
-        # `config check`, or a changed configuration) is lifted here too.
-        self.auth_block = facts.auth_block
+        # `config check`, or a changed configuration) is lifted here too. A token read from a file written
+        # after the block is a new token (the operator's fix, then a reload): it may be tried.
+        block = facts.auth_block
+        written, blocked_at = self.token_written_at, facts.auth_blocked_at
+        if block is not None and written is not None and blocked_at is not None and written > blocked_at:
+            await self.shared.credentials_replaced()
+            block = None
+        self.auth_block = block
         if self.auth_blocked:
             raise CredentialsBlocked(self.name, method, path, str(facts.auth_block))
         if facts.not_before is not None:

@@ -20,6 +20,8 @@ class SharedFacts:
     """Epoch seconds before which no request may reach Jira."""
     auth_block: str | None = None
     """Why the Basic credentials must not be sent (None: they may be)."""
+    auth_blocked_at: float | None = None
+    """Epoch seconds when that block was recorded."""
 
 
 class SharedGuard(Protocol):
@@ -30,6 +32,9 @@ class SharedGuard(Protocol):
     async def rate_limited(self, until: float) -> None: ...
 
     async def auth_denied(self, reason: str) -> None: ...
+
+    async def credentials_replaced(self) -> None:
+        """Lift the block: the token in use was written after Jira denied the one before."""
 
 
 class CredentialsBlocked(JiraAuthError):

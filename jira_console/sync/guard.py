@@ -54,7 +54,14 @@ class StoreGuard:
         until = row.rate_limited_until
         if until is not None and until.tzinfo is None:
             until = until.replace(tzinfo=UTC)  # SQLite keeps naive UTC
-        return SharedFacts(until.timestamp() if until is not None else None, block)
+        at = row.auth_blocked_at if block is not None else None
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return SharedFacts(
+            until.timestamp() if until is not None else None,
+            block,
+            at.timestamp() if at is not None else None,
+        )
 
     async def load(self) -> SharedFacts:
         try:
@@ -77,6 +84,17 @@ class StoreGuard:
     def _block(self, reason: str) -> None:
         with self.db.session(write=True) as s:
             sg.block_auth(s, self.name, reason, self.fingerprint)
+
+    def _lift(self) -> None:
+        with self.db.session(write=True) as s:
+            if sg.clear_auth_block(s, self.name):
+                log.info(
+                    "jira.credentials_unblocked", connection=self.name,
+                    why="its token file was written after Jira denied the token before",
+                )  # fmt: skip
+
+    async def credentials_replaced(self) -> None:
+        await asyncio.to_thread(self._lift)
 
     async def auth_denied(self, reason: str) -> None:
         try:
