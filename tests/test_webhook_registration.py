@@ -166,3 +166,32 @@ async def test_simulator_deliveries_reach_the_listener_signed_and_deduplicated(
     assert len(stored) == 3  # duplicates collapsed on X-Atlassian-Webhook-Identifier
     assert {r.connection for r in stored} == {conn.name}
     assert applier.issues[(conn.name, key)]["fields"]["summary"] == "edit 2"
+
+
+async def test_a_dynamic_webhook_whose_jql_changed_is_replaced_and_the_old_one_deleted(
+    cloud_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with JiraClient(connection_for(cloud_sim, monkeypatch)) as client:
+
+        async def register(jql: str):  # noqa: ANN202
+            return await register_webhook(
+                client,
+                url="https://hooks.example/dyn",
+                events=["jira:issue_updated"],
+                jql=jql,
+                kind="dynamic",
+            )
+
+        first = await register("project = ENG")
+        again = await register("project = ENG")
+        assert again.existing and again.id == first.id and again.replaced is None
+        moved = await register("project in (ENG, OPS)")
+        listed = await list_dynamic_webhooks(client)
+    assert not moved.existing and moved.id != first.id
+    assert (moved.replaced, moved.filter_was, moved.jql) == (
+        first.id,
+        "project = ENG",
+        "project in (ENG, OPS)",
+    )
+    assert [(h.id, h.jql) for h in listed] == [(moved.id, "project in (ENG, OPS)")]
+    assert first.id not in cloud_sim.hooks.targets

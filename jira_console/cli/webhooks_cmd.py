@@ -252,6 +252,11 @@ def _registered(hook: RegisteredWebhook, conn: JiraConnection, data: dict[str, A
         return
     echo(f"registered {hook.kind} webhook #{hook.id} on {conn.name}: {hook.url}")
     echo(f"  events: {', '.join(data['events'])}; filter: {data['jql'] or '(none)'}")
+    if hook.replaced is not None:
+        echo(
+            f"  replaces dynamic webhook #{hook.replaced}, now deleted, whose filter was "
+            f"{one_line(hook.filter_was or '(none)')} (a dynamic webhook cannot be updated in place)"
+        )
     if hook.expires_at_ms:
         echo("  expires in 30 days unless refreshed (the daemon refreshes it daily)")
     elif not data["signed"]:

@@ -56,7 +56,10 @@ class RegisteredWebhook:
     """The filter Jira holds for it (as listed; for an existing dynamic webhook it may differ from the one
     asked)."""
     filter_was: str | None = None
-    """An existing admin webhook whose filter this registration changed: the filter it had (``""``: none)."""
+    """The filter this registration replaced (``""``: none): an existing admin webhook's, changed in place,
+    or that of the dynamic webhook in ``replaced``."""
+    replaced: int | None = None
+    """The dynamic webhook deleted because its filter differed (dynamic webhooks cannot be updated)."""
 
 
 def _admin_id(body: dict[str, Any]) -> int:
@@ -91,11 +94,15 @@ async def register_webhook(
     if secret:
         body["secret"] = secret
     if found is not None:  # registering twice would deliver every event twice
-        if kind == "admin" and (found.jql or None) != (jql or None):
+        if (found.jql or None) == (jql or None):
+            return found
+        if kind == "admin":
             # The connection's JQL changed since: the same webhook, its filter brought up to date.
             await client.request("PUT", f"{ADMIN_PATH}/{found.id}", json=body, idempotent=True)
             return replace(found, jql=jql, filter_was=found.jql or "")
-        return found
+        # A dynamic webhook has no update: one with the new filter is created below, then the old one is
+        # deleted (in that order, so that for a moment both deliver, and the applier ignores the second copy
+        # of a version, rather than neither).
     if kind == "admin":
         response = await client.request("POST", ADMIN_PATH, json=body, idempotent=False)
         return RegisteredWebhook("admin", _admin_id(response.json()), url)
@@ -113,9 +120,14 @@ async def register_webhook(
     if not results or "createdWebhookId" not in results[0]:
         errors = results[0].get("errors") if results else None
         raise RegistrationError(f"Jira did not create the dynamic webhook: {errors or results!r:.300}")
-    return RegisteredWebhook(
-        "dynamic", int(results[0]["createdWebhookId"]), url, int(time.time() * 1000) + DYNAMIC_LIFETIME_MS
-    )
+    created = RegisteredWebhook(
+        "dynamic", int(results[0]["createdWebhookId"]), url, int(time.time() * 1000) + DYNAMIC_LIFETIME_MS,
+        jql=jql,
+    )  # fmt: skip
+    if found is None:
+        return created
+    await client.request("DELETE", DYNAMIC_PATH, json={"webhookIds": [found.id]}, idempotent=True)
+    return replace(created, replaced=found.id, filter_was=found.jql or "")
 
 
 async def list_admin_webhooks(client: WebhookClient) -> list[tuple[RegisteredWebhook, set[str]]]:
