@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(None, "--name", help="Daemon name in the heartbeat table."),
     ) -> None:
         """Run the sync engine headless until SIGTERM/SIGINT (which drain and exit cleanly); SIGHUP reads the
-        configuration file again and, when it is valid, drains and starts again with it."""
+        configuration file (and the secret files it names) again and, when it is valid, drains and starts
+        again with it."""
         import asyncio
 
         from jira_console.daemon import Daemon
