@@ -98,14 +98,17 @@ def no_connections() -> str:
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    """Say what went wrong (one line on stderr; with ``--json``, a JSON object on stdout) and exit."""
+    """Say what went wrong (on stderr; with ``--json``, a JSON object on stdout) and exit. The first line
+    starts with ``error:``; a message that lists problems one per line (``"...:\n  a\n  b"``) keeps its
+    indented lines, each escaped as one line, so no text inside it can start a line of its own."""
     from jira_console import redact
 
     text = redact.scrub(message)
     if state.json:
         emit_json({"error": text, "exit_code": code})
     else:
-        echo(f"error: {one_line(text)}", err=True)
+        first, *listed = text.split("\n  ")
+        echo("\n  ".join([f"error: {one_line(first)}", *(one_line(line) for line in listed)]), err=True)
     raise typer.Exit(code)
 
 

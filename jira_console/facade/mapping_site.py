@@ -141,7 +141,7 @@ class MappingSiteMethods:
         try:
             definitions = loads(text)
         except MappingDefinitionError as exc:
-            return 0, [Problem(exc.mapping or "-", None, None, p) for p in exc.problems]
+            return 0, [Problem(exc.mapping or "", None, None, p) for p in exc.problems]
         if issue_key is None:
             return len(definitions), await self.site_problems(definitions, connection)
         client = self.runner.client(connection)

@@ -27,8 +27,12 @@ class Problem:
     severity: str = "error"
 
     def __str__(self) -> str:
+        # A problem of the file as a whole names no mapping (its text says where), and a definition problem
+        # has no value to show.
         where = f", step {self.step}" if self.step else ""
-        return f"{self.severity}: mapping {self.mapping!r}{where}: {self.message} (value: {self.value!r})"
+        named = f"mapping {self.mapping!r}{where}: " if self.mapping else ""
+        value = f" (value: {self.value!r})" if self.value is not None else ""
+        return f"{self.severity}: {named}{self.message}{value}"
 
 
 def _first_reader(steps: Iterable[StepBase]) -> tuple[int, StepBase] | None:

@@ -218,6 +218,17 @@ def _is_op(name: str) -> bool:
     return name in STEP_OPS
 
 
+def _unknown_op(op: str) -> str:
+    """An unknown step named in words, with the nearest known ones."""
+    import difflib
+
+    from jira_console.mapping.steps import STEP_OPS
+
+    near = difflib.get_close_matches(op, sorted(STEP_OPS), n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
+    return f"unknown step op {op!r}; {hint}the steps are {', '.join(sorted(STEP_OPS))} (docs/mappings.md)"
+
+
 def parse_definition(data: dict[str, Any] | MappingDefinition) -> MappingDefinition:
     """Validate a mapping from its plain form; problems come back as one readable
     :class:`MappingDefinitionError` naming the mapping and the step."""
@@ -231,6 +242,8 @@ def parse_definition(data: dict[str, Any] | MappingDefinition) -> MappingDefinit
         for err in exc.errors(include_url=False):
             where = _loc_label(tuple(err["loc"]), data) or "definition"
             message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "union_tag_invalid":
+                message = _unknown_op(str((err.get("ctx") or {}).get("tag")))
             problems.append(f"{where}: {message}")
         raise MappingDefinitionError(name, problems) from None
 
