@@ -195,3 +195,33 @@ async def test_a_dynamic_webhook_whose_jql_changed_is_replaced_and_the_old_one_d
     )
     assert [(h.id, h.jql) for h in listed] == [(moved.id, "project in (ENG, OPS)")]
     assert first.id not in cloud_sim.hooks.targets
+
+
+async def test_a_replaced_dynamic_webhook_jira_would_not_delete_is_named_with_the_new_one(
+    cloud_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jira_console.jira.errors import JiraError
+
+    class RefusesDeletes:
+        def __init__(self, inner: JiraClient) -> None:
+            self.inner = inner
+            self.flavor = inner.flavor
+
+        async def ensure_flavor(self) -> str:
+            return await self.inner.ensure_flavor()
+
+        async def request(self, method: str, path: str, **kwargs: object):  # noqa: ANN202
+            if method == "DELETE":
+                raise JiraError(503, method, path, ["Service Unavailable"])
+            return await self.inner.request(method, path, **kwargs)  # type: ignore[arg-type]
+
+    async with JiraClient(connection_for(cloud_sim, monkeypatch)) as client:
+        options = {"url": "https://hooks.example/dyn", "events": ["jira:issue_updated"], "kind": "dynamic"}
+        first = await register_webhook(client, jql="project = ENG", **options)  # type: ignore[arg-type]
+        with pytest.raises(RegistrationError) as refused:
+            await register_webhook(RefusesDeletes(client), jql="project = OPS", **options)  # type: ignore[arg-type]
+        listed = await list_dynamic_webhooks(client)
+    [new] = [h for h in listed if h.id != first.id]
+    assert f"registered dynamic webhook #{new.id} with the new filter" in str(refused.value)
+    assert f"did not delete #{first.id} (filter project = ENG)" in str(refused.value)
+    assert {h.jql for h in listed} == {"project = ENG", "project = OPS"}

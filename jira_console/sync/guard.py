@@ -94,7 +94,10 @@ class StoreGuard:
                 )  # fmt: skip
 
     async def credentials_replaced(self) -> None:
-        await asyncio.to_thread(self._lift)
+        try:
+            await asyncio.to_thread(self._lift)
+        except Exception as exc:  # noqa: BLE001 - this process tries its new token all the same
+            log.warning("credentials block not lifted", connection=self.name, error=type(exc).__name__)
 
     async def auth_denied(self, reason: str) -> None:
         try:

@@ -126,7 +126,13 @@ async def register_webhook(
     )  # fmt: skip
     if found is None:
         return created
-    await client.request("DELETE", DYNAMIC_PATH, json={"webhookIds": [found.id]}, idempotent=True)
+    try:
+        await client.request("DELETE", DYNAMIC_PATH, json={"webhookIds": [found.id]}, idempotent=True)
+    except Exception as exc:  # noqa: BLE001 - said with what was done: the new webhook exists
+        raise RegistrationError(
+            f"registered dynamic webhook #{created.id} with the new filter, but Jira did not delete "
+            f"#{found.id} (filter {found.jql or '(none)'}): {exc}; both deliver until it is deleted"
+        ) from None
     return replace(created, replaced=found.id, filter_was=found.jql or "")
 
 
