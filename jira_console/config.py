@@ -30,7 +30,7 @@ from pydantic import (
 from jira_console import redact
 from jira_console.config_env import env_overrides, merge_list_env
 from jira_console.config_messages import validation_message
-from jira_console.secret_files import permission_warnings, secret_file_problem, secret_from_file
+from jira_console.secret_files import permission_warnings, secret_file_problem, secret_from
 
 ENV_PREFIX = "JIRA_CONSOLE_"
 CONFIG_ENV = "JIRA_CONSOLE_CONFIG"
@@ -171,11 +171,7 @@ class JiraConnection(_Section):
     def resolve_token(self) -> SecretStr | None:
         """The secret for this connection from the environment, its token file, the keyring or (if allowed)
         the configuration file, in that order."""
-        secret: str | None = None
-        if self.token_env:
-            secret = os.environ.get(self.token_env) or None
-        if secret is None:
-            secret = secret_from_file(self.token_file)
+        secret = secret_from(self.token_env, self.token_file)
         if secret is None and self.keyring_service:
             try:
                 import keyring
@@ -286,7 +282,7 @@ class WebhookConfig(_Section):
             (self.secret_env, self.secret_file),
             (self.previous_secret_env, self.previous_secret_file),
         ):
-            value = (os.environ.get(name) if name else None) or secret_from_file(path)
+            value = secret_from(name, path)
             if value:
                 redact.register(value)
                 found.append(value.encode())
@@ -327,7 +323,7 @@ class ApiConfig(_Section):
     def token(self) -> str | None:
         """The bearer token from the environment or the token file (registered with
         :mod:`jira_console.redact`), or None."""
-        value = os.environ.get(self.token_env) or secret_from_file(self.token_file)
+        value = secret_from(self.token_env, self.token_file)
         if value:
             redact.register(value)
         return value

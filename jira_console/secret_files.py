@@ -68,6 +68,17 @@ def secret_from_file(path: str | None) -> str | None:
         return None
 
 
+def file_in_use(env: str | None, path: str | None) -> bool:
+    """Whether the secret comes from the file at ``path``: one is given and the variable ``env`` names gives
+    none (the variable comes first wherever both are configured)."""
+    return bool(path) and not (env and os.environ.get(env))
+
+
+def secret_from(env: str | None, path: str | None) -> str | None:
+    """The secret in the variable ``env`` names, else in the file at ``path``, else None."""
+    return (os.environ.get(env) if env else None) or secret_from_file(path)
+
+
 def secret_file_problem(path: str | None) -> str | None:
     """Why the file at ``path`` gives no secret (None when it does, or when no path is given)."""
     if not path:

@@ -65,9 +65,7 @@ def iter_effective(loaded: LoadedConfig) -> Iterator[tuple[str, Any, str]]:
 def _secret_file_warnings(loaded: LoadedConfig) -> list[str]:
     """Secret files other users can read, and those that give no secret where one is needed (not those
     whose environment variable gives the secret: the file is not read then)."""
-    import os
-
-    from jira_console.secret_files import expand, permission_warnings, secret_file_problem
+    from jira_console.secret_files import expand, file_in_use, permission_warnings, secret_file_problem
 
     settings = loaded.settings
     hooks = settings.webhooks
@@ -79,7 +77,7 @@ def _secret_file_warnings(loaded: LoadedConfig) -> list[str]:
     ]
     found: list[str] = []
     for key, env, path in named:
-        if not path or (env and os.environ.get(env)):
+        if path is None or not file_in_use(env, path):
             continue
         problem = secret_file_problem(path)
         found.extend([f"{key}: {problem}"] if problem else permission_warnings(expand(path)))

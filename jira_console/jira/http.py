@@ -8,7 +8,6 @@ Headers are never copied into exceptions or logs, and the client's repr shows no
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
@@ -46,7 +45,7 @@ from jira_console.jira.resilience import (
 )
 from jira_console.jira.shared import CredentialsBlocked, SharedGuard, auth_denial
 from jira_console.logs import get_logger
-from jira_console.secret_files import modified_at
+from jira_console.secret_files import file_in_use, modified_at
 
 log = get_logger(__name__)
 
@@ -93,9 +92,11 @@ def base_url_for(conn: JiraConnection) -> str:
 def _token_file_written_at(conn: JiraConnection) -> float | None:
     """The token file's modification time when the connection's token comes from it (the variable
     ``token_env`` names gives none), else None."""
-    if not conn.token_file or (conn.token_env and os.environ.get(conn.token_env)):
-        return None
-    return modified_at(conn.token_file)
+    return (
+        modified_at(conn.token_file)
+        if conn.token_file and file_in_use(conn.token_env, conn.token_file)
+        else None
+    )
 
 
 class JiraHttp:

@@ -30,6 +30,13 @@ def config_fingerprint(conn: JiraConnection) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
+def _epoch(value: datetime | None) -> float | None:
+    """A stored time as epoch seconds (SQLite keeps naive UTC)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+
+
 class StoreGuard:
     """One connection's shared facts in the database. A failing database never fails a request: the
     process then falls back to what it knows itself."""
@@ -51,17 +58,8 @@ class StoreGuard:
                 if sg.clear_auth_block(s, self.name):
                     log.info("jira.credentials_unblocked", connection=self.name, why="configuration changed")
             block = None
-        until = row.rate_limited_until
-        if until is not None and until.tzinfo is None:
-            until = until.replace(tzinfo=UTC)  # SQLite keeps naive UTC
-        at = row.auth_blocked_at if block is not None else None
-        if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        return SharedFacts(
-            until.timestamp() if until is not None else None,
-            block,
-            at.timestamp() if at is not None else None,
-        )
+        blocked_at = _epoch(row.auth_blocked_at) if block is not None else None
+        return SharedFacts(_epoch(row.rate_limited_until), block, blocked_at)
 
     async def load(self) -> SharedFacts:
         try:

@@ -9,10 +9,9 @@ clear text.
 from __future__ import annotations
 
 import ipaddress
-import os
 
 from jira_console.config import Settings
-from jira_console.secret_files import secret_from_file
+from jira_console.secret_files import secret_from
 
 MIN_SECRET_LENGTH = 16
 
@@ -54,11 +53,7 @@ def exposure_warnings(settings: Settings, *, missing_secret: bool = True) -> lis
             ("previous", wh.previous_secret_env, wh.previous_secret_file),
         )
         short = [
-            name
-            for name, env, path in pairs
-            if 0
-            < len((os.environ.get(env) if env else None) or secret_from_file(path) or "")
-            < MIN_SECRET_LENGTH
+            name for name, env, path in pairs if 0 < len(secret_from(env, path) or "") < MIN_SECRET_LENGTH
         ]
         if short:
             found.append(
