@@ -183,3 +183,37 @@ def test_a_run_that_found_issues_outside_a_changed_jql_says_so_in_words() -> Non
     from jira_console.tui.format import counts
 
     assert counts({"seen": 40, "deleted": 0, "left_scope": 12}) == "seen 40 · outside the JQL now 12"
+
+
+async def test_s_pressed_before_the_first_read_lands_syncs_the_row_it_brings() -> None:
+    """A key pressed right after switching to the screen waits (bounded) for the rows, instead of
+    finding nothing selected: the e2e run pressed 2 then s on a busy machine and lost the key."""
+    import threading
+
+    engine = FakeEngine()
+    release = threading.Event()
+    read = engine.sync_states
+
+    def slow_states() -> list:
+        release.wait(10)
+        return read()
+
+    engine.sync_states = slow_states  # type: ignore[method-assign]
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SyncScreen) and not screen.loaded_once.is_set()
+        waited: list[bool] = []
+        first_read = screen.first_read
+
+        async def noted_first_read() -> None:
+            waited.append(True)
+            await first_read()
+
+        screen.first_read = noted_first_read  # type: ignore[method-assign]
+        pressed = asyncio.ensure_future(pilot.press("s"))
+        assert await wait_for(pilot, lambda: pressed.done() or bool(waited))  # the key reached the screen
+        release.set()
+        await pressed
+        assert await wait_for(pilot, lambda: engine.sync_calls == [("cloud", False)])
+        assert "No connection selected" not in [n.message for n in app._notifications]

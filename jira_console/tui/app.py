@@ -15,8 +15,6 @@ cares about.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -245,9 +243,7 @@ class JiraConsoleApp(App[None]):
         await self.switch_mode(mode)
         screen = self.screen
         if isinstance(screen, ConsoleScreen):
-            # A screen shown for the first time has no selection until its first read lands.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(screen.loaded_once.wait(), timeout=5)
+            await screen.first_read()  # a screen shown for the first time has no selection until then
         await screen.run_action(action)
 
     # -- syncs --------------------------------------------------------------------------------------

@@ -251,8 +251,9 @@ class AuditScreen(ConsoleScreen):
         index = SIDES.index(self.filter.side) if self.filter.side in SIDES else 0
         self._set_filter(replace(self.filter, side=SIDES[(index + 1) % len(SIDES)]))
 
-    def action_this_run(self) -> None:
+    async def action_this_run(self) -> None:
         """Show only the highlighted line's run."""
+        await self.first_read()
         entry = self.selected()
         if entry is None or entry.run_id is None:
             self.notify("The highlighted line names no run", severity="warning")
@@ -264,16 +265,18 @@ class AuditScreen(ConsoleScreen):
 
     # -- undo ----------------------------------------------------------------------------------------
 
-    def action_undo_line(self) -> None:
+    async def action_undo_line(self) -> None:
         """Undo the highlighted line (after a confirmation showing what is written where)."""
+        await self.first_read()
         entry = self.selected()
         if entry is None:
             self.notify("Select an audit line to undo", severity="warning")
             return
         self._plan(UndoSelection(entry_ids=(entry.id,)), f"audit #{entry.id}")
 
-    def action_undo_run(self) -> None:
+    async def action_undo_run(self) -> None:
         """Undo every line of the highlighted line's run (after a confirmation)."""
+        await self.first_read()
         entry = self.selected()
         if entry is None or entry.run_id is None:
             self.notify("The highlighted line names no run to undo", severity="warning")

@@ -12,6 +12,7 @@ screen bar says so: the number keys and screen keys type into it until then.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections.abc import Callable
@@ -86,6 +87,8 @@ class ConsoleScreen(Screen[None]):
     BINDINGS = [Binding("escape", "leave_input", "Leave field", show=False)]
     RELOAD_SOON_DELAY: ClassVar[float] = 0.25
     """How long :meth:`reload_soon` gathers a burst of events before reading once."""
+    FIRST_READ_WAIT: ClassVar[float] = 5.0
+    """How long an action on the selection waits for the screen's first read (:meth:`first_read`)."""
 
     class Loaded(Message, bubble=False):
         """Fresh data for this screen, read in a worker thread."""
@@ -198,6 +201,13 @@ class ConsoleScreen(Screen[None]):
     def on_console_screen_loaded(self, message: ConsoleScreen.Loaded) -> None:
         self.show(message.data)
         self.loaded_once.set()
+
+    async def first_read(self) -> None:
+        """Wait (bounded) until the screen shows its first data: a key pressed right after the screen was
+        switched to acts on the row it will show, instead of finding nothing selected yet."""
+        if not self.loaded_once.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.loaded_once.wait(), timeout=self.FIRST_READ_WAIT)
 
     def action_reload(self) -> None:
         """Re-read everything this screen shows."""

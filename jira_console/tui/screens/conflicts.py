@@ -354,14 +354,16 @@ class ConflictsScreen(ConsoleScreen):
 
     # -- resolving ----------------------------------------------------------------------------------
 
-    def action_take(self, take: str) -> None:
+    async def action_take(self, take: str) -> None:
         """Resolve the selected conflict with the Jira or the local value."""
+        await self.first_read()
         record = self.selected()
         if record is not None and record.id not in self.pending:
             self._resolve(record, "jira" if take == "jira" else "local", None)
 
-    def action_edit_value(self) -> None:
+    async def action_edit_value(self) -> None:
         """Resolve the selected conflict with a value typed as text (or JSON, when it parses)."""
+        await self.first_read()
         record = self.selected()
         if record is None or record.id in self.pending:
             return

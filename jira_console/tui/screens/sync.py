@@ -268,8 +268,9 @@ class SyncScreen(ConsoleScreen):
     def _row_highlighted(self) -> None:
         self._render_detail()
 
-    def action_sync(self, full: bool) -> None:
+    async def action_sync(self, full: bool) -> None:
         """Sync the selected row's connection (incremental, or full from the beginning)."""
+        await self.first_read()
         state = self.selected()
         if state is None:
             self.notify("No connection selected", severity="warning")

@@ -212,8 +212,9 @@ class WebhooksScreen(ConsoleScreen):
         self.status_filter = cycle[(index + 1) % len(cycle)]
         self.reload()
 
-    def action_retry(self) -> None:
+    async def action_retry(self) -> None:
         """Process the selected failed event again."""
+        await self.first_read()
         event = self.selected()
         if event is None or event.status != "failed":
             self.notify("Select a failed event to retry", severity="warning")
