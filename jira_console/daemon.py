@@ -32,11 +32,11 @@ from jira_console import events as ev
 from jira_console.config import ConfigError, Settings
 from jira_console.facade import Engine, SyncReport
 from jira_console.health import one_line
-from jira_console.housekeeping import NameTaken, refuse_taken_name, retention
+from jira_console.housekeeping import NameTaken, api_token, refuse_taken_name, retention
 from jira_console.logs import get_logger
 from jira_console.reload import ReloadCheck, install_signal_handlers, reload_wanted
-from jira_console.secret_files import secret_file_problem
 from jira_console.store import state as st
+from jira_console.store.local_notify import LocalWorkListener
 from jira_console.store.local_work import LocalWatch
 from jira_console.store.outage import DatabaseOutage
 from jira_console.sync.report import SyncBusy
@@ -79,6 +79,7 @@ class Daemon:
         self._commands: set[asyncio.Task[None]] = set()
         self.outage = DatabaseOutage()
         self.local_watch = LocalWatch(self.engine.db, [c.name for c in settings.jira])
+        self.announcements: LocalWorkListener | None = None  # PostgreSQL's word of committed local work
         self.started_at = datetime.now(UTC)
 
     def request_stop(self) -> None:
@@ -105,6 +106,8 @@ class Daemon:
         self._start_processor()
         self._schedule()
         self.scheduler.start()
+        if self.settings.daemon.local_check_seconds:
+            self.announcements = LocalWorkListener.started_for(self.engine.db.engine, self._heard)
         log.info(
             "daemon started",
             name=self.name,
@@ -364,6 +367,12 @@ class Daemon:
             if not self._stop.is_set():
                 self._start_sync(name, False, "local change")
 
+    def _heard(self, connection: str | None = None) -> None:
+        """Local work of ``connection`` (None: maybe of any, the listener missed some) was committed."""
+        self.local_watch.announced(connection)
+        if not self._stop.is_set() and (job := self.scheduler.get_job("local-work")) is not None:
+            job.modify(next_run_time=datetime.now(UTC))  # look now, not at the next tick
+
     async def _commands_job(self) -> None:
         """Operator actions queued by an attached console, the CLI or the operations API. A sync that
         another daemon's running sync holds up is given back to the queue and runs after it (here or
@@ -460,6 +469,8 @@ class Daemon:
             await self.listener.stop()
         if self.processor is not None:
             await self.processor.stop()
+        if self.announcements is not None:
+            await self.announcements.stop()
         pending = [*self._syncs.values(), *self._commands]
         if pending:
             await asyncio.wait(pending, timeout=grace_seconds)
@@ -472,24 +483,3 @@ class Daemon:
 class _ListenerInfo:
     def __init__(self, address: str) -> None:
         self.address = address
-
-
-def api_token(settings: Settings) -> str | None:
-    """The operations API's bearer token; None when the API is off. Checked before anything starts (and
-    before a SIGHUP restart), so a missing token stops the daemon with a clear message instead of serving
-    an API nobody can use."""
-    api = settings.api
-    if api.listen is None:
-        return None
-    token = api.token()
-    if not token:
-        problem = secret_file_problem(api.token_file)
-        source = (
-            f"its token_file cannot be used ({problem})"
-            if problem
-            else f"the environment variable {api.token_env} (the API's bearer token) is empty"
-        )
-        raise ConfigError(
-            f"[api] listen is set but {source}; set it, or remove [api] listen to run without the API"
-        )
-    return token

@@ -1,5 +1,6 @@
-"""The daemon's bookkeeping rows: its name, claimed at start (:func:`refuse_taken_name`), and the retention
-job: what it deletes, and after how long (blocking functions: run them in a thread).
+"""The daemon's start-up refusals and bookkeeping rows: its name, claimed at start
+(:func:`refuse_taken_name`), the operations API's token (:func:`api_token`), and the retention job: what it
+deletes, and after how long (blocking functions: run them in a thread).
 
 * webhook events processed more than ``[webhooks] retention_days`` ago (parked failures stay);
 * outbox rows taken more than ``[daemon] outbox_retention_days`` ago;
@@ -20,9 +21,10 @@ import os
 import socket
 from datetime import timedelta
 
-from jira_console.config import DaemonConfig, Settings
+from jira_console.config import ConfigError, DaemonConfig, Settings
 from jira_console.health import daemon_alive
 from jira_console.logs import get_logger
+from jira_console.secret_files import secret_file_problem
 from jira_console.store import Database, runs
 from jira_console.store import state as st
 from jira_console.store.liveness import owner_is_dead
@@ -98,3 +100,24 @@ def retention(db: Database, settings: Settings) -> dict[str, int]:
         "daemon_rows": gone,
         "quiet_runs": quiet,
     }
+
+
+def api_token(settings: Settings) -> str | None:
+    """The operations API's bearer token; None when the API is off. Checked before anything starts (and
+    before a SIGHUP restart), so a missing token stops the daemon with a clear message instead of serving
+    an API nobody can use."""
+    api = settings.api
+    if api.listen is None:
+        return None
+    token = api.token()
+    if not token:
+        problem = secret_file_problem(api.token_file)
+        source = (
+            f"its token_file cannot be used ({problem})"
+            if problem
+            else f"the environment variable {api.token_env} (the API's bearer token) is empty"
+        )
+        raise ConfigError(
+            f"[api] listen is set but {source}; set it, or remove [api] listen to run without the API"
+        )
+    return token

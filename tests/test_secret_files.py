@@ -14,7 +14,7 @@ import pytest
 from jira_console import redact
 from jira_console.cli.config_cmd import check_warnings
 from jira_console.config import ApiConfig, ConfigError, JiraConnection, Settings, load_config
-from jira_console.daemon import api_token
+from jira_console.housekeeping import api_token
 from jira_console.jira import JiraClient
 from jira_console.store import Database
 from jira_console.webhooks.listener import create_listener_app

@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
 def _reload_check() -> str | None:
     """What stops a restart with the configuration file as it is now (SIGHUP), or None."""
     from jira_console.config import ConfigError, load_config
-    from jira_console.daemon import api_token
+    from jira_console.housekeeping import api_token
 
     try:
         loaded = load_config(state.config_path)

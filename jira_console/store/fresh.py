@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect
 from sqlalchemy.engine import Connection
 
-from jira_console.store import capture, host_guards, tables
+from jira_console.store import capture, host_guards, local_notify, tables
 
 _version_metadata = MetaData()
 VERSION_TABLE = Table(
@@ -38,6 +38,8 @@ def create_at_head(conn: Connection, head: str) -> None:
     for statement in capture.trigger_statements(conn.dialect.name, tables.SYNCED_ISSUE_COLUMNS):
         conn.exec_driver_sql(statement)
     for statement in host_guards.guard_statements(conn.dialect.name):
+        conn.exec_driver_sql(statement)
+    for statement in local_notify.notify_statements(conn.dialect.name):
         conn.exec_driver_sql(statement)
     VERSION_TABLE.create(conn)
     conn.execute(VERSION_TABLE.insert().values(version_num=head))

@@ -81,6 +81,14 @@ class LocalWatch:
         self.db = db
         self.connections = list(connections)
         self._began: dict[str, LocalMark] = {}
+        self._announced: set[str] = set()
+
+    def announced(self, connection: str | None = None) -> None:
+        """Work of ``connection`` (None: of every connection) was committed, whatever the marks say: a
+        PostgreSQL announcement (:mod:`jira_console.store.local_notify`), or the listener back after
+        missing some. Due until a sync of it begins."""
+        names = self.connections if connection is None else [connection]
+        self._announced.update(n for n in names if n in self.connections)
 
     def read(self) -> dict[str, LocalMark]:
         with self.db.session() as session:
@@ -88,12 +96,17 @@ class LocalWatch:
 
     def began(self, connection: str) -> None:
         """A sync of ``connection`` begins: what waits now is its push's to take or to leave."""
+        self._announced.discard(connection)  # (before reading: an announcement arriving now stays due)
         self._began[connection] = self.read().get(connection, NOTHING)
 
     def due(self, marks: dict[str, LocalMark], idle: Iterable[str]) -> list[str]:
         """Of the ``idle`` connections (no sync running), those with work added since their last sync
         began (any waiting work, for one that has not synced since this process started)."""
-        return [name for name in idle if marks.get(name, NOTHING).moved_past(self._began.get(name))]
+        return [
+            name
+            for name in idle
+            if name in self._announced or marks.get(name, NOTHING).moved_past(self._began.get(name))
+        ]
 
 
 def dirty_counts(session: Session) -> dict[str, int]:
