@@ -1,17 +1,37 @@
 """How a configuration that does not validate is told: one line (scripts read the first line of stderr),
-each problem as ``key: what is wrong``, and a misspelt key with the known key closest to it."""
+each problem as ``key: what is wrong`` in words (what the key takes and the value given, unless the key holds
+a secret), a misspelt key with the known key closest to it, and a key from other tools' configurations
+(``port``, ``password``) with the key that does that here."""
 
 from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from jira_console.redact import is_secret_key
 
-def _closest_key(loc: tuple[int | str, ...], root: type[BaseModel]) -> str | None:
-    """The known key of the same table closest to the unknown one at ``loc`` (a typo), if any is close."""
+# Keys other tools' configurations use, and the key that does that here (when the table has it).
+_KEY_ELSEWHERE = {
+    "port": "listen", "host": "listen", "bind": "listen", "address": "listen",
+    "password": "token_env", "api_token": "token_env", "secret": "secret_env",
+    "interval": "sync_interval_seconds", "schedule": "sync_interval_seconds",
+    "dsn": "url", "uri": "url", "base_url": "url", "username": "user", "email": "user",
+}  # fmt: skip
+_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_TAKES = {
+    "int_parsing": "takes a whole number", "int_type": "takes a whole number",
+    "int_from_float": "takes a whole number",
+    "float_parsing": "takes a number", "float_type": "takes a number",
+    "bool_parsing": "takes true or false", "bool_type": "takes true or false",
+    "string_type": "takes a text in quotes",
+}  # fmt: skip
+
+
+def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    """The table (model) that holds the key at ``loc``."""
     model: type[BaseModel] = root
     for part in loc[:-1]:
         if isinstance(part, int):
@@ -22,8 +42,40 @@ def _closest_key(loc: tuple[int | str, ...], root: type[BaseModel]) -> str | Non
         if inner is None:
             return None
         model = inner
-    found = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.75)
-    return found[0] if found else None
+    return model
+
+
+def _unknown_key(loc: tuple[int | str, ...], root: type[BaseModel]) -> str:
+    model = _model_at(loc, root)
+    known = list(model.model_fields) if model else []
+    key = str(loc[-1])
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    elsewhere = _KEY_ELSEWHERE.get(key.lower())
+    if near:
+        return f"unknown key; did you mean {near[0]}? (see config.example.toml for the keys)"
+    if elsewhere in known:
+        return f"unknown key; here that is {elsewhere} (see its comment in config.example.toml)"
+    return "unknown key (see config.example.toml for the keys)"
+
+
+def _problem(item: Any, root: type[BaseModel]) -> str:
+    loc = item["loc"]
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        return _unknown_key(loc, root)
+    msg = " ".join(item["msg"].removeprefix("Value error, ").split())
+    key = str(loc[-1]) if loc else ""
+    if kind in _TAKES:
+        msg = _TAKES[kind] + (" of seconds, e.g. 300" if key.endswith("_seconds") else "")
+    elif kind == "string_pattern_mismatch" and (item.get("ctx") or {}).get("pattern") == _NAME_PATTERN:
+        msg = "takes letters, digits, '_', '.' and '-' only (1 to 64 of them)"
+    elif kind == "missing":
+        return "missing (it is required)"
+    value = item.get("input")
+    if kind != "value_error" and not is_secret_key(key) and isinstance(value, str | int | float | bool):
+        shown = repr(value)
+        msg += f", got {shown if len(shown) <= 60 else shown[:57] + '...'}"
+    return msg
 
 
 def validation_message(err: ValidationError, path: Path | None, root: type[BaseModel]) -> str:
@@ -32,10 +84,5 @@ def validation_message(err: ValidationError, path: Path | None, root: type[BaseM
     problems = []
     for item in err.errors():
         loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        msg = " ".join(item["msg"].removeprefix("Value error, ").split())
-        if item["type"] == "extra_forbidden":
-            near = _closest_key(item["loc"], root)
-            msg = f"unknown key; did you mean {near}?" if near else "unknown key"
-            msg += " (see config.example.toml for the keys)"
-        problems.append(f"{loc}: {msg}")
+        problems.append(f"{loc}: {_problem(item, root)}")
     return f"{where}: invalid configuration: " + "; ".join(problems)

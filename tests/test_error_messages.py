@@ -51,3 +51,26 @@ def test_a_problem_shows_the_mapping_and_value_only_when_it_has_them() -> None:
     assert str(Problem("prio", "steps[0] path", "priority", "no such key", "warning")) == (
         "warning: mapping 'prio', step steps[0] path: no such key (value: 'priority')"
     )
+
+
+def test_a_configuration_problem_says_what_the_key_takes_and_what_it_got(tmp_path) -> None:
+    from jira_console.config import ConfigError, load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[[jira]]\nname = "a b/c"\nurl = "https://x.atlassian.net"\nuser = "u"\n'
+        'sync_interval_seconds = "5m"\nverify_tls = "perhaps"\ntoken = 987654321\npassword = "pw-canary"\n'
+        "[webhooks]\nport = 8080\n[api]\nzzz = 1\n"
+    )
+    path.chmod(0o600)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    said = str(err.value)
+    assert "jira.0.name: takes letters, digits, '_', '.' and '-' only (1 to 64 of them), got 'a b/c'" in said
+    assert "jira.0.sync_interval_seconds: takes a whole number of seconds, e.g. 300, got '5m'" in said
+    assert "jira.0.verify_tls: takes true or false, got 'perhaps'" in said
+    assert "jira.0.token: takes a text in quotes" in said and "987654321" not in said  # a secret: not echoed
+    assert "jira.0.password: unknown key; here that is token_env" in said and "pw-canary" not in said
+    assert "webhooks.port: unknown key; here that is listen" in said
+    assert "api.zzz: unknown key (see config.example.toml for the keys)" in said
+    assert "\n" not in said  # one line: scripts read the first line of stderr
