@@ -338,7 +338,7 @@ class DaemonConfig(_Section):
     """A sync lease or event claim not renewed for this long is taken over by another daemon."""
     local_check_seconds: float = Field(default=2.0, ge=0)
     """How often the daemon looks for local work added since a connection's last sync (an edited issue, an
-    outbox row, a creation request) and syncs that connection at once; 0: such work waits for the schedule."""
+    outbox row, a creation request; also at once when a commit is seen) and syncs that connection; 0: off."""
     outbox_retention_days: int = Field(default=30, ge=1)
     """Rows of the ``local_changes`` outbox taken (applied or refused) more than this long ago are deleted;
     the audit log keeps what they changed."""

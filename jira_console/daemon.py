@@ -36,7 +36,7 @@ from jira_console.housekeeping import NameTaken, api_token, refuse_taken_name, r
 from jira_console.logs import get_logger
 from jira_console.reload import ReloadCheck, install_signal_handlers, reload_wanted
 from jira_console.store import state as st
-from jira_console.store.local_notify import LocalWorkListener
+from jira_console.store.local_notify import LocalWorkListener, WalWatch
 from jira_console.store.local_work import LocalWatch
 from jira_console.store.outage import DatabaseOutage
 from jira_console.sync.report import SyncBusy
@@ -79,7 +79,7 @@ class Daemon:
         self._commands: set[asyncio.Task[None]] = set()
         self.outage = DatabaseOutage()
         self.local_watch = LocalWatch(self.engine.db, [c.name for c in settings.jira])
-        self.announcements: LocalWorkListener | None = None  # PostgreSQL's word of committed local work
+        self.announcements: LocalWorkListener | WalWatch | None = None  # word of commits (local work)
         self.started_at = datetime.now(UTC)
 
     def request_stop(self) -> None:
@@ -107,7 +107,10 @@ class Daemon:
         self._schedule()
         self.scheduler.start()
         if self.settings.daemon.local_check_seconds:
-            self.announcements = LocalWorkListener.started_for(self.engine.db.engine, self._heard)
+            found = self.engine.db.engine
+            self.announcements = LocalWorkListener.started_for(found, self._heard) or WalWatch.started_for(
+                found, self._look_now
+            )
         log.info(
             "daemon started",
             name=self.name,
@@ -367,9 +370,14 @@ class Daemon:
             if not self._stop.is_set():
                 self._start_sync(name, False, "local change")
 
-    def _heard(self, connection: str | None = None) -> None:
-        """Local work of ``connection`` (None: maybe of any, the listener missed some) was committed."""
+    def _heard(self, connection: str | None) -> None:
+        """PostgreSQL: local work of ``connection`` (None: maybe of any, the listener missed some) was
+        committed."""
         self.local_watch.announced(connection)
+        self._look_now()
+
+    def _look_now(self) -> None:
+        """Look for local work now, not at the next tick (SQLite: something was committed)."""
         if not self._stop.is_set() and (job := self.scheduler.get_job("local-work")) is not None:
             job.modify(next_run_time=datetime.now(UTC))  # look now, not at the next tick
 

@@ -1,7 +1,8 @@
 """Local work announced at commit on PostgreSQL (``jira_console.store.local_notify``): a host transaction
 that stays open across the start of a sync and commits after it, while a newer edit committed first, still
 reaches Jira at once (the marks alone left it for the next scheduled sync); the listener keeps to its schema,
-ignores the engine's own writes, and comes back after losing its connection, saying so."""
+ignores the engine's own writes, and comes back after losing its connection, saying so. On SQLite, a commit
+to the write-ahead log makes the daemon look for local work at once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from jira_console.store.db import Database
-from jira_console.store.local_notify import APPLICATION_NAME, LocalWorkListener
+from jira_console.store.local_notify import APPLICATION_NAME, LocalWorkListener, WalWatch
 from jira_console.store.local_work import LocalWatch
 from tests.conftest import pg_schema_url
 from tests.test_local_work import _daemon, _keys, _runs
@@ -147,6 +148,26 @@ def test_a_watch_that_heard_of_work_finds_the_connection_due_until_its_sync_begi
         assert watch.due(watch.read(), ["cloud", "dc"]) == []
         watch.announced(None)  # the listener was away: every connection
         assert watch.due(watch.read(), ["cloud", "dc"]) == ["cloud", "dc"]
-        assert LocalWorkListener.started_for(db.engine, print) is None  # SQLite: no listener, no need
+        assert LocalWorkListener.started_for(db.engine, print) is None  # SQLite: no notifications
     finally:
         db.close()
+
+
+async def test_on_sqlite_a_host_programs_commit_makes_the_daemon_look_at_once(
+    sim_factory, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = sim_factory("cloud", issues=6)
+    daemon = _daemon(sim, monkeypatch, sqlite_url, check=3600)  # the periodic look: an hour away as well
+    await daemon.start()
+    host = create_engine(sqlite_url)  # another program, on the same file
+    try:
+        assert isinstance(daemon.announcements, WalWatch)
+        await until(lambda: _runs(daemon) >= 1 and not daemon._syncs, "the start-up sync")
+        key = _keys(sim)[3]
+        with host.begin() as c:
+            c.execute(text("UPDATE issues SET summary = 'seen in the log' WHERE key = :k"), {"k": key})
+        await until(lambda: sim.issue(key)["summary"] == "seen in the log", "the edit in Jira")
+    finally:
+        host.dispose()
+        await daemon.shutdown(grace_seconds=5)
+    assert WalWatch.started_for(create_engine("sqlite://"), print) is None  # in memory: nothing to watch

@@ -8,7 +8,9 @@ commits after it, while a newer edit committed first, leaves a value below the m
 scheduled sync. A notification is delivered only when its transaction commits, so a daemon listening here
 hears of such work when it becomes visible, and at once rather than at the next look.
 
-SQLite needs neither: it has one writer, so nothing can commit between a host's write and its commit.
+SQLite has one writer, so nothing can commit between a host's write and its commit, and it has no
+notifications: :class:`WalWatch` looks at its write-ahead log file instead (a few system calls ten times a
+second), and any commit, by any process, makes the daemon look for local work at once.
 
 The payload is ``<schema> <connection>``: several deployments in one database (one schema each) share the
 channel, and each listener keeps to its own schema. Identical notifications of one transaction are delivered
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -155,3 +158,48 @@ class LocalWorkListener:
                 if where == schema and connection:
                     self._heard(connection)
         raise ConnectionError("the server ended the notification stream")
+
+
+class WalWatch:
+    """SQLite: calls ``changed()`` when the database's write-ahead log file changes (inode, size or
+    modification time, looked at every ``interval`` seconds): some process committed. Its own commits
+    count too; what ``changed`` starts (a read of the local-work marks) is cheap."""
+
+    def __init__(self, path: str, changed: Callable[[], None], interval: float = 0.1) -> None:
+        self.path = path
+        self._changed = changed
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def started_for(cls, engine: Any, changed: Callable[[], None]) -> WalWatch | None:
+        """A watch started on a SQLite engine's database file (None for another database or one in memory)."""
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        watch = cls(f"{database}-wal", changed)
+        watch._task = asyncio.ensure_future(watch._run())
+        return watch
+
+    def _identity(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None  # not there yet (no write since the last connection closed)
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    async def _run(self) -> None:
+        seen = self._identity()
+        while True:
+            await asyncio.sleep(self.interval)
+            now = self._identity()
+            if now != seen:
+                seen = now
+                self._changed()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
