@@ -77,7 +77,20 @@ def drop_statements(dialect: str) -> list[str]:
     return [*drops, f"DROP FUNCTION IF EXISTS {FUNCTION}()"]
 
 
-class LocalWorkListener:
+class _Background:
+    """A watcher running as one task until :meth:`stop`."""
+
+    _task: asyncio.Task[None] | None = None
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+class LocalWorkListener(_Background):
     """``LISTEN`` on a connection of its own, calling ``heard(connection)`` for each announcement of this
     schema. A lost connection is logged and opened again (waits growing to 30 s); as announcements made
     meanwhile are lost, ``reconnected()`` is called once it is back, so the caller can look for work."""
@@ -93,7 +106,6 @@ class LocalWorkListener:
         self._connect_args = connect_args
         self._heard = heard
         self._reconnected = reconnected
-        self._task: asyncio.Task[None] | None = None
         self._lost = False
         self.listening = asyncio.Event()
         """Set while LISTEN is in effect (tests and the start-up wait on it)."""
@@ -113,13 +125,6 @@ class LocalWorkListener:
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         wait = 0.5
@@ -160,7 +165,7 @@ class LocalWorkListener:
         raise ConnectionError("the server ended the notification stream")
 
 
-class WalWatch:
+class WalWatch(_Background):
     """SQLite: calls ``changed()`` when the database's write-ahead log file changes (inode, size or
     modification time, looked at every ``interval`` seconds): some process committed. Its own commits
     count too; what ``changed`` starts (a read of the local-work marks) is cheap."""
@@ -169,7 +174,6 @@ class WalWatch:
         self.path = path
         self._changed = changed
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def started_for(cls, engine: Any, changed: Callable[[], None]) -> WalWatch | None:
@@ -196,10 +200,3 @@ class WalWatch:
             if now != seen:
                 seen = now
                 self._changed()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
