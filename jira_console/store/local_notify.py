@@ -25,11 +25,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
+from jira_console.logs import get_logger
 from jira_console.store.outage import outage_reason
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 CHANNEL = "jira_console_local_work"
 APPLICATION_NAME = "jira-console local work"
