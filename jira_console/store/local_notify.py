@@ -92,19 +92,13 @@ class _Background:
 class LocalWorkListener(_Background):
     """``LISTEN`` on a connection of its own, calling ``heard(connection)`` for each announcement of this
     schema. A lost connection is logged and opened again (waits growing to 30 s); as announcements made
-    meanwhile are lost, ``reconnected()`` is called once it is back, so the caller can look for work."""
+    meanwhile are lost, ``heard(None)`` is called once it is back, so the caller can look for work."""
 
     RETRY_WAIT_MAX = 30.0
 
-    def __init__(
-        self,
-        connect_args: dict[str, Any],
-        heard: Callable[[str | None], None],
-        reconnected: Callable[[], None],
-    ) -> None:
+    def __init__(self, connect_args: dict[str, Any], heard: Callable[[str | None], None]) -> None:
         self._connect_args = connect_args
         self._heard = heard
-        self._reconnected = reconnected
         self._lost = False
         self.listening = asyncio.Event()
         """Set while LISTEN is in effect (tests and the start-up wait on it)."""
@@ -118,7 +112,7 @@ class LocalWorkListener(_Background):
         _args, params = engine.dialect.create_connect_args(engine.url)
         params.pop("context", None)
         params.setdefault("application_name", APPLICATION_NAME)  # what pg_stat_activity shows for it
-        listener = cls(params, heard, lambda: heard(None))
+        listener = cls(params, heard)
         listener.start()
         return listener
 
@@ -156,7 +150,7 @@ class LocalWorkListener(_Background):
             if self._lost:
                 self._lost = False
                 log.info("local work announcements heard again")
-                self._reconnected()
+                self._heard(None)
             async for note in conn.notifies():
                 where, _, connection = note.payload.partition(" ")
                 if where == schema and connection:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from jira_console.config import Settings
+from jira_console.config import Settings, WebhookConfig
 from jira_console.secret_files import secret_from
 
 MIN_SECRET_LENGTH = 16
@@ -24,6 +24,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def secret_unset(wh: WebhookConfig) -> str:
+    """The missing webhook secret in words: the variable unset, or no secret from either source."""
+    if wh.secret_file:
+        return f"no webhook secret is set ({wh.secret_hint()})"
+    return f"{wh.secret_env or 'webhooks.secret_env'} is unset"
 
 
 def exposure_warnings(settings: Settings, *, missing_secret: bool = True) -> list[str]:
@@ -40,13 +47,9 @@ def exposure_warnings(settings: Settings, *, missing_secret: bool = True) -> lis
                 "Jira events; set a secret"
             )
         elif not secrets and missing_secret:
-            unset = (
-                f"no webhook secret is set ({wh.secret_hint()})"
-                if wh.secret_file
-                else f"{wh.secret_env or 'webhooks.secret_env'} is unset"
-            )
             found.append(
-                f"webhooks.require_signature is on but {unset}: every delivery will be refused (401)"
+                f"webhooks.require_signature is on but {secret_unset(wh)}: "
+                "every delivery will be refused (401)"
             )
         pairs = (
             ("current", wh.secret_env, wh.secret_file),

@@ -52,6 +52,7 @@ from jira_console.store.outage import DatabaseOutage
 from jira_console.store.queue import QueueStats, event_stats
 from jira_console.webhooks.answers import DUPLICATE, STORED, json_answer
 from jira_console.webhooks.events import Classified, classify, payload_links
+from jira_console.webhooks.exposure import secret_unset
 from jira_console.webhooks.ingest import BatcherClosed, IngestBatcher
 from jira_console.webhooks.metrics import WebhookMetrics, event_type_label
 from jira_console.webhooks.server import ListenerServer as ListenerServer  # re-exported
@@ -128,15 +129,10 @@ class ListenerHandlers:
         """The last database write's failure (a delivery's commit, the daemon's heartbeat), None once a
         write goes through again: a full disk still answers reads, so ``/healthz`` must hear of it here."""
         if self.check_signature and not self.secrets:
-            unset = (
-                f"no webhook secret is set ({self.config.secret_hint()})"
-                if self.config.secret_file
-                else f"{self.config.secret_env or 'webhooks.secret_env'} is unset"
-            )
             log.error(
-                f"webhooks.require_signature is on but {unset}: every delivery will be refused (401); give "
-                "it the secret Jira signs deliveries with, or set [webhooks] enabled = false to run without "
-                "the listener (the scheduled syncs go on)"
+                f"webhooks.require_signature is on but {secret_unset(self.config)}: every delivery will be "
+                "refused (401); give it the secret Jira signs deliveries with, or set [webhooks] enabled = "
+                "false to run without the listener (the scheduled syncs go on)"
             )
 
     async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive) -> bytes:
