@@ -17,6 +17,9 @@ _SECRET_KEY_HINTS = ("token", "secret", "password", "authorization", "api_key", 
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer)\s+[A-Za-z0-9._~+/=-]+")
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/?#@'\"]*:)([^\s/?#'\"]+)(@)")
 """``scheme://user:password@host``: the password of any URL (a database's, a Jira base URL's)."""
+_SHORT = 12
+"""A secret shorter than this (a weak one: the tool warns about it) is masked only where it stands alone,
+not inside a longer word: masking ``short`` inside "shorter" garbles such words, pointing at the secret."""
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
@@ -35,7 +38,13 @@ def register(secret: str) -> None:
         _secrets.add(base64.b64encode(secret.encode()).decode().rstrip("="))
         if len(_secrets) != before:
             ordered = sorted(_secrets, key=len, reverse=True)
-            _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            _pattern = re.compile("|".join(_alternative(s) for s in ordered))
+
+
+def _alternative(secret: str) -> str:
+    if len(secret) >= _SHORT:
+        return re.escape(secret)
+    return rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])"
 
 
 def scrub(text: str) -> str:

@@ -6,6 +6,8 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from jira_console import logs, redact
 
 
@@ -31,3 +33,20 @@ def test_structlog_and_stdlib_records_are_scrubbed(tmp_path: Path, canary_token:
     assert lines[0]["event"] == "sync failed" and "****" in lines[0]["error"]
     assert any("Authorization: Bearer ****" in str(line.get("event")) for line in lines)
     assert any("boom ****" in json.dumps(line) for line in lines)
+
+
+def test_a_short_secret_is_masked_where_it_stands_alone_not_inside_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redact, "_secrets", set())  # registered for this test only
+    monkeypatch.setattr(redact, "_pattern", None)
+    # A weak webhook secret such as "short" must not turn "shorter" into "****er" in every message (that
+    # garbles the text and shows where the secret occurs); standing alone it is still masked.
+    redact.register("short")
+    warning = "the current webhook secret is shorter than 16 characters"
+    assert redact.scrub(warning) == warning
+    assert redact.scrub("secret=short; x") == "secret=****; x"
+    assert redact.scrub('"short"') == '"****"'
+    long_secret = "s3cr3t-abcdefghijkl"
+    redact.register(long_secret)
+    assert redact.scrub(f"x{long_secret}y") == "x****y"  # a long one is masked wherever it appears
