@@ -67,6 +67,11 @@ def test_init_refuses_what_it_cannot_use(tmp_path: Path) -> None:
         app, ["init", "--path", str(path), "--url", "https://j.example", "--auth", "basic"]
     )
     assert no_user.exit_code == 2 and "--user" in no_user.stderr and not path.exists()
+    # No JQL assumed from a script: a whole-site default would import every project at the first sync.
+    no_jql = runner.invoke(
+        app, ["init", "--path", str(path), "--url", "https://j.example", "--auth", "bearer"]
+    )
+    assert no_jql.exit_code == 2 and "--jql is required" in no_jql.stderr and not path.exists()
 
 
 def test_init_from_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

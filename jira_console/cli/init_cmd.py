@@ -88,7 +88,8 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     ) -> None:
         """Write a configuration file (0600) with one Jira connection, asking for what the flags do not
-        give when run on a terminal (elsewhere, what they do not give takes its default)."""
+        give when run on a terminal (elsewhere, what they do not give takes its default; --url, --jql and,
+        with basic auth, --user have none)."""
         if path.exists() and not force:
             fail(f"{path} exists; pass --force to overwrite it", EXIT_USAGE)
         url = _ask(url, "--url", "Jira URL (https://...)", None).strip()
@@ -104,7 +105,8 @@ def register(app: typer.Typer) -> None:
         word = re.sub(r"\W", "_", name.upper())
         default_env = "JIRA_TOKEN" if word == "JIRA" else f"JIRA_{word}_TOKEN"  # not JIRA_JIRA_TOKEN
         token_env = _ask(token_env, "--token-env", "Token variable", default_env)
-        jql = _ask(jql, "--jql", "JQL of the issues to sync", "order by updated")
+        # No default: one would import the whole site (every project) at the first `sync --full`.
+        jql = _ask(jql, "--jql", "JQL of the issues to sync (e.g. project in (ENG, OPS))", None)
         text = render_config(
             name=name, url=url, flavor=flavor, auth=auth, user=user, token_env=token_env, jql=jql,
             database=database,
