@@ -160,3 +160,26 @@ def test_config_check_tells_of_a_webhook_whose_filter_the_jql_left_behind(cli_en
     assert said in checked.stderr.splitlines(), checked.stderr
     cli("webhooks", "register")
     assert not cli.json("config", "check")["warnings"]
+
+
+def test_register_refuses_a_loopback_url_for_a_site_elsewhere(tmp_path: Path) -> None:
+    # A Jira on another machine can never call 127.0.0.1 (the default listen address): registering it would
+    # leave the operator waiting for deliveries that cannot come.
+    from typer.testing import CliRunner
+
+    from jira_console.cli import app
+
+    config = tmp_path / "jc.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "x.db"}"\n'
+        '[[jira]]\nname = "acme"\nurl = "https://acme.atlassian.net"\nuser = "ops@acme.test"\n'
+        'token_env = "JC_EXPO_TOKEN"\njql = "project = ENG"\n'
+        '[webhooks]\nsecret_env = "JC_EXPO_SECRET"\nlisten = "0.0.0.0:8765"\n'
+    )
+    config.chmod(0o600)
+    runner = CliRunner()
+    for extra in ([], ["--url", "http://localhost:8765/webhooks/jira"]):
+        result = runner.invoke(app, ["--config", str(config), "webhooks", "register", *extra])
+        assert result.exit_code == 2, result.output
+        assert "cannot call" in result.stderr and "--url" in result.stderr and "public_url" in result.stderr
+    assert not (tmp_path / "x.db").exists()  # refused before touching the database or Jira

@@ -70,17 +70,31 @@ def pretty_payload(raw: str) -> str:
         return raw
 
 
-def listener_url(settings: Settings, connection: str, url: str | None) -> str:
+def listener_url(settings: Settings, conn: JiraConnection, url: str | None) -> str:
     """The URL Jira should call: ``--url``, else ``webhooks.public_url``, else the listen address and path;
-    always with ``?connection=NAME`` so the listener knows which site an event comes from."""
+    always with ``?connection=NAME`` so the listener knows which site an event comes from. Refused when it
+    names this machine's loopback (or any-address) and the site is elsewhere: Jira could never call it."""
     wh = settings.webhooks
     base = url or wh.public_url or f"http://{wh.listen}{wh.path}"
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         fail(f"the webhook URL must be an absolute http(s) URL, got {base!r}", EXIT_USAGE)
+    if _only_here(parts.hostname or "") and not _only_here(urlsplit(conn.url).hostname or ""):
+        fail(
+            f"Jira at {conn.url} cannot call {base}, an address of this machine only: pass --url with the "
+            "address Jira reaches (e.g. your TLS proxy's), or set [webhooks] public_url",
+            EXIT_USAGE,
+        )
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "connection"]
-    query.append(("connection", connection))
+    query.append(("connection", conn.name))
     return urlunsplit((parts.scheme, parts.netloc, parts.path or wh.path, urlencode(query), ""))
+
+
+def _only_here(host: str) -> bool:
+    """Whether ``host`` names this machine alone: loopback, or the any-address a listener binds."""
+    from jira_console.webhooks.exposure import is_loopback
+
+    return is_loopback(host) or host in ("0.0.0.0", "::", "")
 
 
 def filter_jql(connection_jql: str) -> str | None:
@@ -292,7 +306,7 @@ def webhooks_register(
         conn = settings.connection(connection)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
-    target = listener_url(settings, conn.name, url)
+    target = listener_url(settings, conn, url)
     chosen = split_events(events, dynamic)
     filter_ = jql if jql is not None else filter_jql(conn.jql)
     secret = _registration_secret(settings, dynamic)
