@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -205,3 +206,41 @@ def test_demo_says_where_its_files_are_and_cleans_up(tmp_path: Path, keep: bool)
         assert last == f"demo files kept in {folder}" and (folder / "demo.db").exists()
     else:
         assert last == f"demo files removed from {folder}" and not folder.exists()
+
+
+def test_config_check_looks_at_the_database_and_the_api_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A database URL the store cannot use, a folder that is not there, a PostgreSQL database never created
+    # and an API without its token each stopped the first command after a "valid" check.
+    from tests.conftest import PG_URL, pg_ok
+
+    monkeypatch.delenv("JC_CHECK_API_TOKEN", raising=False)
+    path = tmp_path / "jc.toml"
+
+    def check(url: str, *extra: str) -> tuple[int, dict[str, Any]]:
+        path.write_text(f'[database]\nurl = "{url}"\n{"".join(extra)}')
+        path.chmod(0o600)
+        result = runner.invoke(app, ["--config", str(path), "config", "check", "--offline", "--json"])
+        return result.exit_code, json.loads(result.stdout)
+
+    code, out = check("sqlit:///b.db")
+    assert (
+        code == 2
+        and not out["database"]["ok"]
+        and "unsupported database 'sqlit'" in out["database"]["summary"]
+    )
+    code, out = check(f"sqlite:///{tmp_path / 'nodir' / 'b.db'}")
+    assert code == 2 and "does not exist" in out["database"]["summary"]
+    code, out = check(f"sqlite:///{tmp_path / 'b.db'}", '[api]\nlisten = "127.0.0.1:9999"\n',
+                      'token_env = "JC_CHECK_API_TOKEN"\n')  # fmt: skip
+    assert out["database"]["ok"] and "not created yet" in out["database"]["summary"]
+    assert code == 2 and "JC_CHECK_API_TOKEN" in out["api"]["problem"]
+    assert not (tmp_path / "b.db").exists()  # the check creates nothing
+    if pg_ok():
+        missing = PG_URL.rsplit("/", 1)[0] + "/jc_never_created_db"
+        path.write_text(f'[database]\nurl = "{missing}"\n')
+        result = runner.invoke(app, ["--config", str(path), "config", "check"])
+        assert result.exit_code == 2 and "'jc_never_created_db' does not exist" in result.stdout
+        status = runner.invoke(app, ["--config", str(path), "status"])
+        assert status.exit_code == 2 and "createdb" in status.stderr

@@ -108,10 +108,15 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     offline: bool = typer.Option(False, "--offline", help="Validate the file only; do not contact Jira."),
 ) -> None:
-    """Validate the configuration and test each connection (auth, flavor, version, permissions). Exits 2
-    when no [[jira]] connection is configured, 1 when a connection fails."""
+    """Validate the configuration, the database and each connection (auth, flavor, version, permissions).
+    Exits 2 on a configuration error (no [[jira]] connection, a database URL that cannot be used, the API
+    without its token), 1 when a connection or the database does not answer."""
     loaded = state.config()
     results: list[dict[str, Any]] = []
+    from jira_console.facade.check import check_database
+
+    database, db = check_database(loaded.settings.database.url, offline=offline)
+    api = _api_problem(loaded.settings)
     if not offline and loaded.settings.jira:
         import asyncio
 
@@ -120,40 +125,48 @@ def check(
         state.configure_logging()
 
         with friendly_errors():
-            results = asyncio.run(check_connections(loaded.settings, _database(loaded.settings)))
-    ok = bool(loaded.settings.jira) and all(r.get("ok") for r in results)
+            results = asyncio.run(check_connections(loaded.settings, _migrated(db)))
+    ok = bool(loaded.settings.jira) and database["ok"] and api is None and all(r.get("ok") for r in results)
     warnings = check_warnings(loaded) + [w for r in results for w in r.pop("warnings", [])]
     if as_json:
         emit_json(
             {
                 "ok": ok,
                 "path": str(loaded.path) if loaded.path else None,
+                "database": database,
+                "api": {"ok": api is None, "problem": api},
                 "connections": results,
                 "warnings": warnings,
             }
         )
     else:
-        _print_check(loaded, results, warnings)
-    if not loaded.settings.jira:
+        _print_check(loaded, [database, *results], warnings)
+        if api is not None:
+            echo(f"[FAIL] api: {api}")
+    if not loaded.settings.jira or database.get("exit_code") == EXIT_USAGE or api is not None:
         raise typer.Exit(EXIT_USAGE)
     if not ok:
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _database(settings: Any) -> Any:
-    """The store, when it can be opened: ``config check`` lifts credential blocks there (and records a new
-    denial); without it the check still runs."""
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    from jira_console.store.db import Database
+def _api_problem(settings: Any) -> str | None:
+    """Why the daemon would refuse to start its operations API (a listen address without a token)."""
+    from jira_console.config import ConfigError
+    from jira_console.housekeeping import api_token
 
     try:
-        url = make_url(settings.database.url)
-        if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
-            return None  # no store yet: nothing can be held back, and a check creates none
-        db = Database(settings.database.url)
+        api_token(settings)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _migrated(db: Any) -> Any:
+    """The store at the current schema, when it exists and answers: ``config check`` lifts credential
+    blocks there (and records a new denial); without it the check still runs."""
+    if db is None:
+        return None
+    try:
         db.migrate()
     except Exception:  # noqa: BLE001 - the check itself needs no database
         return None

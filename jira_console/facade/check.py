@@ -59,3 +59,46 @@ async def _stale_webhooks(conn: JiraConnection) -> list[str]:
         f"poll); `jira-console webhooks register -C {conn.name}` updates it"
         for hook in stale
     ]
+
+
+def check_database(url: str, *, offline: bool = False) -> tuple[dict[str, Any], Database | None]:
+    """``config check``'s line for the database: the URL usable, and (unless ``offline``) the database
+    answering. Returns the result (``name`` "database", ``ok``, ``summary``, ``exit_code`` when it fails)
+    and the store when it exists and answers (nothing is created: a SQLite file not there yet is reported
+    as such, its folder checked). Never raises."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from jira_console.store.db import Database, StoreConfigError, StoreError, mask_url
+
+    def failed(summary: str, exit_code: int) -> tuple[dict[str, Any], None]:
+        return {"name": "database", "ok": False, "summary": summary, "exit_code": exit_code}, None
+
+    shown = mask_url(url)
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            path = Path(parsed.database or "")
+            if not path.exists() and not parsed.database.startswith("file:"):  # type: ignore[union-attr]
+                folder = path.resolve().parent
+                if not folder.is_dir():
+                    return failed(f"{shown}: the folder {folder} does not exist", 2)
+                summary = f"{shown}: not created yet (the first sync creates it)"
+                return {"name": "database", "ok": True, "summary": summary}, None
+        db = Database(url)
+    except StoreConfigError as exc:
+        return failed(str(exc), 2)
+    except Exception as exc:  # noqa: BLE001 - make_url's own complaint, in words
+        return failed(f"database URL {shown!r} is not valid: {exc}", 2)
+    if offline:
+        db.close()
+        return {"name": "database", "ok": True, "summary": f"{shown}: valid URL (not contacted)"}, None
+    try:
+        db.ping()
+    except Exception as exc:  # noqa: BLE001 - said in words below
+        db.close()
+        if isinstance(exc, StoreConfigError):
+            return failed(str(exc), 2)
+        return failed(str(exc) if isinstance(exc, StoreError) else f"{shown}: {db.driver_reason(exc)}", 1)
+    return {"name": "database", "ok": True, "summary": f"{shown}: answers"}, db

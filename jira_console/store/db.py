@@ -10,6 +10,7 @@ the head in one step (:mod:`jira_console.store.fresh`), a schema the tests hold 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,8 +50,19 @@ is not: a ping is a round trip, and a busy listener or worker takes a connection
 _IDLE_SINCE = "jira_console.idle_since"
 
 
+_MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+"""PostgreSQL's refusal of a connection to a database that is not there (sent at connect, no SQLSTATE)."""
+
+
 class StoreError(Exception):
     """A database problem worded for the operator; never contains the URL's password."""
+
+
+class StoreConfigError(StoreError):
+    """A database URL that cannot be used as configured (not a URL, another database, a driver that is not
+    installed, a PostgreSQL database that does not exist): a configuration error, not an outage."""
+
+    exit_code = 2  # the CLI's "usage or configuration error"
 
 
 def mask_url(url: str | URL) -> str:
@@ -123,13 +135,13 @@ class Database:
         try:
             parsed = make_url(url)
         except ArgumentError:
-            raise StoreError(
+            raise StoreConfigError(
                 f"database URL {mask_url(url)!r} is not valid; expected e.g. sqlite:///jira-console.db "
                 "or postgresql+psycopg://user@host/dbname"
             ) from None
         backend = parsed.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
-            raise StoreError(
+            raise StoreConfigError(
                 f"database URL {mask_url(parsed)!r}: unsupported database {backend!r} "
                 "(use sqlite or postgresql)"
             )
@@ -148,7 +160,7 @@ class Database:
         try:
             self.engine: Engine = create_engine(parsed, **kwargs)
         except NoSuchModuleError:
-            raise StoreError(
+            raise StoreConfigError(
                 f"database URL {mask_url(parsed)!r}: driver {parsed.drivername!r} is not installed"
             ) from None
         except (ArgumentError, ImportError) as exc:
@@ -179,6 +191,13 @@ class Database:
         # so callers can catch IntegrityError and the like.
         if context.connection is None and isinstance(context.sqlalchemy_exception, DBAPIError):
             reason = self.driver_reason(context.original_exception)
+            missing = _MISSING_DATABASE.search(reason)
+            if missing:  # the server answers, the name is wrong or not created: configuration, not outage
+                name = missing.group(1)
+                return StoreConfigError(
+                    f"the database {name!r} does not exist on the server at {self.url}: create it "
+                    f"(e.g. `createdb {name}`) or correct [database] url"
+                )
             return StoreError(f"cannot connect to the database at {self.url}: {reason}")
         return None
 
