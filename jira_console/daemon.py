@@ -479,6 +479,8 @@ class Daemon:
             await self.processor.stop()
         if self.announcements is not None:
             await self.announcements.stop()
+        for sync in self.engine.syncs.values():
+            sync.request_stop()  # a running sync stops after the page it is writing, not at its end
         pending = [*self._syncs.values(), *self._commands]
         if pending:
             await asyncio.wait(pending, timeout=grace_seconds)

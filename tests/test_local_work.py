@@ -199,3 +199,59 @@ async def test_the_demos_host_program_edits_the_database_and_the_daemon_pushes_i
         assert rig.sims[connection].issue(key)["priority"] == value
     finally:
         await rig.stop()
+
+
+async def test_a_shutdown_stops_a_running_sync_after_its_page_and_the_next_sync_goes_on(
+    sim_factory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first import of many pages used to run to its end after SIGTERM (or until the grace ran out and the
+    # engine was closed under it); it now stops after the page it is writing, recorded as interrupted.
+    import asyncio
+
+    from jira_console.sync import pull as pull_module
+
+    sim = sim_factory("server", issues=120)
+    conn = connection_for(sim, monkeypatch, overlap_seconds=0, sync_interval_seconds=3600, page_size=10)
+    settings = Settings(
+        database={"url": db_url},  # type: ignore[arg-type]
+        jira=[conn.model_dump()],  # type: ignore[list-item]
+        daemon={"heartbeat_seconds": 1, "local_check_seconds": 0},  # type: ignore[arg-type]
+    )
+    gate, pages = asyncio.Event(), []
+    real_apply = pull_module.Pull._apply
+
+    async def held_after_two_pages(self: Any, issues: list[Any], *args: Any, **kwargs: Any) -> None:
+        await real_apply(self, issues, *args, **kwargs)
+        pages.append(len(issues))
+        if len(pages) >= 2:
+            await gate.wait()
+
+    monkeypatch.setattr(pull_module.Pull, "_apply", held_after_two_pages)
+    daemon = Daemon(settings, listen=False)
+    await daemon.start()
+    name = conn.name
+    await until(lambda: len(pages) >= 2 and name in daemon._syncs, "the start-up sync's second page")
+    task = daemon._syncs[name]
+    stopping = asyncio.ensure_future(daemon.shutdown(grace_seconds=30))
+    await until(lambda: daemon._stop.is_set(), "the shutdown under way")
+    gate.set()
+    report = await asyncio.wait_for(task, 30)
+    await stopping
+    assert report.status == "interrupted" and "shutdown" in report.errors[-1]
+    assert len(pages) < 12  # stopped at a page, not after the 12 pages of the whole import
+
+    monkeypatch.setattr(pull_module.Pull, "_apply", real_apply)
+    again = Daemon(settings, listen=False)
+    await again.engine.start()
+    try:
+        with again.engine.db.session() as s:
+            stored = int(s.execute(select(func.count()).select_from(t.issues)).scalar_one())
+            row = s.execute(select(t.sync_state).where(t.sync_state.c.connection == name)).one()
+        assert 0 < stored < 120
+        assert row.last_status == "interrupted" and not row.failures  # neither a failure nor a success
+        finished = await again.engine.syncs[name].run()
+        assert finished.status == "ok"
+        with again.engine.db.session() as s:
+            assert int(s.execute(select(func.count()).select_from(t.issues)).scalar_one()) == 120
+    finally:
+        await again.engine.stop()

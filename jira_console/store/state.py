@@ -85,8 +85,8 @@ def mark_sync_finished(
     duration_ms: int,
     api_calls: int,
 ) -> None:
-    """A run of the scope ended (``status``: ok, partial or failed): its figures and the failing streak
-    are kept and ``owner``'s lease is given up, in one transaction."""
+    """A run of the scope ended (``status``: ok, partial, failed, or interrupted by a shutdown): its figures
+    and the failing streak are kept and ``owner``'s lease is given up, in one transaction."""
     row = _state_row(session, connection, scope)
     row.last_finished_at = now = utcnow()
     row.last_status = status
@@ -96,6 +96,8 @@ def mark_sync_finished(
     if status == "failed":
         row.failures = (row.failures or 0) + 1
         row.failing_since = row.failing_since or now
+    elif status == "interrupted":  # stopped for a shutdown: neither a success nor a failure
+        pass
     else:
         row.last_success_at, row.failing_since, row.failures = now, None, 0
     row.counts = dict(counts)

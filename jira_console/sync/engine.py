@@ -38,7 +38,7 @@ from jira_console.sync.failures import told_without_data
 from jira_console.sync.fields import FieldCodec, Flavor
 from jira_console.sync.page import retry_quarantined
 from jira_console.sync.pull import Pull
-from jira_console.sync.report import SyncBusy, SyncReport
+from jira_console.sync.report import SyncBusy, SyncInterrupted, SyncReport
 from jira_console.sync.undo import UndoStep
 
 if TYPE_CHECKING:  # the webhooks package (its HTTP server) is not loaded for a sync
@@ -69,6 +69,7 @@ class SyncEngine:
         self.lease_seconds = lease_seconds
         self._lease_renewed = 0.0
         self._lock = asyncio.Lock()
+        self._stop_requested = False
         self.context: SyncContext | None = None
         """The connection's facts once prepared (rebuilt, never mutated, when they change)."""
         self._generation: int | None = None
@@ -205,6 +206,10 @@ class SyncEngine:
             try:
                 with caused_by(Cause("sync", run_id=report.run_id)), told_without_data():
                     await self._steps(report, full)
+            except SyncInterrupted as exc:
+                report.status = "interrupted"
+                report.errors.append(str(exc))
+                log.info("sync interrupted", connection=self.conn.name, reason=str(exc))
             except Exception as exc:
                 report.status = "failed"
                 report.errors.append(str(exc) or type(exc).__name__)
@@ -247,6 +252,7 @@ class SyncEngine:
         boards_read: asyncio.Future[int] | None = asyncio.ensure_future(early) if early else None
         try:
             listed = await pull.run(full=full)
+            self._check_stop()
             await asyncio.to_thread(backfill.done, self.db, ctx)  # remembers the JQL too
             report.backfilled = len(listed) if report.backfill else 0
             if full:
@@ -259,6 +265,7 @@ class SyncEngine:
         finally:
             if boards_read is not None:  # after a failed step: not left running, nor its own failure unread
                 await settle(boards_read)
+        self._check_stop()
         await push_step.push(self.io, ctx, report)
 
     async def _read_clock(self) -> None:
@@ -322,8 +329,19 @@ class SyncEngine:
                     return True
             return False
 
+    def request_stop(self) -> None:
+        """Ask a running sync (and any later one) to stop at its next safe point: after the page being
+        written, or between steps (see :class:`SyncInterrupted`). For a shutdown; there is no undoing it."""
+        self._stop_requested = True
+
+    def _check_stop(self) -> None:
+        if self._stop_requested:
+            raise SyncInterrupted("stopped for the daemon's shutdown; the next sync goes on from here")
+
     async def _keep_lease(self) -> None:
-        """Renew the lease a third of the way through its time (a page can be slow under rate limits)."""
+        """After each committed page: stop here when asked to; renew the lease a third of the way through
+        its time (a page can be slow under rate limits)."""
+        self._check_stop()
         if time.monotonic() - self._lease_renewed < self.lease_seconds / 3:
             return
 

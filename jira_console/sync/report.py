@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from jira_console.sync.apply import ApplyResult
 
 
+class SyncInterrupted(Exception):
+    """A sync asked to stop (the daemon's shutdown) stopped at the next safe point: after a committed page,
+    or between steps. What it committed stays; the next sync goes on from the watermark it reached."""
+
+
 class SyncBusy(Exception):
     """Another sync of the same connection holds the lease."""
 
