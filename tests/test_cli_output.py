@@ -143,3 +143,23 @@ def test_progress_figures() -> None:
     creating = SyncProgressed("c", "issues", 2, 200, 0, 0, 0, 1000, 2000, created=150)
     assert figures(creating) == "100/s · ETA 8 s · 150 created in Jira"
     assert rate_and_eta(0, None, 0) == (None, None)
+
+
+def test_undo_output_counts_many_alike_steps_that_write_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    # `audit undo --run 1` over a first import listed 5,000 refused lines, one per issue; they are now said
+    # once after the first few. Steps that write, conflict or fail are always listed one by one.
+    from jira_console.cli.audit_cmd import print_result
+    from jira_console.sync.undo import UndoResult, UndoStep
+
+    reason = "imported from Jira wrote no field value: nothing to undo"
+
+    def step(n: int, action: str, note: str) -> UndoStep:
+        return UndoStep("srv", f"ENG-{n}", None, "local", (n,), None, None, None, action, note)  # type: ignore[arg-type]
+
+    steps = [step(n, "refused", reason) for n in range(1, 5001)]
+    steps += [step(n, "write", "") for n in range(6000, 6005)]
+    print_result(UndoResult("run 1", tuple(steps), applied=False))
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 + 3 + 5 + 1 + 1  # head, 3 refused, 5 writes, the count, the dry-run hint
+    assert f"  ... and 4997 more [refused] -- {reason}" in out
+    assert sum("[write]" in line for line in out) == 5

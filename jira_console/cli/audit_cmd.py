@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -175,18 +176,35 @@ def runs(
         echo(none_found("runs", connection, False, " that changed anything" if not all_ else " yet"))
 
 
+_GROUPED = frozenset({"refused", "skip"})
+_ALIKE_LISTED = 3
+"""Steps of one action and reason listed before the rest are counted (text output)."""
+
+
 def print_result(result: UndoResult) -> None:
     counts = ", ".join(f"{n} {a}" for a, n in sorted(result.counts().items()))
     head = "undone" if result.applied else "dry run"
     runs = f" as run {', '.join(str(r) for r in result.run_ids)}" if result.run_ids else ""
     echo(f"{head}: {result.selection}{runs} -- {counts or 'nothing'}")
+    # Steps that write nothing for one shared reason (the 5,000 lines of a first import, none undoable)
+    # are said once past the first few; those that write or fail are all listed. --json lists every one.
+    alike = Counter((s.action, s.note) for s in result.steps if s.action in _GROUPED)
+    shown: Counter[tuple[str, str | None]] = Counter()
     for s in result.steps:
+        group = (s.action, s.note)
+        if group in alike and alike[group] > _ALIKE_LISTED:
+            shown[group] += 1
+            if shown[group] > _ALIKE_LISTED:
+                continue
         ids = ",".join(f"#{i}" for i in s.entries)
         note = f" -- {s.note}" if s.note else ""
         echo(
             f"  {ids} {s.connection} {s.issue_key or '-'} {s.field or '*'} -> {s.where}: "
             f"{_value(s.current)} -> {_value(s.value)} [{s.action}]{note}"
         )
+    for (action, reason), n in alike.items():
+        if n > _ALIKE_LISTED:
+            echo(f"  ... and {n - _ALIKE_LISTED} more [{action}]" + (f" -- {reason}" if reason else ""))
     if not result.applied and any(s.action in ("write", "conflict") for s in result.steps):
         echo("nothing was written (dry run); add --apply to write these changes")
 
