@@ -113,10 +113,11 @@ jql = "project = OPS"
     result = cli("sync", "--no-progress")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("sim: ok in ") and "read 20" in lines[0]
+    assert re.match(r"sim: ok \(run \d+\) in ", lines[0]) and "read 20," in lines[0]  # the run id, issues
     assert lines[1] == "dc: failed" and "no token" in lines[2] and "JC_NO_SUCH_TOKEN" in lines[2]
     reports = json.loads(cli("sync", "--no-progress", "--json").stdout)
     assert [(r["connection"], r["status"]) for r in reports] == [("sim", "ok"), ("dc", "failed")]
+    assert reports[0]["issues_read"] <= reports[0]["seen"]  # distinct issues; versions count re-reads
     only = cli("sync", "--connection", "nope")
     assert only.exit_code == 2 and "no connection named 'nope'" in only.stderr
 

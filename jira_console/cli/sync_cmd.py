@@ -122,9 +122,10 @@ def _report_line(r: SyncReport) -> str:
     created = f", created in Jira {r.created_in_jira}" if r.created_in_jira else ""
     if r.creations_refused:
         created += f", not created {r.creations_refused} (local creations --state failed says why)"
+    run = f" (run {r.run_id})" if r.run_id is not None else ""
     return (
-        f"{r.connection}: {r.status} in {r.duration_ms / 1000:.1f} s, {r.api_calls} API calls; "
-        f"read {r.seen}, new {r.created}, pulled {r.pulled_fields} field(s), "
+        f"{r.connection}: {r.status}{run} in {r.duration_ms / 1000:.1f} s, {r.api_calls} API calls; "
+        f"read {r.issues_read or r.seen}, new {r.created}, pulled {r.pulled_fields} field(s), "
         f"pushed {r.pushed_fields}{refused}{created}, conflicts {r.conflicts}, deleted {r.deleted}"
         + (f", outside the JQL now {r.left_scope}" if r.left_scope else "")
     )

@@ -252,6 +252,7 @@ class SyncEngine:
         boards_read: asyncio.Future[int] | None = asyncio.ensure_future(early) if early else None
         try:
             listed = await pull.run(full=full)
+            report.issues_read = len(listed)
             self._check_stop()
             await asyncio.to_thread(backfill.done, self.db, ctx)  # remembers the JQL too
             report.backfilled = len(listed) if report.backfill else 0

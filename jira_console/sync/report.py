@@ -48,6 +48,9 @@ class SyncReport(Tally):
     backfilled: int = 0
     """How many distinct issues that back-fill read."""
     pages: int = 0
+    issues_read: int = 0
+    """Distinct issues the pull read (``seen`` counts versions: a key-set page reads the previous page's
+    last issue again, and a tie group or an overlap reads some twice)."""
     pushed_fields: int = 0
     refused_fields: int = 0
     """Local changes not written: Jira refused them, or the mappings cannot write them. Each is parked as
