@@ -54,6 +54,22 @@ async def test_a_field_outside_its_context_is_kept_with_a_reason(rig_factory, fl
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_change_kept_outside_its_context_keeps_its_reason_when_jira_edits_the_issue(
+    rig_factory, flavor
+) -> None:
+    rig = await rig_factory(flavor, out_of_context=BUGS_HAVE_NO_POINTS)
+    await rig.engine.run(full=True)
+    bug = _of_type(rig.sim, "Bug")[0]
+    rig.sql("UPDATE issues SET story_points = 13 WHERE key = :k", k=bug)
+    await rig.engine.run()
+    reason = _errors(rig, bug)
+    assert list(reason) == ["story_points"]
+    rig.sim.edit_issue(bug, {"summary": "edited in Jira"})  # the next incremental pull reads the bug again
+    assert (await rig.engine.run()).updated == 1
+    assert _errors(rig, bug) == reason and rig.local(bug)["story_points"] == 13
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
 async def test_a_field_inside_its_context_on_another_type_is_written(rig_factory, flavor) -> None:
     rig = await rig_factory(flavor, out_of_context=BUGS_HAVE_NO_POINTS)
     await rig.engine.run(full=True)

@@ -156,3 +156,46 @@ async def test_disable_enable_and_delete_each_change_the_generation(engine_facto
     before = mrepo.generation(engine.db, name)
     mrepo.save(engine.db, {"name": "g", "jira_field": "labels", "internal_field": "g"})
     assert mrepo.generation(engine.db, name) == before + 1
+
+
+def _parked(engine: Engine, key: str) -> tuple[Any, bool, list[tuple[str, str | None, Any]]]:
+    """An issue's priority, whether it waits for the push, and its field errors (field, step, value)."""
+    issue = engine.get_issue(key)
+    assert issue is not None
+    errors = [(e.field, e.step, e.value) for e in engine.field_errors(issue_id=issue.id)]
+    return issue.priority, issue.local_dirty, errors
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("change", ["added", "changed"])
+async def test_a_back_fill_keeps_a_refused_local_change_parked_with_its_error(
+    engine_factory, flavor, change
+) -> None:
+    """A user's report: a local value Jira refused, then a mapping import. The back-fill read the issue again
+    and dropped its field error, leaving the refused value in the store as if it were Jira's, with nothing
+    to say otherwise (only a full sync sent it again, to be refused again)."""
+    engine, sim = await engine_factory(flavor, issues=20)
+    name = engine.settings.jira[0].name
+    if change == "changed":
+        await engine.import_mappings(TEAM_TOML, connection=name)
+    await engine.run_sync()
+    key = sorted(sim.site.issues)[4]
+    in_jira = sim.issue(key)["priority"]
+    engine.set_local(key, {"priority": "Ultra"})
+    (refused,) = await engine.run_sync()
+    assert refused.refused_fields == 1
+    parked = _parked(engine, key)
+    assert parked == ("Ultra", False, [("priority", "refused by Jira", "Ultra")])
+
+    await engine.import_mappings(TEAM_CODES_TOML if change == "changed" else TEAM_TOML, connection=name)
+    (report,) = await engine.run_sync()
+    assert report.backfill and report.backfilled == 20, report
+    codes = {"Backend": "be", "Frontend": "fe", "Platform": "pl", None: None}
+    team = _expected_team(sim, key)
+    assert _local_fields(engine, name)[key].get("team") == (codes[team] if change == "changed" else team)
+    # The issue was read again, and its refused change is still what it was: kept, explained, not sent.
+    assert _parked(engine, key) == parked
+    for full in (False, True):
+        (after,) = await engine.run_sync(full=full)
+        assert after.refused_fields == 0 and _parked(engine, key) == parked
+    assert sim.issue(key)["priority"] == in_jira

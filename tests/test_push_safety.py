@@ -61,6 +61,25 @@ async def test_a_refused_value_is_not_sent_again_until_it_changes(rig_factory, f
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_refused_value_keeps_its_error_when_jira_changes_the_issue(rig_factory, flavor) -> None:
+    """An edit of another field in Jira brings the issue into an incremental pull: the refused value stays
+    parked, and its field error -- all that says the local value is not Jira's -- stays with it."""
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _keys(rig.sim)[2]
+    rig.sql("UPDATE issues SET priority = 'NoSuchPriority' WHERE key = :k", k=key)
+    await rig.engine.run()
+    refused = _field_errors(rig)
+    assert [name for (_, name) in refused] == ["priority"]
+    rig.sim.edit_issue(key, {"summary": "edited in Jira"})
+    report = await rig.engine.run()
+    assert report.updated == 1 and rig.local(key)["summary"] == "edited in Jira"
+    assert _field_errors(rig) == refused
+    assert rig.local(key)["priority"] == "NoSuchPriority" and rig.local(key)["local_dirty"] is False
+    assert (await rig.engine.run(full=True)).refused_fields == 0 and _edits_of(rig.sim, key) == 1
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
 async def test_an_email_as_a_cloud_assignee_is_refused_with_what_cloud_takes(rig_factory, flavor) -> None:
     rig = await rig_factory(flavor)
     await rig.engine.run(full=True)

@@ -93,8 +93,8 @@ def record_field_errors(
     *,
     had_errors: bool = True,
 ) -> None:
-    """Store one error per failing field; drop errors of fields that now convert (only looked up when the
-    issue had errors before, so a clean page costs no extra statements)."""
+    """Store one error per failing field; drop errors of the fields in ``clear`` that do not fail now (only
+    looked up when the issue had errors before, so a clean page costs no extra statements)."""
     if had_errors:
         for name in clear:
             if name not in errors:
@@ -172,6 +172,16 @@ def merge_raw(
         merged_fields[f] = (previous_raw or {}).get("fields", {}).get(f)
     merged["fields"] = merged_fields
     return merged
+
+
+def settled_fields(row: Issue, base: Mapping[str, Any], names: Iterable[str]) -> list[str]:
+    """The fields whose local value agrees with ``base`` after a merge: nothing of theirs waits any more, so
+    an error recorded for them is history. A field whose local change still waits keeps its error -- a value
+    Jira refused, or one its editmeta does not offer, is parked (not dirty, not sent again until it changes)
+    and that error is all that says why the local value is not Jira's; a Jira version read again (an edit of
+    another field, a mapping back-fill, a webhook) changes nothing of that."""
+    local = local_values(row, list(names))
+    return [name for name, value in local.items() if same(value, base.get(name))]
 
 
 @dataclass
@@ -322,8 +332,9 @@ class _VersionsApplier:
         )  # fmt: skip
         self.result.pulled_fields += merged.pulled
         self.result.conflicts.extend(merged.conflicts)
-        names = [c.name for c in self.codecs]
-        record_field_errors(self.session, row, errors, names, had_errors=row.id in self.with_errors)
+        had_errors = row.id in self.with_errors
+        settled = settled_fields(row, merged.base, [c.name for c in self.codecs]) if had_errors else []
+        record_field_errors(self.session, row, errors, settled, had_errors=had_errors)
         _meta_from_raw(row, raw)
         row.base = merged.base
         row.raw = merge_raw(raw, row.raw, self.keep_raw_fields) if self.keep_raw_fields else dict(raw)
