@@ -164,3 +164,21 @@ def test_undo_output_counts_many_alike_steps_that_write_nothing(capsys: pytest.C
     assert len(out) == 1 + 3 + 5 + 1 + 1  # head, 3 refused, 5 writes, the count, the dry-run hint
     assert f"  ... and 4997 more [refused] -- {reason}" in out
     assert sum("[write]" in line for line in out) == 5
+
+
+def test_status_shows_a_stored_error_whole(env) -> None:
+    # The advice ends the message ("... Fix the user or token, then run config check"): status used to cut
+    # it at 200 characters, in text and JSON alike.
+    from sqlalchemy import create_engine, text
+
+    _, cli, url = env
+    assert cli("sync", "--no-progress").exit_code == 0
+    long_error = "Jira denied the credentials " + "because of reasons " * 15 + "FIX THE USER OR TOKEN"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sync_state SET last_error = :e, failures = 1"), {"e": long_error})
+    engine.dispose()
+    status = cli.json("status")
+    assert all(s["last_error"] == long_error for s in status["sync"])
+    assert status["health"]["sim"]["last_error"] == long_error
+    assert "FIX THE USER OR TOKEN" in cli("status").stdout

@@ -30,6 +30,11 @@ JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 CONN_OPT = typer.Option(None, "--connection", "-C", help="Connection name (default: all / the only one).")
 
 
+_ERROR_WHOLE = 2000
+"""``status`` shows a stored error whole (on one line): what to do comes at its end, and the console's
+200-character cut left "Fix the use…"."""
+
+
 def _ms_to_iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat() if ms is not None else None
 
@@ -97,14 +102,16 @@ def _status_data(db: Database) -> dict[str, Any]:
         "sync": [
             asdict(r)
             | {
-                "last_error": one_line(r.last_error),
+                "last_error": one_line(r.last_error, _ERROR_WHOLE),
                 "running": r.last_status == "running",
                 "quarantined": set_aside.get(r.connection, []) if r.scope == "issues" else [],
             }
             for r in states
         ],
         "health": {
-            name: asdict(h) | {"verdict": h.verdict, "quarantined": len(set_aside.get(name, []))}
+            name: asdict(h)
+            | {"verdict": h.verdict, "quarantined": len(set_aside.get(name, []))}
+            | ({"last_error": one_line(runs[name].last_error, _ERROR_WHOLE)} if h.last_error else {})
             for name, h in health.items()
         },
         "conflicts_open": conflicts,

@@ -111,7 +111,7 @@ async def _sync_one(engine: Engine, name: str, full: bool) -> list[SyncReport]:
         await engine.run_here()
         return await _sync_one(engine, name, full)
     except Exception as exc:  # noqa: BLE001 - reported per connection; the next one still syncs
-        message = one_line(redact.scrub(str(exc))) or type(exc).__name__
+        message = one_line(redact.scrub(str(exc)), 2000) or type(exc).__name__  # whole: the advice ends it
         return [SyncReport(connection=name, status="failed", full=full, errors=[message])]
 
 
