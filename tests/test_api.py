@@ -633,3 +633,5 @@ async def test_audit_and_undo_through_the_api(api_factory) -> None:
     for wrong, status in (({}, 400), ({"issue_key": key}, 400), ({"run_id": "3"}, 422), ({"run": 3}, 422)):
         r = await rig.client.post(f"{API}/audit/undo", json=wrong)
         assert r.status_code == status, (wrong, r.text)
+        if status == 400:  # in this API's field names, not the CLI's flags
+            assert r.json() == {"error": "give exactly one of: entries, run_id, or issue_key with since"}
