@@ -129,6 +129,11 @@ async def test_a_new_version_of_a_mapping_back_fills_in_the_process_that_runs_th
     local = _local_fields(engine, name)
     codes = {"Backend": "be", "Frontend": "fe", "Platform": "pl", None: None}
     assert {k: f.get("team") for k, f in local.items()} == {k: codes[_expected_team(sim, k)] for k in local}
+    with engine.db.session() as s:  # the audit says the mappings changed the values, not Jira
+        recoded = {
+            a.reason for a in repo.list_audit(s, field="team", limit=1000) if a.new in ("be", "fe", "pl")
+        }
+    assert recoded == {"the mappings changed (same Jira version, read again)"}
 
     # Re-importing the same text changes nothing: no new version, no back-fill.
     await engine.import_mappings(TEAM_CODES_TOML, connection=name)

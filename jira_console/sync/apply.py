@@ -20,7 +20,7 @@ from jira_console.store.models import Issue, utcnow
 from jira_console.sync.context import SyncContext
 from jira_console.sync.crash_window import INTENT_AT
 from jira_console.sync.fields import DefaultUsed, FieldCodec, MappedField, parse_jira_time
-from jira_console.sync.merge import FieldDecision, canonical, merge_issue, same
+from jira_console.sync.merge import MAPPINGS_CHANGED, FieldDecision, canonical, merge_issue, same
 from jira_console.sync.report import Tally
 
 
@@ -223,12 +223,16 @@ def merge_into_row(
     )
     out = RowMerge(base, [], [], 0)
     agreed: list[str] = []
+    # The version the row already holds, read again (a back-fill): a value it now decodes differently was
+    # changed by the mappings, not in Jira, and the audit line says so.
+    again = updated_ms is not None and row.jira_updated_ms == updated_ms
     for d in decisions:
         if d.action == "pull":
             if not same(local.get(d.field), d.value):
+                reason = MAPPINGS_CHANGED if again and d.reason == "changed in Jira" else d.reason
                 repo.append_audit(
                     session if audit is None else audit, ctx.name, "local", d.field, local.get(d.field),
-                    d.value, issue_key=row.key, reason=d.reason, actor=ctx.actor,
+                    d.value, issue_key=row.key, reason=reason, actor=ctx.actor,
                 )  # fmt: skip
                 set_local_value(row, d.field, d.value)
                 out.pulled += 1

@@ -107,6 +107,8 @@ def decide_field(
 
 FIRST_READ = "first read of this field"
 """The reason of a value pulled into a field nothing was agreed on yet (no base)."""
+MAPPINGS_CHANGED = "the mappings changed (same Jira version, read again)"
+"""The reason of a value pulled from the version the row already held: a mapping now decodes it otherwise."""
 
 
 def merge_issue(
