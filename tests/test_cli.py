@@ -513,6 +513,26 @@ def test_audit_undo_dry_run_then_apply(cli_env) -> None:
     assert spans["applied"] is False and spans["steps"]
 
 
+def test_an_undo_jira_refuses_says_so_and_changes_nothing_each_time(cli_env) -> None:
+    sim, cli, _ = cli_env
+    with sim.site.lock:
+        key = sorted(sim.site.issues)[5]
+        # A summary Jira's validator refuses (over 255 characters), written behind the REST API's back.
+        sim.site.commit(sim.site.issues[key], {"summary": "x" * 300}, "importer")
+    cli.json("sync")
+    cli.json("local", "set", key, 'summary="short"')
+    run = str(cli.json("sync")[0]["run_id"])
+    for _attempt in (1, 2):
+        done = cli("audit", "undo", "--run", run, "--apply")
+        assert done.exit_code == 1, done.stdout
+        assert done.stdout.startswith(f"not undone: run {run} as run "), done.stdout
+        assert "[failed] -- Jira refused the write: Summary must be less than 255" in done.stdout
+        assert "nothing was changed" in done.stdout and "already holds" not in done.stdout
+        shown = cli.json("issues", "show", key)
+        assert (shown["summary"], shown["local_dirty"], shown["errors"]) == ("short", False, [])
+        assert sim.issue(key)["summary"] == "short"
+
+
 def test_issues_list_names_the_connection_on_every_line_when_the_list_spans_several(cli_env) -> None:
     from sqlalchemy import text
 

@@ -283,3 +283,107 @@ async def test_a_local_edit_made_since_is_left_alone_and_not_pushed_by_the_undo(
     assert sim.issue(keys[0])["summary"] == f"BROKEN {keys[0]}"  # the undo sent nothing for it
     assert engine.get_issue(keys[0]).summary == "edited again by the host"
     assert all(sim.issue(k)["summary"] == before[k] for k in keys[1:])
+
+
+def _in_a_closed_sprint_only(sim: Any) -> tuple[str, int]:
+    """An issue that sat only in a closed sprint, and the active sprint of its board."""
+    site = sim.site
+    with site.lock:
+        key = next(
+            k
+            for k in sorted(site.issues)
+            if len(site.issues[k].sprints) == 1 and site.sprint_state(site.issues[k].sprints[0]) == "closed"
+        )
+        board = site.sprints[site.issues[key].sprints[0]].board_id
+        active = next(s.id for s in site.sprints.values() if s.board_id == board and s.state == "active")
+    return key, active
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_an_undo_jira_refuses_changes_nothing_and_is_not_taken_for_done_when_run_again(
+    engine_factory, flavor
+) -> None:
+    # A user's report: an issue of a closed sprint moved to the active one and pushed; undoing that asks
+    # Jira to move it back into the closed sprint, which Jira refuses. The local copy went to the closed
+    # sprint anyway, and the second undo compared with that copy and said "Jira already holds the value
+    # before" (exit 0). The summary is the same with an ordinary field: Jira's validator refuses the long
+    # summary the issue held (written behind the REST API's back, as an import would).
+    engine, sim = await engine_factory(flavor, issues=40)
+    key, active = _in_a_closed_sprint_only(sim)
+    long_summary = "x" * 300
+    sim.site.commit(sim.site.find(key), {"summary": long_summary}, "importer")
+    await engine.run_sync(full=True)
+    closed = engine.get_issue(key).sprint_id
+    engine.set_local(key, {"sprint_id": active, "summary": "short"})
+    [pushed] = await engine.run_sync()
+    assert pushed.pushed_fields == 2 and sim.issue(key)["summary"] == "short"
+    in_jira = sim.issue(key)["sprints"]
+    assert in_jira == [closed, active]
+    before = engine.get_issue(key)
+
+    for attempt in (1, 2):
+        done = await engine.undo(UndoSelection(run_id=pushed.run_id), apply=True)
+        by_field = {s.field: s for s in done.steps}
+        assert {f: s.action for f, s in by_field.items()} == {"sprint_id": "failed", "summary": "failed"}, (
+            attempt,
+            done.steps,
+        )
+        # Jira, the local copy and its bookkeeping are as they were: no refused value parked on the issue.
+        assert (sim.issue(key)["sprints"], sim.issue(key)["summary"]) == (in_jira, "short")
+        now = engine.get_issue(key)
+        assert (now.sprint_id, now.summary, now.local_dirty) == (active, "short", False), attempt
+        assert now.local_changed_at == before.local_changed_at
+        assert engine.field_errors(issue_id=now.id) == []
+        assert engine.audit_log(AuditQuery(run_id=done.run_ids[0])) == []
+        assert (
+            "closed sprint" in by_field["sprint_id"].note
+            and "nothing was changed" in by_field["sprint_id"].note
+        )
+        assert "255" in by_field["summary"].note
+        [run] = [r for r, _n in engine.sync_runs(changed_only=False) if r.id == done.run_ids[0]]
+        assert run.status == "partial"
+    [after] = await engine.run_sync()
+    assert (after.pushed_fields, after.pulled_fields, after.conflicts) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_already_as_before_is_read_from_jira_not_from_the_last_sync(engine_factory, flavor) -> None:
+    engine, sim = await engine_factory(flavor, issues=10)
+    keys, before, run_id = await _bad_bulk_update(engine, sim, 1)
+    sim.edit_issue(keys[0], {"summary": before[keys[0]]})  # put back by hand in Jira, and synced
+    await engine.run_sync()
+    assert engine.get_issue(keys[0]).summary == before[keys[0]]
+    sim.edit_issue(keys[0], {"summary": "changed again in Jira"})  # not synced yet
+    dry = await engine.undo(UndoSelection(run_id=run_id))
+    assert [s.action for s in dry.steps] == ["skip"]  # as last synced (a dry run does not read Jira)
+    done = await engine.undo(UndoSelection(run_id=run_id), apply=True)
+    [step] = done.steps
+    assert (step.action, step.current) == ("conflict", "changed again in Jira"), step
+    assert "sync, then undo again" in step.note
+    assert sim.issue(keys[0])["summary"] == "changed again in Jira"
+    assert engine.get_issue(keys[0]).summary == before[keys[0]] and not engine.get_issue(keys[0]).local_dirty
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_value_jira_refused_before_is_asked_for_again_not_taken_for_done(
+    engine_factory, flavor
+) -> None:
+    # The state the user's first undo left behind: the local copy holds the closed sprint, parked as a value
+    # Jira refused, while Jira holds the active one. The undo sent nothing (parked) and, not having written,
+    # called the step "Jira already holds the value before".
+    engine, sim = await engine_factory(flavor, issues=40)
+    key, active = _in_a_closed_sprint_only(sim)
+    await engine.run_sync(full=True)
+    closed = engine.get_issue(key).sprint_id
+    engine.set_local(key, {"sprint_id": active})
+    [pushed] = await engine.run_sync()
+    engine.set_local(key, {"sprint_id": closed})
+    [refused] = await engine.run_sync()
+    assert refused.refused_fields == 1 and engine.get_issue(key).sprint_id == closed
+    [parked] = engine.field_errors(issue_id=engine.get_issue(key).id)
+    done = await engine.undo(UndoSelection(run_id=pushed.run_id), apply=True)
+    [step] = done.steps
+    assert step.action == "failed" and "closed sprint" in step.note, step
+    assert sim.issue(key)["sprints"] == [closed, active]
+    assert engine.get_issue(key).sprint_id == closed  # as it was before this undo
+    assert engine.field_errors(issue_id=engine.get_issue(key).id) == [parked]

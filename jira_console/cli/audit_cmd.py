@@ -184,6 +184,8 @@ _ALIKE_LISTED = 3
 def print_result(result: UndoResult) -> None:
     counts = ", ".join(f"{n} {a}" for a, n in sorted(result.counts().items()))
     head = "undone" if result.applied else "dry run"
+    if result.applied and result.count("failed"):  # never "undone" while a step did not happen
+        head = "partly undone" if result.count("undone") else "not undone"
     runs = f" as run {', '.join(str(r) for r in result.run_ids)}" if result.run_ids else ""
     echo(f"{head}: {result.selection}{runs} -- {counts or 'nothing'}")
     # Steps that write nothing for one shared reason (the 5,000 lines of a first import, none undoable)

@@ -160,10 +160,12 @@ def record_field_error(
     mapping: str | None = None,
     step: str | None = None,
     value: Any = None,
+    at: datetime | None = None,
 ) -> None:
-    """Remember that mapping ``field`` of an issue failed (replacing the previous failure of that field)."""
+    """Remember that mapping ``field`` of an issue failed (replacing the previous failure of that field);
+    ``at`` puts back a failure recorded earlier (an undo that changed nothing), the default is now."""
     data = {"issue_id": issue_id, "field": field, "message": message, "mapping": mapping, "step": step,
-            "value": value, "at": utcnow()}  # fmt: skip
+            "value": value, "at": at or utcnow()}  # fmt: skip
     stmt = dialect_insert(session, t.field_errors).values(**data)
     stmt = stmt.on_conflict_do_update(
         index_elements=["issue_id", "field"],

@@ -30,9 +30,8 @@ from jira_console.store import repo, runs
 from jira_console.store import state as st
 from jira_console.store.cause import Cause, caused_by
 from jira_console.store.db import Database
-from jira_console.sync import backfill, boards, clock, estimation, reconcile, remote, scope_change
+from jira_console.sync import backfill, boards, clock, estimation, reconcile, remote, scope_change, undo_apply
 from jira_console.sync import push as push_step
-from jira_console.sync import undo as undo_step
 from jira_console.sync.context import ISSUES_SCOPE, SyncContext, SyncIO
 from jira_console.sync.failures import told_without_data
 from jira_console.sync.fields import FieldCodec, Flavor
@@ -399,7 +398,7 @@ class SyncEngine:
                 run_id = await asyncio.to_thread(self._start_run, "undo", False, f"undo of {len(ids)} lines")
                 status = "failed"
                 try:
-                    steps = await undo_step.apply_undo(self.io, ctx, ids, actor=actor, run_id=run_id)
+                    steps = await undo_apply.apply_undo(self.io, ctx, ids, actor=actor, run_id=run_id)
                     status = "ok" if all(s.action != "failed" for s in steps) else "partial"
                 finally:
                     await asyncio.to_thread(self._finish_run, run_id, status)

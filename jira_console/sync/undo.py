@@ -10,6 +10,7 @@ where the newest line wrote (its ``side``), provided that side still holds what 
   to) and is pushed at once by the push's own steps (fresh read, three-way merge, writer, outcome), with
   the ``manual`` strategy for the undone fields: a field Jira changed meanwhile opens a conflict in the
   queue instead of being overwritten, and a status is walked through transitions like any status write.
+  A write Jira does not take changes nothing, the local copy included (see ``sync.undo_apply``).
 
 Every write is audited by the code that makes it, with the cause ``undo`` (the undo's own run) and the line
 it reverses (``undo_of``), so an undo can itself be undone. Changes that wrote no field (an import, a
@@ -18,7 +19,6 @@ deletion in Jira) and issues deleted in Jira are refused: Jira deletions are fin
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,24 +27,20 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jira_console.store import creations, host_repair, identity, repo
+from jira_console.store import creations, host_repair, identity
 from jira_console.store import issues as si
 from jira_console.store import models as m
-from jira_console.store.cause import Cause, caused_by
-from jira_console.store.issues import local_value, set_local_value
-from jira_console.store.models import utcnow
-from jira_console.sync import push as push_step
-from jira_console.sync.context import SyncContext, SyncIO
+from jira_console.store.issues import local_value
 from jira_console.sync.merge import canonical, same
-from jira_console.sync.writer import PushOutcome, write_plans
 
 PULL_ONLY = "{} is pull-only: it follows Jira (undo the change in Jira it comes from instead)"
 
 Action = Literal["write", "skip", "conflict", "refused", "undone", "failed"]
 """Planned: ``write``, ``skip`` (already as before), ``conflict`` (changed since), ``refused``. Applied:
-``undone``, ``skip``, ``conflict``, ``refused`` or ``failed`` (Jira refused the write, or may later)."""
+``undone``, ``skip``, ``conflict``, ``refused`` or ``failed`` (Jira refused the write: nothing changed;
+or Jira did not answer: the change stays queued for the next sync)."""
 
-UNDO_BATCH = 100
+ALREADY = "Jira already holds the value before"
 JIRA_CHANGED = "changed in Jira since (as last synced)"
 """A planned Jira-side step whose field Jira changed: still pushed on apply, where the fresh compare opens
 the conflict in the queue."""
@@ -233,7 +229,7 @@ def _decide(group: Sequence[m.AuditLog], row: m.Issue | None) -> UndoStep:
     if not same(local, step.expected) and not same(local, step.value):
         return replace(step, action="conflict", note="changed locally since: left as it is")
     if same(jira, step.value) and same(local, step.value):
-        return replace(step, action="skip", note="Jira already holds the value before")
+        return replace(step, action="skip", note=ALREADY)
     if not same(jira, step.expected) and not same(jira, step.value):
         # Written anyway on apply: the push reads Jira afresh and opens the conflict in the queue.
         return replace(step, action="conflict", note=JIRA_CHANGED)
@@ -271,50 +267,6 @@ def undo_map(steps: Iterable[UndoStep]) -> dict[tuple[str, str, str], int]:
     }
 
 
-# --- applying -------------------------------------------------------------------------------------------
-
-
-def _stage(
-    session: Session, ctx: SyncContext, entry_ids: Sequence[int], actor: str, run_id: int | None
-) -> list[UndoStep]:
-    """Decide the steps again on locked rows, write the local ones (audited) and turn the Jira ones into
-    local changes against the base Jira agreed to, for the push that follows."""
-    si.as_engine_write(session)  # the rows are flagged here, explicitly, not by the change capture
-    entries = list(session.scalars(select(m.AuditLog).where(m.AuditLog.id.in_(list(entry_ids)))))
-    steps = plan_undo(session, [e for e in entries if e.connection == ctx.name], lock=True)
-    pushable = {c.name for c in ctx.codecs if c.direction != "pull"}
-    synced = {c.name for c in ctx.codecs}
-    rows = si.issues_by_key(session, ctx.name, {s.issue_key for s in steps if s.issue_key})
-    now = utcnow()
-    out: list[UndoStep] = []
-    with caused_by(Cause("undo", run_id=run_id, undo_of=undo_map(steps))):
-        for step in steps:
-            row = rows.get(step.issue_key or "")
-            jira_conflict = step.action == "conflict" and step.note == JIRA_CHANGED
-            if row is None or step.field is None or not (step.action == "write" or jira_conflict):
-                out.append(step)
-                continue
-            if step.field not in synced:
-                out.append(replace(step, action="refused", note=f"{step.field} is not a synced field"))
-                continue
-            refused = refuse_pull_only(step, synced - pushable)
-            if refused is not None:
-                out.append(refused)
-                continue
-            set_local_value(row, step.field, step.value)
-            row.local_dirty = True
-            row.local_changed_at = now
-            if step.side == "local":
-                repo.append_audit(
-                    session, ctx.name, "local", step.field, step.current, step.value, issue_key=row.key,
-                    reason=_reason(step), actor=actor,
-                )  # fmt: skip
-                out.append(replace(step, action="undone", note="written locally; the next sync pushes it"))
-            else:
-                out.append(step)
-    return out
-
-
 def refuse_pull_only(step: UndoStep, pull_only: Collection[str]) -> UndoStep | None:
     """``step`` refused when it would write a pull-only field, else None. Such a field follows Jira: a local
     value of its own would never reach Jira, and no later sync would bring it back in line (Jira did not
@@ -324,92 +276,3 @@ def refuse_pull_only(step: UndoStep, pull_only: Collection[str]) -> UndoStep | N
         return None
     note = f"{step.field} is not written to Jira" if step.side == "jira" else PULL_ONLY.format(step.field)
     return replace(step, action="refused", note=note)
-
-
-def _reason(step: UndoStep) -> str:
-    return "undo of audit " + ", ".join(f"#{i}" for i in step.entries)
-
-
-async def apply_undo(
-    io: SyncIO, ctx: SyncContext, entry_ids: Sequence[int], *, actor: str, run_id: int | None
-) -> list[UndoStep]:
-    """Undo the lines ``entry_ids`` of this connection as the run ``run_id`` (its audit lines name it).
-    Local steps are written at once; Jira steps are pushed now, through the push's compare-before-write."""
-
-    def stage() -> list[UndoStep]:
-        with si.engine_session(io.db) as s:
-            return _stage(s, ctx, entry_ids, actor, run_id)
-
-    steps = await asyncio.to_thread(stage)
-    # Only what was staged: a field edited locally since stays as it is (and is not pushed by the undo).
-    staged = [s for s in steps if s.action == "write" or s.note == JIRA_CHANGED]
-    to_push = [s for s in staged if s.side == "jira" and s.issue_key]
-    if not to_push:
-        return steps
-    fields = {s.field for s in to_push if s.field}
-    # Never a silent overwrite: whatever the connection's strategy, a field Jira changed meanwhile waits in
-    # the conflict queue. The audit names whoever asked for the undo, not the sync.
-    manual = replace(ctx, strategies={**ctx.strategies, **dict.fromkeys(fields, "manual")}, actor=actor)
-    outcomes: dict[tuple[str, str], UndoStep] = {}
-    keys = sorted({s.issue_key for s in to_push if s.issue_key})
-    cause = Cause("undo", run_id=run_id, undo_of=undo_map(to_push))
-    with caused_by(cause):
-        for start in range(0, len(keys), UNDO_BATCH):
-            batch = [s for s in to_push if s.issue_key in set(keys[start : start + UNDO_BATCH])]
-            for step in await _push_batch(io, manual, batch):
-                outcomes[(step.issue_key or "", step.field or "")] = step
-    return [outcomes.get((s.issue_key or "", s.field or ""), s) for s in steps]
-
-
-async def _push_batch(io: SyncIO, ctx: SyncContext, steps: Sequence[UndoStep]) -> list[UndoStep]:
-    """The push's own steps for these issues: fresh read, plan (merge), write, record."""
-    keys = sorted({s.issue_key for s in steps if s.issue_key})
-    fresh = {i["key"]: i for i in await io.client.bulk_fetch(keys, list(ctx.jira_fields))}
-
-    def plan() -> tuple[list[push_step.IssuePlan], list[tuple[int, str, str]]]:
-        with si.engine_session(io.db) as s:
-            return push_step.plan_push(s, ctx, keys, fresh)
-
-    plans, conflicts = await asyncio.to_thread(plan)
-    writing = [p for p in plans if p.writes]
-    outcome = await write_plans(io.client, writing) if writing else PushOutcome()
-    written = outcome.written_keys()
-    refetched: dict[str, Any] = {}
-    if written:
-        refetched = {i["key"]: i for i in await io.client.bulk_fetch(written, list(ctx.jira_fields))}
-
-    def record() -> None:
-        with si.engine_session(io.db) as s:
-            push_step.record_push_outcome(s, ctx, writing, outcome, refetched)
-
-    if writing:
-        await asyncio.to_thread(record)
-    opened = {(key, name): cid for cid, key, name in conflicts}
-    return [_outcome(s, fresh, opened, outcome, plans) for s in steps]
-
-
-def _outcome(
-    step: UndoStep,
-    fresh: Mapping[str, Any],
-    opened: Mapping[tuple[str, str], int],
-    outcome: PushOutcome,
-    plans: Sequence[push_step.IssuePlan],
-) -> UndoStep:
-    key, name = step.issue_key or "", step.field or ""
-    if key not in fresh:
-        return replace(step, action="refused", note=f"{key} no longer exists in Jira (deletions are final)")
-    if (key, name) in opened:
-        note = f"changed in Jira since: conflict #{opened[(key, name)]} in the queue"
-        return replace(step, action="conflict", note=note)
-    if name in outcome.succeeded.get(key, set()):
-        return replace(step, action="undone", note="written to Jira")
-    refused = outcome.refused.get(key, {}).get(name)
-    if refused:
-        return replace(step, action="failed", note=f"Jira refused the write: {refused}")
-    transient = outcome.transient.get(key, {}).get(name)
-    if transient:
-        return replace(step, action="failed", note=f"not written yet (the next sync retries): {transient}")
-    error = next((p.errors.get(name) for p in plans if p.key == key and name in p.errors), None)
-    if error:
-        return replace(step, action="failed", note=error)
-    return replace(step, action="skip", note="Jira already holds the value before")
