@@ -13,10 +13,12 @@ from jira_console.cli.common import (
     EXIT_FAILURE,
     EXIT_NOT_FOUND,
     EXIT_USAGE,
+    configured_connection,
     emit_json,
     fail,
     friendly_errors,
     state,
+    stored_connection,
     with_engine,
 )
 from jira_console.cli.safe_text import echo
@@ -120,6 +122,7 @@ def import_cmd(
     versions). A field the site lacks is refused with the closest candidates."""
     from jira_console.mapping import MappingDefinitionError
 
+    configured_connection(connection)  # the site it is checked against
     text = _read(file)
 
     async def work(engine: Engine) -> tuple[list[MappingRecord], list[Problem]]:
@@ -143,6 +146,7 @@ def _by_name(name: str, connection: str | None, action: str) -> MappingRecord:
     from jira_console.facade.errors import NotFound, StateConflict
 
     async def work(engine: Engine) -> MappingRecord:
+        stored_connection(connection, engine.db)
         try:
             if action == "delete":
                 return await engine.delete_mapping_named(name, connection)
