@@ -78,6 +78,13 @@ async def test_a_path_or_method_no_route_takes_says_where_the_routes_are(api_fac
     # A route's own 404 (nothing under that id) keeps its words.
     gone = await rig.client.get(f"{API}/webhooks/events/999999")
     assert gone.status_code == 404 and "999999" in gone.json()["error"]
+    # A connection no configuration names is said by every route that filters by one (as the CLI says it),
+    # never answered with an empty list.
+    for path in ("/audit", "/integration/jira/conflicts", "/integration/jira/issue-requests",
+                 "/webhooks/events", "/field-mappings/"):  # fmt: skip
+        typo = await rig.client.get(f"{API}{path}", params={"connection": "nope"})
+        assert typo.status_code == 404, path
+        assert typo.json()["error"] == f"no connection named 'nope'; configured: {rig.connection}", path
 
 
 async def test_jiras_receiver_checks_the_signature_not_the_token(api_factory) -> None:

@@ -103,10 +103,10 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
     assert shown["key"] == key and shown["summary"] == sim.issue(key)["summary"]
     assert shown["local_dirty"] is False
 
-    # A connection no configuration names (a typo) is said, not shown as an empty store.
+    # A connection no configuration names (a typo) is refused, not shown as an empty store.
     for command in (("issues", "list"), ("sprints", "list"), ("conflicts", "list"), ("audit",)):
-        said = cli(*command, "-C", "nope").stdout
-        assert "no connection named 'nope' is configured (sim)" in said, (command, said)
+        said = cli(*command, "-C", "nope")
+        assert said.exit_code == 2 and "no connection named 'nope'; configured: sim" in said.stderr, command
     assert cli("audit", "--key", "NOPE-1").stdout.strip() == "no audit lines match"  # it printed nothing
     assert cli("conflicts", "list").stdout.strip() == "no open conflicts"
     missing = cli("issues", "show", "NOPE-9999")
@@ -276,7 +276,9 @@ def test_webhooks_list_show_retry_stats(cli_env) -> None:
     assert len(cli.json("webhooks", "list", "--limit", "1")) == 1
     assert cli.json("webhooks", "list", "-C", "sim") == listed  # -C, as every other list takes it
     other = cli("webhooks", "list", "-C", "nope")
-    assert other.stdout.strip() == "no webhook events: no connection named 'nope' is configured (sim)"
+    assert (
+        other.exit_code == 2 and other.stderr.strip() == "error: no connection named 'nope'; configured: sim"
+    )
     bad = cli("webhooks", "list", "--status", "bogus")
     assert bad.exit_code == 2 and "bogus" in bad.stderr
 
@@ -591,3 +593,52 @@ def test_status_sums_up_the_outbox_refused_rows_and_rows_no_connection_takes(cli
         database.close()
     cli.json("sync")
     assert cli.json("status")["outbox"] == {"simm": {"pending": 1, "refused": 0}}
+
+
+def test_every_command_taking_a_connection_refuses_one_no_configuration_names(cli_env, tmp_path) -> None:
+    """A mistyped --connection is said (exit 2, with the configured names, as `sync` says it), never answered
+    as an empty store or as "no issue ENG-7"; nothing is written."""
+    sim, cli, _ = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        key = sorted(sim.site.issues)[0]
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[[mapping]]\nname = "lab"\njira_field = "labels"\ninternal_field = "lab"\n')
+    said = "no connection named 'nope'; configured: sim"
+    commands: list[tuple[str, ...]] = [
+        ("sync",), ("issues", "list"), ("issues", "show", key), ("sprints", "list"), ("conflicts", "list"),
+        ("audit",), ("audit", "runs"), ("audit", "undo", "--key", key, "--since", "1h"),
+        ("webhooks", "list"), ("local", "set", key, "summary=x"), ("local", "creations"),
+        ("local", "create", "ENG", "Task", "summary=x"), ("identities", "list"), ("mapping", "list"),
+        ("mapping", "show", "lab"),
+        ("mapping", "export"), ("mapping", "import", str(mapping)), ("mapping", "disable", "lab"),
+        ("mapping", "delete", "lab"),
+    ]  # fmt: skip
+    for command in commands:
+        result = cli(*command, "-C", "nope")
+        assert (result.exit_code, said in result.stderr) == (2, True), (command, result.output)
+    for command in commands[1:6]:
+        result = cli(*command, "--json", "-C", "nope")
+        assert result.exit_code == 2 and json.loads(result.stdout) == {"error": said, "exit_code": 2}
+    assert cli.json("issues", "list", "--dirty") == [] and cli.json("local", "creations") == []
+    assert cli.json("mapping", "list") == []
+
+
+def test_a_connection_no_longer_configured_stays_readable_with_what_it_synced(cli_env, tmp_path) -> None:
+    """Read-only commands take a connection whose [[jira]] table was removed while the database holds its
+    rows; commands that write (or ask Jira) take only configured ones."""
+    sim, cli, url = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        key = sorted(sim.site.issues)[0]
+    write_config(tmp_path, sim, url, name="site")  # the connection renamed: "sim" is configured no more
+    assert len(cli.json("issues", "list", "-C", "sim", "--limit", "1000")) == 30
+    assert cli.json("issues", "show", key, "-C", "sim")["connection"] == "sim"
+    assert cli.json("sprints", "list", "-C", "sim") and cli.json("audit", "-C", "sim", "--limit", "3")
+    assert cli.json("conflicts", "list", "-C", "sim") == []
+    refused = cli("local", "set", key, "summary=x", "-C", "sim")
+    assert refused.exit_code == 2 and "no connection named 'sim'; configured: site" in refused.stderr
+    assert cli.json("issues", "show", key, "-C", "sim")["local_dirty"] is False
+    typo = cli("issues", "list", "-C", "nope")
+    assert typo.exit_code == 2
+    assert "no connection named 'nope'; configured: site (the database also holds sim)" in typo.stderr

@@ -177,3 +177,125 @@ def test_status_sums_up_the_fields_that_fail_to_map_until_they_map_again(cli, tm
     assert cli("sync").exit_code == 0
     status = json.loads(cli("status", "--json").stdout)
     assert status["field_errors"] == {"s": {"summary_number": 11}}
+
+
+LABELS = """
+[[mapping]]
+name = "labels"
+jira_field = "labels"
+internal_field = "labels_text"
+steps = [{ op = "join", sep = "," }]
+"""
+
+
+@pytest.fixture
+def two(tmp_path: Path, sim_factory, monkeypatch, db_url):
+    """Two connections, as a new user has them: ``srv`` (Server) and ``cld`` (Cloud)."""
+    config = f'[database]\nurl = "{db_url}"\n'
+    for name, flavor in (("srv", "server"), ("cld", "cloud")):
+        sim = sim_factory(flavor, issues=4)
+        user, token = sim.credentials["basic"]
+        monkeypatch.setenv(f"JC_TWO_{name.upper()}", token)
+        config += (
+            f'[[jira]]\nname = "{name}"\nurl = "{sim.url}"\nuser = "{user}"\n'
+            f'token_env = "JC_TWO_{name.upper()}"\nrate_limit_per_second = 200\n'
+        )
+    cfg = tmp_path / "two.toml"
+    cfg.write_text(config)
+    cfg.chmod(0o600)
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, ["--config", str(cfg), *args])
+
+    run.db_url = db_url  # type: ignore[attr-defined]
+    return run
+
+
+def _rows(db_url: str) -> list[tuple[str | None, str, bool, int, dict]]:
+    with Database(db_url) as db:
+        rows = [(r.connection, r.name, r.enabled, r.version, r.definition) for r in mrepo.list_records(db)]
+    return sorted(rows, key=lambda r: (r[0] or "", r[1]))
+
+
+def test_without_c_list_export_and_show_see_every_connections_mappings(two, tmp_path) -> None:
+    assert two("mapping", "import", _file(tmp_path, GOOD), "-C", "srv").exit_code == 0
+    assert two("mapping", "import", _file(tmp_path, LABELS)).exit_code == 0  # global
+    # Saved for srv as the console's editor saves it: the stored definition does not name its connection.
+    with Database(two.db_url) as db:
+        tags = {"name": "tags", "jira_field": "labels", "internal_field": "tags", "direction": "pull"}
+        mrepo.save(db, tags, connection="srv")
+
+    listed = two("mapping", "list")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert [(line.split()[0], line.split()[-1]) for line in lines] == [
+        ("labels", "[global]"),
+        ("tags", "[srv]"),
+        ("team", "[srv]"),
+    ], lines
+    as_json = json.loads(two("mapping", "list", "--json").stdout)
+    assert [(m["connection"], m["name"]) for m in as_json] == [
+        (None, "labels"),
+        ("srv", "tags"),
+        ("srv", "team"),
+    ]
+    # -C filters as before: the connection's own and the global ones.
+    cld = json.loads(two("mapping", "list", "-C", "cld", "--json").stdout)
+    assert [(m["connection"], m["name"]) for m in cld] == [(None, "labels")]
+
+    shown = two("mapping", "show", "team", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["connection"] == "srv"
+    assert two("mapping", "show", "team").stdout.startswith('[[mapping]]\nname = "team"')
+
+    # The operator guide's loop: export, edit, import. The export holds every mapping, each connection's
+    # own saying so; importing it back unchanged leaves every row as it was (no new version, none moved).
+    assert two("mapping", "disable", "team").exit_code == 0
+    before = _rows(two.db_url)
+    out = tmp_path / "mappings.toml"
+    assert two("mapping", "export", "--output", str(out)).exit_code == 0
+    exported = out.read_text()
+    assert exported.count("[[mapping]]") == 3 and exported.count('connection = "srv"') == 2
+    assert two("mapping", "export").stdout == exported
+    back = two("mapping", "import", str(out), "--json")
+    assert back.exit_code == 0, back.output
+    assert [(r["connection"], r["name"], r["version"]) for r in json.loads(back.stdout)] == [
+        (None, "labels", 1),
+        ("srv", "tags", 1),
+        ("srv", "team", 1),
+    ]
+    assert _rows(two.db_url) == before
+    assert two("mapping", "export").stdout == exported
+    # An edit made in the file lands on the connection's own mapping, as a new version (still disabled).
+    out.write_text(exported.replace('Platform = "pl"', 'Platform = "plat"'))
+    assert two("mapping", "import", str(out)).exit_code == 0
+    assert [r[:4] for r in _rows(two.db_url)] == [
+        (None, "labels", True, 1),
+        ("srv", "tags", True, 1),
+        ("srv", "team", False, 2),
+    ]
+    json_export = json.loads(two("mapping", "export", "--json").stdout)
+    assert [(d.get("connection"), d["name"]) for d in json_export] == [
+        (None, "labels"),
+        ("srv", "tags"),
+        ("srv", "team"),
+    ]
+
+    # The same name for both connections: `show` says which have it and to choose with -C.
+    assert two("mapping", "import", _file(tmp_path, GOOD), "-C", "cld").exit_code == 0
+    ambiguous = two("mapping", "show", "team")
+    assert ambiguous.exit_code == 2
+    assert "several scopes (cld, srv)" in ambiguous.stderr and "-C" in ambiguous.stderr
+    chosen = json.loads(two("mapping", "show", "team", "-C", "cld", "--json").stdout)
+    assert chosen["connection"] == "cld" and chosen["version"] == 1
+    assert two("mapping", "show", "nope").exit_code == 3
+    # A file may hold the same name for two connections (an export of them does); -C would store both
+    # for one connection, which it refuses.
+    both = tmp_path / "both.toml"
+    assert two("mapping", "export", "--output", str(both)).exit_code == 0
+    before = _rows(two.db_url)
+    assert two("mapping", "import", str(both)).exit_code == 0 and _rows(two.db_url) == before
+    one = two("mapping", "import", str(both), "-C", "srv")
+    assert one.exit_code == 2 and "mapping name 'team' is used twice (all are stored for 'srv')" in one.stderr
+    assert _rows(two.db_url) == before

@@ -93,9 +93,10 @@ def test_sprints_list_in_text_names_each_sprint_with_its_dates(synced) -> None:
         active = next(sp for sp in sim.site.sprints.values() if sp.state == "active")
     line = next(line for line in lines[1:] if line.split()[0] == str(active.id))
     assert active.name in line and "active" in line
-    assert json.dumps(cli.json("sprints", "list", "--connection", "nope")) == "[]"
-    typo = cli("sprints", "list", "-C", "nope").stdout
-    assert "no sprints: no connection named 'nope' is configured" in typo
+    typo = cli("sprints", "list", "--connection", "nope", "--json")
+    assert (
+        typo.exit_code == 2 and "no connection named 'nope'; configured: " in json.loads(typo.stdout)["error"]
+    )
     assert cli("sprints", "list", "--board", "999").stdout.strip() == "no sprints match"
 
 

@@ -15,10 +15,12 @@ import typer
 from jira_console.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
+    configured_connection,
     emit_json,
     fail,
     issue_key,
     none_found,
+    stored_connection,
     with_engine,
 )
 from jira_console.cli.safe_text import echo
@@ -90,6 +92,7 @@ def audit(
     query = AuditQuery(key, run, side, field, connection, limit=limit)
 
     async def work(engine: Engine) -> Any:
+        stored_connection(connection, engine.db)
         rows = engine.audit_log(query)
         return rows, {} if as_json else _names(engine, rows)
 
@@ -131,6 +134,7 @@ def undo(
     from jira_console.facade.undo import UndoSelection
     from jira_console.sync.undo import UndoError
 
+    configured_connection(connection)
     try:
         moment = parse_since(since) if since is not None else None
         selection = UndoSelection(tuple(entries or ()), run, key, moment, connection)
@@ -160,6 +164,7 @@ def runs(
     ``audit --run`` and ``audit undo --run`` take."""
 
     async def work(engine: Engine) -> Any:
+        stored_connection(connection, engine.db)
         return engine.sync_runs(connection, limit, changed_only=not all_)
 
     found = with_engine(work, attach=True, read_only=True)

@@ -19,6 +19,7 @@ from jira_console.cli.safe_text import echo, one_line
 if TYPE_CHECKING:
     from jira_console.config import LoadedConfig
     from jira_console.facade import Engine
+    from jira_console.store.db import Database
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -77,14 +78,50 @@ def issue_key(value: str | None) -> str | None:
 def none_found(
     what: str, connection: str | None, filtered: bool, empty: str = " in the local database"
 ) -> str:
-    """What an empty read says: ``no <what>`` that match, or none stored; and, for a connection that no
-    configuration names (a typo, where the read would otherwise just look empty), the ones there are."""
-    if connection is not None:
-        names = [c.name for c in state.config().settings.jira]
-        if connection not in names:
-            configured = ", ".join(names) or "none"
-            return f"no {what}: no connection named {connection!r} is configured ({configured})"
+    """What an empty read says: ``no <what>`` that match, or none stored. (A connection no configuration
+    names never gets here: :func:`stored_connection` refused it.)"""
     return f"no {what}" + (" match" if filtered or connection is not None else empty)
+
+
+def configured_connection(name: str | None) -> str | None:
+    """``--connection`` checked against the configuration, for commands that write or ask Jira (None stays
+    None: every connection, or the command's own default). A name no ``[[jira]]`` table has is a usage
+    error (exit 2) in the words of :meth:`~jira_console.config.Settings.connection`, as ``sync`` and the
+    HTTP API say it, instead of an answer that looks like nothing is there."""
+    if name is not None and name not in _configured():
+        _refuse_unknown(name)
+    return name
+
+
+def stored_connection(name: str | None, db: Database) -> str | None:
+    """:func:`configured_connection` for commands that read the database (or act on the mappings it
+    stores): a connection that is no longer configured is taken too while the database holds rows of it,
+    so what it synced (issues, sprints, audit lines, conflicts, mappings) stays readable after its
+    ``[[jira]]`` table is removed."""
+    if name is None or name in _configured():
+        return name
+    from jira_console.store import repo
+
+    with db.session() as session:
+        stored = repo.stored_connections(session) - set(_configured())
+    if name not in stored:
+        _refuse_unknown(name, sorted(stored))
+    return name
+
+
+def _configured() -> list[str]:
+    return [c.name for c in state.config().settings.jira]
+
+
+def _refuse_unknown(name: str, stored: list[str] | None = None) -> NoReturn:
+    from jira_console.config import ConfigError
+
+    try:
+        state.config().settings.connection(name)
+    except ConfigError as exc:
+        also = f" (the database also holds {', '.join(stored)})" if stored else ""
+        fail(f"{exc}{also}", EXIT_USAGE)
+    raise AssertionError(f"{name!r} is configured")
 
 
 def no_connections() -> str:

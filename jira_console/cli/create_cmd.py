@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from jira_console.cli import output as out
-from jira_console.cli.common import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, emit_json, fail, with_engine
+from jira_console.cli.common import (
+    EXIT_FAILURE,
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    configured_connection,
+    emit_json,
+    fail,
+    stored_connection,
+    with_engine,
+)
 from jira_console.cli.safe_text import echo
 
 if TYPE_CHECKING:
@@ -34,6 +43,7 @@ def local_create(
     priority=High status="In Progress" (created at the next sync, or now with --push)."""
     from jira_console.cli.sync_cmd import parse_assignments
 
+    configured_connection(connection)
     fields = parse_assignments(assignments)
 
     async def work(engine: Engine) -> CreationRecord | None:
@@ -80,6 +90,7 @@ def local_creations(
     """Creation requests (new_issues), newest first, with what became of each."""
 
     async def work(engine: Engine) -> list[CreationRecord]:
+        stored_connection(connection, engine.db)
         try:
             return engine.list_creations(connection, state, limit)
         except ValueError as exc:

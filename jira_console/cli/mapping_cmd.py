@@ -13,10 +13,12 @@ from jira_console.cli.common import (
     EXIT_FAILURE,
     EXIT_NOT_FOUND,
     EXIT_USAGE,
+    configured_connection,
     emit_json,
     fail,
     friendly_errors,
     state,
+    stored_connection,
     with_engine,
 )
 from jira_console.cli.safe_text import echo
@@ -32,14 +34,22 @@ app = typer.Typer(help="Field mappings between Jira fields and the local databas
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 CONN_OPT = typer.Option(None, "--connection", "-C", help="Connection name (default: the only one).")
+SCOPE_OPT = typer.Option(
+    None, "--connection", "-C", help="Only the mappings that apply to this connection (default: every one)."
+)
+OWN_OPT = typer.Option(
+    None, "--connection", "-C", help="This connection's own (default: the only mapping of that name)."
+)
+IMPORT_OPT = typer.Option(
+    None, "--connection", "-C", help="Store them all for this connection (default: as the file says)."
+)
 
 
-def _connection_name(name: str | None, required: bool = False) -> str | None:
-    settings = state.config().settings
-    if name is None and not required and len(settings.jira) != 1:
-        return None
+def _site(name: str | None) -> str:
+    """The connection whose Jira site a command asks: the one named, else the only one configured."""
     with friendly_errors():
-        return settings.connection(name).name
+        return state.config().settings.connection(name).name
+    raise AssertionError("unreachable")
 
 
 def _summary(stored: StoredMapping) -> dict[str, Any]:
@@ -57,13 +67,20 @@ def _summary(stored: StoredMapping) -> dict[str, Any]:
     }
 
 
+def _stored(engine: Engine, connection: str | None) -> list[StoredMapping]:
+    """With -C, the mappings that apply to that connection (its own, and the global ones it does not
+    override); without, every stored mapping (the global ones, then each connection's own)."""
+    conn = stored_connection(connection, engine.db)
+    return engine.stored_mappings(conn) if conn is not None else engine.every_mapping()
+
+
 @app.command("list")
-def list_cmd(connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
-    """The mappings that apply to a connection (its own and global ones)."""
-    conn = _connection_name(connection)
+def list_cmd(connection: str | None = SCOPE_OPT, as_json: bool = JSON_OPT) -> None:
+    """Every stored mapping, each with its scope (global, or the connection it belongs to); with -C, the
+    ones that apply to that connection (its own and the global ones)."""
 
     async def work(engine: Engine) -> list[StoredMapping]:
-        return engine.stored_mappings(conn)
+        return _stored(engine, connection)
 
     rows = [_summary(m) for m in with_engine(work, attach=True, read_only=True)]
     if as_json:
@@ -80,11 +97,20 @@ def list_cmd(connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> Non
 
 
 @app.command("show")
-def show(name: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
-    """One mapping's definition (as TOML) and its version history."""
-    conn = _connection_name(connection)
+def show(name: str, connection: str | None = OWN_OPT, as_json: bool = JSON_OPT) -> None:
+    """One mapping's definition (as TOML) and its version history (-C: that connection's own, else the global
+    one; without, the only mapping of that name)."""
+    from jira_console.facade.errors import NotFound, StateConflict
 
     async def work(engine: Engine) -> tuple[StoredMapping | None, list[MappingVersionRecord], str]:
+        conn = stored_connection(connection, engine.db)
+        if conn is None:
+            try:
+                conn = engine.find_mapping(name, None).connection
+            except NotFound:
+                return None, [], ""
+            except StateConflict as exc:
+                fail(str(exc), EXIT_USAGE)
         stored = engine.get_mapping(name, conn)
         if stored is None:
             return None, [], ""
@@ -113,13 +139,14 @@ def _read(file: Path) -> str:
 @app.command("import")
 def import_cmd(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="TOML file with [[mapping]] tables."),
-    connection: str | None = CONN_OPT,
+    connection: str | None = IMPORT_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Check a TOML file against the site and store every mapping in it (all or nothing; changes become new
     versions). A field the site lacks is refused with the closest candidates."""
     from jira_console.mapping import MappingDefinitionError
 
+    configured_connection(connection)  # the site it is checked against
     text = _read(file)
 
     async def work(engine: Engine) -> tuple[list[MappingRecord], list[Problem]]:
@@ -143,6 +170,7 @@ def _by_name(name: str, connection: str | None, action: str) -> MappingRecord:
     from jira_console.facade.errors import NotFound, StateConflict
 
     async def work(engine: Engine) -> MappingRecord:
+        stored_connection(connection, engine.db)
         try:
             if action == "delete":
                 return await engine.delete_mapping_named(name, connection)
@@ -165,19 +193,19 @@ def _by_name_done(record: MappingRecord, what: str, as_json: bool) -> None:
 
 
 @app.command("delete")
-def delete_cmd(name: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
+def delete_cmd(name: str, connection: str | None = OWN_OPT, as_json: bool = JSON_OPT) -> None:
     """Delete a stored mapping and its history (-C: the connection's own; without, the only one so named)."""
     _by_name_done(_by_name(name, connection, "delete"), "deleted", as_json)
 
 
 @app.command("enable")
-def enable_cmd(name: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
+def enable_cmd(name: str, connection: str | None = OWN_OPT, as_json: bool = JSON_OPT) -> None:
     """Enable a stored mapping again (the next sync back-fills what it pulls)."""
     _by_name_done(_by_name(name, connection, "enable"), "enabled", as_json)
 
 
 @app.command("disable")
-def disable_cmd(name: str, connection: str | None = CONN_OPT, as_json: bool = JSON_OPT) -> None:
+def disable_cmd(name: str, connection: str | None = OWN_OPT, as_json: bool = JSON_OPT) -> None:
     """Disable a stored mapping without deleting it (its definition and history stay)."""
     _by_name_done(_by_name(name, connection, "disable"), "disabled", as_json)
 
@@ -185,16 +213,16 @@ def disable_cmd(name: str, connection: str | None = CONN_OPT, as_json: bool = JS
 @app.command("export")
 def export(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
-    connection: str | None = CONN_OPT,
+    connection: str | None = SCOPE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Write the mappings as TOML (or JSON with --json)."""
-    conn = _connection_name(connection)
+    """Write every stored mapping (-C: those that apply to that connection) as TOML that `mapping import`
+    takes back, a connection's own mapping with its `connection` (or JSON with --json)."""
 
     async def work(engine: Engine) -> str | list[dict[str, Any]]:
         if as_json:
-            return [m.definition.to_data() for m in engine.stored_mappings(conn)]
-        return engine.export_mappings(conn)
+            return [m.definition.to_data() for m in _stored(engine, connection)]
+        return engine.export_mappings(stored_connection(connection, engine.db))
 
     exported = with_engine(work, attach=True, read_only=True)
     if isinstance(exported, list):
@@ -223,8 +251,7 @@ def validate(
 ) -> None:
     """Check mappings (stored, or a file before importing it) against the Jira site: the fields exist and fit
     the steps, value_map options are allowed values; with --issue, the fields are on its edit screen."""
-    conn = _connection_name(connection, required=True)
-    assert conn is not None  # required=True
+    conn = _site(connection)
     text = _read(file) if file is not None else None
 
     async def work(engine: Engine) -> tuple[int, list[Problem]]:
@@ -261,8 +288,7 @@ def test_cmd(
 ) -> None:
     """Fetch issues from Jira and show each mapping's Jira value, internal value and what a push would write:
     the stored mappings over issue KEY, or a file's mappings (not stored) before importing it."""
-    conn = _connection_name(connection, required=True)
-    assert conn is not None  # required=True
+    conn = _site(connection)
     file = Path(target)
     text = _read(file) if file.is_file() else None
 

@@ -18,6 +18,7 @@ from jira_console.cli.common import (
     issue_key,
     none_found,
     state,
+    stored_connection,
 )
 from jira_console.cli.safe_text import echo
 from jira_console.cli.store_reader import read_store
@@ -255,6 +256,7 @@ def issues_list(
 
     def work(db: Database) -> tuple[list[IssueRecord], int, bool, dict[int, list[FieldErrorRecord]]]:
         nonlocal query
+        stored_connection(connection, db)
         if sprint is not None:
             from jira_console.cli.sprints_cmd import resolve_sprint
 
@@ -306,6 +308,7 @@ def issues_show(
     names = [c.name for c in state.config().settings.jira]
 
     def work(db: Database) -> tuple[IssueRecord | None, list[FieldErrorRecord], Any]:
+        stored_connection(connection, db)
         with db.session() as s:
             found = identity.find_issues(s, key, connection, names)
             if len(found) > 1:

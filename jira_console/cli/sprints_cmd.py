@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from jira_console.cli import output as out
-from jira_console.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, emit_json, fail, none_found
+from jira_console.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, emit_json, fail, none_found, stored_connection
 from jira_console.cli.safe_text import echo
 from jira_console.cli.store_reader import read_store
 
@@ -67,6 +67,7 @@ def sprints_list(
         fail(f"--state takes one of {', '.join(STATES)}, not {state_!r}", EXIT_USAGE)
 
     def work(db: Database) -> list[SprintSummary]:
+        stored_connection(connection, db)
         with db.session() as s:
             return store_sprints.sprint_summaries(s, connection, state=state_, board_jira_id=board)
 

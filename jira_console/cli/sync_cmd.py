@@ -15,12 +15,14 @@ from jira_console.cli.common import (
     EXIT_FAILURE,
     EXIT_NOT_FOUND,
     EXIT_USAGE,
+    configured_connection,
     emit_json,
     fail,
     issue_key,
     no_connections,
     none_found,
     state,
+    stored_connection,
     with_engine,
 )
 from jira_console.cli.read_cmd import issue_view
@@ -59,9 +61,7 @@ def sync(
     settings = state.config().settings
     if not settings.jira:
         fail(no_connections(), EXIT_USAGE)
-    if connection is not None and connection not in {c.name for c in settings.jira}:
-        known = ", ".join(c.name for c in settings.jira)
-        fail(f"no connection named {connection!r}; configured: {known}", EXIT_USAGE)
+    configured_connection(connection)
     names = [connection] if connection else [c.name for c in settings.jira]
     show = progress if progress is not None else sys.stderr.isatty() and not as_json
 
@@ -173,6 +173,7 @@ def local_set(
 ) -> None:
     """Set synced fields of an issue, e.g. local set ENG-1 summary="New title" fields.team=fe (pushed at
     the next sync, or now with --push)."""
+    configured_connection(connection)  # a removed connection's issues are read-only: nothing would push
     changes = parse_assignments(assignments)
 
     async def work(engine: Engine) -> IssueRecord | None:
@@ -212,6 +213,7 @@ def conflicts_list(
     """Open conflicts (fields both sides changed differently)."""
 
     async def work(engine: Engine) -> Any:
+        stored_connection(connection, engine.db)
         return engine.list_conflicts(None if all_ else "open", connection, field, key, limit)
 
     rows = with_engine(work, attach=True, read_only=True)

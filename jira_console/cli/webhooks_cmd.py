@@ -20,6 +20,7 @@ from jira_console.cli.common import (
     no_connections,
     none_found,
     state,
+    stored_connection,
     with_engine,
 )
 from jira_console.cli.safe_text import echo, one_line
@@ -124,6 +125,7 @@ def webhooks_list(
         fail(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", EXIT_USAGE)
 
     async def work(engine: Engine) -> list[WebhookEventRecord]:
+        stored_connection(connection, engine.db)
         return engine.list_webhook_events(status, limit, connection=connection)
 
     rows = with_engine(work, attach=True, read_only=True)

@@ -77,5 +77,5 @@ class CreationMethods:
         if connection is None:
             raise ValueError(f"give the connection to create in (--connection): {', '.join(names) or 'none'}")
         if connection not in names:
-            raise LookupError(f"no connection {connection!r}; configured: {', '.join(names) or 'none'}")
+            raise LookupError(f"no connection named {connection!r}; configured: {', '.join(names) or 'none'}")
         return connection

@@ -100,6 +100,10 @@ class MappingMethods(MappingSiteMethods, IdentityMethods):
         only global ones when None), parsed, by name."""
         return mrepo.list_mappings(self.db, connection, enabled_only=enabled_only)
 
+    def every_mapping(self) -> list[StoredMapping]:
+        """Every stored mapping, parsed: the global ones, then each connection's own, by name."""
+        return mrepo.every_mapping(self.db)
+
     def get_mapping(self, name: str, connection: str | None = None) -> StoredMapping | None:
         """One mapping by name: the connection's own, else the global one."""
         return mrepo.get(self.db, name, connection)
@@ -116,7 +120,8 @@ class MappingMethods(MappingSiteMethods, IdentityMethods):
         return definition_from_toml(text)
 
     def export_mappings(self, connection: str | None = None) -> str:
-        """The mappings of ``connection`` (with global ones) as TOML."""
+        """The mappings of ``connection`` (with global ones) as TOML; without, every stored mapping (a
+        connection's own one says its ``connection``, so importing the text stores it back there)."""
         return mrepo.export_toml(self.db, connection)
 
     def preview_mapping(

@@ -7,7 +7,7 @@ the sync engine loads always compiles (field selectors aside, which need the sit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jira_console.mapping.compiled import MappingSet
 from jira_console.mapping.context import Identity, IdentityTable
@@ -19,6 +19,9 @@ from jira_console.store import mapping_state as mstate
 from jira_console.store import models as sm
 from jira_console.store.converters import MappingRecord, MappingVersionRecord
 from jira_console.store.db import Database
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,17 @@ class StoredMapping:
 
 
 def _stored(record: MappingRecord) -> StoredMapping:
+    """The stored row, parsed. The definition names the connection the row is stored for: one saved with
+    ``-C`` (or by the console's editor) may not say it, or say another, and the row's is the one that holds
+    (what export writes, so import stores it back there)."""
     try:
         definition = parse_definition(record.definition)
     except MappingDefinitionError as exc:
         # Stored rows were valid when saved; a newer engine may reject them. Name the row so it can be fixed.
         problems = [f"stored version {record.version}: {p}" for p in exc.problems]
         raise MappingDefinitionError(record.name, problems) from None
+    if definition.connection != record.connection:
+        definition = definition.model_copy(update={"connection": record.connection})
     return StoredMapping(
         record.id, record.connection, definition, record.enabled, record.version, record.updated_by
     )
@@ -135,31 +143,60 @@ def get_exact(db: Database, name: str, connection: str | None) -> MappingRecord 
         return catalog.get_exact_mapping(session, name, connection)
 
 
+def every_mapping(db: Database) -> list[StoredMapping]:
+    """Every stored mapping: the global ones, then each connection's own (also of a connection no longer
+    configured), by name; a global one a connection overrides is listed too."""
+    stored = [_stored(r) for r in list_records(db)]
+    return sorted(stored, key=lambda m: (m.connection is not None, m.connection or "", m.name))
+
+
 def export_toml(db: Database, connection: str | None = None) -> str:
-    """The mappings of ``connection`` (with global ones) as TOML."""
-    return dumps(m.definition for m in list_mappings(db, connection))
+    """The mappings of ``connection`` (with global ones) as TOML; without, every stored mapping. A
+    connection's own mapping says ``connection = ...``, so :func:`import_toml` stores it back there."""
+    stored = list_mappings(db, connection) if connection is not None else every_mapping(db)
+    return dumps(m.definition for m in stored)
 
 
 def import_toml(
     db: Database, text: str, *, connection: str | None = None, changed_by: str | None = None
 ) -> list[MappingRecord]:
-    """Validate the whole file first, then save every mapping (all or nothing)."""
+    """Validate the whole file first, then save every mapping (all or nothing): for ``connection``, else
+    for the one each names, else global. A mapping the file holds as stored stays as it is (its version,
+    and enabled or disabled); a changed one becomes a new version and keeps being enabled or disabled."""
     definitions = loads(text)
+    if connection is not None:  # the file's names are unique per connection; here they all go to one
+        names = [d.name for d in definitions]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            said = [f"mapping name {n!r} is used twice (all are stored for {connection!r})" for n in twice]
+            raise MappingDefinitionError(None, said)
     with db.session(write=True) as session:
         return [
-            catalog.save_mapping(
-                session,
-                d.name,
-                d.to_data(),
-                connection=connection if connection is not None else d.connection,
-                jira_field=d.field_label(),
-                internal_field=d.internal_field,
-                direction=d.direction,
-                changed_by=changed_by,
-                comment="import",
-            )
+            _import_one(session, d, connection if connection is not None else d.connection, changed_by)
             for d in definitions
         ]
+
+
+def _import_one(
+    session: Session, definition: MappingDefinition, connection: str | None, changed_by: str | None
+) -> MappingRecord:
+    wanted = definition.model_copy(update={"connection": connection}).to_data()
+    existing = catalog.get_exact_mapping(session, definition.name, connection)
+    if existing is not None and _stored(existing).definition.to_data() == wanted:
+        return existing  # as stored, whether or not the stored definition names its connection
+    return catalog.save_mapping(
+        session,
+        definition.name,
+        # The row holds the connection; the definition leaves it out, as the console's editor shows it.
+        definition.model_copy(update={"connection": None}).to_data(),
+        connection=connection,
+        jira_field=definition.field_label(),
+        internal_field=definition.internal_field,
+        direction=definition.direction,
+        enabled=existing.enabled if existing is not None else True,
+        changed_by=changed_by,
+        comment="import",
+    )
 
 
 def load_set(db: Database, connection: str, field_list: list[dict[str, Any]] | None = None) -> MappingSet:

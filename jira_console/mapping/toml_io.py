@@ -111,9 +111,11 @@ def loads(text: str) -> list[MappingDefinition]:
             result.append(parse_definition(entry))
         except MappingDefinitionError as exc:
             problems.extend(f"[[mapping]] #{index + 1} {exc.mapping!r}: {p}" for p in exc.problems)
-    names = [d.name for d in result]
+    # A name is unique per scope: the same name may be global and a connection's own, or two connections'.
+    scopes = [(d.connection or "", d.name) for d in result]
     problems.extend(
-        f"mapping name {n!r} is used twice" for n in sorted({n for n in names if names.count(n) > 1})
+        f"mapping name {n!r} is used twice" + (f" for connection {c!r}" if c else "")
+        for c, n in sorted({s for s in scopes if scopes.count(s) > 1})
     )
     if problems:
         raise MappingDefinitionError(None, problems)

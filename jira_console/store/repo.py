@@ -440,6 +440,16 @@ def detected_sites(session: Session) -> dict[str, tuple[str | None, str | None]]
     return {row.name: (row.flavor, row.server_version) for row in session.scalars(select(m.Connection))}
 
 
+def stored_connections(session: Session) -> set[str]:
+    """Every connection the database holds rows of: each one a sync has reached (``connections``), and any
+    that issues or mappings name (a connection whose ``[[jira]]`` table is gone keeps them)."""
+    names = select(t.connections.c.name).union(
+        select(_ISSUES.c.connection).distinct(),
+        select(t.mappings.c.connection).where(t.mappings.c.connection.is_not(None)).distinct(),
+    )
+    return {str(name) for name in session.execute(names).scalars()}
+
+
 def stored_flavor(session: Session, connection: str) -> str | None:
     """The flavor detected for ``connection`` by an earlier sync, or None before the first one."""
     return session.scalars(select(t.connections.c.flavor).where(t.connections.c.name == connection)).first()
