@@ -93,9 +93,9 @@ class ConflictsScreen(ConsoleScreen):
     PAGE = 500
     FILTER_DELAY = 0.3
     BINDINGS = [
-        Binding("j", "take('jira')", "Jira", tooltip="resolve with Jira's value"),
-        Binding("l", "take('local')", "Local", tooltip="resolve with the local value"),
-        Binding("e", "edit_value", "Edit", tooltip="resolve with a value you type (text, or JSON)"),
+        Binding("j", "take('jira')", "Jira", tooltip="resolve by taking Jira's value"),
+        Binding("l", "take('local')", "Local", tooltip="resolve by keeping the local value"),
+        Binding("e", "edit_value", "Edit", tooltip="resolve with a value you type"),
         Binding("A", "resolve_all", "All…", tooltip="resolve every conflict the filter matches"),
         Binding("slash", "focus_filter", "Filter", key_display="/", tooltip="type in the filter fields"),
         Binding("o", "cycle_sort", "Sort", tooltip="order by the next column (O: reverse)"),
@@ -105,6 +105,7 @@ class ConflictsScreen(ConsoleScreen):
     HELP_NOTES = (
         "Filters match substrings; Enter or Esc leaves them. A click on a column header sorts by it.",
     )
+    RUN_FROM_ANYWHERE = frozenset({"resolve_all", "focus_filter", "cycle_sort", "reverse_sort", "reload"})
 
     def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
         super().__init__(engine, now=now)
