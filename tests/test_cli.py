@@ -140,12 +140,15 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
 
     # A value the column cannot hold is refused, saying what it takes, and nothing is written.
     for bad, says in (
-        ("story_points=abc", "story_points holds float values, not str"),
-        ("labels=x", 'labels holds a list of texts (JSON: ["a", "b"]), not str'),
-        ("sprint_id=1.5", "sprint_id holds int values, not float"),
+        ("story_points=abc", 'story_points holds numbers, not "abc"'),
+        ("labels=x", 'labels holds a list of texts (JSON: ["a", "b"]), not "x"'),
+        ("sprint_id=1.5", "sprint_id holds whole numbers, not 1.5"),
         # Held by the column, refused by Jira on every site: said now, not found at the push.
-        ("summary=", "summary must be a non-empty string, got ''"),
-        ('labels=["two words"]', "labels must be a list of non-empty strings without spaces"),
+        ("summary=", "summary cannot be empty: Jira requires one"),
+        (
+            'labels=["two words"]',
+            'labels must each be a word without spaces (JSON: ["a", "b"]), not ["two words"]',
+        ),
     ):
         refused = cli("local", "set", key, bad)
         assert refused.exit_code == 2 and says in refused.stderr, refused.stderr

@@ -29,7 +29,7 @@ async def test_resolve_conflict_end_to_end_reaches_jira_and_is_audited(engine_fa
     )
     assert any(isinstance(e, ev.ConflictDetected) for e in seen)
     # A value Jira refuses on every site settles nothing: the conflict stays open.
-    with pytest.raises(cf.ResolutionError, match="summary must be a non-empty string"):
+    with pytest.raises(cf.ResolutionError, match="summary cannot be empty: Jira requires one"):
         await engine.resolve_conflict(conflict.id, "value", "", actor="tester")
     assert engine.count_conflicts() == 1
     resolved = await engine.resolve_conflict(conflict.id, "value", "agreed title", actor="tester")

@@ -215,11 +215,11 @@ async def test_an_outbox_row_the_column_cannot_hold_is_refused_on_its_own(rig_fa
         newest_first = outbox.list_local_changes(s)
         errors = [(c.field, c.error) for c in reversed(newest_first) if c.error]
     assert errors == [
-        ("story_points", "story_points holds float values, not str"),
-        ("labels", 'labels holds a list of texts (JSON: ["a", "b"]), not str'),
+        ("story_points", 'story_points holds numbers, not "abc"'),
+        ("labels", 'labels holds a list of texts (JSON: ["a", "b"]), not "not a list"'),
         ("status", "status holds at most 128 characters, not 200"),
-        ("summary", "summary must be a non-empty string, got '  '"),
-        ("labels", "labels must be a list of non-empty strings without spaces, got ['two words']"),
+        ("summary", "summary cannot be empty: Jira requires one"),
+        ("labels", 'labels must each be a word without spaces (JSON: ["a", "b"]), not ["two words"]'),
     ]
 
 

@@ -10,7 +10,11 @@ from jira_console.facade import SyncReport
 from jira_console.store.db import StoreError
 from jira_console.tui.app import MODE_SCREENS, JiraConsoleApp, describe_sync
 from jira_console.tui.commands import ConsoleCommands
+from jira_console.tui.screens.audit import AuditScreen
 from jira_console.tui.screens.health import HealthScreen
+from jira_console.tui.screens.resolve_all import ResolveAllScreen
+from jira_console.tui.screens.sync import SyncScreen
+from jira_console.tui.screens.undo_confirm import UndoConfirmScreen
 from tests.fakes import screen_text, settle, wait_for
 from tests.fakes.engine import FIXED_NOW, FakeEngine
 
@@ -75,8 +79,11 @@ async def test_command_palette_has_every_screen_and_action() -> None:
         titles = [title for title, _, _ in ConsoleCommands(app.screen).entries()]
         for screen_class in MODE_SCREENS.values():
             assert f"Go to {screen_class.TITLE}" in titles
+        # Every key of every screen (the audit log's too), by what it does.
+        for screen_class in [*MODE_SCREENS.values(), AuditScreen]:
             for binding in screen_class.action_bindings():
-                assert f"{screen_class.TITLE}: {binding.description}" in titles
+                if binding.key != "escape":
+                    assert f"{screen_class.TITLE}: {binding.tooltip or binding.description}" in titles
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"go to webhooks")
@@ -85,15 +92,72 @@ async def test_command_palette_has_every_screen_and_action() -> None:
         assert await wait_for(pilot, lambda: app.current_mode == "webhooks")
 
 
-async def test_palette_action_on_another_screen_switches_and_runs_it() -> None:
+async def choose_in_palette(pilot, typed: str) -> None:
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*typed)
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def told(app: JiraConsoleApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_palette_never_resolves_a_conflict_on_a_screen_not_shown() -> None:
+    # On Health, "Conflicts: Jira" switched to Conflicts having resolved whichever row was highlighted.
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await app.run_on_screen("sync", "sync(True)")
+        await choose_in_palette(pilot, "conflicts jira")
+        assert app.current_mode == "conflicts"
+        assert engine.count_conflicts() == 40 and engine.get_conflict(1).status == "open"
+        assert any("press j to resolve by taking Jira's value" in m for m in told(app)), told(app)
+        # Shown, the same entry acts as the key does: on the row the operator sees.
+        await choose_in_palette(pilot, "conflicts jira")
+        assert await wait_for(pilot, lambda: engine.count_conflicts() == 39)
+        assert engine.get_conflict(1).resolution == "jira"
+
+
+async def test_palette_runs_from_anywhere_only_what_acts_on_no_row() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert app.current_mode == "sync"
-        assert engine.sync_calls == [("cloud", True)]
+        await choose_in_palette(pilot, "highlighted connection from the start")
+        assert app.current_mode == "sync" and engine.sync_calls == []
+        assert any("press f to sync the highlighted connection from the start" in m for m in told(app))
+        await pilot.press("1")
+        await settle(pilot)
+        # Resolve-all asks first (how many, matching what): it may run from another screen.
+        await choose_in_palette(pilot, "resolve every conflict")
+        assert isinstance(app.screen, ResolveAllScreen)
+        assert "Resolve 40 open conflicts?" in screen_text(app)
+
+
+async def test_palette_lists_the_audit_keys_and_undoes_only_on_the_audit_log() -> None:
+    # "undo" and "resolve" found nothing; the audit keys were not in the palette at all.
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        titles = [title for title, _, _ in ConsoleCommands(app.screen).entries()]
+        assert "Audit log: undo the highlighted line (shows the plan first)" in titles
+        assert "Conflicts: resolve by keeping the local value" in titles
+        await choose_in_palette(pilot, "undo the highlighted")
+        assert isinstance(app.screen, AuditScreen)
+        assert any("press u to undo the highlighted line" in m for m in told(app))
+        await choose_in_palette(pilot, "undo the highlighted")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, UndoConfirmScreen))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert engine.undos == []
+        # A Sync key that acts on no row, chosen over the audit log: back on the Sync screen, done.
+        await choose_in_palette(pilot, "incremental sync of every")
+        assert isinstance(app.screen, SyncScreen)
+        assert await wait_for(pilot, lambda: engine.sync_calls == [(None, False)])
 
 
 @pytest.mark.timing

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from textual.widgets import Button
 
+from jira_console.facade import EngineState
 from jira_console.store.converters import ConflictRecord
 from jira_console.sync.conflicts import ResolutionError
 from jira_console.tui.app import JiraConsoleApp
@@ -69,7 +72,9 @@ async def test_take_jira_then_take_local() -> None:
 
 
 async def test_edit_value_takes_json_when_it_parses() -> None:
-    engine = FakeEngine()
+    # A mapped field (kept as JSON) takes any JSON value; a core field only what its column holds.
+    engine = FakeEngine(conflicts=0)
+    engine.add_conflict(connection="cloud", issue_key="OPS-1", field="team", base=None, local="fe", jira="be")
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -233,7 +238,7 @@ async def test_a_refused_resolution_is_said_and_the_conflict_stays_in_the_queue(
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)
-        app.screen.query_one("#value").value = ""
+        app.screen.query_one("#value").value = "5"  # a value the field takes: the dialog closes
         await pilot.press("enter")
         why = "cannot resolve conflict 1 with that value: summary is empty"
         expected = f"Resolving the conflict failed: {why}"
@@ -244,3 +249,169 @@ async def test_a_refused_resolution_is_said_and_the_conflict_stays_in_the_queue(
         assert isinstance(screen, ConflictsScreen)
         assert screen.query_one(LazyTable).row_count == 40 and screen.pending == set()
         assert conflict(engine, 1).status == "open"
+
+
+async def open_edit_on(pilot, app: JiraConsoleApp, conflict_id: int) -> EditValueScreen:
+    """The Edit dialog over conflict ``conflict_id`` (the queue is in id order), its field emptied."""
+    await settle(pilot)
+    app.screen.query_one(LazyTable).move_cursor(row=conflict_id - 1)
+    await settle(pilot)
+    assert app.screen.selected().id == conflict_id
+    await pilot.press("e")
+    await settle(pilot)
+    modal = app.screen
+    assert isinstance(modal, EditValueScreen)
+    modal.query_one("#value").value = ""
+    return modal
+
+
+async def test_edit_value_reads_a_text_field_as_the_text_typed() -> None:
+    # 42 for a summary was saved as the number 42, refused once the dialog had closed.
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_edit_on(pilot, app, 5)  # conflict 5: a summary
+        await pilot.press("4", "2")
+        await settle(pilot)
+        assert str(modal.query_one("#reading").render()) == 'saves "42" as text'
+        assert not modal.query_one("#problem").display
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConflictsScreen)
+        record = conflict(engine, 5)
+        assert (record.status, record.resolution, record.resolved_value) == ("resolved", "value", "42")
+        assert not any("failed" in n.message for n in app._notifications)
+
+
+@pytest.mark.parametrize(
+    ("conflict_id", "typed", "says", "fixed", "saved"),
+    [
+        (5, "", "summary cannot be empty: Jira requires one", "Agreed title", "Agreed title"),
+        (5, "null", "summary cannot be empty: Jira requires one", "null!", "null!"),
+        (1, "abc", 'story_points holds numbers, not "abc"', "8", 8),
+        (1, "[1]", "story_points holds numbers, not [1]", "2.5", 2.5),
+    ],
+)
+async def test_edit_value_a_value_the_field_cannot_take_keeps_the_dialog_open(
+    conflict_id: int, typed: str, says: str, fixed: str, saved: object
+) -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_edit_on(pilot, app, conflict_id)
+        await pilot.press(*typed)
+        await settle(pilot)
+        problem = modal.query_one("#problem")
+        assert problem.display and str(problem.render()) == says
+        if typed == "null":  # a text field's null is no value at all, and said so
+            assert str(modal.query_one("#reading").render()) == "saves no value (null)"
+        assert modal.query_one("#ok").disabled
+        await pilot.press("enter")
+        await settle(pilot)
+        # Still open, with what was typed: the operator corrects it, nothing is retyped.
+        assert app.screen is modal and modal.query_one("#value").value == typed
+        assert conflict(engine, conflict_id).status == "open"
+        assert not app._notifications  # no "failed" toast: nothing was sent to the engine
+        words = set(str(problem.render()).replace(",", " ").split())
+        assert not words & {"str", "int", "float", "string", "got"}, words
+        modal.query_one("#value").value = fixed
+        await settle(pilot)
+        assert not problem.display and not modal.query_one("#ok").disabled
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConflictsScreen)
+        assert conflict(engine, conflict_id).resolved_value == saved
+
+
+def told(app: JiraConsoleApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_resolving_one_conflict_says_which_and_that_it_is_sent_while_the_push_waits() -> None:
+    engine = FakeEngine()
+    engine.push_gate = asyncio.Event()  # the push waits (a breaker open, a slow Jira)
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "l")  # conflict 2: a status, cloud's OPS-2
+        said = "Resolved #2 OPS-2 status with the local value; sending it to Jira now"
+        assert await wait_for(pilot, lambda: said in told(app))
+        assert await wait_for(pilot, lambda: "sending 1 to Jira…" in screen_text(app))
+        assert app.screen.query_one(LazyTable).row_count == 39 and engine.pushes == []
+        engine.push_gate.set()
+        assert await wait_for(pilot, lambda: engine.pushes == ["cloud"])
+        await settle(pilot)
+        assert "sending" not in screen_text(app)
+        # Jira's value: nothing differs from Jira, so nothing is sent (and nothing said to be).
+        await pilot.press("up", "j")  # conflict 1: story points
+        await settle(pilot)
+        said = "Resolved #1 OPS-1 story_points with Jira's value: the local copy now matches Jira"
+        assert f"{said}, nothing to send" in told(app)
+
+
+async def test_a_typed_value_is_named_in_what_is_said() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_edit_on(pilot, app, 5)
+        await pilot.press(*"Agreed", "enter")
+        await settle(pilot)
+        assert 'Resolved #5 OPS-5 summary with "Agreed"; sending it to Jira now' in told(app)
+
+
+async def test_attached_the_push_is_said_to_be_queued_for_the_daemon() -> None:
+    engine = FakeEngine(mode="attached")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "l")
+        await settle(pilot)
+        assert "Resolved #2 OPS-2 status with the local value; the push is queued for daemon syncd" in told(
+            app
+        )
+        await pilot.press("A", "l")
+        await settle(pilot)
+        assert "Resolved 39 conflicts with the local value; the push is queued for daemon syncd" in told(app)
+
+
+async def test_attached_to_a_daemon_that_is_gone_the_push_is_said_to_wait() -> None:
+    engine = FakeEngine(mode="attached")
+    engine.state = EngineState("attached", "syncd", FIXED_NOW - timedelta(minutes=5), alive=False)
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("escape")  # keep waiting (the console offers to run the engine here)
+        await settle(pilot)
+        await pilot.press("down", "l")
+        await settle(pilot)
+        [said] = [m for m in told(app) if m.startswith("Resolved #2")]
+        assert said.startswith(
+            "Resolved #2 OPS-2 status with the local value; the push is queued, but daemon"
+        )
+        assert said.endswith("it waits for a daemon (press i to run the engine here)")
+        assert engine.pushes == ["cloud"]  # queued all the same: a daemon that comes back sends it
+
+
+async def test_every_dialog_puts_the_way_out_first_and_the_action_last() -> None:
+    # The Edit dialog had Resolve before Cancel, the Undo one Cancel before Undo.
+    from jira_console.facade.undo import UndoResult, UndoStep
+    from jira_console.tui.screens.people import PeopleScreen
+    from jira_console.tui.screens.undo_confirm import UndoConfirmScreen
+
+    engine = FakeEngine()
+    step = UndoStep("cloud", "OPS-1", "summary", "jira", (1,), "b", "a", "b", "write", "")
+    dialogs = [
+        (EditValueScreen(conflict(engine, 1), engine), ["cancel", "ok"]),
+        (ResolveAllScreen(3, "everything open"), ["cancel", "jira", "local"]),
+        (UndoConfirmScreen("audit #1", UndoResult("audit #1", (step,), applied=False)), ["cancel", "apply"]),
+        (PeopleScreen(engine), ["close", "map"]),
+    ]
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        for dialog, order in dialogs:
+            await app.push_screen(dialog)
+            await settle(pilot)
+            assert [b.id for b in dialog.query(Button)] == order, type(dialog).__name__
+            app.pop_screen()
+            await settle(pilot)

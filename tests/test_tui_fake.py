@@ -52,6 +52,8 @@ def test_the_protocol_is_what_the_console_uses() -> None:
         "mode",
         "outbox_counts",
         "preview_mapping",
+        "push_resolved",
+        "read_value",
         "recent_field_errors",
         "resolve_conflict",
         "resolve_conflicts",

@@ -134,7 +134,7 @@ def _report_line(r: SyncReport) -> str:
 def parse_assignments(items: list[str]) -> dict[str, Any]:
     """``field=value`` pairs; a value is JSON when it parses, else text. A text field (summary, status...)
     takes the text as typed (``summary=2024`` is "2024"), except ``null`` and a quoted JSON string."""
-    from jira_console.store.issues import TEXT_FIELDS
+    from jira_console.store.issues import typed_input
 
     changes: dict[str, Any] = {}
     for item in items:
@@ -142,13 +142,7 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         name = name.strip()
         if not sep or not name:
             fail(f"expected field=value, got {item!r}", EXIT_USAGE)
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        if name in TEXT_FIELDS and value is not None and not isinstance(value, str):
-            value = raw
-        changes[name] = value
+        changes[name] = typed_input(name, raw)[0]
     return changes
 
 

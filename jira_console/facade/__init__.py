@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from jira_console.facade.attached import NoLiveDaemon
 from jira_console.facade.check import check_connections
+from jira_console.facade.conflicts import ValueReading
 from jira_console.facade.creations import CreationRecord
 from jira_console.facade.engine import Engine, default_owner
 from jira_console.facade.protocol import ConsoleEngine
@@ -48,6 +49,7 @@ __all__ = [
     "SyncHealth",
     "SyncReport",
     "SyncStateView",
+    "ValueReading",
     "WebhookStats",
     "check_connections",
     "default_owner",

@@ -23,6 +23,7 @@ from jira_console import events as ev
 from jira_console.config import Settings
 from jira_console.facade.attached import AttachedRunner
 from jira_console.facade.commands import CommandMethods
+from jira_console.facade.conflicts import ConflictMethods
 from jira_console.facade.creations import CreationMethods
 from jira_console.facade.health import HealthMethods
 from jira_console.facade.inprocess import InProcessRunner
@@ -40,16 +41,14 @@ from jira_console.facade.views import (
 )
 from jira_console.health import one_line
 from jira_console.logs import get_logger
-from jira_console.store import catalog, conflict_queue, identity, issues, repo
+from jira_console.store import catalog, identity, issues, repo
 from jira_console.store import converters as cv
 from jira_console.store import queue as q
 from jira_console.store import sprints as sprint_rows
 from jira_console.store import state as st
-from jira_console.store.cause import Cause, caused_by
 from jira_console.store.db import Database
 from jira_console.store.liveness import shown_statuses
 from jira_console.store.models import utcnow
-from jira_console.sync import conflicts as cf
 from jira_console.sync.context import ISSUES_SCOPE
 from jira_console.sync.fields import checked_local_edits
 
@@ -66,7 +65,15 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods, CreationMethods, LocalWorkMethods):
+class Engine(
+    HealthMethods,
+    MappingMethods,
+    CommandMethods,
+    ConflictMethods,
+    UndoMethods,
+    CreationMethods,
+    LocalWorkMethods,
+):
     """Facade over the store, the Jira clients and the sync engines of every configured connection."""
 
     def __init__(
@@ -293,48 +300,7 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods, Creatio
         assert result is not None
         return result
 
-    # --------------------------------------------------------------------------------- conflicts
-
-    def list_conflicts(
-        self,
-        status: str | None = "open",
-        connection: str | None = None,
-        field: str | None = None,
-        issue_key: str | None = None,
-        limit: int = 200,
-        offset: int = 0,
-        *,
-        contains: bool = False,
-        sort: str = "detected",
-    ) -> list[cv.ConflictRecord]:
-        """Conflicts matching the filters (exact, or substrings with ``contains``), ordered by ``sort`` (one
-        of ``conflict_queue.CONFLICT_SORTS``, ``-`` for descending)."""
-        with self.db.session() as s:
-            return conflict_queue.list_conflicts(
-                s,
-                connection=connection,
-                field=field,
-                issue_key=issue_key,
-                status=status,
-                limit=limit,
-                offset=offset,
-                contains=contains,
-                sort=sort,
-            )
-
-    def count_conflicts(
-        self,
-        status: str | None = "open",
-        connection: str | None = None,
-        field: str | None = None,
-        issue_key: str | None = None,
-        *,
-        contains: bool = False,
-    ) -> int:
-        with self.db.session() as s:
-            return conflict_queue.count_conflicts(
-                s, connection=connection, field=field, issue_key=issue_key, status=status, contains=contains
-            )
+    # ------------------------------------------------------------------------------------- names
 
     def known_names(
         self, connection: str, people: Collection[str] = (), sprints: Collection[int] = ()
@@ -344,69 +310,6 @@ class Engine(HealthMethods, MappingMethods, CommandMethods, UndoMethods, Creatio
         with self.db.session() as s:
             names, sprint_names = catalog.known_names(s, connection, people, sprints)
         return KnownNames(names, sprint_names)
-
-    def get_conflict(self, conflict_id: int) -> cv.ConflictRecord | None:
-        with self.db.session() as s:
-            return repo.get_conflict(s, conflict_id)
-
-    async def resolve_conflict(
-        self,
-        conflict_id: int,
-        take: cf.Take,
-        value: Any = None,
-        actor: str = "operator",
-        *,
-        push: bool = True,
-    ) -> cv.ConflictRecord:
-        """Settle one conflict locally, then push it (queued for the daemon when attached)."""
-
-        def apply() -> cv.ConflictRecord:
-            with self.db.session(write=True) as s:
-                row = cf.resolve(s, conflict_id, take, value, actor=actor)
-                s.flush()
-                return cv.conflict_record(row)
-
-        with caused_by(Cause("operator")):
-            record = await asyncio.to_thread(apply)
-        self.emit(ev.ConflictResolved(record.id, record.issue_key, record.field, take))
-        if push:
-            await self._push_after_resolution(record.connection)
-        return record
-
-    async def resolve_conflicts(
-        self,
-        take: Literal["jira", "local"],
-        connection: str | None = None,
-        field: str | None = None,
-        issue_key: str | None = None,
-        actor: str = "operator",
-        *,
-        contains: bool = False,
-    ) -> int:
-        """Resolve every open conflict matching the filter the same way; one push at the end."""
-
-        def ids() -> Sequence[int]:
-            with self.db.session() as s:
-                return conflict_queue.open_conflict_ids(
-                    s, connection=connection, field=field, issue_key=issue_key, contains=contains
-                )
-
-        done = 0
-        touched: set[str] = set()
-        for conflict_id in await asyncio.to_thread(ids):
-            with contextlib.suppress(cf.ResolutionError):
-                record = await self.resolve_conflict(conflict_id, take, actor=actor, push=False)
-                touched.add(record.connection)
-                done += 1
-        for name in touched:
-            await self._push_after_resolution(name)
-        return done
-
-    async def _push_after_resolution(self, connection: str) -> None:
-        try:
-            await self.push(connection)
-        except Exception as exc:  # noqa: BLE001 - the resolution is stored; the push retries later
-            self.emit(ev.Notice("warning", f"resolution saved; push to {connection} will retry: {exc}"))
 
     # ------------------------------------------------------------------------------------- audit
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from jira_console import events as ev
+from jira_console.facade.conflicts import ValueReading
 from jira_console.facade.undo import AuditQuery, UndoResult, UndoSelection
 from jira_console.facade.views import (
     ConnectionStatus,
@@ -119,6 +120,11 @@ class ConsoleEngine(Protocol):
         self, connection: str, people: Collection[str] = (), sprints: Collection[int] = ()
     ) -> KnownNames: ...
 
+    def read_value(self, field: str, text: str) -> ValueReading:
+        """What ``text`` typed for ``field`` stands for and what is wrong with it (reads nothing: called
+        as the operator types)."""
+        ...
+
     async def resolve_conflict(
         self,
         conflict_id: int,
@@ -128,6 +134,10 @@ class ConsoleEngine(Protocol):
         *,
         push: bool = True,
     ) -> ConflictRecord: ...
+
+    async def push_resolved(self, connection: str) -> None:
+        """Send resolutions to Jira (queued for the daemon when attached); a failure is a notice."""
+        ...
 
     async def resolve_conflicts(
         self,

@@ -13,6 +13,7 @@ New rows are inserted with the column's default stamp (the trigger watches updat
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -89,8 +90,21 @@ def local_value_problem(name: str, value: Any) -> str | None:
         return None
     labels_ok = value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     if name == "labels" and not labels_ok:
-        return f'labels holds a list of texts (JSON: ["a", "b"]), not {type(value).__name__}'
+        return f'labels holds a list of texts (JSON: ["a", "b"]), not {shown_value(value)}'
     return issue_value_problem(name, value)
+
+
+def typed_input(name: str, text: str) -> tuple[Any, bool]:
+    """What ``text``, typed by a person for the synced field ``name``, stands for, and whether it was read
+    as JSON: JSON when it parses, else the text as typed. A text field (summary, status…) takes the text
+    as typed (``2024`` is "2024"), except ``null`` (no value) and a quoted JSON string."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text, False
+    if name in TEXT_FIELDS and value is not None and not isinstance(value, str):
+        return text, False
+    return value, True
 
 
 def local_values(row: m.Issue, names: Iterable[str]) -> dict[str, Any]:
@@ -262,6 +276,14 @@ def mark_dirty(session: Session, issue_ids: Sequence[int]) -> None:
 
 
 _INT64 = (-(2**63), 2**63 - 1)
+_HOLDS: dict[type, str] = {bool: "true or false", int: "whole numbers", float: "numbers", str: "text"}
+"""What a column of each type holds, in the words of a message to a person."""
+
+
+def shown_value(value: Any, width: int = 60) -> str:
+    """``value`` in a message as it would be typed (JSON: ``"abc"``, ``1.5``, ``["a b"]``), cut short."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= width else f"{text[: width - 1]}…"
 
 
 def issue_value_problem(column: str, value: Any) -> str | None:
@@ -284,4 +306,5 @@ def issue_value_problem(column: str, value: Any) -> str | None:
         if isinstance(value, str) and length is not None and len(value) > length:
             return f"{column} holds at most {length} characters, not {len(value)}"
         fits = isinstance(value, expected)
-    return None if fits else f"{column} holds {expected.__name__} values, not {type(value).__name__}"
+    holds = _HOLDS.get(expected, "values of another kind")
+    return None if fits else f"{column} holds {holds}, not {shown_value(value)}"

@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 from jira_console.jira import richtext
 from jira_console.jira.sprintfield import current_sprint, parse_sprint_value
 from jira_console.mapping.compiled import JiraWrite as Write
-from jira_console.store.issues import local_value_problem
+from jira_console.store.issues import local_value_problem, shown_value
 
 Flavor = Literal["cloud", "server"]
 
@@ -116,8 +116,10 @@ class SummaryCodec(_Core):
         return None if value is None else str(value)
 
     def to_jira(self, value: Any, ctx: CodecContext) -> Write:
-        if not isinstance(value, str) or not value.strip():
-            raise CodecError(f"summary must be a non-empty string, got {value!r}")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise CodecError("summary cannot be empty: Jira requires one")
+        if not isinstance(value, str):
+            raise CodecError(f"summary holds text, not {shown_value(value)}")
         return Write("field", "summary", value)
 
 
@@ -127,7 +129,12 @@ class StatusCodec(_Core):
 
     def to_jira(self, value: Any, ctx: CodecContext) -> Write:
         if not isinstance(value, str) or not value:
-            raise CodecError(f"status must be a status name, got {value!r}")
+            empty = value is None or value == ""
+            raise CodecError(
+                "status cannot be empty: give a status name"
+                if empty
+                else f"status holds a status name, not {shown_value(value)}"
+            )
         return Write("transition", "status", value)
 
 
@@ -172,7 +179,9 @@ class LabelsCodec(_Core):
         if not isinstance(value, list | tuple) or any(
             not isinstance(v, str) or not v or " " in v for v in value
         ):
-            raise CodecError(f"labels must be a list of non-empty strings without spaces, got {value!r}")
+            raise CodecError(
+                f'labels must each be a word without spaces (JSON: ["a", "b"]), not {shown_value(value)}'
+            )
         return Write("field", "labels", sorted(value))
 
 

@@ -238,14 +238,6 @@ class JiraConsoleApp(App[None]):
                 exit_on_error=False,
             )
 
-    async def run_on_screen(self, mode: str, action: str) -> None:
-        """Switch to ``mode`` and run one of its screen's actions (used by the command palette)."""
-        await self.switch_mode(mode)
-        screen = self.screen
-        if isinstance(screen, ConsoleScreen):
-            await screen.first_read()  # a screen shown for the first time has no selection until then
-        await screen.run_action(action)
-
     # -- syncs --------------------------------------------------------------------------------------
 
     def start_sync(self, connection: str | None, full: bool) -> None:

@@ -32,6 +32,7 @@ from jira_console.facade import (
     SyncStateView,
     WebhookStats,
 )
+from jira_console.facade.conflicts import ValueReading, read_value
 from jira_console.facade.mappings import definition_from_toml, definition_to_toml, preview_over
 from jira_console.facade.runner import PreviewInputs
 from jira_console.facade.undo import AuditQuery, UndoResult, UndoSelection, UndoStep
@@ -48,6 +49,8 @@ from jira_console.store.converters import (
 )
 from jira_console.store.creations import CreationRecord
 from jira_console.sync.conflicts import ConflictNotFound, ResolutionError, Take
+from jira_console.sync.fields import local_edit_problem
+from jira_console.sync.merge import canonical
 from jira_console.sync.undo import EntriesNotFound, UndoError
 from tests.fakes import seed
 from tests.fakes.seed import FIXED_NOW, INJECTION, PEOPLE
@@ -79,6 +82,10 @@ class FakeEngine:
         self.identities_set: list[tuple[str, str, str | None, str | None]] = []
         self._audit = seed.audit()
         self.undos: list[tuple[UndoSelection, str]] = []
+        self.pushes: list[str] = []
+        """Connections ``push_resolved`` was called for (after it returned)."""
+        self.push_gate: asyncio.Event | None = None
+        """When set, ``push_resolved`` waits for it (so a test can see the console while a push waits)."""
         self.undo_gate: asyncio.Event | None = None
         """When set, an applied undo waits for it (so a test can see the console while it runs)."""
         self.sync_calls: list[tuple[str | None, bool]] = []
@@ -302,6 +309,9 @@ class FakeEngine:
                 raise ConflictNotFound(f"no conflict with id {conflict_id}")
             if record.status != "open":
                 raise ResolutionError(f"conflict {conflict_id} is already {record.status}")
+            problem = local_edit_problem(record.field, canonical(value)) if take == "value" else None
+            if problem is not None:  # as the engine checks a value (see ``read_value``)
+                raise ResolutionError(f"cannot resolve conflict {conflict_id} with that value: {problem}")
             chosen = {"jira": record.jira, "local": record.local, "value": value}[take]
             record = replace(
                 record, status="resolved", resolution=take, resolved_value=chosen, resolved_by=actor,
@@ -325,7 +335,18 @@ class FakeEngine:
         push: bool = True,
     ) -> ConflictRecord:
         await asyncio.sleep(0)
-        return self._settle(conflict_id, take, value, actor)
+        record = self._settle(conflict_id, take, value, actor)
+        if push:
+            await self.push_resolved(record.connection)
+        return record
+
+    def read_value(self, field: str, text: str) -> ValueReading:
+        return read_value(field, text)
+
+    async def push_resolved(self, connection: str) -> None:
+        if self.push_gate is not None:
+            await self.push_gate.wait()
+        self.pushes.append(connection)
 
     async def resolve_conflicts(
         self,
@@ -340,8 +361,9 @@ class FakeEngine:
         await asyncio.sleep(0)
         with self._lock:
             targets = [c.id for c in self._matching("open", connection, field, issue_key, contains)]
-        for conflict_id in targets:
-            self._settle(conflict_id, take, None, actor)
+        touched = {self._settle(conflict_id, take, None, actor).connection for conflict_id in targets}
+        for name in sorted(touched):
+            await self.push_resolved(name)
         return len(targets)
 
     # -- issues and mappings ------------------------------------------------------------------------

@@ -92,15 +92,22 @@ class AuditScreen(ConsoleScreen):
     CSS_PATH = "audit.tcss"
     AUTO_FOCUS = "#audit"
     BINDINGS = [
-        Binding("u", "undo_line", "Undo this"),
-        Binding("U", "undo_run", "Undo this run", key_display="U"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("s", "cycle_side", "Side"),
-        Binding("n", "this_run", "This run"),
-        Binding("c", "clear_filter", "Clear", show=False),
+        Binding("u", "undo_line", "Undo this", tooltip="undo the highlighted line (shows the plan first)"),
+        Binding(
+            "U",
+            "undo_run",
+            "Undo this run",
+            key_display="U",
+            tooltip="undo the whole run of the highlighted line",
+        ),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="filter by issue, run, side, field"),
+        Binding("s", "cycle_side", "Side", tooltip="show both sides, then only Jira, then only local"),
+        Binding("n", "this_run", "This run", tooltip="show only the highlighted line's run"),
+        Binding("c", "clear_filter", "Clear", show=False, tooltip="clear the filter"),
         Binding("escape", "leave_input", "Back", show=False),
         Binding("r", "reload", "Reload", show=False),
     ]
+    RUN_FROM_ANYWHERE = frozenset({"filter", "cycle_side", "clear_filter", "reload"})
     HELP_NOTES = (
         "u undoes the highlighted line, U every line of its run; both show what will be written where first.",
         "/ filters: OPS-12 run:41 side:jira field:summary (Enter applies, Esc leaves). Esc goes back.",

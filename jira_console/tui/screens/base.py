@@ -82,6 +82,10 @@ class ConsoleScreen(Screen[None]):
     """The App mode that shows this screen (its name in the screen bar's order)."""
     HELP_NOTES: ClassVar[tuple[str, ...]] = ()
     """Lines for the key reference beyond the bindings (how to get out of an editor, what a key needs)."""
+    RUN_FROM_ANYWHERE: ClassVar[frozenset[str]] = frozenset()
+    """Actions (names without arguments) the command palette may run while another screen is shown: they
+    act on nothing the operator has to see first, or ask before acting. Any other action of the screen the
+    palette only opens the screen for (its key then does it): nothing acts on a row not seen."""
     HOME: ClassVar[str | None] = None
     """Where Esc sends the focus from a text field (default: ``AUTO_FOCUS``)."""
     BINDINGS = [Binding("escape", "leave_input", "Leave field", show=False)]

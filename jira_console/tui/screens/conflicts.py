@@ -23,13 +23,14 @@ from textual.coordinate import Coordinate
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from jira_console.facade import ConsoleEngine, KnownNames, names_wanted
+from jira_console.facade import ConsoleEngine, EngineState, KnownNames, names_wanted
 from jira_console.store.converters import ConflictRecord
 from jira_console.sync.conflicts import Take
 from jira_console.tui import messages
 from jira_console.tui.format import literal, value_inline
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.screens.edit_value import NOTHING, EditValueScreen
+from jira_console.tui.screens.resolution_words import SIDES, push_words, resolution_words
 from jira_console.tui.screens.resolve_all import ResolveAllScreen
 from jira_console.tui.widgets.conflict_detail import ConflictDetail
 from jira_console.tui.widgets.lazy_table import LazyTable
@@ -92,9 +93,9 @@ class ConflictsScreen(ConsoleScreen):
     PAGE = 500
     FILTER_DELAY = 0.3
     BINDINGS = [
-        Binding("j", "take('jira')", "Jira", tooltip="resolve with Jira's value"),
-        Binding("l", "take('local')", "Local", tooltip="resolve with the local value"),
-        Binding("e", "edit_value", "Edit", tooltip="resolve with a value you type (text, or JSON)"),
+        Binding("j", "take('jira')", "Jira", tooltip="resolve by taking Jira's value"),
+        Binding("l", "take('local')", "Local", tooltip="resolve by keeping the local value"),
+        Binding("e", "edit_value", "Edit", tooltip="resolve with a value you type"),
         Binding("A", "resolve_all", "All…", tooltip="resolve every conflict the filter matches"),
         Binding("slash", "focus_filter", "Filter", key_display="/", tooltip="type in the filter fields"),
         Binding("o", "cycle_sort", "Sort", tooltip="order by the next column (O: reverse)"),
@@ -104,6 +105,7 @@ class ConflictsScreen(ConsoleScreen):
     HELP_NOTES = (
         "Filters match substrings; Enter or Esc leaves them. A click on a column header sorts by it.",
     )
+    RUN_FROM_ANYWHERE = frozenset({"resolve_all", "focus_filter", "cycle_sort", "reverse_sort", "reload"})
 
     def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
         super().__init__(engine, now=now)
@@ -112,6 +114,8 @@ class ConflictsScreen(ConsoleScreen):
         self.records: dict[int, ConflictRecord] = {}
         self.total = 0
         self.pending: set[int] = set()
+        self.pushing = 0
+        """Resolutions being sent to Jira (or queued for the daemon) right now."""
         self.sort = "detected"
         self._laid_out_for = 0
         self.names: dict[str, KnownNames] = {}
@@ -251,12 +255,15 @@ class ConflictsScreen(ConsoleScreen):
 
     def _render_status(self) -> None:
         text = Text(f"showing {len(self.records):,} of {self.total:,} open", style="bold")
+        # Work under way first: at 80 columns the end of the line is cut.
+        if self.pending:
+            text.append(f"  resolving {len(self.pending)}…", style="yellow")
+        if self.pushing:
+            text.append(f"  sending {self.pushing} to Jira…", style="yellow")
         text.append("  filter: ")
         text.append_text(literal(self.filters.describe()))
         descending = self.sort.startswith("-")
         text.append(f"  sort: {SORTS[self.sort.removeprefix('-')]} {'↓' if descending else '↑'}")
-        if self.pending:
-            text.append(f"  resolving {len(self.pending)}…", style="yellow")
         self.query_one("#status", Static).update(text)
         self._render_empty()
 
@@ -362,7 +369,7 @@ class ConflictsScreen(ConsoleScreen):
             self._resolve(record, "jira" if take == "jira" else "local", None)
 
     async def action_edit_value(self) -> None:
-        """Resolve the selected conflict with a value typed as text (or JSON, when it parses)."""
+        """Resolve the selected conflict with a value the operator types (checked as they type)."""
         await self.first_read()
         record = self.selected()
         if record is None or record.id in self.pending:
@@ -372,7 +379,7 @@ class ConflictsScreen(ConsoleScreen):
             if value is not NOTHING:
                 self._resolve(record, "value", value)
 
-        self.app.push_screen(EditValueScreen(record), chosen)
+        self.app.push_screen(EditValueScreen(record, self.engine), chosen)
 
     # Not exclusive: resolving one row then the next must not cancel the first mid-write.
     @work(name="Resolving the conflict", group="resolve", exit_on_error=False)
@@ -380,10 +387,27 @@ class ConflictsScreen(ConsoleScreen):
         self.pending.add(record.id)
         self._render_status()
         try:
-            await self.engine.resolve_conflict(record.id, take, value=value, actor="console")
+            done = await self.engine.resolve_conflict(
+                record.id, take, value=value, actor="console", push=False
+            )
         finally:
             self.pending.discard(record.id)
         self._drop(record.id)
+        # Said as soon as it is stored: the push that follows may wait (a breaker, a busy daemon).
+        sends = done.resolved_value != done.jira
+        self.notify(resolution_words(done, sends, self._engine_state(), self.now()), markup=False)
+        self.pushing += sends
+        self._render_status()
+        try:
+            await self.engine.push_resolved(record.connection)
+        finally:
+            self.pushing -= sends
+            self._render_status()
+
+    def _engine_state(self) -> EngineState:
+        """Where the engine runs, as the App last read it (a daemon that stopped beating is said)."""
+        state = getattr(self.app, "engine_state", None)
+        return state if isinstance(state, EngineState) else EngineState(self.engine.mode)
 
     def _drop(self, conflict_id: int) -> None:
         """Take a resolved conflict out of the queue without disturbing the rest."""
@@ -416,7 +440,9 @@ class ConflictsScreen(ConsoleScreen):
             actor="console",
             contains=True,
         )
-        self.notify(f"Resolved {count} conflicts (took {take})")
+        state = self._engine_state()
+        queued = f"; {push_words(state, self.now())}" if count and state.mode == "attached" else ""
+        self.notify(f"Resolved {count} conflicts with {SIDES[take]}{queued}", markup=False)
         self.generation += 1
         self.reload()
 

@@ -1,6 +1,8 @@
-"""Modal: type the value a conflict should resolve to. What is typed is taken as text (``Merged wording``),
-unless it parses as JSON (``5``, ``null``, ``["a", "b"]``, ``"quoted"``): the line under the field says
-which, before anything is saved."""
+"""Modal: type the value a conflict should resolve to. The engine reads what is typed the way the field
+takes it (``ConsoleEngine.read_value``): a text field (summary, status…) takes the text as typed (``42`` is
+the text "42"); another field takes JSON when it parses (``5``, ``null``, ``["a", "b"]``), else the text.
+The line under the field says what would be saved, and what is wrong with it, as the operator types; a
+value the field cannot take keeps the dialog open with the problem shown, so nothing has to be retyped."""
 
 from __future__ import annotations
 
@@ -15,26 +17,18 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from jira_console.facade import ConsoleEngine, ValueReading
 from jira_console.store.converters import ConflictRecord
 from jira_console.tui.format import json_inline, literal
 
 NOTHING = object()
 
 
-def typed_value(text: str) -> tuple[Any, str]:
-    """The value ``text`` stands for and how it was read: ``json`` when it parses as JSON, else ``text``
-    (taken as typed; an empty field is an empty text)."""
-    try:
-        return json.loads(text), "json"
-    except ValueError:
-        return text, "text"
-
-
-def initial_text(value: Any) -> str:
-    """What the field starts with: a text value as it is (no quotes to step around), else its JSON."""
-    if isinstance(value, str):
-        # A text that would read as JSON (``5``, ``null``) keeps its quotes, so it stays a text.
-        return value if typed_value(value)[1] == "text" else json.dumps(value, ensure_ascii=False)
+def initial_text(engine: ConsoleEngine, field: str, value: Any) -> str:
+    """What the field starts with: a text value as it is (no quotes to step around) when it reads back as
+    that text, else its JSON (a text ``5`` of a field that reads ``5`` as a number keeps its quotes)."""
+    if isinstance(value, str) and engine.read_value(field, value).value == value:
+        return value
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -44,44 +38,59 @@ class EditValueScreen(ModalScreen[Any]):
     CSS_PATH = "modals.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, record: ConflictRecord) -> None:
+    def __init__(self, record: ConflictRecord, engine: ConsoleEngine) -> None:
         super().__init__()
         self.record = record
+        self.engine = engine
 
     def compose(self) -> ComposeResult:
         r = self.record
         with Vertical(classes="dialog"):
-            title = literal(f"Resolve #{r.id} {r.issue_key} {r.field} to a value")
-            title.append(" — text, or JSON when it parses", style="dim")
-            yield Static(title, classes="title")
+            yield Static(literal(f"Resolve #{r.id} {r.issue_key} {r.field} with a value"), classes="title")
             yield Static(
                 Text.assemble("local ", json_inline(r.local, 60), "\njira  ", json_inline(r.jira, 60))
             )
-            yield Input(initial_text(r.local), id="value")
+            yield Input(initial_text(self.engine, r.field, r.local), id="value")
             yield Static(id="reading", classes="hint")
+            yield Static(id="problem", classes="error")
             with Horizontal(classes="buttons"):
-                yield Button("Resolve", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
+                yield Button("Resolve", variant="primary", id="ok")
 
-    def parsed(self) -> tuple[Any, str]:
-        """The input's value and how it is read (``json`` or ``text``)."""
-        return typed_value(self.query_one("#value", Input).value)
+    def reading(self) -> ValueReading:
+        """The input's value as the field takes it, and what is wrong with it."""
+        return self.engine.read_value(self.record.field, self.query_one("#value", Input).value)
 
     def on_mount(self) -> None:
         self._show_reading()
 
     @on(Input.Changed, "#value")
     def _show_reading(self) -> None:
-        value, kind = self.parsed()
+        self._show(self.reading())
+
+    def _show(self, reading: ValueReading) -> None:
         hint = Text("saves ", style="dim")
-        hint.append_text(json_inline(value, 60))
-        hint.append(f" as {'JSON' if kind == 'json' else 'text'}", style="dim")
+        if reading.value is None:
+            hint.append("no value (null)")
+        else:
+            hint.append_text(json_inline(reading.value, 60))
+            hint.append(f" as {'JSON' if reading.as_json else 'text'}", style="dim")
         self.query_one("#reading", Static).update(hint)
+        problem = self.query_one("#problem", Static)
+        problem.display = reading.problem is not None
+        problem.update(literal(reading.problem or ""))
+        self.query_one("#ok", Button).disabled = reading.problem is not None
 
     @on(Input.Submitted, "#value")
     @on(Button.Pressed, "#ok")
     def _submit(self) -> None:
-        self.dismiss(self.parsed()[0])
+        reading = self.reading()
+        self._show(reading)
+        if reading.problem is not None:
+            self.query_one("#value", Input).focus()  # stays open, as typed: the line above says why
+            self.app.bell()
+            return
+        self.dismiss(reading.value)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

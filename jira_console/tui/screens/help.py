@@ -13,14 +13,15 @@ from textual.widgets import Static
 
 GLOBAL_KEYS: list[tuple[str, str]] = [
     ("1 … 5", "show a screen (named in the top bar; a click works too)"),
-    ("? F1 · Ctrl+P", "this key reference · the command palette (every action by name)"),
+    ("? F1 · Ctrl+P", "this key reference · the command palette (every key by name)"),
     ("Esc", "leave a text field (its keys type until then) or close a dialog"),
     ("Tab · F5", "move between the parts of a screen · read its data again now"),
     ("Ctrl+Q", "quit"),
 ]
 
 
-def _key(binding: Binding) -> str:
+def key_label(binding: Binding) -> str:
+    """How a binding's key is written for a person (``/``, ``?``, ``j``)."""
     return binding.key_display or {"slash": "/", "question_mark": "?"}.get(binding.key, binding.key)
 
 
@@ -54,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column()
         table.add_row(Text("This screen", style="bold underline"), "")
         for binding in self.screen_keys:
-            table.add_row(_key(binding), binding.tooltip or binding.description)
+            table.add_row(key_label(binding), binding.tooltip or binding.description)
         for note in self.notes:
             table.add_row("", Text(note, style="italic"))
         table.add_row(Text("Everywhere", style="bold underline"), "")

@@ -58,13 +58,14 @@ class MappingsScreen(ConsoleScreen):
     AUTO_FOCUS = "#mapping-list"
     VALIDATE_DELAY = 0.4
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save"),
-        Binding("f2", "focus_editor", "Editor"),
-        Binding("f3", "focus_list", "List"),
-        Binding("f4", "people", "People"),
+        Binding("ctrl+s", "save", "Save", tooltip="save the mapping in the editor"),
+        Binding("f2", "focus_editor", "Editor", tooltip="move to the mapping editor"),
+        Binding("f3", "focus_list", "List", tooltip="move to the list of mappings"),
+        Binding("f4", "people", "People", tooltip="map the people nobody mapped yet"),
         Binding("ctrl+n", "new", "New", tooltip="start a new mapping from an example"),
         Binding("ctrl+r", "reload", "Reload list", show=False),
     ]
+    RUN_FROM_ANYWHERE = frozenset({"focus_editor", "focus_list", "people", "reload"})
     HELP_NOTES = (
         "Editor and issue field take all keys: Esc or F3 leaves.",
         "Ctrl+S saves from anywhere on this screen, once valid.",

@@ -47,8 +47,8 @@ class PeopleScreen(ModalScreen[None]):
             yield Input(placeholder="your id for them (optional)", id="internal-id", compact=True)
             yield Static(id="people-hint", classes="hint")
             with Horizontal(classes="buttons"):
-                yield Button("Map", variant="primary", id="map")
                 yield Button("Close", id="close")
+                yield Button("Map", variant="primary", id="map")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_failed_worker(self, event)

@@ -89,12 +89,13 @@ class SyncScreen(ConsoleScreen):
     CSS_PATH = "sync.tcss"
     AUTO_FOCUS = "#states"
     BINDINGS = [
-        Binding("s", "sync(False)", "Sync"),
-        Binding("f", "sync(True)", "Full sync"),
-        Binding("a", "sync_all", "Sync all"),
-        Binding("l", "audit_log", "Audit log"),
+        Binding("s", "sync(False)", "Sync", tooltip="sync the highlighted connection (incremental)"),
+        Binding("f", "sync(True)", "Full sync", tooltip="sync the highlighted connection from the start"),
+        Binding("a", "sync_all", "Sync all", tooltip="incremental sync of every connection"),
+        Binding("l", "audit_log", "Audit log", tooltip="open the audit log (undo is there)"),
         Binding("r", "reload", "Reload", show=False),
     ]
+    RUN_FROM_ANYWHERE = frozenset({"sync_all", "audit_log", "reload"})
     HELP_NOTES = (
         "s and f sync the highlighted row's connection; attached, the daemon runs it and a second toast",
         "tells its outcome.",
