@@ -436,6 +436,13 @@ class FakeEngine:
             ]
         return rows[query.offset : query.offset + query.limit]
 
+    def add_audit(self, **values: Any) -> AuditEntry:
+        """A line the engine wrote (a sync's or a webhook's change); ``values`` as ``seed.audit_entry``."""
+        with self._lock:
+            entry = seed.audit_entry(len(self._audit) + 1, **values)
+            self._audit.append(entry)
+        return entry
+
     def _chosen_lines(self, selection: UndoSelection) -> list[AuditEntry]:
         """The lines a selection names, as the engine chooses them (the same refusals)."""
         selection.check()
