@@ -295,6 +295,13 @@ class FakeEngine:
         self.emit(ev.ConflictDetected(record.connection, record.issue_key, record.field, record.id))
         return record
 
+    def update_conflict(self, conflict_id: int, **changes: Any) -> ConflictRecord:
+        """A sync changed an open conflict (Jira's value edited again): no event says so."""
+        with self._lock:
+            record = replace(self._conflicts[conflict_id], **changes)
+            self._conflicts[conflict_id] = record
+        return record
+
     def _settle(self, conflict_id: int, take: Take, value: Any, actor: str) -> ConflictRecord:
         with self._lock:
             record = self._conflicts.get(conflict_id)
