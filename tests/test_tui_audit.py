@@ -163,3 +163,57 @@ async def test_undo_refusals_are_said() -> None:
         await pilot.press("y")
         await settle(pilot)
         assert engine.undos == [] and isinstance(app.screen, AuditScreen)
+
+
+def add_lines(engine: FakeEngine, count: int) -> None:
+    for n in range(count):
+        engine.add_audit(connection="cloud", issue_key=f"OPS-{n % 9 + 1}", side="local", field="summary",
+                         old=f"old {n}", new=f"new {n}", reason="Jira", cause="sync", run_id=50)  # fmt: skip
+
+
+async def test_the_highlight_stays_on_its_line_as_new_lines_arrive_and_u_undoes_that_line() -> None:
+    """Reading #643 while the log grew, `u` offered "Undo audit #645?": the highlight kept a row number."""
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_audit(pilot, app)
+        table = screen.query_one(DataTable)
+        table.move_cursor(row=ids(screen).index(5))
+        await settle(pilot)
+        assert detail(app).startswith("#5 ")
+        add_lines(engine, 2)
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: ids(screen)[:2] == [11, 10])
+        await settle(pilot)
+        assert screen.selected().id == 5 and detail(app).startswith("#5 ")
+        assert table.cursor_row == ids(screen).index(5)
+        await pilot.press("u")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, UndoConfirmScreen))
+        await settle(pilot)
+        assert "Undo audit #5?" in screen_text(app)
+
+
+async def test_the_log_pages_past_300_lines_as_the_operator_scrolls() -> None:
+    """The log stopped at 300 lines and said `300 line(s)` while ids went on into the thousands."""
+    engine = FakeEngine()
+    add_lines(engine, 700)  # 709 in all
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_audit(pilot, app)
+        table = screen.query_one(DataTable)
+        assert len(ids(screen)) == 300 and table.row_count == 300
+        assert "the newest 300 line(s); older ones load as you scroll" in screen_text(app)
+        await pilot.press("ctrl+end")
+        assert await wait_for(pilot, lambda: table.row_count == 600)
+        await settle(pilot)
+        chosen = screen.selected().id
+        add_lines(engine, 3)  # the refresh puts new lines on top and keeps the pages read
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: ids(screen)[0] == 712)
+        await settle(pilot)
+        assert table.row_count == 603 and screen.selected().id == chosen
+        await pilot.press("ctrl+end")
+        assert await wait_for(pilot, lambda: table.row_count == 712)
+        await settle(pilot)
+        assert ids(screen) == list(range(712, 0, -1))
+        assert "712 line(s), newest first" in screen_text(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -210,7 +211,7 @@ async def test_resolutions_elsewhere_and_new_conflicts_update_the_queue() -> Non
             connection="cloud", issue_key="OPS-99", field="summary", base="a", local="b", jira="c"
         )
         assert await wait_for(pilot, lambda: "of 40 open" in screen_text(app))
-        assert "showing 39 of 40" in screen_text(app)
+        assert "showing 40 of 40" in screen_text(app) and 41 in app.screen.records  # it is listed too
 
 
 async def test_scrolling_without_the_cursor_also_loads_more() -> None:
@@ -415,3 +416,98 @@ async def test_every_dialog_puts_the_way_out_first_and_the_action_last() -> None
             assert [b.id for b in dialog.query(Button)] == order, type(dialog).__name__
             app.pop_screen()
             await settle(pilot)
+
+
+def jira_value(app: JiraConsoleApp) -> str:
+    return str(app.screen.query_one("#jira-value").render())
+
+
+async def test_the_refresh_follows_the_queue_and_keeps_the_highlight_on_its_conflict() -> None:
+    """Attached to a daemon no event arrives: a new conflict stayed out of the list (`showing 0 of 1
+    open`), and a Jira value edited again still showed the old one a minute later, the one `j` no
+    longer takes."""
+    engine = FakeEngine()
+    engine.emit = lambda event: None  # type: ignore[method-assign]
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one(LazyTable)
+        await pilot.press("down", "down")
+        await settle(pilot)
+        assert screen.selected().id == 3
+        engine.add_conflict(connection="cloud", issue_key="OPS-99", field="summary", base="a", local="b",
+                            jira="c", detected_at=FIXED_NOW - timedelta(days=30))  # fmt: skip
+        engine.update_conflict(3, jira="edited in Jira again")
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: 41 in screen.records)
+        await settle(pilot)
+        assert "showing 41 of 41 open" in screen_text(app) and table.row_count == 41
+        assert screen.selected().id == 3 and table.cursor_row == 3  # the new one is above it
+        assert "edited in Jira again" in jira_value(app)
+        assert "edited in Jira again" in table.get_row("3")[5].plain
+        engine.resolve_elsewhere(2)
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: 2 not in screen.records)
+        await settle(pilot)
+        assert screen.selected().id == 3 and "showing 40 of 40 open" in screen_text(app)
+        await pilot.press("j")
+        await settle(pilot)
+        assert conflict(engine, 3).resolved_value == "edited in Jira again"
+
+
+async def test_a_conflict_arriving_in_an_empty_queue_is_listed() -> None:
+    engine = FakeEngine(conflicts=0)
+    engine.emit = lambda event: None  # type: ignore[method-assign]
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "no open conflicts" in screen_text(app)
+        engine.add_conflict(connection="cloud", issue_key="ENG-5", field="summary", base="a", local="b",
+                            jira="c")  # fmt: skip
+        app.action_refresh_now()
+        engine.add_conflict(connection="cloud", issue_key="ENG-6", field="summary", base="a", local="b",
+                            jira="c", detected_at=FIXED_NOW + timedelta(seconds=1))  # fmt: skip
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: "showing 2 of 2 open" in screen_text(app))
+        await settle(pilot)
+        assert app.screen.selected().issue_key == "ENG-5"
+        await pilot.press("down", "j")  # the table has the keys again
+        await settle(pilot)
+        assert [c.issue_key for c in engine.list_conflicts()] == ["ENG-5"]
+
+
+class HeldReadEngine(FakeEngine):
+    """Holds a read of the queue after reading it, until ``release`` is set (when ``hold`` is on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = False
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def list_conflicts(self, *args: Any, **kwargs: Any) -> list[ConflictRecord]:
+        rows = super().list_conflicts(*args, **kwargs)
+        if self.hold:
+            self.holding.set()
+            self.release.wait(timeout=30)
+        return rows
+
+
+async def test_a_refresh_read_before_a_resolution_does_not_bring_the_conflict_back() -> None:
+    engine = HeldReadEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        engine.hold = True
+        app.action_refresh_now()  # reads conflict 1 still open, and is held there
+        assert await wait_for(pilot, engine.holding.is_set)
+        await pilot.press("j")
+        assert await wait_for(pilot, lambda: conflict(engine, 1).status == "resolved")
+        assert await wait_for(pilot, lambda: 1 not in screen.records)
+        engine.hold = False
+        engine.release.set()
+        await settle(pilot)
+        assert 1 not in screen.records and screen.query_one(LazyTable).row_count == 39
+        assert "showing 39 of 39 open" in screen_text(app) and screen.selected().id == 2

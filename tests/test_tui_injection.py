@@ -34,6 +34,7 @@ def poisoned_engine() -> FakeEngine:
         last_error=INJECTION,
         payload=INJECTION,
     )
+    engine._webhooks[-1] = replace(engine._webhooks[-1], headers={"user-agent": INJECTION})
     engine.update_connection("dc", recent_errors=[INJECTION])
     dc = engine.connections()[1]
     engine.update_connection(
@@ -66,8 +67,9 @@ async def test_webhook_health_and_preview_text_is_literal() -> None:
         events = app.screen.query_one(DataTable)
         assert events.get_cell_at(Coordinate(0, 5)).plain == INJECTION
         assert events.get_cell_at(Coordinate(0, 7)).plain.startswith(INJECTION[:10])  # the note, as text
-        assert str(app.screen.query_one("#payload").render()) == f"error: {INJECTION}\n{INJECTION}"
-        await pilot.click("#payload", offset=(8, 0))
+        pane = str(app.screen.query_one("#payload").render())
+        assert pane.endswith(f"\nerror: {INJECTION}\n{INJECTION}\nheaders kept:\n  user-agent: {INJECTION}")
+        await pilot.click("#payload", offset=(8, 1))
         await settle(pilot)
         await pilot.press("1")
         await settle(pilot)

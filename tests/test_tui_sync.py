@@ -217,3 +217,21 @@ async def test_s_pressed_before_the_first_read_lands_syncs_the_row_it_brings() -
         await pressed
         assert await wait_for(pilot, lambda: engine.sync_calls == [("cloud", False)])
         assert "No connection selected" not in [n.message for n in app._notifications]
+
+
+async def test_the_highlight_stays_on_its_scope_when_a_state_appears_above_it() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("down", "down")
+        await settle(pilot)
+        assert (screen.selected().connection, screen.selected().scope) == ("dc", "issues")
+        first = engine._sync["cloud", "issues"]
+        engine._sync = {("alpha", "issues"): replace(first, connection="alpha"), **engine._sync}
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: screen.query_one(DataTable).row_count == 4)
+        await settle(pilot)
+        assert (screen.selected().connection, screen.selected().scope) == ("dc", "issues")
+        assert screen.query_one(DataTable).cursor_row == 3

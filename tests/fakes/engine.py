@@ -302,6 +302,13 @@ class FakeEngine:
         self.emit(ev.ConflictDetected(record.connection, record.issue_key, record.field, record.id))
         return record
 
+    def update_conflict(self, conflict_id: int, **changes: Any) -> ConflictRecord:
+        """A sync changed an open conflict (Jira's value edited again): no event says so."""
+        with self._lock:
+            record = replace(self._conflicts[conflict_id], **changes)
+            self._conflicts[conflict_id] = record
+        return record
+
     def _settle(self, conflict_id: int, take: Take, value: Any, actor: str) -> ConflictRecord:
         with self._lock:
             record = self._conflicts.get(conflict_id)
@@ -457,6 +464,13 @@ class FakeEngine:
                 and (query.since is None or a.at >= query.since)
             ]
         return rows[query.offset : query.offset + query.limit]
+
+    def add_audit(self, **values: Any) -> AuditEntry:
+        """A line the engine wrote (a sync's or a webhook's change); ``values`` as ``seed.audit_entry``."""
+        with self._lock:
+            entry = seed.audit_entry(len(self._audit) + 1, **values)
+            self._audit.append(entry)
+        return entry
 
     def _chosen_lines(self, selection: UndoSelection) -> list[AuditEntry]:
         """The lines a selection names, as the engine chooses them (the same refusals)."""

@@ -1,7 +1,12 @@
 """Audit log: every change either side received, newest first, filtered by issue, run, side and field; the
 selected line in full (values, reason, who and what caused it); and undo: "undo this" (the selected line)
 and "undo this run" (every line of its run), each shown first as a dry run in a confirmation that says
-what will be written where. Reached from the Sync screen (``l``) or the command palette."""
+what will be written where. Reached from the Sync screen (``l``) or the command palette.
+
+The log is read a page (``PAGE`` lines) at a time into a ``LazyTable``: older pages load as the operator
+scrolls down. The refresh reads only the lines newer than the newest shown and puts them on top; the
+highlight stays on its line (rows are keyed by the line's id), so ``u`` undoes the line the operator read.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from jira_console.sync.undo import UndoError
 from jira_console.tui.format import clip, json_block, literal, moment, value_inline, when
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.screens.undo_confirm import UndoConfirmScreen
-from jira_console.tui.widgets.console_table import ConsoleTable
+from jira_console.tui.widgets.lazy_table import LazyTable
 
 COLUMNS = ("id", "at", "issue", "side", "field", "change", "cause")
 SIDES: tuple[str | None, ...] = (None, "jira", "local")
@@ -50,8 +55,25 @@ class AuditFilter:
         ]
         return " · ".join(p for p in parts if p) or "everything"
 
-    def query(self) -> AuditQuery:
-        return AuditQuery(self.issue_key, self.run_id, self.side, self.field, limit=PAGE)
+    def query(self, offset: int = 0) -> AuditQuery:
+        return AuditQuery(self.issue_key, self.run_id, self.side, self.field, limit=PAGE, offset=offset)
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """A page of lines under ``wanted``: the newest (``first``, the table starts over) or older ones."""
+
+    wanted: AuditFilter
+    entries: list[AuditEntry]
+    first: bool
+
+
+@dataclass(frozen=True)
+class AuditNewer:
+    """The lines under ``wanted`` newer than the newest shown when they were read, newest first."""
+
+    wanted: AuditFilter
+    entries: list[AuditEntry]
 
 
 def parse_filter(text: str) -> AuditFilter:
@@ -117,12 +139,16 @@ class AuditScreen(ConsoleScreen):
         super().__init__(engine, now=now)
         self.filter = AuditFilter()
         self.entries: list[AuditEntry] = []
+        self._newest: int | None = None
+        """The id of the newest line shown (what the refresh reads beyond)."""
+        self._room = 15
+        self._widths: list[int] = []
 
     def compose(self) -> ComposeResult:
         yield self.screen_bar()
         yield Static(id="audit-filter-line")
         yield Input(placeholder="KEY run:N side:jira|local field:NAME", id="audit-filter")
-        yield ConsoleTable(id="audit")
+        yield LazyTable(id="audit", threshold=30)
         with VerticalScroll(id="audit-detail-pane"):
             yield Static(id="audit-detail")
         yield Footer()
@@ -132,36 +158,126 @@ class AuditScreen(ConsoleScreen):
         self.query_one("#audit-detail-pane").border_title = "change"
         self.query_one("#audit-filter", Input).display = False
 
-    def load(self) -> tuple[AuditFilter, list[AuditEntry]]:
-        wanted = self.filter
-        return wanted, self.engine.audit_log(wanted.query())
+    # -- reading -------------------------------------------------------------------------------------
 
-    def show(self, data: tuple[AuditFilter, list[AuditEntry]]) -> None:
-        wanted, entries = data
-        if wanted != self.filter:
+    def load(self) -> AuditPage:
+        wanted = self.filter
+        return AuditPage(wanted, self.engine.audit_log(wanted.query()), first=True)
+
+    def poll(self) -> AuditPage | AuditNewer:
+        """The lines newer than the newest shown (every page of them), so the pages the operator has
+        scrolled through stay loaded."""
+        wanted, newest = self.filter, self._newest
+        if newest is None:
+            return self.load()
+        fresh: list[AuditEntry] = []
+        offset = 0
+        while True:
+            page = self.engine.audit_log(wanted.query(offset))
+            fresh += [entry for entry in page if entry.id > newest]
+            if len(page) < PAGE or page[-1].id <= newest:
+                return AuditNewer(wanted, fresh)
+            offset += PAGE
+
+    def _older(self) -> AuditPage:
+        # Lines written since the top was read push the log down: the page may start with lines shown.
+        wanted = self.filter
+        return AuditPage(wanted, self.engine.audit_log(wanted.query(len(self.entries))), first=False)
+
+    @on(LazyTable.NearEnd, "#audit")
+    def _near_end(self) -> None:
+        self.run_worker(
+            lambda: self.fetch(self._older),
+            name="Reading older audit lines",
+            thread=True,
+            group="more",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def refresh_newer(self) -> None:
+        """Read the lines written since the newest shown (after an undo, or coming back to the screen)."""
+        self.run_worker(
+            lambda: self.fetch(self.poll),
+            name=f"Refreshing {self.TITLE}",
+            thread=True,
+            group="poll",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def on_screen_resume(self) -> None:
+        # Back from a confirmation: a reload would drop the older pages the operator scrolled to.
+        if self.loaded_once.is_set():
+            self.refresh_newer()
+        else:
+            self.reload()
+
+    def show(self, data: AuditPage | AuditNewer) -> None:
+        if data.wanted != self.filter:
             return  # read before the filter changed
-        self.entries = entries
-        self._fill_table()
-        line = Text(f"audit log: {self.filter.describe()}", style="bold")
-        line.append(f"  {len(entries)} line(s), newest first", style="dim")
-        self.query_one("#audit-filter-line", Static).update(line)
+        table = self.query_one(LazyTable)
+        if isinstance(data, AuditNewer):  # two reads may overlap: each line goes in once
+            fresh = [entry for entry in data.entries if self._newest is None or entry.id > self._newest]
+            if not fresh:
+                return
+            self.entries = fresh + self.entries
+            self._add_rows(fresh)
+        elif data.first:
+            self.entries = data.entries
+            self._fill_table()
+            table.page_loaded(exhausted=len(data.entries) < PAGE)
+        else:
+            oldest = self.entries[-1].id if self.entries else None
+            older = [entry for entry in data.entries if oldest is None or entry.id < oldest]
+            self.entries += older
+            self._add_rows(older)
+            table.page_loaded(exhausted=len(data.entries) < PAGE)
+        self._newest = self.entries[0].id if self.entries else None
+        self._render_filter_line()
         self._show_selected()
+
+    def _render_filter_line(self) -> None:
+        line = Text(f"audit log: {self.filter.describe()}", style="bold")
+        count = len(self.entries)
+        if self.query_one(LazyTable).exhausted:
+            line.append(f"  {count} line(s), newest first", style="dim")
+        else:
+            line.append(f"  the newest {count} line(s); older ones load as you scroll", style="dim")
+        self.query_one("#audit-filter-line", Static).update(line)
+
+    # -- the table -----------------------------------------------------------------------------------
 
     def _fill_table(self) -> None:
         """Rows for ``entries``; the change column gets what the others leave of the screen's width. The
         columns are made anew: a DataTable column never narrows."""
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        table.clear(columns=True)
-        table.add_columns(*COLUMNS)
-        rows = [self._cells(entry) for entry in self.entries]
-        widths = [max([len(label), *(r[i].cell_len for r in rows)]) for i, label in enumerate(COLUMNS)]
-        others = sum(w + 2 * table.cell_padding for i, w in enumerate(widths) if COLUMNS[i] != "change")
-        room = max(15, self.size.width - others - 2 * table.cell_padding - 2)
-        for entry, cells in zip(self.entries, rows, strict=True):
-            table.add_row(*cells[:5], self._change(entry, room), cells[6], key=str(entry.id))
-        if self.entries:
-            table.move_cursor(row=min(max(row, 0), len(self.entries) - 1))
+        table = self.query_one(LazyTable)
+        with table.keeping_cursor():
+            table.clear(columns=True)
+            table.add_columns(*COLUMNS)
+            rows = [self._cells(entry) for entry in self.entries]
+            self._widths = [
+                max([len(label), *(r[i].cell_len for r in rows)]) for i, label in enumerate(COLUMNS)
+            ]
+            others = sum(
+                w + 2 * table.cell_padding for i, w in enumerate(self._widths) if COLUMNS[i] != "change"
+            )
+            self._room = max(15, self.size.width - others - 2 * table.cell_padding - 2)
+            for entry, cells in zip(self.entries, rows, strict=True):
+                table.add_row(*cells[:5], self._change(entry, self._room), cells[6], key=str(entry.id))
+
+    def _add_rows(self, entries: list[AuditEntry]) -> None:
+        """Add lines to the table in place, newest first, keeping the highlight on its line; the whole
+        table is laid out again when one is wider than the columns (the change column's room shrinks)."""
+        rows = [self._cells(entry) for entry in entries]
+        if any(r[i].cell_len > w for r in rows for i, w in enumerate(self._widths) if COLUMNS[i] != "change"):
+            self._fill_table()
+            return
+        table = self.query_one(LazyTable)
+        with table.keeping_cursor():
+            for entry, cells in zip(entries, rows, strict=True):
+                table.add_row(*cells[:5], self._change(entry, self._room), cells[6], key=str(entry.id))
+            table.sort(key=_newest_first)
 
     def on_resize(self) -> None:
         if self.entries:
@@ -190,10 +306,9 @@ class AuditScreen(ConsoleScreen):
         )
 
     def selected(self) -> AuditEntry | None:
-        table = self.query_one(DataTable)
-        if not self.entries or table.cursor_row < 0:
-            return None
-        return self.entries[min(table.cursor_row, len(self.entries) - 1)]
+        """The line under the highlight."""
+        key = self.query_one(LazyTable).cursor_key
+        return next((entry for entry in self.entries if str(entry.id) == key), None)
 
     def _show_selected(self) -> None:
         entry = self.selected()
@@ -309,7 +424,12 @@ class AuditScreen(ConsoleScreen):
         self.notify(f"Undoing {what}…", markup=False)
         result = await self.engine.undo(selection, apply=True, actor="console")
         self.notify(describe_undo(what, result), severity=_severity(result), markup=False)
-        self.reload()
+        self.refresh_newer()  # the undo's own lines go on top; the highlight stays where it was
+
+
+def _newest_first(cells: tuple[Text, ...]) -> int:
+    """The table's sort key: the line's id (the first cell), negated."""
+    return -int(cells[0].plain)
 
 
 def describe_undo(what: str, result: UndoResult) -> str:

@@ -5,6 +5,10 @@ value, or resolve everything matching the filter). People are shown by name wher
 The queue can hold tens of thousands of rows, so it is read a page at a time (``PAGE``) into a
 ``LazyTable``, sorted by the store; resolving rows removes them in place rather than reloading, which
 keeps the cursor put. Value columns share whatever width the terminal has.
+
+The periodic refresh reads the loaded part of the queue again (attached to a daemon no event says that a
+conflict appeared, went, or that Jira's value changed), so what the operator reads before ``j`` is at most
+one refresh old; rows are keyed by the conflict's id and the highlight stays on its conflict.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.coordinate import Coordinate
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -66,21 +69,16 @@ SORT_OF_COLUMN = {"id": "id", "conn": "connection", "key": "key", "field": "fiel
 @dataclass(frozen=True)
 class ConflictPage:
     """One page of the queue read under the filters and order of ``generation`` (``first``: from the
-    top), with the names the store knows for the people and sprints in it."""
+    top, replacing what is shown), with the names the store knows for the people and sprints in it.
+    ``dropped``: how many conflicts the screen had taken out when the read started (those taken out
+    since may still be in it)."""
 
     generation: int
     total: int
     records: list[ConflictRecord]
     first: bool
     names: dict[str, KnownNames]
-
-
-@dataclass(frozen=True)
-class ConflictCount:
-    """How many conflicts match the filters of ``generation`` (the periodic refresh reads only this)."""
-
-    generation: int
-    total: int
+    dropped: int = 0
 
 
 class ConflictsScreen(ConsoleScreen):
@@ -120,6 +118,9 @@ class ConflictsScreen(ConsoleScreen):
         self._laid_out_for = 0
         self.names: dict[str, KnownNames] = {}
         self._filter_timer: Timer | None = None
+        self._dropped: list[int] = []
+        """Conflicts taken out of the queue here (resolved), in order: a read that started before one was
+        taken out must not bring it back."""
 
     def compose(self) -> ComposeResult:
         yield self.screen_bar()
@@ -145,11 +146,11 @@ class ConflictsScreen(ConsoleScreen):
             connection=f.connection, field=f.field, issue_key=f.issue_key, contains=True
         )
 
-    def _page(self, offset: int) -> list[ConflictRecord]:
+    def _page(self, offset: int, limit: int | None = None) -> list[ConflictRecord]:
         f = self.filters
         return self.engine.list_conflicts(
-            connection=f.connection, field=f.field, issue_key=f.issue_key, limit=self.PAGE, offset=offset,
-            contains=True, sort=self.sort,
+            connection=f.connection, field=f.field, issue_key=f.issue_key, limit=limit or self.PAGE,
+            offset=offset, contains=True, sort=self.sort,
         )  # fmt: skip
 
     def _names(self, records: list[ConflictRecord]) -> dict[str, KnownNames]:
@@ -161,18 +162,18 @@ class ConflictsScreen(ConsoleScreen):
         }
 
     def load(self) -> ConflictPage:
-        generation = self.generation
-        rows = self._page(0)
-        return ConflictPage(generation, self._count(), rows, first=True, names=self._names(rows))
-
-    def poll(self) -> ConflictCount:
-        """Only the count: re-reading pages every few seconds would reset the operator's place."""
-        return ConflictCount(self.generation, self._count())
+        """The queue from the top: the first page, or as many rows as are loaded (the refresh reads those
+        again, so new conflicts appear, resolved ones go and changed values show; the highlight stays on
+        its conflict)."""
+        generation, dropped = self.generation, len(self._dropped)
+        total = self._count()  # first: a conflict resolved here after both reads is in both
+        rows = self._page(0, max(self.PAGE, len(self.records)))
+        return ConflictPage(generation, total, rows, True, self._names(rows), dropped)
 
     def _load_more(self) -> ConflictPage:
         # Resolved rows have left the open set, so the next unseen row sits at len(records).
-        generation, rows = self.generation, self._page(len(self.records))
-        return ConflictPage(generation, self.total, rows, first=False, names=self._names(rows))
+        generation, dropped, rows = self.generation, len(self._dropped), self._page(len(self.records))
+        return ConflictPage(generation, self.total, rows, False, self._names(rows), dropped)
 
     @on(LazyTable.NearEnd)
     def _near_end(self) -> None:
@@ -185,29 +186,29 @@ class ConflictsScreen(ConsoleScreen):
             exit_on_error=False,
         )
 
-    def show(self, data: ConflictPage | ConflictCount) -> None:
+    def show(self, data: ConflictPage) -> None:
         if data.generation != self.generation:
             return  # read under filters that have since changed
         table = self.query_one(LazyTable)
-        self.total = data.total
-        if isinstance(data, ConflictPage):
-            if data.first:
-                row = table.cursor_row
-                self.records, self.names = {}, {}
-            for conn, names in data.names.items():
-                known = self.names.get(conn) or KnownNames()
-                self.names[conn] = KnownNames(known.people | names.people, known.sprints | names.sprints)
-            fresh = [r for r in data.records if r.id not in self.records]
-            self.records.update((r.id, r) for r in fresh)
-            if data.first:
+        gone = set(self._dropped[data.dropped :])
+        records = [r for r in data.records if r.id not in gone]
+        self.total = max(data.total - (len(data.records) - len(records)), 0)
+        if data.first:
+            names = dict(data.names)
+            if records != list(self.records.values()) or names != self.names or not self._laid_out_for:
+                self.records, self.names = {r.id: r for r in records}, names
                 self._laid_out_for = 0  # the widths depend on the rows: lay the table out again
                 self.on_resize()
-            for record in fresh if not data.first else []:
+        else:
+            for conn, found in data.names.items():
+                known = self.names.get(conn) or KnownNames()
+                self.names[conn] = KnownNames(known.people | found.people, known.sprints | found.sprints)
+            fresh = [r for r in records if r.id not in self.records]
+            self.records.update((r.id, r) for r in fresh)
+            for record in fresh:
                 table.add_row(*self._cells(record), key=str(record.id))
-            if data.first and self.records:
-                table.move_cursor(row=min(max(row, 0), len(self.records) - 1))
-            table.page_loaded(exhausted=len(data.records) < self.PAGE or len(self.records) >= self.total)
-            self._show_selected()
+        table.page_loaded(exhausted=len(data.records) < self.PAGE or len(self.records) >= self.total)
+        self._show_selected()
         self._render_status()
 
     def value_width(self) -> int:
@@ -245,13 +246,11 @@ class ConflictsScreen(ConsoleScreen):
             return
         self._laid_out_for = width
         table = self.query_one(LazyTable)
-        row = table.cursor_row
-        table.clear(columns=True)
-        table.add_columns(*COLUMNS)
-        for record in self.records.values():
-            table.add_row(*self._cells(record), key=str(record.id))
-        if self.records:
-            table.move_cursor(row=min(max(row, 0), len(self.records) - 1))
+        with table.keeping_cursor():
+            table.clear(columns=True)
+            table.add_columns(*COLUMNS)
+            for record in self.records.values():
+                table.add_row(*self._cells(record), key=str(record.id))
 
     def _render_status(self) -> None:
         text = Text(f"showing {len(self.records):,} of {self.total:,} open", style="bold")
@@ -271,16 +270,15 @@ class ConflictsScreen(ConsoleScreen):
         empty = self.total == 0 and not self.records
         table, note = self.query_one(LazyTable), self.query_one("#empty", Static)
         table.display, note.display = not empty, empty
+        if not empty and self.focused is None:  # it lost the focus when it was hidden: keys move it again
+            table.focus()
         if empty:
             matching = "" if self.filters == Filters() else f" match {self.filters.describe()}"
             note.update(Text(f"no open conflicts{matching}", style="bold green"))
 
     def selected(self) -> ConflictRecord | None:
         """The conflict under the cursor."""
-        table = self.query_one(LazyTable)
-        if not self.records or table.cursor_row < 0:
-            return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        key = self.query_one(LazyTable).cursor_key
         return self.records.get(int(key)) if key is not None else None
 
     def _show_selected(self) -> None:
@@ -411,6 +409,7 @@ class ConflictsScreen(ConsoleScreen):
 
     def _drop(self, conflict_id: int) -> None:
         """Take a resolved conflict out of the queue without disturbing the rest."""
+        self._dropped.append(conflict_id)
         if self.records.pop(conflict_id, None) is not None:
             self.query_one(LazyTable).remove_row(str(conflict_id))
             self.total = max(self.total - 1, 0)
@@ -457,7 +456,7 @@ class ConflictsScreen(ConsoleScreen):
     def _detected(self) -> None:
         self.run_worker(
             lambda: self.fetch(self.poll),
-            name="Counting the conflicts",
+            name="Reading the conflicts",
             thread=True,
             group="poll",
             exclusive=True,

@@ -143,20 +143,18 @@ class SyncScreen(ConsoleScreen):
         self._render_table()
 
     def _render_table(self) -> None:
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        table.clear()
-        for state in self.states:
-            table.add_row(
-                literal(state.connection),
-                literal(state.scope),
-                self._state_text(state),
-                Text(self._watermark(state)),
-                self._next_run(state),
-                key=f"{state.connection}\0{state.scope}",
-            )
-        if self.states:
-            table.move_cursor(row=min(row, len(self.states) - 1))
+        table = self.query_one(ConsoleTable)
+        with table.keeping_cursor():  # on the same connection and scope, whatever the order read
+            table.clear()
+            for state in self.states:
+                table.add_row(
+                    literal(state.connection),
+                    literal(state.scope),
+                    self._state_text(state),
+                    Text(self._watermark(state)),
+                    self._next_run(state),
+                    key=f"{state.connection}\0{state.scope}",
+                )
         self._render_detail()
 
     def _watermark(self, state: SyncStateView) -> str:
