@@ -24,7 +24,7 @@ from jira_console.facade.errors import NotFound, StateConflict
 from jira_console.jira.errors import JiraBadRequest, JiraError, JiraNotFound
 from jira_console.logs import get_logger
 from jira_console.mapping import MappingDefinitionError, MappingError
-from jira_console.sync.conflicts import ConflictNotFound, ResolutionError
+from jira_console.sync.conflicts import ConflictNotFound, InvalidResolution, ResolutionError
 
 log = get_logger(__name__)
 
@@ -151,7 +151,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, fixed(404))
     app.add_exception_handler(ConflictNotFound, fixed(404))
     app.add_exception_handler(StateConflict, fixed(409))
-    app.add_exception_handler(ResolutionError, fixed(409))
+    app.add_exception_handler(ResolutionError, fixed(409))  # no longer open
+    app.add_exception_handler(InvalidResolution, fixed(422))  # a value the field cannot take
     app.add_exception_handler(
         IntegrityError, fixed(409, "the change collides with a concurrent one; read again and retry")
     )
