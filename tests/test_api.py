@@ -641,6 +641,17 @@ async def test_audit_and_undo_through_the_api(api_factory) -> None:
 
     missing = await rig.client.post(f"{API}/audit/undo", json={"entries": [999999]})
     assert missing.status_code == 404 and missing.json() == {"error": "no audit entry #999999"}
+    # A run id no run has is 404, as an unknown entry id; a run that exists but wrote nothing is 400.
+    no_run = await rig.client.post(f"{API}/audit/undo", json={"run_id": 999999})
+    assert no_run.status_code == 404, no_run.text
+    assert no_run.json()["error"].startswith("no run 999999")
+    quiet = (await rig.client.post(f"{API}/integration/jira/sync", json={})).json()["command"]
+    [idle] = (await rig.command_done(quiet["id"]))["result"]["reports"]
+    assert rig.sql("SELECT count(*) FROM audit_log WHERE run_id = :r", r=idle["run_id"]).scalar_one() == 0
+    nothing = await rig.client.post(f"{API}/audit/undo", json={"run_id": idle["run_id"]})
+    assert nothing.status_code == 400 and nothing.json() == {
+        "error": f"run {idle['run_id']}: no audit entries to undo"
+    }
     for wrong, status in (({}, 400), ({"issue_key": key}, 400), ({"run_id": "3"}, 422), ({"run": 3}, 422)):
         r = await rig.client.post(f"{API}/audit/undo", json=wrong)
         assert r.status_code == status, (wrong, r.text)
