@@ -170,6 +170,20 @@ async def test_mappings_crud_through_the_api_reach_the_running_sync(api_factory)
     assert gone.status_code == 404 and gone.json() == {"error": f"no mapping with id {mapping['id']}"}
     assert all(m.name != "prio_name" for m in rig.daemon.engine.syncs[rig.connection].mapped)
 
+    # A field named by a selector comes back in the shape it was sent, in every mapping answer.
+    selector = {"schema_custom": "com.atlassian.jira.plugin.system.customfieldtypes:select", "name": "Team"}
+    team = {"name": "team", "jira_field": selector, "internal_field": "team", "steps": [{"op": "option"}]}
+    created = await rig.client.post(f"{base}/", json=team)
+    assert created.status_code == 201, created.text
+    team_id = created.json()["id"]
+    updated = await rig.client.put(f"{base}/{team_id}", json=team | {"description": "the team"})
+    assert updated.status_code == 200, updated.text
+    listed = [m for m in (await rig.client.get(f"{base}/")).json() if m["id"] == team_id]
+    detail = (await rig.client.get(f"{base}/{team_id}")).json()
+    for answer in (created.json(), updated.json(), *listed, detail):
+        assert answer["jira_field"] == selector and answer["definition"]["jira_field"] == selector, answer
+    assert [v["definition"]["jira_field"] for v in detail["versions"]] == [selector, selector]
+
 
 async def test_validate_templates_and_test_ask_the_site(api_factory) -> None:
     rig: ApiRig = await api_factory(issues=6)
