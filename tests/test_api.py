@@ -4,6 +4,7 @@ the token, field mappings, webhook events, health, sync triggers and conflict re
 from __future__ import annotations
 
 import logging
+import sqlite3
 import tomllib
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -11,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 
 from jira_console.config import ApiConfig, ConfigError, Settings
 from jira_console.daemon import Daemon, is_loopback
 from jira_console.simulator import render
+from jira_console.store import db as store_db
 from jira_console.webhooks.signature import sign
 from tests.fixtures.api import API_TOKEN, API_TOKEN_ENV, WEBHOOK_SECRET, ApiRig, api_settings
 from tests.fixtures.mappings import pull_only_summary
@@ -672,3 +675,36 @@ async def test_audit_and_undo_through_the_api(api_factory) -> None:
         assert r.status_code == status, (wrong, r.text)
         if status == 400:  # in this API's field names, not the CLI's flags
             assert r.json() == {"error": "give exactly one of: entries, run_id, or issue_key with since"}
+
+
+async def test_a_lock_held_past_the_wait_for_it_is_said_busy_not_unreachable(
+    api_factory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer holding the database's lock for longer than a request waits for it: 503 saying the
+    database is busy, not that it cannot be reached (it answers; the lock goes with that writer's commit).
+    SQLite waits its busy timeout (shortened here), PostgreSQL its ``lock_timeout`` (set in the URL)."""
+    sqlite = db_url.startswith("sqlite")
+    if sqlite:
+        monkeypatch.setattr(store_db, "SQLITE_BUSY_TIMEOUT_MS", 1500)
+    url = db_url if sqlite else f"{db_url}%20-clock_timeout%3D1500"
+    rig: ApiRig = await api_factory(issues=2, url=url)
+    await rig.synced()
+    sync = f"{API}/integration/jira/sync"
+    holder = (
+        sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        if sqlite
+        else psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), autocommit=True)
+    )
+    try:
+        # A host program's long transaction: SQLite's write lock, or a PostgreSQL lock on the table written.
+        holder.execute("BEGIN IMMEDIATE" if sqlite else "BEGIN")
+        if not sqlite:
+            holder.execute("LOCK TABLE commands IN ACCESS EXCLUSIVE MODE")
+        busy = await rig.client.post(sync, json={})
+        assert busy.status_code == 503, busy.text
+        assert busy.json()["error"].startswith("the database is busy: another writer holds its lock")
+        assert busy.headers["retry-after"] == "5"
+    finally:
+        holder.rollback()
+        holder.close()
+    assert (await rig.client.post(sync, json={})).status_code == 202

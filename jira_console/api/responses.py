@@ -16,7 +16,8 @@ _WHY = {
     413: "The body is larger than the configured limit.",
     422: "Invalid values (each is named in `details`).",
     502: "Jira could not be reached or refused the credentials.",
-    503: "The database is unreachable, or the daemon is shutting down; retry later.",
+    503: "The database is unreachable, or busy (another writer held its lock for longer than the wait for "
+    "it), or the daemon is shutting down; retry later.",
 }
 
 
