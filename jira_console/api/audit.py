@@ -82,7 +82,9 @@ def undo_out(result: UndoResult) -> UndoOut:
 @router.get("", response_model=list[AuditEntry], responses=errors(404, 422))
 async def list_audit(engine: EngineDep, query: Annotated[AuditListQuery, Query()]) -> list[AuditEntry]:
     """Audit lines, newest first: what changed on which side, and what caused it (a run, a delivery, an
-    operator; ``undo_of`` for an undo)."""
+    operator; ``undo_of`` for an undo). A plain array without a total (API v1 keeps the shape it was
+    published with; the conflict and webhook event lists answer a page): to read further, ask again with
+    `offset` moved on by `limit` until fewer than `limit` lines come back."""
     wanted = AuditQuery(
         query.issue_key, query.run_id, query.side, query.field,
         known_connection(engine, query.connection), limit=query.limit, offset=query.offset,

@@ -118,7 +118,9 @@ async def request_issue(engine: EngineDep, request: Request, body: CreationIn) -
 
 @router.get("", response_model=list[CreationOut], responses=errors(404, 422))
 async def list_requests(engine: EngineDep, query: Annotated[CreationQuery, Query()]) -> list[CreationOut]:
-    """Creation requests, newest first."""
+    """Creation requests, newest first. A plain array without a total (API v1 keeps the shape it was
+    published with; the conflict and webhook event lists answer a page): to read further, ask again with
+    `offset` moved on by `limit` until fewer than `limit` requests come back."""
     connection = known_connection(engine, query.connection)
     rows = await blocking(engine.list_creations, connection, query.state, query.limit + query.offset)
     return [_out(r) for r in rows[query.offset :]]
