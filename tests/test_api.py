@@ -4,6 +4,7 @@ the token, field mappings, webhook events, health, sync triggers and conflict re
 from __future__ import annotations
 
 import logging
+import sqlite3
 import tomllib
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -11,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 
 from jira_console.config import ApiConfig, ConfigError, Settings
 from jira_console.daemon import Daemon, is_loopback
 from jira_console.simulator import render
+from jira_console.store import db as store_db
 from jira_console.webhooks.signature import sign
 from tests.fixtures.api import API_TOKEN, API_TOKEN_ENV, WEBHOOK_SECRET, ApiRig, api_settings
 from tests.fixtures.mappings import pull_only_summary
@@ -170,6 +173,20 @@ async def test_mappings_crud_through_the_api_reach_the_running_sync(api_factory)
     assert gone.status_code == 404 and gone.json() == {"error": f"no mapping with id {mapping['id']}"}
     assert all(m.name != "prio_name" for m in rig.daemon.engine.syncs[rig.connection].mapped)
 
+    # A field named by a selector comes back in the shape it was sent, in every mapping answer.
+    selector = {"schema_custom": "com.atlassian.jira.plugin.system.customfieldtypes:select", "name": "Team"}
+    team = {"name": "team", "jira_field": selector, "internal_field": "team", "steps": [{"op": "option"}]}
+    created = await rig.client.post(f"{base}/", json=team)
+    assert created.status_code == 201, created.text
+    team_id = created.json()["id"]
+    updated = await rig.client.put(f"{base}/{team_id}", json=team | {"description": "the team"})
+    assert updated.status_code == 200, updated.text
+    listed = [m for m in (await rig.client.get(f"{base}/")).json() if m["id"] == team_id]
+    detail = (await rig.client.get(f"{base}/{team_id}")).json()
+    for answer in (created.json(), updated.json(), *listed, detail):
+        assert answer["jira_field"] == selector and answer["definition"]["jira_field"] == selector, answer
+    assert [v["definition"]["jira_field"] for v in detail["versions"]] == [selector, selector]
+
 
 async def test_validate_templates_and_test_ask_the_site(api_factory) -> None:
     rig: ApiRig = await api_factory(issues=6)
@@ -301,7 +318,8 @@ async def test_events_list_detail_and_retry(api_factory) -> None:
         event: dict[str, Any] = (await rig.client.get(f"{API}/webhooks/events/{failed['id']}")).json()
         return event if event["attempts"] == 1 and event["status"] == "failed" else None
 
-    assert "nope" in (await rig.wait(reprocessed, "the retried event to be processed"))["last_error"]
+    retried_error = (await rig.wait(reprocessed, "the retried event to be processed"))["last_error"]
+    assert "unknown connection 'nope' (not in the configuration)" in retried_error
     missing = await rig.client.post(f"{API}/webhooks/events/999999/retry")
     assert missing.status_code == 404 and missing.json() == {"error": "no webhook event with id 999999"}
     assert (await rig.client.get(f"{API}/webhooks/events/999999")).status_code == 404
@@ -445,6 +463,10 @@ async def test_conflicts_listed_and_resolutions_reach_jira(api_factory) -> None:
         "api",
     )
     assert rig.sim.issue(keys[0])["summary"] == f"ours {keys[0]}"
+    # A value the field cannot take is an invalid value (422), not a conflict that is no longer open (409).
+    empty = await rig.client.post(f"{url}/{by_id[keys[1]]}/resolve", json={"value": ""})
+    assert empty.status_code == 422, empty.text
+    assert "summary must be a non-empty string" in empty.json()["error"]
     value = await rig.client.post(f"{url}/{by_id[keys[1]]}/resolve", json={"value": "agreed wording"})
     assert value.status_code == 200 and value.json()["resolved_value"] == "agreed wording"
     assert rig.sim.issue(keys[1])["summary"] == "agreed wording"
@@ -637,8 +659,52 @@ async def test_audit_and_undo_through_the_api(api_factory) -> None:
 
     missing = await rig.client.post(f"{API}/audit/undo", json={"entries": [999999]})
     assert missing.status_code == 404 and missing.json() == {"error": "no audit entry #999999"}
+    # A run id no run has is 404, as an unknown entry id; a run that exists but wrote nothing is 400.
+    no_run = await rig.client.post(f"{API}/audit/undo", json={"run_id": 999999})
+    assert no_run.status_code == 404, no_run.text
+    assert no_run.json()["error"].startswith("no run 999999")
+    quiet = (await rig.client.post(f"{API}/integration/jira/sync", json={})).json()["command"]
+    [idle] = (await rig.command_done(quiet["id"]))["result"]["reports"]
+    assert rig.sql("SELECT count(*) FROM audit_log WHERE run_id = :r", r=idle["run_id"]).scalar_one() == 0
+    nothing = await rig.client.post(f"{API}/audit/undo", json={"run_id": idle["run_id"]})
+    assert nothing.status_code == 400 and nothing.json() == {
+        "error": f"run {idle['run_id']}: no audit entries to undo"
+    }
     for wrong, status in (({}, 400), ({"issue_key": key}, 400), ({"run_id": "3"}, 422), ({"run": 3}, 422)):
         r = await rig.client.post(f"{API}/audit/undo", json=wrong)
         assert r.status_code == status, (wrong, r.text)
         if status == 400:  # in this API's field names, not the CLI's flags
             assert r.json() == {"error": "give exactly one of: entries, run_id, or issue_key with since"}
+
+
+async def test_a_lock_held_past_the_wait_for_it_is_said_busy_not_unreachable(
+    api_factory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer holding the database's lock for longer than a request waits for it: 503 saying the
+    database is busy, not that it cannot be reached (it answers; the lock goes with that writer's commit).
+    SQLite waits its busy timeout (shortened here), PostgreSQL its ``lock_timeout`` (set in the URL)."""
+    sqlite = db_url.startswith("sqlite")
+    if sqlite:
+        monkeypatch.setattr(store_db, "SQLITE_BUSY_TIMEOUT_MS", 1500)
+    url = db_url if sqlite else f"{db_url}%20-clock_timeout%3D1500"
+    rig: ApiRig = await api_factory(issues=2, url=url)
+    await rig.synced()
+    sync = f"{API}/integration/jira/sync"
+    holder = (
+        sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        if sqlite
+        else psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), autocommit=True)
+    )
+    try:
+        # A host program's long transaction: SQLite's write lock, or a PostgreSQL lock on the table written.
+        holder.execute("BEGIN IMMEDIATE" if sqlite else "BEGIN")
+        if not sqlite:
+            holder.execute("LOCK TABLE commands IN ACCESS EXCLUSIVE MODE")
+        busy = await rig.client.post(sync, json={})
+        assert busy.status_code == 503, busy.text
+        assert busy.json()["error"].startswith("the database is busy: another writer holds its lock")
+        assert busy.headers["retry-after"] == "5"
+    finally:
+        holder.rollback()
+        holder.close()
+    assert (await rig.client.post(sync, json={})).status_code == 202

@@ -3,6 +3,10 @@ running daemon and the simulator, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
+from jira_console.api import create_api_app
 from tests.fixtures.api import ApiRig
 
 BASE = "/api/v1/integration/jira/issue-requests"
@@ -39,11 +43,14 @@ async def test_a_requested_issue_is_created_by_the_daemon_and_followed_to_its_ke
     assert [r["id"] for r in listed] == [body["id"]]
     assert (await rig.client.get(BASE, params={"state": "failed"})).json() == []
 
-    # Refused before anything is queued; an unknown request or connection is 404.
+    # Refused before anything is queued, invalid values with 422 whoever finds them (the request's shape or
+    # the engine's check of each field); an unknown request or connection is 404.
     for bad, status in (
         ({"project": "ENG", "issue_type": "Task", "fields": {"labels": ["x"]}}, 422),  # no summary
-        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x", "story_points": "many"}}, 400),
-        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x", "colour": "red"}}, 400),
+        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x", "story_points": "many"}}, 422),
+        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x", "labels": "abc"}}, 422),
+        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x", "colour": "red"}}, 422),
+        ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x", "sprint_id": "no such"}}, 422),
         ({"project": "ENG", "issue_type": "Task", "fields": {"summary": "x"}, "connection": "nope"}, 404),
         ({"project": "ENG", "issue_type": "", "fields": {"summary": "x"}}, 422),
         ({"project": "ENG", "fields": {"summary": "x"}}, 422),
@@ -63,3 +70,22 @@ async def test_a_requested_issue_is_created_by_the_daemon_and_followed_to_its_ke
     assert refused["state"] == "failed" and refused["error"].startswith("Jira refused the creation: project")
     overview = (await rig.client.get("/api/v1/integration/jira/sync")).json()
     assert overview["creations"] == {rig.connection: {"waiting": 0, "failed": 1}}
+
+
+def _openapi(names: list[str]) -> dict[str, Any]:
+    """The OpenAPI document of an API over a daemon configured with connections named ``names`` (the
+    document is built from the routes and the configuration alone)."""
+    settings = SimpleNamespace(
+        jira=[SimpleNamespace(name=n) for n in names], webhooks=SimpleNamespace(max_body_bytes=1000)
+    )
+    doc: dict[str, Any] = create_api_app(SimpleNamespace(settings=settings), "token").openapi()  # type: ignore[arg-type]
+    return doc
+
+
+def test_the_document_says_a_request_names_its_connection_when_several_are_configured() -> None:
+    """As the route answers 422 "2 connections are configured; name one" without it."""
+    one = _openapi(["cloud"])["components"]["schemas"]["CreationIn"]
+    assert "connection" not in one["required"]
+    several = _openapi(["cloud", "server"])["components"]["schemas"]["CreationIn"]
+    assert "connection" in several["required"]
+    assert several["properties"]["connection"]["enum"] == ["cloud", "server"]

@@ -10,7 +10,13 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jira_console.store.db import StoreError
-from jira_console.store.outage import REMIND_SECONDS, DatabaseOutage, database_down, outage_reason
+from jira_console.store.outage import (
+    REMIND_SECONDS,
+    DatabaseOutage,
+    database_busy,
+    database_down,
+    outage_reason,
+)
 from jira_console.webhooks.processor import EventProcessor
 from tests.ports import unreachable_postgres
 from tests.waiting import until
@@ -77,6 +83,22 @@ def test_only_the_database_not_answering_counts_as_an_outage() -> None:
     refused = IntegrityError("INSERT", {}, Exception("duplicate key"))
     assert not database_down(refused) and not database_down(ValueError("a bug"))
     assert not DatabaseOutage().failed(refused, "commands")
+
+
+def test_a_lock_wait_that_timed_out_is_told_apart_from_a_database_that_does_not_answer() -> None:
+    import sqlite3
+
+    import psycopg
+
+    sqlite_locked = OperationalError("BEGIN IMMEDIATE", (), sqlite3.OperationalError("database is locked"))
+    pg_lock_timeout = OperationalError(
+        "INSERT", {}, psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+    )
+    lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    assert database_busy(sqlite_locked) and database_busy(pg_lock_timeout)
+    assert database_down(sqlite_locked) and database_down(pg_lock_timeout)  # an outage for the daemon's jobs
+    assert not database_busy(lost) and not database_busy(StoreError("cannot connect"))
+    assert not database_busy(ValueError("database is locked"))
 
 
 async def test_a_guarded_job_says_an_outage_and_still_raises_a_bug() -> None:

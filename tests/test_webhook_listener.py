@@ -231,6 +231,30 @@ async def test_connection_from_query_and_unknown_name(app_client: httpx.AsyncCli
     assert stored["nope:q1"].status == "failed" and "unknown connection" in stored["nope:q1"].last_error
 
 
+async def test_a_delivery_for_an_unknown_connection_is_failed_whatever_its_body(
+    app_client: httpx.AsyncClient, db: Database
+) -> None:
+    """One that would be ignored (no issue, a comment event) or that does not parse is kept as failed too,
+    the unknown connection said first: an ignored event is purged, a failed one waits for the operator to
+    fix the configuration and retry it."""
+    unknown = f"{PATH}?connection=nosuch"
+    bodies = {
+        "no-issue": {"webhookEvent": "jira:issue_updated", "timestamp": 1},
+        "comment": {"webhookEvent": "comment_created", "timestamp": 1},
+    }
+    for ident, body in bodies.items():
+        answer = await post(app_client, body, identifier=ident, path=unknown)
+        assert answer.status_code == 202 and "unknown connection 'nosuch'" in answer.json()["note"]
+    await post(app_client, b'{"webhookEvent": ', identifier="cut", path=unknown)
+    stored = {r.identifier: r for r in rows(db)}
+    said = "unknown connection 'nosuch' in ?connection= (not in the configuration); "
+    assert sorted(stored) == ["nosuch:comment", "nosuch:cut", "nosuch:no-issue"]
+    assert all(r.status == "failed" and r.last_error.startswith(said) for r in stored.values())
+    assert stored["nosuch:no-issue"].last_error == said + "jira:issue_updated without an issue"
+    assert stored["nosuch:comment"].last_error.startswith(said + "comment events are not processed")
+    assert stored["nosuch:cut"].last_error.startswith(said + "malformed JSON")
+
+
 async def test_connection_named_among_other_query_parameters(
     app_client: httpx.AsyncClient, db: Database
 ) -> None:

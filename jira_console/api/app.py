@@ -69,8 +69,9 @@ def create_api_app(engine: Engine, token: str, *, receiver: Receiver | None = No
     return app
 
 
-# Request bodies whose ``connection`` chooses the site to ask: required when several are configured.
-_SITE_CHOOSERS = ("ValidateRequest", "TrialRequest")
+# Request bodies whose ``connection`` chooses the site to ask (or to create in): required when several are
+# configured.
+_SITE_CHOOSERS = ("ValidateRequest", "TrialRequest", "CreationIn")
 
 
 def with_connections(doc: dict[str, Any], names: list[str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from jira_console.api.responses import errors
 from jira_console.facade.undo import AuditQuery, UndoResult, UndoSelection
 from jira_console.store.converters import AuditEntry
 from jira_console.sync.report import SyncBusy
-from jira_console.sync.undo import EntriesNotFound, UndoError
+from jira_console.sync.undo import EntriesNotFound, RunNotFound, UndoError
 
 router = APIRouter(tags=["audit"])
 ACTOR = "api"
@@ -82,7 +82,9 @@ def undo_out(result: UndoResult) -> UndoOut:
 @router.get("", response_model=list[AuditEntry], responses=errors(404, 422))
 async def list_audit(engine: EngineDep, query: Annotated[AuditListQuery, Query()]) -> list[AuditEntry]:
     """Audit lines, newest first: what changed on which side, and what caused it (a run, a delivery, an
-    operator; ``undo_of`` for an undo)."""
+    operator; ``undo_of`` for an undo). A plain array without a total (API v1 keeps the shape it was
+    published with; the conflict and webhook event lists answer a page): to read further, ask again with
+    `offset` moved on by `limit` until fewer than `limit` lines come back."""
     wanted = AuditQuery(
         query.issue_key, query.run_id, query.side, query.field,
         known_connection(engine, query.connection), limit=query.limit, offset=query.offset,
@@ -90,7 +92,23 @@ async def list_audit(engine: EngineDep, query: Annotated[AuditListQuery, Query()
     return await blocking(engine.audit_log, wanted)
 
 
-@router.post("/undo", response_model=UndoOut, responses=errors(400, 404, 409, 422, 502))
+@router.post(
+    "/undo",
+    response_model=UndoOut,
+    responses=errors(
+        400,
+        404,
+        409,
+        422,
+        502,
+        why={
+            400: "The body is not valid JSON, the selection is not exactly one of `entries`, `run_id` or "
+            "`issue_key` with `since`, or it names no audit line (a run that wrote nothing).",
+            404: "An entry id or run id that names nothing (or no such connection).",
+            409: "Another process's sync of the connection holds its lease; retry (`Retry-After`).",
+        },
+    ),  # fmt: skip
+)
 async def undo(engine: EngineDep, request: Request, body: UndoRequest) -> UndoOut:
     """Reverse audited changes. A dry run (the default) says what would be written where; otherwise each
     change is written back where it was made, through the compare-before-write of any local change: a
@@ -107,7 +125,7 @@ async def undo(engine: EngineDep, request: Request, body: UndoRequest) -> UndoOu
     try:
         result = await engine.undo(selection, apply=not choice.dry_run, actor=ACTOR)
     except UndoError as exc:
-        raise ApiError(404 if isinstance(exc, EntriesNotFound) else 400, str(exc)) from None
+        raise ApiError(404 if isinstance(exc, EntriesNotFound | RunNotFound) else 400, str(exc)) from None
     except SyncBusy as exc:  # another process's sync of the connection holds the lease
         raise ApiError(409, str(exc), headers={"Retry-After": "5"}) from None
     return undo_out(result)

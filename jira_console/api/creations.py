@@ -35,7 +35,9 @@ class CreationFields(BaseModel):
 class CreationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    connection: ConnectionName | None = Field(None, description="Required when several are configured.")
+    connection: ConnectionName | None = Field(
+        None, description="The connection to create in (required when several connections are configured)."
+    )
     project: Name = Field(description="The project key, e.g. `ENG`.")
     issue_type: Name = Field(description="The issue type's name, e.g. `Task`.")
     fields: CreationFields = Field(
@@ -76,10 +78,26 @@ def _out(record: CreationRecord, sync: CommandState | None = None) -> CreationOu
     return CreationOut(**values, sync=sync)
 
 
-@router.post("", status_code=202, response_model=CreationOut, responses=errors(400, 404, 422))
+@router.post(
+    "",
+    status_code=202,
+    response_model=CreationOut,
+    responses=errors(
+        400,
+        404,
+        422,
+        why={
+            400: "The body is not valid JSON.",
+            422: "Invalid values, refused before anything is queued: no summary, a field that does not sync, "
+            "a value its column cannot hold, a sprint name that names no sprint, or no `connection` while "
+            "several are configured.",
+        },
+    ),  # fmt: skip
+)
 async def request_issue(engine: EngineDep, request: Request, body: CreationIn) -> CreationOut:
-    """Queue the creation of an issue in Jira. 400 when the request cannot be sent as it is (no summary,
-    an unknown field, a value its column cannot hold), before anything is queued."""
+    """Queue the creation of an issue in Jira. 422 when the request cannot be sent as it is (no summary,
+    an unknown field, a value its column cannot hold), before anything is queued; `connection` is needed
+    when several connections are configured."""
     from jira_console.api.integration import command_state
 
     wanted = await strictly(request, SHAPE)
@@ -89,8 +107,8 @@ async def request_issue(engine: EngineDep, request: Request, body: CreationIn) -
             engine.request_issue, wanted.project, wanted.issue_type, wanted.fields.model_dump(),
             connection=connection, requested_by=ACTOR,
         )  # fmt: skip
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+    except ValueError as exc:  # a value of the request the engine refuses: an invalid value, as any other
+        raise ApiError(422, str(exc)) from None
     sync = None
     if wanted.sync_now:
         command, _ = await blocking(engine.trigger_sync, connection, False)
@@ -100,7 +118,9 @@ async def request_issue(engine: EngineDep, request: Request, body: CreationIn) -
 
 @router.get("", response_model=list[CreationOut], responses=errors(404, 422))
 async def list_requests(engine: EngineDep, query: Annotated[CreationQuery, Query()]) -> list[CreationOut]:
-    """Creation requests, newest first."""
+    """Creation requests, newest first. A plain array without a total (API v1 keeps the shape it was
+    published with; the conflict and webhook event lists answer a page): to read further, ask again with
+    `offset` moved on by `limit` until fewer than `limit` requests come back."""
     connection = known_connection(engine, query.connection)
     rows = await blocking(engine.list_creations, connection, query.state, query.limit + query.offset)
     return [_out(r) for r in rows[query.offset :]]

@@ -1,6 +1,6 @@
 """How the operations API answers what it cannot do: always JSON ``{"error": ...}`` with the status that
 says why (400 bad input, 401 no token, 404 nothing there, 409 contradicts the stored state, 422 invalid
-values, 502 Jira failed, 503 the database is unreachable).
+values, 502 Jira failed, 503 the database is unreachable or busy: another writer holds its lock).
 
 Each exception the engine raises for a request it refuses is mapped here by its class; nothing catches
 "any exception": an unexpected one is a defect to fix, not an answer to dress up. Messages pass through
@@ -24,7 +24,8 @@ from jira_console.facade.errors import NotFound, StateConflict
 from jira_console.jira.errors import JiraBadRequest, JiraError, JiraNotFound
 from jira_console.logs import get_logger
 from jira_console.mapping import MappingDefinitionError, MappingError
-from jira_console.sync.conflicts import ConflictNotFound, ResolutionError
+from jira_console.store.outage import database_busy, outage_reason
+from jira_console.sync.conflicts import ConflictNotFound, InvalidResolution, ResolutionError
 
 log = get_logger(__name__)
 
@@ -140,6 +141,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(_jira_status(exc), f"Jira: {exc}")
 
     async def database_down(_: Request, exc: Exception) -> Response:
+        if database_busy(exc):
+            log.warning("API request failed: database busy (lock wait timed out)", error=outage_reason(exc))
+            return error_response(
+                503,
+                "the database is busy: another writer holds its lock and the wait for it timed out; "
+                "retry later",
+                headers={"Retry-After": "5"},
+            )
         log.warning("API request failed: database unreachable", error=type(exc).__name__)
         return error_response(503, "the database is unreachable; retry later", headers={"Retry-After": "5"})
 
@@ -151,7 +160,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, fixed(404))
     app.add_exception_handler(ConflictNotFound, fixed(404))
     app.add_exception_handler(StateConflict, fixed(409))
-    app.add_exception_handler(ResolutionError, fixed(409))
+    app.add_exception_handler(ResolutionError, fixed(409))  # no longer open
+    app.add_exception_handler(InvalidResolution, fixed(422))  # a value the field cannot take
     app.add_exception_handler(
         IntegrityError, fixed(409, "the change collides with a concurrent one; read again and retry")
     )

@@ -123,13 +123,25 @@ async def list_conflicts(engine: EngineDep, query: Annotated[ConflictQuery, Quer
 
 
 @router.post(
-    "/conflicts/{conflict_id}/resolve", response_model=ConflictRecord, responses=errors(400, 404, 409, 422)
+    "/conflicts/{conflict_id}/resolve",
+    response_model=ConflictRecord,
+    responses=errors(
+        400,
+        404,
+        409,
+        422,
+        why={
+            409: "The conflict is no longer open (resolved already, or by someone else meanwhile).",
+            422: "Invalid values: the body, or a `value` the field cannot take (e.g. an empty summary).",
+        },
+    ),  # fmt: skip
 )
 async def resolve_conflict(
     engine: EngineDep, request: Request, conflict_id: ConflictId, body: ResolveRequest
 ) -> ConflictRecord:
     """Settle an open conflict with Jira's value, the local one or a value of your own; the issue is then
-    pushed to Jira (compare before write). 409 when the conflict is no longer open."""
+    pushed to Jira (compare before write). 409 when the conflict is no longer open, 422 when the value is
+    one the field cannot take (nothing is changed)."""
     choice = await strictly(request, RESOLVE)
     value = choice.value if isinstance(choice, TakeValue) else None
     record = await engine.resolve_conflict(conflict_id, choice.take, value, actor=ACTOR)

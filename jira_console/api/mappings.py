@@ -13,6 +13,7 @@ from jira_console.api.deps import EngineDep, blocking, connection_name, known_co
 from jira_console.api.models import (
     ConnectionName,
     MappingDetail,
+    MappingOut,
     TrialRequest,
     TrialResult,
     ValidateRequest,
@@ -22,7 +23,6 @@ from jira_console.api.models import (
 from jira_console.api.responses import errors
 from jira_console.facade.views import MappingTemplates
 from jira_console.mapping import MappingDefinition
-from jira_console.store.converters import MappingRecord
 
 router = APIRouter(tags=["field mappings"])
 ACTOR = "api"
@@ -43,25 +43,25 @@ Comment = Annotated[
 ]
 
 
-@router.get("/", response_model=list[MappingRecord], responses=errors(404, 422))
+@router.get("/", response_model=list[MappingOut], responses=errors(404, 422))
 async def list_mappings(
     engine: EngineDep, connection: Annotated[ConnectionName | None, Query()] = None
-) -> list[MappingRecord]:
+) -> list[MappingOut]:
     """Every stored mapping, by connection and name; with `connection`, its own and the global ones."""
     records = await blocking(engine.list_mappings, known_connection(engine, connection))
-    return records
+    return [MappingOut.of(r) for r in records]
 
 
-@router.post("/", status_code=201, response_model=MappingRecord, responses=errors(400, 404, 409, 422))
+@router.post("/", status_code=201, response_model=MappingOut, responses=errors(400, 404, 409, 422))
 async def create_mapping(
     engine: EngineDep, request: Request, response: Response, definition: Definition, comment: Comment = None
-) -> MappingRecord:
+) -> MappingOut:
     """Store a new mapping (409 when its connection, or the global scope, has one of that name)."""
     definition = await strictly(request, DEFINITION)
     known_connection(engine, definition.connection)
     record = await engine.create_mapping(definition.to_data(), actor=ACTOR, comment=comment)
     response.headers["Location"] = f"/api/v1/field-mappings/{record.id}"
-    return record
+    return MappingOut.of(record)
 
 
 @router.get("/templates", response_model=list[MappingTemplates], responses=errors(404, 422, 502))
@@ -104,22 +104,22 @@ async def test(engine: EngineDep, raw: Request, body: TrialRequest) -> TrialResu
 async def get_mapping(engine: EngineDep, mapping_id: MappingId) -> MappingDetail:
     """One mapping with every stored version, newest first."""
     record, versions = await blocking(engine.mapping_by_id, mapping_id)
-    return extend(MappingDetail, record, versions=versions)
+    return MappingDetail.of(record, versions=versions)
 
 
-@router.put("/{mapping_id:int}", response_model=MappingRecord, responses=errors(400, 404, 409, 422))
+@router.put("/{mapping_id:int}", response_model=MappingOut, responses=errors(400, 404, 409, 422))
 async def update_mapping(
     engine: EngineDep,
     request: Request,
     mapping_id: MappingId,
     definition: Definition,
     comment: Comment = None,
-) -> MappingRecord:
+) -> MappingOut:
     """Store the definition as the mapping's next version (the same definition keeps the version). Its
     name and connection stay (409 when the definition names others)."""
     definition = await strictly(request, DEFINITION)
     record = await engine.update_mapping(mapping_id, definition.to_data(), actor=ACTOR, comment=comment)
-    return record
+    return MappingOut.of(record)
 
 
 @router.delete("/{mapping_id:int}", status_code=204, response_class=Response, responses=errors(404, 422))

@@ -9,7 +9,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -47,8 +47,35 @@ def extend(cls: type[R], record: Any, **extra: Any) -> R:
     return cls(**{f.name: getattr(record, f.name) for f in dataclasses.fields(record)}, **extra)
 
 
-@dataclass(frozen=True)
-class MappingDetail(MappingRecord):
+class MappingOut(BaseModel):
+    """A stored mapping as every mapping route answers it: ``jira_field`` in the shape it was sent (a field
+    id, or the selector object such as ``{"name": "Team"}``), as in ``definition``; not the label the
+    ``mappings`` table keeps for searching and listing."""
+
+    model_config = ConfigDict(extra="forbid")  # a new column of the record must be added here, not dropped
+
+    id: int
+    connection: str | None
+    name: str
+    jira_field: str | dict[str, Any] | None = Field(
+        description="The Jira field as the definition gives it: an id (or name), or a selector object."
+    )
+    internal_field: str | None
+    direction: str
+    definition: dict[str, Any]
+    enabled: bool
+    version: int
+    updated_at: datetime
+    updated_by: str | None
+
+    @classmethod
+    def of(cls, record: MappingRecord, **extra: Any) -> Self:
+        values = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+        as_sent = record.definition.get("jira_field", record.jira_field)
+        return cls(**{**values, "jira_field": as_sent, **extra})
+
+
+class MappingDetail(MappingOut):
     """A stored mapping with every version, newest first."""
 
     versions: list[MappingVersionRecord]

@@ -34,6 +34,24 @@ def database_down(exc: BaseException) -> bool:
     return isinstance(exc, StoreError | OperationalError | InterfaceError)
 
 
+_LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's SQLSTATE for a lock not granted within ``lock_timeout``."""
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is a lock wait that timed out: the database answers, but another writer holds the
+    lock (SQLite's write lock past the busy timeout, PostgreSQL's ``lock_timeout``). Unlike an unreachable
+    database, it is over as soon as that writer commits."""
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+        return True
+    if getattr(orig, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        return True
+    return type(orig).__module__ == "sqlite3" and "locked" in str(orig)
+
+
 def outage_reason(exc: BaseException) -> str:
     """The driver's first line (no statement, no parameters), secrets masked."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:

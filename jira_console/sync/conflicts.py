@@ -24,7 +24,14 @@ class ConflictNotFound(LookupError):
 
 
 class ResolutionError(ValueError):
+    """A resolution that cannot be made: the conflict is no longer open, or (:class:`InvalidResolution`)
+    the resolution itself is not valid."""
+
     exit_code = 2
+
+
+class InvalidResolution(ResolutionError):
+    """A resolution whose value (or choice) the field cannot take: the request is wrong, not the state."""
 
 
 def parse_value(text: str) -> Any:
@@ -32,7 +39,7 @@ def parse_value(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ResolutionError(
+        raise InvalidResolution(
             f"value is not valid JSON ({exc.msg} at column {exc.colno}): {text!r}"
         ) from None
 
@@ -57,9 +64,9 @@ def resolve(
         chosen = canonical(value)
         problem = local_edit_problem(conflict.field, chosen)  # as a local edit is checked
         if problem is not None:
-            raise ResolutionError(f"cannot resolve conflict {conflict_id} with that value: {problem}")
+            raise InvalidResolution(f"cannot resolve conflict {conflict_id} with that value: {problem}")
     else:
-        raise ResolutionError(f"take must be jira, local or value, not {take!r}")
+        raise InvalidResolution(f"take must be jira, local or value, not {take!r}")
     old_local = local_value(issue, conflict.field)
     base = dict(issue.base or {})
     # Jira's value as last seen becomes the base: the chosen value then counts as a local change (pushed

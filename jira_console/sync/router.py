@@ -29,9 +29,13 @@ class ConnectionRouter:
             return self.syncs[connection]
         if connection is None and len(self.syncs) == 1:
             return next(iter(self.syncs.values()))
+        if connection is not None:
+            raise PermanentEventError(
+                f"unknown connection {connection!r} (not in the configuration): add it, or register the "
+                "webhook with ?connection= naming a configured one; then retry the event"
+            )
         raise PermanentEventError(
-            f"cannot tell which connection this event is for ({connection!r}); "
-            "register the webhook with ?connection=NAME"
+            "cannot tell which connection this event is for; register the webhook with ?connection=NAME"
         )
 
     async def apply_remote_issues(self, connection: str | None, items: Sequence[IssueItem]) -> list[str]:

@@ -58,6 +58,13 @@ class EntriesNotFound(UndoError):
     exit_code = 3
 
 
+class RunNotFound(UndoError):
+    """A run id that names no run (a run that wrote something is never forgotten; one that wrote nothing
+    is, a week after it finished)."""
+
+    exit_code = 3
+
+
 @dataclass(frozen=True)
 class UndoSelection:
     """Which audit lines to undo: given ids, every line of a run, or an issue's lines since a moment."""
@@ -144,7 +151,8 @@ class UndoResult:
 
 
 def select_entries(session: Session, selection: UndoSelection) -> list[m.AuditLog]:
-    """The audit lines a selection names, oldest first; UndoError when it names none (or unknown ids)."""
+    """The audit lines a selection names, oldest first; UndoError when it names none (EntriesNotFound for
+    unknown ids, RunNotFound for a run id no run has)."""
     selection.check()
     stmt = select(m.AuditLog)
     if selection.connection is not None:
@@ -162,6 +170,8 @@ def select_entries(session: Session, selection: UndoSelection) -> list[m.AuditLo
         if missing:
             raise EntriesNotFound("no audit entry " + ", ".join(f"#{i}" for i in missing))
     if not rows:
+        if selection.run_id is not None and session.get(m.SyncRun, selection.run_id) is None:
+            raise RunNotFound(f"no run {selection.run_id} (a sync's report and each audit line give run ids)")
         raise UndoError(f"{selection.describe()}: no audit entries to undo")
     return rows
 

@@ -16,8 +16,9 @@
    Jira retries.
 
 The connection is ``?connection=NAME`` when given (an unknown name is stored as ``failed`` with that
-reason: fix the config, then ``retry_event``), else the configured connection whose URL host matches the
-payload's ``issue.self``/``user.self`` host, else null.
+reason, whatever the body holds, even one that would be ignored: fix the config, then ``retry_event``),
+else the configured connection whose URL host matches the payload's ``issue.self``/``user.self`` host, else
+null.
 
 ``GET /healthz``: database reachability, breaker state and sync health per connection, queue depth.
 ``"status"`` is ``ok``, ``degraded`` (naming under ``"degraded"`` each connection whose syncs have failed for
@@ -252,8 +253,11 @@ class ListenerHandlers:
         classified = classify(body)
         connection, conn_error = self._connection(scope, classified.payload)
         status, reason = classified.status, classified.reason
-        if conn_error and status == "received":
-            status, reason = "failed", conn_error
+        if conn_error:
+            # Whatever the body holds, a delivery for a connection the configuration does not name is kept
+            # as failed (never ignored, so never purged), saying so first: once the configuration names it,
+            # a retry processes it as it is.
+            status, reason = "failed", f"{conn_error}; {reason}" if reason else conn_error
         row = self._row(headers, body, classified, connection=connection, status=status, reason=reason)
         try:
             stored = await self.batcher.submit(row)
