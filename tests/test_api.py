@@ -466,7 +466,7 @@ async def test_conflicts_listed_and_resolutions_reach_jira(api_factory) -> None:
     # A value the field cannot take is an invalid value (422), not a conflict that is no longer open (409).
     empty = await rig.client.post(f"{url}/{by_id[keys[1]]}/resolve", json={"value": ""})
     assert empty.status_code == 422, empty.text
-    assert "summary must be a non-empty string" in empty.json()["error"]
+    assert "summary cannot be empty" in empty.json()["error"]
     value = await rig.client.post(f"{url}/{by_id[keys[1]]}/resolve", json={"value": "agreed wording"})
     assert value.status_code == 200 and value.json()["resolved_value"] == "agreed wording"
     assert rig.sim.issue(keys[1])["summary"] == "agreed wording"
