@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from textual.widgets import DataTable, Input, Sparkline, TextArea
@@ -241,7 +241,7 @@ async def test_health_says_a_failing_connection_is_degraded_with_its_last_succes
         dc = app.screen.cards()["dc"].render_status(FIXED_NOW).plain
         assert "✖ DOWN" in dc  # the breaker is open; the sync streak is said too
         assert "sync failed 11× in a row for 12m00s" in dc and "last success 09:17:00 (13m00s ago)" in dc
-        assert "error Jira is unavailable: GET /rest/api/2/search answered 503" in dc
+        assert "error at 09:29:00: Jira is unavailable: GET /rest/api/2/search answered 503" in dc
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -350,6 +350,25 @@ async def test_a_console_running_the_engine_offers_to_attach_when_a_daemon_is_al
         await pilot.press("s")  # queued for the daemon again
         await settle(pilot)
         assert any(n.message.endswith("queued for daemon syncd") for n in app._notifications)
+
+
+async def test_the_figures_under_the_daemon_gone_dialog_keep_counting() -> None:
+    clock = Clock()
+    engine = FakeEngine(mode="attached")
+    app = JiraConsoleApp(engine, now=clock, refresh_interval=None, start_mode="health")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        health = app.screen
+        engine.daemon_died()
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen))
+        clock.current += timedelta(seconds=40)
+
+        def daemon_line() -> str:
+            return str(health.query_one("#daemons").render())
+
+        assert await wait_for(pilot, lambda: "heartbeat 09:30:00 (40s ago)" in daemon_line()), daemon_line()
+        assert await wait_for(pilot, lambda: "silent for 40s" in screen_text(app))  # the dialog's title too
 
 
 async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reported() -> None:
