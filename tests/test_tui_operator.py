@@ -380,7 +380,7 @@ async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reporte
         await settle(pilot)
         messages = [n.message for n in app._notifications]
         assert messages[0] == "Incremental sync of cloud queued for daemon syncd"
-        assert messages[1].startswith("daemon syncd ran the incremental sync of cloud: cloud: ok")
+        assert messages[1].startswith("daemon syncd ran the incremental sync of cloud: ok, ")
         assert not any(m.startswith("Started") for m in messages)
 
 

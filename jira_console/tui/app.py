@@ -31,7 +31,7 @@ from jira_console.health import one_line
 from jira_console.tui import messages
 from jira_console.tui.bridge import EngineBridge
 from jira_console.tui.commands import ConsoleCommands
-from jira_console.tui.format import counts, duration
+from jira_console.tui.format import MISSING, counts, duration
 from jira_console.tui.screens.base import ConsoleScreen, report_failed_worker
 from jira_console.tui.screens.conflicts import ConflictsScreen
 from jira_console.tui.screens.daemon_gone import DaemonBackScreen, DaemonGoneScreen, describe_gone
@@ -51,15 +51,20 @@ MODE_SCREENS: dict[str, type[ConsoleScreen]] = {
 }
 
 
-def describe_sync(reports: list[SyncReport]) -> tuple[str, bool]:
+def describe_sync(reports: list[SyncReport], connection: str | None = None) -> tuple[str, bool]:
     """Words for what ``run_sync`` returned (one report per connection, whether this process or a daemon
-    ran it), and whether it all went well."""
+    ran it), and whether it all went well. The report of ``connection`` (the one asked for, which the
+    toast names already) is not named again."""
     if not reports:
         return "nothing to sync", True
     parts = []
     for r in reports:
+        name = "" if r.connection == connection else f"{r.connection}: "
         error = f" ({one_line(r.errors[0], 120)})" if r.errors else ""
-        parts.append(f"{r.connection}: {r.status}{error}, {counts(r.counts())} in {duration(r.duration_ms)}")
+        done = counts(r.counts())
+        if done in ("nothing", MISSING):  # said in words, not as a bare "nothing"
+            done = "nothing new" if r.status == "ok" else ""
+        parts.append(f"{name}{r.status}{error}{', ' + done if done else ''} in {duration(r.duration_ms)}")
     return "; ".join(parts), all(report.status == "ok" for report in reports)
 
 
@@ -320,7 +325,7 @@ class JiraConsoleApp(App[None]):
             self.notify(f"{label}: {exc}. Press i to run the engine here.", severity="error", markup=False)
             self.check_engine()
             return
-        summary, ok = describe_sync(reports)
+        summary, ok = describe_sync(reports, connection)
         who = f"{where} ran the {label}" if where else label.capitalize()
         self.notify(f"{who}: {summary}", severity="information" if ok else "warning", markup=False)
 
