@@ -151,6 +151,48 @@ async def test_attached_mode_judges_its_daemon_by_its_heartbeat(engine_factory) 
     assert report.status == "ok"
 
 
+async def test_a_console_running_the_engine_hands_it_back_to_a_daemon_alive_again(
+    engine_factory, monkeypatch
+) -> None:
+    daemon, _ = await engine_factory("cloud")  # started to run the engine for good, as a daemon is
+    with daemon.db.session() as s:
+        st.heartbeat(s, "daemon-a", host="h", pid=1, version="x", status={"connections": []})
+    engine, _ = await engine_factory("cloud", attach=None)  # a console: attached to daemon-a
+    with daemon.db.session() as s:
+        st.mark_stopped(s, "daemon-a")
+    await engine.run_here()
+    assert engine.engine_state().live_daemon is None  # nobody to hand the engine back to
+    with pytest.raises(NoLiveDaemon, match="no daemon is alive"):
+        await engine.attach()
+    with daemon.db.session() as s:  # restarted (a new start clears the clean stop of the last run)
+        st.heartbeat(s, "daemon-a", host="h", pid=2, version="x", started_at=datetime.now(UTC))
+    assert engine.engine_state().live_daemon == "daemon-a"
+    # A sync running here holds the hand-over back: never two engines on one connection.
+    name = engine.settings.jira[0].name
+    sync, gate = engine.syncs[name], asyncio.Event()
+    run = sync.run
+
+    async def held(**kwargs):
+        await gate.wait()
+        return await run(**kwargs)
+
+    monkeypatch.setattr(sync, "run", held)
+    syncing = asyncio.ensure_future(engine.run_sync(name))
+    await until(lambda: engine.runner.busy() is not None, "the sync running here")
+    with pytest.raises(RuntimeError, match=f"a sync of {name} runs in this console"):
+        await engine.attach()
+    assert engine.mode == "inprocess"
+    gate.set()
+    [report] = await syncing
+    assert report.status == "ok"
+    assert await engine.attach() == "daemon-a"
+    assert engine.mode == "attached" and engine.clients == {} and engine.engine_state().alive
+    # The daemon's own engine never hands itself to another daemon.
+    assert daemon.engine_state().live_daemon is None
+    with pytest.raises(RuntimeError, match="this process is a daemon"):
+        await daemon.attach()
+
+
 async def test_a_queued_sync_fails_when_its_daemon_dies_waiting(engine_factory) -> None:
     owner, _ = await engine_factory("cloud")
     with owner.db.session() as s:

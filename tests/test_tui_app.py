@@ -240,4 +240,7 @@ def test_describe_sync_words_each_connections_report() -> None:
     assert not all_ok
     first, second = text.split("; ")
     assert first == "cloud: ok, seen 3 · fields pulled 2 in 1.5s"  # zeros left out
-    assert second == "dc: failed (Jira is down), nothing in 20ms"
+    assert second == "dc: failed (Jira is down) in 20ms"
+    # The connection asked for is named by the toast already; a run that read nothing says so in words.
+    text, all_ok = describe_sync([SyncReport("cloud", duration_ms=900)], "cloud")
+    assert (text, all_ok) == ("ok, nothing new in 900ms", True)

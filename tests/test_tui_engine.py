@@ -276,7 +276,7 @@ async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reporte
             await daemon
             assert await wait_for(pilot, lambda: len(app._notifications) == 2, tries=1000)
             outcome = [n.message for n in app._notifications][1]
-            assert outcome.startswith("daemon daemon-a ran the incremental sync of sim-cloud: sim-cloud: ok")
+            assert outcome.startswith("daemon daemon-a ran the incremental sync of sim-cloud: ok")
             assert "seen 40" in outcome
     finally:
         beating.stop()

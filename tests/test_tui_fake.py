@@ -32,6 +32,7 @@ def test_the_protocol_is_what_the_console_uses() -> None:
     # A method the console stopped using, or one it uses without the protocol naming it, shows up here
     # (the second through mypy); the list is the contract the fake and the facade are held to.
     assert MEMBERS == [
+        "attach",
         "audit_log",
         "connections",
         "count_conflicts",

@@ -144,3 +144,45 @@ def test_a_card_says_in_plain_words_that_credentials_are_held_back() -> None:
     # Before any call the credentials' state is not known: said so, not as the bare word "unknown".
     fresh = ConnectionCard(status, FIXED_NOW).render_status(FIXED_NOW).plain
     assert "auth basic not checked yet" in fresh
+
+
+async def test_a_breaker_error_does_not_contradict_the_live_countdown() -> None:
+    from jira_console.health import SyncHealth
+
+    clock = Clock()
+    engine = FakeEngine()
+    error = (
+        "Jira is unavailable: circuit breaker for connection 'dc' is open after repeated failures; "
+        "it half-opens in 9.7s; the last failure: GET /rest/api/2/search answered 503"
+    )
+    failed = SyncHealth(
+        last_status="failed", last_finished_at=FIXED_NOW - timedelta(seconds=8), failures=2, last_error=error
+    )
+    engine.update_connection("dc", opens_in_seconds=2.0, sync=failed)
+    app = JiraConsoleApp(engine, now=clock, refresh_interval=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dc = card_text(app, "dc", clock)
+        assert "breaker OPEN half-open in 2s" in dc  # the one countdown, live
+        assert "half-opens in" not in dc
+        assert "error at 09:29:52: Jira is unavailable: circuit breaker for connection 'dc' is open" in dc
+        assert "after repeated failures; the last failure: GET /rest/api/2/search answered 503" in dc
+
+
+async def test_at_80_columns_no_value_is_split_from_its_label() -> None:
+    engine = FakeEngine()
+    engine.listening = False  # in this console: the longest listener line
+    engine.update_connection("cloud", calls_by_status={"200": 1210, "429": 3, "503": 5})  # a longer line
+    for n in range(529):
+        engine.add_webhook(
+            connection="cloud", identifier=f"wh-{n}", event_type="jira:issue_updated", issue_key="OPS-1",
+            status="applied", attempts=1, last_error=None, payload="{}",
+        )  # fmt: skip
+    app = JiraConsoleApp(engine, now=Clock(), refresh_interval=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "received 539  failed 2" in text and "queue 0" in text
+        assert await wait_for(pilot, lambda: "last webhook 09:29:48" in screen_text(app))
+        for line in screen_text(app).splitlines():
+            assert not line.rstrip(" │").endswith(("last", "queue", "received", "failed", "heartbeat")), line

@@ -76,7 +76,7 @@ async def test_webhook_health_and_preview_text_is_literal() -> None:
         text = screen_text(app)
         assert f"! {INJECTION}" in text
         assert (
-            f"error {INJECTION}" in text and f"via daemon {INJECTION}" in text
+            f"error at 09:29:00: {INJECTION}" in text and f"via daemon {INJECTION}" in text
         )  # the sync error, the reporter
         await pilot.press("4")
         await settle(pilot)

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, TextArea
 from jira_console.store import StoreError
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.mappings import MappingsScreen
-from tests.fakes import screen_text, settle, wait_for
+from tests.fakes import screen_text, scroll_to_the_end, settle, wait_for
 from tests.fakes.engine import FIXED_NOW, FakeEngine
 
 WAIT = MappingsScreen.VALIDATE_DELAY + 0.1
@@ -210,3 +210,42 @@ async def test_a_save_the_engine_refuses_is_said_and_the_edit_stays_unsaved() ->
         assert engine.list_mappings()[0].version == 1
         assert validation(app).startswith("story-points · modified · ")
         assert "factor = 2.0" in app.screen.query_one(TextArea).text  # nothing typed is lost
+
+
+async def test_issue_keys_not_found_are_named_as_plain_text() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, pause=WAIT)
+        app.screen.query_one("#issues").focus()
+        await pilot.press(*"ENG-999, OPS-1, [red]zz")
+        await settle(pilot, pause=WAIT)
+        assert set(preview(app)) == {"OPS-1"}
+        said = validation(app)
+        assert "valid · 1 issue previewed · 0 with errors" in said  # one issue, not "1 issues"
+        assert "not found: ENG-999, [red]zz" in said
+
+
+async def test_an_invalid_definition_is_shown_whole_however_long() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, pause=WAIT)
+        edit(app, '{ op = "to_float" }', '{ op = "no_such_step" }')
+        await settle(pilot, pause=WAIT)
+        said = validation(app)
+        assert "invalid: " in said and "no_such_step" in said
+        scroll_to_the_end(app.screen.query_one("#validation"))
+        await settle(pilot)
+        last_words = said.split()[-1]
+        assert last_words in screen_text(app)  # the end of the message can be brought on screen
+
+
+async def test_home_and_end_move_the_preview_highlight() -> None:
+    app = make_app(FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, pause=WAIT)
+        table = app.screen.query_one("#preview", DataTable)
+        table.focus()
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1 > 0
+        await pilot.press("home")
+        assert table.cursor_row == 0

@@ -5,14 +5,16 @@ offer to run the engine here. Toasts say what really happened."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 from textual.widgets import DataTable, Input, Sparkline, TextArea
 
 from jira_console.tui.app import MODE_SCREENS, JiraConsoleApp
 from jira_console.tui.screens.conflicts import ConflictsScreen
-from jira_console.tui.screens.daemon_gone import DaemonGoneScreen
+from jira_console.tui.screens.daemon_gone import DaemonBackScreen, DaemonGoneScreen
 from jira_console.tui.screens.help import HelpScreen
 from jira_console.tui.screens.mappings import MappingsScreen
 from jira_console.tui.screens.resolve_all import ResolveAllScreen
@@ -30,6 +32,16 @@ def make_app(engine: FakeEngine | None = None, mode: str = "health") -> JiraCons
     return JiraConsoleApp(
         engine or FakeEngine(), now=lambda: FIXED_NOW, refresh_interval=None, start_mode=mode
     )
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.current = FIXED_NOW
+
+    def __call__(self) -> datetime:
+        return self.current
 
 
 def lines(app: JiraConsoleApp) -> list[str]:
@@ -229,7 +241,7 @@ async def test_health_says_a_failing_connection_is_degraded_with_its_last_succes
         dc = app.screen.cards()["dc"].render_status(FIXED_NOW).plain
         assert "✖ DOWN" in dc  # the breaker is open; the sync streak is said too
         assert "sync failed 11× in a row for 12m00s" in dc and "last success 09:17:00 (13m00s ago)" in dc
-        assert "error Jira is unavailable: GET /rest/api/2/search answered 503" in dc
+        assert "error at 09:29:00: Jira is unavailable: GET /rest/api/2/search answered 503" in dc
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -296,6 +308,69 @@ async def test_the_offer_to_run_here_goes_away_when_the_daemon_beats_again() -> 
         assert sum(isinstance(s, DaemonGoneScreen) for s in app.screen_stack) == 1
 
 
+async def test_a_console_running_the_engine_offers_to_attach_when_a_daemon_is_alive_again() -> None:
+    """The daemon died, the operator ran the engine here, the daemon was restarted: one engine again."""
+    engine = FakeEngine(mode="attached")
+    app = make_app(engine, "sync")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        engine.daemon_died()
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen))
+        await pilot.press("i")
+        assert await wait_for(pilot, lambda: engine.mode == "inprocess")
+        await settle(pilot)
+        engine.daemon_back()  # restarted: it beats on the database again
+        app.action_refresh_now()  # the periodic re-read (off in tests) notices it
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonBackScreen))
+        await settle(pilot)
+        assert "daemon syncd is running on this database" in screen_text(app)
+        assert any(n.message.startswith("Daemon syncd is running: press i") for n in app._notifications)
+        await pilot.press("escape")  # keep running here for now: the screen bar keeps the offer
+        await settle(pilot)
+        assert "in-process, daemon syncd is running — press i to attach" in lines(app)[1]
+        # A sync running here holds the hand-over back: never two engines on one connection.
+        engine.sync_gate = asyncio.Event()
+        await pilot.press("s")
+        assert await wait_for(pilot, lambda: engine.sync_states()[0].running)
+        await pilot.press("i")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonBackScreen))
+        await pilot.press("a")
+        refusal = "Not attached: a sync of cloud runs in this console; attach once it has finished"
+        assert await wait_for(pilot, lambda: any(n.message == refusal for n in app._notifications))
+        assert engine.mode == "inprocess"
+        engine.sync_gate.set()
+        await settle(pilot)
+        await pilot.press("i")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonBackScreen))
+        await pilot.press("a")
+        assert await wait_for(pilot, lambda: engine.mode == "attached")
+        await settle(pilot)
+        assert "attached to syncd" in lines(app)[0] and "⚠" not in screen_text(app)
+        await pilot.press("s")  # queued for the daemon again
+        await settle(pilot)
+        assert any(n.message.endswith("queued for daemon syncd") for n in app._notifications)
+
+
+async def test_the_figures_under_the_daemon_gone_dialog_keep_counting() -> None:
+    clock = Clock()
+    engine = FakeEngine(mode="attached")
+    app = JiraConsoleApp(engine, now=clock, refresh_interval=None, start_mode="health")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        health = app.screen
+        engine.daemon_died()
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen))
+        clock.current += timedelta(seconds=40)
+
+        def daemon_line() -> str:
+            return str(health.query_one("#daemons").render())
+
+        assert await wait_for(pilot, lambda: "heartbeat 09:30:00 (40s ago)" in daemon_line()), daemon_line()
+        assert await wait_for(pilot, lambda: "silent for 40s" in screen_text(app))  # the dialog's title too
+
+
 async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reported() -> None:
     engine = FakeEngine(mode="attached")
     app = make_app(engine, "sync")
@@ -305,7 +380,7 @@ async def test_an_attached_sync_is_queued_for_the_daemon_and_its_outcome_reporte
         await settle(pilot)
         messages = [n.message for n in app._notifications]
         assert messages[0] == "Incremental sync of cloud queued for daemon syncd"
-        assert messages[1].startswith("daemon syncd ran the incremental sync of cloud: cloud: ok")
+        assert messages[1].startswith("daemon syncd ran the incremental sync of cloud: ok, ")
         assert not any(m.startswith("Started") for m in messages)
 
 

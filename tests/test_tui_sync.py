@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import replace
+from datetime import timedelta
 
+import pytest
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar
 
@@ -13,7 +15,7 @@ from jira_console import events as ev
 from jira_console.tui import messages
 from jira_console.tui.app import JiraConsoleApp
 from jira_console.tui.screens.sync import SyncScreen
-from tests.fakes import screen_text, settle, wait_for
+from tests.fakes import screen_text, scroll_to_the_end, settle, wait_for
 from tests.fakes.engine import FIXED_NOW, FakeEngine
 
 
@@ -103,7 +105,7 @@ async def test_s_starts_an_incremental_sync_of_the_selected_connection() -> None
         assert await wait_for(pilot, lambda: "09:21:00" in screen_text(app))  # watermark moved
         messages = [n.message for n in app._notifications]
         assert messages[0] == "Started incremental sync of cloud"  # in this process: true as said
-        assert any(m.startswith("Incremental sync of cloud: cloud: ok") for m in messages)
+        assert any(m.startswith("Incremental sync of cloud: ok, ") for m in messages)
 
 
 async def test_f_starts_a_full_sync_and_a_syncs_everything() -> None:
@@ -235,3 +237,70 @@ async def test_the_highlight_stays_on_its_scope_when_a_state_appears_above_it() 
         await settle(pilot)
         assert (screen.selected().connection, screen.selected().scope) == ("dc", "issues")
         assert screen.query_one(DataTable).cursor_row == 3
+
+
+BREAKER_ERROR = (
+    "Jira is unavailable: GET /rest/api/3/search/jql -> circuit breaker for connection 'cloud' is open after "
+    "repeated failures; it half-opens in 9.7s; the last failure: GET /rest/api/3/search/jql answered 503"
+)
+
+
+def cloud_in_outage() -> FakeEngine:
+    """The operator's case: cloud's syncs failing on its open breaker, an issue edited here (``local set``)
+    and an issue asked to be created (``local create``) waiting for the push, and field errors."""
+    from jira_console.store.creations import CreationRecord
+
+    engine = FakeEngine()
+    key = ("cloud", "issues")
+    engine._sync[key] = replace(
+        engine._sync[key], last_status="failed", failures=3, last_error=BREAKER_ERROR,
+        counts={"pages": 0, "seen": 0}, last_finished_at=FIXED_NOW - timedelta(seconds=20),
+    )  # fmt: skip
+    engine.error_counts = {"cloud": {"status": 2, "labels": 1}}
+    engine.local_edits = {"cloud": 1}
+    engine.outbox = {"cloud": {"pending": 0}}
+    engine.creations = [CreationRecord(1, "cloud", "ENG", "Task", {"summary": "new"}, "pending")]
+    return engine
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+async def test_every_line_of_the_detail_can_be_read(size: tuple[int, int]) -> None:
+    app = make_app(cloud_in_outage())
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        if size == (80, 24):  # a short screen may scroll the detail; a tall one shows it whole
+            scroll_to_the_end(app.screen.query_one("#detail"))
+            await settle(pilot)
+        text = screen_text(app)
+        assert "local edits 1 to push, outbox 0 waiting" in text
+        assert "creations 1 waiting, 0 refused" in text
+        if size == (160, 50):
+            assert "cloud / issues" in text
+
+
+async def test_a_breaker_error_is_dated_and_carries_no_frozen_countdown() -> None:
+    app = make_app(cloud_in_outage())
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "error at 09:29:40: Jira is unavailable" in text
+        assert "is open after repeated failures; the last" in text
+        assert "half-opens in" not in text
+        # A run that read nothing says so in words, not as a bare "nothing" line.
+        assert "last run found nothing new" in text
+        assert not re.search(r"^ *nothing *$", text, re.MULTILINE)
+
+
+async def test_home_and_end_move_the_highlight_to_the_first_and_last_row() -> None:
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        await pilot.press("end")
+        assert table.cursor_row == 2
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("end", "s")
+        await settle(pilot)
+        assert engine.sync_calls == [("dc", False)]

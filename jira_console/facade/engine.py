@@ -94,7 +94,10 @@ class Engine(
         self._context = RunnerContext(settings, self.db, self.owner, self.emit)
         self._transports = transports or {}
         self.runner: Runner = InProcessRunner(self._context, self._transports)
-        """Where the engine runs; replaced once by :meth:`start`."""
+        """Where the engine runs; chosen by :meth:`start`, changed by :meth:`run_here` and :meth:`attach`."""
+        self.follows_daemons = False
+        """Whether this process may hand the engine to a daemon (:meth:`attach`): a process started to run
+        the engine for good (a daemon, ``start(attach=False)``) never does."""
         self.started = False
 
     @property
@@ -134,6 +137,7 @@ class Engine(
         in this process (building clients and sync engines). ``attach=True`` forces attached mode,
         ``False`` forces in-process, ``None`` decides by heartbeat."""
         await asyncio.to_thread(self.db.migrate)
+        self.follows_daemons = attach is not False
         live = await asyncio.to_thread(self.live_daemons)
         if attach or (attach is None and live):
             self.runner = AttachedRunner(self._context)
@@ -176,17 +180,6 @@ class Engine(
                 listener(event)
             except Exception:  # noqa: BLE001 - a broken subscriber must not break the engine
                 log.exception("event listener failed", event=type(event).__name__)
-
-    # ------------------------------------------------------------------------------------ health
-
-    async def run_here(self) -> None:
-        """Stop relying on a daemon and run the engine in this process (the daemon attached to is gone)."""
-        if self.mode == "inprocess":
-            return
-        await self.runner.stop()
-        self.runner = InProcessRunner(self._context, self._transports)
-        await self.runner.start()
-        self.emit(ev.Notice("info", "the engine now runs in this console (in-process)"))
 
     # -------------------------------------------------------------------------------------- sync
 

@@ -1,6 +1,7 @@
 """The facade's health methods (mixed into :class:`~jira_console.facade.engine.Engine`): where the engine
-runs and whether it is alive, every connection's health (the client's view, the syncs' truth, the last
-minutes of traffic), the listener, the daemons, and the snapshot a daemon writes into its heartbeat."""
+runs and whether it is alive (and moving it: here, or back to a daemon), every connection's health (the
+client's view, the syncs' truth, the last minutes of traffic), the listener, the daemons, and the snapshot
+a daemon writes into its heartbeat."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
+from jira_console import events as ev
 from jira_console.config import Settings
-from jira_console.facade.attached import live_daemons
+from jira_console.facade.attached import AttachedRunner, NoLiveDaemon, live_daemons
+from jira_console.facade.inprocess import InProcessRunner
 from jira_console.facade.runner import Runner, RunnerContext
 from jira_console.facade.views import ConnectionStatus, EngineState, ListenerStatus, WebhookStats
 from jira_console.health import SyncHealth, held_back_credentials, sync_health
@@ -29,6 +34,8 @@ class HealthMethods:
     db: Database
     runner: Runner
     _context: RunnerContext
+    _transports: dict[str, httpx.AsyncBaseTransport]
+    follows_daemons: bool
 
     def webhook_stats(self) -> WebhookStats:
         raise NotImplementedError
@@ -42,9 +49,51 @@ class HealthMethods:
         with self.db.session() as s:
             return st.list_daemons(s)
 
+    def emit(self, event: ev.EngineEvent) -> None:
+        raise NotImplementedError
+
+    async def run_here(self) -> None:
+        """Stop relying on a daemon and run the engine in this process (the daemon attached to is gone)."""
+        if self.runner.mode == "inprocess":
+            return
+        await self.runner.stop()
+        self.runner = InProcessRunner(self._context, self._transports)
+        await self.runner.start()
+        self.emit(ev.Notice("info", "the engine now runs in this console (in-process)"))
+
+    async def attach(self) -> str:
+        """Hand the engine back to a live daemon on the same database (the reverse of :meth:`run_here`):
+        this process stops its Jira clients and sync engines, and what it is asked to sync or push is queued
+        for the daemon again. Returns the daemon's name. Refused while a sync, push or undo runs here (never
+        two engines on one connection; the caller asks again once it finished), by a process that runs the
+        engine for good (a daemon), and with NoLiveDaemon when no daemon is alive."""
+        if self.runner.mode == "attached":
+            return self.runner.engine_state().daemon or "?"
+        if not self.follows_daemons:
+            raise RuntimeError("this process is a daemon: it runs the engine itself and attaches to none")
+        attached = AttachedRunner(self._context)
+        await attached.start()
+        if attached.daemon is None:
+            raise NoLiveDaemon("no daemon is alive on this database to attach to")
+        # No await between this look and the switch: nothing new can start here in between.
+        busy = self.runner.busy()
+        if busy:
+            raise RuntimeError(f"{busy} runs in this console; attach once it has finished")
+        running_here, self.runner = self.runner, attached
+        await running_here.stop()
+        self.emit(ev.Notice("info", f"attached to daemon {attached.daemon}: it runs the engine again"))
+        return attached.daemon
+
     def engine_state(self) -> EngineState:
-        """Where the engine runs and whether it is alive (attached: the daemon's heartbeat is fresh)."""
-        return self.runner.engine_state()
+        """Where the engine runs and whether it is alive (attached: the daemon's heartbeat is fresh). Run
+        here by a process that may attach (a console, not a daemon): which daemon, if any, is alive to hand
+        the engine back to."""
+        state = self.runner.engine_state()
+        if state.mode == "inprocess" and self.follows_daemons:
+            live = self.live_daemons()
+            if live:
+                return replace(state, live_daemon=live[0].name)
+        return state
 
     def sync_health(self) -> dict[str, SyncHealth]:
         """How each configured connection's syncs are going (last success, failing streak, degraded), read

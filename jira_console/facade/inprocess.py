@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
@@ -42,6 +42,8 @@ class InProcessRunner(Runner):
         self._clients: dict[str, JiraClient] = {}
         self._syncs: dict[str, SyncEngine] = {}
         self._running: set[str] = set()
+        self._working: list[str] = []
+        """Pushes and undos under way here, in words (see :meth:`busy`)."""
         self._webhooks: dict[str, ActivityRecorder] = {}
         """Deliveries stored per connection (the listener runs in this process when there is one)."""
 
@@ -112,14 +114,28 @@ class InProcessRunner(Runner):
 
     async def push(self, connection: str | None) -> None:
         for sync in self._chosen(connection):
-            with contextlib.suppress(SyncBusy):
+            with self._doing(f"a push to {sync.conn.name}"), contextlib.suppress(SyncBusy):
                 await sync.push()
 
     async def undo(self, connection: str, entry_ids: list[int], actor: str) -> tuple[int, list[UndoStep]]:
-        return await self._chosen(connection)[0].undo(entry_ids, actor)
+        sync = self._chosen(connection)[0]
+        with self._doing(f"an undo in {sync.conn.name}"):
+            return await sync.undo(entry_ids, actor)
+
+    @contextlib.contextmanager
+    def _doing(self, what: str) -> Iterator[None]:
+        self._working.append(what)
+        try:
+            yield
+        finally:
+            self._working.remove(what)
 
     def running(self) -> set[str]:
         return set(self._running)
+
+    def busy(self) -> str | None:
+        doing = [f"a sync of {name}" for name in sorted(self._running)] + self._working
+        return ", ".join(doing) or None
 
     def upcoming_runs(self) -> dict[str, datetime]:
         return dict(self.next_runs)

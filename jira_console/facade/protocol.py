@@ -58,6 +58,11 @@ class ConsoleEngine(Protocol):
         """Run the engine in this process instead of relying on a daemon that is gone."""
         ...
 
+    async def attach(self) -> str:
+        """Hand the engine back to a live daemon (``engine_state().live_daemon``): the daemon's name. Raises
+        when something still runs here or no daemon is alive (the message says which)."""
+        ...
+
     # health
     def connections(self) -> list[ConnectionStatus]: ...
 

@@ -124,6 +124,11 @@ class Runner(ABC):
         """Connections whose sync runs in this process right now."""
         return set()
 
+    def busy(self) -> str | None:
+        """What runs in this process right now that moving the engine elsewhere would cut short, in words
+        (``a sync of cloud``); None when nothing does."""
+        return None
+
     def writable_fields(self, connection: str) -> set[str]:
         """Names of the connection's fields a push writes, beyond the core ones (known once it ran)."""
         return set()

@@ -129,6 +129,9 @@ class EngineState:
     """In-process, or the daemon's heartbeat is fresh (three heartbeat intervals)."""
     stopped_at: datetime | None = None
     """When the daemon stopped cleanly (None: running, or it died without saying)."""
+    live_daemon: str | None = None
+    """In this process: a daemon alive on the same database that the engine could be handed to
+    (``Engine.attach``); None when there is none, or when this process is a daemon itself."""
 
 
 @dataclass(frozen=True)

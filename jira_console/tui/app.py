@@ -31,10 +31,10 @@ from jira_console.health import one_line
 from jira_console.tui import messages
 from jira_console.tui.bridge import EngineBridge
 from jira_console.tui.commands import ConsoleCommands
-from jira_console.tui.format import counts, duration
+from jira_console.tui.format import MISSING, counts, duration
 from jira_console.tui.screens.base import ConsoleScreen, report_failed_worker
 from jira_console.tui.screens.conflicts import ConflictsScreen
-from jira_console.tui.screens.daemon_gone import DaemonGoneScreen, describe_gone
+from jira_console.tui.screens.daemon_gone import DaemonBackScreen, DaemonGoneScreen, describe_gone
 from jira_console.tui.screens.health import HealthScreen
 from jira_console.tui.screens.help import HelpScreen
 from jira_console.tui.screens.mappings import MappingsScreen
@@ -51,15 +51,20 @@ MODE_SCREENS: dict[str, type[ConsoleScreen]] = {
 }
 
 
-def describe_sync(reports: list[SyncReport]) -> tuple[str, bool]:
+def describe_sync(reports: list[SyncReport], connection: str | None = None) -> tuple[str, bool]:
     """Words for what ``run_sync`` returned (one report per connection, whether this process or a daemon
-    ran it), and whether it all went well."""
+    ran it), and whether it all went well. The report of ``connection`` (the one asked for, which the
+    toast names already) is not named again."""
     if not reports:
         return "nothing to sync", True
     parts = []
     for r in reports:
+        name = "" if r.connection == connection else f"{r.connection}: "
         error = f" ({one_line(r.errors[0], 120)})" if r.errors else ""
-        parts.append(f"{r.connection}: {r.status}{error}, {counts(r.counts())} in {duration(r.duration_ms)}")
+        done = counts(r.counts())
+        if done in ("nothing", MISSING):  # said in words, not as a bare "nothing"
+            done = "nothing new" if r.status == "ok" else ""
+        parts.append(f"{name}{r.status}{error}{', ' + done if done else ''} in {duration(r.duration_ms)}")
     return "; ".join(parts), all(report.status == "ok" for report in reports)
 
 
@@ -86,7 +91,7 @@ class JiraConsoleApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("i", "offer_run_here", "Run here", show=False),
+        Binding("i", "switch_engine", "Run here / attach", show=False),
         Binding("f5", "refresh_now", "Refresh", show=False),
     ]
 
@@ -118,6 +123,7 @@ class JiraConsoleApp(App[None]):
         self.engine_state = EngineState(engine.mode)
         """The last read of where the engine runs (refreshed with the visible screen)."""
         self._offered_run_here = False
+        self._offered_attach = False
         for mode in MODE_SCREENS:
             self.add_mode(mode, partial(self._make_screen, mode))
 
@@ -161,6 +167,10 @@ class JiraConsoleApp(App[None]):
         """The screen bar's words for the engine's whereabouts."""
         state = self.engine_state
         demo = " · DEMO" if self.demo else ""
+        if state.mode == "inprocess" and state.live_daemon:
+            return BarState(
+                f"in-process, daemon {state.live_daemon} is running — press i to attach", trouble=True
+            )
         if state.mode == "inprocess":
             return BarState(f"in-process{demo}")
         if state.alive:
@@ -186,6 +196,33 @@ class JiraConsoleApp(App[None]):
                 self.screen.dismiss(False)
                 self.notify(f"Daemon {state.daemon} is beating again", severity="information", markup=False)
             self._offered_run_here = False
+        self._offer_attach_once(state)
+
+    def _offer_attach_once(self, state: EngineState) -> None:
+        """Running here while a daemon is alive: offer once per return to hand the engine back to it (the
+        key stays on the screen bar); the offer goes when the daemon does."""
+        if state.mode == "inprocess" and state.live_daemon and not self._offered_attach:
+            self._offered_attach = True
+            self.notify(
+                f"Daemon {state.live_daemon} is running: press i to attach to it "
+                "(the engine in this console stops)",
+                severity="warning",
+                markup=False,
+            )
+            self.action_offer_attach()
+        elif not state.live_daemon and self._offered_attach:
+            offer = self.screen_stack[-1] if self.screen_stack else None
+            if isinstance(offer, DaemonBackScreen):
+                offer.dismiss(False)  # the daemon went again (or this console attached): no offer stands
+            self._offered_attach = False
+
+    def action_switch_engine(self) -> None:
+        """Move the engine where it can run: here when the daemon attached to is gone, back to a daemon
+        that is alive while it runs here."""
+        if self.engine_state.mode == "inprocess" and self.engine_state.live_daemon:
+            self.action_offer_attach()
+        else:
+            self.action_offer_run_here()
 
     def action_offer_run_here(self) -> None:
         """Offer to run the engine in this console (when the daemon it is attached to is gone)."""
@@ -201,11 +238,34 @@ class JiraConsoleApp(App[None]):
             if here:
                 self._run_here()
 
-        self.push_screen(DaemonGoneScreen(state, self.now()), chosen)
+        self.push_screen(DaemonGoneScreen(state, self.now), chosen)
+
+    def action_offer_attach(self) -> None:
+        """Offer to attach to the daemon that is alive while the engine runs in this console."""
+        state = self.engine_state
+        if state.mode != "inprocess" or not state.live_daemon:
+            return
+        if any(isinstance(screen, DaemonBackScreen) for screen in self.screen_stack):
+            return
+
+        def chosen(attach: bool | None) -> None:
+            if attach:
+                self._attach_to_daemon()
+
+        self.push_screen(DaemonBackScreen(state, self.now), chosen)
 
     @work(name="Running the engine here", group="run-here", exclusive=True, exit_on_error=False)
     async def _run_here(self) -> None:
         await self.engine.run_here()
+        self._show_engine_state(self.engine.engine_state())
+        self.action_refresh_now()
+
+    @work(name="Attaching to the daemon", group="run-here", exclusive=True, exit_on_error=False)
+    async def _attach_to_daemon(self) -> None:
+        try:
+            await self.engine.attach()
+        except Exception as exc:  # noqa: BLE001 - refused (a sync runs here, the daemon went): said, not raised
+            self.notify(f"Not attached: {exc}", severity="warning", markup=False)
         self._show_engine_state(self.engine.engine_state())
         self.action_refresh_now()
 
@@ -225,10 +285,10 @@ class JiraConsoleApp(App[None]):
         reload when they are shown again), and whether the engine still runs where it did."""
         if not self.screen_stack:
             return  # the console is closing (its refresh timer can tick once more on a busy machine)
-        if self.engine_state.mode == "attached":
-            self.check_engine()
-        screen = self.screen
-        if isinstance(screen, ConsoleScreen):
+        self.check_engine()  # attached: is the daemon alive? in-process: is one alive to attach to?
+        # The screen shown, or under a dialog the one it covers (a dialog must not freeze its figures).
+        screen = next((s for s in reversed(self.screen_stack) if isinstance(s, ConsoleScreen)), None)
+        if screen is not None:
             self.run_worker(
                 lambda: screen.fetch(screen.poll),
                 name=f"Refreshing {screen.TITLE}",
@@ -265,7 +325,7 @@ class JiraConsoleApp(App[None]):
             self.notify(f"{label}: {exc}. Press i to run the engine here.", severity="error", markup=False)
             self.check_engine()
             return
-        summary, ok = describe_sync(reports)
+        summary, ok = describe_sync(reports, connection)
         who = f"{where} ran the {label}" if where else label.capitalize()
         self.notify(f"{who}: {summary}", severity="information" if ok else "warning", markup=False)
 

@@ -71,3 +71,12 @@ def screen_text(app: Any) -> str:
     leaked would show up here already interpreted)."""
     strips = app.screen._compositor.render_strips()
     return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+def scroll_to_the_end(widget: Any) -> None:
+    """Scroll whatever holds ``widget`` as far down as it goes (as the operator would, to read the rest)."""
+    from textual.widget import Widget
+
+    for node in (widget, *widget.ancestors):
+        if isinstance(node, Widget):
+            node.scroll_end(animate=False, immediate=True)

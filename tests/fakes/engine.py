@@ -134,6 +134,25 @@ class FakeEngine:
         self.mode, self.state = "inprocess", EngineState("inprocess")
         self.emit(ev.Notice("info", "the engine now runs in this console (in-process)"))
 
+    def daemon_back(self, name: str = "syncd") -> None:
+        """A daemon beats on the database while the engine runs here (it was restarted)."""
+        self.state = replace(self.state, live_daemon=name)
+
+    async def attach(self) -> str:
+        await asyncio.sleep(0)
+        if self.mode == "attached":
+            return self.state.daemon or "?"
+        daemon = self.state.live_daemon
+        if daemon is None:
+            raise NoLiveDaemon("no daemon is alive on this database to attach to")
+        running = sorted({name for (name, _), s in self._sync.items() if s.running})
+        if running:
+            busy = ", ".join(f"a sync of {name}" for name in running)
+            raise RuntimeError(f"{busy} runs in this console; attach once it has finished")
+        self.mode, self.state = "attached", EngineState("attached", daemon, FIXED_NOW)
+        self.emit(ev.Notice("info", f"attached to daemon {daemon}: it runs the engine again"))
+        return daemon
+
     # -- health -------------------------------------------------------------------------------------
 
     def connections(self) -> list[ConnectionStatus]:

@@ -3,6 +3,7 @@ minutes, the webhook listener, and (when attached) the daemons' heartbeats."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,12 +14,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from jira_console.facade import ConnectionStatus, ListenerStatus
+from jira_console.facade import ConnectionStatus, ConsoleEngine, ListenerStatus
 from jira_console.store.converters import DaemonRecord
 from jira_console.tui import messages
 from jira_console.tui.format import ago, literal, moment
 from jira_console.tui.screens.base import ConsoleScreen
-from jira_console.tui.widgets.connection_card import ConnectionCard
+from jira_console.tui.widgets.connection_card import ConnectionCard, flow
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,18 @@ class HealthData:
 
 
 class HealthScreen(ConsoleScreen):
-    """Connections, listener and daemon. Breaker countdowns tick locally every second between reads."""
+    """Connections, listener and daemon. Breaker countdowns and heartbeat ages tick locally every second
+    between reads."""
 
     TITLE = "Health"
     MODE = "health"
     CSS_PATH = "health.tcss"
     BINDINGS = [Binding("r", "reload", "Reload")]
+
+    def __init__(self, engine: ConsoleEngine, *, now: Callable[[], datetime]) -> None:
+        super().__init__(engine, now=now)
+        self.data: HealthData | None = None
+        """The last read (the footer's ages are re-measured from it every second)."""
 
     def compose(self) -> ComposeResult:
         yield self.screen_bar()
@@ -60,6 +67,7 @@ class HealthScreen(ConsoleScreen):
         return {card.status.name: card for card in self.query(ConnectionCard)}
 
     def show(self, data: HealthData) -> None:
+        self.data = data
         container = self.query_one("#cards", VerticalScroll)
         placeholder = self.query_one("#placeholder", Static)
         placeholder.display = not data.connections
@@ -73,45 +81,63 @@ class HealthScreen(ConsoleScreen):
                 card.set_status(status, data.read_at)
         for stale in existing.values():
             stale.remove()
-        self.query_one("#listener", Static).update(self._listener_text(data.listener))
-        self.query_one("#daemons", Static).update(self._daemon_text(data.daemons, data.read_at))
+        self._render_footer(data.read_at)
 
-    def _listener_text(self, listener: ListenerStatus) -> Text:
-        text = Text("listener ", style="bold")
+    def _render_footer(self, now: datetime) -> None:
+        """The listener and the daemons' lines, their parts flowed to the width (never a value cut from
+        its label at the edge), the heartbeats' ages measured from ``now``."""
+        if self.data is None:
+            return
+        for selector, text in (
+            ("#listener", self._listener_text(self.data.listener)),
+            ("#daemons", self._daemon_text(self.data.daemons, now)),
+        ):
+            line = self.query_one(selector, Static)
+            width = line.content_size.width or None
+            line.update(Text("\n").join(flow(parts, width) for parts in text))
+
+    def _listener_text(self, listener: ListenerStatus) -> list[list[Text]]:
+        where = Text("listener ", style="bold")
         if listener.listening:
-            text.append("● ", style="green")
-            text.append_text(literal(listener.address))
+            where.append("● ", style="green")
+            where.append_text(literal(listener.address))
         elif self.engine.mode != "attached":
             # Expected here: the daemon listens (the demo's machinery too); a console on its own does not.
-            text.append("none in this console (jira-console daemon receives webhooks)", style="dim")
+            where.append("none in this console (jira-console daemon receives webhooks)", style="dim")
         else:
-            text.append("not listening", style="bold red")
-        text.append(f"  received {listener.received}  failed {listener.failed}  queue {listener.queue_depth}")
-        return text
+            where.append("not listening", style="bold red")
+        figures = (
+            f"received {listener.received}",
+            f"failed {listener.failed}",
+            f"queue {listener.queue_depth}",
+        )
+        return [[where, *(Text(figure) for figure in figures)]]
 
-    def _daemon_text(self, daemons: list[DaemonRecord], now: datetime) -> Text:
+    def _daemon_text(self, daemons: list[DaemonRecord], now: datetime) -> list[list[Text]]:
         if self.engine.mode != "attached":
-            return Text("engine running in this console (in-process)", style="dim")
+            return [[Text("engine running in this console (in-process)", style="dim")]]
         if not daemons:
-            return Text("attached, but no daemon has reported a heartbeat", style="bold red")
-        text = Text()
+            return [[Text("attached, but no daemon has reported a heartbeat", style="bold red")]]
+        lines = []
         for daemon in daemons:
-            text.append("daemon ", style="bold")
-            text.append_text(literal(f"{daemon.name}@{daemon.host} pid {daemon.pid}"))
+            name = Text("daemon ", style="bold")
+            name.append_text(literal(f"{daemon.name}@{daemon.host} pid {daemon.pid}"))
             if daemon.stopped_at is not None:
-                text.append(f"  stopped at {moment(daemon.stopped_at, now)}", style="yellow")
-                text.append("\n")
+                lines.append([name, Text(f"stopped at {moment(daemon.stopped_at, now)}", style="yellow")])
                 continue
-            text.append(f"  heartbeat {ago(daemon.heartbeat_at, now)}")
-            text.append(f"  up since {moment(daemon.started_at, now)}\n")
-        text.rstrip()
-        return text
+            beat = Text(f"heartbeat {ago(daemon.heartbeat_at, now)}")
+            lines.append([name, beat, Text(f"up since {moment(daemon.started_at, now)}")])
+        return lines
+
+    def on_resize(self) -> None:
+        self._render_footer(self.now())
 
     def tick(self) -> None:
-        """Re-render the countdowns against the current time."""
+        """Re-render the countdowns and the heartbeats' ages against the current time."""
         now = self.now()
         for card in self.query(ConnectionCard):
             card.tick(now)
+        self._render_footer(now)
 
     @on(messages.BreakerStateChanged)
     def _breaker_changed(self, message: messages.BreakerStateChanged) -> None:

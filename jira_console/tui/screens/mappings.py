@@ -27,6 +27,7 @@ from jira_console.tui import messages
 from jira_console.tui.format import json_inline, literal
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.widgets.console_table import ConsoleTable
+from jira_console.tui.widgets.text_panel import TextPanel
 
 PREVIEW_COLUMNS = ("key", "jira", "→ internal", "→ back", "notes")
 
@@ -47,6 +48,8 @@ class PreviewResult:
     definition: dict[str, Any] | None
     rows: list[PreviewRow]
     error: str | None
+    missing: tuple[str, ...] = ()
+    """Issue keys asked for that the connection has no stored issue under."""
 
 
 class MappingsScreen(ConsoleScreen):
@@ -87,7 +90,8 @@ class MappingsScreen(ConsoleScreen):
         with Horizontal(id="top"):
             yield OptionList(id="mapping-list")
             yield TextArea(id="editor", show_line_numbers=False, soft_wrap=False, tab_behavior="focus")
-        yield Static(id="validation")
+        with TextPanel(id="validation-box"):  # an error is shown whole: scrolled when it is long
+            yield Static(id="validation")
         yield Input(
             placeholder="issue keys for the preview, comma separated (empty: first 20)",
             id="issues",
@@ -192,12 +196,15 @@ class MappingsScreen(ConsoleScreen):
         where = self.current.connection if self.current is not None else None
 
         def read() -> PreviewResult:
+            limit = max(20, len(keys or ()))  # every key asked for, so a missing one is truly missing
             try:
                 definition = self.engine.mapping_from_toml(text)
-                rows = self.engine.preview_mapping(definition, issue_keys=keys, limit=20, connection=where)
+                rows = self.engine.preview_mapping(definition, issue_keys=keys, limit=limit, connection=where)
             except ValueError as exc:
                 return PreviewResult(text, None, [], str(exc))
-            return PreviewResult(text, definition, rows, None)
+            found = {row.key for row in rows}
+            missing = tuple(dict.fromkeys(key for key in keys or () if key not in found))
+            return PreviewResult(text, definition, rows, None, missing)
 
         self.run_worker(
             lambda: self.fetch(read),
@@ -269,9 +276,12 @@ class MappingsScreen(ConsoleScreen):
             text.append_text(literal(self.result.error))
         elif self.result is not None:
             errors = sum(1 for row in self.result.rows if row.errors)
-            text.append(
-                f"valid · {len(self.result.rows)} issues previewed · {errors} with errors", style="green"
-            )
+            previewed = len(self.result.rows)
+            issues = "issue" if previewed == 1 else "issues"
+            text.append(f"valid · {previewed} {issues} previewed · {errors} with errors", style="green")
+            if self.result.missing:
+                text.append(" · not found: ", style="bold yellow")
+                text.append_text(literal(", ".join(self.result.missing), style="yellow"))
             noted = self._noted_row()
             if noted is not None:  # its notes in full: the table's note column is cut to its share
                 text.append("\n")

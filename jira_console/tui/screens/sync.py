@@ -23,7 +23,9 @@ from jira_console.tui import messages
 from jira_console.tui.format import age, ago, counts, duration, literal, moment
 from jira_console.tui.screens.audit import AuditScreen
 from jira_console.tui.screens.base import ConsoleScreen
+from jira_console.tui.widgets.connection_card import without_countdown
 from jira_console.tui.widgets.console_table import ConsoleTable
+from jira_console.tui.widgets.text_panel import TextPanel
 
 COLUMNS = ("connection", "scope", "state", "watermark", "next run")
 
@@ -120,7 +122,8 @@ class SyncScreen(ConsoleScreen):
     def compose(self) -> ComposeResult:
         yield self.screen_bar()
         yield ConsoleTable(id="states")
-        yield Static(id="detail")
+        with TextPanel(id="detail-box"):  # as long as it needs: scrolls where the screen is too short
+            yield Static(id="detail")
         yield ProgressBar(id="progress", show_eta=False)
         yield Footer()
 
@@ -202,16 +205,22 @@ class SyncScreen(ConsoleScreen):
             text.append("never", style="yellow")
         else:
             text.append(ago(state.last_success_at, now))
-        text.append(f"  took {duration(state.duration_ms)}  api calls {state.api_calls or 0}\n")
-        text.append_text(literal(counts(state.counts)))
+        text.append(f"  took {duration(state.duration_ms)}  api calls {state.api_calls or 0}")
+        if state.counts:
+            done = counts(state.counts)
+            text.append("\nlast run ")
+            text.append_text(literal("found nothing new" if done == "nothing" else done))
         progress = self.progress.get((state.connection, state.scope))
         if progress is not None:
             text.append("\nreading " + progress_text(progress), style="yellow")
         if state.failures:
             text.append(f"\nfailed {state.failures}× in a row", style="bold red")
         if state.last_error:
+            # Dated, without the breaker's countdown of that moment (it would read as a live one).
             text.append("\nerror ", style="bold red")
-            text.append_text(literal(state.last_error))
+            if state.last_finished_at is not None:
+                text.append(f"at {moment(state.last_finished_at, now)}: ", style="bold red")
+            text.append_text(literal(without_countdown(state.last_error)))
         if state.quarantined:
             # Issues that could not be applied: set aside (key and cause, no values), tried again each sync.
             text.append(f"\nquarantined {len(state.quarantined)}", style="bold red")

@@ -5,6 +5,8 @@ last minutes. When attached, which daemon reported it and how long ago."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,8 +30,33 @@ VERDICT = {
     "auth": ("✖ AUTH", "bold red"),
     "down": ("✖ DOWN", "bold red"),
 }
+_FROZEN_COUNTDOWN = re.compile(r";? *it half-opens in \d+(?:\.\d+)?s")
+"""The countdown a circuit breaker's error carries (``it half-opens in 9.7s``): true only when written."""
 STALE_REPORT_SECONDS = 30
 """A daemon's report older than this is flagged (its heartbeat normally comes every few seconds)."""
+
+
+def without_countdown(error: str) -> str:
+    """An error as stored, less the breaker's countdown at the time it was written: shown later, beside
+    the breaker's live state, that figure would contradict it."""
+    return _FROZEN_COUNTDOWN.sub("", error)
+
+
+def flow(parts: Sequence[Text], width: int | None, gap: str = "  ") -> Text:
+    """``parts`` on one line, ``gap`` apart; with ``width``, a part that would cross it starts the next line
+    (so a label is never split from its value at the edge: only a part wider than a line still wraps)."""
+    text = Text()
+    column = 0
+    for part in parts:
+        if column and width is not None and column + len(gap) + part.cell_len > width:
+            text.append("\n")
+            column = 0
+        elif column:
+            text.append(gap)
+            column += len(gap)
+        text.append_text(part)
+        column += part.cell_len
+    return text
 
 
 class ConnectionCard(Vertical):
@@ -95,34 +122,34 @@ class ConnectionCard(Vertical):
     def tick(self, now: datetime) -> None:
         """Re-render with the countdown measured from ``now``."""
         if self._ready:
-            self.query_one(".summary", Static).update(self.render_status(now))
+            summary = self.query_one(".summary", Static)
+            summary.update(self.render_status(now, summary.content_size.width or None))
 
-    def render_status(self, now: datetime) -> Text:
+    def on_resize(self) -> None:
+        self.tick(self._now)
+
+    def render_status(self, now: datetime, width: int | None = None) -> Text:
+        """The card's text at ``now``; with ``width``, each line breaks between its parts (a label stays
+        with its value) instead of wherever the edge falls."""
+        self._now = now
         s = self.status
         label, style = VERDICT[s.verdict]
-        text = Text()
-        text.append(label, style=style)
-        text.append(f"  {s.flavor or 'flavor ?'} {s.version or ''}".rstrip())
-        text.append(f"  auth {s.auth} ")
         auth_style = "green" if s.auth_state == "ok" else "bold red" if s.verdict == "auth" else "dim"
-        text.append("not checked yet" if s.auth_state == "unknown" else s.auth_state, style=auth_style)
-        text.append("  breaker ")
-        text.append(s.breaker_state.upper(), style=BREAKER_STYLE.get(s.breaker_state, "bold"))
-        if s.breaker_state == "open":
-            if self.opens_at is not None:
-                remaining = (self.opens_at - now).total_seconds()
-                if remaining > 0:
-                    text.append(f" half-open in {age(remaining + 0.999)}", style="yellow")
-                else:  # the breaker half-opens on the next call, not by itself
-                    text.append(" half-open: next call", style="yellow")
-            else:
-                text.append(" half-open time unknown", style="dim")
+        auth = Text(f"auth {s.auth} ")
+        auth.append("not checked yet" if s.auth_state == "unknown" else s.auth_state, style=auth_style)
+        breaker = Text("breaker ")
+        breaker.append(s.breaker_state.upper(), style=BREAKER_STYLE.get(s.breaker_state, "bold"))
+        breaker.append_text(self._countdown(now))
+        site = f"{s.flavor or 'flavor ?'} {s.version or ''}".rstrip()
+        text = flow([Text(label, style=style), Text(site), auth, breaker], width)
         text.append("\n")
-        text.append_text(self._sync_line(now))
+        text.append_text(self._sync_line(now, width))
         budget = "—" if s.rate_limit_remaining is None else str(s.rate_limit_remaining)
         calls = " ".join(f"{code}:{n}" for code, n in sorted(s.calls_by_status.items())) or "none"
-        text.append(f"\nlatency {duration(s.last_latency_ms)}  rate budget {budget}  calls {calls}")
-        text.append(f"  last webhook {moment(s.last_webhook_at, now)}")
+        traffic = [f"latency {duration(s.last_latency_ms)}", f"rate budget {budget}", f"calls {calls}"]
+        traffic.append(f"last webhook {moment(s.last_webhook_at, now)}")
+        text.append("\n")
+        text.append_text(flow([Text(part) for part in traffic], width))
         if s.reported_by is not None:
             text.append_text(self._reporter_line(now))
         if s.auth_note:
@@ -133,30 +160,45 @@ class ConnectionCard(Vertical):
             text.append_text(literal(error))
         return text
 
-    def _sync_line(self, now: datetime) -> Text:
+    def _countdown(self, now: datetime) -> Text:
+        """When an open breaker lets a call through again: the one countdown on the card (the sync's error,
+        written when it failed, has its own frozen figure taken out: see :func:`without_countdown`)."""
+        if self.status.breaker_state != "open":
+            return Text()
+        if self.opens_at is None:
+            return Text(" half-open time unknown", style="dim")
+        remaining = (self.opens_at - now).total_seconds()
+        if remaining > 0:
+            return Text(f" half-open in {age(remaining + 0.999)}", style="yellow")
+        return Text(" half-open: next call", style="yellow")  # it half-opens on the next call, not by itself
+
+    def _sync_line(self, now: datetime, width: int | None = None) -> Text:
         sync = self.status.sync
-        text = Text("sync ")
+        state = Text("sync ")
         if sync.failures:
             failing = sync.failing_for(now)
-            text.append(
+            state.append(
                 f"failed {sync.failures}× in a row", style="bold red" if sync.degraded else "bold yellow"
             )
             if failing is not None:
-                text.append(f" for {age(failing.total_seconds())}")
+                state.append(f" for {age(failing.total_seconds())}")
         elif sync.last_status == "running":
-            text.append("running", style="yellow")
+            state.append("running", style="yellow")
         else:
-            text.append(
+            state.append(
                 sync.last_status or "never run", style="green" if sync.last_status == "ok" else "yellow"
             )
-        text.append("  last success ")
+        success = Text("last success ")
         if sync.last_success_at is None:
-            text.append("never", style="yellow" if sync.failures else "dim")
+            success.append("never", style="yellow" if sync.failures else "dim")
         else:
-            text.append(ago(sync.last_success_at, now))
+            success.append(ago(sync.last_success_at, now))
+        text = flow([state, success], width)
         if sync.last_error:
             text.append("\n  error ", style="bold red")
-            text.append_text(literal(sync.last_error))
+            if sync.last_finished_at is not None:
+                text.append(f"at {moment(sync.last_finished_at, now)}: ", style="bold red")
+            text.append_text(literal(without_countdown(sync.last_error)))
         return text
 
     def _reporter_line(self, now: datetime) -> Text:

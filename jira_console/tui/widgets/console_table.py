@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.widgets import DataTable
@@ -28,6 +29,13 @@ class ConsoleTable(DataTable):
     the header's width until the cursor moves. Re-setting one cell to its own value advances the counter
     through public API, so the next frame uses the measured widths.
     """
+
+    BINDINGS = [
+        # DataTable binds Home/End to horizontal scrolling, which in a row-cursor table leaves the highlight
+        # where it was: the operator pressed Home, saw nothing move, and the next key acted on the same row.
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("cursor_type", "row")
