@@ -319,3 +319,22 @@ async def test_healthz_says_degraded_but_stays_200_and_metrics_carry_the_series(
     health.pop("dc")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         assert (await client.get("/healthz")).json()["status"] == "ok"
+
+
+async def test_a_console_reading_the_daemons_configuration_attaches_to_that_daemon(engine_factory) -> None:
+    # `[daemon] name = "sync-1"` in the shared file named the console "sync-1" too: it took the live daemon
+    # for itself, never attached, and would have held sync leases under the daemon's name.
+    from jira_console.facade import Engine
+
+    owner, _ = await engine_factory("cloud")
+    with owner.db.session() as s:
+        st.heartbeat(s, "sync-1", host="h", pid=1, version="x", status={"connections": []})
+    daemon_cfg = owner.settings.daemon.model_copy(update={"name": "sync-1"})
+    console = Engine(owner.settings.model_copy(update={"daemon": daemon_cfg}))
+    await console.start(attach=None)
+    try:
+        assert console.owner != "sync-1"
+        state = console.engine_state()
+        assert (state.mode, state.daemon, state.alive) == ("attached", "sync-1", True)
+    finally:
+        await console.stop()

@@ -88,7 +88,10 @@ class Engine(
         self.db = db or Database(
             settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
         )
-        self.owner = owner or settings.daemon.name or default_owner()
+        # Not ``[daemon] name``: that names the daemon (which passes it as ``owner``). A console or CLI
+        # reading the same file took it as its own name, so it counted the daemon as itself (never
+        # attaching) and would have taken sync leases under the daemon's name.
+        self.owner = owner or default_owner()
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
         self._context = RunnerContext(settings, self.db, self.owner, self.emit)
