@@ -31,16 +31,14 @@ from jira_console.sync.create import create_requested
 from jira_console.sync.fields import MappedField, local_edit_problem
 from jira_console.sync.follow import fetch_following
 from jira_console.sync.merge import canonical, same
+from jira_console.sync.push_record import REFUSED_STEP as REFUSED_STEP
+from jira_console.sync.push_record import TRANSIENT as TRANSIENT
+from jira_console.sync.push_record import record_push_outcome as record_push_outcome
 from jira_console.sync.report import SyncReport
 from jira_console.sync.writer import PushOutcome, write_plans
 
 log = get_logger(__name__)
 PUSH_BATCH = 100
-TRANSIENT = "transient: "
-"""How a field error left by a failure that may pass reads (the change stays queued)."""
-REFUSED_STEP = "refused by Jira"
-"""The ``field_errors.step`` of a value Jira refused; ``field_errors.value`` holds that value, which is not
-sent again until the field changes again."""
 
 
 @dataclass
@@ -364,82 +362,6 @@ def _still_refused(session: Session, row: Any, pushes: Sequence[Any]) -> set[str
         FieldError.issue_id == row.id, FieldError.step == REFUSED_STEP, FieldError.field.in_(list(wanted))
     )
     return {name for name, value in session.execute(stmt) if same(value, wanted[name])}
-
-
-def record_push_outcome(
-    session: Session,
-    ctx: SyncContext,
-    plans: Sequence[IssuePlan],
-    outcome: PushOutcome,
-    refetched: Mapping[str, Mapping[str, Any]],
-    opened: list[tuple[int, str, str]] | None = None,
-) -> int:
-    """After the writes: pushed fields become the new base (as Jira now reads them back), failures are kept
-    as field errors with the local value untouched, and the issue's Jira version is recorded so the pull and
-    webhooks recognise our own write instead of echoing it. Returns how many fields were pushed; conflicts
-    the rest of that version opens go to ``opened`` ((id, issue key, field) each)."""
-    pushed = 0
-    rows = si.issues_by_key(session, ctx.name, [p.key for p in plans], lock=True)
-    for plan in plans:
-        row = rows.get(plan.key)
-        if row is None:
-            continue
-        ok = outcome.succeeded.get(plan.key, set())
-        refused = outcome.refused.get(plan.key, {})
-        transient = outcome.transient.get(plan.key, {})
-        raw = refetched.get(plan.key)
-        jira_values = decode_issue(raw, ctx.codecs, ctx)[0] if raw is not None else {}
-        edited_meanwhile = row.local_changed_at != plan.changed_at
-        base = dict(row.base or {})
-        for name in ok:
-            old_base = plan.before.get(name, base.get(name))
-            value = jira_values.get(name, plan.values[name])
-            # Jira may normalise what we sent (Markdown through ADF, trimmed strings): keep its reading on
-            # both sides so the next compare sees no change -- unless the field was edited again meanwhile.
-            current = local_value(row, name)
-            if same(current, plan.values[name]) and not same(value, current):
-                set_local_value(row, name, value)
-            base[name] = value
-            repo.append_audit(
-                session, ctx.name, "jira", name, old_base, plan.values[name],
-                issue_key=plan.key, reason="pushed local change", actor=ctx.actor,
-            )  # fmt: skip
-            pushed += 1
-        row.base = base
-        updated_ms = updated_of(raw) if raw is not None else None
-        if updated_ms is not None and (row.jira_updated_ms is None or updated_ms >= row.jira_updated_ms):
-            # The version read back becomes the stored one, so no pull applies it again: what else it holds
-            # (a pull-only mapping of a pushed field, Jira's own reaction to the write) is merged now.
-            others = {n: v for n, v in jira_values.items() if n not in plan.values}
-            if others:
-                merged = merge_into_row(session, ctx, row, others, ctx.codecs, updated_ms=updated_ms)
-                row.base = merged.base
-                (opened if opened is not None else []).extend(merged.conflicts)
-            row.jira_updated_ms = updated_ms
-            row.raw = dict(raw or {})
-        record_field_errors(session, row, {n: f"{TRANSIENT}{m}" for n, m in transient.items()}, list(ok))
-        for name, reason in refused.items():
-            value = plan.values.get(name)
-            said = reason + _refusal_hint(ctx, name, value)
-            repo.record_field_error(session, row.id, name, said[:4000], step=REFUSED_STEP, value=value)
-        for name in set(ok) & plan.notes.keys():  # written, but part of Jira's content was kept: say what
-            repo.record_field_error(session, row.id, name, plan.notes[name][:4000], step="rich_text_policy")
-        # Done with what was written or refused for good; a transient failure keeps its intent for the retry.
-        settled = set(ok) | set(refused)
-        remaining = {n: v for n, v in (row.pushing or {}).items() if n not in settled}
-        row.pushing = remaining if set(remaining) - {INTENT_AT} else None
-        # Transient failures keep the issue dirty for the next run; refused ones are parked as field errors
-        # (the value stays local and visible) until someone edits it again or a full sync re-checks it.
-        row.local_dirty = edited_meanwhile or bool(transient)
-    return pushed
-
-
-def _refusal_hint(ctx: SyncContext, name: str, value: Any) -> str:
-    """What Jira's refusal does not say, for the mistake a host program makes most: an e-mail address as
-    the assignee of a Cloud site, which names people by accountId only."""
-    if name == "assignee" and ctx.flavor == "cloud" and isinstance(value, str) and "@" in value:
-        return " (on Cloud, assignee takes an accountId, not an e-mail address)"
-    return ""
 
 
 def _display_names(ctx: SyncContext) -> dict[str, str]:
