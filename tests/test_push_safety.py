@@ -257,3 +257,43 @@ async def test_an_issue_whose_record_fails_does_not_take_the_records_of_the_othe
     assert rig.local(bad)["base"]["summary"] == "written, not recorded" and not rig.local(bad)["local_dirty"]
     assert _field_errors(rig) == {} and len(_pushed_audit(rig, bad)) == 1
     assert _edits_of(rig.sim, bad) == 1
+
+
+def _without_host_guards(rig) -> None:
+    """The database as an older schema left it: no guards on host programs' values (a value they would
+    refuse is then in the store, as the engine must expect)."""
+    if rig.db.dialect == "sqlite":
+        rig.sql("DROP TRIGGER issues_guard_host_values")
+    else:
+        rig.sql("ALTER TABLE issues DISABLE TRIGGER issues_guard_host_values")
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_story_points_that_are_not_a_finite_number_park_that_field_and_the_rest_syncs(
+    rig_factory, flavor
+) -> None:
+    """NaN or an infinity in story_points (PostgreSQL's float takes 'NaN', SQLite 1e999) failed the JSON body
+    of the write and with it every run of the connection, naming no issue. Now that field gets a field error,
+    and the issue's other edits and the other issues' go to Jira."""
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    _without_host_guards(rig)
+    keys = _keys(rig.sim)
+    bad = ["1e999", "-1e999"] if rig.db.dialect == "sqlite" else ["'NaN'", "'Infinity'"]
+    rig.sql("UPDATE issues SET story_points = 3 WHERE key IN (:a, :b)", a=keys[2], b=keys[3])
+    assert (await rig.engine.run()).pushed_fields == 2
+    for key, value in zip(keys[2:4], bad, strict=True):
+        rig.sql(f"UPDATE issues SET story_points = {value}, summary = 'sent' WHERE key = :k", k=key)
+    rig.sql("UPDATE issues SET summary = 'sent too' WHERE key = :k", k=keys[4])
+    report = await rig.engine.run()
+    assert report.status == "ok", report.errors
+    assert (report.pushed_fields, report.refused_fields) == (3, 2)
+    assert [rig.sim.issue(k)["summary"] for k in keys[2:5]] == ["sent", "sent", "sent too"]
+    assert [rig.sim.issue(k)["story_points"] for k in keys[2:4]] == [3, 3]
+    messages = sorted(_field_errors(rig).values())
+    assert messages == [
+        f"not pushed: story_points takes a finite number, not {name}"
+        for name in (["-Infinity", "Infinity"] if rig.db.dialect == "sqlite" else ["Infinity", "NaN"])
+    ]
+    assert not any(rig.local(k)["local_dirty"] for k in keys[2:5])
+    assert (await rig.engine.run(full=True)).status == "ok"

@@ -215,7 +215,7 @@ async def test_an_outbox_row_the_column_cannot_hold_is_refused_on_its_own(rig_fa
         newest_first = outbox.list_local_changes(s)
         errors = [(c.field, c.error) for c in reversed(newest_first) if c.error]
     assert errors == [
-        ("story_points", "story_points holds float values, not str"),
+        ("story_points", "story_points takes a finite number, not str"),
         ("labels", 'labels holds a list of texts (JSON: ["a", "b"]), not str'),
         ("status", "status holds at most 128 characters, not 200"),
         ("summary", "summary must be a non-empty string, got '  '"),

@@ -13,6 +13,7 @@ New rows are inserted with the column's default stamp (the trigger watches updat
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -86,7 +87,8 @@ def local_value_problem(name: str, value: Any) -> str | None:
     kept as given in SQLite. A mapped field (in ``issues.fields``, JSON) takes any JSON value here; its
     mapping says at the push whether it can be written."""
     if name not in CORE_FIELDS:
-        return None
+        number = unsendable_number(value)
+        return None if number is None else f"{name} holds {_number_name(number)}: JSON numbers must be finite"
     labels_ok = value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     if name == "labels" and not labels_ok:
         return f'labels holds a list of texts (JSON: ["a", "b"]), not {type(value).__name__}'
@@ -262,6 +264,27 @@ def mark_dirty(session: Session, issue_ids: Sequence[int]) -> None:
 
 
 _INT64 = (-(2**63), 2**63 - 1)
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+def unsendable_number(value: Any) -> float | int | None:
+    """The first number in ``value`` (a JSON value, nested or not) that JSON cannot carry to Jira nor the
+    store read back: NaN, an infinity, or one beyond a 64-bit float's range; None when there is none."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if -_FLOAT_MAX <= value <= _FLOAT_MAX else value
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, list | tuple) else ()
+    return next((n for n in map(unsendable_number, items) if n is not None), None)
+
+
+def _number_name(value: float | int) -> str:
+    """A number JSON cannot carry, named as a person typed it (NaN, Infinity)."""
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return "a number beyond ±1.8e308"
 
 
 def issue_value_problem(column: str, value: Any) -> str | None:
@@ -278,7 +301,11 @@ def issue_value_problem(column: str, value: Any) -> str | None:
         if fits and not _INT64[0] <= value <= _INT64[1]:
             return f"{column} holds 64-bit integers; {value} is out of range"
     elif expected is float:
-        fits = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= 1.7e308
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and unsendable_number(value) is None:
+            return None
+        said = _number_name(value) if number else type(value).__name__
+        return f"{column} takes a finite number, not {said}"
     else:
         length = getattr(kind, "length", None)
         if isinstance(value, str) and length is not None and len(value) > length:

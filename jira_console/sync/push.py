@@ -21,7 +21,7 @@ from jira_console.mapping.compiled import JiraWrite as Write
 from jira_console.store import identity, outbox, repo
 from jira_console.store import issues as si
 from jira_console.store import sprints as sprint_rows
-from jira_console.store.issues import local_value, set_local_value
+from jira_console.store.issues import local_value, local_value_problem, set_local_value
 from jira_console.store.models import FieldError, utcnow
 from jira_console.sync.absent import AbsentChange, absent_changes, resolve_absent
 from jira_console.sync.apply import decode_issue, merge_into_row, record_field_errors, updated_of
@@ -258,6 +258,12 @@ def _plan_writes(
     mapping_ctx = replace(ctx.mapping_ctx, previous_fields=previous_fields)
     for d in pushes:
         codec = by_name[d.field]
+        # A value no write can carry (NaN story points stored by plain SQL before the guards refused it) is
+        # that field's error; sent, it would fail the request and the whole run with it.
+        problem = local_value_problem(d.field, d.value)
+        if problem is not None:
+            plan.errors[d.field] = f"not pushed: {problem}"
+            continue
         try:
             plan.writes[d.field] = codec.to_jira(
                 d.value, mapping_ctx if isinstance(codec, MappedField) else write_ctx
