@@ -21,7 +21,7 @@ from jira_console.mapping.compiled import JiraWrite as Write
 from jira_console.store import identity, outbox, repo
 from jira_console.store import issues as si
 from jira_console.store import sprints as sprint_rows
-from jira_console.store.issues import local_value, local_value_problem, set_local_value
+from jira_console.store.issues import local_value, local_value_problem, set_local_value, unsendable_number
 from jira_console.store.models import FieldError, utcnow
 from jira_console.sync.absent import AbsentChange, absent_changes, resolve_absent
 from jira_console.sync.apply import decode_issue, merge_into_row, record_field_errors, updated_of
@@ -226,9 +226,12 @@ def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
             session, ctx.name, change.issue_key
         )
         error = None
-        value = canonical(change.value)
+        # NaN, which canonical() makes None, must be refused rather than clear the field.
+        value = change.value if unsendable_number(change.value) is not None else canonical(change.value)
         if change.field not in names:
             error = f"unknown or pull-only field {change.field!r}; known: {', '.join(sorted(names))}"
+        elif change.problem is not None:
+            error = change.problem
         elif issue is None:
             error = f"no issue {change.issue_key!r} in connection {ctx.name!r}"
         else:
