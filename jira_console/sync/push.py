@@ -18,9 +18,10 @@ from jira_console.jira.errors import JiraError
 from jira_console.jira.models import JiraField
 from jira_console.logs import get_logger
 from jira_console.mapping.compiled import JiraWrite as Write
-from jira_console.store import identity, outbox, repo
+from jira_console.store import identity, outbox, repo, unreadable
 from jira_console.store import issues as si
 from jira_console.store import sprints as sprint_rows
+from jira_console.store.db import UnreadableJson
 from jira_console.store.issues import local_value, local_value_problem, set_local_value, unsendable_number
 from jira_console.store.models import FieldError, utcnow
 from jira_console.sync.absent import AbsentChange, absent_changes, resolve_absent
@@ -75,42 +76,74 @@ async def push(io: SyncIO, ctx: SyncContext, report: SyncReport) -> SyncReport:
     """Write local changes to Jira after a fresh compare, a batch of dirty issues at a time. A failure that
     may pass stops the push and leaves the changes queued; a change Jira refuses is parked as a field error
     on that issue. Issues requested in ``new_issues`` are created first, so that what a create cannot set
-    (a status, a sprint) goes out with this push."""
+    (a status, a sprint) goes out with this push. An issue whose row holds a value the engine cannot read
+    is set aside (quarantined, see :mod:`jira_console.store.unreadable`) and its batch pushed without it."""
     await create_requested(io, ctx, report)
     await asyncio.to_thread(_drain_outbox, io, ctx)
     after_id = 0
+    set_aside: set[str] = set()
     while True:
-        batch = await asyncio.to_thread(_dirty_batch, io, ctx, after_id)
+        batch = await asyncio.to_thread(_dirty_batch, io, ctx, after_id, set_aside)
         if not batch:
             break
+        try:
+            stop = await _push_batch(io, ctx, report, [k for _, k in batch])
+        except UnreadableJson:
+            found = await asyncio.to_thread(_set_aside, io, ctx, [k for _, k in batch])
+            if not found:
+                raise
+            set_aside.update(found)
+            continue  # the same batch again, without them
         after_id = batch[-1][0]
-        # Jira answers a moved issue under its new key (the row follows); one it could not read waits.
-        followed = await fetch_following(io, ctx, [k for _, k in batch])
-        keys, fresh = followed.keys, followed.fresh
-        leftovers = await asyncio.to_thread(_leftovers, io, ctx, keys, fresh)
-        contests = await find_contests(io.client, ctx.codecs, leftovers, _display_names(ctx))
-        plans, conflicts = await asyncio.to_thread(_plan, io, ctx, keys, fresh, contests)
-        report.add_conflicts(conflicts, io.emit)
-        if any(p.absent for p in plans):
-            await resolve_absent(io.client, plans, lambda plan, changes: _plan_absent(ctx, plan, changes))
-            await asyncio.to_thread(_record_absent, io, ctx, plans)
-        report.refused_fields += sum(len(p.errors) + len(p.absent_refused) for p in plans)
-        plans = [p for p in plans if p.writes]
-        if not plans:
-            continue
-        outcome = await write_plans(io.client, plans)
-        report.refused_fields += sum(len(fields) for fields in outcome.refused.values())
-        refetched = await _read_back(io, ctx, outcome.written_keys())
-        opened: list[tuple[int, str, str]] = []
-        report.pushed_fields += await asyncio.to_thread(_record, io, ctx, plans, outcome, refetched, opened)
-        report.add_conflicts(opened, io.emit)
-        io.emit(report.progressed())  # a long push moves the console's ↑ count
-        error = outcome.first_transient()
-        if error is not None:
-            report.errors.append(error)
-            report.status = "partial"
+        if stop:
             break
     return report
+
+
+async def _push_batch(io: SyncIO, ctx: SyncContext, report: SyncReport, batch: list[str]) -> bool:
+    """Compare, write and record one batch of dirty issues; True when a failure that may pass stops the
+    push there."""
+    # Jira answers a moved issue under its new key (the row follows); one it could not read waits.
+    followed = await fetch_following(io, ctx, batch)
+    keys, fresh = followed.keys, followed.fresh
+    leftovers = await asyncio.to_thread(_leftovers, io, ctx, keys, fresh)
+    contests = await find_contests(io.client, ctx.codecs, leftovers, _display_names(ctx))
+    plans, conflicts = await asyncio.to_thread(_plan, io, ctx, keys, fresh, contests)
+    report.add_conflicts(conflicts, io.emit)
+    if any(p.absent for p in plans):
+        await resolve_absent(io.client, plans, lambda plan, changes: _plan_absent(ctx, plan, changes))
+        await asyncio.to_thread(_record_absent, io, ctx, plans)
+    report.refused_fields += sum(len(p.errors) + len(p.absent_refused) for p in plans)
+    plans = [p for p in plans if p.writes]
+    if not plans:
+        return False
+    outcome = await write_plans(io.client, plans)
+    report.refused_fields += sum(len(fields) for fields in outcome.refused.values())
+    refetched = await _read_back(io, ctx, outcome.written_keys())
+    opened: list[tuple[int, str, str]] = []
+    report.pushed_fields += await asyncio.to_thread(_record, io, ctx, plans, outcome, refetched, opened)
+    report.add_conflicts(opened, io.emit)
+    io.emit(report.progressed())  # a long push moves the console's ↑ count
+    error = outcome.first_transient()
+    if error is None:
+        return False
+    report.errors.append(error)
+    report.status = "partial"
+    return True
+
+
+def _set_aside(io: SyncIO, ctx: SyncContext, keys: Sequence[str]) -> set[str]:
+    """Quarantine the issues among ``keys`` whose rows hold a JSON value the engine cannot read (their cause
+    names the columns); returns their keys. Their local changes wait until the row is repaired: every sync
+    reads a quarantined issue again, and once it applies it is pushed like any other."""
+    with io.db.session(write=True) as s:
+        found = unreadable.find(s, ctx.name, keys)
+        for (key, jira_id), columns in found.items():
+            identity.quarantine(
+                s, ctx.name, key, jira_id=jira_id, kind=unreadable.KIND, cause=unreadable.cause(columns)
+            )
+            log.warning("issue set aside: a value the engine cannot read", connection=ctx.name, issue=key)
+    return {key for key, _ in found}
 
 
 async def _read_back(io: SyncIO, ctx: SyncContext, keys: list[str]) -> dict[str, Any]:
@@ -130,9 +163,9 @@ def _drain_outbox(io: SyncIO, ctx: SyncContext) -> None:
         drain_outbox(s, ctx)
 
 
-def _dirty_batch(io: SyncIO, ctx: SyncContext, after_id: int) -> list[tuple[int, str]]:
+def _dirty_batch(io: SyncIO, ctx: SyncContext, after_id: int, skip: set[str]) -> list[tuple[int, str]]:
     with io.db.session() as s:
-        return si.dirty_batch(s, ctx.name, after_id, PUSH_BATCH)
+        return si.dirty_batch(s, ctx.name, after_id, PUSH_BATCH, skip=skip)
 
 
 def _plan(
