@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,8 @@ from jira_console.sync.writer import PushOutcome, write_plans
 
 log = get_logger(__name__)
 PUSH_BATCH = 100
+UNKNOWN_STEP = "unknown field"
+"""The ``field_errors.step`` of a key of ``issues.fields`` a host program wrote that no mapping pushes."""
 
 
 @dataclass
@@ -67,6 +69,8 @@ class IssuePlan:
     before: dict[str, Any] = field(default_factory=dict)
     """field name -> what Jira held when the plan was made (the audit's ``old``: the base may move before
     the outcome is recorded, when the webhook echoing this very write is applied first)."""
+    unknown: list[str] = field(default_factory=list)
+    """Keys of ``issues.fields`` the host wrote that no mapping pushes (each has its field error)."""
 
 
 # --- orchestration --------------------------------------------------------------------------------------
@@ -113,7 +117,7 @@ async def _push_batch(io: SyncIO, ctx: SyncContext, report: SyncReport, batch: l
     if any(p.absent for p in plans):
         await resolve_absent(io.client, plans, lambda plan, changes: _plan_absent(ctx, plan, changes))
         await asyncio.to_thread(_record_absent, io, ctx, plans)
-    report.refused_fields += sum(len(p.errors) + len(p.absent_refused) for p in plans)
+    report.refused_fields += sum(len(p.errors) + len(p.absent_refused) + len(p.unknown) for p in plans)
     plans = [p for p in plans if p.writes]
     if not plans:
         return False
@@ -262,7 +266,7 @@ def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
         # NaN, which canonical() makes None, must be refused rather than clear the field.
         value = change.value if unsendable_number(change.value) is not None else canonical(change.value)
         if change.field not in names:
-            error = f"unknown or pull-only field {change.field!r}; known: {', '.join(sorted(names))}"
+            error = unknown_field(change.field, names)
         elif change.problem is not None:
             error = change.problem
         elif issue is None:
@@ -324,7 +328,9 @@ def plan_push(
     plans: list[IssuePlan] = []
     conflicts: list[tuple[int, str, str]] = []
     pushable = [c for c in ctx.codecs if c.direction != "pull"]
-    for row in si.issues_by_key(session, ctx.name, keys).values():
+    rows = si.issues_by_key(session, ctx.name, keys)
+    said_unknown = _unknown_said(session, [row.id for row in rows.values()])
+    for row in rows.values():
         raw = fresh.get(row.key)
         if raw is None:
             # Gone from Jira (deleted or no longer visible): keep the local values, say why nothing was sent.
@@ -360,6 +366,7 @@ def plan_push(
         waiting = {*plan.writes, *errors, *parked, *(c.field for c in plan.absent)}
         settled = [c.name for c in pushable if c.name not in waiting]
         record_field_errors(session, row, {**errors, **plan.errors}, settled)
+        plan.unknown = _unknown_fields(session, row, merged.base, pushable, said_unknown.get(row.id, set()))
         row.base = merged.base
         # The intent is on record before anything is sent (see recognise_own_writes). It holds exactly what
         # is being written now: an older intent for a field no longer pushed is dropped, so a stale one can
@@ -369,6 +376,45 @@ def plan_push(
             row.local_dirty = False
         plans.append(plan)
     return plans, conflicts
+
+
+def unknown_field(name: str, known: Iterable[str]) -> str:
+    """The refusal of a change to a field no mapping pushes (an outbox row's, a key of ``issues.fields``)."""
+    return f"unknown or pull-only field {name!r}; known: {', '.join(sorted(known)) or 'none'}"
+
+
+def _unknown_said(session: Session, issue_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Issue id -> the keys of ``issues.fields`` already said to be unknown (one look-up for a batch)."""
+    if not issue_ids:
+        return {}
+    stmt = select(FieldError.issue_id, FieldError.field).where(
+        FieldError.issue_id.in_(list(issue_ids)), FieldError.step == UNKNOWN_STEP
+    )
+    said: dict[int, set[str]] = {}
+    for issue_id, name in session.execute(stmt):
+        said.setdefault(issue_id, set()).add(name)
+    return said
+
+
+def _unknown_fields(
+    session: Session, row: Any, base: Mapping[str, Any], pushable: Sequence[Any], said: set[str]
+) -> list[str]:
+    """Keys of ``issues.fields`` a host program wrote (other than what was last agreed) that no mapping
+    pushes: each gets the field error an outbox row naming it gets, instead of being ignored without a word.
+    One said before for a key that is gone or agreed now is dropped."""
+    fields = row.fields if isinstance(row.fields, dict) else {}
+    known = [c.name for c in pushable if c.name not in si.CORE_FIELDS]
+    unknown = [
+        name
+        for name, value in fields.items()
+        if name not in known and (name not in base or not same(value, base[name]))
+    ]
+    for name in unknown:
+        said_now = unknown_field(name, known) + " (a key of issues.fields)"
+        repo.record_field_error(session, row.id, name, said_now, step=UNKNOWN_STEP, value=fields[name])
+    for name in said - set(unknown):
+        repo.clear_field_error(session, row.id, name)
+    return unknown
 
 
 def _open_contests(
