@@ -297,3 +297,21 @@ async def test_story_points_that_are_not_a_finite_number_park_that_field_and_the
     ]
     assert not any(rig.local(k)["local_dirty"] for k in keys[2:5])
     assert (await rig.engine.run(full=True)).status == "ok"
+
+
+async def test_a_read_back_failing_on_this_side_still_records_the_writes(rig_factory, monkeypatch) -> None:
+    """After the writes the issues are read again; a failure there other than Jira's ended the run before
+    the writes Jira had taken were audited. They are now recorded as sent."""
+    rig = await rig_factory("cloud")
+    await rig.engine.run(full=True)
+    key = _keys(rig.sim)[2]
+
+    async def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise TypeError("cannot decode the answer")
+
+    monkeypatch.setattr(rig.client, "bulk_fetch", broken)  # the push's fresh read uses bulk_fetch_report
+    rig.sql("UPDATE issues SET summary = 'read back failed' WHERE key = :k", k=key)
+    report = await rig.engine.run()
+    assert report.status == "ok" and report.pushed_fields == 1
+    assert _pushed_audit(rig, key) == [("summary", "read back failed")]
+    assert rig.local(key)["base"]["summary"] == "read back failed" and not rig.local(key)["local_dirty"]

@@ -151,14 +151,17 @@ def _set_aside(io: SyncIO, ctx: SyncContext, keys: Sequence[str]) -> set[str]:
 
 
 async def _read_back(io: SyncIO, ctx: SyncContext, keys: list[str]) -> dict[str, Any]:
-    """Jira's versions of the issues just written (their new ``updated`` and normalised values)."""
+    """Jira's versions of the issues just written (their new ``updated`` and normalised values). Without
+    them the writes are still recorded (as sent): a failed read-back must not lose their audit lines."""
     if not keys:
         return {}
     try:
         return {i["key"]: i for i in await io.client.bulk_fetch(keys, list(ctx.jira_fields))}
     except JiraError as exc:
         log.warning("refetch after push failed", connection=ctx.name, error=str(exc))
-        return {}
+    except Exception as exc:  # noqa: BLE001 - see the docstring; its message may quote a value
+        log.error("refetch after push failed on this side", connection=ctx.name, error=type(exc).__name__)
+    return {}
 
 
 def _drain_outbox(io: SyncIO, ctx: SyncContext) -> None:
