@@ -140,7 +140,9 @@ def test_sync_status_issues_local_audit(cli_env) -> None:
 
     # A value the column cannot hold is refused, saying what it takes, and nothing is written.
     for bad, says in (
-        ("story_points=abc", 'story_points holds numbers, not "abc"'),
+        ("story_points=abc", 'story_points takes a finite number, not "abc"'),
+        ("story_points=1e999", "story_points takes a finite number, not Infinity"),
+        ("fields.team=[1e999]", "team holds Infinity: JSON numbers must be finite"),
         ("labels=x", 'labels holds a list of texts (JSON: ["a", "b"]), not "x"'),
         ("sprint_id=1.5", "sprint_id holds whole numbers, not 1.5"),
         # Held by the column, refused by Jira on every site: said now, not found at the push.

@@ -39,7 +39,7 @@ REFUSED = [
     ("labels = 'backend'", "issues.labels takes a JSON list"),  # not JSON
     ("labels = '\"backend\"'", "issues.labels takes a JSON list"),  # JSON, not a list
     ("fields = '[1]'", "issues.fields takes a JSON object"),
-    ("story_points = 'abc'", "issues.story_points takes a number"),
+    ("story_points = 'abc'", "issues.story_points takes a finite number"),
     ("sprint_id = 'x'", "issues.sprint_id takes a sprint's Jira id"),
 ]
 
@@ -115,3 +115,70 @@ def test_text_stored_before_the_guards_that_is_not_json_is_named_when_read(sqlit
         assert str(failed.value) == NOT_JSON and "backend" not in str(failed.value)
     finally:
         db.close()
+
+
+def _bad_story_points(dialect: str) -> list[str]:
+    """Story points that are not a finite number, as each database takes them in SQL."""
+    return ["1e999", "-1e999"] if dialect == "sqlite" else ["'NaN'", "'Infinity'", "'-Infinity'"]
+
+
+REFUSED_SINCE_0014 = [
+    ("labels = '[1, 2]'", "issues.labels takes a JSON list of texts"),
+    ("labels = '[\"a\", null]'", "issues.labels takes a JSON list of texts"),
+    ("fields = '{\"a\": 1e400}'", "issues.fields holds numbers within ±1.8e308"),
+    ('fields = \'{"a": [1, {"b": -1e400}]}\'', "issues.fields holds numbers within ±1.8e308"),
+]
+
+
+@pytest.mark.parametrize(("assignment", "says"), REFUSED_SINCE_0014)
+def test_labels_hold_texts_and_fields_numbers_a_float_can_hold(
+    database: Database, assignment: str, says: str
+) -> None:
+    """Migration 0014: ``[1, 2]`` passed although the message said "a list of texts"; a number beyond a float
+    in ``fields`` passed too, and PostgreSQL's JSONB kept it where the engine could not read it back."""
+    with pytest.raises(DBAPIError) as refused, database.engine.begin() as conn:
+        conn.execute(text(f"UPDATE issues SET {assignment} WHERE key = 'ENG-1'"))
+    assert says in str(refused.value.orig)
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE issues SET labels = 'null' WHERE key = 'ENG-1'"))
+        conn.execute(text('UPDATE issues SET labels = \'["a", "b"]\', fields = \'{"a": [1.5e308]}\''))
+
+
+def test_story_points_take_a_finite_number(database: Database) -> None:
+    """Migration 0014: PostgreSQL's float takes NaN and infinities, SQLite stores 1e999 as an infinity; the
+    next push failed on it, and every later run of the connection."""
+    for value in _bad_story_points(database.dialect):
+        with pytest.raises(DBAPIError) as refused, database.engine.begin() as conn:
+            conn.execute(text(f"UPDATE issues SET story_points = {value} WHERE key = 'ENG-1'"))
+        assert "issues.story_points takes a finite number or NULL" in str(refused.value.orig), value
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE issues SET story_points = 1.7e308 WHERE key = 'ENG-1'"))
+    # One stored before the guards (INSERTs are the engine's, not checked) stops no write of other columns.
+    with database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issues (connection, key, summary, story_points, local_dirty, deleted, "
+                f"sync_stamp) VALUES ('c', 'ENG-2', 'old', {_bad_story_points(database.dialect)[0]}, false, "
+                "false, 1)"
+            )
+        )
+        conn.execute(text("UPDATE issues SET summary = 'new', labels = '[\"x\"]' WHERE key = 'ENG-2'"))
+
+
+def test_an_outbox_value_holds_numbers_a_float_can_hold(database: Database) -> None:
+    """Migration 0014: PostgreSQL's JSONB kept 1e400, which the engine could not read: the read of every
+    pending row failed with it (SQLite stored it as an infinity, refused as not JSON already)."""
+    insert = "INSERT INTO local_changes (connection, issue_key, field, value) VALUES ('c', 'ENG-1', 'x', :v)"
+    for value in ("1e400", '{"a": [-1e400]}'):
+        with pytest.raises(DBAPIError) as refused, database.engine.begin() as conn:
+            conn.execute(text(insert), {"v": value})
+        said = str(refused.value.orig)
+        assert "local_changes.value holds numbers within ±1.8e308" in said or (
+            database.dialect == "sqlite"
+            and value == "1e400"
+            and "local_changes.value takes JSON text" in said
+        )
+    with database.engine.begin() as conn:
+        conn.execute(text(insert), {"v": "1.5e308"})
+        with pytest.raises(DBAPIError), conn.begin_nested():
+            conn.execute(text("UPDATE local_changes SET value = '[1e400]'"))

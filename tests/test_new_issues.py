@@ -164,6 +164,29 @@ async def test_refused_requests_say_why_and_hold_up_nothing(rig_factory, flavor)
     assert len(_sim_keys_with_summary(rig, "nowhere")) == 1
 
 
+async def test_story_points_that_are_not_a_finite_number_are_refused_saying_so(rig_factory):
+    """PostgreSQL's JSONB keeps 1e999 (SQLite's JSON text NaN too): read as an infinity, the request was
+    refused as "story_points holds float values, not float", which says nothing a person can act on."""
+    rig = await rig_factory("cloud", issues=10)
+    await rig.engine.run(full=True)
+    too_large = '{"summary": "x", "story_points": 1e999}'
+    if rig.db.dialect == "sqlite":  # read as an infinity; PostgreSQL refuses NaN in JSON text itself
+        bad = {
+            "Infinity": _request(rig, too_large),
+            "NaN": _request(rig, '{"summary": "x", "story_points": NaN}'),
+        }
+    else:  # kept as a numeric, read back as an integer of a thousand digits
+        bad = {"a number beyond ±1.8e308": _request(rig, too_large)}
+    good = _request(rig, {"summary": "created", "story_points": 2.5})
+    report = await rig.engine.run()
+    assert (report.created_in_jira, report.creations_refused) == (1, len(bad))
+    assert _state(rig, good).state == "created"
+    for name, request_id in bad.items():
+        assert (
+            _state(rig, request_id).error == f"story_points: story_points takes a finite number, not {name}"
+        )
+
+
 @pytest.mark.parametrize("flavor", FLAVORS)
 async def test_a_crash_after_the_create_adopts_the_issue_instead_of_creating_it_again(
     rig_factory, flavor, monkeypatch

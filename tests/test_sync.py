@@ -215,12 +215,46 @@ async def test_an_outbox_row_the_column_cannot_hold_is_refused_on_its_own(rig_fa
         newest_first = outbox.list_local_changes(s)
         errors = [(c.field, c.error) for c in reversed(newest_first) if c.error]
     assert errors == [
-        ("story_points", 'story_points holds numbers, not "abc"'),
+        ("story_points", 'story_points takes a finite number, not "abc"'),
         ("labels", 'labels holds a list of texts (JSON: ["a", "b"]), not "not a list"'),
         ("status", "status holds at most 128 characters, not 200"),
         ("summary", "summary cannot be empty: Jira requires one"),
         ("labels", 'labels must each be a word without spaces (JSON: ["a", "b"]), not ["two words"]'),
     ]
+
+
+async def test_an_outbox_row_the_engine_cannot_read_is_refused_on_its_own(rig_factory) -> None:
+    """PostgreSQL's JSONB keeps 1e400 (beyond a float) and SQLite before the guards kept any text: reading
+    such a row failed the read of every pending row, and every run of the connection, with a hint in SQLite's
+    SQL about the issues table. Now that row says why and the others go through."""
+    rig = await rig_factory("server")
+    await rig.engine.run(full=True)
+    if rig.db.dialect == "sqlite":  # the guards, as an older schema lacked them
+        rig.sql("DROP TRIGGER local_changes_guard_value_insert")
+    else:
+        rig.sql("ALTER TABLE local_changes DISABLE TRIGGER USER")
+    keys = _all_sim_keys(rig.sim)[:5]
+    # SQLite stores 1e400 as an infinity, its text "Inf": not JSON either.
+    rows = [(keys[0], "story_points", "1e400" if rig.db.dialect == "postgresql" else "not JSON")]
+    rows += [(key, "summary", f'"outbox {n}"') for n, key in enumerate(keys[1:])]
+    for key, name, value in rows:
+        rig.sql(
+            "INSERT INTO local_changes (connection, issue_key, field, value) VALUES (:c, :k, :f, :v)",
+            c=rig.engine.conn.name, k=key, f=name, v=value,
+        )  # fmt: skip
+    report = await rig.engine.run()
+    assert report.status == "ok", report.errors
+    assert [rig.sim.issue(key)["summary"] for key in keys[1:]] == [f"outbox {n}" for n in range(4)]
+    with rig.db.session() as s:
+        taken = list(reversed(outbox.list_local_changes(s)))
+    assert all(c.processed_at is not None for c in taken)
+    [error] = [c.error for c in taken if c.error]
+    assert error == (
+        "story_points takes a finite number, not a number beyond ±1.8e308"  # read as a 400-digit integer
+        if rig.db.dialect == "postgresql"
+        else "local_changes.value is not JSON text (written before migration 0010?)"
+    )
+    assert rig.local(keys[0])["story_points"] == rig.sim.issue(keys[0])["story_points"]
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)

@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import func, select
 
 from jira_console.simulator import lifecycle
-from jira_console.store import identity, repo
+from jira_console.store import conflict_queue, identity, repo
 from jira_console.store import models as m
 from jira_console.store import state as st
 from jira_console.sync.remote import IssueReadLater
@@ -222,6 +222,44 @@ async def test_an_issue_that_cannot_be_applied_is_quarantined_and_the_rest_syncs
     assert report.status == "ok" and rig.local(key)["summary"] == CANARY
     with rig.db.session() as s:
         assert identity.list_quarantined(s) == []
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_an_issue_whose_row_the_engine_cannot_read_is_set_aside_naming_the_column(
+    rig_factory, flavor
+) -> None:
+    """``base`` is the engine's; a host program wrote it anyway (SQLite keeps any text, PostgreSQL's JSONB a
+    number beyond a float). Every sync that read the row failed, pull and push alike, with a hint in SQLite's
+    SQL about other columns. Now the issue is set aside, the cause naming the column and what to write, and
+    the rest syncs; repaired, it syncs again."""
+    rig = await rig_factory(flavor, issues=20)
+    await rig.engine.run(full=True)
+    bad, edited, other = _keys(rig.sim, "ENG")[3:6]
+    garbage = "'garbage'" if rig.db.dialect == "sqlite" else """'{"summary": 1e400}'"""
+    rig.sql(f"UPDATE issues SET base = {garbage} WHERE key = :k", k=bad)
+    rig.sql(f"UPDATE issues SET base = {garbage}, summary = 'waits' WHERE key = :k", k=edited)
+    rig.sql("UPDATE issues SET summary = 'pushed' WHERE key = :k", k=other)
+    rig.sim.edit_issue(bad, {"summary": "changed in Jira"})
+    for full in (False, True):
+        report = await rig.engine.run(full=full)
+        assert report.status == "ok", report.errors
+        with rig.db.session() as s:
+            aside = {q.issue_key: q for q in identity.list_quarantined(s, rig.engine.conn.name)}
+        assert sorted(aside) == sorted([bad, edited])
+    assert aside[bad].kind == "UnreadableJson" and aside[bad].cause.startswith("issues.base not readable")
+    assert "set it to NULL" in aside[bad].cause and "garbage" not in aside[bad].cause
+    assert rig.sim.issue(other)["summary"] == "pushed" and rig.sim.issue(edited)["summary"] != "waits"
+    rig.sql("UPDATE issues SET base = NULL WHERE key IN (:a, :b)", a=bad, b=edited)
+    report = await rig.engine.run()
+    assert report.status == "ok", report.errors
+    with rig.db.session() as s:
+        assert identity.list_quarantined(s) == []
+    # With no base, a field the two sides hold differently is a conflict, as the cause said: the change in
+    # Jira and the local edit both wait for a person instead of one overwriting the other.
+    with rig.db.session() as s:
+        conflicts = sorted((c.issue_key, c.field) for c in conflict_queue.list_conflicts(s))
+    assert conflicts == sorted([(bad, "summary"), (edited, "summary")])
+    assert rig.local(edited)["summary"] == "waits" and rig.sim.issue(edited)["summary"] != "waits"
 
 
 async def test_quarantine_shows_in_status_health_and_the_sync_view(engine_factory, db_url) -> None:

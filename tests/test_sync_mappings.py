@@ -130,3 +130,41 @@ async def test_a_pull_only_mapping_of_a_pushed_field_follows_the_push(rig_factor
     assert rig.local(key)["fields"]["shout"] == "EDITED HERE" and rig.local(key)["local_dirty"] is False
     again = await rig.engine.run()
     assert (again.pulled_fields, again.pushed_fields, again.conflicts) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_key_of_issues_fields_no_mapping_pushes_is_a_field_error_not_ignored(
+    rig_factory, flavor
+) -> None:
+    """The outbox refuses a field no mapping pushes, saying which are known; the same key written into
+    ``issues.fields`` was dropped without a word (the row went clean, nothing said why). Now it gets the same
+    field error, the issue's other changes are pushed, and the error goes when the key does."""
+    from jira_console.store import models as m
+    from jira_console.store import repo
+
+    rig = await rig_factory(flavor, issues=20)
+    await _install(rig, ["team"])
+    await rig.engine.run(full=True)
+    key = _keys(rig.sim)[4]
+    new_team = "Platform" if rig.local(key)["fields"].get("team") != "Platform" else "Backend"
+
+    def edit_fields(change) -> None:  # noqa: ANN001 - as a host program's ORM rewrites the column
+        with rig.db.session(write=True) as s:
+            row = s.query(m.Issue).filter_by(key=key).one()
+            row.fields = change(dict(row.fields or {}))
+
+    def errors() -> list[tuple[str, str]]:
+        with rig.db.session() as s:
+            return [(e.field, e.message) for e in repo.list_field_errors(s, connection=rig.engine.conn.name)]
+
+    edit_fields(lambda f: {**f, "team": new_team, "nosuchfield": 1})
+    report = await rig.engine.run()
+    assert (report.pushed_fields, report.refused_fields) == (1, 1)
+    assert rig.local(key)["fields"]["team"] == new_team and not rig.local(key)["local_dirty"]
+    assert errors() == [
+        ("nosuchfield", "unknown or pull-only field 'nosuchfield'; known: team (a key of issues.fields)")
+    ]
+    assert (await rig.engine.run(full=True)).refused_fields == 0 and len(errors()) == 1  # said once, kept
+    edit_fields(lambda f: {k: v for k, v in f.items() if k != "nosuchfield"})
+    await rig.engine.run()
+    assert errors() == []

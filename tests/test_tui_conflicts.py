@@ -289,8 +289,8 @@ async def test_edit_value_reads_a_text_field_as_the_text_typed() -> None:
     [
         (5, "", "summary cannot be empty: Jira requires one", "Agreed title", "Agreed title"),
         (5, "null", "summary cannot be empty: Jira requires one", "null!", "null!"),
-        (1, "abc", 'story_points holds numbers, not "abc"', "8", 8),
-        (1, "[1]", "story_points holds numbers, not [1]", "2.5", 2.5),
+        (1, "abc", 'story_points takes a finite number, not "abc"', "8", 8),
+        (1, "[1]", "story_points takes a finite number, not [1]", "2.5", 2.5),
     ],
 )
 async def test_edit_value_a_value_the_field_cannot_take_keeps_the_dialog_open(

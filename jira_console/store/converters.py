@@ -233,6 +233,8 @@ class LocalChangeRecord:
     created_at: datetime
     processed_at: datetime | None
     error: str | None
+    problem: str | None = None
+    """Why ``value`` (then None) could not be read from the stored text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,11 +339,6 @@ def command_record(row: m.Command | Row[Any]) -> CommandRecord:
 def mapping_record(row: m.Mapping | Row[Any]) -> MappingRecord:
     """Record of a ``mappings`` row."""
     return _plain(row, MappingRecord, enabled=bool(row.enabled))  # type: ignore[no-any-return]
-
-
-def local_change_record(row: m.LocalChange | Row[Any]) -> LocalChangeRecord:
-    """Record of a ``local_changes`` row."""
-    return _plain(row, LocalChangeRecord)  # type: ignore[no-any-return]
 
 
 def field_error_record(row: m.FieldError | Row[Any]) -> FieldErrorRecord:

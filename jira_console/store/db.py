@@ -39,7 +39,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 _MIGRATE_LOCK_PREFIX = "jira_console.migrate."
 
-SCHEMA_HEAD = "0013_local_work_notify"
+SCHEMA_HEAD = "0014_finite_guards"
 """The newest revision of the shipped migrations (a test holds it to the Alembic scripts): a database
 already there is recognised without loading Alembic, which is slow to import."""
 
@@ -77,7 +77,9 @@ def mask_url(url: str | URL) -> str:
         return text_url
 
 
-def _loads(value: Any) -> Any:
+def load_json(value: Any) -> Any:
+    """A JSON column's stored value decoded, as the column type decodes it; :class:`UnreadableJson` when the
+    engine cannot read it."""
     # A column declared JSON has NUMERIC affinity in SQLite, so a scalar JSON number ("8") is stored and
     # returned as the number itself, not as text. It already is the decoded value.
     if isinstance(value, int | float):
@@ -85,14 +87,21 @@ def _loads(value: Any) -> Any:
     try:
         return orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        # Only SQLite stores such text (PostgreSQL's JSONB refuses it): a plain-SQL write from before the
-        # guards of migration 0010. The message names no value (issue data stays out of logs).
-        raise ValueError(NOT_JSON) from exc
+        # A plain-SQL write the guards did not stop: text that is not JSON (SQLite, before migration 0010,
+        # or in a column they do not watch) or a number beyond a float (PostgreSQL's JSONB keeps 1e400).
+        # The message names no value (issue data stays out of logs).
+        raise UnreadableJson(NOT_JSON) from exc
+
+
+class UnreadableJson(ValueError):
+    """A JSON column holds a value the engine cannot read. Raised while rows are read, so it cannot say
+    which: the sync finds the issue and column (:mod:`jira_console.store.unreadable`) and sets it aside."""
 
 
 NOT_JSON = (
-    "text that is not JSON in a JSON column (plain SQL before migration 0010?); find it: SELECT key FROM "
-    "issues WHERE NOT json_valid(labels) OR NOT json_valid(fields)"
+    "a JSON column holds a value the engine cannot read (text that is not JSON, or a number beyond "
+    "±1.8e308), stored with plain SQL; a sync that meets it sets its issue aside and `jira-console status` "
+    "names the issue and the column"
 )
 
 
@@ -153,7 +162,7 @@ class Database:
         kwargs: dict[str, Any] = {
             "echo": echo,
             "json_serializer": dump_json,
-            "json_deserializer": _loads,
+            "json_deserializer": load_json,
         }
         if backend == "postgresql":
             kwargs.update(pool_size=pool_size)

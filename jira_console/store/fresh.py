@@ -37,7 +37,7 @@ def create_at_head(conn: Connection, head: str) -> None:
     tables.metadata.create_all(conn)
     for statement in capture.trigger_statements(conn.dialect.name, tables.SYNCED_ISSUE_COLUMNS):
         conn.exec_driver_sql(statement)
-    for statement in host_guards.guard_statements(conn.dialect.name):
+    for statement in host_guards.head_guard_statements(conn.dialect.name):
         conn.exec_driver_sql(statement)
     for statement in local_notify.notify_statements(conn.dialect.name):
         conn.exec_driver_sql(statement)

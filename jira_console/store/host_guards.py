@@ -15,8 +15,15 @@ column takes any JSON: ``fields = '[1]'`` broke ``issues show``.
 Each refuses a column's new value only when that column changes: a value stored before the guards existed
 does not stop the engine's writes of the row's other columns.
 
-Used by the migration that introduced them and by :mod:`jira_console.store.fresh`. As with
-:mod:`.capture`, the statements must never change: different guards need new statements and a migration.
+Migration 0014 (:func:`guard_statements_0014`) replaced them with stricter ones, on both databases: labels
+must hold texts (``[1, 2]`` was taken), story points a finite number (PostgreSQL's float takes ``'NaN'`` and
+``'Infinity'``, SQLite stores ``1e999`` as an infinity: either failed every later push of the connection), and
+no number in ``fields`` or in an outbox value may lie beyond a 64-bit float (PostgreSQL's JSONB keeps
+``1e400``, which the engine cannot read back). PostgreSQL gets a guard on the outbox too.
+
+Used by the migrations that introduced them and by :mod:`jira_console.store.fresh` (the head's:
+:func:`head_guard_statements`). As with :mod:`.capture`, the statements must never change: different guards
+need new statements and a migration.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from __future__ import annotations
 ISSUES_TRIGGER = "issues_guard_host_values"
 OUTBOX_INSERT_TRIGGER = "local_changes_guard_value_insert"
 OUTBOX_UPDATE_TRIGGER = "local_changes_guard_value_update"
+OUTBOX_TRIGGER = "local_changes_guard_value"
+"""PostgreSQL's outbox guard (migration 0014): function and trigger of that name."""
 
 LABELS = 'issues.labels takes a JSON list of texts, e.g. ["backend"], or NULL'
 FIELDS = 'issues.fields takes a JSON object of mapped fields, e.g. {"team": "core"}'
@@ -32,6 +41,13 @@ SPRINT_ID = "issues.sprint_id takes a sprint's Jira id (sprints.jira_id) or NULL
 OUTBOX_VALUE = (
     "local_changes.value takes JSON text, e.g. '\"In Progress\"' for a text, '[\"backend\"]' for labels"
 )
+# Migration 0014's words (the rules it added).
+FINITE_STORY_POINTS = "issues.story_points takes a finite number or NULL (not NaN nor an infinity)"
+FIELDS_NUMBERS = "issues.fields holds numbers within ±1.8e308 (a 64-bit float); store a larger one as text"
+OUTBOX_NUMBERS = (
+    "local_changes.value holds numbers within ±1.8e308 (a 64-bit float); send a larger one as text"
+)
+_FLOAT_MAX = "1.7976931348623157e308"
 
 
 def _sql_text(message: str) -> str:
@@ -136,3 +152,154 @@ def drop_statements(dialect: str) -> list[str]:
         f"DROP TRIGGER IF EXISTS {ISSUES_TRIGGER} ON issues",
         f"DROP FUNCTION IF EXISTS {ISSUES_TRIGGER}()",
     ]
+
+
+# --- migration 0014 -----------------------------------------------------------------------------------------
+
+
+def _sqlite_labels_of_texts() -> str:
+    """labels NULL, JSON null, or a JSON list whose every item is a text (json_each only on valid JSON)."""
+    items = "NOT EXISTS (SELECT 1 FROM json_each(NEW.labels) WHERE type <> 'text')"
+    kind = f"CASE json_type(NEW.labels) WHEN 'null' THEN 1 WHEN 'array' THEN {items} ELSE 0 END"
+    return f"(NEW.labels IS NULL OR CASE WHEN json_valid(NEW.labels) THEN {kind} ELSE 0 END)"
+
+
+def _sqlite_numbers_fit(column: str) -> str:
+    """No number in the JSON of ``column`` beyond a 64-bit float (json_tree only on valid JSON)."""
+    numbers = "type IN ('integer', 'real')"
+    beyond = f"SELECT 1 FROM json_tree(NEW.{column}) WHERE {numbers} AND abs(value) > {_FLOAT_MAX}"
+    return (
+        f"(NEW.{column} IS NULL OR CASE WHEN json_valid(NEW.{column}) THEN NOT EXISTS ({beyond}) ELSE 1 END)"
+    )
+
+
+def _sqlite_0014() -> list[str]:
+    finite = (  # text refused too; an infinity is a 'real' beyond the range
+        f"typeof(NEW.story_points) IN ('integer', 'null') OR (typeof(NEW.story_points) = 'real' "
+        f"AND NEW.story_points BETWEEN -{_FLOAT_MAX} AND {_FLOAT_MAX})"
+    )
+    issues = "\n".join(
+        (
+            _sqlite_refuse("labels", _sqlite_labels_of_texts(), LABELS),
+            _sqlite_refuse("fields", _sqlite_json_kind_is("fields", "'object', 'null'"), FIELDS),
+            _sqlite_refuse("fields", _sqlite_numbers_fit("fields"), FIELDS_NUMBERS),
+            _sqlite_refuse("story_points", finite, FINITE_STORY_POINTS),
+            _sqlite_refuse("sprint_id", "typeof(NEW.sprint_id) IN ('integer', 'null')", SPRINT_ID),
+        )
+    )
+    value = "\n".join(
+        (
+            _sqlite_refuse(None, "(NEW.value IS NULL OR json_valid(NEW.value))", OUTBOX_VALUE),
+            _sqlite_refuse(None, _sqlite_numbers_fit("value"), OUTBOX_NUMBERS),
+        )
+    )
+    return [
+        f"""
+        CREATE TRIGGER {ISSUES_TRIGGER}
+        BEFORE UPDATE OF labels, fields, story_points, sprint_id ON issues
+        FOR EACH ROW
+        BEGIN
+        {issues}
+        END
+        """,
+        *(
+            f"""
+        CREATE TRIGGER {name}
+        BEFORE {event} ON local_changes
+        FOR EACH ROW
+        BEGIN
+        {value}
+        END
+        """
+            for name, event in ((OUTBOX_INSERT_TRIGGER, "INSERT"), (OUTBOX_UPDATE_TRIGGER, "UPDATE OF value"))
+        ),
+    ]
+
+
+def _pg_raise(condition: str, message: str) -> str:
+    return f"""
+            IF {condition} THEN
+                RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = {_sql_text(message)};
+            END IF;"""
+
+
+def _pg_numbers_beyond(column: str) -> str:
+    path = f'lax $.** ? (@.type() == "number" && (@ > {_FLOAT_MAX} || @ < -{_FLOAT_MAX}))'
+    return f"jsonb_path_exists(NEW.{column}, {_sql_text(path)})"
+
+
+def _postgresql_0014() -> list[str]:
+    # CASE: jsonb_array_elements fails on anything but an array, and SQL does not promise to stop at the
+    # first false operand of AND. In parentheses: PL/pgSQL's IF ends its condition at the first THEN.
+    not_texts = (
+        "(CASE jsonb_typeof(NEW.labels) WHEN 'null' THEN false WHEN 'array' THEN EXISTS "
+        "(SELECT 1 FROM jsonb_array_elements(NEW.labels) AS item WHERE jsonb_typeof(item) <> 'string') "
+        "ELSE true END)"
+    )
+    changed = "NEW.{0} IS DISTINCT FROM OLD.{0} AND NEW.{0} IS NOT NULL AND "
+    issues = "".join(
+        (
+            _pg_raise(changed.format("labels") + not_texts, LABELS),
+            _pg_raise(
+                changed.format("fields") + "jsonb_typeof(NEW.fields) NOT IN ('object', 'null')", FIELDS
+            ),
+            _pg_raise(changed.format("fields") + _pg_numbers_beyond("fields"), FIELDS_NUMBERS),
+            _pg_raise(
+                changed.format("story_points") + "NEW.story_points IN ('NaN', 'Infinity', '-Infinity')",
+                FINITE_STORY_POINTS,
+            ),
+        )
+    )
+    outbox = _pg_raise("NEW.value IS NOT NULL AND " + _pg_numbers_beyond("value"), OUTBOX_NUMBERS)
+    return [
+        f"""
+        CREATE OR REPLACE FUNCTION {ISSUES_TRIGGER}() RETURNS trigger
+        LANGUAGE plpgsql AS $body$
+        BEGIN{issues}
+            RETURN NEW;
+        END
+        $body$
+        """,
+        f"""
+        CREATE TRIGGER {ISSUES_TRIGGER}
+        BEFORE UPDATE OF labels, fields, story_points ON issues
+        FOR EACH ROW EXECUTE FUNCTION {ISSUES_TRIGGER}()
+        """,
+        f"""
+        CREATE OR REPLACE FUNCTION {OUTBOX_TRIGGER}() RETURNS trigger
+        LANGUAGE plpgsql AS $body$
+        BEGIN{outbox}
+            RETURN NEW;
+        END
+        $body$
+        """,
+        f"""
+        CREATE TRIGGER {OUTBOX_TRIGGER}
+        BEFORE INSERT OR UPDATE OF value ON local_changes
+        FOR EACH ROW EXECUTE FUNCTION {OUTBOX_TRIGGER}()
+        """,
+    ]
+
+
+def guard_statements_0014(dialect: str) -> list[str]:
+    """The statements that create migration 0014's guards (after :func:`drop_statements` removed 0010's)."""
+    if dialect == "sqlite":
+        return _sqlite_0014()
+    if dialect == "postgresql":
+        return _postgresql_0014()
+    raise NotImplementedError(f"no host-value guards for {dialect}")
+
+
+def drop_statements_0014(dialect: str) -> list[str]:
+    """The statements that remove migration 0014's guards (its downgrade, before 0010's are created again)."""
+    if dialect == "sqlite":
+        return drop_statements(dialect)
+    return [
+        *drop_statements(dialect),
+        f"DROP TRIGGER IF EXISTS {OUTBOX_TRIGGER} ON local_changes",
+        f"DROP FUNCTION IF EXISTS {OUTBOX_TRIGGER}()",
+    ]
+
+
+head_guard_statements = guard_statements_0014
+"""The guards of a schema at the head (what :mod:`jira_console.store.fresh` creates)."""

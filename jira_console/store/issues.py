@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import math
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, event, select, text
+from sqlalchemy import JSON, Select, String, Text, cast, event, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, UOWTransaction
 
 from jira_console.logs import get_logger
 from jira_console.store import bulk, identity, repo
 from jira_console.store import models as m
-from jira_console.store.db import Database
+from jira_console.store.db import Database, UnreadableJson, load_json
 
 log = get_logger(__name__)
 
@@ -87,7 +88,8 @@ def local_value_problem(name: str, value: Any) -> str | None:
     kept as given in SQLite. A mapped field (in ``issues.fields``, JSON) takes any JSON value here; its
     mapping says at the push whether it can be written."""
     if name not in CORE_FIELDS:
-        return None
+        number = unsendable_number(value)
+        return None if number is None else f"{name} holds {_number_name(number)}: JSON numbers must be finite"
     labels_ok = value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     if name == "labels" and not labels_ok:
         return f'labels holds a list of texts (JSON: ["a", "b"]), not {shown_value(value)}'
@@ -170,11 +172,20 @@ def partial_keys(session: Session, connection: str) -> set[str]:
     """Keys of issues stored without some synced fields (``stale_fields``): the next read applies them."""
     rows = _sweep(
         session,
-        select(_ISSUES.c.key, _ISSUES.c.stale_fields).where(
+        select(_ISSUES.c.key, cast(_ISSUES.c.stale_fields, Text)).where(
             _ISSUES.c.connection == connection, _ISSUES.c.stale_fields.is_not(None)
         ),
     )
-    return {str(key) for key, stale in rows if stale}
+    return {str(key) for key, stale in rows if _stale(stale)}
+
+
+def _stale(text: str | None) -> bool:
+    """Whether ``stale_fields`` (as text) names any field; one the engine cannot read counts (the issue is
+    read again, and that read sets it aside if its row stays unreadable)."""
+    try:
+        return bool(load_json(text)) if text is not None else False
+    except UnreadableJson:
+        return True
 
 
 def holds_issues(session: Session, connection: str) -> bool:
@@ -183,17 +194,20 @@ def holds_issues(session: Session, connection: str) -> bool:
     return found.first() is not None
 
 
-def dirty_batch(session: Session, connection: str, after_id: int, limit: int) -> list[tuple[int, str]]:
-    """(id, key) of up to ``limit`` locally changed issues with an id above ``after_id``, by id."""
-    return [
-        (int(i), str(k))
-        for i, k in session.execute(
-            select(m.Issue.id, m.Issue.key)
-            .where(m.Issue.connection == connection, m.Issue.local_dirty.is_(True), m.Issue.id > after_id)
-            .order_by(m.Issue.id)
-            .limit(limit)
-        )
-    ]
+def dirty_batch(
+    session: Session, connection: str, after_id: int, limit: int, *, skip: Collection[str] = ()
+) -> list[tuple[int, str]]:
+    """(id, key) of up to ``limit`` locally changed issues with an id above ``after_id`` (but those whose key
+    is in ``skip``), by id."""
+    stmt = (
+        select(m.Issue.id, m.Issue.key)
+        .where(m.Issue.connection == connection, m.Issue.local_dirty.is_(True), m.Issue.id > after_id)
+        .order_by(m.Issue.id)
+        .limit(limit)
+    )
+    if skip:
+        stmt = stmt.where(m.Issue.key.not_in(list(skip)))
+    return [(int(i), str(k)) for i, k in session.execute(stmt)]
 
 
 def clean_values(
@@ -202,10 +216,20 @@ def clean_values(
     """(id, base, local values of ``names``) of every issue not flagged dirty: plain tuples, not ORM
     objects, since this reads every row of the connection."""
     core = [n for n in names if n in CORE_FIELDS]
-    query = select(_ISSUES.c.id, _ISSUES.c.base, _ISSUES.c.fields, *[_ISSUES.c[n] for n in core]).where(
+    # The JSON columns as text, decoded here: a row holding a value the engine cannot read is skipped (the
+    # sync that reads that issue sets it aside) instead of failing the sweep of every row.
+    columns = [_ISSUES.c[n] for n in ("base", "fields", *core)]
+    query = select(_ISSUES.c.id, *[cast(c, Text) if isinstance(c.type, JSON) else c for c in columns]).where(
         _ISSUES.c.connection == connection, _ISSUES.c.local_dirty.is_(False)
     )
-    for issue_id, base, fields, *values in _sweep(session, query.execution_options(yield_per=1000)):
+    decoded = [isinstance(c.type, JSON) for c in columns]
+    for issue_id, *stored in _sweep(session, query.execution_options(yield_per=1000)):
+        try:
+            base, fields, *values = [
+                load_json(v) if json and v is not None else v for v, json in zip(stored, decoded, strict=True)
+            ]
+        except UnreadableJson:
+            continue
         local = dict(zip(core, values, strict=True))
         for name in names:
             if name not in local:
@@ -286,6 +310,29 @@ def shown_value(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else f"{text[: width - 1]}…"
 
 
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+def unsendable_number(value: Any) -> float | int | None:
+    """The first number in ``value`` (a JSON value, nested or not) that JSON cannot carry to Jira nor the
+    store read back: NaN, an infinity, or one beyond a 64-bit float's range; None when there is none."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if -_FLOAT_MAX <= value <= _FLOAT_MAX else value
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, list | tuple) else ()
+    return next((n for n in map(unsendable_number, items) if n is not None), None)
+
+
+def _number_name(value: float | int) -> str:
+    """A number JSON cannot carry, named as a person typed it (NaN, Infinity)."""
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return "a number beyond ±1.8e308"
+
+
 def issue_value_problem(column: str, value: Any) -> str | None:
     """Why ``value`` cannot be stored in the ``issues`` column ``column`` (its type, its range, its length),
     or None when it can. JSON columns take any JSON value."""
@@ -300,7 +347,11 @@ def issue_value_problem(column: str, value: Any) -> str | None:
         if fits and not _INT64[0] <= value <= _INT64[1]:
             return f"{column} holds 64-bit integers; {value} is out of range"
     elif expected is float:
-        fits = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= 1.7e308
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and unsendable_number(value) is None:
+            return None
+        said = _number_name(value) if number else shown_value(value)
+        return f"{column} takes a finite number, not {said}"
     else:
         length = getattr(kind, "length", None)
         if isinstance(value, str) and length is not None and len(value) > length:

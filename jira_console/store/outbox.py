@@ -3,10 +3,11 @@ the sync (which applies each one to its issue as a local edit) and listed for op
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import Text, case, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
@@ -18,6 +19,25 @@ if TYPE_CHECKING:
 
 _LC = t.local_changes.c
 """Core columns, not the ORM class: ``status`` reads these counts without paying for the class mapping."""
+_COLUMNS = [c for c in t.local_changes.c if c.name != "value"]
+
+
+def _select() -> Any:
+    """The rows with ``value`` as the column's text: one a host program stored that the engine cannot read
+    (PostgreSQL's JSONB keeps 1e400, beyond a float) is said on its own row instead of failing the read of
+    every row with it."""
+    return select(*_COLUMNS, cast(_LC.value, Text).label("value_text"))
+
+
+def _record(row: Any) -> cv.LocalChangeRecord:
+    values = {c.name: getattr(row, c.name) for c in _COLUMNS}
+    try:
+        # As the creation requests are read: a number beyond a float comes back as an infinity or a long
+        # integer, which the edit's check then names ("takes a finite number, not Infinity").
+        value, problem = (json.loads(row.value_text) if row.value_text is not None else None), None
+    except ValueError:
+        value, problem = None, "local_changes.value is not JSON text (written before migration 0010?)"
+    return cv.LocalChangeRecord(**values, value=value, problem=problem)
 
 
 def claim_local_changes(session: Session, connection: str, limit: int = 100) -> list[cv.LocalChangeRecord]:
@@ -27,14 +47,14 @@ def claim_local_changes(session: Session, connection: str, limit: int = 100) -> 
     daemon skips them; mark each one with :func:`mark_local_change` in the same session.
     """
     stmt = (
-        select(t.local_changes)
+        _select()
         .where(_LC.connection == connection, _LC.processed_at.is_(None))
         .order_by(_LC.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    return [cv.local_change_record(r) for r in session.execute(stmt)]
+    return [_record(r) for r in session.execute(stmt)]
 
 
 def mark_local_change(session: Session, change_id: int, *, error: str | None = None) -> None:
@@ -48,12 +68,12 @@ def list_local_changes(
     session: Session, *, connection: str | None = None, pending_only: bool = False, limit: int = 100
 ) -> list[cv.LocalChangeRecord]:
     """Outbox rows, newest first."""
-    stmt = select(t.local_changes).order_by(_LC.id.desc()).limit(limit)
+    stmt = _select().order_by(_LC.id.desc()).limit(limit)
     if connection is not None:
         stmt = stmt.where(_LC.connection == connection)
     if pending_only:
         stmt = stmt.where(_LC.processed_at.is_(None))
-    return [cv.local_change_record(r) for r in session.execute(stmt)]
+    return [_record(r) for r in session.execute(stmt)]
 
 
 def outbox_counts(session: Session) -> dict[str, dict[str, int]]:

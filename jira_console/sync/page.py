@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from jira_console.logs import get_logger
-from jira_console.store import identity, repo
+from jira_console.store import identity, repo, unreadable
 from jira_console.store import issues as si
 from jira_console.store import state as st
 from jira_console.sync.apply import ApplyMode, ApplyResult, apply_issue_versions, newest_versions, updated_of
 from jira_console.sync.boards import store_sprint_refs
 from jira_console.sync.clock import Clamped, clamp_versions
 from jira_console.sync.context import ISSUES_SCOPE, SyncContext, SyncIO
-from jira_console.sync.failures import describe, is_connection_failure
+from jira_console.sync.failures import Failure, describe, is_connection_failure
 
 log = get_logger(__name__)
 
@@ -79,6 +79,8 @@ def _one_by_one(
     mode = replace(mode, unseen=frozenset())  # a row may have appeared meanwhile: look each one up
     with si.engine_session(io.db) as s:
         store_sprint_refs(s, ctx, io.sprints_written, versions)
+        # A row the engine cannot read would fail the look-up of them all: its issue is set aside first.
+        newest = _without_unreadable(s, ctx, newest, total)
         # Every row the page names locked at once, in id order: the savepoints below keep each lock they
         # take until the end, and taking them one by one in page order could deadlock with another process.
         jira_ids = [str(raw["id"]) for raw in newest.values() if raw.get("id") is not None]
@@ -91,16 +93,37 @@ def _one_by_one(
             except Exception as exc:
                 if is_connection_failure(exc):
                     raise
-                part = _quarantined(s, ctx, key, raw, exc)
+                part = _quarantined(s, ctx, key, raw, describe(exc))
             _add(total, part)
         _finish(s, io, ctx, total, clamped, checkpoint=checkpoint)
     return total
 
 
+def _without_unreadable(
+    session: Session, ctx: SyncContext, newest: dict[str, Mapping[str, Any]], total: ApplyResult
+) -> dict[str, Mapping[str, Any]]:
+    """The page's versions but those whose row holds a JSON value the engine cannot read (a plain-SQL write
+    the guards did not stop): each of those is quarantined, its cause naming the columns."""
+    ids = {key: str(raw["id"]) for key, raw in newest.items() if raw.get("id") is not None}
+    found = unreadable.find(session, ctx.name, newest, ids.values())
+    if not found:
+        return newest
+    by_key = {key: columns for (key, _), columns in found.items()}
+    by_id = {jira_id: columns for (_, jira_id), columns in found.items() if jira_id is not None}
+    kept: dict[str, Mapping[str, Any]] = {}
+    for key, raw in newest.items():
+        columns = by_key.get(key) or by_id.get(ids.get(key, ""))
+        if columns is None:
+            kept[key] = raw
+            continue
+        failure = Failure(unreadable.KIND, unreadable.cause(columns))
+        _add(total, _quarantined(session, ctx, key, raw, failure))
+    return kept
+
+
 def _quarantined(
-    session: Session, ctx: SyncContext, key: str, raw: Mapping[str, Any], exc: BaseException
+    session: Session, ctx: SyncContext, key: str, raw: Mapping[str, Any], failure: Failure
 ) -> ApplyResult:
-    failure = describe(exc)
     jira_id = str(raw["id"]) if raw.get("id") is not None else None
     identity.quarantine(session, ctx.name, key, jira_id=jira_id, kind=failure.kind, cause=failure.cause)
     log.warning("issue quarantined", connection=ctx.name, issue=key, kind=failure.kind, cause=failure.cause)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +18,11 @@ from jira_console.jira.errors import JiraError
 from jira_console.jira.models import JiraField
 from jira_console.logs import get_logger
 from jira_console.mapping.compiled import JiraWrite as Write
-from jira_console.store import identity, outbox, repo
+from jira_console.store import identity, outbox, repo, unreadable
 from jira_console.store import issues as si
 from jira_console.store import sprints as sprint_rows
-from jira_console.store.issues import local_value, set_local_value
+from jira_console.store.db import UnreadableJson
+from jira_console.store.issues import local_value, local_value_problem, set_local_value, unsendable_number
 from jira_console.store.models import FieldError, utcnow
 from jira_console.sync.absent import AbsentChange, absent_changes, resolve_absent
 from jira_console.sync.apply import decode_issue, merge_into_row, record_field_errors, updated_of
@@ -31,16 +32,16 @@ from jira_console.sync.create import create_requested
 from jira_console.sync.fields import MappedField, local_edit_problem
 from jira_console.sync.follow import fetch_following
 from jira_console.sync.merge import canonical, same
+from jira_console.sync.push_record import REFUSED_STEP as REFUSED_STEP
+from jira_console.sync.push_record import TRANSIENT as TRANSIENT
+from jira_console.sync.push_record import record_push_outcome as record_push_outcome
 from jira_console.sync.report import SyncReport
 from jira_console.sync.writer import PushOutcome, write_plans
 
 log = get_logger(__name__)
 PUSH_BATCH = 100
-TRANSIENT = "transient: "
-"""How a field error left by a failure that may pass reads (the change stays queued)."""
-REFUSED_STEP = "refused by Jira"
-"""The ``field_errors.step`` of a value Jira refused; ``field_errors.value`` holds that value, which is not
-sent again until the field changes again."""
+UNKNOWN_STEP = "unknown field"
+"""The ``field_errors.step`` of a key of ``issues.fields`` a host program wrote that no mapping pushes."""
 
 
 @dataclass
@@ -68,6 +69,8 @@ class IssuePlan:
     before: dict[str, Any] = field(default_factory=dict)
     """field name -> what Jira held when the plan was made (the audit's ``old``: the base may move before
     the outcome is recorded, when the webhook echoing this very write is applied first)."""
+    unknown: list[str] = field(default_factory=list)
+    """Keys of ``issues.fields`` the host wrote that no mapping pushes (each has its field error)."""
 
 
 # --- orchestration --------------------------------------------------------------------------------------
@@ -77,53 +80,88 @@ async def push(io: SyncIO, ctx: SyncContext, report: SyncReport) -> SyncReport:
     """Write local changes to Jira after a fresh compare, a batch of dirty issues at a time. A failure that
     may pass stops the push and leaves the changes queued; a change Jira refuses is parked as a field error
     on that issue. Issues requested in ``new_issues`` are created first, so that what a create cannot set
-    (a status, a sprint) goes out with this push."""
+    (a status, a sprint) goes out with this push. An issue whose row holds a value the engine cannot read
+    is set aside (quarantined, see :mod:`jira_console.store.unreadable`) and its batch pushed without it."""
     await create_requested(io, ctx, report)
     await asyncio.to_thread(_drain_outbox, io, ctx)
     after_id = 0
+    set_aside: set[str] = set()
     while True:
-        batch = await asyncio.to_thread(_dirty_batch, io, ctx, after_id)
+        batch = await asyncio.to_thread(_dirty_batch, io, ctx, after_id, set_aside)
         if not batch:
             break
+        try:
+            stop = await _push_batch(io, ctx, report, [k for _, k in batch])
+        except UnreadableJson:
+            found = await asyncio.to_thread(_set_aside, io, ctx, [k for _, k in batch])
+            if not found:
+                raise
+            set_aside.update(found)
+            continue  # the same batch again, without them
         after_id = batch[-1][0]
-        # Jira answers a moved issue under its new key (the row follows); one it could not read waits.
-        followed = await fetch_following(io, ctx, [k for _, k in batch])
-        keys, fresh = followed.keys, followed.fresh
-        leftovers = await asyncio.to_thread(_leftovers, io, ctx, keys, fresh)
-        contests = await find_contests(io.client, ctx.codecs, leftovers, _display_names(ctx))
-        plans, conflicts = await asyncio.to_thread(_plan, io, ctx, keys, fresh, contests)
-        report.add_conflicts(conflicts, io.emit)
-        if any(p.absent for p in plans):
-            await resolve_absent(io.client, plans, lambda plan, changes: _plan_absent(ctx, plan, changes))
-            await asyncio.to_thread(_record_absent, io, ctx, plans)
-        report.refused_fields += sum(len(p.errors) + len(p.absent_refused) for p in plans)
-        plans = [p for p in plans if p.writes]
-        if not plans:
-            continue
-        outcome = await write_plans(io.client, plans)
-        report.refused_fields += sum(len(fields) for fields in outcome.refused.values())
-        refetched = await _read_back(io, ctx, outcome.written_keys())
-        opened: list[tuple[int, str, str]] = []
-        report.pushed_fields += await asyncio.to_thread(_record, io, ctx, plans, outcome, refetched, opened)
-        report.add_conflicts(opened, io.emit)
-        io.emit(report.progressed())  # a long push moves the console's ↑ count
-        error = outcome.first_transient()
-        if error is not None:
-            report.errors.append(error)
-            report.status = "partial"
+        if stop:
             break
     return report
 
 
+async def _push_batch(io: SyncIO, ctx: SyncContext, report: SyncReport, batch: list[str]) -> bool:
+    """Compare, write and record one batch of dirty issues; True when a failure that may pass stops the
+    push there."""
+    # Jira answers a moved issue under its new key (the row follows); one it could not read waits.
+    followed = await fetch_following(io, ctx, batch)
+    keys, fresh = followed.keys, followed.fresh
+    leftovers = await asyncio.to_thread(_leftovers, io, ctx, keys, fresh)
+    contests = await find_contests(io.client, ctx.codecs, leftovers, _display_names(ctx))
+    plans, conflicts = await asyncio.to_thread(_plan, io, ctx, keys, fresh, contests)
+    report.add_conflicts(conflicts, io.emit)
+    if any(p.absent for p in plans):
+        await resolve_absent(io.client, plans, lambda plan, changes: _plan_absent(ctx, plan, changes))
+        await asyncio.to_thread(_record_absent, io, ctx, plans)
+    report.refused_fields += sum(len(p.errors) + len(p.absent_refused) + len(p.unknown) for p in plans)
+    plans = [p for p in plans if p.writes]
+    if not plans:
+        return False
+    outcome = await write_plans(io.client, plans)
+    report.refused_fields += sum(len(fields) for fields in outcome.refused.values())
+    refetched = await _read_back(io, ctx, outcome.written_keys())
+    opened: list[tuple[int, str, str]] = []
+    report.pushed_fields += await asyncio.to_thread(_record, io, ctx, plans, outcome, refetched, opened)
+    report.add_conflicts(opened, io.emit)
+    io.emit(report.progressed())  # a long push moves the console's ↑ count
+    error = outcome.first_transient()
+    if error is None:
+        return False
+    report.errors.append(error)
+    report.status = "partial"
+    return True
+
+
+def _set_aside(io: SyncIO, ctx: SyncContext, keys: Sequence[str]) -> set[str]:
+    """Quarantine the issues among ``keys`` whose rows hold a JSON value the engine cannot read (their cause
+    names the columns); returns their keys. Their local changes wait until the row is repaired: every sync
+    reads a quarantined issue again, and once it applies it is pushed like any other."""
+    with io.db.session(write=True) as s:
+        found = unreadable.find(s, ctx.name, keys)
+        for (key, jira_id), columns in found.items():
+            identity.quarantine(
+                s, ctx.name, key, jira_id=jira_id, kind=unreadable.KIND, cause=unreadable.cause(columns)
+            )
+            log.warning("issue set aside: a value the engine cannot read", connection=ctx.name, issue=key)
+    return {key for key, _ in found}
+
+
 async def _read_back(io: SyncIO, ctx: SyncContext, keys: list[str]) -> dict[str, Any]:
-    """Jira's versions of the issues just written (their new ``updated`` and normalised values)."""
+    """Jira's versions of the issues just written (their new ``updated`` and normalised values). Without
+    them the writes are still recorded (as sent): a failed read-back must not lose their audit lines."""
     if not keys:
         return {}
     try:
         return {i["key"]: i for i in await io.client.bulk_fetch(keys, list(ctx.jira_fields))}
     except JiraError as exc:
         log.warning("refetch after push failed", connection=ctx.name, error=str(exc))
-        return {}
+    except Exception as exc:  # noqa: BLE001 - see the docstring; its message may quote a value
+        log.error("refetch after push failed on this side", connection=ctx.name, error=type(exc).__name__)
+    return {}
 
 
 def _drain_outbox(io: SyncIO, ctx: SyncContext) -> None:
@@ -132,9 +170,9 @@ def _drain_outbox(io: SyncIO, ctx: SyncContext) -> None:
         drain_outbox(s, ctx)
 
 
-def _dirty_batch(io: SyncIO, ctx: SyncContext, after_id: int) -> list[tuple[int, str]]:
+def _dirty_batch(io: SyncIO, ctx: SyncContext, after_id: int, skip: set[str]) -> list[tuple[int, str]]:
     with io.db.session() as s:
-        return si.dirty_batch(s, ctx.name, after_id, PUSH_BATCH)
+        return si.dirty_batch(s, ctx.name, after_id, PUSH_BATCH, skip=skip)
 
 
 def _plan(
@@ -228,9 +266,12 @@ def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
             session, ctx.name, change.issue_key
         )
         error = None
-        value = canonical(change.value)
+        # NaN, which canonical() makes None, must be refused rather than clear the field.
+        value = change.value if unsendable_number(change.value) is not None else canonical(change.value)
         if change.field not in names:
-            error = f"unknown or pull-only field {change.field!r}; known: {', '.join(sorted(names))}"
+            error = unknown_field(change.field, names)
+        elif change.problem is not None:
+            error = change.problem
         elif issue is None:
             error = f"no issue {change.issue_key!r} in connection {ctx.name!r}"
         else:
@@ -260,6 +301,12 @@ def _plan_writes(
     mapping_ctx = replace(ctx.mapping_ctx, previous_fields=previous_fields)
     for d in pushes:
         codec = by_name[d.field]
+        # A value no write can carry (NaN story points stored by plain SQL before the guards refused it) is
+        # that field's error; sent, it would fail the request and the whole run with it.
+        problem = local_value_problem(d.field, d.value)
+        if problem is not None:
+            plan.errors[d.field] = f"not pushed: {problem}"
+            continue
         try:
             plan.writes[d.field] = codec.to_jira(
                 d.value, mapping_ctx if isinstance(codec, MappedField) else write_ctx
@@ -284,7 +331,9 @@ def plan_push(
     plans: list[IssuePlan] = []
     conflicts: list[tuple[int, str, str]] = []
     pushable = [c for c in ctx.codecs if c.direction != "pull"]
-    for row in si.issues_by_key(session, ctx.name, keys).values():
+    rows = si.issues_by_key(session, ctx.name, keys)
+    said_unknown = _unknown_said(session, [row.id for row in rows.values()])
+    for row in rows.values():
         raw = fresh.get(row.key)
         if raw is None:
             # Gone from Jira (deleted or no longer visible): keep the local values, say why nothing was sent.
@@ -320,6 +369,7 @@ def plan_push(
         waiting = {*plan.writes, *errors, *parked, *(c.field for c in plan.absent)}
         settled = [c.name for c in pushable if c.name not in waiting]
         record_field_errors(session, row, {**errors, **plan.errors}, settled)
+        plan.unknown = _unknown_fields(session, row, merged.base, pushable, said_unknown.get(row.id, set()))
         row.base = merged.base
         # The intent is on record before anything is sent (see recognise_own_writes). It holds exactly what
         # is being written now: an older intent for a field no longer pushed is dropped, so a stale one can
@@ -329,6 +379,45 @@ def plan_push(
             row.local_dirty = False
         plans.append(plan)
     return plans, conflicts
+
+
+def unknown_field(name: str, known: Iterable[str]) -> str:
+    """The refusal of a change to a field no mapping pushes (an outbox row's, a key of ``issues.fields``)."""
+    return f"unknown or pull-only field {name!r}; known: {', '.join(sorted(known)) or 'none'}"
+
+
+def _unknown_said(session: Session, issue_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Issue id -> the keys of ``issues.fields`` already said to be unknown (one look-up for a batch)."""
+    if not issue_ids:
+        return {}
+    stmt = select(FieldError.issue_id, FieldError.field).where(
+        FieldError.issue_id.in_(list(issue_ids)), FieldError.step == UNKNOWN_STEP
+    )
+    said: dict[int, set[str]] = {}
+    for issue_id, name in session.execute(stmt):
+        said.setdefault(issue_id, set()).add(name)
+    return said
+
+
+def _unknown_fields(
+    session: Session, row: Any, base: Mapping[str, Any], pushable: Sequence[Any], said: set[str]
+) -> list[str]:
+    """Keys of ``issues.fields`` a host program wrote (other than what was last agreed) that no mapping
+    pushes: each gets the field error an outbox row naming it gets, instead of being ignored without a word.
+    One said before for a key that is gone or agreed now is dropped."""
+    fields = row.fields if isinstance(row.fields, dict) else {}
+    known = [c.name for c in pushable if c.name not in si.CORE_FIELDS]
+    unknown = [
+        name
+        for name, value in fields.items()
+        if name not in known and (name not in base or not same(value, base[name]))
+    ]
+    for name in unknown:
+        said_now = unknown_field(name, known) + " (a key of issues.fields)"
+        repo.record_field_error(session, row.id, name, said_now, step=UNKNOWN_STEP, value=fields[name])
+    for name in said - set(unknown):
+        repo.clear_field_error(session, row.id, name)
+    return unknown
 
 
 def _open_contests(
@@ -364,82 +453,6 @@ def _still_refused(session: Session, row: Any, pushes: Sequence[Any]) -> set[str
         FieldError.issue_id == row.id, FieldError.step == REFUSED_STEP, FieldError.field.in_(list(wanted))
     )
     return {name for name, value in session.execute(stmt) if same(value, wanted[name])}
-
-
-def record_push_outcome(
-    session: Session,
-    ctx: SyncContext,
-    plans: Sequence[IssuePlan],
-    outcome: PushOutcome,
-    refetched: Mapping[str, Mapping[str, Any]],
-    opened: list[tuple[int, str, str]] | None = None,
-) -> int:
-    """After the writes: pushed fields become the new base (as Jira now reads them back), failures are kept
-    as field errors with the local value untouched, and the issue's Jira version is recorded so the pull and
-    webhooks recognise our own write instead of echoing it. Returns how many fields were pushed; conflicts
-    the rest of that version opens go to ``opened`` ((id, issue key, field) each)."""
-    pushed = 0
-    rows = si.issues_by_key(session, ctx.name, [p.key for p in plans], lock=True)
-    for plan in plans:
-        row = rows.get(plan.key)
-        if row is None:
-            continue
-        ok = outcome.succeeded.get(plan.key, set())
-        refused = outcome.refused.get(plan.key, {})
-        transient = outcome.transient.get(plan.key, {})
-        raw = refetched.get(plan.key)
-        jira_values = decode_issue(raw, ctx.codecs, ctx)[0] if raw is not None else {}
-        edited_meanwhile = row.local_changed_at != plan.changed_at
-        base = dict(row.base or {})
-        for name in ok:
-            old_base = plan.before.get(name, base.get(name))
-            value = jira_values.get(name, plan.values[name])
-            # Jira may normalise what we sent (Markdown through ADF, trimmed strings): keep its reading on
-            # both sides so the next compare sees no change -- unless the field was edited again meanwhile.
-            current = local_value(row, name)
-            if same(current, plan.values[name]) and not same(value, current):
-                set_local_value(row, name, value)
-            base[name] = value
-            repo.append_audit(
-                session, ctx.name, "jira", name, old_base, plan.values[name],
-                issue_key=plan.key, reason="pushed local change", actor=ctx.actor,
-            )  # fmt: skip
-            pushed += 1
-        row.base = base
-        updated_ms = updated_of(raw) if raw is not None else None
-        if updated_ms is not None and (row.jira_updated_ms is None or updated_ms >= row.jira_updated_ms):
-            # The version read back becomes the stored one, so no pull applies it again: what else it holds
-            # (a pull-only mapping of a pushed field, Jira's own reaction to the write) is merged now.
-            others = {n: v for n, v in jira_values.items() if n not in plan.values}
-            if others:
-                merged = merge_into_row(session, ctx, row, others, ctx.codecs, updated_ms=updated_ms)
-                row.base = merged.base
-                (opened if opened is not None else []).extend(merged.conflicts)
-            row.jira_updated_ms = updated_ms
-            row.raw = dict(raw or {})
-        record_field_errors(session, row, {n: f"{TRANSIENT}{m}" for n, m in transient.items()}, list(ok))
-        for name, reason in refused.items():
-            value = plan.values.get(name)
-            said = reason + _refusal_hint(ctx, name, value)
-            repo.record_field_error(session, row.id, name, said[:4000], step=REFUSED_STEP, value=value)
-        for name in set(ok) & plan.notes.keys():  # written, but part of Jira's content was kept: say what
-            repo.record_field_error(session, row.id, name, plan.notes[name][:4000], step="rich_text_policy")
-        # Done with what was written or refused for good; a transient failure keeps its intent for the retry.
-        settled = set(ok) | set(refused)
-        remaining = {n: v for n, v in (row.pushing or {}).items() if n not in settled}
-        row.pushing = remaining if set(remaining) - {INTENT_AT} else None
-        # Transient failures keep the issue dirty for the next run; refused ones are parked as field errors
-        # (the value stays local and visible) until someone edits it again or a full sync re-checks it.
-        row.local_dirty = edited_meanwhile or bool(transient)
-    return pushed
-
-
-def _refusal_hint(ctx: SyncContext, name: str, value: Any) -> str:
-    """What Jira's refusal does not say, for the mistake a host program makes most: an e-mail address as
-    the assignee of a Cloud site, which names people by accountId only."""
-    if name == "assignee" and ctx.flavor == "cloud" and isinstance(value, str) and "@" in value:
-        return " (on Cloud, assignee takes an accountId, not an e-mail address)"
-    return ""
 
 
 def _display_names(ctx: SyncContext) -> dict[str, str]:

@@ -1,6 +1,11 @@
 """Writing planned changes to Jira: one edit per issue for plain fields, transitions for status, sprint
 moves grouped by target sprint (the Agile API moves up to 50 issues per call); the result is a typed
-:class:`PushOutcome` (written, refused with Jira's reason, failed for a reason that may pass)."""
+:class:`PushOutcome` (written, refused with Jira's reason, failed for a reason that may pass).
+
+A call that fails on this side (a value the request cannot carry, a bug) is refused for the fields it
+carried, like a value Jira refuses: the writes of the other issues go on, and the outcome of every call
+made so far reaches the caller, which records them (audit line, new base). Letting it out would lose the
+records of the writes Jira had already taken."""
 
 from __future__ import annotations
 
@@ -12,7 +17,10 @@ from jira_console.jira import JiraClient
 from jira_console.jira.agile import MOVE_CHUNK, chunks
 from jira_console.jira.errors import JiraBadRequest, JiraError, JiraNotFound
 from jira_console.jira.workflow import WorkflowPlanner
+from jira_console.logs import get_logger
 from jira_console.mapping.compiled import JiraWrite as Write
+
+log = get_logger(__name__)
 
 
 class Planned(Protocol):
@@ -102,6 +110,9 @@ async def _move_sprint(
             await _guard(outcome, [member], move([member[0]]))
     except JiraError as exc:
         _each(members, outcome.fail, str(exc))
+    except Exception:  # noqa: BLE001 - failed on this side: each issue on its own tells which one
+        for member in members:
+            await _guard(outcome, [member], move([member[0]]))
     else:
         _each(members, outcome.wrote)
 
@@ -130,8 +141,17 @@ async def _guard(outcome: PushOutcome, members: list[tuple[str, str]], op: Await
         _each(members, outcome.refuse, str(exc))
     except JiraError as exc:
         _each(members, outcome.fail, str(exc))
+    except Exception as exc:  # noqa: BLE001 - see the module docstring
+        _each(members, outcome.refuse, not_sent([k for k, _ in members], exc))
     else:
         _each(members, outcome.wrote)
+
+
+def not_sent(keys: Sequence[str], exc: Exception) -> str:
+    """The field error of a write that failed on this side, before or while it was sent (logged without its
+    message, which may quote a value)."""
+    log.error("a write to Jira failed on this side", issues=list(keys), error=type(exc).__name__)
+    return f"not sent to Jira: {type(exc).__name__}: {exc}"
 
 
 def _each(members: list[tuple[str, str]], record: Callable[..., None], *detail: str) -> None:
@@ -173,6 +193,11 @@ async def _edit(
             return
         except JiraError as exc:
             outcome.fail(key, names, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            reason = not_sent([key], exc)
+            for n in names:
+                outcome.refuse(key, [n], reason)
             return
         outcome.wrote(key, names)
         return
