@@ -186,25 +186,11 @@ class AuditScreen(ConsoleScreen):
 
     @on(LazyTable.NearEnd, "#audit")
     def _near_end(self) -> None:
-        self.run_worker(
-            lambda: self.fetch(self._older),
-            name="Reading older audit lines",
-            thread=True,
-            group="more",
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self.read_in_worker(self._older, "Reading older audit lines", "more")
 
     def refresh_newer(self) -> None:
         """Read the lines written since the newest shown (after an undo, or coming back to the screen)."""
-        self.run_worker(
-            lambda: self.fetch(self.poll),
-            name=f"Refreshing {self.TITLE}",
-            thread=True,
-            group="poll",
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self.read_in_worker(self.poll, f"Refreshing {self.TITLE}", "poll")
 
     def on_screen_resume(self) -> None:
         # Back from a confirmation: a reload would drop the older pages the operator scrolled to.

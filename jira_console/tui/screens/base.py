@@ -178,16 +178,23 @@ class ConsoleScreen(Screen[None]):
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(data))
 
-    def reload(self) -> None:
-        """Start a full reload in a thread worker."""
+    def read_in_worker(
+        self, read: Callable[[], Any], name: str, group: str, *, exclusive: bool = True
+    ) -> None:
+        """Run :meth:`fetch` of ``read`` in a thread worker of ``group`` (``exclusive``: a newer read of the
+        group cancels an older one); a failure is reported, never raised into the console."""
         self.run_worker(
-            lambda: self.fetch(self.load),
-            name=f"Reading {self.TITLE}",
+            lambda: self.fetch(read),
+            name=name,
             thread=True,
-            group="load",
-            exclusive=True,
+            group=group,
+            exclusive=exclusive,
             exit_on_error=False,
         )
+
+    def reload(self) -> None:
+        """Start a full reload in a thread worker."""
+        self.read_in_worker(self.load, f"Reading {self.TITLE}", "load")
 
     def reload_soon(self) -> None:
         """Reload once for a burst of engine events: the first one starts a short timer, those arriving

@@ -177,14 +177,7 @@ class ConflictsScreen(ConsoleScreen):
 
     @on(LazyTable.NearEnd)
     def _near_end(self) -> None:
-        self.run_worker(
-            lambda: self.fetch(self._load_more),
-            thread=True,
-            name="Reading more conflicts",
-            group="more",
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self.read_in_worker(self._load_more, "Reading more conflicts", "more")
 
     def show(self, data: ConflictPage) -> None:
         if data.generation != self.generation:
@@ -454,11 +447,4 @@ class ConflictsScreen(ConsoleScreen):
 
     @on(messages.ConflictDetected)
     def _detected(self) -> None:
-        self.run_worker(
-            lambda: self.fetch(self.poll),
-            name="Reading the conflicts",
-            thread=True,
-            group="poll",
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self.read_in_worker(self.poll, "Reading the conflicts", "poll")

@@ -141,15 +141,10 @@ class MappingsScreen(ConsoleScreen):
 
     def open_mapping(self, mapping: MappingRecord) -> None:
         """Load ``mapping``'s definition into the editor (converted to TOML in a worker)."""
-        self.run_worker(
-            lambda: self.fetch(
-                lambda: MappingOpened(mapping, self.engine.mapping_to_toml(mapping.definition))
-            ),
-            thread=True,
-            name="Opening the mapping",
-            group="open",
-            exclusive=True,
-            exit_on_error=False,
+        self.read_in_worker(
+            lambda: MappingOpened(mapping, self.engine.mapping_to_toml(mapping.definition)),
+            "Opening the mapping",
+            "open",
         )
 
     def _opened(self, opened: MappingOpened) -> None:
@@ -206,14 +201,7 @@ class MappingsScreen(ConsoleScreen):
             missing = tuple(dict.fromkeys(key for key in keys or () if key not in found))
             return PreviewResult(text, definition, rows, None, missing)
 
-        self.run_worker(
-            lambda: self.fetch(read),
-            name="The preview",
-            thread=True,
-            group="preview",
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self.read_in_worker(read, "The preview", "preview")
 
     def _previewed(self, result: PreviewResult) -> None:
         if result.text != self.query_one("#editor", TextArea).text:

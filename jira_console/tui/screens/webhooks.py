@@ -327,13 +327,7 @@ class WebhooksScreen(ConsoleScreen):
             return EventsReread(status, [e for e in found if e is not None], self.engine.webhook_stats())
 
         self._rereading = True
-        self.run_worker(
-            lambda: self.fetch(read),
-            name="re-read webhook events",
-            thread=True,
-            group="reread",
-            exit_on_error=False,
-        )
+        self.read_in_worker(read, "re-read webhook events", "reread", exclusive=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # A failed re-read is reported (ConsoleScreen's handler runs too); the next event must start one.
