@@ -99,8 +99,15 @@ def daemon_alive(
     return fresh and not daemon.stopping and daemon.stopped_at is None
 
 
-def sync_health(record: SyncStateRecord | None, interval_seconds: float, now: datetime) -> SyncHealth:
-    """The health of a connection's syncs from its scope's stored state (None: never synced)."""
+def sync_health(
+    record: SyncStateRecord | None,
+    interval_seconds: float,
+    now: datetime,
+    *,
+    error_limit: int = ERROR_LINE_LIMIT,
+) -> SyncHealth:
+    """The health of a connection's syncs from its scope's stored state (None: never synced); its last error
+    on one line, cut at ``error_limit`` characters."""
     if record is None:
         return SyncHealth()
     since = record.failing_since if record.failures else None
@@ -116,7 +123,7 @@ def sync_health(record: SyncStateRecord | None, interval_seconds: float, now: da
         last_success_at=record.last_success_at,
         failing_since=since,
         failures=record.failures,
-        last_error=one_line(record.last_error)
+        last_error=one_line(record.last_error, error_limit)
         if record.failures or record.last_status == "partial"
         else None,
         degraded=degraded,

@@ -114,14 +114,14 @@ async def undo(engine: EngineDep, request: Request, body: UndoRequest) -> UndoOu
     change is written back where it was made, through the compare-before-write of any local change: a
     value changed since is left as a conflict (in the queue for Jira-side changes), never overwritten."""
     choice = await strictly(request, UNDO)
-    chosen = sum((bool(choice.entries), choice.run_id is not None, choice.issue_key is not None))
-    if chosen != 1 or (choice.issue_key is not None and choice.since is None):
-        # Said in this API's names (the engine's own message names the CLI's flags).
-        raise ApiError(400, "give exactly one of: entries, run_id, or issue_key with since")
     selection = UndoSelection(
         tuple(choice.entries or ()), choice.run_id, choice.issue_key, utc_moment(choice.since),
         known_connection(engine, choice.connection),
     )  # fmt: skip
+    try:
+        selection.check()
+    except UndoError:  # said in this API's names (the selection's own message names the CLI's flags)
+        raise ApiError(400, "give exactly one of: entries, run_id, or issue_key with since") from None
     try:
         result = await engine.undo(selection, apply=not choice.dry_run, actor=ACTOR)
     except UndoError as exc:

@@ -98,7 +98,10 @@ def _status_data(db: Database) -> dict[str, Any]:
         for item in identity.list_quarantined(s):
             set_aside.setdefault(item.connection, []).append(f"{item.issue_key}: {item.kind}: {item.cause}")
     runs = {r.connection: r for r in states if r.last_started_at is not None}
-    health = {c.name: sync_health(runs.get(c.name), c.sync_interval_seconds, now) for c in settings.jira}
+    health = {
+        c.name: sync_health(runs.get(c.name), c.sync_interval_seconds, now, error_limit=_ERROR_WHOLE)
+        for c in settings.jira
+    }
     return {
         "sync": [
             asdict(r)
@@ -110,9 +113,7 @@ def _status_data(db: Database) -> dict[str, Any]:
             for r in states
         ],
         "health": {
-            name: asdict(h)
-            | {"verdict": h.verdict, "quarantined": len(set_aside.get(name, []))}
-            | ({"last_error": one_line(runs[name].last_error, _ERROR_WHOLE)} if h.last_error else {})
+            name: asdict(h) | {"verdict": h.verdict, "quarantined": len(set_aside.get(name, []))}
             for name, h in health.items()
         },
         "conflicts_open": conflicts,
