@@ -25,6 +25,8 @@ class Followed:
     fresh: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     later: list[str] = field(default_factory=list)
     """Keys whose issue Jira could not return this time (issueErrors)."""
+    later_ids: list[str] = field(default_factory=list)
+    """Their Jira ids."""
 
 
 async def fetch_following(io: SyncIO, ctx: SyncContext, keys: Sequence[str]) -> Followed:
@@ -47,6 +49,7 @@ def _follow(
                 raw = next((i for i in issues if i.get("key") == key), None)
             if raw is None and row is not None and row.jira_id and str(row.jira_id) in errors:
                 out.later.append(key)
+                out.later_ids.append(str(row.jira_id))
                 continue
             current = str(raw["key"]) if raw is not None else key
             if row is not None and current != key:

@@ -109,6 +109,7 @@ async def _push_batch(io: SyncIO, ctx: SyncContext, report: SyncReport, batch: l
     push there."""
     # Jira answers a moved issue under its new key (the row follows); one it could not read waits.
     followed = await fetch_following(io, ctx, batch)
+    report.add_unread(followed.later_ids, "push")
     keys, fresh = followed.keys, followed.fresh
     leftovers = await asyncio.to_thread(_leftovers, io, ctx, keys, fresh)
     contests = await find_contests(io.client, ctx.codecs, leftovers, _display_names(ctx))
