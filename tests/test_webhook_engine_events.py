@@ -12,15 +12,22 @@ import orjson
 import pytest
 
 from jira_console import events as ev
-from jira_console.config import Settings
 from jira_console.daemon import Daemon
 from jira_console.simulator import Simulator
 from jira_console.store import Database
 from jira_console.webhooks.listener import Delivery, create_listener_app
 from jira_console.webhooks.processor import EventProcessor, RetryPolicy
 from tests.fixtures.simulator import connection_for
-from tests.ports import free_port
-from tests.test_webhook_helpers import SECRET, SECRET_ENV, FakeApplier, issue_event, make_settings, post, rows
+from tests.test_webhook_helpers import (
+    SECRET,
+    SECRET_ENV,
+    FakeApplier,
+    issue_event,
+    listening_daemon_settings,
+    make_settings,
+    post,
+    rows,
+)
 
 
 async def test_listener_tells_the_stored_event_id(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,13 +87,7 @@ async def test_daemon_announces_received_and_processed_events_with_their_ids(
     sim = sim_factory("server", issues=3)
     conn = connection_for(sim, monkeypatch, overlap_seconds=0)
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    settings = Settings(
-        database={"url": db_url},
-        jira=[conn.model_dump()],
-        webhooks={"listen": f"127.0.0.1:{free_port()}", "secret_env": SECRET_ENV, "path": "/hooks"},
-        daemon={"heartbeat_seconds": 1, "name": "events-test"},
-    )
-    daemon = Daemon(settings, listen=True)
+    daemon = Daemon(listening_daemon_settings(db_url, conn, "events-test"), listen=True)
     seen: list[ev.EngineEvent] = []
     changed = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -127,8 +128,10 @@ async def test_daemon_announces_received_and_processed_events_with_their_ids(
     ]
     assert received[0].event_type == "jira:issue_updated" and received[0].issue_key == "HOOK-1"
     done = processed()
-    assert (done[update_row.id].status, done[update_row.id].connection) == ("applied", conn.name)
+    # An issue new here that Jira does not have (deleted since, as far as the store can tell) is not imported.
+    assert (done[update_row.id].status, done[update_row.id].connection) == ("ignored", conn.name)
     assert done[update_row.id].event_type == "jira:issue_updated"
+    assert "no longer has the issue" in (done[update_row.id].error or "")
     # Never stored, so nothing to delete: processed, and said so.
     assert (done[deletion_row.id].status, done[deletion_row.id].event_type) == (
         "ignored",

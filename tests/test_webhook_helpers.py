@@ -15,6 +15,7 @@ from jira_console.config import JiraConnection, Settings, WebhookConfig
 from jira_console.store import Database
 from jira_console.store.models import WebhookEvent
 from jira_console.webhooks.signature import sign
+from tests.ports import free_port
 
 SECRET = "test-webhook-secret-1"
 PREVIOUS = "test-webhook-secret-0"
@@ -33,6 +34,17 @@ def make_settings(**webhook: Any) -> Settings:
             JiraConnection(name="server", url="https://jira.test-example.ru/", user="bot"),
         ],
         webhooks=WebhookConfig(**options),
+    )
+
+
+def listening_daemon_settings(db_url: str, conn: JiraConnection, name: str) -> Settings:
+    """A daemon's settings over ``conn`` with its webhook listener on a free loopback port (path ``/hooks``,
+    the test secret, which the caller puts in ``SECRET_ENV``)."""
+    return Settings(
+        database={"url": db_url},
+        jira=[conn.model_dump()],
+        webhooks={"listen": f"127.0.0.1:{free_port()}", "secret_env": SECRET_ENV, "path": "/hooks"},
+        daemon={"heartbeat_seconds": 1, "name": name},
     )
 
 

@@ -128,6 +128,11 @@ def _report_line(r: SyncReport) -> str:
         f"read {r.issues_read or r.seen}, new {r.created}, pulled {r.pulled_fields} field(s), "
         f"pushed {r.pushed_fields}{refused}{created}, conflicts {r.conflicts}, deleted {r.deleted}"
         + (f", outside the JQL now {r.left_scope}" if r.left_scope else "")
+        + (
+            f", unread {r.unread} (Jira could not return them this time; read again next sync)"
+            if r.unread
+            else ""
+        )
     )
 
 

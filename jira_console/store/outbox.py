@@ -57,6 +57,27 @@ def claim_local_changes(session: Session, connection: str, limit: int = 100) -> 
     return [_record(r) for r in session.execute(stmt)]
 
 
+def unknown_keys(session: Session, connection: str, limit: int = 100) -> list[str]:
+    """Keys that waiting outbox rows of a connection name and that no issue row has, now or as a key it
+    had: an issue Jira renamed without an event (a project key changed) that the store has not met since."""
+    issues, aliases = t.issues.c, t.issue_aliases.c
+    stmt = (
+        select(_LC.issue_key)
+        .where(_LC.connection == connection, _LC.processed_at.is_(None))
+        .where(
+            ~select(issues.id).where(issues.connection == connection, issues.key == _LC.issue_key).exists()
+        )
+        .where(
+            ~select(aliases.id)
+            .where(aliases.connection == connection, aliases.old_key == _LC.issue_key)
+            .exists()
+        )
+        .distinct()
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def mark_local_change(session: Session, change_id: int, *, error: str | None = None) -> None:
     """Mark an outbox row processed (with the reason when it could not be applied)."""
     session.execute(

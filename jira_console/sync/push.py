@@ -30,7 +30,7 @@ from jira_console.sync.context import SyncContext, SyncIO
 from jira_console.sync.crash_window import INTENT_AT, Contest, find_contests, intent_fields
 from jira_console.sync.create import create_requested
 from jira_console.sync.fields import MappedField, local_edit_problem
-from jira_console.sync.follow import fetch_following
+from jira_console.sync.follow import adopt_outbox_keys, fetch_following
 from jira_console.sync.merge import canonical, same
 from jira_console.sync.push_record import REFUSED_STEP as REFUSED_STEP
 from jira_console.sync.push_record import TRANSIENT as TRANSIENT
@@ -83,6 +83,7 @@ async def push(io: SyncIO, ctx: SyncContext, report: SyncReport) -> SyncReport:
     (a status, a sprint) goes out with this push. An issue whose row holds a value the engine cannot read
     is set aside (quarantined, see :mod:`jira_console.store.unreadable`) and its batch pushed without it."""
     await create_requested(io, ctx, report)
+    report.moved += await adopt_outbox_keys(io, ctx)
     await asyncio.to_thread(_drain_outbox, io, ctx)
     after_id = 0
     set_aside: set[str] = set()
@@ -109,6 +110,7 @@ async def _push_batch(io: SyncIO, ctx: SyncContext, report: SyncReport, batch: l
     push there."""
     # Jira answers a moved issue under its new key (the row follows); one it could not read waits.
     followed = await fetch_following(io, ctx, batch)
+    report.add_unread(followed.later_ids, "push")
     keys, fresh = followed.keys, followed.fresh
     leftovers = await asyncio.to_thread(_leftovers, io, ctx, keys, fresh)
     contests = await find_contests(io.client, ctx.codecs, leftovers, _display_names(ctx))

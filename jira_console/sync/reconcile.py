@@ -48,22 +48,25 @@ async def reconcile(
                 if issue.get("id") is not None:
                     seen_ids[issue["key"]] = str(issue["id"])
     missing, newer = await asyncio.to_thread(_compare_keys, io, ctx, seen, set(seen_ids.values()))
-    gone, outside = await _ask_jira(io, missing)
+    gone, outside, unread = await _ask_jira(io, missing)
+    report.add_unread(unread, "reconciliation")
     await asyncio.to_thread(_mark_missing, io, ctx, gone, outside)
     report.deleted += len(gone)
     report.left_scope += len(outside)
     for start in range(0, len(newer), FETCH_BATCH):
         fetched = await io.client.bulk_fetch_report(newer[start : start + FETCH_BATCH], list(ctx.jira_fields))
         # An issue Jira could not return this time (issueErrors) stays as it is: the next full sync asks.
+        report.add_unread(fetched.errors, "reconciliation")
         result = await asyncio.to_thread(apply_page, io, ctx, fetched.issues, checkpoint=False)
         report.add_applied(result, io.emit)
 
 
-async def _ask_jira(io: SyncIO, missing: Mapping[str, str | None]) -> tuple[list[str], list[str]]:
+async def _ask_jira(io: SyncIO, missing: Mapping[str, str | None]) -> tuple[list[str], list[str], list[str]]:
     """Of the local issues the JQL no longer lists (key -> Jira id), (those Jira no longer has, those it still
-    has outside the JQL); those it could not read this time (``issueErrors``) are in neither."""
+    has outside the JQL, the ids of those it could not read this time: ``issueErrors``)."""
     gone: list[str] = []
     outside: list[str] = []
+    unread_ids: list[str] = []
     keys = sorted(missing)
     for start in range(0, len(keys), FETCH_BATCH):
         chunk = keys[start : start + FETCH_BATCH]
@@ -75,7 +78,9 @@ async def _ask_jira(io: SyncIO, missing: Mapping[str, str | None]) -> tuple[list
                 outside.append(key)
             elif missing[key] not in unread:
                 gone.append(key)
-    return gone, outside
+            else:
+                unread_ids.append(str(missing[key]))
+    return gone, outside, unread_ids
 
 
 def _mark_missing(io: SyncIO, ctx: SyncContext, gone: list[str], outside: list[str]) -> None:

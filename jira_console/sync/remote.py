@@ -32,6 +32,7 @@ _WHY = {
     "unordered": "two versions share one updated time; Jira could not say which is current",
     "stale": "older than the stored version (Jira does not order its deliveries)",
     "outside": "outside the connection's JQL",
+    "gone": "Jira no longer has the issue (deleted after this delivery was sent)",
     "unknown": "the sync did not apply it",
 }  # fmt: skip
 
@@ -148,7 +149,9 @@ async def _refetch(
     return statuses
 
 
-def _answers(items: Sequence[IssueItem], statuses: Mapping[str, str], outside: set[str]) -> list[str]:
+def _answers(
+    items: Sequence[IssueItem], statuses: Mapping[str, str], outside: Mapping[str, str]
+) -> list[str]:
     newest: dict[str, int] = {}
     for issue, _ in items:
         t = updated_of(issue)
@@ -158,7 +161,7 @@ def _answers(items: Sequence[IssueItem], statuses: Mapping[str, str], outside: s
     for issue, _ in items:
         key = str(issue.get("key") or "")
         t = updated_of(issue)
-        status = statuses.get(key) or ("outside" if key in outside else "unknown")
+        status = statuses.get(key) or outside.get(key) or "unknown"
         if t is not None and t < newest.get(key, t):
             status = "stale"  # a newer version of the same issue came in the same batch
         answer = _ANSWER.get(status, "ignored")

@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from jira_console import events as ev
+from jira_console.logs import get_logger
 from jira_console.sync.context import ISSUES_SCOPE
 
 if TYPE_CHECKING:
     from jira_console.sync.apply import ApplyResult
+
+log = get_logger(__name__)
 
 
 class SyncInterrupted(Exception):
@@ -68,6 +71,9 @@ class SyncReport(Tally):
     """Issue versions set aside because they could not be applied (see :mod:`jira_console.sync.page`)."""
     moved: int = 0
     """Issues found under a new key (moved to another project, project key renamed)."""
+    unread: int = 0
+    """Issues Jira could not return this time (``issueErrors`` in a bulk read): left as they are, nothing
+    inferred (not deleted, their local changes still queued), read again at the next sync."""
     errors: list[str] = field(default_factory=list)
     api_calls: int = 0
     duration_ms: int = 0
@@ -89,8 +95,18 @@ class SyncReport(Tally):
                       "refused_fields")
         } | {"conflicts": self.conflicts, "deleted": self.deleted, "left_scope": self.left_scope,
              "quarantined": self.quarantined,
-             "moved": self.moved, "backfilled": self.backfilled, "created_in_jira": self.created_in_jira,
+             "moved": self.moved, "unread": self.unread, "backfilled": self.backfilled,
+             "created_in_jira": self.created_in_jira,
              "creations_refused": self.creations_refused}  # fmt: skip
+
+    def add_unread(self, ids: Iterable[str], step: str) -> None:
+        """Count the issues Jira answered with ``issueErrors`` in ``step``, and log their ids."""
+        ids = sorted(set(ids))
+        if ids:
+            self.unread += len(ids)
+            log.warning("Jira could not return some issues this time (issueErrors); left as they are, read "
+                        "again at the next sync", connection=self.connection, step=step, count=len(ids),
+                        ids=ids[:20])  # fmt: skip
 
     def add_applied(self, result: ApplyResult, emit: Callable[[ev.EngineEvent], None]) -> None:
         """Count a batch of applied Jira versions and announce the conflicts it opened."""

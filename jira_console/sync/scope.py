@@ -2,7 +2,10 @@
 (often every issue of the site), while the connection syncs only its JQL. An issue the store already has is
 in scope (reconciliation settles one that left it); one it does not know is imported only when Jira says it
 matches the connection's JQL (one search for all the unknown issues of a batch; one deleted since its
-delivery, which Jira's validation refuses the search for, is left out of it and not imported)."""
+delivery, which Jira's validation refuses the search for, is left out of it and not imported). With a JQL
+that selects every issue, an unknown issue is imported only when Jira still has it (one bulk read): Jira does
+not order its deliveries, so the creation of an issue can arrive after its deletion, which found nothing here
+to delete."""
 
 from __future__ import annotations
 
@@ -41,14 +44,22 @@ def _unknown(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[str, Any]]) 
     return out
 
 
-async def out_of_scope(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Keys of ``issues`` that are new to the store and that Jira does not find with the connection's JQL."""
+OUTSIDE = "outside"
+GONE = "gone"
+
+
+async def out_of_scope(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Keys of ``issues`` that are new to the store and not to be imported: ``GONE`` when Jira no longer has
+    the issue (deleted since the delivery), ``OUTSIDE`` when Jira does not find it with the connection's
+    JQL."""
+    if not issues:
+        return {}
     filt = scope_filter(ctx.conn.jql)
-    if not filt or not issues:
-        return set()
     unknown = await asyncio.to_thread(_unknown, io, ctx, issues)
     if not unknown:
-        return set()
+        return {}
+    if not filt:
+        return dict.fromkeys(await _gone(io, unknown), GONE)
     matched: set[str] = set()
     items = sorted(unknown.items())
 
@@ -69,7 +80,16 @@ async def out_of_scope(io: SyncIO, ctx: SyncContext, issues: Sequence[Mapping[st
         for issue in await io.client.search_known(values, jql_for, fields=["updated"], strict=True):
             matched.add(str(issue.get("id")))
             matched.add(str(issue.get("key")))
-    return {k for k, i in unknown.items() if k not in matched and (i is None or i not in matched)}
+    return {k: OUTSIDE for k, i in unknown.items() if k not in matched and (i is None or i not in matched)}
+
+
+async def _gone(io: SyncIO, unknown: Mapping[str, str | None]) -> set[str]:
+    """Keys of ``unknown`` (key -> Jira id) whose issue Jira no longer has. One Jira could not read this time
+    (``issueErrors``) is not taken for gone."""
+    fetched = await io.client.bulk_fetch_report(sorted(unknown), ["updated"])
+    there = {str(i.get("id")) for i in fetched.issues} | {str(i.get("key")) for i in fetched.issues}
+    unread = set(fetched.errors)
+    return {k for k, i in unknown.items() if k not in there and i not in there and i not in unread}
 
 
 def _quoted(key: str) -> str:

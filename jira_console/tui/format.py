@@ -111,6 +111,7 @@ COUNT_NAMES = {
     "created_in_jira": "created in Jira",
     "creations_refused": "creations refused",
     "left_scope": "outside the JQL now",
+    "unread": "not returned by Jira this time",
 }
 
 
