@@ -55,6 +55,22 @@ def _toasts_stay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(JiraConsoleApp, "NOTIFICATION_TIMEOUT", 3600)
 
 
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test() -> Iterator[None]:
+    """Each test starts with the secrets the process knew before it, as a new process would: the registry of
+    :mod:`jira_console.redact` lives as long as the process, so a test whose secret was a common word
+    (``token``) had it masked in a later test's output on the same worker (``no ****``)."""
+    from jira_console import redact
+
+    with redact._lock:
+        known, pattern = set(redact._secrets), redact._pattern
+    yield
+    with redact._lock:
+        redact._secrets.clear()
+        redact._secrets.update(known)
+        redact._pattern = pattern
+
+
 def _pg_available() -> bool:
     try:
         import psycopg
