@@ -94,3 +94,21 @@ async def test_a_changed_configuration_lifts_the_block(engine_factory, db_url, f
         assert again.auth_blocks() == {}
     finally:
         await again.stop()
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "denied"),
+    [
+        (403, {"X-Seraph-LoginReason": "AUTHENTICATION_DENIED"}, "AUTHENTICATION_DENIED"),  # no reason header
+        (403, {"X-Seraph-LoginReason": "AUTHENTICATED_FAILED"}, "AUTHENTICATED_FAILED"),
+        (403, {"X-Seraph-LoginReason": "AUTHORISATION_FAILED"}, None),  # a permission, not the login
+        (403, {"X-Seraph-LoginReason": "OK"}, None),
+        (403, {}, None),
+        (401, {}, "401: credentials rejected"),
+        (403, {"X-Authentication-Denied-Reason": "CAPTCHA_CHALLENGE; login-url=x"}, "CAPTCHA_CHALLENGE"),
+    ],
+)
+def test_which_answers_deny_the_credentials(status, headers, denied) -> None:
+    from jira_console.jira.shared import auth_denial
+
+    assert auth_denial(status, headers, "{}") == denied

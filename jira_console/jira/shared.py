@@ -60,7 +60,8 @@ def blocked_message(connection: str, reason: str) -> str:
 
 def auth_denial(status: int, headers: Mapping[str, str], body: str) -> str | None:
     """Jira's reason when a response denies the credentials themselves (not a missing permission): a 401,
-    or a 403 carrying ``X-Authentication-Denied-Reason`` or asking for a CAPTCHA. None otherwise."""
+    or a 403 carrying ``X-Authentication-Denied-Reason``, asking for a CAPTCHA, or whose
+    ``X-Seraph-LoginReason`` refuses the login. None otherwise."""
     if status not in (401, 403):
         return None
     denied = (headers.get("X-Authentication-Denied-Reason") or "").strip()
@@ -71,4 +72,11 @@ def auth_denial(status: int, headers: Mapping[str, str], body: str) -> str | Non
         return "CAPTCHA_CHALLENGE"
     if status == 401:
         return f"401 {seraph}".strip() if seraph else "401: credentials rejected"
+    if seraph.upper() in _SERAPH_DENIALS:  # a 403 about the login itself, not a missing permission
+        return seraph.upper()
     return None
+
+
+_SERAPH_DENIALS = frozenset({"AUTHENTICATED_FAILED", "AUTHENTICATION_DENIED"})
+"""Server/DC's login outcomes that refuse the credentials (``AUTHORISATION_FAILED`` is a permission the user
+lacks, and ``OK`` or ``OUT`` are no refusal)."""
