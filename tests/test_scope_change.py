@@ -73,7 +73,8 @@ async def test_issues_a_narrowed_jql_leaves_out_are_told_apart_from_issues_delet
             a.issue_key: a.reason
             for a in s.scalars(select(m.AuditLog).where(m.AuditLog.reason.like("%(reconciliation)")))
         }
-    assert reasons[gone] == "deleted in Jira (reconciliation)"
+    said = "deleted in Jira, or no longer visible to the connection's account (reconciliation)"
+    assert reasons[gone] == said
     assert {reasons[k] for k in ops} == {"outside the connection's JQL, still in Jira (reconciliation)"}
 
 

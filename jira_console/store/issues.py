@@ -280,6 +280,11 @@ def refresh_statistics(db: Database) -> bool:
     return True
 
 
+GONE = "deleted in Jira, or no longer visible to the connection's account"
+"""Why a row is marked deleted when Jira no longer returns the issue: Jira answers a deleted issue and one the
+account may no longer browse alike (a read, a bulk read and a search all leave it out)."""
+
+
 def mark_deleted(session: Session, row: m.Issue, *, reason: str, actor: str) -> bool:
     """Flag an issue deleted in Jira, or no longer selected by the connection's JQL (``reason`` says which;
     the row stays for the host program's references), and audit it; False when it already was."""

@@ -339,8 +339,8 @@ def plan_push(
         raw = fresh.get(row.key)
         if raw is None:
             # Gone from Jira (deleted or no longer visible): keep the local values, say why nothing was sent.
-            si.mark_deleted(session, row, reason="deleted in Jira", actor=ctx.actor)
-            record_field_errors(session, row, {"*": "issue no longer exists in Jira; local change kept"}, ())
+            si.mark_deleted(session, row, reason=si.GONE, actor=ctx.actor)
+            record_field_errors(session, row, {"*": f"{si.GONE}; local change kept"}, ())
             row.local_dirty = False
             continue
         values, errors = decode_issue(raw, pushable, ctx)

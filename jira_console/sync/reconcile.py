@@ -86,7 +86,7 @@ async def _ask_jira(io: SyncIO, missing: Mapping[str, str | None]) -> tuple[list
 def _mark_missing(io: SyncIO, ctx: SyncContext, gone: list[str], outside: list[str]) -> None:
     with si.engine_session(io.db) as s:
         for keys, reason in (
-            (gone, "deleted in Jira (reconciliation)"),
+            (gone, f"{si.GONE} (reconciliation)"),
             (outside, "outside the connection's JQL, still in Jira (reconciliation)"),
         ):
             for row in si.issues_by_key(s, ctx.name, keys).values():
