@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -48,7 +49,7 @@ class _Section(BaseModel):
 class DatabaseConfig(_Section):
     url: str = "sqlite:///jira-console.db"
     """SQLAlchemy URL: ``sqlite:///path.db`` (embedded) or ``postgresql+psycopg://user@host/db``."""
-    echo: bool = False
+    echo: StrictBool = False
     """Log every SQL statement (debugging only)."""
     pool_size: int = Field(default=5, ge=1, le=100)
     """Connection pool size for PostgreSQL."""
@@ -86,7 +87,7 @@ class JiraConnection(_Section):
     (looked up with ``user`` as the user name)."""
     token: SecretStr | None = None
     """Inline token. Refused unless ``allow_inline_token = true``: secrets belong in the environment."""
-    allow_inline_token: bool = False
+    allow_inline_token: StrictBool = False
     """Accept ``token`` written in the file (for throwaway setups only)."""
     cloud_id: str | None = None
     """Cloud id for OAuth 2.0 through api.atlassian.com (derived from ``url`` when it has the
@@ -126,9 +127,9 @@ class JiraConnection(_Section):
     remove something Markdown cannot show (a panel, a task item, a status lozenge, a wiki image, ...):
     ``preserve`` keeps Jira's content for that block and records a field error saying what was kept;
     ``markdown_wins`` lets the local text win. Defaults to the top-level ``rich_text_policy``."""
-    verify_tls: bool = True
+    verify_tls: StrictBool = True
     """Verify the server's TLS certificate."""
-    notify_watchers: bool = True
+    notify_watchers: StrictBool = True
     """Whether the sync's edits notify the issues' watchers. ``false`` sends ``notifyUsers=false``, which Jira
     grants only to Jira or project administrators; without that permission the client says so once and
     edits with notifications."""
@@ -220,7 +221,7 @@ def _check_host_port(value: str) -> str:
 
 
 class WebhookConfig(_Section):
-    enabled: bool = True
+    enabled: StrictBool = True
     """Run the webhook listener in the daemon."""
     listen: str = "127.0.0.1:8765"
     """host:port of the listener. Loopback by default: expose it through a reverse proxy with TLS."""
@@ -234,7 +235,7 @@ class WebhookConfig(_Section):
     """File holding the secret, used when ``secret_env`` gives none (read again at every SIGHUP)."""
     previous_secret_file: str | None = None
     """File holding the previous secret, used when ``previous_secret_env`` gives none."""
-    require_signature: bool = True
+    require_signature: StrictBool = True
     """Refuse unsigned deliveries (set false only for Jira setups that cannot sign)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Larger bodies are answered 413."""
@@ -483,7 +484,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, require_file: boo
     elif require_file:
         raise ConfigError(f"no config file: pass --config PATH or set {CONFIG_ENV}")
     try:
-        data = merge_list_env(data, os.environ)
+        data = merge_list_env(data, os.environ, JiraConnection)
         effective = env_overrides(Settings, data, os.environ, ENV_PREFIX)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

@@ -5,6 +5,10 @@ pydantic-settings, see :func:`env_overrides`) and items of the connection list
 pydantic-settings reads ``JIRA_CONSOLE_JIRA__0__URL`` as a dict ``{"0": {"url": …}}`` that would replace the
 whole ``[[jira]]`` list (and fail validation); instead such variables are applied to that connection of the
 file, and a next index adds a connection (:func:`merge_list_env`).
+
+The models' true-or-false settings take booleans only, as a TOML file writes them (a quoted ``"no"`` there
+is a mistake to report); a variable's text for one is read here as pydantic's lax mode reads it
+(:func:`env_bools`).
 """
 
 from __future__ import annotations
@@ -47,7 +51,38 @@ def env_overrides(
     found = dict(source())
     if isinstance(found.get("jira"), dict):
         found.pop("jira")
-    return _deep_merge(data, found)
+    return _deep_merge(data, env_bools(model, found, prefix.upper()))
+
+
+def env_bools(model: type[BaseModel], values: Mapping[str, Any], names: str) -> dict[str, Any]:
+    """``values`` the environment gives ``model`` (tables and lists of tables included), each text given to a
+    true-or-false setting read the way pydantic's lax mode reads one (``true``/``false``, ``yes``/``no``,
+    ``on``/``off``, ``1``/``0``, any case). The models take booleans only, as the TOML file writes them; an
+    environment variable is always text. ValueError names the variable (``names`` is its prefix) of a text
+    that is none of those."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from jira_console.config_messages import table_model
+
+    out = dict(values)
+    for key, value in values.items():
+        field = model.model_fields.get(key)
+        inner = table_model(field.annotation) if field is not None else None
+        name = f"{names}{key.upper()}"
+        if field is not None and field.annotation is bool and isinstance(value, str):
+            try:
+                out[key] = TypeAdapter(bool).validate_python(value)
+            except ValidationError:
+                said = "takes true or false (or yes/no, on/off, 1/0)"
+                raise ValueError(f"{name}: {said}, got {value!r}") from None
+        elif inner is not None and isinstance(value, Mapping):
+            out[key] = env_bools(inner, value, f"{name}__")
+        elif inner is not None and isinstance(value, list):
+            out[key] = [
+                env_bools(inner, item, f"{name}__{i}__") if isinstance(item, Mapping) else item
+                for i, item in enumerate(value)
+            ]
+    return out
 
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,10 +107,13 @@ def _env_value(raw: str) -> Any:
     return raw
 
 
-def merge_list_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+def merge_list_env(
+    data: dict[str, Any], environ: Mapping[str, str], connection: type[BaseModel]
+) -> dict[str, Any]:
     """``data`` with ``JIRA_CONSOLE_JIRA__<n>__<KEY>`` variables applied to connection ``n`` of the file
-    (``n`` equal to the number of connections adds one). A token given so comes from the environment, so
-    it is not refused as an inline token."""
+    (``n`` equal to the number of connections adds one; ``connection`` is its model, whose true-or-false
+    settings take the usual spellings, see :func:`env_bools`). A token given so comes from the environment,
+    so it is not refused as an inline token."""
     items: dict[int, dict[str, Any]] = {}
     for name, raw in environ.items():
         match = _LIST_ITEM_ENV.match(name)
@@ -97,7 +135,7 @@ def merge_list_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str
             merged.append({})
         if not isinstance(merged[index], dict):
             raise ValueError(f"jira.{index}: must be a table")
-        merged[index].update(items[index])
+        merged[index].update(env_bools(connection, items[index], f"JIRA_CONSOLE_JIRA__{index}__"))
         if "token" in items[index]:
             merged[index]["allow_inline_token"] = True
     return {**data, "jira": merged}

@@ -30,6 +30,12 @@ _TAKES = {
 }  # fmt: skip
 
 
+def table_model(annotation: Any) -> type[BaseModel] | None:
+    """The table (model) a key's annotation names, itself or as the item of a list (``[[jira]]``)."""
+    kinds = [annotation, *get_args(annotation)]
+    return next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+
+
 def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The table (model) that holds the key at ``loc``."""
     model: type[BaseModel] = root
@@ -37,8 +43,7 @@ def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseMod
         if isinstance(part, int):
             continue  # an index into a list of tables ([[jira]])
         field = model.model_fields.get(part)
-        kinds = [field.annotation, *get_args(field.annotation)] if field else []
-        inner = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+        inner = table_model(field.annotation) if field else None
         if inner is None:
             return None
         model = inner
@@ -65,13 +70,15 @@ def _problem(item: Any, root: type[BaseModel]) -> str:
         return _unknown_key(loc, root)
     msg = " ".join(item["msg"].removeprefix("Value error, ").split())
     key = str(loc[-1]) if loc else ""
-    if kind in _TAKES:
+    value = item.get("input")
+    if kind == "bool_type" and isinstance(value, str):
+        msg = "takes true or false without quotes (a TOML boolean)"  # lax parsing would guess "no" or "off"
+    elif kind in _TAKES:
         msg = _TAKES[kind] + (" of seconds, e.g. 300" if key.endswith("_seconds") else "")
     elif kind == "string_pattern_mismatch" and (item.get("ctx") or {}).get("pattern") == _NAME_PATTERN:
         msg = "takes letters, digits, '_', '.' and '-' only (1 to 64 of them)"
     elif kind == "missing":
         return "missing (it is required)"
-    value = item.get("input")
     if kind != "value_error" and not is_secret_key(key) and isinstance(value, str | int | float | bool):
         shown = repr(value)
         msg += f", got {shown if len(shown) <= 60 else shown[:57] + '...'}"

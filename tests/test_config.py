@@ -112,6 +112,50 @@ def test_bad_config_gets_a_clear_message(tmp_path: Path, text: str, expected: st
     assert "Traceback" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD.replace('jql = "project in (ENG, OPS)"', 'verify_tls = "false"'),
+            "jira.0.verify_tls: takes true or false without quotes (a TOML boolean), got 'false'",
+        ),
+        (
+            "[database]\necho = 'no'\n",
+            "database.echo: takes true or false without quotes (a TOML boolean), got 'no'",
+        ),
+        ("[webhooks]\nrequire_signature = 0\n", "webhooks.require_signature: takes true or false, got 0"),
+        ("[webhooks]\nenabled = 'on'\n", "webhooks.enabled: takes true or false without quotes"),
+    ],
+)
+def test_a_true_or_false_setting_takes_a_toml_boolean_only(tmp_path: Path, text: str, expected: str) -> None:
+    # Lax parsing read "no", "off" or 0 as false: in a TOML file, where true and false are written bare, a
+    # quoted or numeric value is a mistake to point out, not to guess at.
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert expected in str(err.value)
+    path = write(tmp_path, text)
+    for command in (["config", "check", "--offline"], ["config", "check", "--offline", "--json"]):
+        result = CliRunner().invoke(app, ["--config", str(path), *command])
+        assert result.exit_code == 2 and expected in result.output, result.output
+
+
+def test_a_true_or_false_setting_from_the_environment_takes_the_usual_spellings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An environment variable is text: "false", "no", "off" and "0" (and their opposites) stay accepted there.
+    monkeypatch.setenv("JIRA_CONSOLE_DATABASE__ECHO", "yes")
+    monkeypatch.setenv("JIRA_CONSOLE_WEBHOOKS__REQUIRE_SIGNATURE", "off")
+    monkeypatch.setenv("JIRA_CONSOLE_WEBHOOKS", '{"enabled": "false"}')
+    monkeypatch.setenv("JIRA_CONSOLE_JIRA__0__VERIFY_TLS", "0")
+    monkeypatch.setenv("JIRA_CONSOLE_JIRA__1__NOTIFY_WATCHERS", "False")
+    s = load_config(write(tmp_path, GOOD)).settings
+    assert (s.database.echo, s.webhooks.require_signature, s.webhooks.enabled) == (True, False, False)
+    assert [(c.verify_tls, c.notify_watchers) for c in s.jira] == [(False, True), (True, False)]
+    monkeypatch.setenv("JIRA_CONSOLE_JIRA__1__NOTIFY_WATCHERS", "maybe")
+    with pytest.raises(ConfigError, match="JIRA_CONSOLE_JIRA__1__NOTIFY_WATCHERS: takes true or false"):
+        load_config(write(tmp_path, GOOD))
+
+
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")

@@ -68,7 +68,7 @@ def test_a_configuration_problem_says_what_the_key_takes_and_what_it_got(tmp_pat
     said = str(err.value)
     assert "jira.0.name: takes letters, digits, '_', '.' and '-' only (1 to 64 of them), got 'a b/c'" in said
     assert "jira.0.sync_interval_seconds: takes a whole number of seconds, e.g. 300, got '5m'" in said
-    assert "jira.0.verify_tls: takes true or false, got 'perhaps'" in said
+    assert "jira.0.verify_tls: takes true or false without quotes (a TOML boolean), got 'perhaps'" in said
     assert "jira.0.token: takes a text in quotes" in said and "987654321" not in said  # a secret: not echoed
     assert "jira.0.password: unknown key; here that is token_env" in said and "pw-canary" not in said
     assert "webhooks.port: unknown key; here that is listen" in said

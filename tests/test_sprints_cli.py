@@ -130,6 +130,56 @@ def test_a_sprint_name_two_sprints_share_asks_for_the_id(synced) -> None:
     assert "give its id" in result.stderr
 
 
+def test_a_sprint_several_sprints_answer_to_is_refused_naming_each_with_its_board_and_connection(
+    synced,
+) -> None:
+    # Two boards with a sprint of the same name, and another connection whose sprint has that name and the
+    # same Jira id (a board not read yet): no guess, and no hint that would not pick one.
+    _sim, cli, db_url = synced
+    listed = cli.json("sprints", "list")
+    eng = listed[0]
+    ops = next(x for x in listed if x["board"] != eng["board"])
+    with Database(db_url) as db, db.session(write=True) as s:
+        s.execute(
+            text("UPDATE sprints SET name = 'Shared' WHERE jira_id IN (:a, :b)"),
+            {"a": eng["id"], "b": ops["id"]},
+        )
+        s.execute(
+            text(
+                "INSERT INTO sprints (connection, jira_id, board_jira_id, name, state)"
+                " VALUES ('cloud', :a, 77, 'Shared', 'active')"
+            ),
+            {"a": eng["id"]},
+        )
+    in_dc = [
+        f"  dc {eng['id']}: board {eng['board']} (ENG board), {eng['state']}",
+        f"  dc {ops['id']}: board {ops['board']} (OPS board), {ops['state']}",
+    ]
+    in_cloud = f"  cloud {eng['id']}: board 77, active"
+    by_name = cli("issues", "list", "--sprint", "shared")
+    assert (by_name.exit_code, by_name.stdout) == (2, "")
+    assert by_name.stderr.splitlines() == [
+        "error: 'shared' names 3 sprints (give its id and pass --connection):",
+        in_cloud,
+        *in_dc,
+    ]
+    by_id = cli("issues", "list", "--sprint", str(eng["id"]))
+    assert by_id.exit_code == 2
+    assert by_id.stderr.splitlines() == [
+        f"error: '{eng['id']}' names 2 sprints (pass --connection):",
+        in_cloud,
+        in_dc[0],
+    ]
+    one_connection = cli("issues", "list", "--sprint", "Shared", "--connection", "dc")
+    assert one_connection.exit_code == 2
+    assert one_connection.stderr.splitlines() == ["error: 'Shared' names 2 sprints (give its id):", *in_dc]
+    as_json = cli("issues", "list", "--sprint", "shared", "--json")
+    assert as_json.exit_code == 2 and json.loads(as_json.stdout)["exit_code"] == 2
+    assert as_json.stdout.count("board 77") == 1
+    picked = cli.json("issues", "list", "--sprint", str(eng["id"]), "--connection", "dc")
+    assert picked and {i["sprint"] for i in picked} == {eng["id"]}
+
+
 def test_local_set_takes_a_sprint_by_name_and_the_push_moves_the_issue_there(synced) -> None:
     sim, cli, db_url = synced
     with sim.site.lock:

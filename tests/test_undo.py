@@ -387,3 +387,69 @@ async def test_a_value_jira_refused_before_is_asked_for_again_not_taken_for_done
     assert sim.issue(key)["sprints"] == [closed, active]
     assert engine.get_issue(key).sprint_id == closed  # as it was before this undo
     assert engine.field_errors(issue_id=engine.get_issue(key).id) == [parked]
+
+
+def _writes_time_out(sim: Any, monkeypatch: Any, keys: set[str]) -> None:
+    """Jira does not answer the edits of ``keys`` in time (the simulator's timeout fault, a 504 after the
+    wait, for those requests only), until ``keys`` is emptied."""
+    from jira_console.jira import JiraClient
+
+    edit_issue = JiraClient.edit_issue
+
+    async def edit(client: Any, key: str, **kwargs: Any) -> None:
+        if key in keys:
+            sim.faults.set(timeout_rate=1.0, timeout_seconds=0.1)
+        try:
+            await edit_issue(client, key, **kwargs)
+        finally:
+            sim.faults.clear()
+
+    monkeypatch.setattr(JiraClient, "edit_issue", edit)
+
+
+@pytest.mark.parametrize(
+    ("flavor", "strategy"), [("cloud", "local_wins"), ("server", "local_wins"), ("cloud", "jira_wins")]
+)
+async def test_an_undo_jira_did_not_answer_is_retried_by_the_next_sync_without_overwriting(
+    engine_factory, flavor, strategy, monkeypatch
+) -> None:
+    # The undo's write waits for the next sync, which used to push it under the connection's strategy: with
+    # local_wins it overwrote what someone wrote in Jira meanwhile, with jira_wins it dropped the undo unsaid.
+    conn = {"conflict_strategy": strategy, "max_attempts": 2, "backoff_base_seconds": 0.01}
+    engine, sim = await engine_factory(flavor, issues=10, conn=conn)
+    # The bad update is pushed ten minutes before the undo (by Jira's clock): older than the slack the crash
+    # window gives our own writes, so a later edit in Jira is not taken for one made after a write of ours.
+    sim.site.lifecycle.step_clock(-600_000)
+    keys, before, run_id = await _bad_bulk_update(engine, sim, 2)
+    sim.site.lifecycle.step_clock(600_000)
+    timing_out = set(keys)
+    _writes_time_out(sim, monkeypatch, timing_out)
+    done = await engine.undo(UndoSelection(run_id=run_id), apply=True)
+    assert [s.action for s in done.steps] == ["failed", "failed"], done.steps
+    assert all("the next sync retries" in s.note for s in done.steps), done.steps
+    assert all(sim.issue(k)["summary"] == f"BROKEN {k}" for k in keys)
+    timing_out.clear()
+    edited, untouched = keys
+    sim.edit_issue(edited, {"summary": "fixed by hand in Jira"})
+    [report] = await engine.run_sync()
+    assert report.conflicts == 1, report
+    assert sim.issue(edited)["summary"] == "fixed by hand in Jira"  # never overwritten
+    [conflict] = engine.list_conflicts()
+    assert (conflict.issue_key, conflict.field, conflict.jira, conflict.local) == (
+        edited,
+        "summary",
+        "fixed by hand in Jira",
+        before[edited],
+    )
+    await engine.run_sync()  # each sync finds the conflict again, and leaves Jira's value alone
+    assert sim.issue(edited)["summary"] == "fixed by hand in Jira" and len(engine.list_conflicts()) == 1
+    await engine.resolve_conflict(conflict.id, "local")  # taking the local side finishes the undo
+    assert sim.issue(edited)["summary"] == before[edited]
+    assert sim.issue(untouched)["summary"] == before[untouched]  # nothing changed in Jira: the retry lands
+    assert not engine.get_issue(untouched).local_dirty
+    # Once the undo is written, the issue's later changes follow the connection's strategy again.
+    engine.set_local(untouched, {"summary": "mine"})
+    sim.edit_issue(untouched, {"summary": "theirs"})
+    await engine.run_sync()
+    wins = "mine" if strategy == "local_wins" else "theirs"
+    assert (sim.issue(untouched)["summary"], engine.get_issue(untouched).summary) == (wins, wins)

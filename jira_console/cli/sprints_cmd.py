@@ -99,14 +99,37 @@ def resolve_sprint(db: Database, ident: str, connection: str | None) -> tuple[st
 
     with db.session() as s:
         found: list[SprintRecord] = store_sprints.find_sprints(s, ident, connection)
+        boards = store_sprints.board_names(s, found[:LISTED]) if len(found) > 1 else {}
     if not found:
         where = f" of {connection}" if connection else ""
         fail(f"no sprint {ident!r}{where} in the local database (sprints list shows them)", EXIT_NOT_FOUND)
     if len(found) > 1:
-        named = ", ".join(f"{x.connection} {x.jira_id} ({out.text(x.state)})" for x in found[:6])
-        hint = "pass --connection" if len({x.connection for x in found}) > 1 else "give its id"
-        fail(f"{ident!r} names {len(found)} sprints: {named}; {hint}", EXIT_USAGE)
+        fail(_several(ident, found, boards), EXIT_USAGE)
     return found[0].connection, found[0].jira_id
+
+
+LISTED = 10
+"""How many of the sprints an ambiguous ``--sprint`` names are listed in its refusal."""
+
+
+def _several(ident: str, found: list[SprintRecord], boards: dict[tuple[str, int], str | None]) -> str:
+    """The refusal of a ``--sprint`` that names several sprints: each (connection, id, board, state), one a
+    line, and what tells them apart (the id within a connection, --connection between connections)."""
+    connections = [x.connection for x in found]
+    hint = [
+        *(["give its id"] if len(set(connections)) < len(connections) else []),
+        *(["pass --connection"] if len(set(connections)) > 1 else []),
+    ]
+    lines = [f"{ident!r} names {len(found)} sprints ({' and '.join(hint)}):"]
+    for x in found[:LISTED]:
+        board = "no board"
+        if x.board_jira_id is not None:
+            name = boards.get((x.connection, x.board_jira_id))
+            board = f"board {x.board_jira_id}" + (f" ({name})" if name else "")
+        lines.append(f"{x.connection} {x.jira_id}: {board}, {out.text(x.state)}")
+    if len(found) > LISTED:
+        lines.append(f"and {len(found) - LISTED} more (sprints list shows them)")
+    return "\n  ".join(lines)
 
 
 def register(app: typer.Typer) -> None:

@@ -99,6 +99,9 @@ class Issue(Base):
     base: Mapped[dict[str, Any] | None]
     pushing: Mapped[dict[str, Any] | None]
     """Values being written to Jira right now (field -> value), recorded before sending (migration 0003)."""
+    queued_strategies: Mapped[dict[str, Any] | None]
+    """Field -> {strategy, value}: the conflict strategy a queued local change carries instead of the
+    connection's, while the field holds that value (an undo's ``manual``; migration 0015)."""
     jira_updated_ms: Mapped[int | None]
     jira_created_ms: Mapped[int | None]
     deleted: Mapped[bool]

@@ -8,7 +8,7 @@ a host program can set it before the sprint has been read. Every function takes 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from jira_console.store.tables import utcnow
 
 _S = t.sprints.c
 _I = t.issues.c
+_B = t.boards.c
 
 
 def upsert_sprint(session: Session, connection: str, jira_id: int, values: Mapping[str, Any]) -> None:
@@ -129,6 +130,17 @@ def find_sprints(session: Session, ident: str, connection: str | None = None) ->
     return [cv.sprint_record(r) for r in session.execute(stmt.order_by(_S.connection, _S.jira_id))]
 
 
+def board_names(session: Session, sprints: Iterable[cv.SprintRecord]) -> dict[tuple[str, int], str | None]:
+    """(connection, board Jira id) -> the board's name, for the boards of ``sprints`` the store has read."""
+    wanted = {(x.connection, x.board_jira_id) for x in sprints if x.board_jira_id is not None}
+    if not wanted:
+        return {}
+    stmt = select(_B.connection, _B.jira_id, _B.name).where(
+        _B.connection.in_({conn for conn, _ in wanted}), _B.jira_id.in_({board for _, board in wanted})
+    )
+    return {(conn, board): name for conn, board, name in session.execute(stmt) if (conn, board) in wanted}
+
+
 def with_sprint_id(session: Session, connection: str, changes: Mapping[str, Any]) -> dict[str, Any]:
     """Local changes with a ``sprint_id`` given by name resolved (see :func:`named_sprint_id`)."""
     if "sprint_id" not in changes:
@@ -155,6 +167,7 @@ def named_sprint_id(session: Session, connection: str, value: Any) -> Any:
 
 __all__ = [
     "SprintSummary",
+    "board_names",
     "find_sprints",
     "list_sprints",
     "named_sprint_id",

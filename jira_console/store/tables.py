@@ -194,6 +194,7 @@ issues = Table(
     Column("raw", JSONType),
     Column("base", JSONType),
     Column("pushing", JSONType),
+    Column("queued_strategies", JSONType),
     Column("jira_updated_ms", BigInteger),
     Column("jira_created_ms", BigInteger),
     Column("deleted", Boolean, nullable=False, default=False, server_default=_SQL_FALSE),

@@ -17,6 +17,7 @@ from jira_console.store import identity, repo
 from jira_console.store import issues as si
 from jira_console.store.issues import CORE_FIELDS, local_values, set_local_value
 from jira_console.store.models import Issue, utcnow
+from jira_console.sync import queued_strategy
 from jira_console.sync.context import SyncContext
 from jira_console.sync.crash_window import INTENT_AT
 from jira_console.sync.fields import DefaultUsed, FieldCodec, MappedField, parse_jira_time
@@ -216,7 +217,7 @@ def merge_into_row(
         base,
         local,
         values,
-        strategies=ctx.strategies,
+        strategies=queued_strategy.strategies(row, ctx.strategies, local),
         default_strategy=ctx.default_strategy,
         local_changed_ms=int(row.local_changed_at.timestamp() * 1000) if row.local_changed_at else None,
         jira_updated_ms=updated_ms,
@@ -249,6 +250,7 @@ def merge_into_row(
             out.conflicts.append((conflict.id, row.key, d.field))
         else:
             out.pushes.append(d)
+    queued_strategy.settle(row, decisions)
     if may_have_open_conflicts and agreed:
         repo.close_converged_conflicts(session, row.id, local_values(row, agreed), ctx.actor)
     return out

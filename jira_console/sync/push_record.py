@@ -21,6 +21,7 @@ from jira_console.logs import get_logger
 from jira_console.store import issues as si
 from jira_console.store import repo
 from jira_console.store.issues import local_value, set_local_value
+from jira_console.sync import queued_strategy
 from jira_console.sync.apply import decode_issue, merge_into_row, record_field_errors, updated_of
 from jira_console.sync.context import SyncContext
 from jira_console.sync.crash_window import INTENT_AT
@@ -161,6 +162,7 @@ def _record(
             repo.record_field_error(session, row.id, name, plan.notes[name][:4000], step="rich_text_policy")
         # Done with what was written or refused for good; a transient failure keeps its intent for the retry.
         settled = set(ok) | set(refused)
+        queued_strategy.drop(row, settled)
         remaining = {n: v for n, v in (row.pushing or {}).items() if n not in settled}
         row.pushing = remaining if set(remaining) - {INTENT_AT} else None
         # Transient failures keep the issue dirty for the next run; refused ones are parked as field errors

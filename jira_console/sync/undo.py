@@ -10,6 +10,8 @@ where the newest line wrote (its ``side``), provided that side still holds what 
   to) and is pushed at once by the push's own steps (fresh read, three-way merge, writer, outcome), with
   the ``manual`` strategy for the undone fields: a field Jira changed meanwhile opens a conflict in the
   queue instead of being overwritten, and a status is walked through transitions like any status write.
+  The strategy stays with the queued change (:mod:`jira_console.sync.queued_strategy`), so a write Jira did
+  not answer, retried by a later sync, is not overwritten under the connection's strategy either.
   A write Jira does not take changes nothing, the local copy included (see ``sync.undo_apply``).
 
 Every write is audited by the code that makes it, with the cause ``undo`` (the undo's own run) and the line

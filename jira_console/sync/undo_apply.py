@@ -24,6 +24,7 @@ from jira_console.store.cause import Cause, caused_by
 from jira_console.store.issues import local_value, set_local_value
 from jira_console.store.models import utcnow
 from jira_console.sync import push as push_step
+from jira_console.sync import queued_strategy
 from jira_console.sync.apply import decode_issue
 from jira_console.sync.context import SyncContext, SyncIO
 from jira_console.sync.merge import canonical, same
@@ -87,6 +88,10 @@ def _stage(
                 continue
             if step.side == "jira":
                 staged[(row.key, step.field)] = _before(session, row, step, now)
+                # Never a silent overwrite, whatever the connection's strategy, also when Jira does not
+                # answer now and a later sync writes the value: a field Jira changed meanwhile waits in
+                # the conflict queue.
+                queued_strategy.carry(row, step.field, step.value, "manual")
             set_local_value(row, step.field, step.value)
             row.local_dirty = True
             row.local_changed_at = now
@@ -130,6 +135,7 @@ def _roll_back(
         if row is None or was is None or not same(local_value(row, name), step.value):
             continue
         set_local_value(row, name, was.value)
+        queued_strategy.drop(row, [name])
         repo.clear_field_error(session, row.id, name)
         if was.error is not None:
             repo.record_field_error(session, row.id, name, **was.error)
@@ -174,17 +180,15 @@ async def _push(
     actor: str,
 ) -> dict[tuple[str, str], UndoStep]:
     """The staged Jira-side steps pushed, a batch of issues at a time: (issue key, field) -> outcome."""
-    fields = {s.field for s in to_push if s.field}
-    # Never a silent overwrite: whatever the connection's strategy, a field Jira changed meanwhile waits in
-    # the conflict queue. The audit names whoever asked for the undo, not the sync.
-    manual = replace(ctx, strategies={**ctx.strategies, **dict.fromkeys(fields, "manual")}, actor=actor)
+    # The fields carry the strategy manual (see _stage). The audit names whoever asked for the undo.
+    as_asked = replace(ctx, actor=actor)
     outcomes: dict[tuple[str, str], UndoStep] = {}
     keys = sorted({s.issue_key for s in to_push if s.issue_key})
     cause = Cause("undo", run_id=run_id, undo_of=undo_map(to_push))
     with caused_by(cause):
         for start in range(0, len(keys), UNDO_BATCH):
             batch = [s for s in to_push if s.issue_key in set(keys[start : start + UNDO_BATCH])]
-            for step in await _push_batch(io, manual, batch, staged):
+            for step in await _push_batch(io, as_asked, batch, staged):
                 outcomes[(step.issue_key or "", step.field or "")] = step
     return outcomes
 
