@@ -18,7 +18,7 @@ from jira_console.store import issues as si
 from jira_console.store.issues import CORE_FIELDS, local_values, set_local_value
 from jira_console.store.models import Issue, utcnow
 from jira_console.sync.context import SyncContext
-from jira_console.sync.crash_window import INTENT_AT
+from jira_console.sync.crash_window import recognise_own_writes
 from jira_console.sync.fields import DefaultUsed, FieldCodec, MappedField, parse_jira_time
 from jira_console.sync.merge import MAPPINGS_CHANGED, FieldDecision, canonical, merge_issue, same
 from jira_console.sync.report import Tally
@@ -101,31 +101,6 @@ def record_field_errors(
                 repo.clear_field_error(session, row.id, name)
     for name, message in errors.items():
         repo.record_field_error(session, row.id, name, message[:4000])
-
-
-def recognise_own_writes(row: Issue, values: Mapping[str, Any], walking: Iterable[str]) -> dict[str, Any]:
-    """The base to merge with, given what Jira holds now and the writes the engine had started
-    (``issues.pushing``, recorded before sending). A field where Jira holds the value we were writing got our
-    write (even if the process died before recording it): that value becomes the base and the intent is done.
-    A field changed through a walk of transitions (status) that Jira shows at another value than the base
-    stopped part-way on our own walk: that intermediate value becomes the base, so the walk goes on instead of
-    the field being taken for a concurrent edit."""
-    base = dict(row.base or {})
-    pushing = dict(row.pushing or {})
-    if not pushing:
-        return base
-    walking = set(walking)
-    for name, intended in list(pushing.items()):
-        if name not in values or name == INTENT_AT:
-            continue
-        jira = values[name]
-        if same(jira, intended):
-            base[name] = jira
-            del pushing[name]
-        elif name in walking and not same(jira, base.get(name)):
-            base[name] = jira
-    row.pushing = pushing if set(pushing) - {INTENT_AT} else None
-    return base
 
 
 def meta_values(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
