@@ -17,6 +17,7 @@ from jira_console.store import identity, repo
 from jira_console.store import issues as si
 from jira_console.store.issues import CORE_FIELDS, local_values, set_local_value
 from jira_console.store.models import Issue, utcnow
+from jira_console.sync import base_from
 from jira_console.sync.context import SyncContext
 from jira_console.sync.crash_window import recognise_own_writes
 from jira_console.sync.fields import DefaultUsed, FieldCodec, MappedField, parse_jira_time
@@ -291,6 +292,7 @@ class _VersionsApplier:
         new |= meta | meta_values(key, raw) | {
             "connection": self.ctx.name, "key": key, "local_dirty": False, "deleted": False,
             "base": dict(values), "raw": dict(raw), "jira_updated_ms": updated_ms,
+            "base_from": base_from.sources(values, raw.get("fields") or {}, values, self.codecs),
             "created_at": self.now, "updated_at": self.now, "deleted_at": None, "stale_fields": self.partial,
         }  # fmt: skip
         self.new_rows.append((new, errors))
@@ -305,6 +307,8 @@ class _VersionsApplier:
         """A newer version of a stored issue: merged per field; fields to push stay as they are locally (the
         push phase writes them after a fresh compare)."""
         values, errors = decode_issue(raw, self.codecs, self.ctx)
+        fields = raw.get("fields") or {}
+        base_from.reexpress(row, fields, values, self.codecs, errors)  # a mapping changed since the base
         merged = merge_into_row(
             self.session, self.ctx, row, values, self.codecs,
             updated_ms=updated_ms, may_have_open_conflicts=row.id in self.with_conflicts, audit=self.audit,
@@ -316,6 +320,7 @@ class _VersionsApplier:
         record_field_errors(self.session, row, errors, settled, had_errors=had_errors)
         _meta_from_raw(row, raw)
         row.base = merged.base
+        base_from.note(row, fields, values, self.codecs)
         row.raw = merge_raw(raw, row.raw, self.keep_raw_fields) if self.keep_raw_fields else dict(raw)
         row.jira_updated_ms = updated_ms if updated_ms is not None else row.jira_updated_ms
         row.stale_fields = self.partial
