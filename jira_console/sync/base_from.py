@@ -3,7 +3,7 @@ Jira's unchanged value into an edit.
 
 A base is kept in the terms of the mapping that read it. After the mapping changes (a lookup dropped, a
 step added), Jira's same value reads otherwise, and for a field whose local change waits (a value Jira
-refused, an edit not pushed yet) the merge saw both sides moved: a conflict, although nobody changed Jira.
+refused, an edit not pushed yet) the merge would see both sides moved: a conflict, though nobody changed Jira.
 So, each time a base is agreed with Jira, the row keeps for each mapped field a digest of Jira's raw value
 together with the base read from it. When a later version carries that same raw value under a base still
 equal to the one recorded, Jira has not changed the field: the base is read again under the current
@@ -11,8 +11,9 @@ mapping (:func:`reexpress`) and the waiting local change stays what it was. A fi
 needs none of this: its local value follows Jira's new reading as before (audited as a mapping change).
 
 The digest covers the raw value without its ``self`` links (a webhook's v2 body and a v3 read of the same
-option differ only there) and the base value; a base written since by anything else (a conflict's
-resolution, a write not read back) no longer matches, and the field is compared as before.
+option differ only there) and the base value: a base written since by anything else (a conflict's
+resolution, a write not read back) matches only when it is that same value, else the field is compared as
+before.
 """
 
 from __future__ import annotations
