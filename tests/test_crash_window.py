@@ -9,6 +9,7 @@ import pytest
 
 from jira_console.jira.workflow import WorkflowPlanner
 from jira_console.store import conflict_queue
+from jira_console.store import issues as si
 from jira_console.sync import push as sync_push
 from jira_console.sync.crash_window import contested
 
@@ -25,6 +26,20 @@ def _crash(*args, **kwargs):
     raise KeyboardInterrupt  # stands in for kill -9 between the write and its bookkeeping
 
 
+async def _synced(rig_factory, flavor: str):
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    return rig
+
+
+async def _push_and_die(rig, monkeypatch) -> None:
+    """A push killed once Jira took its writes, before they are recorded."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sync_push, "record_push_outcome", _crash)
+        with pytest.raises(KeyboardInterrupt):
+            await rig.engine.push()
+
+
 def _open_conflicts(rig) -> list:
     with rig.db.session() as s:
         return conflict_queue.list_conflicts(s, status="open")
@@ -36,15 +51,11 @@ def _puts(sim, key: str) -> int:
 
 @pytest.mark.parametrize("flavor", FLAVORS)
 async def test_a_revert_after_an_unrecorded_write_is_a_conflict(rig_factory, flavor, monkeypatch) -> None:
-    rig = await rig_factory(flavor)
-    await rig.engine.run(full=True)
+    rig = await _synced(rig_factory, flavor)
     key = _keys(rig.sim)[4]
     old = rig.sim.issue(key)["summary"]
     rig.sql("UPDATE issues SET summary = 'our write' WHERE key = :k", k=key)
-    with monkeypatch.context() as patch:
-        patch.setattr(sync_push, "record_push_outcome", _crash)
-        with pytest.raises(KeyboardInterrupt):
-            await rig.engine.push()
+    await _push_and_die(rig, monkeypatch)
     assert rig.sim.issue(key)["summary"] == "our write"  # Jira took it; the store does not know
     rig.sim.edit_issue(key, {"summary": old}, by="other")  # a colleague puts the old value back
     report = await rig.engine.run()
@@ -63,14 +74,10 @@ async def test_a_revert_after_an_unrecorded_write_is_a_conflict(rig_factory, fla
 
 @pytest.mark.parametrize("flavor", FLAVORS)
 async def test_an_unrecorded_write_jira_still_holds_is_ours(rig_factory, flavor, monkeypatch) -> None:
-    rig = await rig_factory(flavor)
-    await rig.engine.run(full=True)
+    rig = await _synced(rig_factory, flavor)
     key = _keys(rig.sim)[5]
     rig.sql("UPDATE issues SET summary = 'landed' WHERE key = :k", k=key)
-    with monkeypatch.context() as patch:
-        patch.setattr(sync_push, "record_push_outcome", _crash)
-        with pytest.raises(KeyboardInterrupt):
-            await rig.engine.push()
+    await _push_and_die(rig, monkeypatch)
     rig.sim.edit_issue(key, {"labels": ["perf"]}, by="other")  # another field moves on meanwhile
     report = await rig.engine.run()
     assert report.conflicts == 0 and _open_conflicts(rig) == []
@@ -83,8 +90,7 @@ async def test_an_unrecorded_write_jira_still_holds_is_ours(rig_factory, flavor,
 async def test_a_status_walk_killed_half_way_then_moved_remotely_is_a_conflict(
     rig_factory, flavor, monkeypatch
 ) -> None:
-    rig = await rig_factory(flavor)
-    await rig.engine.run(full=True)
+    rig = await _synced(rig_factory, flavor)
     key = _keys(rig.sim, "To Do")[0]
     rig.sql("UPDATE issues SET status = 'Done' WHERE key = :k", k=key)
 
@@ -128,3 +134,60 @@ def test_a_server_changelog_naming_a_custom_field_by_its_display_name_is_matched
     assert sorted(c.field for c in found) == ["story_points", "summary"]
     # without the site's field names only the system field can be recognised
     assert [c.field for c in contested(entries, intent_ms, fields, me)] == ["summary"]
+
+
+def _labelled(sim) -> str:
+    with sim.site.lock:
+        return next(i.key for i in sorted(sim.site.issues.values(), key=lambda i: i.sort_key) if i.labels)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("cleared", ["NULL", "'null'"])
+async def test_labels_cleared_with_null_and_killed_after_the_write_are_ours(
+    rig_factory, flavor, cleared, monkeypatch
+) -> None:
+    """A host program clears labels with NULL (the guards take it: no labels). The push writes [] and dies
+    before recording it. The intent said null, Jira says [], the changelog shows only our write: that was
+    opened as a conflict (base the old labels, local null, Jira [])."""
+    rig = await _synced(rig_factory, flavor)
+    key = _labelled(rig.sim)
+    rig.sql(f"UPDATE issues SET labels = {cleared} WHERE key = :k", k=key)
+    await _push_and_die(rig, monkeypatch)
+    assert rig.sim.issue(key)["labels"] == []  # Jira took it; the store does not know
+    report = await rig.engine.run()
+    assert report.conflicts == 0 and _open_conflicts(rig) == []
+    assert _puts(rig.sim, key) == 1
+    assert rig.local(key)["local_dirty"] is False and rig.local(key)["labels"] == []
+    with rig.db.session() as s:
+        assert si.issues_by_key(s, rig.engine.conn.name, [key])[key].pushing is None  # the intent is done
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_labels_cleared_with_null_then_changed_by_someone_after_our_write_are_a_conflict(
+    rig_factory, flavor, monkeypatch
+) -> None:
+    rig = await _synced(rig_factory, flavor)
+    key = _labelled(rig.sim)
+    rig.sql("UPDATE issues SET labels = NULL WHERE key = :k", k=key)
+    await _push_and_die(rig, monkeypatch)
+    rig.sim.edit_issue(key, {"labels": ["theirs"]}, by="other")
+    report = await rig.engine.run()
+    assert _puts(rig.sim, key) == 1 and rig.sim.issue(key)["labels"] == ["theirs"]
+    [conflict] = _open_conflicts(rig)
+    assert (conflict.field, conflict.base, conflict.local, conflict.jira) == ("labels", [], [], ["theirs"])
+    assert report.conflicts == 1
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_labels_null_where_jira_had_none_take_a_label_added_in_jira(rig_factory, flavor) -> None:
+    """The same comparison without a crash: NULL over no labels is no change, so a label added in Jira
+    meanwhile is pulled (it was a conflict: local null against Jira's ["x"], base [])."""
+    rig = await _synced(rig_factory, flavor)
+    with rig.sim.site.lock:
+        key = next(i.key for i in rig.sim.site.issues.values() if not i.labels)
+    rig.sql("UPDATE issues SET labels = NULL WHERE key = :k", k=key)
+    rig.sim.edit_issue(key, {"labels": ["x"]}, by="other")
+    report = await rig.engine.run()
+    assert report.conflicts == 0 and _open_conflicts(rig) == []
+    assert rig.local(key)["labels"] == ["x"] and rig.local(key)["local_dirty"] is False
+    assert _puts(rig.sim, key) == 0

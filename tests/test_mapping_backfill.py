@@ -14,6 +14,7 @@ from jira_console.simulator.model import FIELD_IDS, TEAM_OPTIONS
 from jira_console.store import models as m
 from jira_console.store import repo
 from jira_console.store import state as st
+from jira_console.sync import base_from
 
 FLAVORS = ["cloud", "server"]
 
@@ -204,3 +205,135 @@ async def test_a_back_fill_keeps_a_refused_local_change_parked_with_its_error(
         (after,) = await engine.run_sync(full=full)
         assert after.refused_fields == 0 and _parked(engine, key) == parked
     assert sim.issue(key)["priority"] == in_jira
+
+
+CODES = {"Backend": "be", "Frontend": "fe", "Platform": "pl", None: None}
+
+
+async def _team_refused(engine_factory, flavor: str) -> tuple[Engine, Any, str, str | None]:
+    """A synced site with the ``team`` mapping and one issue whose local team Jira refused ("Nope"): the
+    engine, the simulator, the issue's key and its team in Jira."""
+    engine, sim = await engine_factory(flavor, issues=12)
+    name = engine.settings.jira[0].name
+    await engine.import_mappings(TEAM_TOML, connection=name)
+    await engine.run_sync()
+    key = next(k for k in sorted(sim.site.issues) if _expected_team(sim, k))
+    engine.set_local(key, {"fields.team": "Nope"})
+    (refused,) = await engine.run_sync()
+    assert refused.refused_fields == 1
+    return engine, sim, key, _expected_team(sim, key)
+
+
+async def _recode(engine: Engine) -> None:
+    """The ``team`` mapping changes: Jira's "Platform" now reads "pl"."""
+    await engine.import_mappings(TEAM_CODES_TOML, connection=engine.settings.jira[0].name)
+
+
+def _team_parked(engine: Engine, key: str) -> tuple[Any, Any, bool, list[tuple[str, str | None, Any]]]:
+    """An issue's local team, its base, whether it waits for the push, and its field errors."""
+    issue = engine.get_issue(key)
+    assert issue is not None
+    errors = [(e.field, e.step, e.value) for e in engine.field_errors(issue_id=issue.id)]
+    return issue.fields.get("team"), issue.base.get("team"), issue.local_dirty, errors
+
+
+REFUSED = [("team", "refused by Jira", "Nope")]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_refused_value_of_a_field_whose_mapping_changed_stays_parked_without_a_conflict(
+    engine_factory, flavor
+) -> None:
+    """The base of a field is kept in its mapping's terms. A value Jira refused waits locally; the mapping
+    then changes (Jira's "Platform" now reads "pl"), and the back-fill compared Jira's new reading with the
+    old base: both sides moved, a conflict, though nobody had touched Jira."""
+    engine, sim, key, team = await _team_refused(engine_factory, flavor)
+    assert _team_parked(engine, key) == ("Nope", team, False, REFUSED)
+
+    await _recode(engine)
+    (report,) = await engine.run_sync()
+    assert report.backfill and report.conflicts == 0, report
+    assert engine.list_conflicts() == []
+    # The base is Jira's value in the new mapping's terms; the refused value still waits, explained.
+    assert _team_parked(engine, key) == ("Nope", CODES[team], False, REFUSED)
+    for full in (False, True):
+        (after,) = await engine.run_sync(full=full)
+        assert after.refused_fields == 0 and after.conflicts == 0
+        assert _team_parked(engine, key) == ("Nope", CODES[team], False, REFUSED)
+    assert _expected_team(sim, key) == team  # nothing was written over Jira's value
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_field_changed_in_jira_during_the_back_fill_of_its_new_mapping_is_still_a_conflict(
+    engine_factory, flavor
+) -> None:
+    engine, sim, key, team = await _team_refused(engine_factory, flavor)
+    other_id, other = next((i, v) for i, v in TEAM_OPTIONS if v != team)
+    sim.edit_issue(key, {FIELD_IDS[flavor]["team"]: {"id": other_id}}, by="other")
+
+    await _recode(engine)
+    (report,) = await engine.run_sync()
+    assert report.backfill and report.conflicts == 1, report
+    [conflict] = engine.list_conflicts()
+    assert (conflict.issue_key, conflict.field, conflict.local, conflict.jira) == (
+        key,
+        "team",
+        "Nope",
+        CODES[other],
+    )
+    assert _expected_team(sim, key) == other  # the colleague's edit is not overwritten
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_push_before_the_back_fill_reads_the_base_under_the_new_mapping_too(
+    engine_factory, flavor
+) -> None:
+    """The push's own compare with Jira meets the old base first when the issue waits for another field."""
+    engine, sim, key, team = await _team_refused(engine_factory, flavor)
+    await _recode(engine)
+    engine.set_local(key, {"summary": "pushed before the back-fill"})
+    await engine.push()
+    assert sim.issue(key)["summary"] == "pushed before the back-fill"
+    assert engine.list_conflicts() == []
+    assert _team_parked(engine, key) == ("Nope", CODES[team], False, REFUSED)
+    (report,) = await engine.run_sync()
+    assert report.backfill and report.conflicts == 0 and report.refused_fields == 0, report
+    assert _expected_team(sim, key) == team
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_an_edit_waiting_over_our_own_write_when_the_mapping_changes_is_not_a_conflict(
+    engine_factory, flavor
+) -> None:
+    """The base a push records is Jira's reading of our write; an edit made after it and not pushed yet
+    meets the new mapping at the back-fill, which must know Jira still holds what we wrote."""
+    engine, sim = await engine_factory(flavor, issues=12)
+    name = engine.settings.jira[0].name
+    await engine.import_mappings(TEAM_TOML, connection=name)
+    await engine.run_sync()
+    key = next(k for k in sorted(sim.site.issues) if _expected_team(sim, k) != "Frontend")
+    engine.set_local(key, {"fields.team": "Frontend"})
+    (pushed,) = await engine.run_sync()
+    assert pushed.pushed_fields == 1 and _expected_team(sim, key) == "Frontend"
+
+    engine.set_local(key, {"fields.team": "Web"})  # waits: the mapping changes before the next sync
+    await _recode(engine)
+    (report,) = await engine.run_sync()
+    assert report.backfill and report.conflicts == 0, report
+    team, base, dirty, errors = _team_parked(engine, key)
+    assert (team, base, dirty) == ("Web", "fe", False)
+    assert errors == [("team", None, None)]  # written in the old mapping's terms: the codes cannot write it
+    issue = engine.get_issue(key)
+    assert issue is not None
+    assert "'Web' is not an internal value" in engine.field_errors(issue_id=issue.id)[0].message
+    assert _expected_team(sim, key) == "Frontend"
+
+
+def test_where_a_base_came_from_ignores_the_links_a_representation_carries() -> None:
+    """A webhook's v2 body and a v3 read of one option differ in their ``self`` links only."""
+    v2 = {"self": "https://x/rest/api/2/customFieldOption/10300", "value": "Backend", "id": "10300"}
+    v3 = {**v2, "self": "https://x/rest/api/3/customFieldOption/10300"}
+    assert base_from.digest(v2, "Backend") == base_from.digest(v3, "Backend")
+    assert base_from.digest(v2, "Backend") != base_from.digest(v2, "be")  # the base is part of it
+    assert base_from.digest({**v2, "id": "10301"}, "Backend") != base_from.digest(v2, "Backend")
+    assert base_from.digest(2**70, 1.0) is None  # not serialisable: never taken as unchanged

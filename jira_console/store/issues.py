@@ -67,9 +67,16 @@ def _stamp_engine_writes(session: Session, _flush: UOWTransaction, _instances: o
 # --- a synced field of a row ----------------------------------------------------------------------------
 
 
+def local_form(name: str, value: Any) -> Any:
+    """A stored local value as the engine compares it: NULL ``labels`` (how a host program may clear them; the
+    guards take it) is no labels, ``[]``, which is how Jira's labels field, always a list, reads. Other
+    fields keep NULL: for them it is a value of its own, and a field Jira leaves out is not an empty one."""
+    return [] if value is None and name == "labels" else value
+
+
 def local_value(row: m.Issue, name: str) -> Any:
     if name in CORE_FIELDS:
-        return getattr(row, name)
+        return local_form(name, getattr(row, name))
     return (row.fields or {}).get(name)
 
 
@@ -230,7 +237,7 @@ def clean_values(
             ]
         except UnreadableJson:
             continue
-        local = dict(zip(core, values, strict=True))
+        local = {name: local_form(name, value) for name, value in zip(core, values, strict=True)}
         for name in names:
             if name not in local:
                 local[name] = (fields or {}).get(name)

@@ -115,6 +115,9 @@ class Issue(Base):
     stale_fields: Mapped[list[Any] | None]
     """Synced fields the stored version did not carry (a Cloud webhook's v2 body without its rich text):
     the next read of the same version applies it again (migration 0006_11)."""
+    base_from: Mapped[dict[str, Any] | None]
+    """Per mapped field, a digest of the Jira value its base was read from (migration 0015, see
+    :mod:`jira_console.sync.base_from`)."""
 
 
 class IssueAlias(Base):

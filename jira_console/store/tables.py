@@ -205,6 +205,7 @@ issues = Table(
     _now("updated_at", onupdate=utcnow),
     Column("deleted_at", UTCTime),
     Column("stale_fields", JSONType),
+    Column("base_from", JSONType),
     UniqueConstraint("connection", "key"),
     UniqueConstraint("connection", "jira_id"),
     Index("ix_issues_connection_jira_updated_ms", "connection", "jira_updated_ms"),

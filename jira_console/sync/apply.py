@@ -17,9 +17,9 @@ from jira_console.store import identity, repo
 from jira_console.store import issues as si
 from jira_console.store.issues import CORE_FIELDS, local_values, set_local_value
 from jira_console.store.models import Issue, utcnow
-from jira_console.sync import queued_strategy
+from jira_console.sync import base_from, queued_strategy
 from jira_console.sync.context import SyncContext
-from jira_console.sync.crash_window import INTENT_AT
+from jira_console.sync.crash_window import recognise_own_writes
 from jira_console.sync.fields import DefaultUsed, FieldCodec, MappedField, parse_jira_time
 from jira_console.sync.merge import MAPPINGS_CHANGED, FieldDecision, canonical, merge_issue, same
 from jira_console.sync.report import Tally
@@ -102,31 +102,6 @@ def record_field_errors(
                 repo.clear_field_error(session, row.id, name)
     for name, message in errors.items():
         repo.record_field_error(session, row.id, name, message[:4000])
-
-
-def recognise_own_writes(row: Issue, values: Mapping[str, Any], walking: Iterable[str]) -> dict[str, Any]:
-    """The base to merge with, given what Jira holds now and the writes the engine had started
-    (``issues.pushing``, recorded before sending). A field where Jira holds the value we were writing got our
-    write (even if the process died before recording it): that value becomes the base and the intent is done.
-    A field changed through a walk of transitions (status) that Jira shows at another value than the base
-    stopped part-way on our own walk: that intermediate value becomes the base, so the walk goes on instead of
-    the field being taken for a concurrent edit."""
-    base = dict(row.base or {})
-    pushing = dict(row.pushing or {})
-    if not pushing:
-        return base
-    walking = set(walking)
-    for name, intended in list(pushing.items()):
-        if name not in values or name == INTENT_AT:
-            continue
-        jira = values[name]
-        if same(jira, intended):
-            base[name] = jira
-            del pushing[name]
-        elif name in walking and not same(jira, base.get(name)):
-            base[name] = jira
-    row.pushing = pushing if set(pushing) - {INTENT_AT} else None
-    return base
 
 
 def meta_values(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -318,6 +293,7 @@ class _VersionsApplier:
         new |= meta | meta_values(key, raw) | {
             "connection": self.ctx.name, "key": key, "local_dirty": False, "deleted": False,
             "base": dict(values), "raw": dict(raw), "jira_updated_ms": updated_ms,
+            "base_from": base_from.sources(values, raw.get("fields") or {}, values, self.codecs),
             "created_at": self.now, "updated_at": self.now, "deleted_at": None, "stale_fields": self.partial,
         }  # fmt: skip
         self.new_rows.append((new, errors))
@@ -332,6 +308,8 @@ class _VersionsApplier:
         """A newer version of a stored issue: merged per field; fields to push stay as they are locally (the
         push phase writes them after a fresh compare)."""
         values, errors = decode_issue(raw, self.codecs, self.ctx)
+        fields = raw.get("fields") or {}
+        base_from.reexpress(row, fields, values, self.codecs, errors)  # a mapping changed since the base
         merged = merge_into_row(
             self.session, self.ctx, row, values, self.codecs,
             updated_ms=updated_ms, may_have_open_conflicts=row.id in self.with_conflicts, audit=self.audit,
@@ -343,6 +321,7 @@ class _VersionsApplier:
         record_field_errors(self.session, row, errors, settled, had_errors=had_errors)
         _meta_from_raw(row, raw)
         row.base = merged.base
+        base_from.note(row, fields, values, self.codecs)
         row.raw = merge_raw(raw, row.raw, self.keep_raw_fields) if self.keep_raw_fields else dict(raw)
         row.jira_updated_ms = updated_ms if updated_ms is not None else row.jira_updated_ms
         row.stale_fields = self.partial

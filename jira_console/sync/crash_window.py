@@ -1,20 +1,23 @@
 """The crash window: the process may die after Jira took a write and before the outcome was recorded. The
 intent recorded before sending (``issues.pushing``, with its time under :data:`INTENT_AT`) tells the next
-run what was being written. When Jira no longer holds the intended value, the issue's changelog since the
-intent tells the two stories apart: our write never landed (send it again), or it landed and someone changed
+run what was being written: where Jira holds the intended value, the write is ours (see
+:func:`recognise_own_writes`). When Jira no longer holds it, the issue's changelog since the intent tells the
+two stories apart: our write never landed (send it again), or it landed and someone changed
 the field after us, back to the old value included (a conflict: their edit is newer than ours, and nobody
 has seen it yet)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from jira_console.jira import JiraClient
 from jira_console.jira.errors import JiraError
 from jira_console.logs import get_logger
+from jira_console.store.models import Issue
 from jira_console.sync.fields import FieldCodec, parse_jira_time
+from jira_console.sync.merge import same
 
 log = get_logger(__name__)
 
@@ -27,6 +30,31 @@ CLOCK_SLACK_MS = 5 * 60 * 1000
 def intent_fields(pushing: Mapping[str, Any] | None) -> dict[str, Any]:
     """The field -> value part of an intent."""
     return {k: v for k, v in (pushing or {}).items() if k != INTENT_AT}
+
+
+def recognise_own_writes(row: Issue, values: Mapping[str, Any], walking: Iterable[str]) -> dict[str, Any]:
+    """The base to merge with, given what Jira holds now and the writes the engine had started
+    (``issues.pushing``, recorded before sending). A field where Jira holds the value we were writing got our
+    write (even if the process died before recording it): that value becomes the base and the intent is done.
+    A field changed through a walk of transitions (status) that Jira shows at another value than the base
+    stopped part-way on our own walk: that intermediate value becomes the base, so the walk goes on instead of
+    the field being taken for a concurrent edit."""
+    base = dict(row.base or {})
+    pushing = dict(row.pushing or {})
+    if not pushing:
+        return base
+    walking = set(walking)
+    for name, intended in list(pushing.items()):
+        if name not in values or name == INTENT_AT:
+            continue
+        jira = values[name]
+        if same(jira, intended):
+            base[name] = jira
+            del pushing[name]
+        elif name in walking and not same(jira, base.get(name)):
+            base[name] = jira
+    row.pushing = pushing if set(pushing) - {INTENT_AT} else None
+    return base
 
 
 @dataclass(frozen=True)

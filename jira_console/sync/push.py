@@ -24,6 +24,7 @@ from jira_console.store import sprints as sprint_rows
 from jira_console.store.db import UnreadableJson
 from jira_console.store.issues import local_value, local_value_problem, set_local_value, unsendable_number
 from jira_console.store.models import FieldError, utcnow
+from jira_console.sync import base_from
 from jira_console.sync.absent import AbsentChange, absent_changes, resolve_absent
 from jira_console.sync.apply import decode_issue, merge_into_row, record_field_errors, updated_of
 from jira_console.sync.context import SyncContext, SyncIO
@@ -348,6 +349,8 @@ def plan_push(
         if disputed:
             conflicts.extend(_open_contests(session, row, disputed, values))
             values = {k: v for k, v in values.items() if k not in disputed}
+        fields = raw.get("fields") or {}
+        base_from.reexpress(row, fields, values, pushable, errors)
         merged = merge_into_row(
             session,
             ctx,
@@ -373,6 +376,7 @@ def plan_push(
         record_field_errors(session, row, {**errors, **plan.errors}, settled)
         plan.unknown = _unknown_fields(session, row, merged.base, pushable, said_unknown.get(row.id, set()))
         row.base = merged.base
+        base_from.note(row, fields, values, pushable)
         # The intent is on record before anything is sent (see recognise_own_writes). It holds exactly what
         # is being written now: an older intent for a field no longer pushed is dropped, so a stale one can
         # never make a later Jira edit look like ours.

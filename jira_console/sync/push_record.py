@@ -21,7 +21,7 @@ from jira_console.logs import get_logger
 from jira_console.store import issues as si
 from jira_console.store import repo
 from jira_console.store.issues import local_value, set_local_value
-from jira_console.sync import queued_strategy
+from jira_console.sync import base_from, queued_strategy
 from jira_console.sync.apply import decode_issue, merge_into_row, record_field_errors, updated_of
 from jira_console.sync.context import SyncContext
 from jira_console.sync.crash_window import INTENT_AT
@@ -153,6 +153,8 @@ def _record(
                 opened.extend(merged.conflicts)
             row.jira_updated_ms = updated_ms
             row.raw = dict(raw or {})
+        if raw is not None:
+            base_from.note(row, raw.get("fields") or {}, jira_values, ctx.codecs)
         record_field_errors(session, row, {n: f"{TRANSIENT}{m}" for n, m in transient.items()}, list(ok))
         for name, reason in refused.items():
             value = plan.values.get(name)
