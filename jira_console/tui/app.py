@@ -31,7 +31,7 @@ from jira_console.health import one_line
 from jira_console.tui import messages
 from jira_console.tui.bridge import EngineBridge
 from jira_console.tui.commands import ConsoleCommands
-from jira_console.tui.format import MISSING, counts, duration
+from jira_console.tui.format import MISSING, counts, duration, unread_words
 from jira_console.tui.screens.base import ConsoleScreen, report_failed_worker
 from jira_console.tui.screens.conflicts import ConflictsScreen
 from jira_console.tui.screens.daemon_gone import DaemonBackScreen, DaemonGoneScreen, describe_gone
@@ -64,7 +64,11 @@ def describe_sync(reports: list[SyncReport], connection: str | None = None) -> t
         done = counts(r.counts())
         if done in ("nothing", MISSING):  # said in words, not as a bare "nothing"
             done = "nothing new" if r.status == "ok" else ""
-        parts.append(f"{name}{r.status}{error}{', ' + done if done else ''} in {duration(r.duration_ms)}")
+        unread = unread_words(r.counts())
+        unread = f" ({unread})" if unread else ""
+        parts.append(
+            f"{name}{r.status}{error}{', ' + done if done else ''} in {duration(r.duration_ms)}{unread}"
+        )
     return "; ".join(parts), all(report.status == "ok" for report in reports)
 
 
