@@ -185,8 +185,10 @@ class JiraConsoleApp(App[None]):
         self.engine_state = state
         bar = self.bar_state()
         self.sub_title = bar.engine
-        for screen in self.screens_made.values():
-            screen.set_bar_state(bar)
+        # And the screens pushed over them (the audit log): the stack shown, the others at the next read.
+        for screen in {*self.screens_made.values(), *self.screen_stack}:
+            if isinstance(screen, ConsoleScreen):
+                screen.set_bar_state(bar)
         if state.mode == "attached" and not state.alive and not self._offered_run_here:
             self._offered_run_here = True  # offered once per loss; the key stays on the screen bar
             self.notify(
