@@ -6,7 +6,12 @@ a full frame is rendered; ``cursor_move_ms`` summarises 200 single-row moves (cu
 resulting message handled and a full frame rendered).
 Target: ``open_ms`` <= 300.
 
-    .venv/bin/python bench/console_bench.py [--conflicts 10000] [--moves 200] [--runs 3]
+``idle_refresh_ms``: one periodic refresh of the screen when nothing changed, with every conflict
+loaded (scrolled through), over the real store (a temporary SQLite file, or ``--db``): ``reread`` is
+what each refresh cost before the change marker (the loaded rows read again, their names looked up,
+compared, a frame rendered), ``marker`` what it costs now (the marker, nothing else when it did not move).
+
+    .venv/bin/python bench/console_bench.py [--conflicts 10000] [--moves 200] [--runs 3] [--db URL]
 """
 
 from __future__ import annotations
@@ -16,13 +21,21 @@ import asyncio
 import json
 import statistics
 import sys
+import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import select  # noqa: E402
+
+from jira_console.config import Settings  # noqa: E402
+from jira_console.facade import Engine  # noqa: E402
+from jira_console.store import bulk, tables  # noqa: E402
+from jira_console.store import issues as si  # noqa: E402
 from jira_console.tui.app import JiraConsoleApp  # noqa: E402
-from jira_console.tui.screens.conflicts import ConflictsScreen  # noqa: E402
+from jira_console.tui.screens.conflicts import ConflictsScreen, QueueUnchanged  # noqa: E402
 from jira_console.tui.widgets.lazy_table import LazyTable  # noqa: E402
 from tests.fakes.engine import FIXED_NOW, FakeEngine  # noqa: E402
 
@@ -67,11 +80,71 @@ async def one_run(conflicts: int, moves: int) -> dict:
         return {"open_ms": open_ms, "first_rows": first_rows, "total": screen.total, "moves": per_move}
 
 
+def seeded_engine(conflicts: int, url: str) -> Engine:
+    """An engine over a store holding ``conflicts`` open conflicts, one per issue."""
+    engine = Engine(Settings(database={"url": url}), owner="console-bench")
+    engine.migrate()
+    issues = [
+        {"connection": "cloud", "key": f"OPS-{i}", "summary": f"Title {i}", "project_key": "OPS"}
+        for i in range(1, conflicts + 1)
+    ]
+    with engine.db.session(write=True) as s:
+        si.insert_issues(s, issues)
+        ids = {key: id_ for key, id_ in s.execute(select(tables.issues.c.key, tables.issues.c.id))}
+        rows = [
+            {"issue_id": ids[f"OPS-{i}"], "connection": "cloud", "issue_key": f"OPS-{i}", "field": "summary",
+             "base": f"Title {i}", "local": f"Title {i}-local", "jira": f"Title {i}-jira",
+             "detected_at": datetime(2024, 1, 1, tzinfo=UTC), "status": "open"}
+            for i in range(1, conflicts + 1)
+        ]  # fmt: skip
+        bulk.insert_rows(s, tables.conflicts, rows)
+    return engine
+
+
+async def idle_refresh(conflicts: int, url: str | None, refreshes: int) -> dict:
+    """The cost of one refresh that finds nothing changed, the old way and the new one, every row loaded."""
+    with tempfile.TemporaryDirectory(prefix="jira-bench-console-") as scratch:
+        return await _idle_refresh(
+            seeded_engine(conflicts, url or f"sqlite:///{scratch}/console.db"), refreshes
+        )
+
+
+async def _idle_refresh(engine: Engine, refreshes: int) -> dict:
+    app = JiraConsoleApp(engine, refresh_interval=None, start_mode="conflicts")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, ConflictsScreen)
+            await screen.loaded_once.wait()
+            await app.workers.wait_for_complete()
+            while len(screen.records) < screen.total:
+                screen.show(await asyncio.to_thread(screen._load_more))
+            await settled_and_painted(pilot)
+            costs: dict[str, list[float]] = {"reread": [], "marker": []}
+            for _ in range(refreshes):
+                for way, read in (("reread", screen.load), ("marker", screen.poll)):
+                    started = time.perf_counter()
+                    data = await asyncio.to_thread(read)
+                    screen.show(data)
+                    await settled_and_painted(pilot)
+                    costs[way].append((time.perf_counter() - started) * 1000)
+                    assert way == "reread" or isinstance(data, QueueUnchanged), "nothing changed"
+            loaded = len(screen.records)
+    finally:
+        engine.db.close()
+    return {
+        "dialect": engine.db.dialect,
+        "loaded_rows": loaded,
+        **{way: round(statistics.median(ms), 2) for way, ms in costs.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conflicts", type=int, default=10_000)
     parser.add_argument("--moves", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--db", help="database URL for idle_refresh_ms (default: a temporary SQLite file)")
     args = parser.parse_args()
 
     runs = [asyncio.run(one_run(args.conflicts, args.moves)) for _ in range(args.runs)]
@@ -89,6 +162,7 @@ def main() -> None:
             "p95": round(moves[int(len(moves) * 0.95) - 1], 2),
             "max": round(moves[-1], 2),
         },
+        "idle_refresh_ms": asyncio.run(idle_refresh(args.conflicts, args.db, refreshes=5)),
         "target_open_ms": TARGET_OPEN_MS,
         "open_within_target": statistics.median(opens) <= TARGET_OPEN_MS,
     }

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from jira_console.store import catalog, conflict_queue, repo
+from jira_console.store import catalog, conflict_queue, identity, repo
 from jira_console.store import issues as si
 from jira_console.store import sprints as store_sprints
 from jira_console.store.converters import IssueRecord
@@ -124,6 +124,36 @@ def test_conflicts_open_is_unique_per_issue_field(db: Database) -> None:
         reopened = repo.open_conflict(s, issue.id, "summary", base="b", local="x", jira="y")
         assert reopened.id != first.id
         assert conflict_queue.count_conflicts(s, status=None) == 3
+
+
+def test_the_queue_marker_moves_with_every_change_a_reader_would_see(db: Database) -> None:
+    """The console re-reads the queue only when the marker moved: a Jira value refreshed in place (same
+    row, same id) and an issue's new key move it; one conflict resolved as another appears moves it too."""
+    issue, other = _issue(db), _issue(db, "ENG-2")
+
+    def marker(**filters: str) -> conflict_queue.QueueMarker:
+        with db.session() as s:
+            return conflict_queue.queue_marker(s, contains=True, **filters)
+
+    with db.session() as s:
+        first = repo.open_conflict(s, issue.id, "summary", base="a", local="b", jira="c")
+    found = marker()
+    assert (found.count, found.id_sum, found.revision_sum) == (1, first.id, 0)
+    with db.session() as s:
+        again = repo.open_conflict(s, issue.id, "summary", base="a", local="b", jira="edited again")
+    assert again.id == first.id and again.revision == 1
+    assert marker() == conflict_queue.QueueMarker(1, first.id, 1) != found
+    assert marker(field="labels") == conflict_queue.QueueMarker()  # the filters apply
+    with db.session() as s:
+        identity.rekey(s, s.get(Issue, issue.id), "OPS-1", "OPS", actor="test")
+    assert marker().revision_sum == 2 and marker(issue_key="ops").count == 1
+    before = marker()
+    with db.session() as s:
+        repo.resolve_conflict(s, first.id, "jira")
+        second = repo.open_conflict(s, other.id, "summary", base="a", local="b", jira="c")
+    assert marker().count == before.count and marker() != before
+    assert marker() == conflict_queue.QueueMarker(1, second.id, 0)
+    assert before.without(again) == conflict_queue.QueueMarker(0, 0, 1)  # rekeyed since `again` was read
 
 
 def test_open_conflict_index_rejects_second_open_row(db: Database) -> None:

@@ -217,3 +217,23 @@ async def test_the_log_pages_past_300_lines_as_the_operator_scrolls() -> None:
         await settle(pilot)
         assert ids(screen) == list(range(712, 0, -1))
         assert "712 line(s), newest first" in screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+async def test_an_issue_jira_no_longer_returns_is_not_cut_to_deleted_in_jira(size: tuple[int, int]) -> None:
+    """At 80 columns the change column cut the reason to "deleted in Jira, o…": the one reading the engine
+    stopped giving (Jira answers a deleted issue and one the account may no longer see alike)."""
+    from jira_console.store.issues import GONE
+
+    engine = FakeEngine()
+    reason = f"{GONE} (reconciliation)"
+    engine.add_audit(connection="cloud", issue_key="OPS-1234", side="local", field=None, old=None, new=None,
+                     reason=reason, actor="sync")  # fmt: skip
+    app = make_app(engine)
+    async with app.run_test(size=size) as pilot:
+        await open_audit(pilot, app)
+        row = next(line for line in screen_text(app).splitlines() if "OPS-1234" in line and "09:30" in line)
+        assert "deleted in Jira, o…" not in row
+        assert (reason if size[0] > 100 else "deleted/not visible") in row
+        detail = " ".join(str(app.screen.query_one("#audit-detail").render()).split())
+        assert reason in detail  # in full below the table

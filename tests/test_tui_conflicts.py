@@ -501,6 +501,7 @@ async def test_a_refresh_read_before_a_resolution_does_not_bring_the_conflict_ba
         await settle(pilot)
         screen = app.screen
         engine.hold = True
+        engine.update_conflict(7, jira="edited in Jira again")  # the refresh reads the rows again
         app.action_refresh_now()  # reads conflict 1 still open, and is held there
         assert await wait_for(pilot, engine.holding.is_set)
         await pilot.press("j")
@@ -511,3 +512,43 @@ async def test_a_refresh_read_before_a_resolution_does_not_bring_the_conflict_ba
         await settle(pilot)
         assert 1 not in screen.records and screen.query_one(LazyTable).row_count == 39
         assert "showing 39 of 39 open" in screen_text(app) and screen.selected().id == 2
+
+
+async def test_an_idle_refresh_reads_the_marker_and_not_the_rows_it_has() -> None:
+    """Every refresh read the whole loaded part of the queue again: 10,000 rows every 2 s once the operator
+    had scrolled through them. Now a refresh reads the change marker and the rows only when it moved."""
+    engine = FakeEngine(conflicts=1200)
+    engine.emit = lambda event: None  # type: ignore[method-assign]  # attached: no event says what changed
+    app = make_app(engine)
+
+    async def refreshed(rows_read: bool) -> None:
+        markers, rows = engine.reads["conflict_marker"], engine.reads["list_conflicts"]
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: engine.reads["conflict_marker"] == markers + 1)
+        await settle(pilot)
+        assert engine.reads["list_conflicts"] == rows + rows_read
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one(LazyTable)
+        for loaded in (1000, 1200):
+            await pilot.press("ctrl+end")
+            assert await wait_for(pilot, lambda n=loaded: table.row_count == n)  # type: ignore[misc]
+            await settle(pilot)
+        await refreshed(rows_read=False)
+        taken = screen.selected().id
+        await pilot.press("j")  # resolved here: the screen knows the marker moved by that conflict
+        assert await wait_for(pilot, lambda: taken not in screen.records)
+        await refreshed(rows_read=False)
+        selected = screen.selected().id
+        engine.update_conflict(selected, jira="edited in Jira again")  # in place: same id, same count
+        await refreshed(rows_read=True)
+        assert screen.selected().id == selected and "edited in Jira again" in jira_value(app)
+        engine.resolve_elsewhere(7)
+        await refreshed(rows_read=True)
+        assert 7 not in screen.records and "showing 1,198 of 1,198 open" in screen_text(app)
+        await refreshed(rows_read=False)
+        await pilot.press("j")
+        await settle(pilot)
+        assert conflict(engine, selected).resolved_value == "edited in Jira again"

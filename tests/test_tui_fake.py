@@ -34,8 +34,8 @@ def test_the_protocol_is_what_the_console_uses() -> None:
     assert MEMBERS == [
         "attach",
         "audit_log",
+        "conflict_marker",
         "connections",
-        "count_conflicts",
         "creation_counts",
         "daemons",
         "engine_state",
@@ -93,6 +93,6 @@ def test_the_fakes_other_methods_match_the_facade_where_both_have_them() -> None
         for name, value in vars(FakeEngine).items()
         if callable(value) and not name.startswith("_") and hasattr(Engine, name) and name not in MEMBERS
     ]
-    assert shared == ["emit", "get_conflict"]
+    assert shared == ["emit", "count_conflicts", "get_conflict"]
     for name in shared:
         assert _shape(getattr(FakeEngine, name)) == _shape(getattr(Engine, name)), name

@@ -481,3 +481,22 @@ async def test_the_mapping_list_and_preview_fit_the_screen(size: tuple[int, int]
         assert preview.row_count > 0
         assert app.screen.value_width() >= (12 if size[0] == 80 else 20)
         assert preview.virtual_size.width <= size[0]  # the notes too: nothing runs off the right edge
+
+
+async def test_the_audit_log_says_where_the_engine_runs_and_that_its_daemon_went() -> None:
+    """Pushed over the Sync screen, the audit log's bar said nothing of the engine: attached to a daemon
+    that stopped, the warning (and its `i`) was missing exactly where undo is pressed."""
+    engine = FakeEngine(mode="attached")
+    app = make_app(engine, "sync")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        assert app.screen.TITLE == "Audit log" and "attached to syncd" in lines(app)[0]
+        engine.daemon_died()
+        app.action_refresh_now()
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DaemonGoneScreen))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.TITLE == "Audit log"
+        assert "⚠ daemon syncd silent for 0s — press i to run the engine here" in lines(app)[1]

@@ -304,3 +304,29 @@ async def test_home_and_end_move_the_highlight_to_the_first_and_last_row() -> No
         await pilot.press("end", "s")
         await settle(pilot)
         assert engine.sync_calls == [("dc", False)]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+@pytest.mark.parametrize("unread", [0, 3])
+async def test_issues_jira_could_not_return_are_said_in_a_sentence_of_their_own(
+    size: tuple[int, int], unread: int
+) -> None:
+    """They were the last figure of a long line, in words that read "not returned by Jira this time 3"."""
+    from jira_console.sync.report import SyncReport
+    from jira_console.tui.app import describe_sync
+
+    report = SyncReport("cloud", pages=3, seen=157, updated=4, pulled_fields=12, pushed_fields=3, conflicts=1,
+                        unread=unread, duration_ms=900)  # fmt: skip
+    engine = FakeEngine()
+    engine._sync["cloud", "issues"] = replace(engine._sync["cloud", "issues"], counts=report.counts())
+    app = make_app(engine)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        shown = screen_text(app)
+    said = "3 issues unread: Jira could not return them this time; read again next sync"
+    toast, _ok = describe_sync([report])
+    if unread:
+        assert said in shown and toast.endswith(f"in 900ms ({said})")
+    else:
+        assert "unread" not in shown and "unread" not in toast
+    assert "this time 3" not in shown and "conflicts 1" in shown

@@ -32,6 +32,7 @@ from jira_console.facade.views import (
     WebhookStats,
     names_wanted,
 )
+from jira_console.store.conflict_queue import QueueMarker
 
 __all__ = [
     "Activity",
@@ -46,6 +47,7 @@ __all__ = [
     "MappingTrial",
     "Mode",
     "NoLiveDaemon",
+    "QueueMarker",
     "SyncHealth",
     "SyncReport",
     "SyncStateView",

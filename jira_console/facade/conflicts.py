@@ -93,6 +93,21 @@ class ConflictMethods:
                 s, connection=connection, field=field, issue_key=issue_key, status=status, contains=contains
             )
 
+    def conflict_marker(
+        self,
+        connection: str | None = None,
+        field: str | None = None,
+        issue_key: str | None = None,
+        *,
+        contains: bool = False,
+    ) -> conflict_queue.QueueMarker:
+        """What moves whenever the open conflicts matching the filters change (one found or gone, a value
+        refreshed): a reader compares it with the one it last read before reading the rows again."""
+        with self.db.session() as s:
+            return conflict_queue.queue_marker(
+                s, connection=connection, field=field, issue_key=issue_key, contains=contains
+            )
+
     def get_conflict(self, conflict_id: int) -> cv.ConflictRecord | None:
         with self.db.session() as s:
             return repo.get_conflict(s, conflict_id)

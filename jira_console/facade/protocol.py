@@ -25,6 +25,7 @@ from jira_console.facade.views import (
 )
 from jira_console.mapping import PreviewRow
 from jira_console.mapping.people import JiraPerson
+from jira_console.store.conflict_queue import QueueMarker
 from jira_console.store.converters import (
     AuditEntry,
     ConflictRecord,
@@ -111,15 +112,16 @@ class ConsoleEngine(Protocol):
         sort: str = "detected",
     ) -> list[ConflictRecord]: ...
 
-    def count_conflicts(
+    def conflict_marker(
         self,
-        status: str | None = "open",
         connection: str | None = None,
         field: str | None = None,
         issue_key: str | None = None,
         *,
         contains: bool = False,
-    ) -> int: ...
+    ) -> QueueMarker:
+        """Moves whenever the open conflicts matching the filters change (found, gone, refreshed)."""
+        ...
 
     def known_names(
         self, connection: str, people: Collection[str] = (), sprints: Collection[int] = ()

@@ -88,6 +88,9 @@ class ConflictRecord:
     """When the local side made the conflicting edit (None: not recorded, before issue 14)."""
     jira_edited_at: datetime | None = None
     """When Jira's side made it (the Jira version's ``updated``)."""
+    revision: int = 0
+    """How many times the open conflict was written in place since it was found (a sync saw Jira's or
+    the local value edited again, the issue's key moved): it moves whenever what the queue shows does."""
 
 
 @dataclass(frozen=True, slots=True)

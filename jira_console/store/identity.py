@@ -136,7 +136,7 @@ def rekey(session: Session, row: m.Issue, new_key: str, new_project: str | None,
     session.execute(
         update(m.Conflict)
         .where(t.conflicts.c.issue_id == row.id, t.conflicts.c.status == "open")
-        .values(issue_key=new_key)
+        .values(issue_key=new_key, revision=t.conflicts.c.revision + 1)
         .execution_options(synchronize_session=False)
     )
     session.execute(

@@ -205,6 +205,8 @@ class Conflict(Base):
     resolved_at: Mapped[datetime | None]
     local_edited_at: Mapped[datetime | None]
     jira_edited_at: Mapped[datetime | None]
+    revision: Mapped[int]
+    """How many times the open row was written in place (values refreshed, key moved); migration 0017."""
 
 
 class AuditLog(Base):

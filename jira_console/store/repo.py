@@ -324,7 +324,8 @@ def open_conflict(
 
     At most one conflict per issue and field is open; the partial unique index backs this up when two
     writers race, in which case the loser refreshes the winner's row. The local edit's time is the issue's
-    last local change; ``jira_edited_at`` is the Jira version's ``updated``.
+    last local change; ``jira_edited_at`` is the Jira version's ``updated``. A refresh adds one to
+    ``revision`` (in SQL, so two writers both count): the queue's change marker moves with it.
     """
     from jira_console.store import models as m
 
@@ -337,6 +338,7 @@ def open_conflict(
         if existing is not None:
             existing.base, existing.local, existing.jira = base, local, jira
             existing.local_edited_at, existing.jira_edited_at = edited.values()
+            existing.revision = m.Conflict.revision + 1
             session.flush()
             return cv.conflict_record(existing)
         try:

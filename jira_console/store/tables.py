@@ -293,6 +293,8 @@ conflicts = Table(
     Column("resolved_at", UTCTime),
     Column("local_edited_at", UTCTime),
     Column("jira_edited_at", UTCTime),
+    # Writes in place to an open row (migration 0017): part of the queue's change marker.
+    Column("revision", Integer, nullable=False, default=0, server_default=text("0")),
     Index("ix_conflicts_connection_status", "connection", "status"),
     # At most one open conflict per issue and field; both dialects support partial indexes.
     partial_index("uq_conflicts_open_issue_field", "issue_id", "field", where="status = 'open'"),

@@ -31,7 +31,7 @@ from jira_console.health import one_line
 from jira_console.tui import messages
 from jira_console.tui.bridge import EngineBridge
 from jira_console.tui.commands import ConsoleCommands
-from jira_console.tui.format import MISSING, counts, duration
+from jira_console.tui.format import MISSING, counts, duration, unread_words
 from jira_console.tui.screens.base import ConsoleScreen, report_failed_worker
 from jira_console.tui.screens.conflicts import ConflictsScreen
 from jira_console.tui.screens.daemon_gone import DaemonBackScreen, DaemonGoneScreen, describe_gone
@@ -64,7 +64,11 @@ def describe_sync(reports: list[SyncReport], connection: str | None = None) -> t
         done = counts(r.counts())
         if done in ("nothing", MISSING):  # said in words, not as a bare "nothing"
             done = "nothing new" if r.status == "ok" else ""
-        parts.append(f"{name}{r.status}{error}{', ' + done if done else ''} in {duration(r.duration_ms)}")
+        unread = unread_words(r.counts())
+        unread = f" ({unread})" if unread else ""
+        parts.append(
+            f"{name}{r.status}{error}{', ' + done if done else ''} in {duration(r.duration_ms)}{unread}"
+        )
     return "; ".join(parts), all(report.status == "ok" for report in reports)
 
 
@@ -181,8 +185,10 @@ class JiraConsoleApp(App[None]):
         self.engine_state = state
         bar = self.bar_state()
         self.sub_title = bar.engine
-        for screen in self.screens_made.values():
-            screen.set_bar_state(bar)
+        # And the screens pushed over them (the audit log): the stack shown, the others at the next read.
+        for screen in {*self.screens_made.values(), *self.screen_stack}:
+            if isinstance(screen, ConsoleScreen):
+                screen.set_bar_state(bar)
         if state.mode == "attached" and not state.alive and not self._offered_run_here:
             self._offered_run_here = True  # offered once per loss; the key stays on the screen bar
             self.notify(

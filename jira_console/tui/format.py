@@ -111,8 +111,10 @@ COUNT_NAMES = {
     "created_in_jira": "created in Jira",
     "creations_refused": "creations refused",
     "left_scope": "outside the JQL now",
-    "unread": "not returned by Jira this time",
 }
+SAID_APART = frozenset({"unread"})
+"""Counts :func:`counts` leaves to a sentence of their own (:func:`unread_words`): at the end of a long
+line, in its terms, they read as one more figure (or as "this time 3")."""
 
 
 def counts(values: Mapping[str, Any] | None) -> str:
@@ -120,5 +122,19 @@ def counts(values: Mapping[str, Any] | None) -> str:
     ``created 0 · deleted 0 · …`` hides what did happen), ``nothing`` when everything is zero."""
     if not values:
         return MISSING
-    shown = [f"{COUNT_NAMES.get(name, name)} {number}" for name, number in values.items() if number]
+    shown = [
+        f"{COUNT_NAMES.get(name, name)} {number}"
+        for name, number in values.items()
+        if number and name not in SAID_APART
+    ]
     return " · ".join(shown) or "nothing"
+
+
+def unread_words(values: Mapping[str, Any] | None) -> str | None:
+    """What a run's ``unread`` count means, or None when it is zero (issues Jira's bulk read answered with
+    ``issueErrors``: nothing was inferred about them)."""
+    unread = (values or {}).get("unread")
+    if not unread:
+        return None
+    issues = "issue" if unread == 1 else "issues"
+    return f"{unread} {issues} unread: Jira could not return them this time; read again next sync"

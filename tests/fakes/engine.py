@@ -28,6 +28,7 @@ from jira_console.facade import (
     ListenerStatus,
     Mode,
     NoLiveDaemon,
+    QueueMarker,
     SyncReport,
     SyncStateView,
     WebhookStats,
@@ -286,6 +287,7 @@ class FakeEngine:
         contains: bool = False,
         sort: str = "detected",
     ) -> list[ConflictRecord]:
+        self._read("list_conflicts")
         with self._lock:
             rows = list(self._matching(status, connection, field, issue_key, contains))
         rows.sort(key=lambda c: c.id)
@@ -303,6 +305,19 @@ class FakeEngine:
     ) -> int:
         with self._lock:
             return sum(1 for _ in self._matching(status, connection, field, issue_key, contains))
+
+    def conflict_marker(
+        self,
+        connection: str | None = None,
+        field: str | None = None,
+        issue_key: str | None = None,
+        *,
+        contains: bool = False,
+    ) -> QueueMarker:
+        self._read("conflict_marker")
+        with self._lock:
+            rows = list(self._matching("open", connection, field, issue_key, contains))
+        return QueueMarker(len(rows), sum(c.id for c in rows), sum(c.revision for c in rows))
 
     def known_names(
         self, connection: str, people: Collection[str] = (), sprints: Collection[int] = ()
@@ -324,7 +339,8 @@ class FakeEngine:
     def update_conflict(self, conflict_id: int, **changes: Any) -> ConflictRecord:
         """A sync changed an open conflict (Jira's value edited again): no event says so."""
         with self._lock:
-            record = replace(self._conflicts[conflict_id], **changes)
+            record = self._conflicts[conflict_id]
+            record = replace(record, **changes, revision=record.revision + 1)
             self._conflicts[conflict_id] = record
         return record
 

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from jira_console.facade import ConsoleEngine
 from jira_console.facade.undo import AuditQuery, UndoResult, UndoSelection
 from jira_console.store.converters import AuditEntry
+from jira_console.store.issues import GONE
 from jira_console.sync.undo import UndoError
 from jira_console.tui.format import clip, json_block, literal, moment, value_inline, when
 from jira_console.tui.screens.base import ConsoleScreen
@@ -35,6 +36,10 @@ COLUMNS = ("id", "at", "issue", "side", "field", "change", "cause")
 SIDES: tuple[str | None, ...] = (None, "jira", "local")
 PAGE = 300
 CAUSE_STYLE = {"undo": "magenta", "webhook": "cyan", "operator": "yellow"}
+SHORT_REASONS = {GONE: "deleted/not visible"}
+"""Reasons of field-less lines said shorter in the change column when they do not fit: cut, the reason of
+an issue Jira no longer returns read "deleted in Jira, o…", the one thing it does not say. The detail
+below the table has it in full."""
 
 
 @dataclass(frozen=True)
@@ -273,7 +278,12 @@ class AuditScreen(ConsoleScreen):
     def _change(entry: AuditEntry, width: int) -> Text:
         """``old → new``, each cut to half the room."""
         if entry.field is None:  # an import or a deletion: its reason says what happened
-            return literal(clip(entry.reason or "", width), style="dim")
+            reason = entry.reason or ""
+            if len(reason) > width:
+                reason = next(
+                    (short for long, short in SHORT_REASONS.items() if reason.startswith(long)), reason
+                )
+            return literal(clip(reason, width), style="dim")
         half = max(6, (width - 3) // 2)
         change = value_inline(entry.old, half)
         change.append(" → ")

@@ -121,7 +121,11 @@ class ConsoleScreen(Screen[None]):
     def screen_bar(self) -> ScreenBar:
         """The bar to compose at the top of the screen."""
         screens = getattr(self.app, "mode_screens", {})
-        return ScreenBar([(mode, cls.TITLE) for mode, cls in screens.items()], self.MODE)
+        bar = ScreenBar([(mode, cls.TITLE) for mode, cls in screens.items()], self.MODE)
+        state = getattr(self.app, "bar_state", None)
+        if callable(state):  # a screen pushed later (the audit log) starts with the engine's whereabouts
+            bar.set_reactive(ScreenBar.state, state())
+        return bar
 
     def set_bar_state(self, state: BarState) -> None:
         """Show the engine's whereabouts (the App calls this); the typing flag stays this screen's own."""

@@ -6,9 +6,12 @@ The queue can hold tens of thousands of rows, so it is read a page at a time (``
 ``LazyTable``, sorted by the store; resolving rows removes them in place rather than reloading, which
 keeps the cursor put. Value columns share whatever width the terminal has.
 
-The periodic refresh reads the loaded part of the queue again (attached to a daemon no event says that a
-conflict appeared, went, or that Jira's value changed), so what the operator reads before ``j`` is at most
-one refresh old; rows are keyed by the conflict's id and the highlight stays on its conflict.
+Attached to a daemon no event says that a conflict appeared, went, or that Jira's value changed, so the
+periodic refresh asks the store for the queue's change marker (one aggregate row: how many open conflicts
+match the filters, the sum of their ids and of their revisions, which a sync refreshing a value in place
+moves) and reads the loaded part of the queue again only when it moved. What the operator reads before
+``j`` is at most one refresh old; rows are keyed by the conflict's id and the highlight stays on its
+conflict. The names of people and sprints are read again with the rows (or with ``r``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from jira_console.facade import ConsoleEngine, EngineState, KnownNames, names_wanted
+from jira_console.facade import ConsoleEngine, EngineState, KnownNames, QueueMarker, names_wanted
 from jira_console.store.converters import ConflictRecord
 from jira_console.sync.conflicts import Take
 from jira_console.tui import messages
@@ -79,6 +82,15 @@ class ConflictPage:
     first: bool
     names: dict[str, KnownNames]
     dropped: int = 0
+    marker: QueueMarker | None = None
+    """The queue's change marker, read before the rows (``first`` pages only)."""
+
+
+@dataclass(frozen=True)
+class QueueUnchanged:
+    """The refresh found the marker where the screen last read it: nothing to read or redraw."""
+
+    generation: int
 
 
 class ConflictsScreen(ConsoleScreen):
@@ -121,6 +133,8 @@ class ConflictsScreen(ConsoleScreen):
         self._dropped: list[int] = []
         """Conflicts taken out of the queue here (resolved), in order: a read that started before one was
         taken out must not bring it back."""
+        self._shown: tuple[int, QueueMarker] | None = None
+        """The generation and change marker of what is shown (less the conflicts taken out here since)."""
 
     def compose(self) -> ComposeResult:
         yield self.screen_bar()
@@ -140,9 +154,9 @@ class ConflictsScreen(ConsoleScreen):
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def _count(self) -> int:
+    def _marker(self) -> QueueMarker:
         f = self.filters
-        return self.engine.count_conflicts(
+        return self.engine.conflict_marker(
             connection=f.connection, field=f.field, issue_key=f.issue_key, contains=True
         )
 
@@ -166,9 +180,21 @@ class ConflictsScreen(ConsoleScreen):
         again, so new conflicts appear, resolved ones go and changed values show; the highlight stays on
         its conflict)."""
         generation, dropped = self.generation, len(self._dropped)
-        total = self._count()  # first: a conflict resolved here after both reads is in both
+        return self._top(generation, dropped, self._marker())
+
+    def poll(self) -> ConflictPage | QueueUnchanged:
+        """The refresh: the change marker, and the rows again only when it moved since they were read."""
+        generation, dropped, shown = self.generation, len(self._dropped), self._shown
+        marker = self._marker()
+        if shown == (generation, marker):
+            return QueueUnchanged(generation)
+        return self._top(generation, dropped, marker)
+
+    def _top(self, generation: int, dropped: int, marker: QueueMarker) -> ConflictPage:
+        # The marker first: a conflict resolved here after both reads is in both, and one changed after
+        # the marker was read moves it again.
         rows = self._page(0, max(self.PAGE, len(self.records)))
-        return ConflictPage(generation, total, rows, True, self._names(rows), dropped)
+        return ConflictPage(generation, marker.count, rows, True, self._names(rows), dropped, marker)
 
     def _load_more(self) -> ConflictPage:
         # Resolved rows have left the open set, so the next unseen row sits at len(records).
@@ -179,13 +205,22 @@ class ConflictsScreen(ConsoleScreen):
     def _near_end(self) -> None:
         self.read_in_worker(self._load_more, "Reading more conflicts", "more")
 
-    def show(self, data: ConflictPage) -> None:
+    def show(self, data: ConflictPage | QueueUnchanged) -> None:
         if data.generation != self.generation:
             return  # read under filters that have since changed
+        if isinstance(data, QueueUnchanged):
+            self._show_selected()  # the detail's ages move on
+            return
         table = self.query_one(LazyTable)
         gone = set(self._dropped[data.dropped :])
         records = [r for r in data.records if r.id not in gone]
         self.total = max(data.total - (len(data.records) - len(records)), 0)
+        if data.marker is not None:
+            marker = data.marker
+            for record in data.records:
+                if record.id in gone:
+                    marker = marker.without(record)
+            self._shown = (data.generation, marker)
         if data.first:
             names = dict(data.names)
             if records != list(self.records.values()) or names != self.names or not self._laid_out_for:
@@ -403,7 +438,10 @@ class ConflictsScreen(ConsoleScreen):
     def _drop(self, conflict_id: int) -> None:
         """Take a resolved conflict out of the queue without disturbing the rest."""
         self._dropped.append(conflict_id)
-        if self.records.pop(conflict_id, None) is not None:
+        record = self.records.pop(conflict_id, None)
+        if record is not None:
+            if self._shown is not None:  # one not loaded here moves the marker: the refresh reads again
+                self._shown = (self._shown[0], self._shown[1].without(record))
             self.query_one(LazyTable).remove_row(str(conflict_id))
             self.total = max(self.total - 1, 0)
             self._show_selected()

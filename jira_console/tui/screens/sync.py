@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, ProgressBar, Static
 from jira_console import events as ev
 from jira_console.facade import ConsoleEngine, CreationRecord, FieldErrorView, SyncStateView
 from jira_console.tui import messages
-from jira_console.tui.format import age, ago, counts, duration, literal, moment
+from jira_console.tui.format import age, ago, counts, duration, literal, moment, unread_words
 from jira_console.tui.screens.audit import AuditScreen
 from jira_console.tui.screens.base import ConsoleScreen
 from jira_console.tui.widgets.connection_card import without_countdown
@@ -210,6 +210,9 @@ class SyncScreen(ConsoleScreen):
             done = counts(state.counts)
             text.append("\nlast run ")
             text.append_text(literal("found nothing new" if done == "nothing" else done))
+            unread = unread_words(state.counts)
+            if unread:
+                text.append(f"\n{unread}", style="yellow")
         progress = self.progress.get((state.connection, state.scope))
         if progress is not None:
             text.append("\nreading " + progress_text(progress), style="yellow")
