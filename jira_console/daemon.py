@@ -388,7 +388,7 @@ class Daemon:
 
         def claim() -> Any:
             with self.engine.db.session(write=True) as s:
-                return st.claim_command(s, self.name)
+                return st.claim_command(s, self.name, heartbeat=self.settings.daemon.heartbeat_seconds)
 
         def release(command_id: int) -> None:
             with self.engine.db.session(write=True) as s:

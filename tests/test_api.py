@@ -90,6 +90,17 @@ async def test_a_path_or_method_no_route_takes_says_where_the_routes_are(api_fac
         assert typo.json()["error"] == f"no connection named 'nope'; configured: {rig.connection}", path
 
 
+async def test_the_mappings_collection_answers_without_its_trailing_slash(api_factory) -> None:
+    """``/field-mappings`` as ``/audit`` and the other collections are spelt: an answer, not a redirect."""
+    rig: ApiRig = await api_factory()
+    created = await rig.client.post(f"{API}/field-mappings", json=pull_only_summary("as_number", "to_int"))
+    assert created.status_code == 201, created.text
+    listed = await rig.client.get(f"{API}/field-mappings")
+    assert listed.status_code == 200 and [m["name"] for m in listed.json()] == ["as_number"]
+    assert listed.json() == (await rig.client.get(f"{API}/field-mappings/")).json()
+    assert (await rig.anon.get(f"{API}/field-mappings")).status_code == 401  # the token all the same
+
+
 async def test_jiras_receiver_checks_the_signature_not_the_token(api_factory) -> None:
     rig: ApiRig = await api_factory()
     body = orjson.dumps({"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": {"key": "ENG-1"}})

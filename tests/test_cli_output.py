@@ -182,3 +182,35 @@ def test_status_shows_a_stored_error_whole(env) -> None:
     assert all(s["last_error"] == long_error for s in status["sync"])
     assert status["health"]["sim"]["last_error"] == long_error
     assert "FIX THE USER OR TOKEN" in cli("status").stdout
+
+
+def test_status_names_who_holds_a_running_syncs_lease_and_a_killed_run_as_interrupted(env) -> None:
+    # A second daemon's operator, after a kill -9, needs to see who holds the sync and until when: status
+    # said "running" and nothing else, and kept saying it after the lease had expired.
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine, text
+
+    _, cli, url = env
+    assert cli("sync", "--no-progress").exit_code == 0
+    now = datetime.now(UTC)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO daemons (name, heartbeat_at, started_at, stopping) VALUES ('d9', :t, :t, :f)"),
+            {"t": now - timedelta(minutes=1), "f": False},
+        )
+        conn.execute(
+            text("UPDATE sync_state SET last_status = 'running', lease_owner = 'd9', lease_expires_at = :t"),
+            {"t": now + timedelta(seconds=50)},
+        )
+    line = next(x for x in cli("status").stdout.splitlines() if x.startswith("sim/issues:"))
+    assert line.startswith("sim/issues: running on d9 (lease until "), line
+    assert "d9 is not responding: another daemon takes the sync over when the lease expires)" in line
+    assert cli.json("status")["sync"][0]["lease_owner"] == "d9"
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sync_state SET lease_expires_at = :t"), {"t": now - timedelta(seconds=1)})
+    engine.dispose()
+    line = next(x for x in cli("status").stdout.splitlines() if x.startswith("sim/issues:"))
+    assert line.startswith("sim/issues: interrupted, last finished"), line
+    assert [(s["last_status"], s["running"]) for s in cli.json("status")["sync"]] == [("interrupted", False)]

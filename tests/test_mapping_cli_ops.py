@@ -299,3 +299,22 @@ def test_without_c_list_export_and_show_see_every_connections_mappings(two, tmp_
     one = two("mapping", "import", str(both), "-C", "srv")
     assert one.exit_code == 2 and "mapping name 'team' is used twice (all are stored for 'srv')" in one.stderr
     assert _rows(two.db_url) == before
+
+
+def test_validate_without_c_checks_each_site_a_mapping_applies_to(two, tmp_path) -> None:
+    # With two connections, `mapping validate FILE` refused ("choose one with --connection") while `mapping
+    # import FILE` checked a global mapping against both sites: the file could not be checked as imported.
+    cloud_only = '[[mapping]]\nname = "est"\njira_field = { name = "Story point estimate" }\n'
+    cloud_only += 'internal_field = "est"\ndirection = "pull"\nsteps = [{ op = "to_float" }]\n'
+    checked = two("mapping", "validate", _file(tmp_path, cloud_only))
+    assert checked.exit_code == 1, checked.output
+    assert "error: mapping 'est': srv: no Jira field matches" in checked.stdout
+    assert "cld:" not in checked.stdout  # Cloud has that field
+    assert two("mapping", "import", _file(tmp_path, cloud_only)).exit_code == 2  # refused alike
+    assert two("mapping", "import", _file(tmp_path, LABELS)).exit_code == 0  # global
+    stored = two("mapping", "validate")
+    assert stored.exit_code == 0, stored.output
+    assert stored.stdout.endswith("2 mappings checked against srv, cld, 0 errors, 0 warnings\n")
+    assert two("mapping", "validate", "-C", "cld").stdout.endswith(
+        "1 mappings checked, 0 errors, 0 warnings\n"
+    )

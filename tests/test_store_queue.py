@@ -347,3 +347,48 @@ def test_commands_queue(db: Database) -> None:
         done = state.get_command(s, first)
         assert done is not None and done.result == {"pulled": 4} and done.finished_at is not None
         assert [c.id for c in state.list_commands(s, pending_only=True)] == [second]
+
+
+def test_a_command_whose_daemon_died_is_taken_over(db: Database) -> None:
+    """A daemon killed while carrying out a command never finishes it, and whoever queued it waits for its
+    outcome: another daemon takes it over, as it would a killed daemon's lease (a restart under the same
+    name, a clean stop and a forgotten row leave it orphaned as well). A live holder keeps it."""
+    beat = 5.0
+    with db.session() as s:
+        ids = {name: state.enqueue_command(s, "sync", {"connection": name}) for name in ("a", "b", "c", "d")}
+        for holder in ("live", "killed", "restarted", "stopped", "other", "third"):
+            state.heartbeat(s, holder, started_at=utcnow() - timedelta(minutes=5))
+    for name, holder in zip("abcd", ("live", "killed", "restarted", "stopped"), strict=True):
+        with db.session() as s:
+            got = state.claim_command(s, holder, heartbeat=beat)
+            assert got is not None and got.id == ids[name]
+    with db.session() as s:
+        daemons = tables.daemons
+        s.execute(
+            daemons.update()
+            .where(daemons.c.name == "killed")
+            .values(heartbeat_at=utcnow() - timedelta(seconds=beat * 3 + 1))
+        )
+        state.heartbeat(s, "restarted", started_at=utcnow())
+        state.mark_stopped(s, "stopped")
+        assert state.claim_command(s, "other") is None  # without the interval: only unclaimed commands
+    taken = []
+    with db.session() as s:
+        while (got := state.claim_command(s, "other", heartbeat=beat)) is not None:
+            assert got.claimed_by == "other"
+            taken.append(got.id)
+    assert taken == [ids["b"], ids["c"], ids["d"]]
+    with db.session() as s:
+        state.finish_command(s, ids["b"], result={})
+        s.execute(tables.daemons.delete().where(tables.daemons.c.name == "other"))  # forgotten after a week
+    with db.session() as s:
+        got = state.claim_command(s, "third", heartbeat=beat)
+        assert got is not None and got.id == ids["c"]  # the oldest unfinished one "other" left; not b
+        assert state.claim_command(s, "live", heartbeat=beat) is not None  # d: "other" is gone
+        commands = tables.commands
+        earlier = utcnow() - timedelta(minutes=1)
+        s.execute(commands.update().where(commands.c.id == ids["c"]).values(claimed_at=earlier))
+        state.heartbeat(s, "third", started_at=utcnow())  # killed since it claimed c, and started again
+        got = state.claim_command(s, "third", heartbeat=beat)  # its own claim of before: nobody runs it
+        assert got is not None and got.id == ids["c"]
+        assert state.claim_command(s, "third", heartbeat=beat) is None  # and not again

@@ -193,6 +193,27 @@ async def test_a_pull_only_field_is_not_undone_locally_its_jira_source_is(engine
     assert engine.get_issue(key).fields["shout"] == before.upper()
 
 
+async def test_a_pull_only_value_a_mapping_change_wrote_is_refused_pointing_at_the_mapping(
+    engine_factory,
+) -> None:
+    # Undoing the back-fill of a changed mapping said "undo the change in Jira it comes from": Jira did not
+    # change, the mapping did.
+    engine, _sim = await engine_factory("cloud", issues=5)
+    await engine.run_sync()  # the import
+    note = (
+        "shout is pull-only, and a mapping change wrote this value (Jira did not change): fix the mapping"
+        " and import it again instead (the next sync reads every issue again with it)"
+    )
+    # A new mapping's first read of its field, then a changed mapping's back-fill; dry runs and an apply.
+    for op, applies in (("upper", (False,)), ("lower", (False, True))):
+        await engine.save_mapping(pull_only_summary("shout", op), actor="test")
+        [run] = await engine.run_sync()
+        assert run.backfill
+        for apply in applies:
+            steps = (await engine.undo(UndoSelection(run_id=run.run_id), apply=apply)).steps
+            assert steps and {(s.action, s.note) for s in steps} == {("refused", note)}
+
+
 @pytest.mark.parametrize("flavor", FLAVORS)
 async def test_deleted_issues_and_imports_are_refused_with_a_reason(engine_factory, flavor) -> None:
     engine, sim = await engine_factory(flavor, issues=10)

@@ -43,6 +43,9 @@ Comment = Annotated[
 ]
 
 
+# The collection answers at ``/field-mappings`` too, as the API's other collections do (``/audit``, ...):
+# not a 307 to ``/field-mappings/`` that a client not following redirects takes for an empty answer.
+@router.get("", response_model=list[MappingOut], include_in_schema=False)
 @router.get("/", response_model=list[MappingOut], responses=errors(404, 422))
 async def list_mappings(
     engine: EngineDep, connection: Annotated[ConnectionName | None, Query()] = None
@@ -52,6 +55,7 @@ async def list_mappings(
     return [MappingOut.of(r) for r in records]
 
 
+@router.post("", status_code=201, response_model=MappingOut, include_in_schema=False)
 @router.post("/", status_code=201, response_model=MappingOut, responses=errors(400, 404, 409, 422))
 async def create_mapping(
     engine: EngineDep, request: Request, response: Response, definition: Definition, comment: Comment = None

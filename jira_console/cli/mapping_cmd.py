@@ -249,15 +249,25 @@ def validate(
     issue: str | None = typer.Option(None, "--issue", help="Also check the edit screen of this issue."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Check mappings (stored, or a file before importing it) against the Jira site: the fields exist and fit
-    the steps, value_map options are allowed values; with --issue, the fields are on its edit screen."""
-    conn = _site(connection)
+    """Check mappings (stored, or a file before importing it) against the Jira sites they apply to (-C: that
+    connection's): the fields exist and fit the steps, value_map options are allowed values; with --issue
+    (and the connection that has it), the fields are on its edit screen."""
+    from dataclasses import replace
+
+    configured = [c.name for c in state.config().settings.jira]
+    several = connection is None and issue is None and len(configured) > 1
+    conns = configured if several else [_site(connection)]
     text = _read(file) if file is not None else None
 
     async def work(engine: Engine) -> tuple[int, list[Problem]]:
-        if text is not None:
-            return await engine.check_file(text, conn, issue)
-        return await engine.check_mappings(conn, issue)
+        if text is not None:  # each mapping against the sites it applies to (its connection's, or all)
+            return await engine.check_file(text, None if several else conns[0], issue)
+        checked, problems = 0, []
+        for conn in conns:
+            n, found = await engine.check_mappings(conn, issue)
+            checked += n
+            problems += [replace(p, message=f"{conn}: {p.message}") if several else p for p in found]
+        return checked, problems
 
     checked, problems = with_engine(work, attach=False)
     errors = [p for p in problems if p.severity == "error"]
@@ -267,7 +277,8 @@ def validate(
         for p in problems:
             echo(str(p))
         warnings = len(problems) - len(errors)
-        echo(f"{checked} mappings checked, {len(errors)} errors, {warnings} warnings")
+        against = f" against {', '.join(conns)}" if several else ""
+        echo(f"{checked} mappings checked{against}, {len(errors)} errors, {warnings} warnings")
     if errors:
         raise typer.Exit(EXIT_FAILURE)
 

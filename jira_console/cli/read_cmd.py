@@ -81,6 +81,7 @@ def _status_data(db: Database) -> dict[str, Any]:
     from jira_console.store import conflict_queue, creations, identity, local_work, outbox, queue, repo
     from jira_console.store import guard as sg
     from jira_console.store import state as st
+    from jira_console.store.liveness import shown_statuses
 
     settings = state.config().settings
     now = datetime.now(UTC)
@@ -97,6 +98,8 @@ def _status_data(db: Database) -> dict[str, Any]:
         set_aside: dict[str, list[str]] = {}
         for item in identity.list_quarantined(s):
             set_aside.setdefault(item.connection, []).append(f"{item.issue_key}: {item.kind}: {item.cause}")
+    # A sync recorded as running whose lease expired (its process was killed) is shown as interrupted.
+    shown = shown_statuses(states, (), now)
     runs = {r.connection: r for r in states if r.last_started_at is not None}
     health = {
         c.name: sync_health(runs.get(c.name), c.sync_interval_seconds, now, error_limit=_ERROR_WHOLE)
@@ -107,7 +110,8 @@ def _status_data(db: Database) -> dict[str, Any]:
             asdict(r)
             | {
                 "last_error": one_line(r.last_error, _ERROR_WHOLE),
-                "running": r.last_status == "running",
+                "last_status": shown[(r.connection, r.scope)],
+                "running": shown[(r.connection, r.scope)] == "running",
                 "quarantined": set_aside.get(r.connection, []) if r.scope == "issues" else [],
             }
             for r in states
@@ -169,6 +173,18 @@ def _creation_lines(counts: dict[str, dict[str, int]], configured: list[str]) ->
     return lines
 
 
+def _lease_note(sync: dict[str, Any], alive: dict[str, bool]) -> str:
+    """Who runs a running sync and until when its lease holds; a daemon that went silent holding it is said,
+    with when another daemon can take over."""
+    owner = sync["lease_owner"]
+    if not sync["running"] or not owner:
+        return ""
+    note = f" on {owner} (lease until {out.when(sync['lease_expires_at'])}"
+    if alive.get(owner) is False:
+        note += f"; {owner} is not responding: another daemon takes the sync over when the lease expires"
+    return note + ")"
+
+
 def _status_lines(data: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     table = []
@@ -181,11 +197,12 @@ def _status_lines(data: dict[str, Any]) -> list[str]:
     for name, h in data["health"].items():
         if h["last_error"]:
             lines.append(f"  {name}: last error: {h['last_error']}")
+    alive = {d["name"]: d["alive"] for d in data["daemons"]}
     for s in data["sync"]:
         if s["scope"] != "issues" and s["last_started_at"] is None:
             continue  # bookkeeping rows (Retry-After) that never ran
         lines.append(
-            f"{s['connection']}/{s['scope']}: {s['last_status'] or 'never run'}, "
+            f"{s['connection']}/{s['scope']}: {s['last_status'] or 'never run'}{_lease_note(s, alive)}, "
             f"last finished {out.when(s['last_finished_at'])}, watermark {out.when_ms(s['watermark_ms'])}"
         )
         if s["quarantined"]:

@@ -133,16 +133,17 @@ class MappingSiteMethods:
         return records, problems
 
     async def check_file(
-        self, text: str, connection: str, issue_key: str | None = None
+        self, text: str, connection: str | None, issue_key: str | None = None
     ) -> tuple[int, list[Problem]]:
-        """Check the mappings of a TOML file (not stored) against ``connection``'s site, as
-        ``mapping validate FILE``: definition problems, then the site's (see :meth:`site_problems`; with
-        ``issue_key``, that issue's edit screen too). Returns (mappings checked, problems)."""
+        """Check the mappings of a TOML file (not stored) against ``connection``'s site (None: each against
+        the sites it applies to), as ``mapping validate FILE``: definition problems, then the sites' (see
+        :meth:`site_problems`; with ``issue_key`` and a connection, that issue's edit screen too). Returns
+        (mappings checked, problems)."""
         try:
             definitions = loads(text)
         except MappingDefinitionError as exc:
             return 0, [Problem(exc.mapping or "", None, None, p) for p in exc.problems]
-        if issue_key is None:
+        if issue_key is None or connection is None:
             return len(definitions), await self.site_problems(definitions, connection)
         client = self.runner.client(connection)
         return len(definitions), await check_with_client(definitions, client, issue_key)

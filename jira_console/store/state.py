@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from jira_console.store import converters as cv
@@ -317,24 +317,51 @@ def enqueue_command(
 
 
 def claim_command(
-    session: Session, owner: str, *, kinds: Iterable[str] | None = None
+    session: Session,
+    owner: str,
+    *,
+    kinds: Iterable[str] | None = None,
+    heartbeat: float | None = None,
 ) -> cv.CommandRecord | None:
-    """Take the oldest unclaimed command (of the given kinds), or None. Two daemons never get the same one."""
+    """Take the oldest command nobody holds (of the given kinds), or None. Two daemons never get the same one.
+
+    With ``heartbeat`` (the daemons' heartbeat interval in seconds), a command claimed and not finished is
+    also taken over when its holder will never finish it: that daemon stopped, went silent for three
+    heartbeats (the rule of :func:`jira_console.health.daemon_alive`), started again since it claimed it, or
+    its row is gone. Whoever queued it is still waiting for the outcome, and carrying a command out twice is
+    safe: a sync or a push runs again, an undo plans against what each side holds then (what is already as
+    before is skipped)."""
     from jira_console.store import models as m
 
-    candidates = (
-        select(t.commands.c.id).where(t.commands.c.claimed_by.is_(None)).order_by(t.commands.c.id).limit(1)
-    )
+    c = t.commands.c
+    free: ColumnElement[bool] = c.claimed_by.is_(None)
+    if heartbeat is not None:
+        d = _DAEMONS.c
+        holder_alive = (
+            select(d.name)
+            .where(
+                d.name == c.claimed_by,
+                d.stopped_at.is_(None),
+                d.heartbeat_at >= utcnow() - timedelta(seconds=heartbeat * 3),
+                d.started_at <= c.claimed_at,
+            )
+            .exists()
+        )
+        free = or_(free, ~holder_alive)  # its own too, when it started again since
+    candidates = select(c.id, c.claimed_by).where(free, c.finished_at.is_(None)).order_by(c.id).limit(1)
     if kinds is not None:
-        candidates = candidates.where(t.commands.c.kind.in_(list(kinds)))
+        candidates = candidates.where(c.kind.in_(list(kinds)))
     if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    command_id = session.execute(candidates).scalar()
-    if command_id is None:
+        candidates = candidates.with_for_update(of=t.commands, skip_locked=True)
+    found = session.execute(candidates).first()
+    if found is None:
         return None
+    command_id, holder = found
     result = session.execute(
         update(m.Command)
-        .where(t.commands.c.id == command_id, t.commands.c.claimed_by.is_(None))
+        # Only if nobody claimed (or took over) the command meanwhile.
+        .where(c.id == command_id, c.claimed_by.is_(None) if holder is None else c.claimed_by == holder)
+        .where(c.finished_at.is_(None))
         .values(claimed_by=owner, claimed_at=utcnow())
         .execution_options(synchronize_session=False)
     )

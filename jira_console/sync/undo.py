@@ -33,9 +33,16 @@ from jira_console.store import creations, host_repair, identity
 from jira_console.store import issues as si
 from jira_console.store import models as m
 from jira_console.store.issues import local_value
-from jira_console.sync.merge import canonical, same
+from jira_console.sync.merge import FIRST_READ, MAPPINGS_CHANGED, canonical, same
 
 PULL_ONLY = "{} is pull-only: it follows Jira (undo the change in Jira it comes from instead)"
+MAPPED = "a mapping change wrote it"
+"""The note of a local-side step whose every line a mapping change wrote (a back-fill, a new field's first
+read), not a change in Jira."""
+PULL_ONLY_MAPPED = (
+    "{} is pull-only, and a mapping change wrote this value (Jira did not change): fix the mapping and import"
+    " it again instead (the next sync reads every issue again with it)"
+)
 
 Action = Literal["write", "skip", "conflict", "refused", "undone", "failed"]
 """Planned: ``write``, ``skip`` (already as before), ``conflict`` (changed since), ``refused``. Applied:
@@ -236,7 +243,8 @@ def _decide(group: Sequence[m.AuditLog], row: m.Issue | None) -> UndoStep:
             return replace(step, action="skip", note="the local value is already the one before")
         if not same(local, step.expected):
             return replace(step, action="conflict", note="changed locally since: left as it is")
-        return step
+        mapped = all(e.reason in (MAPPINGS_CHANGED, FIRST_READ) for e in group)
+        return replace(step, note=MAPPED) if mapped else step
     step = replace(step, current=jira)
     if not same(local, step.expected) and not same(local, step.value):
         return replace(step, action="conflict", note="changed locally since: left as it is")
@@ -282,9 +290,12 @@ def undo_map(steps: Iterable[UndoStep]) -> dict[tuple[str, str, str], int]:
 def refuse_pull_only(step: UndoStep, pull_only: Collection[str]) -> UndoStep | None:
     """``step`` refused when it would write a pull-only field, else None. Such a field follows Jira: a local
     value of its own would never reach Jira, and no later sync would bring it back in line (Jira did not
-    change), so its Jira source is what to undo."""
+    change), so its source is what to undo: the change in Jira, or the mapping change that wrote it."""
     writes = step.action == "write" or (step.action == "conflict" and step.note == JIRA_CHANGED)
     if not writes or step.field is None or step.field not in pull_only:
         return None
-    note = f"{step.field} is not written to Jira" if step.side == "jira" else PULL_ONLY.format(step.field)
+    if step.side == "jira":
+        note = f"{step.field} is not written to Jira"
+    else:
+        note = (PULL_ONLY_MAPPED if step.note == MAPPED else PULL_ONLY).format(step.field)
     return replace(step, action="refused", note=note)
