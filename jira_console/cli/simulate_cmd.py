@@ -36,7 +36,9 @@ def register(app: typer.Typer) -> None:
         echo(f"Jira simulator ({flavor}) at {sim.url}")
         echo(f"  basic auth: {user} / {token}")
         echo(f"  bearer token: {sim.credentials['bearer']}")
-        echo(f"  {issues} issues, seed {seed}; fault control at {sim.url}/_sim/faults. Ctrl-C stops.")
+        projects = ", ".join(sim.site.projects)
+        echo(f"  {issues} issues in projects {projects} (JQL: project in ({projects})), seed {seed}")
+        echo(f"  fault control at {sim.url}/_sim/faults. Ctrl-C stops.")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
