@@ -67,7 +67,8 @@ def sync(
 
     async def work(engine: Engine) -> list[SyncReport]:
         if engine.mode == "attached" and not as_json:  # a daemon is alive: it runs the sync, this waits
-            echo(f"asking daemon {engine.engine_state().daemon} to run the sync...")
+            # Queued for the daemons: the first live one to claim it runs it (not always the one named).
+            echo(f"daemon {engine.engine_state().daemon} is running: the sync is queued for the daemons...")
         reports: list[SyncReport] = []
         with SyncProgress(show) as bars:
             unsubscribe = engine.subscribe(bars.on_event)
