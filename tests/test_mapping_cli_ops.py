@@ -318,3 +318,24 @@ def test_validate_without_c_checks_each_site_a_mapping_applies_to(two, tmp_path)
     assert two("mapping", "validate", "-C", "cld").stdout.endswith(
         "1 mappings checked, 0 errors, 0 warnings\n"
     )
+
+
+def test_mapping_test_finds_the_connection_of_a_stored_issue(two, tmp_path) -> None:
+    # With two connections, `mapping test ENG-1` refused without -C even when only one of them holds ENG-1:
+    # the issue key says which site to ask.
+    assert two("mapping", "import", _file(tmp_path, LABELS)).exit_code == 0  # global: both sites
+    unknown = two("mapping", "test", "ENG-1")
+    assert unknown.exit_code == 2
+    assert "ENG-1 is not in the local database" in unknown.stderr
+    assert "--connection (srv, cld)" in unknown.stderr
+    assert two("sync", "-C", "srv").exit_code == 0
+    tried = two("mapping", "test", "ENG-1", "--json")
+    assert tried.exit_code == 0, tried.output
+    assert [r["mapping"] for r in json.loads(tried.stdout)["results"]] == ["labels"]
+    # A file tried on --issue finds its site the same way; without an issue it still needs -C.
+    assert two("mapping", "test", _file(tmp_path, LABELS), "--issue", "ENG-1").exit_code == 0
+    no_issue = two("mapping", "test", _file(tmp_path, LABELS))
+    assert no_issue.exit_code == 2 and "choose one with --connection" in no_issue.stderr
+    assert two("sync", "-C", "cld").exit_code == 0
+    both = two("mapping", "test", "ENG-1")
+    assert both.exit_code == 2 and "ENG-1 is stored for several connections" in both.stderr

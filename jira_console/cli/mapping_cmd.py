@@ -52,6 +52,22 @@ def _site(name: str | None) -> str:
     raise AssertionError("unreachable")
 
 
+def _holder(engine: Engine, key: str) -> str:
+    """The connection ``mapping test KEY`` tries without -C: the only one configured, else the one the
+    database holds issue ``key`` under."""
+    names = [c.name for c in engine.settings.jira]
+    if len(names) == 1:
+        return names[0]
+    choose = f"choose one with --connection ({', '.join(names)})"
+    try:
+        found = engine.get_issue(key)
+    except ValueError:
+        fail(f"{key} is stored for several connections; {choose}", EXIT_USAGE)
+    if found is None:
+        fail(f"{key} is not in the local database, so its connection is not known; {choose}", EXIT_USAGE)
+    return found.connection
+
+
 def _summary(stored: StoredMapping) -> dict[str, Any]:
     d = stored.definition
     return {
@@ -299,11 +315,16 @@ def test_cmd(
 ) -> None:
     """Fetch issues from Jira and show each mapping's Jira value, internal value and what a push would write:
     the stored mappings over issue KEY, or a file's mappings (not stored) before importing it."""
-    conn = _site(connection)
     file = Path(target)
     text = _read(file) if file.is_file() else None
+    # An issue key (the target, or a file's --issue) says which site it is on when the database holds it
+    # under one connection.
+    key = target if text is None else issue
+    conn = _site(connection) if connection is not None or key is None else None
 
     async def work(engine: Engine) -> tuple[list[MappingTrial], list[dict[str, Any]]]:
+        nonlocal conn
+        conn = conn or _holder(engine, str(key))
         if text is not None:
             from jira_console.mapping import MappingDefinitionError
 
