@@ -17,6 +17,7 @@ from jira_console.simulator import Simulator
 from jira_console.store import queue as q
 from jira_console.store.db import Database
 from jira_console.store.models import WebhookEvent
+from tests.fixtures.simulator import in_a_closed_sprint_only
 
 SECRET_ENV = "JC_CLI_TEST_WEBHOOK_SECRET"
 SECRET = "cli-test-secret-42"
@@ -522,22 +523,20 @@ def test_audit_undo_dry_run_then_apply(cli_env) -> None:
 
 def test_an_undo_jira_refuses_says_so_and_changes_nothing_each_time(cli_env) -> None:
     sim, cli, _ = cli_env
-    with sim.site.lock:
-        key = sorted(sim.site.issues)[5]
-        # A summary Jira's validator refuses (over 255 characters), written behind the REST API's back.
-        sim.site.commit(sim.site.issues[key], {"summary": "x" * 300}, "importer")
+    # Undoing a move out of a closed sprint asks Jira to move the issue back there, which Jira refuses.
+    key, active = in_a_closed_sprint_only(sim)
     cli.json("sync")
-    cli.json("local", "set", key, 'summary="short"')
+    cli.json("local", "set", key, f"sprint_id={active}")
     run = str(cli.json("sync")[0]["run_id"])
     for _attempt in (1, 2):
         done = cli("audit", "undo", "--run", run, "--apply")
         assert done.exit_code == 1, done.stdout
         assert done.stdout.startswith(f"not undone: run {run} as run "), done.stdout
-        assert "[failed] -- Jira refused the write: Summary must be less than 255" in done.stdout
+        assert "[failed] -- Jira refused the write: " in done.stdout and "closed sprint" in done.stdout
         assert "nothing was changed" in done.stdout and "already holds" not in done.stdout
         shown = cli.json("issues", "show", key)
-        assert (shown["summary"], shown["local_dirty"], shown["errors"]) == ("short", False, [])
-        assert sim.issue(key)["summary"] == "short"
+        assert (shown["sprint"], shown["local_dirty"], shown["errors"]) == (active, False, [])
+        assert sim.issue(key)["sprints"][-1] == active
 
 
 def test_issues_list_names_the_connection_on_every_line_when_the_list_spans_several(cli_env) -> None:

@@ -77,3 +77,13 @@ def test_an_absolute_sqlite_path_written_with_three_slashes_is_named_with_the_fi
         assert f"sqlite:////{meant}" in result.stderr, result.stderr
         assert "run `jira-console sync`" not in result.stderr
     assert not (tmp_path / "jc.db").exists()
+
+
+def test_a_summary_longer_than_jira_keeps_is_refused_when_the_edit_is_made() -> None:
+    from jira_console.sync.fields import local_edit_problem
+
+    assert local_edit_problem("summary", "x" * 255) is None
+    said = local_edit_problem("summary", "x" * 256)
+    assert said == "summary holds at most 255 characters (Jira's limit), not 256"
+    # Jira counts UTF-16 units: 128 emoji are 256 of them.
+    assert "not 256" in (local_edit_problem("summary", "\U0001f600" * 128) or "")
