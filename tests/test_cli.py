@@ -237,6 +237,33 @@ def test_conflicts_list_show_resolve(cli_env) -> None:
     assert sim.issue(key)["summary"] == "local wording"
 
 
+def test_conflicts_list_names_the_connection_when_the_queue_spans_several_and_says_what_it_left_out(
+    cli_env,
+) -> None:
+    from sqlalchemy import text
+
+    sim, cli, url = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        keys = sorted(sim.site.issues)[5:8]
+    for key in keys:
+        cli.json("local", "set", key, f"summary=local {key}")
+        sim.edit_issue(key, {"summary": f"remote {key}"})
+    cli.json("sync")
+    with Database(url) as db, db.session(write=True) as s:  # the last one as a second site's conflict
+        s.execute(text("UPDATE conflicts SET connection = 'zz-dc' WHERE issue_key = :k"), {"k": keys[-1]})
+    ids = [c["id"] for c in cli.json("conflicts", "list")]
+    # The same key can name issues of two sites: each line says which, even on a page of one site only.
+    first = cli("conflicts", "list", "--limit", "2").stdout.splitlines()
+    assert first[:2] == [
+        f'#{ids[0]} sim:{keys[0]} summary: local="local {keys[0]}" jira="remote {keys[0]}" [open]',
+        f'#{ids[1]} sim:{keys[1]} summary: local="local {keys[1]}" jira="remote {keys[1]}" [open]',
+    ]
+    assert first[2:] == ["showing 2 of 3 (--limit to see more)"]
+    one_site = cli("conflicts", "list", "-C", "sim").stdout.splitlines()
+    assert one_site[0].split()[1] == keys[0]  # one connection asked: bare keys
+
+
 def _seed_events(db_url: str) -> dict[str, int]:
     db = Database(db_url)
     db.migrate()
