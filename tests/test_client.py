@@ -300,6 +300,19 @@ async def test_check_of_a_url_nothing_answers_says_the_cause_once_not_the_breake
     assert "circuit breaker" not in problem and result["summary"] == problem
 
 
+async def test_check_of_a_flavor_pinned_against_the_site_says_which_to_set(sim_factory, monkeypatch) -> None:
+    sim = sim_factory("cloud", issues=1)
+    user, token = sim.credentials["basic"]
+    monkeypatch.setenv("JIRA_TEST_TOKEN", token)
+    # Pinned to server, the check's JQL probe went to Server's search, which Cloud has removed (410): the
+    # operator read "The requested API has been removed" and nothing about the flavor.
+    result = await check_connection(conn(url=sim.url, user=user, flavor="server"))
+    assert result["ok"] is False and result["flavor"] == "cloud"
+    assert result["summary"] == (
+        'flavor = \'server\', but the site says it is cloud (serverInfo): set flavor = "cloud" or "auto"'
+    )
+
+
 async def test_check_says_when_no_jira_answers_under_the_url(sim_factory, monkeypatch) -> None:
     sim = sim_factory("server", issues=1)
     user, token = sim.credentials["basic"]
