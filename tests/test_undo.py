@@ -461,3 +461,29 @@ async def test_an_undo_jira_did_not_answer_is_retried_by_the_next_sync_without_o
     await engine.run_sync()
     wins = "mine" if strategy == "local_wins" else "theirs"
     assert (sim.issue(untouched)["summary"], engine.get_issue(untouched).summary) == (wins, wins)
+
+
+def test_an_undo_by_key_that_names_issues_of_two_sites_asks_which(db) -> None:
+    # A Cloud and a Server site both have an OPS-101: `audit undo --key OPS-101 --since 1h` reversed both
+    # issues' changes, the other site's too.
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from jira_console.sync.undo import select_entries
+
+    now = datetime.now(UTC)
+    with db.session(write=True) as s:
+        for connection in ("cld", "srv"):
+            line = {"at": now, "connection": connection, "issue_key": "OPS-101", "side": "jira"}
+            s.execute(insert(m.AuditLog).values(**line, field="summary", old="a", new="b", reason="push"))
+    since = now - timedelta(hours=1)
+    with db.session() as s:
+        with pytest.raises(UndoError) as info:
+            select_entries(s, UndoSelection(issue_key="OPS-101", since=since))
+        assert str(info.value) == (
+            "OPS-101 names an issue of each of several connections (cld, srv): "
+            'say which one (--connection; "connection" in the API)'
+        )
+        one = select_entries(s, UndoSelection(issue_key="OPS-101", since=since, connection="srv"))
+    assert [e.connection for e in one] == ["srv"]
