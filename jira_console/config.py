@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from jira_console import redact
-from jira_console.config_env import env_overrides, merge_list_env
+from jira_console.config_env import env_overrides, merge_list_env, variable_of
 from jira_console.config_messages import validation_message
 from jira_console.secret_files import permission_warnings, secret_file_problem, secret_from
 
@@ -491,5 +491,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, require_file: boo
     try:
         settings = Settings(**effective)
     except ValidationError as exc:
-        raise ConfigError(validation_message(exc, found, Settings)) from None
+        message = validation_message(
+            exc, found, Settings, lambda loc: variable_of(loc, os.environ, ENV_PREFIX)
+        )
+        raise ConfigError(message) from None
     return LoadedConfig(settings=settings, path=found, file_data=data, warnings=tuple(warnings))

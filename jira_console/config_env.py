@@ -33,6 +33,7 @@ def env_overrides(
     alone does not pay for it (about a tenth of a simple command's start-up). List items
     (``JIRA_CONSOLE_JIRA__0__URL``) are :func:`merge_list_env`'s: pydantic-settings would read them as a
     table replacing the whole list."""
+    unknown_sections(model, environ, prefix)
     heads = {f"{prefix}{name}".upper() for name in model.model_fields}
     if not any(name.upper().split("__", 1)[0] in heads for name in environ):
         return data
@@ -52,6 +53,29 @@ def env_overrides(
     if isinstance(found.get("jira"), dict):
         found.pop("jira")
     return _deep_merge(data, env_bools(model, found, prefix.upper()))
+
+
+def unknown_sections(model: type[BaseModel], environ: Mapping[str, str], prefix: str) -> None:
+    """ValueError naming a ``PREFIX<SECTION>__<KEY>`` variable whose section no setting has (a typo such as
+    ``JIRA_CONSOLE_DATABSE__URL``), with the closest one: as a file's unknown table is refused rather than
+    left to do nothing. A variable without ``__`` is not an override (``JIRA_CONSOLE_API_TOKEN``)."""
+    import difflib
+
+    known = list(model.model_fields)
+    for name in sorted(environ):
+        head, nested, rest = name[len(prefix) :].partition("__")
+        if not name.upper().startswith(prefix.upper()) or not nested or head.lower() in known:
+            continue
+        near = difflib.get_close_matches(head.lower(), known, n=1, cutoff=0.75)
+        meant = f"; did you mean {prefix}{near[0].upper()}__{rest}?" if near else ""
+        raise ValueError(f"{name}: no setting {head.lower()!r}{meant} (see config.example.toml for the keys)")
+
+
+def variable_of(loc: tuple[int | str, ...], environ: Mapping[str, str], prefix: str) -> str | None:
+    """The environment variable that set the key at ``loc`` (``JIRA_CONSOLE_DATABASE__URL`` for
+    ``database.url``), when one did: a problem with that key is the variable's, not the file's."""
+    wanted = (prefix + "__".join(str(part) for part in loc)).upper()
+    return next((name for name in environ if name.upper() == wanted), None)
 
 
 def env_bools(model: type[BaseModel], values: Mapping[str, Any], names: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ a secret), a misspelt key with the known key closest to it, and a key from other
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
@@ -85,11 +86,20 @@ def _problem(item: Any, root: type[BaseModel]) -> str:
     return msg
 
 
-def validation_message(err: ValidationError, path: Path | None, root: type[BaseModel]) -> str:
-    """One line (scripts read the first line of stderr): each problem as ``key: what is wrong``."""
+def validation_message(
+    err: ValidationError,
+    path: Path | None,
+    root: type[BaseModel],
+    variable_of: Callable[[tuple[int | str, ...]], str | None] = lambda _loc: None,
+) -> str:
+    """One line (scripts read the first line of stderr): each problem as ``key: what is wrong``, naming the
+    environment variable that set the key when one did (``variable_of``), since the file does not hold it."""
     where = str(path) if path else "configuration"
     problems = []
     for item in err.errors():
         loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        variable = variable_of(tuple(item["loc"])) if item["loc"] else None
+        if variable is not None:
+            loc += f" (environment variable {variable})"
         problems.append(f"{loc}: {_problem(item, root)}")
     return f"{where}: invalid configuration: " + "; ".join(problems)

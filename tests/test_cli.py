@@ -17,6 +17,7 @@ from jira_console.simulator import Simulator
 from jira_console.store import queue as q
 from jira_console.store.db import Database
 from jira_console.store.models import WebhookEvent
+from tests.fixtures.simulator import in_a_closed_sprint_only
 
 SECRET_ENV = "JC_CLI_TEST_WEBHOOK_SECRET"
 SECRET = "cli-test-secret-42"
@@ -234,6 +235,33 @@ def test_conflicts_list_show_resolve(cli_env) -> None:
     assert cli.json("conflicts", "list") == []
     assert len(cli.json("conflicts", "list", "--all")) == 1
     assert sim.issue(key)["summary"] == "local wording"
+
+
+def test_conflicts_list_names_the_connection_when_the_queue_spans_several_and_says_what_it_left_out(
+    cli_env,
+) -> None:
+    from sqlalchemy import text
+
+    sim, cli, url = cli_env
+    cli.json("sync")
+    with sim.site.lock:
+        keys = sorted(sim.site.issues)[5:8]
+    for key in keys:
+        cli.json("local", "set", key, f"summary=local {key}")
+        sim.edit_issue(key, {"summary": f"remote {key}"})
+    cli.json("sync")
+    with Database(url) as db, db.session(write=True) as s:  # the last one as a second site's conflict
+        s.execute(text("UPDATE conflicts SET connection = 'zz-dc' WHERE issue_key = :k"), {"k": keys[-1]})
+    ids = [c["id"] for c in cli.json("conflicts", "list")]
+    # The same key can name issues of two sites: each line says which, even on a page of one site only.
+    first = cli("conflicts", "list", "--limit", "2").stdout.splitlines()
+    assert first[:2] == [
+        f'#{ids[0]} sim:{keys[0]} summary: local="local {keys[0]}" jira="remote {keys[0]}" [open]',
+        f'#{ids[1]} sim:{keys[1]} summary: local="local {keys[1]}" jira="remote {keys[1]}" [open]',
+    ]
+    assert first[2:] == ["showing 2 of 3 (--limit to see more)"]
+    one_site = cli("conflicts", "list", "-C", "sim").stdout.splitlines()
+    assert one_site[0].split()[1] == keys[0]  # one connection asked: bare keys
 
 
 def _seed_events(db_url: str) -> dict[str, int]:
@@ -522,22 +550,20 @@ def test_audit_undo_dry_run_then_apply(cli_env) -> None:
 
 def test_an_undo_jira_refuses_says_so_and_changes_nothing_each_time(cli_env) -> None:
     sim, cli, _ = cli_env
-    with sim.site.lock:
-        key = sorted(sim.site.issues)[5]
-        # A summary Jira's validator refuses (over 255 characters), written behind the REST API's back.
-        sim.site.commit(sim.site.issues[key], {"summary": "x" * 300}, "importer")
+    # Undoing a move out of a closed sprint asks Jira to move the issue back there, which Jira refuses.
+    key, active = in_a_closed_sprint_only(sim)
     cli.json("sync")
-    cli.json("local", "set", key, 'summary="short"')
+    cli.json("local", "set", key, f"sprint_id={active}")
     run = str(cli.json("sync")[0]["run_id"])
     for _attempt in (1, 2):
         done = cli("audit", "undo", "--run", run, "--apply")
         assert done.exit_code == 1, done.stdout
         assert done.stdout.startswith(f"not undone: run {run} as run "), done.stdout
-        assert "[failed] -- Jira refused the write: Summary must be less than 255" in done.stdout
+        assert "[failed] -- Jira refused the write: " in done.stdout and "closed sprint" in done.stdout
         assert "nothing was changed" in done.stdout and "already holds" not in done.stdout
         shown = cli.json("issues", "show", key)
-        assert (shown["summary"], shown["local_dirty"], shown["errors"]) == ("short", False, [])
-        assert sim.issue(key)["summary"] == "short"
+        assert (shown["sprint"], shown["local_dirty"], shown["errors"]) == (active, False, [])
+        assert sim.issue(key)["sprints"][-1] == active
 
 
 def test_issues_list_names_the_connection_on_every_line_when_the_list_spans_several(cli_env) -> None:

@@ -284,6 +284,35 @@ async def test_check_reports_missing_token_by_env_name(monkeypatch) -> None:
     assert "JIRA_TEST_TOKEN" in result["problems"][0]
 
 
+async def test_check_of_a_url_nothing_answers_says_the_cause_once_not_the_breaker(monkeypatch) -> None:
+    from tests.ports import free_port
+
+    monkeypatch.setenv("JIRA_TEST_TOKEN", "t")
+    # Enough failures to open the breaker: the check said "circuit breaker ... is open ... it half-opens in
+    # 29.7s" first, then the same again for its next call, the cause last.
+    result = await check_connection(
+        conn(url=f"http://127.0.0.1:{free_port()}", max_attempts=3, breaker_failure_threshold=2)
+    )
+    assert result["ok"] is False
+    [problem] = result["problems"]
+    assert problem.startswith("serverInfo: GET /rest/api/2/serverInfo -> no response: ConnectError"), problem
+    assert "nothing accepts connections at the URL's host and port" in problem
+    assert "circuit breaker" not in problem and result["summary"] == problem
+
+
+async def test_check_of_a_flavor_pinned_against_the_site_says_which_to_set(sim_factory, monkeypatch) -> None:
+    sim = sim_factory("cloud", issues=1)
+    user, token = sim.credentials["basic"]
+    monkeypatch.setenv("JIRA_TEST_TOKEN", token)
+    # Pinned to server, the check's JQL probe went to Server's search, which Cloud has removed (410): the
+    # operator read "The requested API has been removed" and nothing about the flavor.
+    result = await check_connection(conn(url=sim.url, user=user, flavor="server"))
+    assert result["ok"] is False and result["flavor"] == "cloud"
+    assert result["summary"] == (
+        'flavor = \'server\', but the site says it is cloud (serverInfo): set flavor = "cloud" or "auto"'
+    )
+
+
 async def test_check_says_when_no_jira_answers_under_the_url(sim_factory, monkeypatch) -> None:
     sim = sim_factory("server", issues=1)
     user, token = sim.credentials["basic"]

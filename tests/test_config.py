@@ -77,6 +77,36 @@ def test_environment_tables_top_level_values_and_any_case(
         load_config(write(tmp_path, GOOD))
 
 
+def test_a_mistyped_environment_override_names_the_variable_never_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, GOOD)
+    # A section no setting has: refused like a file's unknown table, not left to do nothing.
+    monkeypatch.setenv("JIRA_CONSOLE_DATABSE__URL", "sqlite:///meant.db")
+    with pytest.raises(ConfigError) as typo:
+        load_config(path)
+    assert str(typo.value) == (
+        "JIRA_CONSOLE_DATABSE__URL: no setting 'databse'; did you mean JIRA_CONSOLE_DATABASE__URL? "
+        "(see config.example.toml for the keys)"
+    )
+    monkeypatch.delenv("JIRA_CONSOLE_DATABSE__URL")
+    monkeypatch.setenv("jira_console_logging__level", "DEBUG")  # known: any case, as before
+    monkeypatch.setenv("JIRA_CONSOLE_API_TOKEN", "t")  # no nesting: the API's token, not a setting
+    assert load_config(path).settings.logging.level == "DEBUG"
+    # A key the section does not have: the variable is named, since the file does not hold it.
+    monkeypatch.setenv("JIRA_CONSOLE_DATABASE__URI", "sqlite:///meant.db")
+    with pytest.raises(ConfigError) as nested:
+        load_config(path)
+    assert "database.uri (environment variable JIRA_CONSOLE_DATABASE__URI): unknown key" in str(nested.value)
+    monkeypatch.delenv("JIRA_CONSOLE_DATABASE__URI")
+    monkeypatch.setenv("JIRA_CONSOLE_JIRA__1__TOKN_ENV", "X")
+    with pytest.raises(ConfigError) as listed:
+        load_config(path)
+    assert "jira.1.tokn_env (environment variable JIRA_CONSOLE_JIRA__1__TOKN_ENV): unknown key" in str(
+        listed.value
+    )
+
+
 def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, GOOD)
     monkeypatch.setenv("JIRA_CONSOLE_CONFIG", str(path))

@@ -31,6 +31,9 @@ async def test_resolve_conflict_end_to_end_reaches_jira_and_is_audited(engine_fa
     # A value Jira refuses on every site settles nothing: the conflict stays open.
     with pytest.raises(cf.ResolutionError, match="summary cannot be empty: Jira requires one"):
         await engine.resolve_conflict(conflict.id, "value", "", actor="tester")
+    # Nor does a summary longer than Jira keeps (255): resolved, Jira refused it at the push and kept its own.
+    with pytest.raises(cf.ResolutionError, match="at most 255 characters"):
+        await engine.resolve_conflict(conflict.id, "value", "x" * 256, actor="tester")
     assert engine.count_conflicts() == 1
     resolved = await engine.resolve_conflict(conflict.id, "value", "agreed title", actor="tester")
     assert resolved.status == "resolved" and resolved.resolution == "value"

@@ -185,6 +185,33 @@ async def test_outbox_and_deletion_reconcile(rig_factory, flavor) -> None:
     assert report.deleted == 1 and rig.local(keys[1])["deleted"] is True
 
 
+async def test_an_outbox_row_for_an_issue_deleted_in_jira_says_so_on_the_row(rig_factory) -> None:
+    """A host program checks ``error`` on its rows: one for an issue Jira deleted was taken without an error,
+    as if it would reach Jira, while nothing could ever be sent."""
+    rig = await rig_factory("server")
+    await rig.engine.run(full=True)
+    gone, kept = _all_sim_keys(rig.sim)[:2]
+    rig.sim.delete_issue(gone)
+    await rig.engine.run(full=True)
+    assert rig.local(gone)["deleted"] is True
+    before = rig.local(gone)["summary"]
+    for key in (gone, kept):
+        rig.sql(
+            "INSERT INTO local_changes (connection, issue_key, field, value) VALUES (:c, :k, 'summary', :v)",
+            c=rig.engine.conn.name, k=key, v=f'"outbox {key}"',
+        )  # fmt: skip
+    report = await rig.engine.run()
+    assert report.status == "ok", report.errors
+    with rig.db.session() as s:
+        errors = {c.issue_key: c.error for c in outbox.list_local_changes(s)}
+    assert errors[kept] is None and rig.sim.issue(kept)["summary"] == f"outbox {kept}"
+    assert errors[gone] == (
+        f"issue {gone!r} is marked deleted (deleted in Jira, no longer visible to the connection's account, "
+        "or outside its JQL): nothing is sent to it; `jira-console issues show KEY` says why"
+    )
+    assert (rig.local(gone)["summary"], rig.local(gone)["local_dirty"]) == (before, False)
+
+
 async def test_an_outbox_row_the_column_cannot_hold_is_refused_on_its_own(rig_factory) -> None:
     """One host program's bad value must not stop the connection's sync (PostgreSQL refused the whole
     transaction) nor be kept as given (SQLite): the row says why, the good rows around it go through."""

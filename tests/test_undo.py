@@ -13,6 +13,7 @@ from jira_console.facade.undo import AuditQuery, UndoSelection
 from jira_console.store import models as m
 from jira_console.sync.undo import UndoError
 from tests.fixtures.mappings import pull_only_summary
+from tests.fixtures.simulator import in_a_closed_sprint_only
 
 FLAVORS = ["cloud", "server"]
 
@@ -306,20 +307,6 @@ async def test_a_local_edit_made_since_is_left_alone_and_not_pushed_by_the_undo(
     assert all(sim.issue(k)["summary"] == before[k] for k in keys[1:])
 
 
-def _in_a_closed_sprint_only(sim: Any) -> tuple[str, int]:
-    """An issue that sat only in a closed sprint, and the active sprint of its board."""
-    site = sim.site
-    with site.lock:
-        key = next(
-            k
-            for k in sorted(site.issues)
-            if len(site.issues[k].sprints) == 1 and site.sprint_state(site.issues[k].sprints[0]) == "closed"
-        )
-        board = site.sprints[site.issues[key].sprints[0]].board_id
-        active = next(s.id for s in site.sprints.values() if s.board_id == board and s.state == "active")
-    return key, active
-
-
 @pytest.mark.parametrize("flavor", FLAVORS)
 async def test_an_undo_jira_refuses_changes_nothing_and_is_not_taken_for_done_when_run_again(
     engine_factory, flavor
@@ -330,7 +317,7 @@ async def test_an_undo_jira_refuses_changes_nothing_and_is_not_taken_for_done_wh
     # before" (exit 0). The summary is the same with an ordinary field: Jira's validator refuses the long
     # summary the issue held (written behind the REST API's back, as an import would).
     engine, sim = await engine_factory(flavor, issues=40)
-    key, active = _in_a_closed_sprint_only(sim)
+    key, active = in_a_closed_sprint_only(sim)
     long_summary = "x" * 300
     sim.site.commit(sim.site.find(key), {"summary": long_summary}, "importer")
     await engine.run_sync(full=True)
@@ -393,7 +380,7 @@ async def test_a_value_jira_refused_before_is_asked_for_again_not_taken_for_done
     # Jira refused, while Jira holds the active one. The undo sent nothing (parked) and, not having written,
     # called the step "Jira already holds the value before".
     engine, sim = await engine_factory(flavor, issues=40)
-    key, active = _in_a_closed_sprint_only(sim)
+    key, active = in_a_closed_sprint_only(sim)
     await engine.run_sync(full=True)
     closed = engine.get_issue(key).sprint_id
     engine.set_local(key, {"sprint_id": active})
@@ -474,3 +461,29 @@ async def test_an_undo_jira_did_not_answer_is_retried_by_the_next_sync_without_o
     await engine.run_sync()
     wins = "mine" if strategy == "local_wins" else "theirs"
     assert (sim.issue(untouched)["summary"], engine.get_issue(untouched).summary) == (wins, wins)
+
+
+def test_an_undo_by_key_that_names_issues_of_two_sites_asks_which(db) -> None:
+    # A Cloud and a Server site both have an OPS-101: `audit undo --key OPS-101 --since 1h` reversed both
+    # issues' changes, the other site's too.
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from jira_console.sync.undo import select_entries
+
+    now = datetime.now(UTC)
+    with db.session(write=True) as s:
+        for connection in ("cld", "srv"):
+            line = {"at": now, "connection": connection, "issue_key": "OPS-101", "side": "jira"}
+            s.execute(insert(m.AuditLog).values(**line, field="summary", old="a", new="b", reason="push"))
+    since = now - timedelta(hours=1)
+    with db.session() as s:
+        with pytest.raises(UndoError) as info:
+            select_entries(s, UndoSelection(issue_key="OPS-101", since=since))
+        assert str(info.value) == (
+            "OPS-101 names an issue of each of several connections (cld, srv): "
+            'say which one (--connection; "connection" in the API)'
+        )
+        one = select_entries(s, UndoSelection(issue_key="OPS-101", since=since, connection="srv"))
+    assert [e.connection for e in one] == ["srv"]

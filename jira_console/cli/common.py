@@ -242,6 +242,14 @@ def require_store() -> None:
     with friendly_errors():
         missing = missing_store(state.config().settings.database.url)
     if missing is not None:
+        from sqlalchemy.engine import make_url
+
+        from jira_console.store.db import sqlite_folder_problem
+
+        parsed = make_url(state.config().settings.database.url)  # it parsed in missing_store
+        folder = sqlite_folder_problem(parsed.database) if parsed.get_backend_name() == "sqlite" else None
+        if folder is not None:  # `sync` could not create it there either
+            fail(f"no store at {missing}: {folder}", EXIT_USAGE)
         if state.config().path is None:
             todo = "`jira-console init` writes a configuration, then `jira-console sync` creates it"
         else:

@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         if name:
             daemon_cfg = settings.daemon.model_copy(update={"name": name})
             settings = settings.model_copy(update={"daemon": daemon_cfg})
-        daemon = Daemon(settings, listen=False if no_listen else None)
+        with friendly_errors():  # building it opens the store: a database URL that cannot be used says so
+            daemon = Daemon(settings, listen=False if no_listen else None)
         daemon.reload_check = _reload_check
         with friendly_errors():
             try:

@@ -212,21 +212,35 @@ def conflicts_list(
 ) -> None:
     """Open conflicts (fields both sides changed differently)."""
 
+    from jira_console.store.conflict_queue import conflict_connections
+
+    status = None if all_ else "open"
+
     async def work(engine: Engine) -> Any:
         stored_connection(connection, engine.db)
-        return engine.list_conflicts(None if all_ else "open", connection, field, key, limit)
+        rows = engine.list_conflicts(status, connection, field, key, limit)
+        if as_json:
+            return rows, len(rows), False
+        total = engine.count_conflicts(status, connection, field, key)
+        with engine.db.session() as s:  # the whole queue's connections, not only this page's
+            several = connection is None and len(conflict_connections(s, status, field, key, limit=2)) > 1
+        return rows, total, several
 
-    rows = with_engine(work, attach=True, read_only=True)
+    rows, total, several = with_engine(work, attach=True, read_only=True)
     if as_json:
         emit_json([asdict(c) for c in rows])
         return
     if not rows:
         echo(none_found("conflicts" if all_ else "open conflicts", connection, bool(field or key), ""))
+    # The same key can name issues of two sites: every line names its connection when the queue spans several.
     for c in rows:
         echo(
-            f"#{c.id} {c.issue_key} {c.field}: local={json.dumps(c.local, ensure_ascii=False)} "
-            f"jira={json.dumps(c.jira, ensure_ascii=False)} [{c.status}]"
+            f"#{c.id} {f'{c.connection}:' if several else ''}{c.issue_key} {c.field}: "
+            f"local={json.dumps(c.local, ensure_ascii=False)} jira={json.dumps(c.jira, ensure_ascii=False)} "
+            f"[{c.status}]"
         )
+    if total > len(rows):
+        echo(f"showing {len(rows)} of {total} (--limit to see more)")
 
 
 def conflicts_show(conflict_id: int, as_json: bool = JSON_OPT) -> None:

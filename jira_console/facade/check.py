@@ -70,7 +70,7 @@ def check_database(url: str, *, offline: bool = False) -> tuple[dict[str, Any], 
 
     from sqlalchemy.engine import make_url
 
-    from jira_console.store.db import Database, StoreConfigError, StoreError, mask_url
+    from jira_console.store.db import Database, StoreConfigError, StoreError, mask_url, sqlite_folder_problem
 
     def failed(summary: str, exit_code: int) -> tuple[dict[str, Any], None]:
         return {"name": "database", "ok": False, "summary": summary, "exit_code": exit_code}, None
@@ -81,9 +81,9 @@ def check_database(url: str, *, offline: bool = False) -> tuple[dict[str, Any], 
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             path = Path(parsed.database or "")
             if not path.exists() and not parsed.database.startswith("file:"):  # type: ignore[union-attr]
-                folder = path.resolve().parent
-                if not folder.is_dir():
-                    return failed(f"{shown}: the folder {folder} does not exist", 2)
+                folder = sqlite_folder_problem(parsed.database)
+                if folder is not None:
+                    return failed(f"{shown}: {folder}", 2)
                 summary = f"{shown}: not created yet (the first sync creates it)"
                 return {"name": "database", "ok": True, "summary": summary}, None
         db = Database(url)

@@ -7,7 +7,7 @@ from typing import Any
 from jira_console import redact
 from jira_console.config import JiraConnection
 from jira_console.jira.client import JiraClient
-from jira_console.jira.errors import JiraAuthError, JiraError
+from jira_console.jira.errors import CircuitOpenError, JiraAuthError, JiraError, JiraUnavailable
 from jira_console.jira.shared import CredentialsBlocked, SharedGuard
 
 PERMISSIONS = ("BROWSE_PROJECTS", "EDIT_ISSUES", "TRANSITION_ISSUES")
@@ -55,8 +55,17 @@ async def check_connection(
             try:
                 info = await client.server_info()
                 result["flavor"], result["version"] = info.flavor, info.version
+                if conn.flavor not in ("auto", info.flavor):  # every API path would be the other flavor's
+                    problems.append(
+                        f"flavor = {conn.flavor!r}, but the site says it is {info.flavor} (serverInfo): "
+                        f'set flavor = "{info.flavor}" or "auto"'
+                    )
             except JiraAuthError:
                 raise
+            except JiraUnavailable as exc:  # nothing answered: each further call would say the same
+                problems.append(f"serverInfo: {_cause(exc)}")
+                result["summary"] = problems[0]
+                return result
             except JiraError as exc:
                 hint = _NOT_JIRA.format(url=conn.url) if exc.status == 404 else ""
                 problems.append(f"serverInfo: {exc}{hint}")
@@ -85,7 +94,7 @@ async def check_connection(
     except JiraAuthError as exc:
         problems.append(f"authentication failed ({conn.auth}): {exc}")
     except JiraError as exc:
-        problems.append(str(exc))
+        problems.append(_cause(exc) if isinstance(exc, JiraUnavailable) else str(exc))
     except Exception as exc:  # noqa: BLE001 - the check reports, it does not crash the CLI
         problems.append(redact.scrub(f"{type(exc).__name__}: {exc}"))
     result["ok"] = not problems
@@ -94,3 +103,11 @@ async def check_connection(
     else:
         result["summary"] = problems[0]
     return result
+
+
+def _cause(exc: JiraUnavailable) -> str:
+    """A call that got no answer, by what went wrong: when the retries opened the breaker, the last failure
+    (a refused connection, a host name that does not resolve) rather than the breaker's countdown."""
+    if isinstance(exc, CircuitOpenError) and exc.last_failure:
+        return f"{exc.method} {exc.path} -> no response: {exc.last_failure}"
+    return str(exc)

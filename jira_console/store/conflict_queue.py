@@ -87,6 +87,20 @@ def list_conflicts(
     return [cv.conflict_record(r) for r in session.scalars(stmt)]
 
 
+def conflict_connections(
+    session: Session,
+    status: str | None,
+    field: str | None,
+    issue_key: str | None,
+    *,
+    limit: int | None = None,
+) -> list[str]:
+    """The connections of the conflicts :func:`list_conflicts` would return for every connection without a
+    limit (at most ``limit`` of them: two tell whether a list spans several)."""
+    stmt = _conflict_filters(select(_C.connection).distinct(), None, field, issue_key, status).limit(limit)
+    return sorted(str(c) for c in session.scalars(stmt))
+
+
 def open_conflict_ids(
     session: Session,
     *,

@@ -54,6 +54,26 @@ _MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
 """PostgreSQL's refusal of a connection to a database that is not there (sent at connect, no SQLSTATE)."""
 
 
+_USE = "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/dbname"
+"""What a database URL may be: the two databases, PostgreSQL with its installed driver (psycopg 3)."""
+
+
+def sqlite_folder_problem(database: str | None) -> str | None:
+    """Why SQLite cannot create the file ``database`` (a URL's path) here, or None: its folder does not exist.
+    A relative path that is an existing folder once read from ``/`` was meant as an absolute one, and the
+    text says so (``sqlite:///tmp/x.db`` is ``tmp/x.db`` under the current folder; ``/tmp/x.db`` takes four
+    slashes)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    folder = Path(database).resolve().parent
+    if folder.is_dir():
+        return None
+    said = f"the folder {folder} does not exist: create it, or correct [database] url"
+    if not Path(database).is_absolute() and Path("/", database).parent.is_dir():
+        said += f" (an absolute path takes four slashes: sqlite:////{database})"
+    return said
+
+
 class StoreError(Exception):
     """A database problem worded for the operator; never contains the URL's password."""
 
@@ -151,8 +171,7 @@ class Database:
         backend = parsed.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
             raise StoreConfigError(
-                f"database URL {mask_url(parsed)!r}: unsupported database {backend!r} "
-                "(use sqlite or postgresql)"
+                f"database URL {mask_url(parsed)!r}: unsupported database {backend!r} ({_USE})"
             )
         if backend == "postgresql" and parsed.drivername == "postgresql":
             # The bare name would pick psycopg2, which is not a dependency; psycopg 3 is.
@@ -170,9 +189,13 @@ class Database:
             self.engine: Engine = create_engine(parsed, **kwargs)
         except NoSuchModuleError:
             raise StoreConfigError(
-                f"database URL {mask_url(parsed)!r}: driver {parsed.drivername!r} is not installed"
+                f"database URL {mask_url(parsed)!r}: driver {parsed.drivername!r} is not installed; {_USE}"
             ) from None
-        except (ArgumentError, ImportError) as exc:
+        except ImportError as exc:  # a driver SQLAlchemy knows, not installed here (psycopg2, asyncpg)
+            raise StoreConfigError(
+                f"database URL {mask_url(parsed)!r}: its driver is not installed ({exc}); {_USE}"
+            ) from None
+        except ArgumentError as exc:
             raise StoreError(f"database URL {mask_url(parsed)!r} cannot be used: {exc}") from None
         if backend == "sqlite":
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
@@ -207,6 +230,9 @@ class Database:
                     f"the database {name!r} does not exist on the server at {self.url}: create it "
                     f"(e.g. `createdb {name}`) or correct [database] url"
                 )
+            folder = sqlite_folder_problem(self._url.database) if self.dialect == "sqlite" else None
+            if folder is not None:
+                return StoreConfigError(f"cannot connect to the database at {self.url}: {folder}")
             return StoreError(f"cannot connect to the database at {self.url}: {reason}")
         return None
 

@@ -110,6 +110,11 @@ class _Core:
         return Write("field", self.jira_field, value)
 
 
+SUMMARY_MAX = 255
+"""Jira refuses a longer summary on every site, Cloud and Server alike ("Summary must be less than 255
+characters."): said when the edit is made rather than found at its push, after a conflict was settled."""
+
+
 class SummaryCodec(_Core):
     def from_jira(self, fields: dict[str, Any], ctx: CodecContext) -> Any:
         value = fields.get("summary")
@@ -120,6 +125,9 @@ class SummaryCodec(_Core):
             raise CodecError("summary cannot be empty: Jira requires one")
         if not isinstance(value, str):
             raise CodecError(f"summary holds text, not {shown_value(value)}")
+        length = len(value.encode("utf-16-le")) // 2  # Jira counts Java characters (UTF-16 units)
+        if length > SUMMARY_MAX:
+            raise CodecError(f"summary holds at most {SUMMARY_MAX} characters (Jira's limit), not {length}")
         return Write("field", "summary", value)
 
 

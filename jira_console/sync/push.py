@@ -259,6 +259,10 @@ def _record(
 # --- the database side ----------------------------------------------------------------------------------
 
 
+_DELETED = "deleted in Jira, no longer visible to the connection's account, or outside its JQL"
+_WHY = "`jira-console issues show KEY` says why"
+
+
 def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
     """Apply rows a host program put in ``local_changes`` to the issues they name (as local edits)."""
     names = {c.name for c in ctx.codecs if c.direction != "pull"}
@@ -277,6 +281,10 @@ def drain_outbox(session: Session, ctx: SyncContext, limit: int = 1000) -> int:
             error = change.problem
         elif issue is None:
             error = f"no issue {change.issue_key!r} in connection {ctx.name!r}"
+        elif issue.deleted:  # applied, it would wait for ever with the row saying nothing
+            error = (
+                f"issue {change.issue_key!r} is marked deleted ({_DELETED}): nothing is sent to it; {_WHY}"
+            )
         else:
             try:
                 if change.field == "sprint_id":  # by its name too, as ``local set`` takes it

@@ -178,6 +178,12 @@ def select_entries(session: Session, selection: UndoSelection) -> list[m.AuditLo
         missing = sorted(set(selection.entry_ids) - {int(r.id) for r in rows})
         if missing:
             raise EntriesNotFound("no audit entry " + ", ".join(f"#{i}" for i in missing))
+    several = sorted({str(r.connection) for r in rows}) if selection.issue_key is not None else []
+    if len(several) > 1:  # the same key at two sites is two issues: never undo the one not meant
+        raise UndoError(
+            f"{selection.issue_key} names an issue of each of several connections ({', '.join(several)}): "
+            'say which one (--connection; "connection" in the API)'
+        )
     if not rows:
         if selection.run_id is not None and session.get(m.SyncRun, selection.run_id) is None:
             raise RunNotFound(f"no run {selection.run_id} (a sync's report and each audit line give run ids)")
