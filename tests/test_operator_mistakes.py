@@ -87,3 +87,24 @@ def test_a_summary_longer_than_jira_keeps_is_refused_when_the_edit_is_made() -> 
     assert said == "summary holds at most 255 characters (Jira's limit), not 256"
     # Jira counts UTF-16 units: 128 emoji are 256 of them.
     assert "not 256" in (local_edit_problem("summary", "\U0001f600" * 128) or "")
+
+
+@pytest.mark.parametrize(("site", "pinned"), [("cloud", "server"), ("server", "cloud")])
+def test_a_sync_with_a_flavor_pinned_against_the_site_says_which_to_set(
+    tmp_path: Path, sim_factory, monkeypatch, sqlite_url, site: str, pinned: str
+) -> None:
+    # Pinned to server on a Cloud site, every sync failed with Cloud's 410 for Server's search ("The requested
+    # API has been removed"), naming nothing the operator had written; only `config check` said why.
+    sim = sim_factory(site, issues=2)
+    user, token = sim.credentials["basic"]
+    monkeypatch.setenv("JC_MISTAKE_TOKEN", token)
+    cfg = _config(tmp_path, sqlite_url)
+    text = cfg.read_text().replace("http://127.0.0.1:9", sim.url).replace("ops@example.com", user)
+    cfg.write_text(text.replace('jql = "project = ENG"', f'jql = "project = ENG"\nflavor = "{pinned}"'))
+    result = CliRunner().invoke(app, ["--config", str(cfg), "sync"])
+    assert result.exit_code != 0, result.output
+    said = (
+        f'flavor = \'{pinned}\', but the site says it is {site} (serverInfo): set flavor = "{site}" or "auto"'
+    )
+    assert said in result.output, result.output
+    assert "Traceback" not in result.output and token not in result.output

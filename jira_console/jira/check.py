@@ -55,11 +55,9 @@ async def check_connection(
             try:
                 info = await client.server_info()
                 result["flavor"], result["version"] = info.flavor, info.version
-                if conn.flavor not in ("auto", info.flavor):  # every API path would be the other flavor's
-                    problems.append(
-                        f"flavor = {conn.flavor!r}, but the site says it is {info.flavor} (serverInfo): "
-                        f'set flavor = "{info.flavor}" or "auto"'
-                    )
+                pinned = info.pinned_problem(conn.flavor)
+                if pinned is not None:
+                    problems.append(pinned)
             except JiraAuthError:
                 raise
             except JiraUnavailable as exc:  # nothing answered: each further call would say the same

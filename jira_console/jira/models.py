@@ -23,6 +23,16 @@ class ServerInfo:
     base_url: str | None = None
     server_time: str | None = None
     """Jira's clock when it answered (``serverTime``), as Jira wrote it."""
+    reported: bool = True
+    """Whether the site named its deployment type (else the flavor is a guess from the host name)."""
+
+    def pinned_problem(self, pinned: str) -> str | None:
+        """Why a connection pinned to flavor ``pinned`` cannot work with this site, which says it is the other
+        flavor (every API path would be the wrong one's: Cloud answers Server's search with 410), or None."""
+        if pinned in ("auto", self.flavor) or not self.reported:
+            return None
+        said = f"flavor = {pinned!r}, but the site says it is {self.flavor} (serverInfo)"
+        return f'{said}: set flavor = "{self.flavor}" or "auto"'
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, host_hint: Flavor | None = None) -> ServerInfo:
@@ -41,6 +51,7 @@ class ServerInfo:
             deployment_type=deployment or ("Cloud" if flavor == "cloud" else "Server"),
             base_url=data.get("baseUrl"),
             server_time=data.get("serverTime") if isinstance(data.get("serverTime"), str) else None,
+            reported=bool(deployment),
         )
 
 

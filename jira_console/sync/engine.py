@@ -10,6 +10,7 @@ The steps themselves live in their own modules: :mod:`~jira_console.sync.pull`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -17,9 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jira_console import events as ev
-from jira_console.config import JiraConnection
+from jira_console.config import ConfigError, JiraConnection
 from jira_console.jira import JiraClient
 from jira_console.jira.client import discover_roles, settle, together
+from jira_console.jira.errors import JiraError
 from jira_console.jira.models import ServerInfo
 from jira_console.logs import get_logger
 from jira_console.mapping import MappingContext, MappingSet, compile_mapping
@@ -125,9 +127,17 @@ class SyncEngine:
             info = await self._server_info()
             field_list, _ = await together([self.client.fields(), self._discover_boards()])
         else:
-            info, field_list, _ = await together(
-                [self._server_info(), self.client.fields(), self._discover_boards()]
-            )
+            try:
+                info, field_list, _ = await together(
+                    [self._server_info(), self.client.fields(), self._discover_boards()]
+                )
+            except JiraError:
+                # A flavor pinned against the site fails the reads of the other flavor's API (a 404, Cloud's
+                # 410): serverInfo, served by both, says why.
+                with contextlib.suppress(JiraError):
+                    self._refuse_pinned(await self.client.server_info())
+                raise
+        self._refuse_pinned(info)
         per_board = await asyncio.to_thread(estimation.by_project, self.db, self.conn.name)
         site = SyncContext.build(
             self.conn, info.flavor, discover_roles(field_list), field_list, estimation=per_board
@@ -135,6 +145,11 @@ class SyncEngine:
         await asyncio.to_thread(self._record_connection, info.flavor, info.version, field_list)
         await asyncio.to_thread(self._load_mappings, site)
         return self._ctx()
+
+    def _refuse_pinned(self, info: ServerInfo) -> None:
+        problem = info.pinned_problem(self.conn.flavor)
+        if problem is not None:
+            raise ConfigError(problem)
 
     async def _server_info(self) -> ServerInfo:
         """serverInfo, its time observed as it arrives; kept for this run's clock reading when that time was
