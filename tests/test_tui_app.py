@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from textual.widgets import DataTable
 
 from jira_console import events as ev
+from jira_console.cli.console_cmd import _run_console
 from jira_console.facade import SyncReport
 from jira_console.store.db import StoreError
 from jira_console.tui.app import MODE_SCREENS, JiraConsoleApp, describe_sync
@@ -244,3 +247,21 @@ def test_describe_sync_words_each_connections_report() -> None:
     # The connection asked for is named by the toast already; a run that read nothing says so in words.
     text, all_ok = describe_sync([SyncReport("cloud", duration_ms=900)], "cloud")
     assert (text, all_ok) == ("ok, nothing new in 900ms", True)
+
+
+async def test_the_console_leaves_its_start_up_objects_out_of_full_collections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """jira-console runs the App with what the start-up left (modules, engine, App) frozen: each full
+    collection went over all of it, and the first one after start-up fell in opening a screen."""
+    frozen_when_run: list[int] = []
+
+    async def run_async(app: JiraConsoleApp) -> None:
+        frozen_when_run.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(JiraConsoleApp, "run_async", run_async)
+    try:
+        await _run_console(FakeEngine())
+    finally:
+        gc.unfreeze()  # this test process's objects go back to the collector
+    assert frozen_when_run and frozen_when_run[0] > 0

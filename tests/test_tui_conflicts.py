@@ -200,6 +200,30 @@ async def test_large_queue_loads_a_page_at_a_time() -> None:
         assert ids == sorted(set(ids)) and len(ids) == 1200
 
 
+async def test_rows_are_laid_out_with_one_width_reading_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """value_width goes over every loaded row: read again for each row made, laying out the queue (on
+    opening, on a resize) and appending each page were quadratic, seconds a page with thousands loaded."""
+    reads: list[int] = []
+    width_of = ConflictsScreen.value_width
+
+    def counted(screen: ConflictsScreen) -> int:
+        reads.append(width_of(screen))
+        return reads[-1]
+
+    monkeypatch.setattr(ConflictsScreen, "value_width", counted)
+    app = make_app(FakeEngine(conflicts=1200))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(LazyTable)
+        assert table.row_count == ConflictsScreen.PAGE
+        assert 1 <= len(reads) <= 3  # a reading per lay-out (before the rows came, with them), not per row
+        opened = len(reads)
+        await pilot.press("ctrl+end")
+        assert await wait_for(pilot, lambda: table.row_count == 1000)
+        await settle(pilot)
+        assert len(reads) == opened + 1
+
+
 async def test_resolutions_elsewhere_and_new_conflicts_update_the_queue() -> None:
     engine = FakeEngine()
     app = make_app(engine)

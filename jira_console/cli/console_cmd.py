@@ -37,9 +37,11 @@ def console_log_file(configured: str | None) -> str:
 
 async def _run_console(engine: ConsoleEngine, *, demo: bool = False) -> None:
     """Run the Textual console on ``engine`` until the operator quits."""
-    from jira_console.tui.app import JiraConsoleApp
+    from jira_console.tui.app import JiraConsoleApp, spare_the_collector
 
-    await JiraConsoleApp(engine, demo=demo).run_async()
+    app = JiraConsoleApp(engine, demo=demo)
+    spare_the_collector()
+    await app.run_async()
 
 
 def open_console() -> None:

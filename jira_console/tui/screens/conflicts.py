@@ -233,8 +233,9 @@ class ConflictsScreen(ConsoleScreen):
                 self.names[conn] = KnownNames(known.people | found.people, known.sprints | found.sprints)
             fresh = [r for r in records if r.id not in self.records]
             self.records.update((r.id, r) for r in fresh)
+            width = self.value_width()
             for record in fresh:
-                table.add_row(*self._cells(record), key=str(record.id))
+                table.add_row(*self._cells(record, width), key=str(record.id))
         table.page_loaded(exhausted=len(data.records) < self.PAGE or len(self.records) >= self.total)
         self._show_selected()
         self._render_status()
@@ -255,8 +256,9 @@ class ConflictsScreen(ConsoleScreen):
         name = names.name_of(record.field, value) if names is not None else None
         return value if name is None else name
 
-    def _cells(self, record: ConflictRecord) -> tuple[Text, ...]:
-        width = self.value_width()
+    def _cells(self, record: ConflictRecord, width: int) -> tuple[Text, ...]:
+        """A row's cells, the values cut to ``width`` (``value_width``, worked out once per batch of rows:
+        it goes over every loaded row, so once per row made opening the queue quadratic)."""
         return (
             Text(str(record.id)),
             literal(record.connection),
@@ -277,8 +279,9 @@ class ConflictsScreen(ConsoleScreen):
         with table.keeping_cursor():
             table.clear(columns=True)
             table.add_columns(*COLUMNS)
+            value_width = self.value_width()
             for record in self.records.values():
-                table.add_row(*self._cells(record), key=str(record.id))
+                table.add_row(*self._cells(record, value_width), key=str(record.id))
 
     def _render_status(self) -> None:
         text = Text(f"showing {len(self.records):,} of {self.total:,} open", style="bold")
