@@ -66,6 +66,27 @@ async def test_every_route_but_jiras_receiver_needs_the_token(api_factory) -> No
     assert r.status_code == 200 and set(r.json()["counts"]) >= {"received", "failed"}
 
 
+async def test_an_id_in_a_path_that_is_not_one_is_invalid_on_every_route(api_factory) -> None:
+    """``/field-mappings/abc`` answered 404 "no route" where ``/webhooks/events/abc`` answered 422 naming the
+    id; a word a mapping route of its own holds (``validate`` takes POST) still answers 405."""
+    rig: ApiRig = await api_factory()
+    for path, name in (("/webhooks/events", "event_id"), ("/field-mappings", "mapping_id"),
+                       ("/integration/jira/issue-requests", "request_id")):  # fmt: skip
+        for wrong in ("abc", "-1", "1.5"):
+            r = await rig.client.get(f"{API}{path}/{wrong}")
+            assert r.status_code == 422, (path, wrong, r.text)
+            assert r.json()["error"].startswith(f"invalid request: path.{name}: "), (path, wrong, r.text)
+            assert [d["loc"] for d in r.json()["details"]] == [["path", name]]
+    for method in ("PUT", "DELETE"):
+        r = await rig.client.request(method, f"{API}/field-mappings/abc", json={})
+        assert r.status_code == 422 and r.json()["details"][0]["loc"] == ["path", "mapping_id"], r.text
+    wrong_method = await rig.client.get(f"{API}/field-mappings/validate")
+    assert wrong_method.status_code == 405, wrong_method.text
+    assert wrong_method.json() == {
+        "error": f"GET is not allowed on {API}/field-mappings/validate; it takes POST"
+    }
+
+
 async def test_a_path_or_method_no_route_takes_says_where_the_routes_are(api_factory) -> None:
     rig: ApiRig = await api_factory()
     missing = await rig.client.get(f"{API}/health")  # the health route is /integration/jira/health

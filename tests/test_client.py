@@ -324,3 +324,49 @@ async def test_check_says_when_no_jira_answers_under_the_url(sim_factory, monkey
     assert f"no Jira REST API answers under {sim.url}/jira: give the address Jira opens at" in first
     right = await check_connection(conn(url=sim.url, user=user, flavor="server"))
     assert right["ok"] is True, right["problems"]
+
+
+async def test_check_does_not_retry_a_host_name_that_does_not_resolve(monkeypatch, caplog) -> None:
+    """Retrying cannot cure it within a check: it took ~9 s and five INFO lines; the sync still retries (a
+    resolver may come back)."""
+    import jira_console.jira.check as check_module
+
+    monkeypatch.setenv("JIRA_TEST_TOKEN", "t")
+    tries: list[str] = []
+
+    def unresolved(request: httpx.Request) -> httpx.Response:
+        tries.append(request.url.path)
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    def client(c: JiraConnection, **kw: object) -> JiraClient:
+        return JiraClient(c, transport=httpx.MockTransport(unresolved), **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check_module, "JiraClient", client)
+    caplog.set_level(logging.INFO)
+    result = await check_connection(conn(url="https://jira.example.invalid", max_attempts=5))
+    assert result["ok"] is False and "the URL's host name does not resolve" in result["summary"]
+    assert tries == ["/rest/api/2/serverInfo"] and "jira.retry" not in caplog.text
+    async with client(conn(max_attempts=5), token=SecretStr("t")) as sync_client:
+        with pytest.raises(JiraUnavailable):
+            await sync_client.server_info()
+    assert len(tries) == 1 + 5
+
+
+async def test_check_does_not_retry_tls_against_a_plain_http_port(monkeypatch) -> None:
+    import asyncio
+
+    monkeypatch.setenv("JIRA_TEST_TOKEN", "t")
+    connections: list[int] = []
+
+    async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        writer.write(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(plain_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        result = await check_connection(conn(url=f"https://127.0.0.1:{port}", max_attempts=5))
+    assert result["ok"] is False and "the server did not answer in TLS" in result["summary"]
+    assert connections == [1]

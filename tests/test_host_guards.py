@@ -39,7 +39,9 @@ REFUSED = [
     ("labels = 'backend'", "issues.labels takes a JSON list"),  # not JSON
     ("labels = '\"backend\"'", "issues.labels takes a JSON list"),  # JSON, not a list
     ("fields = '[1]'", "issues.fields takes a JSON object"),
-    ("story_points = 'abc'", "issues.story_points takes a finite number"),
+    # 0014's words for it spoke of NaN and infinities only (migration 0018)
+    ("story_points = 'abc'", "issues.story_points takes a number or NULL: the value written is not a number"),
+    ("story_points = x'00'", "issues.story_points takes a number or NULL: the value written is not a number"),
     ("sprint_id = 'x'", "issues.sprint_id takes a sprint's Jira id"),
 ]
 

@@ -354,3 +354,31 @@ async def test_a_field_error_goes_away_once_the_field_needs_no_write(rig_factory
     await rig.engine.run()
     with rig.db.session() as s:
         assert repo.list_field_errors(s) == []
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_conflicts_edit_times_stay_those_of_its_edits_after_a_push_of_another_field(
+    rig_factory, flavor
+) -> None:
+    """Pushing another field of the issue moves its ``updated`` (and its local change time); the conflict's
+    times, shown to judge whose edit is newer, must stay those of the conflicting edits."""
+    rig = await rig_factory(flavor)
+    await rig.engine.run(full=True)
+    key = _all_sim_keys(rig.sim)[4]
+    rig.sql("UPDATE issues SET summary = 'local summary' WHERE key = :k", k=key)
+    rig.sim.edit_issue(key, {"summary": "jira summary"})
+    await rig.engine.run()
+
+    def the_conflict() -> m.Conflict:
+        with rig.db.session() as s:
+            return s.query(m.Conflict).filter_by(issue_key=key, status="open").one()
+
+    opened = the_conflict()
+    rig.sim.site.lifecycle.step_clock(3_600_000)  # our push lands an hour after Jira's edit
+    rig.sql("UPDATE issues SET labels = :l WHERE key = :k", l='["pushed-later"]', k=key)
+    report = await rig.engine.run()
+    assert report.pushed_fields == 1 and rig.sim.issue(key)["labels"] == ["pushed-later"]
+    after = the_conflict()
+    assert after.id == opened.id and after.jira == "jira summary"
+    assert rig.local(key)["jira_updated_ms"] >= opened.jira_edited_at.timestamp() * 1000 + 3_600_000
+    assert (after.jira_edited_at, after.local_edited_at) == (opened.jira_edited_at, opened.local_edited_at)

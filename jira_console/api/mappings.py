@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import TypeAdapter
+from starlette.convertors import Convertor, register_url_convertor
 
 from jira_console.api.deps import EngineDep, blocking, connection_name, known_connection, strictly
 from jira_console.api.models import (
@@ -28,6 +29,24 @@ router = APIRouter(tags=["field mappings"])
 ACTOR = "api"
 
 MappingId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The mapping's id.")]
+
+
+class _MappingIdSegment(Convertor[str]):
+    """The path segment in a mapping id's place: any but the words routes of their own take (``templates``,
+    ``validate``, ``test``). So ``/field-mappings/abc`` answers 422 naming ``mapping_id``, as every other id
+    of the API does (``:int`` matched digits only: 404 "no route"), and ``GET /field-mappings/validate``
+    still 405 (it takes POST), not 422 for an id it never was."""
+
+    regex = "(?!(?:templates|validate|test)$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value  # read as an int (and refused in words) by MappingId
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("mapping_id", _MappingIdSegment())
 
 Definition = Annotated[
     MappingDefinition,
@@ -104,14 +123,14 @@ async def test(engine: EngineDep, raw: Request, body: TrialRequest) -> TrialResu
     return extend(TrialResult, row, unresolved=unresolved)
 
 
-@router.get("/{mapping_id:int}", response_model=MappingDetail, responses=errors(404, 422))
+@router.get("/{mapping_id:mapping_id}", response_model=MappingDetail, responses=errors(404, 422))
 async def get_mapping(engine: EngineDep, mapping_id: MappingId) -> MappingDetail:
     """One mapping with every stored version, newest first."""
     record, versions = await blocking(engine.mapping_by_id, mapping_id)
     return MappingDetail.of(record, versions=versions)
 
 
-@router.put("/{mapping_id:int}", response_model=MappingOut, responses=errors(400, 404, 409, 422))
+@router.put("/{mapping_id:mapping_id}", response_model=MappingOut, responses=errors(400, 404, 409, 422))
 async def update_mapping(
     engine: EngineDep,
     request: Request,
@@ -126,7 +145,9 @@ async def update_mapping(
     return MappingOut.of(record)
 
 
-@router.delete("/{mapping_id:int}", status_code=204, response_class=Response, responses=errors(404, 422))
+@router.delete(
+    "/{mapping_id:mapping_id}", status_code=204, response_class=Response, responses=errors(404, 422)
+)
 async def delete_mapping(engine: EngineDep, mapping_id: MappingId) -> Response:
     """Delete the mapping and its history; the syncs stop applying it."""
     await engine.delete_mapping(mapping_id)

@@ -52,6 +52,7 @@ async def check_connection(
     try:
         async with JiraClient(conn, token=token) as client:
             client.shared = shared
+            client.retry_lasting = False  # a check says such a cause at once (the sync keeps retrying)
             try:
                 info = await client.server_info()
                 result["flavor"], result["version"] = info.flavor, info.version

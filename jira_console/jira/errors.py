@@ -99,15 +99,27 @@ _UNRESOLVED = (
 """How the resolvers of Linux, macOS and Windows say that a host name has no address."""
 
 
+_NOT_TLS = ("wrong_version_number", "wrong version number")
+_UNTRUSTED = ("certificate_verify_failed",)
+
+
+def lasting_transport_failure(detail: str) -> bool:
+    """Whether a request that got no answer failed for a cause no retry within seconds cures: the host name
+    does not resolve, the server does not answer in TLS, or its certificate is not trusted (``detail``:
+    httpx's text). A refused or timed-out connection may be a Jira restarting: not lasting."""
+    text = detail.lower()
+    return any(s in text for s in (*_NOT_TLS, *_UNTRUSTED, *_UNRESOLVED))
+
+
 def transport_failure(kind: str, detail: str) -> str:
     """A request that got no answer, in words: ``kind`` (httpx's exception class) and ``detail`` (its
     text), with what the common causes usually mean (a wrong scheme, host or port, an untrusted
     certificate), since the network library's own words rarely say what to fix."""
     text = detail.lower()
     hint = None
-    if "wrong_version_number" in text or "wrong version number" in text:
+    if any(s in text for s in _NOT_TLS):
         hint = "the server did not answer in TLS: should the URL start with http://, or use another port?"
-    elif "certificate_verify_failed" in text:
+    elif any(s in text for s in _UNTRUSTED):
         hint = "the server's TLS certificate is not trusted on this machine (install its CA, or fix the URL)"
     elif any(s in text for s in _UNRESOLVED):
         hint = "the URL's host name does not resolve"

@@ -29,6 +29,7 @@ from jira_console.jira.errors import (
     JiraRateLimited,
     JiraUnavailable,
     error_for_status,
+    lasting_transport_failure,
     transport_failure,
 )
 from jira_console.jira.models import CallRecord, ConnectionHealth, Flavor, ServerInfo
@@ -153,6 +154,10 @@ class JiraHttp:
         self.auth_block: str | None = None
         """Why Jira denied the Basic credentials: while set, they are not sent again."""
         self._basic = conn.auth == "basic"
+        self.retry_lasting = True
+        """Whether a failure no retry within seconds cures (a host name that does not resolve, TLS against a
+        plain-HTTP port) is retried like any other: the sync does (a resolver or a proxy may come back),
+        ``config check`` does not (it says the cause at once)."""
         self.notify_refused: str | None = None
         """Why Jira refused ``notifyUsers=false`` (``notify_watchers = false`` without admin rights)."""
 
@@ -252,7 +257,11 @@ class JiraHttp:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.conn.max_attempts) | stop_before_delay(budget),
             wait=RetryWait(self.conn.backoff_base_seconds, self.conn.backoff_max_seconds, self.gate),
-            retry=retry_if_exception(lambda exc: should_retry(exc, safe)),
+            retry=retry_if_exception(
+                lambda exc: (
+                    should_retry(exc, safe) and (self.retry_lasting or not getattr(exc, "lasting", False))
+                )
+            ),
             sleep=lambda seconds: self._sleep(seconds),
             before_sleep=self._log_retry,
             reraise=True,
@@ -355,6 +364,7 @@ class JiraHttp:
                 )
                 err = JiraUnavailable(0, method, path, [transport_failure(kind, redact.scrub(str(exc)))])
                 err.reached_server = False if isinstance(exc, _UNSENT) else None  # type: ignore[attr-defined]
+                err.lasting = lasting_transport_failure(str(exc))  # type: ignore[attr-defined]
                 raise err from None
             latency = (time.monotonic() - started) * 1000
             until = self._observe(method, template, resp, latency)

@@ -39,7 +39,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 _MIGRATE_LOCK_PREFIX = "jira_console.migrate."
 
-SCHEMA_HEAD = "0017_conflict_revision"
+SCHEMA_HEAD = "0018_story_points_not_a_number"
 """The newest revision of the shipped migrations (a test holds it to the Alembic scripts): a database
 already there is recognised without loading Alembic, which is slow to import."""
 

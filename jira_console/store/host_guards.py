@@ -21,6 +21,9 @@ must hold texts (``[1, 2]`` was taken), story points a finite number (PostgreSQL
 no number in ``fields`` or in an outbox value may lie beyond a 64-bit float (PostgreSQL's JSONB keeps
 ``1e400``, which the engine cannot read back). PostgreSQL gets a guard on the outbox too.
 
+Migration 0018 (:func:`guard_statements_0018`) has SQLite say of text written as story points that it is
+not a number (0014's message spoke of NaN and infinities only).
+
 Used by the migrations that introduced them and by :mod:`jira_console.store.fresh` (the head's:
 :func:`head_guard_statements`). As with :mod:`.capture`, the statements must never change: different guards
 need new statements and a migration.
@@ -173,20 +176,34 @@ def _sqlite_numbers_fit(column: str) -> str:
     )
 
 
-def _sqlite_0014() -> list[str]:
-    finite = (  # text refused too; an infinity is a 'real' beyond the range
-        f"typeof(NEW.story_points) IN ('integer', 'null') OR (typeof(NEW.story_points) = 'real' "
-        f"AND NEW.story_points BETWEEN -{_FLOAT_MAX} AND {_FLOAT_MAX})"
-    )
+_SQLITE_FINITE = (  # text refused too; an infinity is a 'real' beyond the range
+    f"typeof(NEW.story_points) IN ('integer', 'null') OR (typeof(NEW.story_points) = 'real' "
+    f"AND NEW.story_points BETWEEN -{_FLOAT_MAX} AND {_FLOAT_MAX})"
+)
+
+
+def _sqlite_issues_0014(*story_points: str) -> str:
+    """The trigger on ``issues`` of migration 0014, its refusals of story points given (0018's are two)."""
     issues = "\n".join(
         (
             _sqlite_refuse("labels", _sqlite_labels_of_texts(), LABELS),
             _sqlite_refuse("fields", _sqlite_json_kind_is("fields", "'object', 'null'"), FIELDS),
             _sqlite_refuse("fields", _sqlite_numbers_fit("fields"), FIELDS_NUMBERS),
-            _sqlite_refuse("story_points", finite, FINITE_STORY_POINTS),
+            *story_points,
             _sqlite_refuse("sprint_id", "typeof(NEW.sprint_id) IN ('integer', 'null')", SPRINT_ID),
         )
     )
+    return f"""
+        CREATE TRIGGER {ISSUES_TRIGGER}
+        BEFORE UPDATE OF labels, fields, story_points, sprint_id ON issues
+        FOR EACH ROW
+        BEGIN
+        {issues}
+        END
+        """
+
+
+def _sqlite_0014() -> list[str]:
     value = "\n".join(
         (
             _sqlite_refuse(None, "(NEW.value IS NULL OR json_valid(NEW.value))", OUTBOX_VALUE),
@@ -194,14 +211,7 @@ def _sqlite_0014() -> list[str]:
         )
     )
     return [
-        f"""
-        CREATE TRIGGER {ISSUES_TRIGGER}
-        BEFORE UPDATE OF labels, fields, story_points, sprint_id ON issues
-        FOR EACH ROW
-        BEGIN
-        {issues}
-        END
-        """,
+        _sqlite_issues_0014(_sqlite_refuse("story_points", _SQLITE_FINITE, FINITE_STORY_POINTS)),
         *(
             f"""
         CREATE TRIGGER {name}
@@ -301,5 +311,38 @@ def drop_statements_0014(dialect: str) -> list[str]:
     ]
 
 
-head_guard_statements = guard_statements_0014
-"""The guards of a schema at the head (what :mod:`jira_console.store.fresh` creates)."""
+# --- migration 0018 -----------------------------------------------------------------------------------------
+
+NUMBER_STORY_POINTS = "issues.story_points takes a number or NULL: the value written is not a number"
+"""SQLite's refusal of text or a blob as story points (0014 said "not NaN nor an infinity" of ``'abc'``)."""
+
+
+def _sqlite_issues_0018() -> str:
+    return _sqlite_issues_0014(
+        _sqlite_refuse(
+            "story_points", "typeof(NEW.story_points) IN ('integer', 'real', 'null')", NUMBER_STORY_POINTS
+        ),
+        _sqlite_refuse("story_points", _SQLITE_FINITE, FINITE_STORY_POINTS),
+    )
+
+
+def guard_statements_0018(dialect: str) -> list[str]:
+    """Migration 0018: SQLite's trigger on ``issues`` again, saying of text or a blob written as story points
+    that it is not a number. PostgreSQL's float column refuses those in its own words: nothing changes."""
+    if dialect != "sqlite":
+        return []
+    return [f"DROP TRIGGER IF EXISTS {ISSUES_TRIGGER}", _sqlite_issues_0018()]
+
+
+def drop_statements_0018(dialect: str) -> list[str]:
+    """Migration 0018's downgrade: 0014's trigger on ``issues`` again."""
+    if dialect != "sqlite":
+        return []
+    return [f"DROP TRIGGER IF EXISTS {ISSUES_TRIGGER}", _sqlite_0014()[0]]
+
+
+def head_guard_statements(dialect: str) -> list[str]:
+    """The guards of a schema at the head (what :mod:`jira_console.store.fresh` creates)."""
+    if dialect == "sqlite":
+        return [_sqlite_issues_0018(), *_sqlite_0014()[1:]]
+    return guard_statements_0014(dialect)

@@ -324,8 +324,10 @@ def open_conflict(
 
     At most one conflict per issue and field is open; the partial unique index backs this up when two
     writers race, in which case the loser refreshes the winner's row. The local edit's time is the issue's
-    last local change; ``jira_edited_at`` is the Jira version's ``updated``. A refresh adds one to
-    ``revision`` (in SQL, so two writers both count): the queue's change marker moves with it.
+    last local change; ``jira_edited_at`` is the Jira version's ``updated``. A refresh keeps the time of a
+    side whose value has not changed: both move with edits of the issue's other fields (our own push of one
+    among them), which are not the edit that conflicts. A refresh adds one to ``revision`` (in SQL, so two
+    writers both count): the queue's change marker moves with it.
     """
     from jira_console.store import models as m
 
@@ -336,8 +338,11 @@ def open_conflict(
     for _ in range(2):
         existing = _open_conflict_row(session, issue_id, field)
         if existing is not None:
+            if existing.local != local or existing.local_edited_at is None:
+                existing.local_edited_at = edited["local_edited_at"]
+            if existing.jira != jira or existing.jira_edited_at is None:
+                existing.jira_edited_at = edited["jira_edited_at"]
             existing.base, existing.local, existing.jira = base, local, jira
-            existing.local_edited_at, existing.jira_edited_at = edited.values()
             existing.revision = m.Conflict.revision + 1
             session.flush()
             return cv.conflict_record(existing)
