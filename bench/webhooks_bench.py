@@ -19,7 +19,9 @@ them), each request with its own ``X-Atlassian-Webhook-Identifier``. Prints one 
   time (a stall cannot hide behind a client that backs off);
 * ``processed_per_s``: two workers draining the stored queue with a trivial applier (the queue cost alone);
   ``processed_per_s_sync``: the same with the real sync applier (``SyncEngine.apply_remote_issues`` of a
-  Server simulator, distinct issue versions, no Jira round trip);
+  Server simulator, distinct issue versions; the first version of each issue is new to the store, so the
+  batches holding them each ask Jira once whether it still has those issues, paced by the connection's
+  default rate limit);
 * ``of_ceiling``: ``ack_per_s``, ``processed_per_s`` and ``processed_per_s_sync`` each divided by
   ``null_rps`` (issue 16 asks for >= 0.5 and, for the real applier, >= 0.25);
 * ``stored`` vs ``acknowledged``: rows counted in ``webhook_events`` against wrk's 2xx answers (every
