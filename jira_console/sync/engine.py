@@ -21,7 +21,7 @@ from jira_console import events as ev
 from jira_console.config import ConfigError, JiraConnection
 from jira_console.jira import JiraClient
 from jira_console.jira.client import discover_roles, settle, together
-from jira_console.jira.errors import JiraError
+from jira_console.jira.errors import JiraBadRequest, JiraError, JiraNotFound
 from jira_console.jira.models import ServerInfo
 from jira_console.logs import get_logger
 from jira_console.mapping import MappingContext, MappingSet, compile_mapping
@@ -131,9 +131,10 @@ class SyncEngine:
                 info, field_list, _ = await together(
                     [self._server_info(), self.client.fields(), self._discover_boards()]
                 )
-            except JiraError:
+            except (JiraNotFound, JiraBadRequest):
                 # A flavor pinned against the site fails the reads of the other flavor's API (a 404, Cloud's
-                # 410): serverInfo, served by both, says why.
+                # 410): serverInfo, served by both, says why. Not after a refusal of the credentials: asking
+                # again would count towards locking the account.
                 with contextlib.suppress(JiraError):
                     self._refuse_pinned(await self.client.server_info())
                 raise
